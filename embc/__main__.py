@@ -1,0 +1,3 @@
+from embc.cli.app import main
+
+main()

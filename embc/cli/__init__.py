@@ -1,0 +1,1 @@
+"""The `embc` command line: thin commands over the library."""

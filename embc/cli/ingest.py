@@ -1,0 +1,47 @@
+"""`embc ingest`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from embc.cli.app import app
+from embc.cli.output import emit_json, progress_bar, stderr, table
+from embc.errors import EmbcError
+
+COLLECTION = typer.Option("default", "--collection", "-c", help="Collection name.")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt .md .jsonl .csv, or vectors in .npy/.parquet."),
+    collection: str = COLLECTION,
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="minilm (default for text) or sentence-transformers:NAME_OR_PATH."),
+    text_field: Optional[str] = typer.Option(None, help="JSONL/CSV field holding the text [default: text]."),
+    label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label [default: label]."),
+    id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id [default: id, else the row]."),
+    vector_field: Optional[str] = typer.Option(None, help="Parquet column holding vectors [default: vector]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Embed files and rows into a collection; unchanged items are skipped, bad ones reported."""
+    from embc.ingest.pipeline import ingest as run_ingest
+    from embc.ingest.sources import Fields, iter_items
+
+    fields = Fields(text=text_field, label=label_field, id=id_field, vector=vector_field)
+    with progress_bar("ingest") as advance:
+        summary = run_ingest(ctx.obj.store, collection, iter_items(paths, fields), model=model,
+                             on_progress=advance)
+    if as_json:
+        emit_json({"collection": collection, **summary.as_dict()})
+    else:
+        table(None, ["added", "updated", "unchanged", "skipped"],
+              [[summary.added, summary.updated, summary.unchanged, len(summary.skipped)]])
+        for skipped in summary.skipped:
+            stderr.print(f"skipped {skipped.source}: {skipped.reason}", markup=False, highlight=False)
+    if summary.added + summary.updated + summary.unchanged == 0:
+        raise EmbcError(f"nothing ingested: all {len(summary.skipped)} inputs were skipped" if summary.skipped
+                        else "nothing to ingest")

@@ -1,0 +1,38 @@
+"""`embc recluster`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from embc.cli.app import app
+from embc.cli.ingest import COLLECTION
+from embc.cli.output import emit_json, progress_bar, stdout
+from embc.cli.report import print_report
+
+
+@app.command()
+def recluster(
+    ctx: typer.Context,
+    collection: str = COLLECTION,
+    algorithm: str = typer.Option("kmeans", "--algorithm", "-a", help="Clustering algorithm: kmeans."),
+    k: Optional[int] = typer.Option(8, "--k", "-k", help="Number of clusters."),
+    seed: int = typer.Option(0, help="Random seed, recorded with the run."),
+    projection: bool = typer.Option(True, "--projection/--no-projection", help="Compute the 2-D UMAP map."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
+) -> None:
+    """Cluster the collection, write each point's cluster into Qdrant, and record the run."""
+    from embc.cluster.job import recluster as run_recluster
+
+    with progress_bar("recluster") as advance:
+        def progress(step: str, done: int, total: int) -> None:
+            advance(0, description=step, completed=done, total=total)
+
+        run = run_recluster(ctx.obj.store, ctx.obj.reports, collection, algorithm, k, seed, projection, progress)
+    if as_json:
+        emit_json(run)
+    else:
+        stdout.print(f"run {run['run_id']}: {run['points']} points in "
+                     f"{sum(c['id'] >= 0 for c in run['clusters'])} clusters ({run['timings']['total']:.1f} s)")
+        print_report(ctx.obj.reports, collection, run["run_id"])

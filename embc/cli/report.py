@@ -1,0 +1,53 @@
+"""`embc report`: a run's metrics and clusters, and the run history."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from embc.cli.app import app
+from embc.cli.ingest import COLLECTION
+from embc.cli.output import emit_json, stdout, table
+from embc.errors import EmbcError
+from embc.store.reports import ReportStore
+
+METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
+           "inertia", "noise_fraction", "labelled_fraction"]
+
+
+def build_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> dict:
+    """The report document: the run, its metrics and clusters, and the run history."""
+    from embc.queries import latest_run
+
+    run = reports.run(collection, run_id) if run_id is not None else latest_run(reports, collection)
+    if run is None:
+        raise EmbcError(f"no run {run_id} of collection '{collection}': see `embc report -c {collection}`")
+    return {"collection": collection, "run": run, "metrics": reports.metrics(run["run_id"]),
+            "clusters": reports.clusters(run["run_id"]), "runs": reports.runs(collection)}
+
+
+def print_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> None:
+    doc = build_report(reports, collection, run_id)
+    run, metrics = doc["run"], doc["metrics"]
+    stdout.print(f"[bold]{collection}[/bold] run {run['run_id']} ({run['status']}): {run['algorithm']} "
+                 f"{run['params']}, seed {run['seed']}, {run['n_points']} points, {run['n_clusters']} clusters, "
+                 f"model {run['model']}")
+    table("metrics", ["metric", "value"],
+          [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
+    table("clusters", ["id", "size", "name"], [[c["id"], c["size"], c["name"]] for c in doc["clusters"]])
+    table("runs", ["run", "status", "algorithm", "points", "clusters", "finished"],
+          [[r["run_id"], r["status"], r["algorithm"], r["n_points"], r["n_clusters"], r["finished_at"]]
+           for r in doc["runs"][:10]])
+
+
+@app.command()
+def report(ctx: typer.Context, collection: str = COLLECTION,
+           run: Optional[int] = typer.Option(None, "--run", help="A run id; default: the latest complete run."),
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+    """Metrics and clusters of the latest (or a given) run, and the run history."""
+    ctx.obj.store.collection(collection)
+    if as_json:
+        emit_json(build_report(ctx.obj.reports, collection, run))
+    else:
+        print_report(ctx.obj.reports, collection, run)

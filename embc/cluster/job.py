@@ -1,0 +1,111 @@
+"""The recluster job: page the vectors out, fit, write each point's cluster back, record the run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Callable
+
+import numpy as np
+
+from embc.cluster.algorithms import make_estimator
+from embc.errors import EmbcError
+from embc.store.reports import ReportStore
+from embc.store.vectors import Store
+
+PAGE = 2048
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+
+
+@dataclass
+class Vectors:
+    """A collection paged out: ids, the vector matrix and the payload fields the job needs."""
+
+    ids: list[str]
+    X: np.ndarray
+    payloads: list[dict]
+
+
+def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None) -> Vectors:
+    """All vectors of a collection in one float32 matrix, filled page by page."""
+    info = store.collection(collection)
+    total = store.count(collection)
+    X = np.empty((total, info.dim), np.float32)
+    ids: list[str] = []
+    payloads: list[dict] = []
+    overflow = []  # points ingested while paging out
+    filled = 0
+    for page in store.pages(collection, page_size=PAGE, keys=keys):
+        take = min(len(page.ids), total - filled)
+        X[filled:filled + take] = page.vectors[:take]
+        filled += take
+        if take < len(page.ids):
+            overflow.append(page.vectors[take:])
+        ids += page.ids
+        payloads += page.payloads
+        if progress:
+            progress("page out", len(ids), total)
+    X = np.vstack([X[:filled], *overflow]) if overflow else X[:filled]
+    return Vectors(ids, X, payloads)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries a run's result depends on."""
+    out = {}
+    for package in ("embc", "scikit-learn", "numpy", "umap-learn", "qdrant-edge-py", "qdrant-client",
+                    "sentence-transformers"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str = "kmeans", k: int | None = 8,
+              seed: int = 0, projection: bool = True, progress: Progress | None = None) -> dict:
+    """A full fit of the collection; returns the run as recorded (id, timings, metrics)."""
+    from embc.cluster.describe import describe
+    from embc.cluster.evaluate import evaluate
+    from embc.cluster.project import project_2d
+
+    info = store.collection(collection)
+    estimator = make_estimator(algorithm, k, seed)
+    params = {"k": k}
+    run_id = reports.start_run(collection, "full", algorithm, params, seed, info.model, versions())
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+        if progress:
+            progress(name, 1, 1)
+
+    try:
+        data = page_out(store, collection, ["item", "label", "text", "path"], progress)
+        if len(data.ids) < (k or 2):
+            raise EmbcError(f"collection '{collection}' has {len(data.ids)} points: too few for {k} clusters")
+        step("page_out")
+        labels = estimator.fit(data.X).labels_.astype(np.int64)
+        step("fit")
+        store.set_payloads(collection, [(
+            [data.ids[i] for i in np.flatnonzero(labels == c)], {"cluster": int(c), "cluster_run": run_id})
+            for c in np.unique(labels)])
+        step("write_labels")
+        metrics = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
+                           getattr(estimator, "inertia_", None), seed)
+        step("evaluate")
+        clusters = describe(data.X, labels, data.ids, data.payloads)
+        step("describe")
+        coords = (data.ids, project_2d(data.X, seed)) if projection else None
+        step("project")
+    except BaseException as exc:
+        reports.fail_run(run_id, str(exc) or type(exc).__name__)
+        raise
+    timings["total"] = round(sum(timings.values()), 3)
+    reports.finish_run(run_id, len(data.ids), metrics, clusters, coords, timings)
+    return {"run_id": run_id, "collection": collection, "points": len(data.ids), "clusters": clusters,
+            "metrics": metrics, "timings": timings}

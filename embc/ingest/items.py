@@ -1,0 +1,63 @@
+"""The values that flow from sources into the ingest pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Fixed namespace so that the same item key always maps to the same point id, on every machine.
+_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4a43-9b7e-2f5d0c9e7a11")
+
+
+@dataclass
+class Item:
+    """One thing to embed and store: a file, a row, or a precomputed vector."""
+
+    key: str  # stable identity: "notes/a.txt", "data.jsonl#12", or the --id-field value
+    source: str
+    kind: str  # text, image, row, vector
+    text: str | None = None
+    path: str | None = None
+    label: str | None = None
+    vector: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def point_id(self) -> str:
+        return point_id(self.key)
+
+    @property
+    def content_hash(self) -> str:
+        h = hashlib.sha256()
+        for part in (self.text, self.path, self.label):
+            h.update(b"\0" if part is None else part.encode("utf-8") + b"\1")
+        if self.vector is not None:
+            h.update(np.ascontiguousarray(self.vector, dtype=np.float32).tobytes())
+        return h.hexdigest()
+
+    def payload(self) -> dict:
+        body: dict = {"item": self.key, "source": self.source, "kind": self.kind,
+                      "content_hash": self.content_hash}
+        if self.text is not None:
+            body["text"] = self.text
+        if self.path is not None:
+            body["path"] = self.path
+        if self.label is not None:
+            body["label"] = self.label
+        return body
+
+
+@dataclass
+class Skipped:
+    """An input that could not become an item, and why."""
+
+    source: str
+    reason: str
+
+
+def point_id(key: str) -> str:
+    """The UUID of the point that stores the item with this key."""
+    return str(uuid.uuid5(_NAMESPACE, key))

@@ -1,0 +1,118 @@
+"""Ingest: items in, vectors stored; unchanged items skipped by content hash, bad ones counted with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from datetime import datetime, timezone
+from itertools import chain, islice
+from typing import Callable, Iterable, Iterator
+
+from embc.errors import EmbcError
+from embc.ingest.embedders import DEFAULT_MODEL, Embedder, load_embedder
+from embc.ingest.items import Item, Skipped
+from embc.store.vectors import CollectionInfo, Store
+
+CHUNK = 512  # items per store round trip: hashes looked up, embedded, upserted together
+
+
+@dataclass
+class Summary:
+    """What an ingest did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+                "skipped": len(self.skipped),
+                "skipped_items": [{"source": s.source, "reason": s.reason} for s in self.skipped]}
+
+
+def resolve_model(store: Store, collection: str, requested: str | None, first_kind: str | None) -> tuple[str, CollectionInfo | None]:
+    """The model to embed with: the collection's own; a different one asked for is an error."""
+    try:
+        info = store.collection(collection)
+    except EmbcError:
+        info = None
+    if info is not None:
+        if requested and requested != info.model:
+            raise EmbcError(f"collection '{collection}' was embedded with '{info.model}', not '{requested}': "
+                            "use the same --model, or another --collection")
+        return info.model, info
+    return requested or DEFAULT_MODEL.get(first_kind or "text", "minilm"), None
+
+
+def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
+           embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None) -> Summary:
+    """Embed and store every new or changed item; `on_progress(n)` after each chunk of n inputs."""
+    summary = Summary()
+    stream = iter(items)
+    first = _first_item(stream, summary)
+    if first is None:
+        return summary
+    stream = chain([first], stream)
+    name, info = resolve_model(store, collection, model, first.kind)
+    if info is None:
+        embedder = embedder or load_embedder(name, dim=len(first.vector) if first.vector is not None else None)
+        info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality))
+    # Loading a model takes seconds: an ingest with nothing new never does.
+    get_embedder = (lambda: embedder) if embedder else cache(lambda: load_embedder(info.model, dim=info.dim))
+    seen: set[str] = set()
+    for chunk in _chunks(stream, CHUNK):
+        wanted = []
+        for entry in chunk:
+            problem = entry if isinstance(entry, Skipped) else _problem(entry, info, seen)
+            if problem is not None:
+                summary.skipped.append(problem)
+            else:
+                wanted.append(entry)
+        _store_chunk(store, info, get_embedder, wanted, summary)
+        if on_progress:
+            on_progress(len(chunk))
+    return summary
+
+
+def _first_item(stream: Iterator[Item | Skipped], summary: Summary) -> Item | None:
+    for entry in stream:
+        if isinstance(entry, Item):
+            return entry
+        summary.skipped.append(entry)
+    return None
+
+
+def _chunks(stream: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(stream, size)):
+        yield chunk
+
+
+def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None:
+    if info.modality != item.kind:
+        return Skipped(item.key, f"a {item.kind} item cannot go into a collection of {info.modality} ({info.model})")
+    if item.vector is not None and len(item.vector) != info.dim:
+        return Skipped(item.key, f"vector has {len(item.vector)} dimensions, the collection {info.dim}")
+    if item.point_id in seen:
+        return Skipped(item.key, "duplicate id in this ingest")
+    seen.add(item.point_id)
+    return None
+
+
+def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], Embedder], items: list[Item],
+                 summary: Summary) -> None:
+    if not items:
+        return
+    ids = [item.point_id for item in items]
+    stored = {r.id: r.payload.get("content_hash") for r in store.retrieve(info.name, ids, keys=["content_hash"])}
+    changed = [(pid, item) for pid, item in zip(ids, items) if stored.get(pid) != item.content_hash]
+    summary.unchanged += len(items) - len(changed)
+    if not changed:
+        return
+    vectors = get_embedder().embed([item for _, item in changed])
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    payloads = [{**item.payload(), "ingested_at": now} for _, item in changed]
+    store.upsert(info.name, [pid for pid, _ in changed], vectors, payloads)
+    updated = sum(1 for pid, _ in changed if pid in stored)
+    summary.updated += updated
+    summary.added += len(changed) - updated

@@ -1,0 +1,206 @@
+"""Find items under the paths a user names and read them; a bad input becomes a Skipped with its reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from embc.ingest.items import Item, Skipped
+
+TEXT_SUFFIXES = {".txt", ".md"}
+ROW_SUFFIXES = {".jsonl", ".csv"}
+VECTOR_SUFFIXES = {".npy", ".parquet"}
+IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
+
+
+@dataclass
+class Fields:
+    """Which fields of a JSONL/CSV row (or Parquet column) hold what; `None` means the default name, if present."""
+
+    text: str | None = None
+    label: str | None = None
+    id: str | None = None
+    vector: str | None = None
+
+    def pick(self, row: dict, name: str, default: str) -> tuple[bool, object]:
+        """(found, value) for field `name`; a field the user named must be there, a default one may be absent."""
+        wanted = getattr(self, name)
+        key = wanted or default
+        if key in row and row[key] not in (None, ""):
+            return True, row[key]
+        if wanted is not None and name != "label":
+            raise KeyError(wanted)
+        return False, None
+
+
+def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterator[Item | Skipped]:
+    """Every item under `paths`, in a stable order, and every input that had to be skipped."""
+    fields = fields or Fields()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            yield Skipped(str(raw), "no such file or folder")
+        elif path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                rel = file.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts) or file.name.endswith(IDS_SUFFIX):
+                    continue
+                yield from read_file(file, rel.as_posix(), fields)
+        else:
+            yield from read_file(path, path.name, fields)
+
+
+def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    """Items from one file; `source` is its path relative to the folder the user named."""
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        yield from _text_file(path, source)
+    elif suffix == ".jsonl":
+        yield from _jsonl(path, source, fields)
+    elif suffix == ".csv":
+        yield from _csv(path, source, fields)
+    elif suffix == ".npy":
+        yield from _npy(path, source)
+    elif suffix == ".parquet":
+        yield from _parquet(path, source, fields)
+    else:
+        yield Skipped(source, f"unsupported file type '{suffix or path.name}'")
+
+
+def _decode(path: Path, source: str) -> str | Skipped:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Skipped(source, f"unreadable: {exc.strerror or exc}")
+    if not data.strip():
+        return Skipped(source, "empty file")
+    if b"\0" in data[:8192]:
+        return Skipped(source, "binary file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Skipped(source, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})")
+
+
+def _text_file(path: Path, source: str) -> Iterator[Item | Skipped]:
+    text = _decode(path, source)
+    if isinstance(text, Skipped):
+        yield text
+    else:
+        yield Item(key=source, source=source, kind="text", text=text.strip())
+
+
+def _row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
+    try:
+        has_text, text = fields.pick(row, "text", "text")
+        has_id, ident = fields.pick(row, "id", "id")
+        _, label = fields.pick(row, "label", "label")
+    except KeyError as exc:
+        return Skipped(where, f"no '{exc.args[0]}' field")
+    if not has_text:
+        return Skipped(where, f"no '{fields.text or 'text'}' field")
+    if not isinstance(text, str):
+        return Skipped(where, f"'{fields.text or 'text'}' is not a string")
+    if not text.strip():
+        return Skipped(where, "empty text")
+    key = str(ident) if has_id else where
+    return Item(key=key, source=source, kind="text", text=text.strip(),
+                label=None if label is None else str(label))
+
+
+def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    content = _decode(path, source)
+    if isinstance(content, Skipped):
+        yield content
+        return
+    for lineno, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{source}#{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Skipped(where, f"malformed JSON: {exc.msg}")
+            continue
+        if not isinstance(row, dict):
+            yield Skipped(where, "not a JSON object")
+            continue
+        yield _row_item(row, source, where, fields)
+
+
+def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    content = _decode(path, source)
+    if isinstance(content, Skipped):
+        yield content
+        return
+    reader = csv.DictReader(io.StringIO(content), restkey="\0extra")
+    text_column = fields.text or "text"
+    if reader.fieldnames is None or text_column not in reader.fieldnames:
+        yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])})")
+        return
+    width = len(reader.fieldnames)
+    for row in reader:
+        where = f"{source}#{reader.line_num}"
+        if "\0extra" in row or None in row.values():
+            got = width + len(row.get("\0extra", [])) - sum(v is None for v in row.values())
+            yield Skipped(where, f"malformed row: {got} fields, expected {width}")
+            continue
+        yield _row_item(row, source, where, fields)
+
+
+def _vector_item(key: str, source: str, vector: np.ndarray, label: str | None = None) -> Item:
+    return Item(key=key, source=source, kind="vector", vector=np.asarray(vector, dtype=np.float32), label=label)
+
+
+def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        yield Skipped(source, f"not a readable .npy file: {exc}")
+        return
+    if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.number):
+        yield Skipped(source, f"expected a 2-D numeric array, got shape {matrix.shape} of {matrix.dtype}")
+        return
+    ids_path = path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
+    ids: list[str] | None = None
+    if ids_path.exists():
+        ids = [line.strip() for line in ids_path.read_text("utf-8").splitlines() if line.strip()]
+        if len(ids) != len(matrix):
+            yield Skipped(source, f"{ids_path.name} has {len(ids)} ids for {len(matrix)} vectors")
+            return
+    for row in range(len(matrix)):
+        yield _vector_item(ids[row] if ids else f"{source}#{row}", source, matrix[row])
+
+
+def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        yield Skipped(source, f"not a readable Parquet file: {exc}")
+        return
+    columns = table.schema_arrow.names
+    id_col, vec_col, label_col = fields.id or "id", fields.vector or "vector", fields.label or "label"
+    missing = [c for c in (id_col, vec_col) if c not in columns]
+    if missing:
+        yield Skipped(source, f"no '{missing[0]}' column (columns: {', '.join(columns)})")
+        return
+    wanted = [id_col, vec_col] + ([label_col] if label_col in columns else [])
+    row = 0
+    for batch in table.iter_batches(batch_size=4096, columns=wanted):
+        data = batch.to_pydict()
+        for i, (ident, vector) in enumerate(zip(data[id_col], data[vec_col])):
+            where = f"{source}#{row + i}"
+            if ident is None or vector is None:
+                yield Skipped(where, "missing id or vector")
+                continue
+            label = data[label_col][i] if label_col in data else None
+            yield _vector_item(str(ident), source, vector, None if label is None else str(label))
+        row += batch.num_rows

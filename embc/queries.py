@@ -1,0 +1,96 @@
+"""The questions users ask of a clustered collection, answered from the vector store and the report store."""
+
+from __future__ import annotations
+
+import uuid
+
+from embc.errors import EmbcError
+from embc.store.reports import ReportStore
+from embc.store.vectors import Record, Store
+
+ITEM_KEYS = ["item", "label", "cluster", "text", "path"]
+
+
+def item_view(record: Record) -> dict:
+    """The JSON shape of one item: id, item, label (null when none), cluster, text, and score for searches."""
+    p = record.payload
+    out = {"id": record.id, "item": p.get("item"), "label": p.get("label"), "cluster": p.get("cluster"),
+           "text": p.get("text") or p.get("path")}
+    if record.score is not None:
+        out["score"] = round(float(record.score), 6)
+    return out
+
+
+def latest_run(reports: ReportStore, collection: str) -> dict:
+    run = reports.run(collection)
+    if run is None:
+        raise EmbcError(f"collection '{collection}' has no clustering yet: run `embc recluster -c {collection}`")
+    return run
+
+
+def cluster_list(store: Store, reports: ReportStore, collection: str) -> list[dict]:
+    """Every cluster: id, size (live, from the store), name and an example (from the latest run)."""
+    store.collection(collection)
+    run = latest_run(reports, collection)
+    described = {c["id"]: c for c in reports.clusters(run["run_id"])}
+    sizes = store.facet(collection, "cluster")
+    rows = []
+    for cid in sorted(set(sizes) | set(described)):
+        info = described.get(cid, {})
+        reps = info.get("representatives") or [{}]
+        rows.append({"id": cid, "size": sizes.get(cid, 0), "name": info.get("name"),
+                     "keywords": info.get("keywords", []), "example": reps[0].get("text"), "run_id": run["run_id"]})
+    return rows
+
+
+def cluster_members(store: Store, collection: str, cluster: int, limit: int = 10) -> list[dict]:
+    """Items in one cluster, `limit` of them (0: all)."""
+    store.collection(collection)
+    sizes = store.facet(collection, "cluster")
+    if cluster not in sizes:
+        known = ", ".join(str(c) for c in sorted(sizes)) or "none yet: run `embc recluster`"
+        raise EmbcError(f"no cluster {cluster} in collection '{collection}' (clusters: {known})")
+    out: list[dict] = []
+    page_size = min(limit, 2048) if limit else 2048
+    for page in store.pages(collection, page_size=page_size, with_vectors=False, keys=ITEM_KEYS,
+                            match={"cluster": cluster}):
+        out += [item_view(Record(i, p)) for i, p in zip(page.ids, page.payloads)]
+        if limit and len(out) >= limit:
+            return out[:limit]
+    return out
+
+
+def find_point(store: Store, collection: str, point: str) -> Record:
+    """A stored point, with its vector, by point id (UUID) or by item key."""
+    try:
+        records = store.retrieve(collection, [str(uuid.UUID(point))], with_vectors=True)
+    except ValueError:
+        records = []
+        for page in store.pages(collection, page_size=1, match={"item": point}):
+            records = [Record(page.ids[0], page.payloads[0], page.vectors[0])]
+            break
+    if not records:
+        raise EmbcError(f"no item '{point}' in collection '{collection}'")
+    return records[0]
+
+
+def similar_items(store: Store, collection: str, text: str | None = None, point: str | None = None,
+                  cluster: int | None = None, limit: int = 10) -> list[dict]:
+    """Nearest items to a query text (embedded with the collection's model) or to a stored item."""
+    info = store.collection(collection)
+    exclude = None
+    if point is not None:
+        record = find_point(store, collection, point)
+        vector, exclude = record.vector, record.id
+    else:
+        if info.modality != "text":
+            raise EmbcError(f"collection '{collection}' holds {info.modality} items ({info.model}): "
+                            "query it with --id")
+        from embc.ingest.embedders import load_embedder
+        from embc.ingest.items import Item
+
+        vector = load_embedder(info.model).embed([Item(key="query", source="query", kind="text", text=text)])[0]
+    wanted = limit or max(store.count(collection), 1)
+    hits = store.search(collection, vector, wanted + (exclude is not None),
+                        match=None if cluster is None else {"cluster": cluster})
+    return [item_view(h) for h in hits if h.id != exclude][:wanted]

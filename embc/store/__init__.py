@@ -1,0 +1,1 @@
+"""Vector store (Qdrant, embedded or server) and report store (DuckDB)."""

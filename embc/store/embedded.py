@@ -1,0 +1,147 @@
+"""The embedded adapter: the Qdrant engine in-process (qdrant-edge-py), one folder per collection."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
+                         FieldCondition, Filter, MatchValue, PayloadSchemaType, PayloadSelector, Point,
+                         Query, QueryRequest, ScrollRequest, UpdateOperation)
+
+from embc.errors import EmbcError
+from embc.store.locking import exclusive
+from embc.store.vectors import INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, to_page, to_record
+
+_SCHEMA = {"integer": PayloadSchemaType.Integer, "keyword": PayloadSchemaType.Keyword}
+
+
+def _filter(match: Match | None) -> Filter | None:
+    if not match:
+        return None
+    return Filter(must=[FieldCondition(key=k, match=MatchValue(v)) for k, v in match.items()])
+
+
+def _with_payload(keys: Sequence[str] | None):
+    return True if keys is None else (PayloadSelector.Include(list(keys)) if keys else False)
+
+
+
+class EmbeddedStore:
+    """Collections under `root`: `NAME/meta.json` says how the vectors were made, `NAME/shard` holds them.
+
+    A shard can be open in one process at a time, so every unit of work (a batch of upserts, a page-out,
+    a label write) takes the collection's lock, opens the shard, and closes it again.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _dir(self, name: str) -> Path:
+        return self.root / check_name(name)
+
+    @contextmanager
+    def _shard(self, name: str) -> Iterator[EdgeShard]:
+        self.collection(name)
+        folder = self._dir(name)
+        with exclusive(folder / "lock", f"collection '{name}'"):
+            try:
+                shard = EdgeShard.load(str(folder / "shard"))
+            except Exception as exc:
+                raise EmbcError(f"cannot open collection '{name}': {exc}") from exc
+            try:
+                yield shard
+            finally:
+                shard.close()
+
+    def create_collection(self, info: CollectionInfo) -> CollectionInfo:
+        folder = self._dir(info.name)
+        with exclusive(folder / "lock", f"collection '{info.name}'"):
+            if (folder / "meta.json").exists():
+                return self.collection(info.name)
+            # A folder without meta.json is a creation that died part-way: start it again.
+            shutil.rmtree(folder / "shard", ignore_errors=True)
+            config = EdgeConfig(vectors=EdgeVectorParams(size=info.dim, distance=Distance.Cosine))
+            shard = EdgeShard.create(str(folder / "shard"), config)
+            try:
+                for field, kind in INDEXED_FIELDS.items():
+                    shard.update(UpdateOperation.create_field_index(field, _SCHEMA[kind]))
+            finally:
+                shard.close()
+            tmp = folder / "meta.json.tmp"
+            tmp.write_text(json.dumps(info.meta()))
+            os.replace(tmp, folder / "meta.json")
+        return self.collection(info.name)
+
+    def collection(self, name: str) -> CollectionInfo:
+        meta = self._dir(name) / "meta.json"
+        if not meta.exists():
+            raise EmbcError(f"no collection '{name}': see `embc collections`, or ingest into it first")
+        return CollectionInfo(name=name, **json.loads(meta.read_text()))
+
+    def collections(self) -> list[CollectionInfo]:
+        if not self.root.exists():
+            return []
+        infos = [self.collection(p.parent.name) for p in sorted(self.root.glob("*/meta.json"))]
+        for info in infos:
+            info.points = self.count(info.name)
+        return infos
+
+    def delete_collection(self, name: str) -> None:
+        self.collection(name)
+        with exclusive(self._dir(name) / "lock", f"collection '{name}'"):
+            (self._dir(name) / "meta.json").unlink()
+            shutil.rmtree(self._dir(name) / "shard")
+
+    def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
+        points = [Point(i, v, p) for i, v, p in zip(ids, np.asarray(vectors, dtype=np.float32).tolist(), payloads)]
+        with self._shard(name) as shard:
+            shard.update(UpdateOperation.upsert_points(points))
+
+    def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
+              keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
+        with self._shard(name) as shard:
+            offset = None
+            while True:
+                records, offset = shard.scroll(ScrollRequest(
+                    offset=offset, limit=page_size, filter=_filter(match),
+                    with_payload=_with_payload(keys), with_vector=with_vectors))
+                if records:
+                    yield to_page(records, with_vectors)
+                if offset is None:
+                    return
+
+    def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
+        with self._shard(name) as shard:
+            for ids, values in groups:
+                shard.update(UpdateOperation.set_payload(list(ids), values))
+
+    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
+                 keys: Sequence[str] | None = None) -> list[Record]:
+        with self._shard(name) as shard:
+            points = shard.retrieve(list(ids), with_payload=_with_payload(keys), with_vector=with_vectors)
+        return [to_record(p, with_vectors) for p in points]
+
+    def count(self, name: str, match: Match | None = None) -> int:
+        with self._shard(name) as shard:
+            return shard.count(CountRequest(exact=True, filter=_filter(match)))
+
+    def facet(self, name: str, key: str) -> dict[object, int]:
+        with self._shard(name) as shard:
+            hits = shard.facet(FacetRequest(key=key, limit=1_000_000, exact=True)).hits
+        return {hit.value: hit.count for hit in hits}
+
+    def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
+        request = QueryRequest(limit=limit, query=Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
+                               filter=_filter(match), with_payload=True)
+        with self._shard(name) as shard:
+            return [to_record(p, False) for p in shard.query(request)]
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        with self._shard(name) as shard:
+            shard.update(UpdateOperation.delete_points(list(ids)))

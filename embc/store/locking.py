@@ -1,0 +1,43 @@
+"""Cross-process exclusive locks that wait (and say so) instead of failing."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from embc.errors import EmbcError
+
+
+def wait_limit() -> float:
+    """Seconds to wait for another process before giving up (EMBC_WAIT_TIMEOUT, default 600)."""
+    return float(os.environ.get("EMBC_WAIT_TIMEOUT", "600"))
+
+
+@contextmanager
+def exclusive(lock_path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path`; if another process holds it, tell stderr and wait."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"embc: waiting for {what}: another embc process is using it", file=sys.stderr, flush=True)
+            deadline = time.monotonic() + wait_limit()
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise EmbcError(f"gave up waiting for {what} after {wait_limit():.0f} s "
+                                        "(set EMBC_WAIT_TIMEOUT to wait longer)") from None
+                    time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,138 @@
+"""The report store: every run's parameters, metrics, clusters and 2-D map, in one DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import duckdb
+import numpy as np
+
+from embc.store.locking import exclusive
+
+SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY, collection VARCHAR NOT NULL, mode VARCHAR, algorithm VARCHAR,
+    params JSON, seed INTEGER, model VARCHAR, versions JSON, n_points INTEGER, n_clusters INTEGER,
+    started_at TIMESTAMP, finished_at TIMESTAMP, timings JSON, status VARCHAR, error VARCHAR);
+CREATE TABLE IF NOT EXISTS metrics (run_id INTEGER, name VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS clusters (
+    run_id INTEGER, cluster INTEGER, size INTEGER, name VARCHAR, keywords JSON, representatives JSON);
+CREATE TABLE IF NOT EXISTS coords (run_id INTEGER, point_id VARCHAR, x REAL, y REAL);
+"""
+
+_RUN_COLUMNS = ["run_id", "collection", "mode", "algorithm", "params", "seed", "model", "versions", "n_points",
+                "n_clusters", "started_at", "finished_at", "timings", "status", "error"]
+_JSON_COLUMNS = {"params", "versions", "timings", "keywords", "representatives"}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    out = []
+    for values in cursor.fetchall():
+        row = {}
+        for name, value in zip(names, values):
+            if name in _JSON_COLUMNS and isinstance(value, str):
+                value = json.loads(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat(timespec="seconds") + "Z"
+            row[name] = value
+        out.append(row)
+    return out
+
+
+class ReportStore:
+    """Runs, metrics, per-cluster stats and coordinates; readable with plain `duckdb FILE`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # DuckDB lets one process open the file at a time: hold it only for short units of work.
+        with exclusive(self.path.with_name(self.path.name + ".lock"), "the report store"):
+            con = duckdb.connect(str(self.path))
+            try:
+                con.execute(SCHEMA)
+                yield con
+            finally:
+                con.close()
+
+    def start_run(self, collection: str, mode: str, algorithm: str, params: dict, seed: int, model: str,
+                  versions: dict) -> int:
+        with self._connect() as con:
+            run_id = con.execute("SELECT nextval('run_ids')").fetchone()[0]
+            con.execute("INSERT INTO runs (run_id, collection, mode, algorithm, params, seed, model, versions, "
+                        "started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                        [run_id, collection, mode, algorithm, json.dumps(params), seed, model,
+                         json.dumps(versions), _now()])
+        return int(run_id)
+
+    def finish_run(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
+                   coords: tuple[Sequence[str], np.ndarray] | None, timings: dict[str, float]) -> None:
+        """Record everything a run produced, in one transaction, and mark it complete."""
+        import pyarrow as pa
+
+        with self._connect() as con:
+            con.execute("BEGIN")
+            con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
+                            [[run_id, k, float(v)] for k, v in metrics.items() if v is not None])
+            con.executemany("INSERT INTO clusters VALUES (?, ?, ?, ?, ?, ?)",
+                            [[run_id, c["id"], c["size"], c["name"], json.dumps(c.get("keywords", [])),
+                              json.dumps(c.get("representatives", []))] for c in clusters])
+            if coords is not None:
+                ids, xy = coords
+                table = pa.table({"run_id": pa.array(np.full(len(ids), run_id, dtype=np.int32)),
+                                  "point_id": pa.array(list(ids), pa.string()),
+                                  "x": pa.array(xy[:, 0].astype(np.float32)), "y": pa.array(xy[:, 1].astype(np.float32))})
+                con.register("new_coords", table)
+                con.execute("INSERT INTO coords SELECT * FROM new_coords")
+                con.unregister("new_coords")
+            con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, "
+                        "status = 'complete' WHERE run_id = ?",
+                        [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings), run_id])
+            con.execute("COMMIT")
+
+    def fail_run(self, run_id: int, error: str) -> None:
+        with self._connect() as con:
+            con.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
+                        [error, _now(), run_id])
+
+    def runs(self, collection: str) -> list[dict]:
+        """Run history, newest first."""
+        with self._connect() as con:
+            return _rows(con.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE collection = ? "
+                                     "ORDER BY run_id DESC", [collection]))
+
+    def run(self, collection: str, run_id: int | None = None) -> dict | None:
+        """A run of the collection: the given one, else the latest complete one."""
+        where = "run_id = ?" if run_id is not None else "status = 'complete'"
+        args = [collection] + ([run_id] if run_id is not None else [])
+        with self._connect() as con:
+            rows = _rows(con.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE collection = ? AND {where} "
+                                     "ORDER BY run_id DESC LIMIT 1", args))
+        return rows[0] if rows else None
+
+    def metrics(self, run_id: int) -> dict[str, float]:
+        with self._connect() as con:
+            return dict(con.execute("SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name",
+                                    [run_id]).fetchall())
+
+    def clusters(self, run_id: int) -> list[dict]:
+        with self._connect() as con:
+            return _rows(con.execute("SELECT cluster AS id, size, name, keywords, representatives FROM clusters "
+                                     "WHERE run_id = ? ORDER BY cluster", [run_id]))
+
+    def coords(self, run_id: int) -> tuple[list[str], np.ndarray]:
+        with self._connect() as con:
+            rows = con.execute("SELECT point_id, x, y FROM coords WHERE run_id = ? ORDER BY point_id",
+                               [run_id]).fetchall()
+        return [r[0] for r in rows], np.array([[r[1], r[2]] for r in rows], dtype=np.float32).reshape(-1, 2)

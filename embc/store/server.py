@@ -1,0 +1,113 @@
+"""The server adapter: a Qdrant server (or anything that speaks its API) through qdrant-client."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from embc.errors import EmbcError
+from embc.store.vectors import INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, to_page, to_record
+
+_SCHEMA = {"integer": models.PayloadSchemaType.INTEGER, "keyword": models.PayloadSchemaType.KEYWORD}
+_META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
+
+
+def _filter(match: Match | None) -> models.Filter | None:
+    if not match:
+        return None
+    return models.Filter(must=[models.FieldCondition(key=k, match=models.MatchValue(value=v))
+                               for k, v in match.items()])
+
+
+def _with_payload(keys: Sequence[str] | None):
+    return True if keys is None else (list(keys) if keys else False)
+
+
+
+class ServerStore:
+    """One Qdrant collection per embc collection; the collection's metadata says how its vectors were made."""
+
+    def __init__(self, client: QdrantClient):
+        self.client = client
+
+    @classmethod
+    def connect(cls, url: str, api_key: str | None = None) -> "ServerStore":
+        client = QdrantClient(url=url, api_key=api_key, timeout=30)
+        try:
+            client.get_collections()
+        except Exception as exc:
+            raise EmbcError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0] or type(exc).__name__} "
+                            "(is the server running? check --qdrant-url and --api-key)") from exc
+        return cls(client)
+
+    def create_collection(self, info: CollectionInfo) -> CollectionInfo:
+        name = check_name(info.name)
+        if not self.client.collection_exists(name):
+            self.client.create_collection(
+                name, vectors_config=models.VectorParams(size=info.dim, distance=models.Distance.COSINE),
+                metadata={_META_KEY: info.meta()})
+            for field, kind in INDEXED_FIELDS.items():
+                self.client.create_payload_index(name, field, field_schema=_SCHEMA[kind])
+        return self.collection(name)
+
+    def collection(self, name: str) -> CollectionInfo:
+        meta = None
+        if self.client.collection_exists(check_name(name)):
+            meta = (self.client.get_collection(name).config.metadata or {}).get(_META_KEY)
+        if meta is None:
+            raise EmbcError(f"no collection '{name}': see `embc collections`, or ingest into it first")
+        return CollectionInfo(name=name, **meta)
+
+    def collections(self) -> list[CollectionInfo]:
+        infos = []
+        for description in sorted(self.client.get_collections().collections, key=lambda c: c.name):
+            meta = (self.client.get_collection(description.name).config.metadata or {}).get(_META_KEY)
+            if meta is not None:
+                infos.append(CollectionInfo(name=description.name, points=self.count(description.name), **meta))
+        return infos
+
+    def delete_collection(self, name: str) -> None:
+        self.collection(name)
+        self.client.delete_collection(name)
+
+    def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
+        self.client.upsert(name, points=models.Batch(ids=list(ids), vectors=np.asarray(vectors, np.float32).tolist(),
+                                                     payloads=list(payloads)), wait=True)
+
+    def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
+              keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
+        self.collection(name)
+        offset = None
+        while True:
+            records, offset = self.client.scroll(name, scroll_filter=_filter(match), limit=page_size, offset=offset,
+                                                 with_payload=_with_payload(keys), with_vectors=with_vectors)
+            if records:
+                yield to_page(records, with_vectors)
+            if offset is None:
+                return
+
+    def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
+        for ids, values in groups:
+            self.client.set_payload(name, payload=values, points=list(ids), wait=True)
+
+    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
+                 keys: Sequence[str] | None = None) -> list[Record]:
+        points = self.client.retrieve(name, ids=list(ids), with_payload=_with_payload(keys), with_vectors=with_vectors)
+        return [to_record(p, with_vectors) for p in points]
+
+    def count(self, name: str, match: Match | None = None) -> int:
+        return self.client.count(name, count_filter=_filter(match), exact=True).count
+
+    def facet(self, name: str, key: str) -> dict[object, int]:
+        hits = self.client.facet(name, key, limit=1_000_000, exact=True).hits
+        return {hit.value: hit.count for hit in hits}
+
+    def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
+        response = self.client.query_points(name, query=np.asarray(vector, dtype=np.float32).tolist(),
+                                            query_filter=_filter(match), limit=limit, with_payload=True)
+        return [to_record(p, False) for p in response.points]
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        self.client.delete(name, points_selector=models.PointIdsList(points=list(ids)), wait=True)

@@ -1,0 +1,123 @@
+"""The Store protocol that the rest of embc uses, its value types, and the choice of adapter."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from embc.errors import EmbcError
+
+# Equality filters on payload fields, e.g. {"cluster": 7}: all that embc's queries need.
+Match = dict[str, object]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass
+class CollectionInfo:
+    """What a collection remembers about how its vectors were made."""
+
+    name: str
+    dim: int
+    model: str
+    modality: str
+    points: int = 0
+
+    def meta(self) -> dict:
+        return {"dim": self.dim, "model": self.model, "modality": self.modality}
+
+
+@dataclass
+class Record:
+    """A stored point as embc sees it: id, payload, and the vector or score when asked for."""
+
+    id: str
+    payload: dict
+    vector: np.ndarray | None = None
+    score: float | None = None
+
+
+@dataclass
+class Page:
+    """A page of points paged out of a collection."""
+
+    ids: list[str]
+    vectors: np.ndarray | None
+    payloads: list[dict]
+
+
+def to_record(point, with_vector: bool) -> Record:
+    """A Record from either client's point, record or scored point."""
+    vector = np.asarray(point.vector, dtype=np.float32) if with_vector else None
+    return Record(id=str(point.id), payload=dict(point.payload or {}), vector=vector,
+                  score=getattr(point, "score", None))
+
+
+def to_page(records: list, with_vectors: bool) -> Page:
+    """A Page from either client's scroll records."""
+    return Page(ids=[str(r.id) for r in records],
+                vectors=np.array([r.vector for r in records], dtype=np.float32) if with_vectors else None,
+                payloads=[dict(r.payload or {}) for r in records])
+
+
+class Store(Protocol):
+    """Everything embc asks of a vector database."""
+
+    def create_collection(self, info: CollectionInfo) -> CollectionInfo: ...
+
+    def collection(self, name: str) -> CollectionInfo:
+        """The collection's info; EmbcError when it does not exist."""
+
+    def collections(self) -> list[CollectionInfo]: ...
+
+    def delete_collection(self, name: str) -> None: ...
+
+    def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None: ...
+
+    def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
+              keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
+        """All matching points, a page at a time, in a stable order; `keys` limits the payload fields."""
+
+    def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
+        """For each (ids, values) group, set the same payload values on all its points: one call a group."""
+
+    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
+                 keys: Sequence[str] | None = None) -> list[Record]: ...
+
+    def count(self, name: str, match: Match | None = None) -> int: ...
+
+    def facet(self, name: str, key: str) -> dict[object, int]:
+        """Number of points for each value of an indexed payload field."""
+
+    def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]: ...
+
+    def delete(self, name: str, ids: Sequence[str]) -> None: ...
+
+
+# Payload fields that get an index, with their type: clusters are listed and counted by `cluster`,
+# items found by their key.
+INDEXED_FIELDS = {"cluster": "integer", "item": "keyword"}
+
+
+def check_name(name: str) -> str:
+    """A collection name that is safe as a folder name and a Qdrant collection name."""
+    if not _NAME.match(name):
+        raise EmbcError(f"invalid collection name '{name}': use letters, digits, '_', '-' and '.'")
+    return name
+
+
+def open_store(data_dir: Path, url: str | None = None, api_key: str | None = None) -> Store:
+    """The server adapter when a Qdrant URL is given (flag or EMBC_QDRANT_URL), else the embedded one."""
+    url = url or os.environ.get("EMBC_QDRANT_URL")
+    if url:
+        from embc.store.server import ServerStore
+
+        return ServerStore.connect(url, api_key or os.environ.get("EMBC_QDRANT_API_KEY"))
+    from embc.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(data_dir / "collections")
