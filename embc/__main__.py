@@ -1,3 +1,3 @@
-from embc.cli.app import main
+from embc.cli import main
 
 main()

@@ -1,19 +1,33 @@
-"""The Typer app, its global options, and the entry point that turns errors into one line and exit 1."""
+"""The Typer app and its global options; each command module adds its commands to `app`."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from embc.config import data_dir
 from embc.errors import EmbcError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+
+
+class EmbcGroup(TyperGroup):
+    """Turns an EmbcError anywhere below a command into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EmbcError as exc:
+            click.echo(f"embc: error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(cls=EmbcGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Embed documents into Qdrant, cluster them, and ask what is in each cluster.")
 
 
@@ -50,19 +64,3 @@ def main_options(
                                           help="API key of the Qdrant server."),
 ) -> None:
     ctx.obj = Env(data_dir(data_dir_), qdrant_url, api_key)
-
-
-def _register() -> None:
-    from embc.cli import ingest, query, recluster, report  # noqa: F401  (each module adds its commands)
-
-
-def main() -> None:
-    _register()
-    try:
-        app()
-    except EmbcError as exc:
-        print(f"embc: error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("embc: interrupted", file=sys.stderr)
-        sys.exit(130)

@@ -30,10 +30,10 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator:
-    """A progress bar on stderr; yields `advance(n)`."""
+    """A progress bar on stderr when it is a terminal; yields `advance(n)`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True) as bar:
+                  console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1, **kw: bar.update(task, advance=n, **kw)

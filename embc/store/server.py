@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+from functools import wraps
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -24,6 +25,22 @@ def _filter(match: Match | None) -> models.Filter | None:
 def _with_payload(keys: Sequence[str] | None):
     return True if keys is None else (list(keys) if keys else False)
 
+
+
+def _checked(method: Callable) -> Callable:
+    """A failing call on a collection that does not exist becomes the same clear error as elsewhere."""
+
+    @wraps(method)
+    def call(self: "ServerStore", name: str, *args, **kwargs):
+        try:
+            return method(self, name, *args, **kwargs)
+        except EmbcError:
+            raise
+        except Exception:
+            self.collection(name)
+            raise
+
+    return call
 
 
 class ServerStore:
@@ -72,6 +89,7 @@ class ServerStore:
         self.collection(name)
         self.client.delete_collection(name)
 
+    @_checked
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         self.client.upsert(name, points=models.Batch(ids=list(ids), vectors=np.asarray(vectors, np.float32).tolist(),
                                                      payloads=list(payloads)), wait=True)
@@ -88,26 +106,32 @@ class ServerStore:
             if offset is None:
                 return
 
+    @_checked
     def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
         for ids, values in groups:
             self.client.set_payload(name, payload=values, points=list(ids), wait=True)
 
+    @_checked
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
                  keys: Sequence[str] | None = None) -> list[Record]:
         points = self.client.retrieve(name, ids=list(ids), with_payload=_with_payload(keys), with_vectors=with_vectors)
         return [to_record(p, with_vectors) for p in points]
 
+    @_checked
     def count(self, name: str, match: Match | None = None) -> int:
         return self.client.count(name, count_filter=_filter(match), exact=True).count
 
+    @_checked
     def facet(self, name: str, key: str) -> dict[object, int]:
         hits = self.client.facet(name, key, limit=1_000_000, exact=True).hits
         return {hit.value: hit.count for hit in hits}
 
+    @_checked
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
         response = self.client.query_points(name, query=np.asarray(vector, dtype=np.float32).tolist(),
                                             query_filter=_filter(match), limit=limit, with_payload=True)
         return [to_record(p, False) for p in response.points]
 
+    @_checked
     def delete(self, name: str, ids: Sequence[str]) -> None:
         self.client.delete(name, points_selector=models.PointIdsList(points=list(ids)), wait=True)

@@ -1,0 +1,34 @@
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := demo-data
+EMBC := $(BIN)/embc --data-dir $(DEMO)
+# pip names every empty local index it looked at; keep the real messages.
+QUIET := { grep -v "^WARNING: Location" || true; }
+
+.PHONY: demo test bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]' 2>&1 | $(QUIET)
+	$(BIN)/python -c "import embc.cli, sentence_transformers, umap, qdrant_edge"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(EMBC) ingest examples/wordnet-nouns-8.jsonl --collection wordnet
+	$(EMBC) recluster --collection wordnet --k 8 --seed 0
+	$(EMBC) clusters --collection wordnet
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info

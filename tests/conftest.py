@@ -1,0 +1,65 @@
+"""Shared fixtures: real stores (embedded Qdrant, QdrantClient(":memory:"), a live server when configured),
+the real MiniLM model, and the real WordNet sample."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers import WORDNET
+
+STORE_KINDS = ["embedded", "memory-server"] + (["live-server"] if os.environ.get("EMBC_TEST_QDRANT_URL") else [])
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request, tmp_path):
+    """Each Store adapter, fresh and empty."""
+    if request.param == "embedded":
+        from embc.store.embedded import EmbeddedStore
+
+        yield EmbeddedStore(tmp_path / "collections")
+        return
+    from qdrant_client import QdrantClient
+
+    from embc.store.server import ServerStore
+
+    if request.param == "memory-server":
+        yield ServerStore(QdrantClient(":memory:"))
+        return
+    live = ServerStore.connect(os.environ["EMBC_TEST_QDRANT_URL"], os.environ.get("EMBC_TEST_QDRANT_API_KEY"))
+    before = {c.name for c in live.collections()}
+    yield live
+    for info in live.collections():
+        if info.name not in before:
+            live.delete_collection(info.name)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from embc.ingest.embedders import load_embedder
+
+    return load_embedder("minilm")
+
+
+@pytest.fixture(scope="session")
+def wordnet_rows() -> list[dict]:
+    return [json.loads(line) for line in WORDNET.read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def clustered_home(tmp_path_factory, minilm) -> Path:
+    """A data directory holding the WordNet sample, ingested and clustered at k=8 through the library."""
+    from embc.cluster.job import recluster
+    from embc.ingest.pipeline import ingest
+    from embc.ingest.sources import iter_items
+    from embc.store.embedded import EmbeddedStore
+    from embc.store.reports import ReportStore
+
+    home = tmp_path_factory.mktemp("wordnet-home")
+    store = EmbeddedStore(home / "collections")
+    summary = ingest(store, "wordnet", iter_items([WORDNET]), embedder=minilm)
+    assert summary.added == 1600
+    recluster(store, ReportStore(home / "reports.duckdb"), "wordnet", "kmeans", k=8, seed=0)
+    return home

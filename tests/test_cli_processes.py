@@ -1,0 +1,96 @@
+"""The real `embc` command in subprocesses: exit codes, one-line errors, fast read commands, and two
+processes sharing one embedded store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from helpers import run_embc
+
+
+def _vectors(path, n, dim=32, seed=0, prefix="v"):
+    rng = np.random.default_rng(seed)
+    np.save(path, rng.normal(size=(n, dim)).astype(np.float32))
+    path.with_name(path.stem + ".ids.txt").write_text("".join(f"{prefix}{i}\n" for i in range(n)))
+
+
+def test_ingest_reports_skips_and_exits_1_only_when_nothing_went_in(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _vectors(data / "ok.npy", 5)
+    (data / "broken.npy").write_bytes(b"\x93NUMPY garbage")
+    result = run_embc("ingest", str(data), "--json", home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["added"], summary["skipped"]) == (5, 1)
+    assert summary["skipped_items"][0]["source"] == "broken.npy"
+
+    (tmp_path / "empty.txt").write_text("")
+    result = run_embc("ingest", str(tmp_path / "empty.txt"), "-c", "other", home=tmp_path / "home")
+    assert result.returncode == 1
+    assert "skipped empty.txt: empty file" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "embc: error: nothing ingested: all 1 inputs were skipped"
+
+
+def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):
+    _vectors(tmp_path / "v.npy", 3)
+    assert run_embc("ingest", str(tmp_path / "v.npy"), home=tmp_path).returncode == 0
+    result = run_embc("ingest", str(tmp_path / "v.npy"), "--model", "minilm", home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == ("embc: error: collection 'default' was embedded with 'precomputed', not 'minilm': "
+                             "use the same --model, or another --collection\n")
+    result = run_embc("cluster", "1", "-c", "missing", home=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("embc: error: no collection 'missing'") and result.stderr.count("\n") == 1
+
+
+def test_read_commands_do_not_import_the_heavy_libraries(tmp_path):
+    _vectors(tmp_path / "v.npy", 3)
+    run_embc("ingest", str(tmp_path / "v.npy"), home=tmp_path)
+    probe = ("import sys, json\nfrom embc.cli import app\n"
+             f"sys.argv = ['embc', '--data-dir', {str(tmp_path)!r}, 'collections', '--json']\n"
+             "try:\n    app()\nexcept SystemExit:\n    pass\n"
+             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sklearn', 'umap', "
+             "'sentence_transformers', 'qdrant_client'})\nprint(json.dumps(heavy))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+def test_a_second_process_waits_for_the_store_and_then_completes(tmp_path):
+    home = tmp_path / "home"
+    _vectors(tmp_path / "a.npy", 200, prefix="a")
+    _vectors(tmp_path / "b.npy", 300, seed=1, prefix="b")
+    assert run_embc("ingest", str(tmp_path / "a.npy"), home=home).returncode == 0
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom pathlib import Path\nfrom embc.store.locking import exclusive\n"
+        f"with exclusive(Path({str(home)!r}) / 'collections' / 'default' / 'lock', 'test'):\n"
+        "    print('held', flush=True)\n    time.sleep(3)\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    result = run_embc("ingest", str(tmp_path / "b.npy"), "--json", home=home)
+    holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert "embc: waiting for collection 'default': another embc process is using it" in result.stderr
+    assert time.monotonic() - started >= 2
+    assert json.loads(result.stdout)["added"] == 300
+    count = run_embc("collections", "--json", home=home)
+    assert json.loads(count.stdout)[0]["points"] == 500
+
+
+def test_two_concurrent_ingests_into_one_store_both_complete_without_loss(tmp_path):
+    home = tmp_path / "home"
+    _vectors(tmp_path / "a.npy", 6000, prefix="a")
+    _vectors(tmp_path / "b.npy", 6000, seed=1, prefix="b")
+    procs = [subprocess.Popen([sys.executable, "-m", "embc", "--data-dir", str(home), "ingest", str(tmp_path / f),
+                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for f in ("a.npy", "b.npy")]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    assert sorted(json.loads(out)["added"] for out, _ in outputs) == [6000, 6000]
+    listing = json.loads(run_embc("collections", "--json", home=home).stdout)
+    assert listing == [{"name": "default", "points": 12000, "model": "precomputed", "dim": 32,
+                        "modality": "vector"}]

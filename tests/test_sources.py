@@ -1,0 +1,91 @@
+"""Reading inputs: every bad-input case is skipped with its reason, and everything else is read."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from embc.ingest.items import Item, Skipped
+from embc.ingest.sources import Fields, iter_items
+
+
+def _split(entries):
+    items = [e for e in entries if isinstance(e, Item)]
+    skipped = {s.source: s.reason for s in entries if isinstance(s, Skipped)}
+    return items, skipped
+
+
+def test_folder_of_text_files_recursively_with_bad_files_skipped(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("A short note about cats.")
+    (tmp_path / "sub" / "b.md").write_text("# Dogs\nDogs bark.")
+    (tmp_path / "empty.txt").write_text("  \n")
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    (tmp_path / "latin1.txt").write_bytes("café au lait".encode("latin-1"))
+    (tmp_path / "picture.bmp").write_bytes(b"BM")
+    (tmp_path / ".hidden.txt").write_text("not an item")
+    items, skipped = _split(list(iter_items([tmp_path])))
+    assert [(i.key, i.text) for i in items] == [("a.txt", "A short note about cats."),
+                                                ("sub/b.md", "# Dogs\nDogs bark.")]
+    assert skipped == {"binary.txt": "binary file", "empty.txt": "empty file",
+                       "latin1.txt": "not UTF-8 text (byte 0xe9 at offset 3)",
+                       "picture.bmp": "unsupported file type '.bmp'"}
+
+
+def test_naming_a_file_or_its_folder_gives_the_same_item_key(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    by_file, _ = _split(list(iter_items([tmp_path / "a.txt"])))
+    by_folder, _ = _split(list(iter_items([tmp_path])))
+    assert by_file[0].point_id == by_folder[0].point_id
+
+
+def test_missing_path(tmp_path):
+    _, skipped = _split(list(iter_items([tmp_path / "nope"])))
+    assert skipped == {str(tmp_path / "nope"): "no such file or folder"}
+
+
+def test_jsonl_rows_with_malformed_lines_and_missing_fields(tmp_path):
+    rows = ['{"id": "x1", "text": "first", "label": "a"}', "{not json", "", '["a list"]',
+            '{"id": "x2", "body": "no text field"}', '{"id": "x3", "text": "   "}', '{"text": "no id", "label": 3}']
+    (tmp_path / "rows.jsonl").write_text("\n".join(rows))
+    items, skipped = _split(list(iter_items([tmp_path / "rows.jsonl"])))
+    assert [(i.key, i.text, i.label) for i in items] == [("x1", "first", "a"), ("rows.jsonl#7", "no id", "3")]
+    assert skipped == {"rows.jsonl#2": "malformed JSON: Expecting property name enclosed in double quotes",
+                       "rows.jsonl#4": "not a JSON object", "rows.jsonl#5": "no 'text' field",
+                       "rows.jsonl#6": "empty text"}
+
+
+def test_jsonl_with_named_fields(tmp_path):
+    (tmp_path / "r.jsonl").write_text(json.dumps({"key": "k1", "body": "hello", "cls": "greeting"}) + "\n"
+                                      + json.dumps({"body": "no key"}) + "\n")
+    items, skipped = _split(list(iter_items([tmp_path / "r.jsonl"], Fields(text="body", label="cls", id="key"))))
+    assert [(i.key, i.text, i.label) for i in items] == [("k1", "hello", "greeting")]
+    assert skipped == {"r.jsonl#2": "no 'key' field"}
+
+
+def test_csv_rows_and_malformed_rows(tmp_path):
+    (tmp_path / "t.csv").write_text('id,text,label\n1,"a, quoted text",x\n2,too,many,fields\n3,short\n4,fine,y\n')
+    items, skipped = _split(list(iter_items([tmp_path / "t.csv"])))
+    assert [(i.key, i.text, i.label) for i in items] == [("1", "a, quoted text", "x"), ("4", "fine", "y")]
+    assert skipped == {"t.csv#3": "malformed row: 4 fields, expected 3", "t.csv#4": "malformed row: 2 fields, expected 3"}
+    (tmp_path / "u.csv").write_text("a,b\n1,2\n")
+    _, skipped = _split(list(iter_items([tmp_path / "u.csv"])))
+    assert skipped == {"u.csv": "no 'text' column (columns: a, b)"}
+
+
+def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.save(tmp_path / "v.npy", vectors)
+    (tmp_path / "v.ids.txt").write_text("a\nb\nc\n")
+    table = pa.table({"id": ["p", "q"], "vector": [[1.0, 0, 0, 0], [0, 1.0, 0, 0]], "label": ["x", None]})
+    pq.write_table(table, tmp_path / "w.parquet")
+    np.save(tmp_path / "bad.npy", np.zeros(5))
+    items, skipped = _split(list(iter_items([tmp_path])))
+    assert [(i.key, i.kind, i.label) for i in items] == [("a", "vector", None), ("b", "vector", None),
+                                                        ("c", "vector", None), ("p", "vector", "x"),
+                                                        ("q", "vector", None)]
+    np.testing.assert_array_equal(items[1].vector, vectors[1])
+    assert skipped == {"bad.npy": "expected a 2-D numeric array, got shape (5,) of float64"}

@@ -1,0 +1,104 @@
+"""One contract, every adapter: embedded Qdrant, QdrantClient(":memory:"), and a live server when configured."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from embc.errors import EmbcError
+from embc.store.vectors import CollectionInfo
+
+
+def _points(n: int, dim: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"p{seed}-{i}")) for i in range(n)]
+    payloads = [{"item": f"item-{i}", "text": f"text {i}", "label": "even" if i % 2 == 0 else "odd"} for i in range(n)]
+    return ids, vectors, payloads
+
+
+@pytest.fixture
+def filled(store):
+    store.create_collection(CollectionInfo("docs", dim=8, model="test-model", modality="text"))
+    ids, vectors, payloads = _points(50)
+    store.upsert("docs", ids, vectors, payloads)
+    return store, ids, vectors
+
+
+def test_collection_remembers_how_its_vectors_were_made(store):
+    assert store.create_collection(CollectionInfo("a", 8, "m1", "text")).meta() == {"dim": 8, "model": "m1",
+                                                                                      "modality": "text"}
+    # Creating again is a no-op that returns the existing collection.
+    assert store.create_collection(CollectionInfo("a", 8, "m1", "text")).model == "m1"
+    assert store.collection("a").dim == 8
+    assert [(c.name, c.points) for c in store.collections()] == [("a", 0)]
+
+
+def test_unknown_collection_is_a_clear_error(store):
+    with pytest.raises(EmbcError, match="no collection 'nope'"):
+        store.collection("nope")
+    with pytest.raises(EmbcError, match="invalid collection name"):
+        store.collection("../etc")
+
+
+def test_upsert_retrieve_and_count(filled):
+    store, ids, vectors = filled
+    assert store.count("docs") == 50
+    records = store.retrieve("docs", ids[:3], with_vectors=True, keys=["item"])
+    assert sorted(r.id for r in records) == sorted(ids[:3])
+    by_id = {r.id: r for r in records}
+    assert by_id[ids[0]].payload == {"item": "item-0"}
+    np.testing.assert_allclose(by_id[ids[0]].vector, vectors[0], atol=1e-6)
+    assert store.retrieve("docs", [str(uuid.uuid4())]) == []
+    # Upserting an existing id replaces the point: nothing is duplicated.
+    store.upsert("docs", ids[:1], vectors[1:2], [{"item": "replaced"}])
+    assert store.count("docs") == 50
+    assert store.retrieve("docs", ids[:1])[0].payload == {"item": "replaced"}
+
+
+def test_pages_cover_every_point_once(filled):
+    store, ids, vectors = filled
+    pages = list(store.pages("docs", page_size=7, keys=["label"]))
+    assert [len(p.ids) for p in pages[:-1]] == [7] * (len(pages) - 1)
+    seen = [i for p in pages for i in p.ids]
+    assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
+    stacked = np.vstack([p.vectors for p in pages])
+    order = [ids.index(i) for i in seen]
+    np.testing.assert_allclose(stacked, vectors[order], atol=1e-6)
+    assert all(set(p) == {"label"} for page in pages for p in page.payloads)
+    evens = [i for p in store.pages("docs", with_vectors=False, match={"label": "even"}) for i in p.ids]
+    assert len(evens) == 25
+
+
+def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled):
+    store, ids, vectors = filled
+    groups = [(ids[:20], {"cluster": 0, "cluster_run": 1}), (ids[20:45], {"cluster": 1, "cluster_run": 1}),
+              (ids[45:], {"cluster": -1, "cluster_run": 1})]
+    store.set_payloads("docs", groups)
+    assert store.count("docs", {"cluster": 1}) == 25
+    assert store.facet("docs", "cluster") == {0: 20, 1: 25, -1: 5}
+    # Labels are added to the payload, not written over it.
+    assert store.retrieve("docs", ids[:1])[0].payload["text"] == "text 0"
+    hits = store.search("docs", vectors[30], limit=5, match={"cluster": 1})
+    assert hits[0].id == ids[30] and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert all(store.retrieve("docs", [h.id])[0].payload["cluster"] == 1 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_item_keys_are_indexed_for_lookup(filled):
+    store, ids, _ = filled
+    page = next(store.pages("docs", page_size=1, match={"item": "item-7"}))
+    assert page.ids == [ids[7]]
+
+
+def test_delete_points_and_collection(filled):
+    store, ids, _ = filled
+    store.delete("docs", ids[:10])
+    assert store.count("docs") == 40
+    store.delete_collection("docs")
+    assert store.collections() == []
+    with pytest.raises(EmbcError):
+        store.count("docs")
