@@ -69,8 +69,10 @@ def test_pages_cover_every_point_once(filled):
     order = [ids.index(i) for i in seen]
     np.testing.assert_allclose(stacked, vectors[order], atol=1e-6)
     assert all(set(p) == {"label"} for page in pages for p in page.payloads)
-    evens = [i for p in store.pages("docs", with_vectors=False, match={"label": "even"}) for i in p.ids]
-    assert len(evens) == 25
+    assert {p.total for p in pages} == {50}
+    even_pages = list(store.pages("docs", with_vectors=False, match={"label": "even"}))
+    assert sum(len(p.ids) for p in even_pages) == 25 and even_pages[0].total == 25
+    assert even_pages[0].vectors is None
 
 
 def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled):

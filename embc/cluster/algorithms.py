@@ -14,5 +14,6 @@ def make_estimator(algorithm: str, k: int | None, seed: int):
             raise EmbcError("kmeans needs --k N with N >= 2")
         from sklearn.cluster import KMeans
 
-        return KMeans(n_clusters=k, n_init=1, random_state=seed)
+        # copy_x=False: the job owns its matrix, so KMeans may centre it in place instead of copying it.
+        return KMeans(n_clusters=k, n_init=1, random_state=seed, copy_x=False)
     raise EmbcError(f"unknown algorithm '{algorithm}': choose from {', '.join(ALGORITHMS)}")

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 SILHOUETTE_SAMPLE = 10_000
+BLOCK = 1024  # sample rows per block of distances: 40 MB at the full sample
 
 
 def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | None = None,
@@ -17,14 +18,15 @@ def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | No
     out: dict[str, float | None] = {"inertia": inertia}
     clustered = labels >= 0
     out["noise_fraction"] = float(1 - clustered.mean()) if len(labels) else 0.0
-    Xc, lc = X[clustered], labels[clustered]
-    if len(np.unique(lc)) >= 2 and len(lc) > len(np.unique(lc)):
-        out["silhouette"] = float(metrics.silhouette_score(
-            Xc, lc, sample_size=min(len(lc), SILHOUETTE_SAMPLE), random_state=seed))
+    # Noise is left out of the internal metrics; without noise, no copy of X is made.
+    Xc, lc = (X, labels) if clustered.all() else (X[clustered], labels[clustered])
+    n_clusters = len(np.unique(lc))
+    if 2 <= n_clusters < len(lc):
+        out["silhouette"] = silhouette(Xc, lc, seed)
         out["davies_bouldin"] = float(metrics.davies_bouldin_score(Xc, lc))
-        out["calinski_harabasz"] = float(metrics.calinski_harabasz_score(Xc, lc))
+        out["calinski_harabasz"] = calinski_harabasz(Xc, lc)
     if truth is not None:
-        known = np.array([t is not None for t in truth])
+        known = np.array([t is not None for t in truth], dtype=bool)
         if known.any():
             t = np.array([str(x) for x in np.asarray(truth, dtype=object)[known]])
             p = labels[known]
@@ -34,3 +36,44 @@ def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | No
             out["homogeneity"] = float(metrics.homogeneity_score(t, p))
             out["completeness"] = float(metrics.completeness_score(t, p))
     return out
+
+
+def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0, sample: int = SILHOUETTE_SAMPLE) -> float:
+    """Mean silhouette (Euclidean) of a random sample of unit-length rows, from one matrix product per block
+    (about twice as fast as scikit-learn's, in a bounded amount of memory)."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(X), size=min(len(X), sample), replace=False))
+    Xs = X[pick]
+    _, own = np.unique(labels[pick], return_inverse=True)
+    onehot = np.zeros((len(pick), own.max() + 1), np.float32)
+    onehot[np.arange(len(pick)), own] = 1
+    sizes = onehot.sum(axis=0)
+    sums = np.empty_like(onehot)  # each point's summed distance to each cluster's sampled members
+    for start in range(0, len(pick), BLOCK):
+        block = Xs[start:start + BLOCK] @ Xs.T
+        np.sqrt(np.maximum(2 - 2 * block, 0, out=block), out=block)  # |a - b| for unit vectors
+        sums[start:start + BLOCK] = block @ onehot
+    rows = np.arange(len(pick))
+    alone = sizes[own] == 1
+    a = sums[rows, own] / np.maximum(sizes[own] - 1, 1)
+    means = sums / sizes
+    means[rows, own] = np.inf
+    b = means.min(axis=1)
+    scores = np.where(alone, 0.0, (b - a) / np.maximum(np.maximum(a, b), 1e-12))
+    return float(scores.mean())
+
+
+def calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:
+    """The Calinski-Harabasz index without a float64 copy of X (scikit-learn's makes one: 2x the vectors)."""
+    from scipy import sparse
+
+    clusters, rows = np.unique(labels, return_inverse=True)
+    n, k = len(X), len(clusters)
+    membership = sparse.csr_matrix((np.ones(n, np.float32), (rows, np.arange(n))), shape=(k, n))
+    sizes = np.bincount(rows).astype(np.float64)
+    centroids = np.asarray(membership @ X, dtype=np.float64) / sizes[:, None]
+    mean = centroids.T @ sizes / n
+    between = float(sizes @ ((centroids - mean) ** 2).sum(axis=1))
+    # Sum of squares within clusters = total sum of squares minus the centroids' share, in float64.
+    within = float(np.einsum("ij,ij->", X, X, dtype=np.float64) - sizes @ (centroids ** 2).sum(axis=1))
+    return 1.0 if within == 0 else between * (n - k) / (within * (k - 1))

@@ -30,14 +30,15 @@ class Vectors:
 def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None) -> Vectors:
     """All vectors of a collection in one float32 matrix, filled page by page."""
     info = store.collection(collection)
-    total = store.count(collection)
-    X = np.empty((total, info.dim), np.float32)
+    X = np.empty((0, info.dim), np.float32)
     ids: list[str] = []
     payloads: list[dict] = []
     overflow = []  # points ingested while paging out
     filled = 0
     for page in store.pages(collection, page_size=PAGE, keys=keys):
-        take = min(len(page.ids), total - filled)
+        if not ids:
+            X = np.empty((page.total, info.dim), np.float32)
+        take = min(len(page.ids), len(X) - filled)
         X[filled:filled + take] = page.vectors[:take]
         filled += take
         if take < len(page.ids):
@@ -45,7 +46,7 @@ def page_out(store: Store, collection: str, keys: list[str], progress: Progress 
         ids += page.ids
         payloads += page.payloads
         if progress:
-            progress("page out", len(ids), total)
+            progress("page out", len(ids), page.total)
     X = np.vstack([X[:filled], *overflow]) if overflow else X[:filled]
     return Vectors(ids, X, payloads)
 
@@ -91,8 +92,8 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
         step("page_out")
         labels = estimator.fit(data.X).labels_.astype(np.int64)
         step("fit")
-        store.set_payloads(collection, [(
-            [data.ids[i] for i in np.flatnonzero(labels == c)], {"cluster": int(c), "cluster_run": run_id})
+        store.set_payloads(collection, [
+            ([data.ids[i] for i in np.flatnonzero(labels == c)], {"cluster": int(c), "cluster_run": run_id})
             for c in np.unique(labels)])
         step("write_labels")
         metrics = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
@@ -100,7 +101,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
         step("evaluate")
         clusters = describe(data.X, labels, data.ids, data.payloads)
         step("describe")
-        coords = (data.ids, project_2d(data.X, seed)) if projection else None
+        coords = (data.ids, project_2d(data.X, labels, seed)) if projection else None
         step("project")
     except BaseException as exc:
         reports.fail_run(run_id, str(exc) or type(exc).__name__)

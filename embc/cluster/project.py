@@ -11,9 +11,9 @@ NEIGHBOURS = 15
 PLACE_NEIGHBOURS = 5
 
 
-def project_2d(X: np.ndarray, seed: int = 0, fit_sample: int = FIT_SAMPLE) -> np.ndarray:
+def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, fit_sample: int = FIT_SAMPLE) -> np.ndarray:
     """(n, 2) float32 coordinates of unit-length rows; UMAP sees at most `fit_sample` points, so the cost
-    of the map barely grows with n."""
+    of the map barely grows with n. The rest are placed among sampled points of their own cluster."""
     n = len(X)
     if n <= NEIGHBOURS + 1:
         from sklearn.decomposition import PCA
@@ -32,10 +32,15 @@ def project_2d(X: np.ndarray, seed: int = 0, fit_sample: int = FIT_SAMPLE) -> np
         warnings.simplefilter("ignore")
         coords[sample] = reducer.fit_transform(anchors)
     rest = np.setdiff1d(np.arange(n), sample)
-    if len(rest):
-        index, sims = nearest(X[rest], anchors, PLACE_NEIGHBOURS)
+    for cluster in np.unique(labels[rest]):
+        queries = rest[labels[rest] == cluster]
+        # A point's nearest sampled neighbours are almost always in its own cluster: searching only there
+        # divides the cost by the number of clusters.
+        own = sample[labels[sample] == cluster] if cluster >= 0 else sample
+        candidates = own if len(own) >= PLACE_NEIGHBOURS else sample
+        index, sims = nearest(X[queries], X[candidates], PLACE_NEIGHBOURS)
         weights = np.maximum(sims, 1e-6)[:, :, None]
-        coords[rest] = (weights * coords[sample][index]).sum(1) / weights.sum(1)
+        coords[queries] = (weights * coords[candidates][index]).sum(1) / weights.sum(1)
     return coords
 
 

@@ -8,12 +8,18 @@ from datetime import datetime, timezone
 from itertools import chain, islice
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from embc.errors import EmbcError
 from embc.ingest.embedders import DEFAULT_MODEL, Embedder, load_embedder
 from embc.ingest.items import Item, Skipped
 from embc.store.vectors import CollectionInfo, Store
 
-CHUNK = 512  # items per store round trip: hashes looked up, embedded, upserted together
+# Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store
+# (stored hashes looked up, then vectors upserted) covers many items; the model sees smaller batches, and
+# the store is never held while the model runs.
+CHUNK = 8192
+EMBED_BATCH = 256
 
 
 @dataclass
@@ -47,7 +53,7 @@ def resolve_model(store: Store, collection: str, requested: str | None, first_ki
 
 def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
            embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None) -> Summary:
-    """Embed and store every new or changed item; `on_progress(n)` after each chunk of n inputs."""
+    """Embed and store every new or changed item; `on_progress(n)` as each n inputs are done."""
     summary = Summary()
     stream = iter(items)
     first = _first_item(stream, summary)
@@ -60,6 +66,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
         info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality))
     # Loading a model takes seconds: an ingest with nothing new never does.
     get_embedder = (lambda: embedder) if embedder else cache(lambda: load_embedder(info.model, dim=info.dim))
+    progress = on_progress or (lambda n: None)
     seen: set[str] = set()
     for chunk in _chunks(stream, CHUNK):
         wanted = []
@@ -69,9 +76,8 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
                 summary.skipped.append(problem)
             else:
                 wanted.append(entry)
-        _store_chunk(store, info, get_embedder, wanted, summary)
-        if on_progress:
-            on_progress(len(chunk))
+        progress(len(chunk) - len(wanted))
+        _store_chunk(store, info, get_embedder, wanted, summary, progress)
     return summary
 
 
@@ -100,16 +106,22 @@ def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None
 
 
 def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], Embedder], items: list[Item],
-                 summary: Summary) -> None:
+                 summary: Summary, progress: Callable[[int], None]) -> None:
     if not items:
         return
     ids = [item.point_id for item in items]
     stored = {r.id: r.payload.get("content_hash") for r in store.retrieve(info.name, ids, keys=["content_hash"])}
     changed = [(pid, item) for pid, item in zip(ids, items) if stored.get(pid) != item.content_hash]
     summary.unchanged += len(items) - len(changed)
+    progress(len(items) - len(changed))
     if not changed:
         return
-    vectors = get_embedder().embed([item for _, item in changed])
+    embedder = get_embedder()
+    vectors = np.empty((len(changed), info.dim), np.float32)
+    for start in range(0, len(changed), EMBED_BATCH):
+        batch = [item for _, item in changed[start:start + EMBED_BATCH]]
+        vectors[start:start + len(batch)] = embedder.embed(batch)
+        progress(len(batch))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     payloads = [{**item.payload(), "ingested_at": now} for _, item in changed]
     store.upsert(info.name, [pid for pid, _ in changed], vectors, payloads)

@@ -96,13 +96,13 @@ class ServerStore:
 
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
-        self.collection(name)
+        total = self.count(name, match)
         offset = None
         while True:
             records, offset = self.client.scroll(name, scroll_filter=_filter(match), limit=page_size, offset=offset,
                                                  with_payload=_with_payload(keys), with_vectors=with_vectors)
             if records:
-                yield to_page(records, with_vectors)
+                yield to_page(records, with_vectors, total)
             if offset is None:
                 return
 

@@ -1,0 +1,150 @@
+"""embc against the bare libraries on the same data, in one run: `make bench`.
+
+1. ingest of the WordNet sample vs bare `SentenceTransformer.encode` of the same texts (same loaded model);
+2. recluster of precomputed 384-d vectors (10k, 100k) vs a bare scikit-learn KMeans fit on the same array,
+   each in its own process so that peak memory (above the process's footprint once its libraries are
+   imported) can be read and compared with the raw vector bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDNET = ROOT / "examples" / "wordnet-nouns-8.jsonl"
+K = 50
+DIM = 384
+
+
+def bench_ingest(repeats: int = 3) -> dict:
+    from embc.ingest.embedders import load_embedder
+    from embc.ingest.pipeline import ingest
+    from embc.ingest.sources import iter_items
+    from embc.store.embedded import EmbeddedStore
+
+    embedder = load_embedder("minilm")
+    texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
+    embedder.model.encode(texts[:64], batch_size=embedder.batch_size)  # warm up
+    bare, ours = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+        bare.append(time.perf_counter() - start)
+        with tempfile.TemporaryDirectory() as home:
+            start = time.perf_counter()
+            summary = ingest(EmbeddedStore(Path(home)), "wordnet", iter_items([WORDNET]), embedder=embedder)
+            ours.append(time.perf_counter() - start)
+            assert summary.added == len(texts)
+    return {"items": len(texts), "bare_s": statistics.median(bare), "embc_s": statistics.median(ours)}
+
+
+def make_vectors(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around K overlapping topics: a stand-in for sentence embeddings."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(K, DIM)).astype(np.float32)
+    X = centres[rng.integers(0, K, n)] + rng.normal(scale=1.4, size=(n, DIM)).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def child(mode: str, home: str, npy: str, n: int) -> None:
+    """One measured job in this process: prints its time and its peak resident memory above the footprint
+    the process had once its libraries were imported, sampled every 5 ms, as JSON."""
+    import threading
+
+    import umap  # noqa: F401  (imported before the baseline, like every library)
+    from sklearn.cluster import KMeans
+
+    from embc.cluster.job import recluster
+    from embc.store.embedded import EmbeddedStore
+    from embc.store.reports import ReportStore
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * page
+
+    baseline = peak = rss()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.005):
+            peak = max(peak, rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    if mode == "bare":
+        X = np.load(npy)
+        KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)
+    else:
+        run = recluster(EmbeddedStore(Path(home) / "collections"), ReportStore(Path(home) / "reports.duckdb"),
+                        f"v{n}", "kmeans", k=K, seed=0)
+        assert run["points"] == n
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    print(json.dumps({"seconds": elapsed, "memory": max(peak, rss()) - baseline}))
+
+
+def measure(mode: str, home: Path, npy: Path, n: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(home), str(npy), str(n)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_recluster(n: int, work: Path) -> dict:
+    from embc.ingest.items import Item, point_id
+    from embc.ingest.pipeline import ingest
+    from embc.store.embedded import EmbeddedStore
+
+    X = make_vectors(n)
+    keys = [f"p{i}" for i in range(n)]
+    store = EmbeddedStore(work / "collections")
+    ingest(store, f"v{n}", (Item(key=k, source="bench", kind="vector", vector=v) for k, v in zip(keys, X)))
+    # The bare fit gets the very array embc pages out: same rows, same order (by point id), same result.
+    order = np.argsort([point_id(k) for k in keys], kind="stable")
+    npy = work / f"v{n}.npy"
+    np.save(npy, X[order])
+    measure("embc", work, npy, n)  # warm the numba cache and the OS file cache
+    embc_run = measure("embc", work, npy, n)
+    bare_run = measure("bare", work, npy, n)
+    return {"n": n, "raw_bytes": X.nbytes, "bare": bare_run, "embc": embc_run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    args = parser.parse_args()
+    rows = []
+    ingest_result = bench_ingest()
+    rows.append(f"| ingest WordNet ({ingest_result['items']} texts, MiniLM) | `model.encode` "
+                f"{ingest_result['bare_s']:.2f} s | {ingest_result['embc_s']:.2f} s | "
+                f"**{ingest_result['embc_s'] / ingest_result['bare_s']:.2f}x** | |")
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as work:
+            r = bench_recluster(n, Path(work))
+        rows.append(f"| recluster {n:,} x {DIM} (k-means, k={K}) | `KMeans.fit` {r['bare']['seconds']:.2f} s | "
+                    f"{r['embc']['seconds']:.2f} s | **{r['embc']['seconds'] / r['bare']['seconds']:.2f}x** | "
+                    f"{r['embc']['memory'] / r['raw_bytes']:.2f}x raw ({r['embc']['memory'] / 2**20:.0f} MiB; "
+                    f"bare fit {r['bare']['memory'] / r['raw_bytes']:.2f}x) |")
+    print("| job | bare library | embc | time ratio | embc peak memory vs raw vectors |")
+    print("| --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    else:
+        main()

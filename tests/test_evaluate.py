@@ -1,0 +1,46 @@
+"""embc's own silhouette and Calinski-Harabasz (faster, smaller) agree with scikit-learn's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics
+from sklearn.cluster import KMeans
+
+from embc.cluster.evaluate import calinski_harabasz, evaluate, silhouette
+
+
+@pytest.fixture(scope="module")
+def wordnet_vectors(minilm, wordnet_rows):
+    from embc.ingest.items import Item
+
+    rows = wordnet_rows[::4]
+    X = minilm.embed([Item(key=r["id"], source="wn", kind="text", text=r["text"]) for r in rows])
+    labels = KMeans(8, n_init=1, random_state=0).fit(X).labels_
+    return X, labels, [r["label"] for r in rows]
+
+
+def test_silhouette_matches_scikit_learn(wordnet_vectors):
+    X, labels, _ = wordnet_vectors
+    assert silhouette(X, labels) == pytest.approx(metrics.silhouette_score(X, labels), abs=1e-5)
+    # A cluster of one point scores 0, as in scikit-learn.
+    single = labels.copy()
+    single[0] = 99
+    assert silhouette(X, single) == pytest.approx(metrics.silhouette_score(X, single), abs=1e-5)
+
+
+def test_calinski_harabasz_matches_scikit_learn(wordnet_vectors):
+    X, labels, _ = wordnet_vectors
+    assert calinski_harabasz(X, labels) == pytest.approx(metrics.calinski_harabasz_score(X, labels), rel=1e-5)
+
+
+def test_noise_is_left_out_and_external_metrics_use_labelled_points_only(wordnet_vectors):
+    X, labels, truth = wordnet_vectors
+    noisy = labels.copy()
+    noisy[:10] = -1
+    partial = [None] * 5 + truth[5:]
+    out = evaluate(X, noisy, partial)
+    assert out["noise_fraction"] == pytest.approx(10 / len(X))
+    assert out["silhouette"] == pytest.approx(metrics.silhouette_score(X[10:], noisy[10:]), abs=1e-5)
+    assert out["labelled_fraction"] == pytest.approx(1 - 5 / len(X))
+    assert out["nmi"] == pytest.approx(metrics.normalized_mutual_info_score(truth[5:], noisy[5:]))
