@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from helpers import run_embc
 
 
@@ -48,12 +49,13 @@ def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):
     assert result.stderr.startswith("embc: error: no collection 'missing'") and result.stderr.count("\n") == 1
 
 
-def test_read_commands_do_not_import_the_heavy_libraries(tmp_path):
-    _vectors(tmp_path / "v.npy", 3)
-    run_embc("ingest", str(tmp_path / "v.npy"), home=tmp_path)
+@pytest.mark.parametrize("command", [["--help"], ["collections"], ["clusters", "-c", "wordnet"],
+                                     ["cluster", "0", "-c", "wordnet"], ["report", "-c", "wordnet"],
+                                     ["similar", "--id", "wn-noun.food-39", "-c", "wordnet"]])
+def test_read_commands_answer_without_importing_the_heavy_libraries(clustered_home, command):
     probe = ("import sys, json\nfrom embc.cli import app\n"
-             f"sys.argv = ['embc', '--data-dir', {str(tmp_path)!r}, 'collections', '--json']\n"
-             "try:\n    app()\nexcept SystemExit:\n    pass\n"
+             f"sys.argv = ['embc', '--data-dir', {str(clustered_home)!r}, *{command!r}]\n"
+             "try:\n    app()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
              "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sklearn', 'umap', "
              "'sentence_transformers', 'qdrant_client'})\nprint(json.dumps(heavy))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

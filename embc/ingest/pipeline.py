@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import datetime, timezone
+from functools import cache
 from itertools import chain, islice
 from typing import Callable, Iterable, Iterator
 
@@ -19,7 +19,7 @@ from embc.store.vectors import CollectionInfo, Store
 # (stored hashes looked up, then vectors upserted) covers many items; the model sees smaller batches, and
 # the store is never held while the model runs.
 CHUNK = 8192
-EMBED_BATCH = 256
+EMBED_BATCH = 512
 
 
 @dataclass
@@ -37,8 +37,9 @@ class Summary:
                 "skipped_items": [{"source": s.source, "reason": s.reason} for s in self.skipped]}
 
 
-def resolve_model(store: Store, collection: str, requested: str | None, first_kind: str | None) -> tuple[str, CollectionInfo | None]:
-    """The model to embed with: the collection's own; a different one asked for is an error."""
+def resolve_model(store: Store, collection: str, requested: str | None,
+                  first_kind: str | None) -> tuple[str, CollectionInfo | None]:
+    """The model to embed with and the collection, if it exists: its own model; another one is an error."""
     try:
         info = store.collection(collection)
     except EmbcError:
@@ -60,7 +61,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     if first is None:
         return summary
     stream = chain([first], stream)
-    name, info = resolve_model(store, collection, model, first.kind)
+    name, info = resolve_model(store, collection, model or (embedder.name if embedder else None), first.kind)
     if info is None:
         embedder = embedder or load_embedder(name, dim=len(first.vector) if first.vector is not None else None)
         info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality))
@@ -118,9 +119,11 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
         return
     embedder = get_embedder()
     vectors = np.empty((len(changed), info.dim), np.float32)
-    for start in range(0, len(changed), EMBED_BATCH):
-        batch = [item for _, item in changed[start:start + EMBED_BATCH]]
-        vectors[start:start + len(batch)] = embedder.embed(batch)
+    # Batches of similar length waste no padding: the same order sentence-transformers uses within one call.
+    order = sorted(range(len(changed)), key=lambda i: -len(changed[i][1].text or ""))
+    for start in range(0, len(order), EMBED_BATCH):
+        batch = order[start:start + EMBED_BATCH]
+        vectors[batch] = embedder.embed([changed[i][1] for i in batch])
         progress(len(batch))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     payloads = [{**item.payload(), "ingested_at": now} for _, item in changed]
