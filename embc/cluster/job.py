@@ -33,7 +33,7 @@ def page_out(store: Store, collection: str, keys: list[str], progress: Progress 
     X = np.empty((0, info.dim), np.float32)
     ids: list[str] = []
     payloads: list[dict] = []
-    overflow = []  # points ingested while paging out
+    overflow = []  # points a server took in while we paged (the embedded store is locked meanwhile)
     filled = 0
     for page in store.pages(collection, page_size=PAGE, keys=keys):
         if not ids:
