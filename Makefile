@@ -23,6 +23,9 @@ demo: $(STAMP)
 	$(EMBC) ingest examples/wordnet-nouns-8.jsonl --collection wordnet
 	$(EMBC) recluster --collection wordnet --k 8 --seed 0
 	$(EMBC) clusters --collection wordnet
+	$(EMBC) ingest images/samples/fashion-mnist-600 --collection fashion
+	$(EMBC) recluster --collection fashion --k 10 --seed 0
+	$(EMBC) plot montage --collection fashion --per-cluster 8 --out images/montage.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

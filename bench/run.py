@@ -33,11 +33,11 @@ def bench_ingest(repeats: int = 3) -> dict:
 
     embedder = load_embedder("minilm")
     texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
-    embedder.model.encode(texts[:64], batch_size=embedder.batch_size)  # warm up
+    embedder.model.encode(texts[:64], batch_size=embedder.encode_batch)  # warm up
     bare, ours = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+        embedder.model.encode(texts, batch_size=embedder.encode_batch, normalize_embeddings=True)
         bare.append(time.perf_counter() - start)
         with tempfile.TemporaryDirectory() as home:
             start = time.perf_counter()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+
+import numpy as np
 
 from embc.errors import EmbcError
 from embc.store.reports import ReportStore
-from embc.store.vectors import Record, Store
+from embc.store.vectors import CollectionInfo, Record, Store
 
 ITEM_KEYS = ["item", "label", "cluster", "text", "path"]
 
@@ -15,7 +18,7 @@ def item_view(record: Record) -> dict:
     """The JSON shape of one item: id, item, label (null when none), cluster, text, and score for searches."""
     p = record.payload
     out = {"id": record.id, "item": p.get("item"), "label": p.get("label"), "cluster": p.get("cluster"),
-           "text": p.get("text") or p.get("path")}
+           "text": p.get("text"), "path": p.get("path")}
     if record.score is not None:
         out["score"] = round(float(record.score), 6)
     return out
@@ -60,6 +63,22 @@ def cluster_members(store: Store, collection: str, cluster: int, limit: int = 10
     return out
 
 
+def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None = None,
+                 per_cluster: int = 8) -> list[dict]:
+    """For each cluster (or just one): id, name, size and the image paths of up to `per_cluster` members."""
+    clusters = cluster_list(store, reports, collection)
+    if cluster is not None:
+        clusters = [c for c in clusters if c["id"] == cluster] or [{"id": cluster}]
+    rows = []
+    for c in clusters:
+        members = cluster_members(store, collection, c["id"], per_cluster)
+        paths = [m["path"] for m in members if m.get("path")]
+        if not paths:
+            raise EmbcError(f"cluster {c['id']} of collection '{collection}' has no images to show")
+        rows.append({"id": c["id"], "name": c.get("name") or "", "size": c.get("size", len(members)), "paths": paths})
+    return rows
+
+
 def find_point(store: Store, collection: str, point: str) -> Record:
     """A stored point, with its vector, by point id (UUID) or by item key."""
     try:
@@ -75,22 +94,35 @@ def find_point(store: Store, collection: str, point: str) -> Record:
 
 
 def similar_items(store: Store, collection: str, text: str | None = None, point: str | None = None,
-                  cluster: int | None = None, limit: int = 10) -> list[dict]:
-    """Nearest items to a query text (embedded with the collection's model) or to a stored item."""
+                  image: str | None = None, cluster: int | None = None, limit: int = 10) -> list[dict]:
+    """Nearest items to a stored item, or to a text or an image embedded with the collection's model."""
     info = store.collection(collection)
     exclude = None
     if point is not None:
         record = find_point(store, collection, point)
         vector, exclude = record.vector, record.id
     else:
-        if info.modality != "text":
-            raise EmbcError(f"collection '{collection}' holds {info.modality} items ({info.model}): "
-                            "query it with --id")
-        from embc.ingest.embedders import load_embedder
-        from embc.ingest.items import Item
-
-        vector = load_embedder(info.model).embed([Item(key="query", source="query", kind="text", text=text)])[0]
+        vector = embed_query(info, text=text, image=image)
     wanted = limit or max(store.count(collection), 1)
     hits = store.search(collection, vector, wanted + (exclude is not None),
                         match=None if cluster is None else {"cluster": cluster})
     return [item_view(h) for h in hits if h.id != exclude][:wanted]
+
+
+def embed_query(info: CollectionInfo, text: str | None = None, image: str | None = None) -> np.ndarray:
+    """A query text or image file as a vector in the collection's space."""
+    from embc.ingest.embedders import accepts, load_embedder
+    from embc.ingest.images import UnreadableImage
+    from embc.ingest.items import Item
+
+    kind = "text" if text is not None else "image"
+    if not accepts(info.model, kind):
+        raise EmbcError(f"collection '{info.name}' holds {info.modality} items ({info.model}): "
+                        f"it cannot be queried with {'a text' if kind == 'text' else 'an image'}")
+    if image is not None and not Path(image).is_file():
+        raise EmbcError(f"no image file '{image}'")
+    query = Item(key="query", source="query", kind=kind, text=text, path=image)
+    try:
+        return load_embedder(info.model, dim=info.dim, weights=info.weights).embed([query])[0]
+    except UnreadableImage as exc:
+        raise EmbcError(f"cannot read image '{image}': {exc}") from None

@@ -25,14 +25,14 @@ def test_folder_of_text_files_recursively_with_bad_files_skipped(tmp_path):
     (tmp_path / "empty.txt").write_text("  \n")
     (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
     (tmp_path / "latin1.txt").write_bytes("café au lait".encode("latin-1"))
-    (tmp_path / "picture.bmp").write_bytes(b"BM")
+    (tmp_path / "data.xyz").write_bytes(b"?")
     (tmp_path / ".hidden.txt").write_text("not an item")
     items, skipped = _split(list(iter_items([tmp_path])))
     assert [(i.key, i.text) for i in items] == [("a.txt", "A short note about cats."),
                                                 ("sub/b.md", "# Dogs\nDogs bark.")]
     assert skipped == {"binary.txt": "binary file", "empty.txt": "empty file",
                        "latin1.txt": "not UTF-8 text (byte 0xe9 at offset 3)",
-                       "picture.bmp": "unsupported file type '.bmp'"}
+                       "data.xyz": "unsupported file type '.xyz'"}
 
 
 def test_naming_a_file_or_its_folder_gives_the_same_item_key(tmp_path):

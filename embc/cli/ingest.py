@@ -17,10 +17,15 @@ COLLECTION = typer.Option("default", "--collection", "-c", help="Collection name
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt .md .jsonl .csv, or vectors in .npy/.parquet."),
+    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt .md .jsonl .csv, images, or vectors "
+                                       "in .npy/.parquet."),
     collection: str = COLLECTION,
-    model: Optional[str] = typer.Option(None, "--model", "-m",
-                                        help="minilm (default for text) or sentence-transformers:NAME_OR_PATH."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Text: minilm (default), sentence-transformers:NAME_OR_PATH. Images: "
+        "effnet-lite0 (default), resnet50, vgg16, vgg19, inception_v3, clip:MODEL/PRETRAINED."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Local weights file for an image model."),
+    folder_labels: bool = typer.Option(True, "--folder-labels/--no-folder-labels",
+                                       help="An image's folder name is its ground-truth label."),
     text_field: Optional[str] = typer.Option(None, help="JSONL/CSV field holding the text [default: text]."),
     label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label [default: label]."),
     id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id [default: id, else the row]."),
@@ -31,10 +36,12 @@ def ingest(
     from embc.ingest.pipeline import ingest as run_ingest
     from embc.ingest.sources import Fields, iter_items
 
-    fields = Fields(text=text_field, label=label_field, id=id_field, vector=vector_field)
+    if weights is not None and not weights.is_file():
+        raise EmbcError(f"no weights file '{weights}'")
+    fields = Fields(text=text_field, label=label_field, id=id_field, vector=vector_field, folder_labels=folder_labels)
     with progress_bar("ingest") as advance:
         summary = run_ingest(ctx.obj.store, collection, iter_items(paths, fields), model=model,
-                             on_progress=advance)
+                             on_progress=advance, weights=str(weights.resolve()) if weights else None)
     if as_json:
         emit_json({"collection": collection, **summary.as_dict()})
     else:

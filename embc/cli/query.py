@@ -51,16 +51,17 @@ def cluster(ctx: typer.Context, cluster_id: int = typer.Argument(..., metavar="I
 @app.command()
 def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text", help="Query text."),
             point: Optional[str] = typer.Option(None, "--id", help="A stored item: point id or item key."),
+            image: Optional[str] = typer.Option(None, "--image", help="A query image file (need not be stored)."),
             collection: str = COLLECTION,
             in_cluster: Optional[int] = typer.Option(None, "--cluster", help="Search inside one cluster."),
             limit: int = LIMIT, as_json: bool = AS_JSON) -> None:
-    """The items nearest to a text or to a stored item."""
+    """The items nearest to a text, an image, or a stored item."""
     from embc.queries import similar_items
 
-    if (text is None) == (point is None):
-        raise EmbcError("give exactly one of --text or --id")
-    _items(similar_items(ctx.obj.store, collection, text=text, point=point, cluster=in_cluster, limit=limit),
-           as_json, "similar items")
+    if sum(q is not None for q in (text, point, image)) != 1:
+        raise EmbcError("give exactly one of --text, --image or --id")
+    _items(similar_items(ctx.obj.store, collection, text=text, point=point, image=image, cluster=in_cluster,
+                         limit=limit), as_json, "similar items")
 
 
 def _items(items: list[dict], as_json: bool, title: str) -> None:

@@ -28,7 +28,7 @@ def describe(X: np.ndarray, labels: np.ndarray, ids: Sequence[str], payloads: Se
 
 
 def _snippet(payload: dict, width: int = 80) -> str | None:
-    text = payload.get("text") or payload.get("path") or payload.get("item")
+    text = payload.get("text") or payload.get("item") or payload.get("path")
     if text is None:
         return None
     text = " ".join(str(text).split())

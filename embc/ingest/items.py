@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,8 @@ class Item:
     path: str | None = None
     label: str | None = None
     vector: np.ndarray | None = None
-    extra: dict = field(default_factory=dict)
+    data_hash: str | None = None  # digest of a file's bytes, for items stored by path
+    prepared: Any = None  # model input made ahead of embedding (a decoded image), never stored
 
     @property
     def point_id(self) -> str:
@@ -32,7 +34,7 @@ class Item:
     @property
     def content_hash(self) -> str:
         h = hashlib.sha256()
-        for part in (self.text, self.path, self.label):
+        for part in (self.text, self.path, self.label, self.data_hash):
             h.update(b"\0" if part is None else part.encode("utf-8") + b"\1")
         if self.vector is not None:
             h.update(np.ascontiguousarray(self.vector, dtype=np.float32).tobytes())

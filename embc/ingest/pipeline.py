@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
@@ -11,7 +12,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from embc.errors import EmbcError
-from embc.ingest.embedders import DEFAULT_MODEL, Embedder, load_embedder
+from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, load_embedder
+from embc.ingest.images import UnreadableImage
 from embc.ingest.items import Item, Skipped
 from embc.store.vectors import CollectionInfo, Store
 
@@ -19,7 +21,8 @@ from embc.store.vectors import CollectionInfo, Store
 # (stored hashes looked up, then vectors upserted) covers many items; the model sees smaller batches, and
 # the store is never held while the model runs.
 CHUNK = 8192
-EMBED_BATCH = 512
+EMBED_BATCH = 512  # items per call to a text model; image models say their own (`batch_size`)
+DECODE_THREADS = 2
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Summary:
 
 
 def resolve_model(store: Store, collection: str, requested: str | None,
-                  first_kind: str | None) -> tuple[str, CollectionInfo | None]:
+                  first_kind: str | None, weights: str | None = None) -> tuple[str, CollectionInfo | None]:
     """The model to embed with and the collection, if it exists: its own model; another one is an error."""
     try:
         info = store.collection(collection)
@@ -48,12 +51,16 @@ def resolve_model(store: Store, collection: str, requested: str | None,
         if requested and requested != info.model:
             raise EmbcError(f"collection '{collection}' was embedded with '{info.model}', not '{requested}': "
                             "use the same --model, or another --collection")
+        if weights and weights != info.weights:
+            raise EmbcError(f"collection '{collection}' was embedded with weights {info.weights or 'standard'}, "
+                            f"not {weights}: use the same --weights, or another --collection")
         return info.model, info
     return requested or DEFAULT_MODEL.get(first_kind or "text", "minilm"), None
 
 
 def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
-           embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None) -> Summary:
+           embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None,
+           weights: str | None = None) -> Summary:
     """Embed and store every new or changed item; `on_progress(n)` as each n inputs are done."""
     summary = Summary()
     stream = iter(items)
@@ -61,12 +68,16 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     if first is None:
         return summary
     stream = chain([first], stream)
-    name, info = resolve_model(store, collection, model or (embedder.name if embedder else None), first.kind)
+    name, info = resolve_model(store, collection, model or (embedder.name if embedder else None), first.kind,
+                               weights or (embedder.weights if embedder else None))
     if info is None:
-        embedder = embedder or load_embedder(name, dim=len(first.vector) if first.vector is not None else None)
-        info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality))
+        embedder = embedder or load_embedder(name, dim=len(first.vector) if first.vector is not None else None,
+                                             weights=weights)
+        info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality,
+                                                      embedder.weights))
     # Loading a model takes seconds: an ingest with nothing new never does.
-    get_embedder = (lambda: embedder) if embedder else cache(lambda: load_embedder(info.model, dim=info.dim))
+    get_embedder = (lambda: embedder) if embedder else cache(
+        lambda: load_embedder(info.model, dim=info.dim, weights=info.weights))
     progress = on_progress or (lambda n: None)
     seen: set[str] = set()
     for chunk in _chunks(stream, CHUNK):
@@ -96,7 +107,7 @@ def _chunks(stream: Iterator, size: int) -> Iterator[list]:
 
 
 def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None:
-    if info.modality != item.kind:
+    if not accepts(info.model, item.kind):
         return Skipped(item.key, f"a {item.kind} item cannot go into a collection of {info.modality} ({info.model})")
     if item.vector is not None and len(item.vector) != info.dim:
         return Skipped(item.key, f"vector has {len(item.vector)} dimensions, the collection {info.dim}")
@@ -119,15 +130,50 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
         return
     embedder = get_embedder()
     vectors = np.empty((len(changed), info.dim), np.float32)
+    stored_ok = np.zeros(len(changed), bool)
     # Batches of similar length waste no padding: the same order sentence-transformers uses within one call.
     order = sorted(range(len(changed)), key=lambda i: -len(changed[i][1].text or ""))
-    for start in range(0, len(order), EMBED_BATCH):
-        batch = order[start:start + EMBED_BATCH]
-        vectors[batch] = embedder.embed([changed[i][1] for i in batch])
-        progress(len(batch))
+    size = getattr(embedder, "batch_size", EMBED_BATCH)
+    batches = [order[start:start + size] for start in range(0, len(order), size)]
+    for batch, failures in _prepared([item for _, item in changed], batches, getattr(embedder, "prepare", None)):
+        summary.skipped += [Skipped(changed[i][1].key, reason) for i, reason in failures]
+        if batch:
+            vectors[batch] = embedder.embed([changed[i][1] for i in batch])
+            stored_ok[batch] = True
+        for i in batch:
+            changed[i][1].prepared = None
+        progress(len(batch) + len(failures))
+    kept = [pair for pair, ok in zip(changed, stored_ok) if ok]
+    if not kept:
+        return
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payloads = [{**item.payload(), "ingested_at": now} for _, item in changed]
-    store.upsert(info.name, [pid for pid, _ in changed], vectors, payloads)
-    updated = sum(1 for pid, _ in changed if pid in stored)
+    payloads = [{**item.payload(), "ingested_at": now} for _, item in kept]
+    store.upsert(info.name, [pid for pid, _ in kept], vectors[stored_ok], payloads)
+    updated = sum(1 for pid, _ in kept if pid in stored)
     summary.updated += updated
-    summary.added += len(changed) - updated
+    summary.added += len(kept) - updated
+
+
+def _prepared(items: list[Item], batches: list[list[int]],
+              prepare: Callable[[Item], object] | None) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
+    """Each batch as (ready indices, [(index, reason)] of items that could not be prepared); worker threads
+    prepare the next batch (decode and resize images) while the model runs on this one."""
+    if prepare is None:
+        yield from ((batch, []) for batch in batches)
+        return
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        def submit(batch: list[int]) -> list:
+            return [pool.submit(prepare, items[i]) for i in batch]
+
+        futures = submit(batches[0]) if batches else []
+        for n, batch in enumerate(batches):
+            upcoming = submit(batches[n + 1]) if n + 1 < len(batches) else []
+            ready, failures = [], []
+            for i, future in zip(batch, futures):
+                try:
+                    items[i].prepared = future.result()
+                    ready.append(i)
+                except UnreadableImage as exc:
+                    failures.append((i, str(exc)))
+            yield ready, failures
+            futures = upcoming

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from embc.ingest.images import IMAGE_SUFFIXES
 from embc.ingest.items import Item, Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -21,12 +23,14 @@ IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 
 @dataclass
 class Fields:
-    """Which fields of a JSONL/CSV row (or Parquet column) hold what; `None` means the default name, if present."""
+    """Which fields of a JSONL/CSV row (or Parquet column) hold what; `None` means the default name, if present.
+    `folder_labels`: an image's label is the name of its folder."""
 
     text: str | None = None
     label: str | None = None
     id: str | None = None
     vector: str | None = None
+    folder_labels: bool = True
 
     def pick(self, row: dict, name: str, default: str) -> tuple[bool, object]:
         """(found, value) for field `name`; a field the user named must be there, a default one may be absent."""
@@ -69,6 +73,8 @@ def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skippe
         yield from _npy(path, source)
     elif suffix == ".parquet":
         yield from _parquet(path, source, fields)
+    elif suffix in IMAGE_SUFFIXES:
+        yield _image_file(path, source, fields.folder_labels)
     else:
         yield Skipped(source, f"unsupported file type '{suffix or path.name}'")
 
@@ -94,6 +100,19 @@ def _text_file(path: Path, source: str) -> Iterator[Item | Skipped]:
         yield text
     else:
         yield Item(key=source, source=source, kind="text", text=text.strip())
+
+
+def _image_file(path: Path, source: str, folder_labels: bool) -> Item | Skipped:
+    """An image item; it is decoded when embedded, where a corrupt file is skipped with its reason."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Skipped(source, f"unreadable: {exc.strerror or exc}")
+    if not data:
+        return Skipped(source, "empty file")
+    return Item(key=source, source=source, kind="image", path=str(path.resolve()),
+                label=path.resolve().parent.name if folder_labels else None,
+                data_hash=hashlib.sha256(data).hexdigest())
 
 
 def _row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:

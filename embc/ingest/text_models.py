@@ -24,9 +24,10 @@ class SentenceTransformerEmbedder:
 
     modality = "text"
 
-    def __init__(self, name: str, batch_size: int = 64):
+    def __init__(self, name: str, encode_batch: int = 64):
         self.name = name
-        self.batch_size = batch_size
+        self.encode_batch = encode_batch
+        self.weights = None
         location = _model_location(name)
         if name == "minilm":
             # The weights ship inside the package: never ask a hub for anything.
@@ -46,6 +47,6 @@ class SentenceTransformerEmbedder:
         self.dim = int(self.model.get_embedding_dimension())
 
     def embed(self, items: Sequence[Item]) -> np.ndarray:
-        vectors = self.model.encode([item.text or "" for item in items], batch_size=self.batch_size, convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
+        vectors = self.model.encode([item.text or "" for item in items], batch_size=self.encode_batch,
+                                    convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)

@@ -27,10 +27,11 @@ class CollectionInfo:
     dim: int
     model: str
     modality: str
+    weights: str | None = None  # a local weights file the model was loaded from
     points: int = 0
 
     def meta(self) -> dict:
-        return {"dim": self.dim, "model": self.model, "modality": self.modality}
+        return {"dim": self.dim, "model": self.model, "modality": self.modality, "weights": self.weights}
 
 
 @dataclass

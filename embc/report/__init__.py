@@ -1,0 +1,1 @@
+"""Figures: matplotlib PNGs of clustering runs."""
