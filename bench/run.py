@@ -1,6 +1,7 @@
 """embc against the bare libraries on the same data, in one run: `make bench`.
 
-1. ingest of the WordNet sample vs bare `SentenceTransformer.encode` of the same texts (same loaded model);
+1. ingest of the WordNet sample vs bare `SentenceTransformer.encode` of the same texts (same loaded model),
+   and of the Fashion-MNIST sample vs the bare forward pass over the same images decoded beforehand;
 2. recluster of precomputed 384-d vectors (10k, 100k) vs a bare scikit-learn KMeans fit on the same array,
    each in its own process so that peak memory (above the process's footprint once its libraries are
    imported) can be read and compared with the raw vector bytes.
@@ -21,6 +22,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDNET = ROOT / "examples" / "wordnet-nouns-8.jsonl"
+FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
 K = 50
 DIM = 384
 
@@ -45,6 +47,35 @@ def bench_ingest(repeats: int = 3) -> dict:
             ours.append(time.perf_counter() - start)
             assert summary.added == len(texts)
     return {"items": len(texts), "bare_s": statistics.median(bare), "embc_s": statistics.median(ours)}
+
+
+def bench_image_ingest(repeats: int = 3) -> dict:
+    """embc's image ingest (read, hash, decode and resize in worker threads, forward pass, upsert) against
+    the bare forward pass over the same images already decoded into tensors."""
+    import torch
+
+    from embc.ingest.embedders import load_embedder
+    from embc.ingest.pipeline import ingest
+    from embc.ingest.sources import iter_items
+    from embc.store.embedded import EmbeddedStore
+
+    embedder = load_embedder("effnet-lite0")
+    items = list(iter_items([FASHION]))
+    tensors = torch.stack([embedder.prepare(item) for item in items])
+    embedder.embed(items[:8])  # warm up
+    bare, ours = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for first in range(0, len(tensors), embedder.batch_size):
+                embedder.features(tensors[first:first + embedder.batch_size])
+        bare.append(time.perf_counter() - start)
+        with tempfile.TemporaryDirectory() as home:
+            start = time.perf_counter()
+            summary = ingest(EmbeddedStore(Path(home)), "fashion", iter_items([FASHION]), embedder=embedder)
+            ours.append(time.perf_counter() - start)
+            assert summary.added == len(items)
+    return {"items": len(items), "bare_s": statistics.median(bare), "embc_s": statistics.median(ours)}
 
 
 def make_vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -135,6 +166,10 @@ def main() -> None:
     rows.append(f"| ingest WordNet ({ingest_result['items']} texts, MiniLM) | `model.encode` "
                 f"{ingest_result['bare_s']:.2f} s | {ingest_result['embc_s']:.2f} s | "
                 f"**{ingest_result['embc_s'] / ingest_result['bare_s']:.2f}x** | |")
+    images = bench_image_ingest()
+    rows.append(f"| ingest Fashion-MNIST ({images['items']} images, EfficientNet-Lite0) | forward pass on decoded "
+                f"tensors {images['bare_s']:.2f} s | {images['embc_s']:.2f} s | "
+                f"**{images['embc_s'] / images['bare_s']:.2f}x** | |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             r = bench_recluster(n, Path(work))

