@@ -39,8 +39,14 @@ def test_noise_is_left_out_and_external_metrics_use_labelled_points_only(wordnet
     noisy = labels.copy()
     noisy[:10] = -1
     partial = [None] * 5 + truth[5:]
-    out = evaluate(X, noisy, partial)
+    result = evaluate(X, noisy, partial)
+    out = result.metrics
     assert out["noise_fraction"] == pytest.approx(10 / len(X))
     assert out["silhouette"] == pytest.approx(metrics.silhouette_score(X[10:], noisy[10:]), abs=1e-5)
     assert out["labelled_fraction"] == pytest.approx(1 - 5 / len(X))
     assert out["nmi"] == pytest.approx(metrics.normalized_mutual_info_score(truth[5:], noisy[5:]))
+    # The silhouette sample is indexed into X and holds no noise; per-cluster means match scikit-learn's.
+    assert set(result.sample) == set(range(10, len(X)))
+    per_point = metrics.silhouette_samples(X[10:], noisy[10:])
+    expected = {c: per_point[noisy[10:] == c].mean() for c in np.unique(noisy[10:])}
+    assert result.per_cluster(noisy) == pytest.approx(expected, abs=1e-5)

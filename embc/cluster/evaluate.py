@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -10,19 +11,37 @@ SILHOUETTE_SAMPLE = 10_000
 BLOCK = 1024  # sample rows per block of distances: 40 MB at the full sample
 
 
+@dataclass
+class Evaluation:
+    """A run's metrics, and the silhouette of each sampled point (row indices into X) for per-cluster views."""
+
+    metrics: dict[str, float | None]
+    sample: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    silhouettes: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def per_cluster(self, labels: np.ndarray) -> dict[int, float]:
+        """Mean silhouette of each cluster's sampled points."""
+        sampled = labels[self.sample]
+        return {int(c): float(self.silhouettes[sampled == c].mean()) for c in np.unique(sampled)}
+
+
 def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | None = None,
-             inertia: float | None = None, seed: int = 0) -> dict[str, float | None]:
+             inertia: float | None = None, seed: int = 0) -> Evaluation:
     """silhouette (on a sample), davies_bouldin, calinski_harabasz, inertia; nmi, ari, homogeneity, completeness."""
     from sklearn import metrics
 
     out: dict[str, float | None] = {"inertia": inertia}
+    result = Evaluation(out)
     clustered = labels >= 0
     out["noise_fraction"] = float(1 - clustered.mean()) if len(labels) else 0.0
     # Noise is left out of the internal metrics; without noise, no copy of X is made.
-    Xc, lc = (X, labels) if clustered.all() else (X[clustered], labels[clustered])
+    kept = np.flatnonzero(clustered)
+    Xc, lc = (X, labels) if clustered.all() else (X[kept], labels[kept])
     n_clusters = len(np.unique(lc))
     if 2 <= n_clusters < len(lc):
-        out["silhouette"] = silhouette(Xc, lc, seed)
+        pick, result.silhouettes = silhouette_samples(Xc, lc, seed)
+        result.sample = kept[pick]
+        out["silhouette"] = float(result.silhouettes.mean())
         out["davies_bouldin"] = float(metrics.davies_bouldin_score(Xc, lc))
         out["calinski_harabasz"] = calinski_harabasz(Xc, lc)
     if truth is not None:
@@ -35,12 +54,18 @@ def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | No
             out["ari"] = float(metrics.adjusted_rand_score(t, p))
             out["homogeneity"] = float(metrics.homogeneity_score(t, p))
             out["completeness"] = float(metrics.completeness_score(t, p))
-    return out
+    return result
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0, sample: int = SILHOUETTE_SAMPLE) -> float:
-    """Mean silhouette (Euclidean) of a random sample of unit-length rows, from one matrix product per block
-    (about twice as fast as scikit-learn's, in a bounded amount of memory)."""
+    """Mean silhouette (Euclidean) of a random sample of unit-length rows."""
+    return float(silhouette_samples(X, labels, seed, sample)[1].mean())
+
+
+def silhouette_samples(X: np.ndarray, labels: np.ndarray, seed: int = 0,
+                       sample: int = SILHOUETTE_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices of a random sample, their silhouettes), from one matrix product per block of rows:
+    about twice as fast as scikit-learn's, in a bounded amount of memory."""
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(X), size=min(len(X), sample), replace=False))
     Xs = X[pick]
@@ -59,8 +84,7 @@ def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0, sample: int = S
     means = sums / sizes
     means[rows, own] = np.inf
     b = means.min(axis=1)
-    scores = np.where(alone, 0.0, (b - a) / np.maximum(np.maximum(a, b), 1e-12))
-    return float(scores.mean())
+    return pick, np.where(alone, 0.0, (b - a) / np.maximum(np.maximum(a, b), 1e-12))
 
 
 def calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:

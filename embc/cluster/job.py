@@ -96,17 +96,26 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
             ([data.ids[i] for i in np.flatnonzero(labels == c)], {"cluster": int(c), "cluster_run": run_id})
             for c in np.unique(labels)])
         step("write_labels")
-        metrics = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
-                           getattr(estimator, "inertia_", None), seed)
+        evaluation = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
+                              getattr(estimator, "inertia_", None), seed)
         step("evaluate")
         clusters = describe(data.X, labels, data.ids, data.payloads)
+        per_cluster = evaluation.per_cluster(labels)
+        for c in clusters:
+            c["silhouette"] = per_cluster.get(c["id"])
         step("describe")
-        coords = (data.ids, project_2d(data.X, labels, seed)) if projection else None
+        coords = None
+        if projection:
+            xy = project_2d(data.X, labels, seed)
+            coords = {"point_id": data.ids, "cluster": labels, "x": xy[:, 0], "y": xy[:, 1]}
         step("project")
     except BaseException as exc:
         reports.fail_run(run_id, str(exc) or type(exc).__name__)
         raise
     timings["total"] = round(sum(timings.values()), 3)
-    reports.finish_run(run_id, len(data.ids), metrics, clusters, coords, timings)
+    sample = evaluation.sample
+    silhouettes = {"point_id": [data.ids[i] for i in sample], "cluster": labels[sample],
+                   "value": evaluation.silhouettes}
+    reports.finish_run(run_id, len(data.ids), evaluation.metrics, clusters, coords, silhouettes, timings)
     return {"run_id": run_id, "collection": collection, "points": len(data.ids), "clusters": clusters,
-            "metrics": metrics, "timings": timings}
+            "metrics": evaluation.metrics, "timings": timings}

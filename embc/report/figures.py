@@ -6,18 +6,91 @@ from pathlib import Path
 from typing import Sequence
 
 THUMB = 96
+NOISE_GREY = "#b0b0b0"
 
 
-def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
-    """A grid of thumbnails, one row per cluster: `rows` hold id, name, size and the member `paths`."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path, title: str) -> Path:
+    """Write the figure as a PNG whose metadata carries its title."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100, metadata={"Title": title})
+    _pyplot().close(fig)
+    return out
+
+
+def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> Path:
+    """The 2-D map: points coloured by cluster, noise in grey, each cluster's name at its centre."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 8))
+    x, y, labels = coords["x"], coords["y"], coords["cluster"]
+    noise = labels < 0
+    ax.scatter(x[noise], y[noise], s=3, c=NOISE_GREY, alpha=0.5, linewidths=0, label="noise")
+    clusters = [c for c in np.unique(labels) if c >= 0]
+    palette = plt.get_cmap("tab20" if len(clusters) > 10 else "tab10")
+    size = max(1.5, min(12.0, 4000 / max(len(x), 1)))
+    placed: list[tuple[float, float]] = []
+    span = max(np.ptp(y), 1e-9)
+    for n, c in enumerate(clusters):
+        members = labels == c
+        ax.scatter(x[members], y[members], s=size, color=palette(n % palette.N), alpha=0.7, linewidths=0)
+        cx, cy = float(np.median(x[members])), float(np.median(y[members]))
+        # Nudge a label down until it keeps clear of the ones already placed.
+        while any(abs(cx - px) < 0.12 * np.ptp(x) and abs(cy - py) < 0.04 * span for px, py in placed):
+            cy -= 0.045 * span
+        placed.append((cx, cy))
+        name = names.get(int(c)) or ""
+        ax.annotate(f"{c}: {name[:28]}", (cx, cy), ha="center", va="center", fontsize=8, fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": palette(n % palette.N), "alpha": 0.85})
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if noise.any():
+        ax.legend(loc="lower right", markerscale=3)
+    return _save(fig, out, title)
+
+
+def silhouette_blades(values: dict, names: dict[int, str], overall: float | None, out: Path, title: str) -> Path:
+    """Per-cluster silhouette blades: each cluster's sampled silhouettes, sorted, one band per cluster."""
+    import numpy as np
+
+    plt = _pyplot()
+    clusters = [int(c) for c in np.unique(values["cluster"])]
+    fig, ax = plt.subplots(figsize=(8, max(4.0, 0.45 * len(clusters) + 1.5)))
+    palette = plt.get_cmap("tab20" if len(clusters) > 10 else "tab10")
+    bottom, ticks = 0, []
+    for n, c in enumerate(clusters):
+        blade = np.sort(values["value"][values["cluster"] == c])
+        ax.fill_betweenx(np.arange(bottom, bottom + len(blade)), 0, blade, color=palette(n % palette.N), alpha=0.8)
+        ticks.append((bottom + len(blade) / 2, f"{c}: {(names.get(c) or '')[:24]}"))
+        bottom += len(blade) + max(2, len(values["value"]) // 100)
+    if overall is not None:
+        ax.axvline(overall, color="black", linestyle="--", label=f"mean {overall:.3f}")
+        ax.legend(loc="lower right")
+    ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
+    ax.set_xlabel("silhouette")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, out, title)
+
+
+def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
+    """A grid of thumbnails, one row per cluster: `rows` hold id, name, size and the member `paths`."""
     import numpy as np
 
     from embc.ingest.images import UnreadableImage, load_rgb
 
+    plt = _pyplot()
     columns = max((len(r["paths"]) for r in rows), default=1) or 1
     height = 1.5 * len(rows) + 0.7
     fig, axes = plt.subplots(len(rows), columns, figsize=(max(1.3 * columns, 5.5), height), squeeze=False)
@@ -38,8 +111,4 @@ def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
         axis_row[0].set_title(f"cluster {row['id']}: {name} ({row['size']} items)", loc="left", fontsize=9,
                               fontweight="bold")
     fig.suptitle(title, fontsize=12, y=1 - 0.15 / height)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title)

@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS metrics (run_id INTEGER, name VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS clusters (
     run_id INTEGER, cluster INTEGER, size INTEGER, name VARCHAR, keywords JSON, representatives JSON);
 CREATE TABLE IF NOT EXISTS coords (run_id INTEGER, point_id VARCHAR, x REAL, y REAL);
+CREATE TABLE IF NOT EXISTS silhouettes (run_id INTEGER, point_id VARCHAR, cluster INTEGER, value REAL);
+ALTER TABLE clusters ADD COLUMN IF NOT EXISTS silhouette DOUBLE;
+ALTER TABLE coords ADD COLUMN IF NOT EXISTS cluster INTEGER;
 """
 
 _RUN_COLUMNS = ["run_id", "collection", "mode", "algorithm", "params", "seed", "model", "versions", "n_points",
@@ -47,6 +50,19 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
             row[name] = value
         out.append(row)
     return out
+
+
+def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, run_id: int, columns: dict[str, np.ndarray]) -> None:
+    """Bulk insert of one run's rows, given as columns (an Arrow table: no row-by-row round trips)."""
+    import pyarrow as pa
+
+    rows = len(next(iter(columns.values())))
+    data = pa.table({"run_id": pa.array(np.full(rows, run_id, np.int32)),
+                     **{name: pa.array(np.asarray(values) if name != "point_id" else list(values))
+                        for name, values in columns.items()}})
+    con.register("new_rows", data)
+    con.execute(f"INSERT INTO {table} (run_id, {', '.join(columns)}) SELECT * FROM new_rows")
+    con.unregister("new_rows")
 
 
 class ReportStore:
@@ -77,25 +93,21 @@ class ReportStore:
         return int(run_id)
 
     def finish_run(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
-                   coords: tuple[Sequence[str], np.ndarray] | None, timings: dict[str, float]) -> None:
-        """Record everything a run produced, in one transaction, and mark it complete."""
-        import pyarrow as pa
-
+                   coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray],
+                   timings: dict[str, float]) -> None:
+        """Record everything a run produced, in one transaction, and mark it complete. `coords` has columns
+        point_id, cluster, x, y; `silhouettes` point_id, cluster, value."""
         with self._connect() as con:
             con.execute("BEGIN")
             con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
                             [[run_id, k, float(v)] for k, v in metrics.items() if v is not None])
-            con.executemany("INSERT INTO clusters VALUES (?, ?, ?, ?, ?, ?)",
+            con.executemany("INSERT INTO clusters (run_id, cluster, size, name, keywords, representatives, "
+                            "silhouette) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [[run_id, c["id"], c["size"], c["name"], json.dumps(c.get("keywords", [])),
-                              json.dumps(c.get("representatives", []))] for c in clusters])
+                              json.dumps(c.get("representatives", [])), c.get("silhouette")] for c in clusters])
             if coords is not None:
-                ids, xy = coords
-                table = pa.table({"run_id": pa.array(np.full(len(ids), run_id, dtype=np.int32)),
-                                  "point_id": pa.array(list(ids), pa.string()),
-                                  "x": pa.array(xy[:, 0].astype(np.float32)), "y": pa.array(xy[:, 1].astype(np.float32))})
-                con.register("new_coords", table)
-                con.execute("INSERT INTO coords SELECT * FROM new_coords")
-                con.unregister("new_coords")
+                _insert_columns(con, "coords", run_id, coords)
+            _insert_columns(con, "silhouettes", run_id, silhouettes)
             con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, "
                         "status = 'complete' WHERE run_id = ?",
                         [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings), run_id])
@@ -128,11 +140,14 @@ class ReportStore:
 
     def clusters(self, run_id: int) -> list[dict]:
         with self._connect() as con:
-            return _rows(con.execute("SELECT cluster AS id, size, name, keywords, representatives FROM clusters "
-                                     "WHERE run_id = ? ORDER BY cluster", [run_id]))
+            return _rows(con.execute("SELECT cluster AS id, size, name, keywords, representatives, silhouette "
+                                     "FROM clusters WHERE run_id = ? ORDER BY cluster", [run_id]))
 
-    def coords(self, run_id: int) -> tuple[list[str], np.ndarray]:
+    def columns(self, table: str, run_id: int) -> dict[str, np.ndarray]:
+        """One run's rows of `coords` or `silhouettes`, as numpy columns."""
+        if table not in ("coords", "silhouettes"):
+            raise ValueError(table)
         with self._connect() as con:
-            rows = con.execute("SELECT point_id, x, y FROM coords WHERE run_id = ? ORDER BY point_id",
-                               [run_id]).fetchall()
-        return [r[0] for r in rows], np.array([[r[1], r[2]] for r in rows], dtype=np.float32).reshape(-1, 2)
+            rows = con.sql(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = {int(run_id)} "
+                           "ORDER BY point_id").to_arrow_table()
+        return {name: rows[name].to_numpy() for name in rows.column_names}
