@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(EMBC) ingest examples/wordnet-nouns-8.jsonl --collection wordnet
-	$(EMBC) recluster --collection wordnet --k 8 --seed 0
+	$(EMBC) recluster --collection wordnet --k auto --seed 0
 	$(EMBC) clusters --collection wordnet
 	$(EMBC) plot map --collection wordnet --out images/wordnet-map.png
 	$(EMBC) plot silhouette --collection wordnet --out images/wordnet-silhouette.png
+	$(EMBC) plot elbow --collection wordnet --out images/wordnet-elbow.png
 	$(EMBC) ingest images/samples/fashion-mnist-600 --collection fashion
 	$(EMBC) recluster --collection fashion --k 10 --seed 0
 	$(EMBC) plot montage --collection fashion --per-cluster 8 --out images/montage.png

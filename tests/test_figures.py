@@ -40,4 +40,36 @@ def test_report_store_holds_silhouettes_and_clustered_coordinates(clustered_home
 def test_an_unknown_figure_is_a_clear_error(clustered_home):
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "pie", "-c", "wordnet"])
     assert result.exit_code == 1
-    assert result.stderr == "embc: error: unknown figure 'pie': choose from map, silhouette, montage\n"
+    assert result.stderr == "embc: error: unknown figure 'pie': choose from map, elbow, silhouette, montage\n"
+
+
+def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clustered_home, tmp_path):
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "wordnet", "--k", "auto", "--json"])
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert 6 <= run["params"]["k"] <= 10 and run["params"]["k_auto"] is True
+    con = duckdb.connect(str(home / "reports.duckdb"), read_only=True)
+    try:
+        sweep = con.execute("SELECT k, chosen FROM sweeps WHERE run_id = ? ORDER BY k", [run["run_id"]]).fetchall()
+        params = json.loads(con.execute("SELECT params FROM runs WHERE run_id = ?", [run["run_id"]]).fetchone()[0])
+    finally:
+        con.close()
+    assert [k for k, _ in sweep] == list(range(2, 21))
+    assert [k for k, chosen in sweep if chosen] == [run["params"]["k"]] == [params["k"]]
+    out = tmp_path / "elbow.png"
+    result = runner.invoke(app, ["--data-dir", str(home), "plot", "elbow", "-c", "wordnet", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as figure:
+        assert figure.size == (800, 500) and "elbow and silhouette over k" in figure.info["Title"]
+
+
+def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_home):
+    result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "elbow", "-c", "wordnet"])
+    assert (result.exit_code, result.stderr) == (1, "embc: error: run 1 has no k sweep: recluster with --k auto\n")
+    result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", "many"])
+    assert (result.exit_code, result.stderr) == (1, "embc: error: --k takes a number or auto, not 'many'\n")

@@ -12,17 +12,17 @@ from embc.cli.ingest import COLLECTION
 from embc.cli.output import stdout
 from embc.errors import EmbcError
 
-KINDS = ("map", "silhouette", "montage")
+KINDS = ("map", "elbow", "silhouette", "montage")
 
 
 @app.command()
-def plot(ctx: typer.Context, kind: str = typer.Argument(..., help="Figure: map, silhouette or montage."),
+def plot(ctx: typer.Context, kind: str = typer.Argument(..., help="Figure: map, elbow, silhouette or montage."),
          collection: str = COLLECTION,
          cluster: Optional[int] = typer.Option(None, "--cluster", help="Montage: only this cluster."),
          out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG file [default: KIND.png]."),
          per_cluster: int = typer.Option(8, "--per-cluster", help="Montage: thumbnails per cluster.")) -> None:
-    """Draw a figure of the latest run: map (the 2-D map coloured by cluster), silhouette (per-cluster
-    blades), montage (thumbnails of each cluster's images)."""
+    """Draw a figure of the latest run: map (the 2-D map coloured by cluster), elbow (the k sweep of a
+    --k auto run), silhouette (per-cluster blades), montage (thumbnails of each cluster's images)."""
     if kind not in KINDS:
         raise EmbcError(f"unknown figure '{kind}': choose from {', '.join(KINDS)}")
     from embc.queries import latest_run, montage_rows
@@ -39,6 +39,11 @@ def plot(ctx: typer.Context, kind: str = typer.Argument(..., help="Figure: map, 
         if not len(coords["x"]):
             raise EmbcError(f"run {run['run_id']} has no 2-D map: recluster with --projection")
         path = figures.cluster_map(coords, names, target, f"{heading}: 2-D map ({len(coords['x'])} points)")
+    elif kind == "elbow":
+        rows = reports.sweep(run["run_id"])
+        if not rows:
+            raise EmbcError(f"run {run['run_id']} has no k sweep: recluster with --k auto")
+        path = figures.elbow(rows, target, f"{heading}: elbow and silhouette over k")
     elif kind == "silhouette":
         values = reports.columns("silhouettes", run["run_id"])
         if not len(values["value"]):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from embc.cli.app import app
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import emit_json, progress_bar, stdout
 from embc.cli.report import print_report
+from embc.errors import EmbcError
 
 
 @app.command()
@@ -17,7 +16,8 @@ def recluster(
     ctx: typer.Context,
     collection: str = COLLECTION,
     algorithm: str = typer.Option("kmeans", "--algorithm", "-a", help="Clustering algorithm: kmeans."),
-    k: Optional[int] = typer.Option(8, "--k", "-k", help="Number of clusters."),
+    k: str = typer.Option("8", "--k", "-k", help="Number of clusters, or auto: the best silhouette near the "
+                          "elbow of a k sweep (2-20) on a sample."),
     seed: int = typer.Option(0, help="Random seed, recorded with the run."),
     projection: bool = typer.Option(True, "--projection/--no-projection", help="Compute the 2-D UMAP map."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
@@ -25,11 +25,15 @@ def recluster(
     """Cluster the collection, write each point's cluster into Qdrant, and record the run."""
     from embc.cluster.job import recluster as run_recluster
 
+    if k != "auto" and not k.isdigit():
+        raise EmbcError(f"--k takes a number or auto, not '{k}'")
+
     with progress_bar("recluster") as advance:
         def progress(step: str, done: int, total: int) -> None:
             advance(0, description=step, completed=done, total=total)
 
-        run = run_recluster(ctx.obj.store, ctx.obj.reports, collection, algorithm, k, seed, projection, progress)
+        run = run_recluster(ctx.obj.store, ctx.obj.reports, collection, algorithm, k if k == "auto" else int(k),
+                            seed, projection, progress)
     if as_json:
         emit_json(run)
     else:

@@ -63,15 +63,19 @@ def versions() -> dict[str, str]:
     return out
 
 
-def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str = "kmeans", k: int | None = 8,
+def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str = "kmeans",
+              k: int | str | None = 8,
               seed: int = 0, projection: bool = True, progress: Progress | None = None) -> dict:
-    """A full fit of the collection; returns the run as recorded (id, timings, metrics)."""
+    """A full fit of the collection; returns the run as recorded (id, timings, metrics). `k="auto"` sweeps
+    k on a sample and picks it by the rule in `embc.cluster.sweep.choose_k`."""
     from embc.cluster.describe import describe
     from embc.cluster.evaluate import evaluate
     from embc.cluster.project import project_2d
+    from embc.cluster.sweep import choose_k, sweep
 
     info = store.collection(collection)
-    estimator = make_estimator(algorithm, k, seed)
+    auto = k == "auto"
+    make_estimator(algorithm, 2 if auto else k, seed)  # bad parameters fail before any work
     params = {"k": k}
     run_id = reports.start_run(collection, "full", algorithm, params, seed, info.model, versions())
     timings: dict[str, float] = {}
@@ -87,9 +91,17 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
 
     try:
         data = page_out(store, collection, ["item", "label", "text", "path"], progress)
-        if len(data.ids) < (k or 2):
+        if len(data.ids) < (3 if auto else k or 2):
             raise EmbcError(f"collection '{collection}' has {len(data.ids)} points: too few for {k} clusters")
         step("page_out")
+        sweep_rows: list[dict] = []
+        if auto:
+            sweep_rows = sweep(data.X, seed)
+            params = {"k": choose_k(sweep_rows), "k_auto": True}
+            for row in sweep_rows:
+                row["chosen"] = row["k"] == params["k"]
+            step("sweep")
+        estimator = make_estimator(algorithm, params["k"], seed)
         labels = estimator.fit(data.X).labels_.astype(np.int64)
         step("fit")
         store.set_payloads(collection, [
@@ -116,6 +128,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
     sample = evaluation.sample
     silhouettes = {"point_id": [data.ids[i] for i in sample], "cluster": labels[sample],
                    "value": evaluation.silhouettes}
-    reports.finish_run(run_id, len(data.ids), evaluation.metrics, clusters, coords, silhouettes, timings)
-    return {"run_id": run_id, "collection": collection, "points": len(data.ids), "clusters": clusters,
+    reports.finish_run(run_id, len(data.ids), evaluation.metrics, clusters, coords, silhouettes, timings, params,
+                       sweep_rows)
+    return {"run_id": run_id, "collection": collection, "params": params, "points": len(data.ids), "clusters": clusters,
             "metrics": evaluation.metrics, "timings": timings}

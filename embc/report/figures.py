@@ -60,6 +60,27 @@ def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> P
     return _save(fig, out, title)
 
 
+def elbow(rows: Sequence[dict], out: Path, title: str) -> Path:
+    """Inertia over k (the elbow) with the silhouette over the same k, and the chosen k marked."""
+    plt = _pyplot()
+    ks = [r["k"] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(ks, [r["inertia"] for r in rows], "o-", color="tab:blue", label="inertia (sample)")
+    ax.set_xlabel("k (number of clusters)")
+    ax.set_ylabel("inertia", color="tab:blue")
+    right = ax.twinx()
+    right.plot(ks, [r["silhouette"] for r in rows], "s--", color="tab:orange", label="silhouette")
+    right.set_ylabel("silhouette", color="tab:orange")
+    chosen = next(r["k"] for r in rows if r["chosen"])
+    ax.axvline(chosen, color="black", linestyle=":", label=f"chosen k = {chosen}")
+    ax.set_xticks(ks)
+    handles = [h for axis in (ax, right) for h in axis.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, out, title)
+
+
 def silhouette_blades(values: dict, names: dict[int, str], overall: float | None, out: Path, title: str) -> Path:
     """Per-cluster silhouette blades: each cluster's sampled silhouettes, sorted, one band per cluster."""
     import numpy as np

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS metrics (run_id INTEGER, name VARCHAR, value DOUBLE);
 CREATE TABLE IF NOT EXISTS clusters (
     run_id INTEGER, cluster INTEGER, size INTEGER, name VARCHAR, keywords JSON, representatives JSON);
 CREATE TABLE IF NOT EXISTS coords (run_id INTEGER, point_id VARCHAR, x REAL, y REAL);
+CREATE TABLE IF NOT EXISTS sweeps (run_id INTEGER, k INTEGER, inertia DOUBLE, silhouette DOUBLE, chosen BOOLEAN);
 CREATE TABLE IF NOT EXISTS silhouettes (run_id INTEGER, point_id VARCHAR, cluster INTEGER, value REAL);
 ALTER TABLE clusters ADD COLUMN IF NOT EXISTS silhouette DOUBLE;
 ALTER TABLE coords ADD COLUMN IF NOT EXISTS cluster INTEGER;
@@ -94,9 +95,10 @@ class ReportStore:
 
     def finish_run(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
                    coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray],
-                   timings: dict[str, float]) -> None:
+                   timings: dict[str, float], params: dict, sweep: Sequence[dict] = ()) -> None:
         """Record everything a run produced, in one transaction, and mark it complete. `coords` has columns
-        point_id, cluster, x, y; `silhouettes` point_id, cluster, value."""
+        point_id, cluster, x, y; `silhouettes` point_id, cluster, value; `sweep` rows k, inertia,
+        silhouette, chosen; `params` are the parameters as finally used (k chosen by a sweep, say)."""
         with self._connect() as con:
             con.execute("BEGIN")
             con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
@@ -108,9 +110,13 @@ class ReportStore:
             if coords is not None:
                 _insert_columns(con, "coords", run_id, coords)
             _insert_columns(con, "silhouettes", run_id, silhouettes)
-            con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, "
+            if sweep:
+                con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                                [[run_id, r["k"], r["inertia"], r["silhouette"], r["chosen"]] for r in sweep])
+            con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, params = ?, "
                         "status = 'complete' WHERE run_id = ?",
-                        [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings), run_id])
+                        [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings),
+                         json.dumps(params), run_id])
             con.execute("COMMIT")
 
     def fail_run(self, run_id: int, error: str) -> None:
@@ -142,6 +148,12 @@ class ReportStore:
         with self._connect() as con:
             return _rows(con.execute("SELECT cluster AS id, size, name, keywords, representatives, silhouette "
                                      "FROM clusters WHERE run_id = ? ORDER BY cluster", [run_id]))
+
+    def sweep(self, run_id: int) -> list[dict]:
+        """The k sweep of a `--k auto` run (empty for other runs)."""
+        with self._connect() as con:
+            return _rows(con.execute("SELECT k, inertia, silhouette, chosen FROM sweeps WHERE run_id = ? ORDER BY k",
+                                     [run_id]))
 
     def columns(self, table: str, run_id: int) -> dict[str, np.ndarray]:
         """One run's rows of `coords` or `silhouettes`, as numpy columns."""
