@@ -32,7 +32,7 @@ def test_report_reaches_nmi_floor_on_wordnet(clustered_home):
             "completeness"} <= set(metrics)
     run = report["run"]
     assert (run["status"], run["algorithm"], run["params"], run["seed"], run["n_points"], run["n_clusters"]) == (
-        "complete", "kmeans", {"k": 8}, 0, 1600, 8)
+        "complete", "kmeans", {"k": 8, "projection": "umap"}, 0, 1600, 8)
     assert {"embc", "scikit-learn", "qdrant-edge-py"} <= set(run["versions"])
     assert set(run["timings"]) >= {"page_out", "fit", "write_labels", "evaluate", "project", "total"}
     assert [r["run_id"] for r in report["runs"]] == [run["run_id"]]

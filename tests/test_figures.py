@@ -73,3 +73,47 @@ def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_hom
     assert (result.exit_code, result.stderr) == (1, "embc: error: run 1 has no k sweep: recluster with --k auto\n")
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", "many"])
     assert (result.exit_code, result.stderr) == (1, "embc: error: --k takes a number or auto, not 'many'\n")
+
+
+def test_history_export_stability_and_other_projections(clustered_home, tmp_path):
+    import json
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    cli = ["--data-dir", str(home)]
+    result = runner.invoke(app, [*cli, "recluster", "-c", "wordnet", "--k", "8", "--projection", "pca", "--json"])
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    # Same data, same k and seed: the new run agrees with the previous one.
+    assert run["metrics"]["stability_ari"] == pytest.approx(1.0)
+    history = json.loads(runner.invoke(app, [*cli, "report", "-c", "wordnet", "--runs", "--json"]).stdout)
+    assert [(r["run_id"], r["params"]["projection"]) for r in history] == [(run["run_id"], "pca"), (1, "umap")]
+    result = runner.invoke(app, [*cli, "export", "-c", "wordnet", "--out", str(tmp_path / "all.parquet")])
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(tmp_path / "all.parquet")
+    assert table.num_rows == 1600 and table.column_names == ["id", "item", "source", "kind", "label", "cluster",
+                                                             "cluster_name", "x", "y", "text", "path"]
+    rows = table.to_pylist()
+    names = {r["id"]: r["name"] for r in json.loads(runner.invoke(app, [*cli, "clusters", "-c", "wordnet",
+                                                                         "--json"]).stdout)}
+    assert all(r["cluster_name"] == names[r["cluster"]] and r["x"] is not None for r in rows)
+    result = runner.invoke(app, [*cli, "recluster", "-c", "wordnet", "--projection", "tsne", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert runner.invoke(app, [*cli, "plot", "map", "-c", "wordnet", "--out", str(tmp_path / "m.png")]).exit_code == 0
+
+
+def test_the_animal_cluster_is_named_with_an_animal_word(clustered_home):
+    import json
+
+    home = ["--data-dir", str(clustered_home)]
+    animal_counts = {}
+    for row in json.loads(runner.invoke(app, [*home, "clusters", "-c", "wordnet", "--json"]).stdout):
+        members = json.loads(runner.invoke(app, [*home, "cluster", str(row["id"]), "-c", "wordnet", "--limit", "0",
+                                                 "--json"]).stdout)
+        animal_counts[row["id"]] = (sum(m["label"] == "noun.animal" for m in members), row["keywords"])
+    _, keywords = max(animal_counts.values())
+    assert set(keywords) & {"animal", "animals", "fish", "bird", "birds", "dog", "mammal", "insect", "snake",
+                            "breed", "species"}

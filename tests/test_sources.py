@@ -70,7 +70,8 @@ def test_csv_rows_and_malformed_rows(tmp_path):
     (tmp_path / "t.csv").write_text('id,text,label\n1,"a, quoted text",x\n2,too,many,fields\n3,short\n4,fine,y\n')
     items, skipped = _split(list(iter_items([tmp_path / "t.csv"])))
     assert [(i.key, i.text, i.label) for i in items] == [("1", "a, quoted text", "x"), ("4", "fine", "y")]
-    assert skipped == {"t.csv#3": "malformed row: 4 fields, expected 3", "t.csv#4": "malformed row: 2 fields, expected 3"}
+    assert skipped == {"t.csv#3": "malformed row: 4 fields, expected 3",
+                       "t.csv#4": "malformed row: 2 fields, expected 3"}
     (tmp_path / "u.csv").write_text("a,b\n1,2\n")
     _, skipped = _split(list(iter_items([tmp_path / "u.csv"])))
     assert skipped == {"u.csv": "no 'text' column (columns: a, b)"}

@@ -37,7 +37,7 @@ def plot(ctx: typer.Context, kind: str = typer.Argument(..., help="Figure: map, 
     if kind == "map":
         coords = reports.columns("coords", run["run_id"])
         if not len(coords["x"]):
-            raise EmbcError(f"run {run['run_id']} has no 2-D map: recluster with --projection")
+            raise EmbcError(f"run {run['run_id']} has no 2-D map: recluster with --projection umap, tsne or pca")
         path = figures.cluster_map(coords, names, target, f"{heading}: 2-D map ({len(coords['x'])} points)")
     elif kind == "elbow":
         rows = reports.sweep(run["run_id"])

@@ -19,21 +19,25 @@ def recluster(
     k: str = typer.Option("8", "--k", "-k", help="Number of clusters, or auto: the best silhouette near the "
                           "elbow of a k sweep (2-20) on a sample."),
     seed: int = typer.Option(0, help="Random seed, recorded with the run."),
-    projection: bool = typer.Option(True, "--projection/--no-projection", help="Compute the 2-D UMAP map."),
+    projection: str = typer.Option("umap", "--projection", help="2-D map: umap, tsne, pca, or none."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
 ) -> None:
     """Cluster the collection, write each point's cluster into Qdrant, and record the run."""
     from embc.cluster.job import recluster as run_recluster
 
+    from embc.cluster.project import PROJECTIONS
+
     if k != "auto" and not k.isdigit():
         raise EmbcError(f"--k takes a number or auto, not '{k}'")
+    if projection not in (*PROJECTIONS, "none"):
+        raise EmbcError(f"--projection takes {', '.join(PROJECTIONS)} or none, not '{projection}'")
 
     with progress_bar("recluster") as advance:
         def progress(step: str, done: int, total: int) -> None:
             advance(0, description=step, completed=done, total=total)
 
         run = run_recluster(ctx.obj.store, ctx.obj.reports, collection, algorithm, k if k == "auto" else int(k),
-                            seed, projection, progress)
+                            seed, None if projection == "none" else projection, progress)
     if as_json:
         emit_json(run)
     else:

@@ -1,7 +1,8 @@
-"""`embc report`: a run's metrics and clusters, and the run history."""
+"""`embc report`: a run's metrics and clusters, and the run history; `embc export`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -13,7 +14,7 @@ from embc.errors import EmbcError
 from embc.store.reports import ReportStore
 
 METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
-           "inertia", "noise_fraction", "labelled_fraction"]
+           "inertia", "stability_ari", "noise_fraction", "labelled_fraction"]
 
 
 def build_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> dict:
@@ -36,18 +37,40 @@ def print_report(reports: ReportStore, collection: str, run_id: Optional[int] = 
     table("metrics", ["metric", "value"],
           [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
     table("clusters", ["id", "size", "name"], [[c["id"], c["size"], c["name"]] for c in doc["clusters"]])
-    table("runs", ["run", "status", "algorithm", "points", "clusters", "finished"],
-          [[r["run_id"], r["status"], r["algorithm"], r["n_points"], r["n_clusters"], r["finished_at"]]
-           for r in doc["runs"][:10]])
+    _history_table(doc["runs"][:10])
+
+
+def _history_table(runs: list[dict]) -> None:
+    table("runs", ["run", "status", "algorithm", "params", "points", "clusters", "seconds", "finished"],
+          [[r["run_id"], r["status"], r["algorithm"], " ".join(f"{k}={v}" for k, v in (r["params"] or {}).items()),
+            r["n_points"], r["n_clusters"], (r["timings"] or {}).get("total"),
+            (r["finished_at"] or "")[:16].replace("T", " ")] for r in runs])
+
+
+@app.command()
+def export(ctx: typer.Context, collection: str = COLLECTION,
+           out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write.")) -> None:
+    """Write every point with its cluster, cluster name, label and 2-D position to a Parquet file."""
+    from embc.export import export_parquet
+
+    rows = export_parquet(ctx.obj.store, ctx.obj.reports, collection, out)
+    stdout.print(f"wrote {rows} rows to {out}")
 
 
 @app.command()
 def report(ctx: typer.Context, collection: str = COLLECTION,
            run: Optional[int] = typer.Option(None, "--run", help="A run id; default: the latest complete run."),
+           runs: bool = typer.Option(False, "--runs", help="Only the run history."),
            as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
     """Metrics and clusters of the latest (or a given) run, and the run history."""
     ctx.obj.store.collection(collection)
-    if as_json:
+    if runs:
+        history = ctx.obj.reports.runs(collection)
+        if as_json:
+            emit_json(history)
+        else:
+            _history_table(history)
+    elif as_json:
         emit_json(build_report(ctx.obj.reports, collection, run))
     else:
         print_report(ctx.obj.reports, collection, run)

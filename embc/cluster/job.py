@@ -65,9 +65,10 @@ def versions() -> dict[str, str]:
 
 def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str = "kmeans",
               k: int | str | None = 8,
-              seed: int = 0, projection: bool = True, progress: Progress | None = None) -> dict:
+              seed: int = 0, projection: str | None = "umap", progress: Progress | None = None) -> dict:
     """A full fit of the collection; returns the run as recorded (id, timings, metrics). `k="auto"` sweeps
-    k on a sample and picks it by the rule in `embc.cluster.sweep.choose_k`."""
+    k on a sample and picks it by the rule in `embc.cluster.sweep.choose_k`; `projection` is the 2-D map's
+    method (umap, tsne, pca) or None for no map."""
     from embc.cluster.describe import describe
     from embc.cluster.evaluate import evaluate
     from embc.cluster.project import project_2d
@@ -76,7 +77,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
     info = store.collection(collection)
     auto = k == "auto"
     make_estimator(algorithm, 2 if auto else k, seed)  # bad parameters fail before any work
-    params = {"k": k}
+    params = {"k": k, "projection": projection}
     run_id = reports.start_run(collection, "full", algorithm, params, seed, info.model, versions())
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -90,14 +91,14 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
             progress(name, 1, 1)
 
     try:
-        data = page_out(store, collection, ["item", "label", "text", "path"], progress)
+        data = page_out(store, collection, ["item", "label", "text", "path", "cluster"], progress)
         if len(data.ids) < (3 if auto else k or 2):
             raise EmbcError(f"collection '{collection}' has {len(data.ids)} points: too few for {k} clusters")
         step("page_out")
         sweep_rows: list[dict] = []
         if auto:
             sweep_rows = sweep(data.X, seed)
-            params = {"k": choose_k(sweep_rows), "k_auto": True}
+            params = {**params, "k": choose_k(sweep_rows), "k_auto": True}
             for row in sweep_rows:
                 row["chosen"] = row["k"] == params["k"]
             step("sweep")
@@ -109,7 +110,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
             for c in np.unique(labels)])
         step("write_labels")
         evaluation = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
-                              getattr(estimator, "inertia_", None), seed)
+                              getattr(estimator, "inertia_", None), seed, [p.get("cluster") for p in data.payloads])
         step("evaluate")
         clusters = describe(data.X, labels, data.ids, data.payloads)
         per_cluster = evaluation.per_cluster(labels)
@@ -118,7 +119,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
         step("describe")
         coords = None
         if projection:
-            xy = project_2d(data.X, labels, seed)
+            xy = project_2d(data.X, labels, seed, projection)
             coords = {"point_id": data.ids, "cluster": labels, "x": xy[:, 0], "y": xy[:, 1]}
         step("project")
     except BaseException as exc:

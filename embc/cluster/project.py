@@ -1,4 +1,5 @@
-"""2-D maps of the vectors: UMAP fitted on a sample, the rest placed among their nearest sampled neighbours."""
+"""2-D maps of the vectors (UMAP, t-SNE or PCA) fitted on a sample, the rest placed among their nearest
+sampled neighbours."""
 
 from __future__ import annotations
 
@@ -11,26 +12,26 @@ NEIGHBOURS = 15
 PLACE_NEIGHBOURS = 5
 
 
-def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, fit_sample: int = FIT_SAMPLE) -> np.ndarray:
-    """(n, 2) float32 coordinates of unit-length rows; UMAP sees at most `fit_sample` points, so the cost
-    of the map barely grows with n. The rest are placed among sampled points of their own cluster."""
+PROJECTIONS = ("umap", "tsne", "pca")
+
+
+def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, method: str = "umap",
+               fit_sample: int = FIT_SAMPLE) -> np.ndarray:
+    """(n, 2) float32 coordinates of unit-length rows. The method sees at most `fit_sample` points, so the
+    cost of the map barely grows with n; the rest are placed among sampled points of their own cluster
+    (t-SNE has no transform, and this is how UMAP's own transform starts)."""
     n = len(X)
-    if n <= NEIGHBOURS + 1:
+    sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, fit_sample), replace=False))
+    coords = np.empty((n, 2), np.float32)
+    if n <= NEIGHBOURS + 1 or method == "pca":
         from sklearn.decomposition import PCA
 
-        return np.zeros((n, 2), np.float32) if n < 3 else PCA(2, random_state=seed).fit_transform(X).astype(np.float32)
-    umap = _umap()
-    sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, fit_sample), replace=False))
-    anchors = X[sample]
-    # Exact neighbours by one matrix product: faster than UMAP's own search and needs no JIT compile.
-    index, sims = nearest(anchors, anchors, NEIGHBOURS)
-    distances = np.sqrt(np.maximum(2 - 2 * sims, 0)).astype(np.float32)
-    reducer = umap.UMAP(n_neighbors=NEIGHBOURS, min_dist=0.1, n_epochs=200, random_state=seed, n_jobs=1,
-                        precomputed_knn=(index, distances, None))
-    coords = np.empty((n, 2), np.float32)
+        if n < 3:
+            return np.zeros((n, 2), np.float32)
+        return PCA(2, random_state=seed).fit(X[sample]).transform(X).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        coords[sample] = reducer.fit_transform(anchors)
+        coords[sample] = (_umap_fit if method == "umap" else _tsne_fit)(X[sample], seed)
     rest = np.setdiff1d(np.arange(n), sample)
     for cluster in np.unique(labels[rest]):
         queries = rest[labels[rest] == cluster]
@@ -42,6 +43,23 @@ def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, fit_sample: int
         weights = np.maximum(sims, 1e-6)[:, :, None]
         coords[queries] = (weights * coords[candidates][index]).sum(1) / weights.sum(1)
     return coords
+
+
+def _umap_fit(anchors: np.ndarray, seed: int) -> np.ndarray:
+    umap = _umap()
+    # Exact neighbours by one matrix product: faster than UMAP's own search and needs no JIT compile.
+    index, sims = nearest(anchors, anchors, NEIGHBOURS)
+    distances = np.sqrt(np.maximum(2 - 2 * sims, 0)).astype(np.float32)
+    reducer = umap.UMAP(n_neighbors=NEIGHBOURS, min_dist=0.1, n_epochs=200, random_state=seed, n_jobs=1,
+                        precomputed_knn=(index, distances, None))
+    return reducer.fit_transform(anchors)
+
+
+def _tsne_fit(anchors: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(anchors) - 1) / 3)
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(anchors)
 
 
 def nearest(queries: np.ndarray, anchors: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
