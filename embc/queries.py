@@ -15,7 +15,8 @@ ITEM_KEYS = ["item", "label", "cluster", "text", "path"]
 
 
 def item_view(record: Record) -> dict:
-    """The JSON shape of one item: id, item, label (null when none), cluster, text, and score for searches."""
+    """The JSON shape of one item: id, item, label, cluster, text, path (each null when none), and score
+    for searches."""
     p = record.payload
     out = {"id": record.id, "item": p.get("item"), "label": p.get("label"), "cluster": p.get("cluster"),
            "text": p.get("text"), "path": p.get("path")}

@@ -130,7 +130,7 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
         return
     embedder = get_embedder()
     vectors = np.empty((len(changed), info.dim), np.float32)
-    stored_ok = np.zeros(len(changed), bool)
+    embedded = np.zeros(len(changed), bool)
     # Batches of similar length waste no padding: the same order sentence-transformers uses within one call.
     order = sorted(range(len(changed)), key=lambda i: -len(changed[i][1].text or ""))
     size = getattr(embedder, "batch_size", EMBED_BATCH)
@@ -139,16 +139,16 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
         summary.skipped += [Skipped(changed[i][1].key, reason) for i, reason in failures]
         if batch:
             vectors[batch] = embedder.embed([changed[i][1] for i in batch])
-            stored_ok[batch] = True
+            embedded[batch] = True
         for i in batch:
             changed[i][1].prepared = None
         progress(len(batch) + len(failures))
-    kept = [pair for pair, ok in zip(changed, stored_ok) if ok]
+    kept = [pair for pair, ok in zip(changed, embedded) if ok]
     if not kept:
         return
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     payloads = [{**item.payload(), "ingested_at": now} for _, item in kept]
-    store.upsert(info.name, [pid for pid, _ in kept], vectors[stored_ok], payloads)
+    store.upsert(info.name, [pid for pid, _ in kept], vectors[embedded], payloads)
     updated = sum(1 for pid, _ in kept if pid in stored)
     summary.updated += updated
     summary.added += len(kept) - updated
