@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,55 +28,55 @@ K = 50
 DIM = 384
 
 
-def bench_ingest(repeats: int = 3) -> dict:
-    from embc.ingest.embedders import load_embedder
+def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object], repeats: int = 3) -> dict:
+    """Median seconds of `bare()` and of embc's ingest of `source` (into a fresh store), alternated."""
     from embc.ingest.pipeline import ingest
     from embc.ingest.sources import iter_items
     from embc.store.embedded import EmbeddedStore
 
+    bare_s, embc_s = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        bare()
+        bare_s.append(time.perf_counter() - start)
+        with tempfile.TemporaryDirectory() as home:
+            start = time.perf_counter()
+            summary = ingest(EmbeddedStore(Path(home)), "bench", iter_items([source]), embedder=embedder)
+            embc_s.append(time.perf_counter() - start)
+            assert summary.added == count
+    return {"items": count, "bare_s": statistics.median(bare_s), "embc_s": statistics.median(embc_s)}
+
+
+def bench_ingest() -> dict:
+    """embc's text ingest against bare `SentenceTransformer.encode` of the same texts."""
+    from embc.ingest.embedders import load_embedder
+
     embedder = load_embedder("minilm")
     texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
     embedder.model.encode(texts[:64], batch_size=embedder.encode_batch)  # warm up
-    bare, ours = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        embedder.model.encode(texts, batch_size=embedder.encode_batch, normalize_embeddings=True)
-        bare.append(time.perf_counter() - start)
-        with tempfile.TemporaryDirectory() as home:
-            start = time.perf_counter()
-            summary = ingest(EmbeddedStore(Path(home)), "wordnet", iter_items([WORDNET]), embedder=embedder)
-            ours.append(time.perf_counter() - start)
-            assert summary.added == len(texts)
-    return {"items": len(texts), "bare_s": statistics.median(bare), "embc_s": statistics.median(ours)}
+    return compare_ingest(embedder, WORDNET, len(texts), lambda: embedder.model.encode(
+        texts, batch_size=embedder.encode_batch, normalize_embeddings=True))
 
 
-def bench_image_ingest(repeats: int = 3) -> dict:
+def bench_image_ingest() -> dict:
     """embc's image ingest (read, hash, decode and resize in worker threads, forward pass, upsert) against
     the bare forward pass over the same images already decoded into tensors."""
     import torch
 
     from embc.ingest.embedders import load_embedder
-    from embc.ingest.pipeline import ingest
     from embc.ingest.sources import iter_items
-    from embc.store.embedded import EmbeddedStore
 
     embedder = load_embedder("effnet-lite0")
     items = list(iter_items([FASHION]))
     tensors = torch.stack([embedder.prepare(item) for item in items])
     embedder.embed(items[:8])  # warm up
-    bare, ours = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+    def forward() -> None:
         with torch.inference_mode():
             for first in range(0, len(tensors), embedder.batch_size):
                 embedder.features(tensors[first:first + embedder.batch_size])
-        bare.append(time.perf_counter() - start)
-        with tempfile.TemporaryDirectory() as home:
-            start = time.perf_counter()
-            summary = ingest(EmbeddedStore(Path(home)), "fashion", iter_items([FASHION]), embedder=embedder)
-            ours.append(time.perf_counter() - start)
-            assert summary.added == len(items)
-    return {"items": len(items), "bare_s": statistics.median(bare), "embc_s": statistics.median(ours)}
+
+    return compare_ingest(embedder, FASHION, len(items), forward)
 
 
 def make_vectors(n: int, seed: int = 0) -> np.ndarray:
