@@ -39,9 +39,14 @@ def test_torchvision_models_load_a_local_state_dict(tmp_path, photos, name, dim)
     torch.manual_seed(0)
     torch.save(torchvision.models.get_model(name, weights=None, **extra).state_dict(), tmp_path / "w.pt")
     embedder = load_embedder(name, weights=str(tmp_path / "w.pt"))
-    vectors = embedder.embed(_items(photos))
+    items = _items(photos)
+    vectors = embedder.embed(items)
     assert vectors.shape == (3, dim) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    # The removed classifier layer still names each image's ImageNet class, for cluster names.
+    from embc.ingest.image_models import imagenet_categories
+
+    assert all(item.tags["imagenet_class"] in imagenet_categories() for item in items)
 
 
 def test_a_weights_file_that_does_not_fit_is_a_clear_error(tmp_path):

@@ -107,6 +107,13 @@ def test_effnet_kmeans_reaches_nmi_floor_on_fashion_mnist(fashion_home):
     report = json.loads(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "fashion", "--json"]).stdout)
     assert report["run"]["model"] == "effnet-lite0" and report["run"]["n_points"] == 550
     assert report["metrics"]["nmi"] >= 0.55
+    # Clusters are named by their members' most frequent ImageNet classes (one a member, from the forward pass).
+    from embc.ingest.image_models import imagenet_categories
+
+    categories = set(imagenet_categories())
+    for cluster in report["clusters"]:
+        assert cluster["keywords"] and set(cluster["keywords"]) <= categories
+        assert cluster["name"] == ", ".join(cluster["keywords"])
 
 
 def test_similar_image_finds_the_same_class_for_held_out_images(fashion_home):

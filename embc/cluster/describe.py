@@ -1,7 +1,9 @@
-"""What each cluster is: its size, representative members and a name (c-TF-IDF keywords for text)."""
+"""What each cluster is: its size, representative members and a name (c-TF-IDF keywords for text, the most
+frequent ImageNet classes for images embedded by an ImageNet CNN)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -13,7 +15,10 @@ KEYWORDS = 4
 def describe(X: np.ndarray, labels: np.ndarray, ids: Sequence[str], payloads: Sequence[dict]) -> list[dict]:
     """One dict per cluster (noise included as -1): id, size, name, keywords, representatives."""
     texts = [p.get("text") for p in payloads]
-    keywords = _keywords(texts, labels) if any(texts) else {}
+    if any(texts):
+        keywords = _keywords(texts, labels)
+    else:
+        keywords = _frequent([p.get("imagenet_class") for p in payloads], labels)
     clusters = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
@@ -33,6 +38,15 @@ def _snippet(payload: dict, width: int = 80) -> str | None:
         return None
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _frequent(classes: Sequence[str | None], labels: np.ndarray, top: int = 2) -> dict[int, list[str]]:
+    """The most frequent ImageNet classes of each cluster's members (for images embedded by a CNN)."""
+    counts: dict[int, Counter] = {}
+    for name, c in zip(classes, labels):
+        if name is not None and c >= 0:
+            counts.setdefault(int(c), Counter())[name] += 1
+    return {c: [name for name, _ in counter.most_common(top)] for c, counter in counts.items()}
 
 
 def _keywords(texts: Sequence[str | None], labels: np.ndarray) -> dict[int, list[str]]:

@@ -91,7 +91,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
             progress(name, 1, 1)
 
     try:
-        data = page_out(store, collection, ["item", "label", "text", "path", "cluster"], progress)
+        data = page_out(store, collection, ["item", "label", "text", "path", "cluster", "imagenet_class"], progress)
         if len(data.ids) < (3 if auto else k or 2):
             raise EmbcError(f"collection '{collection}' has {len(data.ids)} points: too few for {k} clusters")
         step("page_out")

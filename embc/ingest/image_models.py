@@ -25,13 +25,15 @@ def _failure(name: str, exc: Exception) -> EmbcError:
 
 class ImageEmbedder:
     """A torch image model: `prepare` decodes and transforms one image (in a worker thread, ahead of the
-    forward pass); `embed` runs the model on a batch."""
+    forward pass); `embed` runs the model on a batch. With an ImageNet `head` (the classifier layer that
+    the features feed), each item is also tagged with its most likely ImageNet class, which names clusters."""
 
     modality = "image"
     batch_size = 32
 
-    def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None):
+    def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None, head=None):
         self.name, self.model, self.transform, self.dim, self.weights = name, model.eval(), transform, dim, weights
+        self.head = head
 
     def prepare(self, item: Item):
         return self.transform(load_rgb(item.path))
@@ -44,7 +46,19 @@ class ImageEmbedder:
 
         batch = torch.stack([i.prepared if i.prepared is not None else self.prepare(i) for i in items])
         with torch.inference_mode():
-            return normalise(self.features(batch).float().numpy())
+            features = self.features(batch)
+            if self.head is not None:
+                categories = imagenet_categories()
+                for item, top in zip(items, self.head(features).argmax(dim=1).tolist()):
+                    item.tags["imagenet_class"] = categories[top]
+            return normalise(features.float().numpy())
+
+
+def imagenet_categories() -> list[str]:
+    """The 1,000 ImageNet-1k class names, in the order of the classifiers' outputs (shipped in torchvision)."""
+    from torchvision.models import ResNet50_Weights
+
+    return ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
 
 
 class EfficientNetLite0(ImageEmbedder):
@@ -62,7 +76,7 @@ class EfficientNetLite0(ImageEmbedder):
             raise _failure("effnet-lite0", exc) from exc
         # The EfficientNet-Lite weights expect 224 x 224 inputs scaled to [-1, 1].
         super().__init__("effnet-lite0", model, _transform(224, 224, (0.5,) * 3, (0.5,) * 3, squash=True), 1280,
-                         weights)
+                         weights, head=model._fc)
 
     def features(self, batch):
         return self.model.extract_features(batch).mean((2, 3))
@@ -109,10 +123,10 @@ def torchvision_embedder(name: str, weights: str | None = None) -> ImageEmbedder
     except Exception as exc:
         raise _failure(name, exc) from exc
     if name.startswith("vgg"):
-        model.classifier[-1] = torch.nn.Identity()
+        head, model.classifier[-1] = model.classifier[-1], torch.nn.Identity()
     else:
-        model.fc = torch.nn.Identity()
-    return ImageEmbedder(name, model, _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD), dim, weights)
+        head, model.fc = model.fc, torch.nn.Identity()
+    return ImageEmbedder(name, model, _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD), dim, weights, head)
 
 
 class ClipEmbedder(ImageEmbedder):

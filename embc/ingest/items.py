@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ class Item:
     vector: np.ndarray | None = None
     data_hash: str | None = None  # digest of a file's bytes, for items stored by path
     prepared: Any = None  # model input made ahead of embedding (a decoded image), never stored
+    tags: dict = field(default_factory=dict)  # facts the embedder found (an ImageNet class), stored in the payload
 
     @property
     def point_id(self) -> str:
@@ -49,7 +50,7 @@ class Item:
             body["path"] = self.path
         if self.label is not None:
             body["label"] = self.label
-        return body
+        return {**body, **self.tags}
 
 
 @dataclass
