@@ -4,7 +4,9 @@
    and of the Fashion-MNIST sample vs the bare forward pass over the same images decoded beforehand;
 2. recluster of precomputed 384-d vectors (10k, 100k) vs a bare scikit-learn KMeans fit on the same array,
    each in its own process so that peak memory (above the process's footprint once its libraries are
-   imported) can be read and compared with the raw vector bytes.
+   imported) can be read and compared with the raw vector bytes;
+3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
+   trustworthiness of both (`--no-projection` skips it).
 """
 
 from __future__ import annotations
@@ -87,6 +89,30 @@ def make_vectors(n: int, seed: int = 0) -> np.ndarray:
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
+def bench_projection(n: int = 100_000) -> dict:
+    """embc's 2-D map (UMAP on a 3,000-point sample, the rest placed among same-cluster neighbours) against a
+    bare UMAP fit on all n points; both judged by trustworthiness on the same 2,000 points."""
+    import umap
+    from sklearn.cluster import KMeans
+    from sklearn.manifold import trustworthiness
+
+    from embc.cluster.project import project_2d
+
+    X = make_vectors(n)
+    labels = KMeans(n_clusters=K, n_init=1, random_state=0).fit(X).labels_
+    project_2d(X[:2000], labels[:2000])  # compile (or load) the numba kernels before timing
+    start = time.perf_counter()
+    ours = project_2d(X, labels)
+    embc_s = time.perf_counter() - start
+    start = time.perf_counter()
+    bare = umap.UMAP(n_neighbors=15, min_dist=0.1).fit_transform(X)
+    bare_s = time.perf_counter() - start
+    check = np.random.default_rng(1).choice(n, 2000, replace=False)
+    return {"n": n, "embc_s": embc_s, "bare_s": bare_s,
+            "embc_trust": trustworthiness(X[check], ours[check], n_neighbors=10),
+            "bare_trust": trustworthiness(X[check], bare[check], n_neighbors=10)}
+
+
 def child(mode: str, home: str, npy: str, n: int) -> None:
     """One measured job in this process: prints its time and its peak memory above the footprint the process
     had once its libraries were imported, sampled every 5 ms, as JSON."""
@@ -161,6 +187,8 @@ def ratio(result: dict, who: str, kind: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--projection", action=argparse.BooleanOptionalAction, default=True,
+                        help="Also time the 2-D map of 100k points against a bare UMAP fit (several minutes).")
     args = parser.parse_args()
     rows = []
     ingest_result = bench_ingest()
@@ -178,6 +206,11 @@ def main() -> None:
                     f"{r['embc']['seconds']:.2f} s | **{r['embc']['seconds'] / r['bare']['seconds']:.2f}x** | "
                     f"resident {ratio(r, 'embc', 'memory')} ({ratio(r, 'bare', 'memory')}), "
                     f"anonymous {ratio(r, 'embc', 'anonymous')} ({ratio(r, 'bare', 'anonymous')}) |")
+    if args.projection:
+        p = bench_projection()
+        rows.append(f"| 2-D map of {p['n']:,} x {DIM} (UMAP) | UMAP fit on all {p['bare_s']:.1f} s, trustworthiness "
+                    f"{p['bare_trust']:.3f} | {p['embc_s']:.1f} s, trustworthiness {p['embc_trust']:.3f} | "
+                    f"**{p['embc_s'] / p['bare_s']:.2f}x** | |")
     print("| job | bare library | embc | time ratio | peak memory vs raw vectors: embc (bare) |")
     print("| --- | --- | --- | --- | --- |")
     print("\n".join(rows))
