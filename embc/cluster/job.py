@@ -64,8 +64,8 @@ def versions() -> dict[str, str]:
 
 
 def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str = "kmeans",
-              k: int | str | None = 8,
-              seed: int = 0, projection: str | None = "umap", progress: Progress | None = None) -> dict:
+              k: int | str | None = 8, seed: int = 0, projection: str | None = "umap",
+              progress: Progress | None = None) -> dict:
     """A full fit of the collection; returns the run as recorded (id, timings, metrics). `k="auto"` sweeps
     k on a sample and picks it by the rule in `embc.cluster.sweep.choose_k`; `projection` is the 2-D map's
     method (umap, tsne, pca) or None for no map."""

@@ -79,11 +79,17 @@ def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skippe
         yield Skipped(source, f"unsupported file type '{suffix or path.name}'")
 
 
-def _decode(path: Path, source: str) -> str | Skipped:
+def _read(path: Path, source: str) -> bytes | Skipped:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         return Skipped(source, f"unreadable: {exc.strerror or exc}")
+
+
+def _decode(path: Path, source: str) -> str | Skipped:
+    data = _read(path, source)
+    if isinstance(data, Skipped):
+        return data
     if not data.strip():
         return Skipped(source, "empty file")
     if b"\0" in data[:8192]:
@@ -104,10 +110,9 @@ def _text_file(path: Path, source: str) -> Iterator[Item | Skipped]:
 
 def _image_file(path: Path, source: str, folder_labels: bool) -> Item | Skipped:
     """An image item; it is decoded when embedded, where a corrupt file is skipped with its reason."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return Skipped(source, f"unreadable: {exc.strerror or exc}")
+    data = _read(path, source)
+    if isinstance(data, Skipped):
+        return data
     if not data:
         return Skipped(source, "empty file")
     return Item(key=source, source=source, kind="image", path=str(path.resolve()),
