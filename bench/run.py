@@ -147,7 +147,7 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
         KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)
     else:
         run = recluster(EmbeddedStore(Path(home) / "collections"), ReportStore(Path(home) / "reports.duckdb"),
-                        f"v{n}", "kmeans", k=K, seed=0)
+                        f"v{n}", "kmeans", {"k": K, "n_init": 1}, seed=0)
         assert run["points"] == n
     elapsed = time.perf_counter() - start
     done.set()

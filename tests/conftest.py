@@ -61,5 +61,5 @@ def clustered_home(tmp_path_factory, minilm) -> Path:
     store = EmbeddedStore(home / "collections")
     summary = ingest(store, "wordnet", iter_items([WORDNET]), embedder=minilm)
     assert summary.added == 1600
-    recluster(store, ReportStore(home / "reports.duckdb"), "wordnet", "kmeans", k=8, seed=0)
+    recluster(store, ReportStore(home / "reports.duckdb"), "wordnet", "kmeans", {"k": 8}, seed=0)
     return home

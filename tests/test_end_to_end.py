@@ -32,7 +32,7 @@ def test_report_reaches_nmi_floor_on_wordnet(clustered_home):
             "completeness"} <= set(metrics)
     run = report["run"]
     assert (run["status"], run["algorithm"], run["params"], run["seed"], run["n_points"], run["n_clusters"]) == (
-        "complete", "kmeans", {"k": 8, "projection": "umap"}, 0, 1600, 8)
+        "complete", "kmeans", {"k": 8, "n_init": 4, "projection": "umap"}, 0, 1600, 8)
     assert {"embc", "scikit-learn", "qdrant-edge-py"} <= set(run["versions"])
     assert set(run["timings"]) >= {"page_out", "fit", "write_labels", "evaluate", "project", "total"}
     assert [r["run_id"] for r in report["runs"]] == [run["run_id"]]
@@ -98,7 +98,7 @@ def test_collections_json_shape(clustered_home):
 def test_tables_are_readable(clustered_home):
     result = cli(clustered_home, "report", "-c", "wordnet")
     assert result.exit_code == 0
-    assert "nmi" in result.stdout and "run 1 (complete)" in result.stdout
+    assert "nmi" in result.stdout and "run 1 (full, complete)" in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
@@ -134,7 +134,7 @@ def test_the_whole_job_runs_on_the_server_adapter(tmp_path, minilm, wordnet_rows
     (tmp_path / "wn.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     store, reports = ServerStore(QdrantClient(":memory:")), ReportStore(tmp_path / "reports.duckdb")
     assert ingest(store, "wn", iter_items([tmp_path / "wn.jsonl"]), embedder=minilm).added == len(rows)
-    run = recluster(store, reports, "wn", "kmeans", k=8, seed=0)
+    run = recluster(store, reports, "wn", "kmeans", {"k": 8}, seed=0)
     assert run["metrics"]["nmi"] >= 0.5
     clusters = cluster_list(store, reports, "wn")
     assert sum(c["size"] for c in clusters) == len(rows)

@@ -79,7 +79,12 @@ def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled
     store, ids, vectors = filled
     groups = [(ids[:20], {"cluster": 0, "cluster_run": 1}), (ids[20:45], {"cluster": 1, "cluster_run": 1}),
               (ids[45:], {"cluster": -1, "cluster_run": 1})]
-    store.set_payloads("docs", groups)
+    store.set_payloads("docs", groups[:2])
+    # None matches the points that lack the field: how a job finds the points no run has clustered yet.
+    assert store.count("docs", {"cluster": None}) == 5
+    assert sorted(next(store.pages("docs", match={"cluster": None})).ids) == sorted(ids[45:])
+    store.set_payloads("docs", groups[2:])
+    assert store.count("docs", {"cluster": None}) == 0
     assert store.count("docs", {"cluster": 1}) == 25
     assert store.facet("docs", "cluster") == {0: 20, 1: 25, -1: 5}
     # Labels are added to the payload, not written over it.

@@ -30,10 +30,20 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator:
-    """A progress bar on stderr when it is a terminal; yields `advance(n)`."""
+    """A progress bar on stderr when it is a terminal, else one line per step (for logs); yields
+    `advance(n, description=...)`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    steps = [description]
+
+    def advance(n: int = 1, **fields) -> None:
+        bar.update(task, advance=n, **fields)
+        step = fields.get("description")
+        if not stderr.is_terminal and step and step != steps[-1]:
+            steps.append(step)
+            print(f"embc: {step}", file=sys.stderr, flush=True)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1, **kw: bar.update(task, advance=n, **kw)
+        yield advance

@@ -14,7 +14,7 @@ from embc.errors import EmbcError
 from embc.store.reports import ReportStore
 
 METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
-           "inertia", "stability_ari", "noise_fraction", "labelled_fraction"]
+           "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction"]
 
 
 def build_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> dict:
@@ -25,24 +25,30 @@ def build_report(reports: ReportStore, collection: str, run_id: Optional[int] = 
     if run is None:
         raise EmbcError(f"no run {run_id} of collection '{collection}': see `embc report -c {collection}`")
     return {"collection": collection, "run": run, "metrics": reports.metrics(run["run_id"]),
-            "clusters": reports.clusters(run["run_id"]), "runs": reports.runs(collection)}
+            "clusters": reports.clusters(run["run_id"]), "events": reports.events(run["run_id"]),
+            "runs": reports.runs(collection)}
 
 
 def print_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> None:
     doc = build_report(reports, collection, run_id)
     run, metrics = doc["run"], doc["metrics"]
-    stdout.print(f"[bold]{collection}[/bold] run {run['run_id']} ({run['status']}): {run['algorithm']} "
+    stdout.print(f"[bold]{collection}[/bold] run {run['run_id']} ({run['mode']}, {run['status']}): {run['algorithm']} "
                  f"{run['params']}, seed {run['seed']}, {run['n_points']} points, {run['n_clusters']} clusters, "
                  f"model {run['model']}")
     table("metrics", ["metric", "value"],
           [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
+    if run["mode"] == "incremental":
+        stdout.print(f"metrics of full run {run['base_run']}, with the points this run assigned")
     table("clusters", ["id", "size", "name"], [[c["id"], c["size"], c["name"]] for c in doc["clusters"]])
+    if doc["events"]:
+        table("cluster id events", ["event", "cluster", "related"],
+              [[e["kind"], e["cluster"], ", ".join(map(str, e["related"]))] for e in doc["events"]])
     _history_table(doc["runs"][:10])
 
 
 def _history_table(runs: list[dict]) -> None:
-    table("runs", ["run", "status", "algorithm", "params", "points", "clusters", "seconds", "finished"],
-          [[r["run_id"], r["status"], r["algorithm"], " ".join(f"{k}={v}" for k, v in (r["params"] or {}).items()),
+    table("runs", ["run", "mode", "status", "algorithm", "params", "points", "clusters", "seconds", "finished"],
+          [[r["run_id"], r["mode"], r["status"], r["algorithm"], " ".join(f"{k}={v}" for k, v in (r["params"] or {}).items()),
             r["n_points"], r["n_clusters"], (r["timings"] or {}).get("total"),
             (r["finished_at"] or "")[:16].replace("T", " ")] for r in runs])
 

@@ -1,41 +1,61 @@
-"""The recluster job: page the vectors out, fit, write each point's cluster back, record the run."""
+"""The recluster job: choose a full fit or an incremental assignment, page the vectors out, keep cluster ids
+stable, write each point's cluster back, and record the run.
+
+When a run is full (documented rule, README "Scheduled reclusters"):
+- there is no complete run yet, `full=True`, or the parameters (or the map's projection) differ from the
+  last run's;
+- the newest run did not complete (killed or failed part-way: its labels may be half-written);
+- the points added since the last full fit, counting this run's, exceed `refit_fraction` of that fit's points;
+- drift: more than DRIFT_LIMIT (and at least DRIFT_MIN_POINTS) of the new points lie outside every
+  cluster's extent.
+Otherwise only the points no run has clustered are paged out and assigned to the nearest cluster (noise
+outside every extent). With no such points the job says so and returns.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from embc.cluster.algorithms import make_estimator
+from embc.cluster import memory
+from embc.cluster.params import resolve
 from embc.errors import EmbcError
 from embc.store.reports import ReportStore
-from embc.store.vectors import Store
+from embc.store.vectors import Match, Store
 
 PAGE = 2048
+REFIT_FRACTION = 0.3
+DRIFT_LIMIT = 0.25
+DRIFT_MIN_POINTS = 20  # a handful of odd points is noise, not drift
+MAP_ANCHORS = 3000  # mapped points that new points are placed among
+PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class"]
+POINT_OVERHEAD = 400  # bytes per paged-out point besides its vector: id, payload, labels
 Progress = Callable[[str, int, int], None]  # (step, done, total)
 
 
 @dataclass
 class Vectors:
-    """A collection paged out: ids, the vector matrix and the payload fields the job needs."""
+    """Points paged out: ids, the vector matrix and the payload fields the job needs."""
 
     ids: list[str]
     X: np.ndarray
     payloads: list[dict]
 
 
-def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None) -> Vectors:
-    """All vectors of a collection in one float32 matrix, filled page by page."""
+def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None,
+             match: Match | None = None) -> Vectors:
+    """The matching vectors of a collection in one float32 matrix, filled page by page."""
     info = store.collection(collection)
     X = np.empty((0, info.dim), np.float32)
     ids: list[str] = []
     payloads: list[dict] = []
     overflow = []  # points a server took in while we paged (the embedded store is locked meanwhile)
     filled = 0
-    for page in store.pages(collection, page_size=PAGE, keys=keys):
+    for page in store.pages(collection, page_size=PAGE, keys=keys, match=match):
         if not ids:
             X = np.empty((page.total, info.dim), np.float32)
         take = min(len(page.ids), len(X) - filled)
@@ -63,73 +83,245 @@ def versions() -> dict[str, str]:
     return out
 
 
-def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str = "kmeans",
-              k: int | str | None = 8, seed: int = 0, projection: str | None = "umap",
-              progress: Progress | None = None) -> dict:
-    """A full fit of the collection; returns the run as recorded (id, timings, metrics). `k="auto"` sweeps
-    k on a sample and picks it by the rule in `embc.cluster.sweep.choose_k`; `projection` is the 2-D map's
-    method (umap, tsne, pca) or None for no map."""
-    from embc.cluster.describe import describe
-    from embc.cluster.evaluate import evaluate
-    from embc.cluster.project import project_2d
-    from embc.cluster.sweep import choose_k, sweep
+class _Clock:
+    """Seconds per step, reported to `progress` as each step ends."""
 
-    info = store.collection(collection)
-    auto = k == "auto"
-    make_estimator(algorithm, 2 if auto else k, seed)  # bad parameters fail before any work
-    params = {"k": k, "projection": projection}
-    run_id = reports.start_run(collection, "full", algorithm, params, seed, info.model, versions())
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    def __init__(self, progress: Progress | None):
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+        self.last = time.perf_counter()
 
-    def step(name: str) -> None:
-        nonlocal clock
+    def step(self, name: str) -> None:
         now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
-        if progress:
-            progress(name, 1, 1)
+        self.timings[name] = round(now - self.last, 3)
+        self.last = now
+        if self.progress:
+            self.progress(name, 1, 1)
 
-    try:
-        data = page_out(store, collection, ["item", "label", "text", "path", "cluster", "imagenet_class"], progress)
-        if len(data.ids) < (3 if auto else k or 2):
-            raise EmbcError(f"collection '{collection}' has {len(data.ids)} points: too few for {k} clusters")
-        step("page_out")
-        sweep_rows: list[dict] = []
-        if auto:
-            sweep_rows = sweep(data.X, seed)
-            params = {**params, "k": choose_k(sweep_rows), "k_auto": True}
-            for row in sweep_rows:
-                row["chosen"] = row["k"] == params["k"]
-            step("sweep")
-        estimator = make_estimator(algorithm, params["k"], seed)
-        labels = estimator.fit(data.X).labels_.astype(np.int64)
-        step("fit")
-        store.set_payloads(collection, [
-            ([data.ids[i] for i in np.flatnonzero(labels == c)], {"cluster": int(c), "cluster_run": run_id})
-            for c in np.unique(labels)])
-        step("write_labels")
-        evaluation = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
-                              getattr(estimator, "inertia_", None), seed, [p.get("cluster") for p in data.payloads])
-        step("evaluate")
-        clusters = describe(data.X, labels, data.ids, data.payloads)
-        per_cluster = evaluation.per_cluster(labels)
-        for c in clusters:
-            c["silhouette"] = per_cluster.get(c["id"])
-        step("describe")
-        coords = None
-        if projection:
-            xy = project_2d(data.X, labels, seed, projection)
-            coords = {"point_id": data.ids, "cluster": labels, "x": xy[:, 0], "y": xy[:, 1]}
-        step("project")
-    except BaseException as exc:
-        reports.fail_run(run_id, str(exc) or type(exc).__name__)
-        raise
-    timings["total"] = round(sum(timings.values()), 3)
-    sample = evaluation.sample
-    silhouettes = {"point_id": [data.ids[i] for i in sample], "cluster": labels[sample],
-                   "value": evaluation.silhouettes}
-    reports.finish_run(run_id, len(data.ids), evaluation.metrics, clusters, coords, silhouettes, timings, params,
-                       sweep_rows)
-    return {"run_id": run_id, "collection": collection, "params": params, "points": len(data.ids), "clusters": clusters,
-            "metrics": evaluation.metrics, "timings": timings}
+    def total(self) -> dict[str, float]:
+        return {**self.timings, "total": round(sum(self.timings.values()), 3)}
+
+
+def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str | None = None,
+              params: dict | None = None, seed: int | None = None, projection: str | None = None,
+              full: bool = False, refit_fraction: float = REFIT_FRACTION,
+              progress: Progress | None = None) -> dict:
+    """Bring the collection's clustering up to date; returns the run as recorded (run_id, mode, reason,
+    params, points, clusters, metrics, timings), or run_id None and mode "none" when nothing is new.
+    Unset arguments reuse the last run's: algorithm, parameters (`params`, see `embc.cluster.params`), seed
+    and `projection` (umap, tsne, pca, or "none")."""
+    with reports.job(collection):
+        info = store.collection(collection)
+        history = reports.runs(collection)
+        last = next((r for r in history if r["status"] == "complete"), None)
+        same_algorithm = last is not None and algorithm in (None, last["algorithm"])
+        algorithm = algorithm or (last["algorithm"] if last else "kmeans")
+        chosen = resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
+        seed = seed if seed is not None else (last["seed"] if last else 0)
+        projection = projection or (last["params"].get("projection") if last else None) or "umap"
+        if history and history[0]["status"] == "running":
+            # We hold the job lock, so the process that started this run is gone.
+            reports.fail_run(history[0]["run_id"], "interrupted: the job stopped before it completed")
+        same = same_algorithm and chosen == _algorithm_params(last) and projection == last["params"].get("projection")
+        reason = _full_reason(last, history, full, same)
+        job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress)
+        if reason:
+            return job.full(reason)
+        new = store.count(collection, {"cluster": None})
+        if not new:
+            return {"run_id": None, "mode": "none", "reason": f"nothing new since run {last['run_id']}",
+                    "points": 0}
+        base_points = reports.run(collection, last["base_run"] or last["run_id"])["n_points"]
+        added = sum(r["n_points"] or 0 for r in history if r["status"] == "complete"
+                    and r["mode"] == "incremental" and r["base_run"] == last["base_run"])
+        if new + added > refit_fraction * base_points:
+            return job.full(f"{new + added} points added since the last full fit: over {refit_fraction:.0%} "
+                            f"of its {base_points}")
+        return job.incremental()
+
+
+def _algorithm_params(run: dict | None) -> dict | None:
+    return None if run is None else resolve(run["algorithm"], {}, run["params"])
+
+
+def _full_reason(last: dict | None, history: list[dict], full: bool, same_params: bool) -> str | None:
+    if last is None:
+        return "first run"
+    if full:
+        return "asked for (--full)"
+    if history[0]["run_id"] != last["run_id"]:
+        return f"run {history[0]['run_id']} did not complete"
+    if not same_params:
+        return "parameters changed"
+    return None
+
+
+@dataclass
+class Job:
+    """One recluster of a collection under its job lock: `full` or `incremental`."""
+
+    store: Store
+    reports: ReportStore
+    collection: str
+    model_name: str
+    algorithm: str
+    params: dict
+    seed: int
+    projection: str
+    last: dict | None
+    progress: Progress | None
+
+    def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> None:
+        """Each point's cluster and this run's id, one store call per cluster."""
+        order = np.argsort(labels, kind="stable")
+        bounds = np.flatnonzero(np.diff(labels[order])) + 1
+        groups = np.split(order, bounds)
+
+        def calls() -> Iterator[tuple[list[str], dict]]:
+            for done, group in enumerate(groups, 1):
+                yield [ids[i] for i in group], {"cluster": int(labels[group[0]]), "cluster_run": run_id}
+                if self.progress:
+                    self.progress("write labels", done, len(groups))
+
+        self.store.set_payloads(self.collection, calls())
+
+    def _start(self, mode: str, params: dict, base_run: int | None = None) -> int:
+        return self.reports.start_run(self.collection, mode, self.algorithm, {**params, "projection": self.projection},
+                                      self.seed, self.model_name, versions(), base_run)
+
+    def full(self, reason: str) -> dict:
+        """Fit every point, match the clusters to the last run's ids, write the labels, record everything."""
+        from embc.cluster.algorithms import make_estimator
+        from embc.cluster.assign import CentroidModel
+        from embc.cluster.describe import describe
+        from embc.cluster.evaluate import evaluate
+        from embc.cluster.matching import match_clusters
+        from embc.cluster.project import project_2d
+        from embc.cluster.sweep import choose_k, sweep
+
+        params = dict(self.params)
+        auto = params.get("k") == "auto"
+        # Bad parameters and jobs over the memory budget fail before any work.
+        estimator = make_estimator(self.algorithm, params, self.seed)
+        info = self.store.collection(self.collection)
+        n = self.store.count(self.collection)
+        memory.require(n * (info.dim * 4 + POINT_OVERHEAD), f"paging out {n:,} vectors of {info.dim} dimensions",
+                       "give the job more memory")
+        if hasattr(estimator, "check_memory"):
+            estimator.check_memory(n)
+        run_id = self._start("full", params)
+        clock = _Clock(self.progress)
+        try:
+            data = page_out(self.store, self.collection, PAYLOAD_KEYS, self.progress)
+            if len(data.ids) < max(3, params.get("k") if isinstance(params.get("k"), int) else 2):
+                raise EmbcError(f"collection '{self.collection}' has {len(data.ids)} points: too few to cluster")
+            clock.step("page_out")
+            sweep_rows: list[dict] = []
+            if auto:
+                sweep_rows = sweep(data.X, self.seed)
+                params = {**params, "k": choose_k(sweep_rows), "k_auto": True}
+                for row in sweep_rows:
+                    row["chosen"] = row["k"] == params["k"]
+                clock.step("sweep")
+            estimator = make_estimator(self.algorithm, params, self.seed)
+            fitted = estimator.fit(data.X).labels_.astype(np.int64)
+            clock.step("fit")
+            previous = np.array([-1 if p.get("cluster") is None else p["cluster"] for p in data.payloads], np.int64)
+            model = CentroidModel().fit(data.X, fitted)
+            old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
+            mapping, events = match_clusters(previous, fitted, old, model, self.reports.next_cluster_id(self.collection))
+            labels = np.array([mapping[c] for c in fitted], np.int64) if len(fitted) else fitted
+            model = model.relabel(mapping)
+            clock.step("match_ids")
+            self._write_labels(data.ids, labels, run_id)
+            clock.step("write_labels")
+            evaluation = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
+                                  getattr(estimator, "inertia_", None), self.seed,
+                                  previous if self.last else None)
+            clock.step("evaluate")
+            clusters = describe(data.X, labels, data.ids, data.payloads)
+            per_cluster = evaluation.per_cluster(labels)
+            extents = dict(zip(model.ids_.tolist(), zip(model.centroids_, model.radii_)))
+            for c in clusters:
+                c["silhouette"] = per_cluster.get(c["id"])
+                c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
+            clock.step("describe")
+            coords = None
+            if self.projection != "none":
+                xy = project_2d(data.X, labels, self.seed, self.projection)
+                coords = {"point_id": data.ids, "cluster": labels, "x": xy[:, 0], "y": xy[:, 1]}
+            clock.step("project")
+        except BaseException as exc:
+            self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
+            raise
+        sample = evaluation.sample
+        silhouettes = {"point_id": [data.ids[i] for i in sample], "cluster": labels[sample],
+                       "value": evaluation.silhouettes}
+        timings = clock.total()
+        self.reports.finish_run(run_id, len(data.ids), evaluation.metrics, clusters, coords, silhouettes, timings,
+                                {**params, "projection": self.projection}, sweep_rows, events)
+        return {"run_id": run_id, "mode": "full", "reason": reason, "collection": self.collection,
+                "params": params, "points": len(data.ids), "clusters": _public(clusters),
+                "metrics": evaluation.metrics, "events": events, "timings": timings}
+
+    def incremental(self) -> dict:
+        """Assign the points no run has clustered to the last run's clusters; a full fit instead on drift."""
+        from embc.cluster.assign import CentroidModel
+
+        clock = _Clock(self.progress)
+        data = page_out(self.store, self.collection, PAYLOAD_KEYS, self.progress, match={"cluster": None})
+        clock.step("page_out")
+        model = CentroidModel(*self.reports.centroids(self.last["run_id"]))
+        labels, _ = model.assign(data.X)
+        outside = float((labels < 0).mean())
+        if outside > DRIFT_LIMIT and (labels < 0).sum() >= DRIFT_MIN_POINTS:
+            return self.full(f"drift: {outside:.0%} of the {len(labels)} new points fit no cluster")
+        clock.step("assign")
+        base = self.last["base_run"] or self.last["run_id"]
+        run_id = self._start("incremental", self.params, base)
+        try:
+            self._write_labels(data.ids, labels, run_id)
+            clock.step("write_labels")
+            clusters = self.reports.clusters(self.last["run_id"])
+            added = dict(zip(*np.unique(labels, return_counts=True)))
+            extents = dict(zip(model.ids_.tolist(), zip(model.centroids_, model.radii_)))
+            if -1 in added and all(c["id"] != -1 for c in clusters):
+                clusters.append({"id": -1, "size": 0, "name": "noise", "keywords": [], "representatives": []})
+            for c in clusters:
+                c["size"] += int(added.get(c["id"], 0))
+                c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
+            coords = self._place(data, labels) if self.projection != "none" else None
+            clock.step("project")
+        except BaseException as exc:
+            self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
+            raise
+        metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside}
+        timings = clock.total()
+        self.reports.finish_run(run_id, len(labels), metrics, clusters, coords,
+                                {"point_id": [], "cluster": [], "value": []}, timings,
+                                {**self.params, "projection": self.projection})
+        return {"run_id": run_id, "mode": "incremental", "reason": f"{len(labels)} new points",
+                "collection": self.collection, "params": self.params, "points": len(labels),
+                "clusters": _public(clusters), "metrics": self.reports.metrics(run_id), "events": [],
+                "timings": timings}
+
+    def _place(self, data: "Vectors", labels: np.ndarray) -> dict | None:
+        """Map positions for new points among already mapped ones, which do not move."""
+        from embc.cluster.project import place
+
+        mapped = self.reports.columns("coords", self.last["run_id"])
+        if not len(mapped.get("point_id", [])):
+            return None
+        pick = np.random.default_rng(self.seed).permutation(len(mapped["point_id"]))[:MAP_ANCHORS]
+        anchors = {r.id: r.vector for r in self.store.retrieve(
+            self.collection, [str(mapped["point_id"][i]) for i in pick], with_vectors=True, keys=[])}
+        pick = [i for i in pick if str(mapped["point_id"][i]) in anchors]
+        vectors = np.array([anchors[str(mapped["point_id"][i])] for i in pick], np.float32)
+        xy = np.column_stack([mapped["x"][pick], mapped["y"][pick]]).astype(np.float32)
+        placed = place(data.X, labels, vectors, mapped["cluster"][pick], xy)
+        return {"point_id": data.ids, "cluster": labels, "x": placed[:, 0], "y": placed[:, 1]}
+
+
+def _public(clusters: Iterable[dict]) -> list[dict]:
+    """Clusters as reported: without their centroid vectors."""
+    return [{k: v for k, v in c.items() if k not in ("centroid", "radius")} for c in clusters]

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
-                         FieldCondition, Filter, MatchValue, PayloadSchemaType, PayloadSelector, Point,
+                         FieldCondition, Filter, IsEmptyCondition, MatchValue, PayloadSchemaType, PayloadSelector, Point,
                          Query, QueryRequest, ScrollRequest, UpdateOperation)
 
 from embc.errors import EmbcError
@@ -25,7 +25,8 @@ _SCHEMA = {"integer": PayloadSchemaType.Integer, "keyword": PayloadSchemaType.Ke
 def _filter(match: Match | None) -> Filter | None:
     if not match:
         return None
-    return Filter(must=[FieldCondition(key=k, match=MatchValue(v)) for k, v in match.items()])
+    return Filter(must=[IsEmptyCondition(k) if v is None else FieldCondition(key=k, match=MatchValue(v))
+                        for k, v in match.items()])
 
 
 def _with_payload(keys: Sequence[str] | None):

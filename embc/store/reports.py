@@ -27,11 +27,21 @@ CREATE TABLE IF NOT EXISTS sweeps (run_id INTEGER, k INTEGER, inertia DOUBLE, si
 CREATE TABLE IF NOT EXISTS silhouettes (run_id INTEGER, point_id VARCHAR, cluster INTEGER, value REAL);
 ALTER TABLE clusters ADD COLUMN IF NOT EXISTS silhouette DOUBLE;
 ALTER TABLE coords ADD COLUMN IF NOT EXISTS cluster INTEGER;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS base_run INTEGER;
+ALTER TABLE clusters ADD COLUMN IF NOT EXISTS centroid FLOAT[];
+ALTER TABLE clusters ADD COLUMN IF NOT EXISTS radius DOUBLE;
+CREATE TABLE IF NOT EXISTS events (run_id INTEGER, kind VARCHAR, cluster INTEGER, related JSON);
 """
 
-_RUN_COLUMNS = ["run_id", "collection", "mode", "algorithm", "params", "seed", "model", "versions", "n_points",
-                "n_clusters", "started_at", "finished_at", "timings", "status", "error"]
-_JSON_COLUMNS = {"params", "versions", "timings", "keywords", "representatives"}
+# The runs whose rows make up run ? as a whole: its full fit (base_run) and the incremental runs on top of
+# it, up to and including ? itself. Runs recorded before base_run existed are their own base.
+_CHAIN = """(SELECT r.run_id FROM runs r, runs me WHERE me.run_id = ? AND r.run_id <= me.run_id
+             AND COALESCE(r.base_run, r.run_id) = COALESCE(me.base_run, me.run_id)
+             AND (r.status = 'complete' OR r.run_id = me.run_id))"""
+
+_RUN_COLUMNS = ["run_id", "collection", "mode", "base_run", "algorithm", "params", "seed", "model", "versions",
+                "n_points", "n_clusters", "started_at", "finished_at", "timings", "status", "error"]
+_JSON_COLUMNS = {"params", "versions", "timings", "keywords", "representatives", "related"}
 
 
 def _now() -> datetime:
@@ -83,33 +93,48 @@ class ReportStore:
             finally:
                 con.close()
 
+    @contextmanager
+    def job(self, collection: str) -> Iterator[None]:
+        """Hold the collection's job lock: one recluster per collection at a time (a second one waits)."""
+        with exclusive(self.path.parent / "jobs" / f"{collection}.lock", f"the recluster job on '{collection}'"):
+            yield
+
     def start_run(self, collection: str, mode: str, algorithm: str, params: dict, seed: int, model: str,
-                  versions: dict) -> int:
+                  versions: dict, base_run: int | None = None) -> int:
+        """A new run, status 'running'; `base_run` is the full run an incremental run extends."""
         with self._connect() as con:
             run_id = con.execute("SELECT nextval('run_ids')").fetchone()[0]
-            con.execute("INSERT INTO runs (run_id, collection, mode, algorithm, params, seed, model, versions, "
-                        "started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
-                        [run_id, collection, mode, algorithm, json.dumps(params), seed, model,
+            con.execute("INSERT INTO runs (run_id, collection, mode, base_run, algorithm, params, seed, model, "
+                        "versions, started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                        [run_id, collection, mode, base_run or run_id, algorithm, json.dumps(params), seed, model,
                          json.dumps(versions), _now()])
         return int(run_id)
 
     def finish_run(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
                    coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray],
-                   timings: dict[str, float], params: dict, sweep: Sequence[dict] = ()) -> None:
-        """Record everything a run produced, in one transaction, and mark it complete. `coords` has columns
-        point_id, cluster, x, y; `silhouettes` point_id, cluster, value; `sweep` rows k, inertia,
-        silhouette, chosen; `params` are the parameters as finally used (k chosen by a sweep, say)."""
+                   timings: dict[str, float], params: dict, sweep: Sequence[dict] = (),
+                   events: Sequence[dict] = ()) -> None:
+        """Record everything a run produced, in one transaction, and mark it complete. `clusters` carry
+        centroid and radius; `coords` has columns point_id, cluster, x, y; `silhouettes` point_id, cluster,
+        value; `sweep` rows k, inertia, silhouette, chosen; `events` kind, cluster, related; `params` are
+        the parameters as finally used (k chosen by a sweep, say)."""
         with self._connect() as con:
             con.execute("BEGIN")
             con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
                             [[run_id, k, float(v)] for k, v in metrics.items() if v is not None])
             con.executemany("INSERT INTO clusters (run_id, cluster, size, name, keywords, representatives, "
-                            "silhouette) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            "silhouette, centroid, radius) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [[run_id, c["id"], c["size"], c["name"], json.dumps(c.get("keywords", [])),
-                              json.dumps(c.get("representatives", [])), c.get("silhouette")] for c in clusters])
-            if coords is not None:
+                              json.dumps(c.get("representatives", [])), c.get("silhouette"),
+                              None if c.get("centroid") is None else [float(v) for v in c["centroid"]],
+                              c.get("radius")] for c in clusters])
+            if events:
+                con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
+                                [[run_id, e["kind"], e["cluster"], json.dumps(e["related"])] for e in events])
+            if coords is not None and len(coords["point_id"]):
                 _insert_columns(con, "coords", run_id, coords)
-            _insert_columns(con, "silhouettes", run_id, silhouettes)
+            if len(silhouettes["point_id"]):
+                _insert_columns(con, "silhouettes", run_id, silhouettes)
             if sweep:
                 con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
                                 [[run_id, r["k"], r["inertia"], r["silhouette"], r["chosen"]] for r in sweep])
@@ -140,26 +165,52 @@ class ReportStore:
         return rows[0] if rows else None
 
     def metrics(self, run_id: int) -> dict[str, float]:
+        """The run's metrics; an incremental run's are its full fit's, plus its own (new_points, ...)."""
         with self._connect() as con:
-            return dict(con.execute("SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name",
-                                    [run_id]).fetchall())
+            return dict(con.execute("SELECT name, value FROM metrics WHERE run_id IN "
+                                    "(?, (SELECT COALESCE(base_run, run_id) FROM runs WHERE run_id = ?)) "
+                                    "ORDER BY run_id, name", [run_id, run_id]).fetchall())
 
     def clusters(self, run_id: int) -> list[dict]:
         with self._connect() as con:
             return _rows(con.execute("SELECT cluster AS id, size, name, keywords, representatives, silhouette "
                                      "FROM clusters WHERE run_id = ? ORDER BY cluster", [run_id]))
 
-    def sweep(self, run_id: int) -> list[dict]:
-        """The k sweep of a `--k auto` run (empty for other runs)."""
+    def centroids(self, run_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cluster ids, centroids and extents of a run (noise left out)."""
         with self._connect() as con:
-            return _rows(con.execute("SELECT k, inertia, silhouette, chosen FROM sweeps WHERE run_id = ? ORDER BY k",
-                                     [run_id]))
+            rows = con.execute("SELECT cluster, centroid, radius FROM clusters WHERE run_id = ? AND cluster >= 0 "
+                               "AND centroid IS NOT NULL ORDER BY cluster", [run_id]).fetchall()
+        return (np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.float32),
+                np.array([r[2] for r in rows], np.float64))
+
+    def events(self, run_id: int) -> list[dict]:
+        """ID-matching events of a full run: birth, death, split, merge."""
+        with self._connect() as con:
+            return _rows(con.execute("SELECT kind, cluster, related FROM events WHERE run_id = ? "
+                                     "ORDER BY kind, cluster", [run_id]))
+
+    def next_cluster_id(self, collection: str) -> int:
+        """An id no run of the collection has used."""
+        with self._connect() as con:
+            used = con.execute("SELECT max(c.cluster) FROM clusters c JOIN runs r USING (run_id) "
+                               "WHERE r.collection = ?", [collection]).fetchone()[0]
+        return 0 if used is None else int(used) + 1
+
+    def sweep(self, run_id: int) -> list[dict]:
+        """The k sweep of a `--k auto` run or of the full run an incremental run extends (else empty)."""
+        with self._connect() as con:
+            return _rows(con.execute(f"SELECT k, inertia, silhouette, chosen FROM sweeps WHERE run_id IN {_CHAIN} "
+                                     "ORDER BY k", [run_id]))
 
     def columns(self, table: str, run_id: int) -> dict[str, np.ndarray]:
-        """One run's rows of `coords` or `silhouettes`, as numpy columns."""
+        """A run's rows of `coords` or `silhouettes` as numpy columns: for an incremental run, its full fit's
+        rows and those each incremental run since added (a point's latest row)."""
         if table not in ("coords", "silhouettes"):
             raise ValueError(table)
+        chain = _CHAIN.replace("?", str(int(run_id)))
         with self._connect() as con:
-            rows = con.sql(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = {int(run_id)} "
+            rows = con.sql(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id IN {chain} "
+                           "QUALIFY row_number() OVER (PARTITION BY point_id ORDER BY run_id DESC) = 1 "
                            "ORDER BY point_id").to_arrow_table()
         return {name: rows[name].to_numpy() for name in rows.column_names}

@@ -18,8 +18,9 @@ _META_KEY = "embc"  # collection metadata key: marks embc's collections and says
 def _filter(match: Match | None) -> models.Filter | None:
     if not match:
         return None
-    return models.Filter(must=[models.FieldCondition(key=k, match=models.MatchValue(value=v))
-                               for k, v in match.items()])
+    return models.Filter(must=[
+        models.IsEmptyCondition(is_empty=models.PayloadField(key=k)) if v is None
+        else models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in match.items()])
 
 
 def _with_payload(keys: Sequence[str] | None):

@@ -13,7 +13,8 @@ import numpy as np
 
 from embc.errors import EmbcError
 
-# Equality filters on payload fields, e.g. {"cluster": 7}: all that embc's queries need.
+# Equality filters on payload fields, e.g. {"cluster": 7}, where None means "the field is missing" (points
+# not yet clustered): all that embc's queries need.
 Match = dict[str, object]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")

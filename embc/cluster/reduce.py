@@ -1,0 +1,64 @@
+"""Nearest neighbours by matrix products, and fewer dimensions (UMAP or PCA) for density clustering and maps."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+NEIGHBOURS = 15
+REDUCTIONS = ("umap", "pca", "none")
+
+
+def nearest(queries: np.ndarray, anchors: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine similarities of each query's `k` most similar anchors, most similar first."""
+    index = np.empty((len(queries), k), np.int32)
+    sims = np.empty((len(queries), k), np.float32)
+    for start in range(0, len(queries), chunk):
+        block = queries[start:start + chunk] @ anchors.T
+        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(block, top, axis=1)
+        order = np.argsort(-top_sims, axis=1)
+        index[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+        sims[start:start + chunk] = np.take_along_axis(top_sims, order, axis=1)
+    return index, sims
+
+
+def umap_embed(X: np.ndarray, seed: int, dims: int = 2, min_dist: float = 0.1) -> np.ndarray:
+    """UMAP of unit-length rows into `dims` dimensions."""
+    umap = _umap()
+    # Exact neighbours by one matrix product: faster than UMAP's own search and needs no JIT compile.
+    index, sims = nearest(X, X, NEIGHBOURS)
+    distances = np.sqrt(np.maximum(2 - 2 * sims, 0)).astype(np.float32)
+    reducer = umap.UMAP(n_components=dims, n_neighbors=NEIGHBOURS, min_dist=min_dist, n_epochs=200,
+                        random_state=seed, n_jobs=1, precomputed_knn=(index, distances, None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return reducer.fit_transform(X)
+
+
+def reduce(X: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
+    """X in `dims` dimensions by `method` (umap, pca), or X itself for none."""
+    if method == "none" or X.shape[1] <= dims or len(X) <= NEIGHBOURS + 1:
+        return X
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(dims, random_state=seed).fit_transform(X).astype(np.float32)
+    # min_dist 0 packs each neighbourhood tightly: what density clustering wants (a map wants spread).
+    return umap_embed(X, seed, dims, min_dist=0.0)
+
+
+def _umap():
+    """umap, with its numba kernels cached on disk: umap compiles them on every start otherwise (~20 s)."""
+    import umap
+    import umap.layouts
+    import umap.umap_
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    for module in (umap.umap_, umap.layouts):
+        for kernel in vars(module).values():
+            if isinstance(kernel, CPUDispatcher) and isinstance(kernel._cache, NullCache):
+                kernel.enable_caching()
+    return umap
