@@ -135,10 +135,26 @@ def test_memory_budget_refuses_a_job_with_advice(home):
     assert result.stderr.startswith("embc: error: Agglomerative on 1,600 points needs about 9.8 MiB of memory, "
                                     "over the 5.0 MiB budget: lower --sample-cap, or use --algorithm kmeans")
     assert len(ReportStore(home / "reports.duckdb").runs("wordnet")) == 1  # refused before the run started
-    result = run_embc("recluster", "-c", "wordnet", "--full", home=home, env={"EMBC_MEMORY_BUDGET": "1M"})
-    assert (result.returncode, result.stderr) == (1, "embc: error: paging out 1,600 vectors of 384 dimensions needs "
-                                                     "about 3.0 MiB of memory, over the 1.0 MiB budget: give the job "
-                                                     "more memory (or set EMBC_MEMORY_BUDGET)\n")
+    result = run_embc("recluster", "-c", "wordnet", "--full", home=home, env={"EMBC_MEMORY_BUDGET": "100K"})
+    assert (result.returncode, result.stderr) == (1, "embc: error: streaming 1,600 points needs about 234.4 KiB of "
+                                                     "memory, over the 100.0 KiB budget: give the job more memory "
+                                                     "(or set EMBC_MEMORY_BUDGET)\n")
+
+
+def test_kmeans_streams_through_pages_when_the_vectors_exceed_the_budget(home):
+    # 1,600 x 384 floats and their payloads need 3 MiB: under a 2 MiB budget the job samples 541 points for
+    # k-means++, refines the centres with MiniBatchKMeans over the pages, and labels every page.
+    store, reports = _open(home)
+    before = _labels(store, "wordnet")
+    result = run_embc("recluster", "-c", "wordnet", "--full", "--json", home=home, env={"EMBC_MEMORY_BUDGET": "2M"})
+    assert result.returncode == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["params"]["streamed"] is True and run["metrics"]["nmi"] >= 0.6
+    assert sum(c["size"] for c in run["clusters"]) == 1600
+    assert store.count("wordnet", {"cluster_run": run["run_id"]}) == 1600
+    assert 400 < len(reports.columns("coords", run["run_id"])["point_id"]) < 700  # the map shows the sample
+    after = _labels(store, "wordnet")
+    assert np.mean([after[i]["cluster"] == p["cluster"] for i, p in before.items()]) >= 0.8  # ids kept
 
 
 def _blobs(tmp_path: Path, n: int = 40_000, centres: int = 60, dim: int = 16) -> Path:

@@ -17,58 +17,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from embc.cluster import memory
+from embc.cluster.fitting import PAYLOAD_KEYS, Progress, Vectors, page_out
 from embc.cluster.params import resolve
-from embc.errors import EmbcError
 from embc.store.reports import ReportStore
-from embc.store.vectors import Match, Store
+from embc.store.vectors import Store
 
-PAGE = 2048
 REFIT_FRACTION = 0.3
 DRIFT_LIMIT = 0.25
 DRIFT_MIN_POINTS = 20  # a handful of odd points is noise, not drift
 MAP_ANCHORS = 3000  # mapped points that new points are placed among
-PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class"]
-POINT_OVERHEAD = 400  # bytes per paged-out point besides its vector: id, payload, labels
-Progress = Callable[[str, int, int], None]  # (step, done, total)
-
-
-@dataclass
-class Vectors:
-    """Points paged out: ids, the vector matrix and the payload fields the job needs."""
-
-    ids: list[str]
-    X: np.ndarray
-    payloads: list[dict]
-
-
-def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None,
-             match: Match | None = None) -> Vectors:
-    """The matching vectors of a collection in one float32 matrix, filled page by page."""
-    info = store.collection(collection)
-    X = np.empty((0, info.dim), np.float32)
-    ids: list[str] = []
-    payloads: list[dict] = []
-    overflow = []  # points a server took in while we paged (the embedded store is locked meanwhile)
-    filled = 0
-    for page in store.pages(collection, page_size=PAGE, keys=keys, match=match):
-        if not ids:
-            X = np.empty((page.total, info.dim), np.float32)
-        take = min(len(page.ids), len(X) - filled)
-        X[filled:filled + take] = page.vectors[:take]
-        filled += take
-        if take < len(page.ids):
-            overflow.append(page.vectors[take:])
-        ids += page.ids
-        payloads += page.payloads
-        if progress:
-            progress("page out", len(ids), page.total)
-    X = np.vstack([X[:filled], *overflow]) if overflow else X[:filled]
-    return Vectors(ids, X, payloads)
 
 
 def versions() -> dict[str, str]:
@@ -190,78 +151,67 @@ class Job:
                                       self.seed, self.model_name, versions(), base_run)
 
     def full(self, reason: str) -> dict:
-        """Fit every point, match the clusters to the last run's ids, write the labels, record everything."""
+        """Fit every point, match the clusters to the last run's ids, write the labels, record everything.
+        Vectors over the memory budget are streamed: metrics, names and the map then come from a sample."""
         from embc.cluster.algorithms import make_estimator
         from embc.cluster.assign import CentroidModel
         from embc.cluster.describe import describe
         from embc.cluster.evaluate import evaluate
+        from embc.cluster.fitting import fit_in_memory, fit_streamed, fits_in_memory
         from embc.cluster.matching import match_clusters
         from embc.cluster.project import project_2d
-        from embc.cluster.sweep import choose_k, sweep
 
-        params = dict(self.params)
-        auto = params.get("k") == "auto"
         # Bad parameters and jobs over the memory budget fail before any work.
-        estimator = make_estimator(self.algorithm, params, self.seed)
-        info = self.store.collection(self.collection)
+        estimator = make_estimator(self.algorithm, self.params, self.seed)
         n = self.store.count(self.collection)
-        memory.require(n * (info.dim * 4 + POINT_OVERHEAD), f"paging out {n:,} vectors of {info.dim} dimensions",
-                       "give the job more memory")
         if hasattr(estimator, "check_memory"):
             estimator.check_memory(n)
+        in_memory = fits_in_memory(n, self.store.collection(self.collection).dim)
+        params = self.params if in_memory else {**self.params, "streamed": True}
         run_id = self._start("full", params)
         clock = _Clock(self.progress)
         try:
-            data = page_out(self.store, self.collection, PAYLOAD_KEYS, self.progress)
-            if len(data.ids) < max(3, params.get("k") if isinstance(params.get("k"), int) else 2):
-                raise EmbcError(f"collection '{self.collection}' has {len(data.ids)} points: too few to cluster")
-            clock.step("page_out")
-            sweep_rows: list[dict] = []
-            if auto:
-                sweep_rows = sweep(data.X, self.seed)
-                params = {**params, "k": choose_k(sweep_rows), "k_auto": True}
-                for row in sweep_rows:
-                    row["chosen"] = row["k"] == params["k"]
-                clock.step("sweep")
-            estimator = make_estimator(self.algorithm, params, self.seed)
-            fitted = estimator.fit(data.X).labels_.astype(np.int64)
-            clock.step("fit")
-            previous = np.array([-1 if p.get("cluster") is None else p["cluster"] for p in data.payloads], np.int64)
-            model = CentroidModel().fit(data.X, fitted)
+            fit = (fit_in_memory if in_memory else fit_streamed)(self.store, self.collection, self.algorithm, params,
+                                                                 self.seed, clock.step, self.progress)
+            params = fit.params
             old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
-            mapping, events = match_clusters(previous, fitted, old, model, self.reports.next_cluster_id(self.collection))
-            labels = np.array([mapping[c] for c in fitted], np.int64) if len(fitted) else fitted
-            model = model.relabel(mapping)
+            mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model,
+                                             self.reports.next_cluster_id(self.collection))
+            labels = np.array([mapping[c] for c in fit.labels], np.int64)
+            model = fit.model.relabel(mapping)
             clock.step("match_ids")
-            self._write_labels(data.ids, labels, run_id)
+            self._write_labels(fit.ids, labels, run_id)
             clock.step("write_labels")
-            evaluation = evaluate(data.X, labels, [p.get("label") for p in data.payloads],
-                                  getattr(estimator, "inertia_", None), self.seed,
-                                  previous if self.last else None)
+            rows = slice(None) if fit.rows is None else fit.rows
+            ids = fit.ids if fit.rows is None else [fit.ids[i] for i in fit.rows]
+            evaluation = evaluate(fit.X, labels[rows], [p.get("label") for p in fit.payloads], fit.inertia,
+                                  self.seed, fit.previous[rows] if self.last else None)
             clock.step("evaluate")
-            clusters = describe(data.X, labels, data.ids, data.payloads)
-            per_cluster = evaluation.per_cluster(labels)
+            clusters = describe(fit.X, labels[rows], ids, fit.payloads)
+            per_cluster = evaluation.per_cluster(labels[rows])
             extents = dict(zip(model.ids_.tolist(), zip(model.centroids_, model.radii_)))
             for c in clusters:
                 c["silhouette"] = per_cluster.get(c["id"])
                 c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
+                if fit.rows is not None:
+                    c["size"] = int((labels == c["id"]).sum())
             clock.step("describe")
             coords = None
             if self.projection != "none":
-                xy = project_2d(data.X, labels, self.seed, self.projection)
-                coords = {"point_id": data.ids, "cluster": labels, "x": xy[:, 0], "y": xy[:, 1]}
+                xy = project_2d(fit.X, labels[rows], self.seed, self.projection)
+                coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
             clock.step("project")
         except BaseException as exc:
             self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
             raise
         sample = evaluation.sample
-        silhouettes = {"point_id": [data.ids[i] for i in sample], "cluster": labels[sample],
+        silhouettes = {"point_id": [ids[i] for i in sample], "cluster": labels[rows][sample],
                        "value": evaluation.silhouettes}
         timings = clock.total()
-        self.reports.finish_run(run_id, len(data.ids), evaluation.metrics, clusters, coords, silhouettes, timings,
-                                {**params, "projection": self.projection}, sweep_rows, events)
+        self.reports.finish_run(run_id, len(fit.ids), evaluation.metrics, clusters, coords, silhouettes, timings,
+                                {**params, "projection": self.projection}, fit.sweep, events)
         return {"run_id": run_id, "mode": "full", "reason": reason, "collection": self.collection,
-                "params": params, "points": len(data.ids), "clusters": _public(clusters),
+                "params": params, "points": len(fit.ids), "clusters": _public(clusters),
                 "metrics": evaluation.metrics, "events": events, "timings": timings}
 
     def incremental(self) -> dict:
@@ -305,7 +255,7 @@ class Job:
                 "clusters": _public(clusters), "metrics": self.reports.metrics(run_id), "events": [],
                 "timings": timings}
 
-    def _place(self, data: "Vectors", labels: np.ndarray) -> dict | None:
+    def _place(self, data: Vectors, labels: np.ndarray) -> dict | None:
         """Map positions for new points among already mapped ones, which do not move."""
         from embc.cluster.project import place
 

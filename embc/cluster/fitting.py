@@ -1,0 +1,196 @@
+"""Fitting a whole collection: in memory when its vectors fit the memory budget, else streamed through
+pages (a sample for the estimator, then MiniBatchKMeans passes or sample-fit assignment of every page)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from embc.cluster import memory
+from embc.cluster.assign import NOISE, CentroidModel
+from embc.errors import EmbcError
+from embc.store.vectors import Match, Store
+
+PAGE = 2048
+PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class"]
+POINT_OVERHEAD = 400  # bytes per paged-out point besides its vector: id, payload, labels
+STREAMED_POINT = 150  # bytes per point a streamed fit keeps: id, label, previous cluster
+STREAM_SAMPLE = 10_000
+EPOCHS = 2  # MiniBatchKMeans passes over the pages after a k-means++ fit on the sample
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+Step = Callable[[str], None]
+
+
+@dataclass
+class Vectors:
+    """Points paged out: ids, the vector matrix and the payload fields the job needs."""
+
+    ids: list[str]
+    X: np.ndarray
+    payloads: list[dict]
+
+
+@dataclass
+class Fit:
+    """A fitted collection: every point's id, fitted label and previous cluster; the vectors and payloads of
+    every point, or of a sample when streamed (`rows`: their positions among `ids`)."""
+
+    ids: list[str]
+    labels: np.ndarray
+    previous: np.ndarray
+    X: np.ndarray
+    payloads: list[dict]
+    rows: np.ndarray | None
+    model: CentroidModel
+    inertia: float | None
+    params: dict
+    sweep: list[dict]
+
+
+def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None,
+             match: Match | None = None) -> Vectors:
+    """The matching vectors of a collection in one float32 matrix, filled page by page."""
+    info = store.collection(collection)
+    X = np.empty((0, info.dim), np.float32)
+    ids: list[str] = []
+    payloads: list[dict] = []
+    overflow = []  # points a server took in while we paged (the embedded store is locked meanwhile)
+    filled = 0
+    for page in store.pages(collection, page_size=PAGE, keys=keys, match=match):
+        if not ids:
+            X = np.empty((page.total, info.dim), np.float32)
+        take = min(len(page.ids), len(X) - filled)
+        X[filled:filled + take] = page.vectors[:take]
+        filled += take
+        if take < len(page.ids):
+            overflow.append(page.vectors[take:])
+        ids += page.ids
+        payloads += page.payloads
+        if progress:
+            progress("page out", len(ids), page.total)
+    X = np.vstack([X[:filled], *overflow]) if overflow else X[:filled]
+    return Vectors(ids, X, payloads)
+
+
+def fits_in_memory(n: int, dim: int) -> bool:
+    """True when n vectors fit the memory budget; False when they must be streamed; refuses a job too big to
+    stream."""
+    if n * (dim * 4 + POINT_OVERHEAD) <= memory.budget():
+        return True
+    memory.require(n * STREAMED_POINT, f"streaming {n:,} points", "give the job more memory")
+    return False
+
+
+def _previous(payloads: list[dict]) -> np.ndarray:
+    return np.array([NOISE if p.get("cluster") is None else p["cluster"] for p in payloads], np.int64)
+
+
+def _choose_k(X: np.ndarray, params: dict, seed: int, step: Step) -> tuple[dict, list[dict]]:
+    """`k: auto` resolved by a sweep on X (see `embc.cluster.sweep`)."""
+    if params.get("k") != "auto":
+        return params, []
+    from embc.cluster.sweep import choose_k, sweep
+
+    rows = sweep(X, seed)
+    params = {**params, "k": choose_k(rows), "k_auto": True}
+    for row in rows:
+        row["chosen"] = row["k"] == params["k"]
+    step("sweep")
+    return params, rows
+
+
+def _enough(n: int, params: dict, collection: str) -> None:
+    if n < max(3, params["k"] if isinstance(params.get("k"), int) else 2):
+        raise EmbcError(f"collection '{collection}' has {n} points: too few to cluster")
+
+
+def fit_in_memory(store: Store, collection: str, algorithm: str, params: dict, seed: int, step: Step,
+                  progress: Progress | None = None) -> Fit:
+    from embc.cluster.algorithms import make_estimator
+
+    data = page_out(store, collection, PAYLOAD_KEYS, progress)
+    _enough(len(data.ids), params, collection)
+    step("page_out")
+    params, sweep_rows = _choose_k(data.X, params, seed, step)
+    estimator = make_estimator(algorithm, params, seed)
+    labels = estimator.fit(data.X).labels_.astype(np.int64)
+    step("fit")
+    return Fit(data.ids, labels, _previous(data.payloads), data.X, data.payloads, None,
+               CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None), params, sweep_rows)
+
+
+def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, seed: int, step: Step,
+                 progress: Progress | None = None) -> Fit:
+    """A fit that never holds more than a sample and one page of vectors."""
+    from embc.cluster.algorithms import make_estimator
+
+    info = store.collection(collection)
+    total = store.count(collection)
+    _enough(total, params, collection)
+    size = max(2, min(STREAM_SAMPLE, memory.budget() // (2 * (info.dim * 4 + POINT_OVERHEAD))))
+    rng = np.random.default_rng(seed)
+    picked: list[np.ndarray] = []
+    sample_ids: list[str] = []
+    payloads: list[dict] = []
+    for page in store.pages(collection, page_size=PAGE, keys=PAYLOAD_KEYS):
+        keep = np.flatnonzero(rng.random(len(page.ids)) < size / total)
+        picked.append(page.vectors[keep])
+        sample_ids += [page.ids[i] for i in keep]
+        payloads += [page.payloads[i] for i in keep]
+    Xs = np.vstack(picked)
+    _enough(len(Xs), params, collection)
+    step("sample")
+    params, sweep_rows = _choose_k(Xs, params, seed, step)
+    estimator = make_estimator(algorithm, params, seed)
+    if algorithm == "kmeans":
+        from sklearn.cluster import MiniBatchKMeans
+
+        start = estimator.fit(Xs).cluster_centers_
+        estimator = MiniBatchKMeans(len(start), init=start, n_init=1, batch_size=PAGE, random_state=seed)
+        for epoch in range(EPOCHS):
+            for done, page in enumerate(store.pages(collection, page_size=PAGE, keys=[]), 1):
+                estimator.partial_fit(page.vectors)
+                if progress:
+                    progress(f"fit, pass {epoch + 1} of {EPOCHS}", done * PAGE, total)
+        centre_ids, centres = np.arange(len(start)), estimator.cluster_centers_.astype(np.float32)
+    else:
+        estimator.fit(Xs)
+        centre_ids, centres = estimator.model_.ids_, estimator.model_.centroids_
+    step("fit")
+    return _assign_pages(store, collection, estimator.predict, centre_ids, centres, Xs, sample_ids, payloads,
+                         params, sweep_rows, progress, step)
+
+
+def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray, centres: np.ndarray,
+                  Xs: np.ndarray, sample_ids: list[str], payloads: list[dict], params: dict, sweep_rows: list[dict],
+                  progress: Progress | None, step: Step) -> Fit:
+    """Every point's label from `predict`, a page at a time, with each cluster's extent and the inertia."""
+    row_of = {int(c): r for r, c in enumerate(centre_ids)}
+    radii = np.zeros(len(centre_ids))
+    inertia = 0.0
+    ids: list[str] = []
+    labels: list[np.ndarray] = []
+    previous: list[np.ndarray] = []
+    for page in store.pages(collection, page_size=PAGE, keys=["cluster"]):
+        page_labels = np.asarray(predict(page.vectors), np.int64)
+        inside = np.flatnonzero(page_labels != NOISE)
+        rows = np.array([row_of[int(c)] for c in page_labels[inside]], np.int64)
+        d2 = ((page.vectors[inside] - centres[rows]) ** 2).sum(axis=1)
+        inertia += float(d2.sum())
+        np.maximum.at(radii, rows, np.sqrt(d2))
+        ids += page.ids
+        labels.append(page_labels)
+        previous.append(_previous(page.payloads))
+        if progress:
+            progress("assign", len(ids), page.total)
+    step("assign")
+    position = {point: i for i, point in enumerate(ids)}
+    # A sampled point deleted meanwhile has no position: leave it out of the sample.
+    kept = [j for j, point in enumerate(sample_ids) if point in position]
+    all_labels = np.concatenate(labels)
+    present = np.isin(centre_ids, all_labels)
+    model = CentroidModel(np.asarray(centre_ids)[present], centres[present], radii[present])
+    return Fit(ids, all_labels, np.concatenate(previous), Xs[kept], [payloads[j] for j in kept],
+               np.array([position[sample_ids[j]] for j in kept], np.int64), model, inertia, params, sweep_rows)
