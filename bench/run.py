@@ -2,9 +2,10 @@
 
 1. ingest of the WordNet sample vs bare `SentenceTransformer.encode` of the same texts (same loaded model),
    and of the Fashion-MNIST sample vs the bare forward pass over the same images decoded beforehand;
-2. recluster of precomputed 384-d vectors (10k, 100k) vs a bare scikit-learn KMeans fit on the same array,
-   each in its own process so that peak memory (above the process's footprint once its libraries are
-   imported) can be read and compared with the raw vector bytes;
+2. a full recluster of precomputed 384-d vectors (10k, 100k, 1M) vs a bare scikit-learn KMeans fit on the
+   same array, each in its own process so that peak memory (above the process's footprint once its
+   libraries are imported) can be read and compared with the raw vector bytes; then 1% more vectors and an
+   incremental recluster, timed against the full one;
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
    trustworthiness of both (`--no-projection` skips it).
 """
@@ -142,17 +143,19 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
+    run = {}
     if mode == "bare":
         X = np.load(npy)
         KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)
     else:
         run = recluster(EmbeddedStore(Path(home) / "collections"), ReportStore(Path(home) / "reports.duckdb"),
-                        f"v{n}", "kmeans", {"k": K, "n_init": 1}, seed=0)
-        assert run["points"] == n
+                        f"v{n}", "kmeans", {"k": K, "n_init": 1}, seed=0, full=mode == "embc")
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
-    print(json.dumps({"seconds": elapsed, "memory": peak[0] - baseline[0], "anonymous": peak[1] - baseline[1]}))
+    print(json.dumps({"seconds": elapsed, "memory": peak[0] - baseline[0], "anonymous": peak[1] - baseline[1],
+                      "mode": run.get("mode"), "reason": run.get("reason"), "points": run.get("points"),
+                      "timings": run.get("timings")}))
 
 
 def measure(mode: str, home: Path, npy: Path, n: int) -> dict:
@@ -161,23 +164,38 @@ def measure(mode: str, home: Path, npy: Path, n: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def bench_recluster(n: int, work: Path) -> dict:
-    from embc.ingest.items import Item, point_id
+def _ingest_vectors(work: Path, n: int, X: np.ndarray, first: int = 0) -> list[str]:
+    from embc.ingest.items import Item
     from embc.ingest.pipeline import ingest
     from embc.store.embedded import EmbeddedStore
 
-    X = make_vectors(n)
-    keys = [f"p{i}" for i in range(n)]
-    store = EmbeddedStore(work / "collections")
-    ingest(store, f"v{n}", (Item(key=k, source="bench", kind="vector", vector=v) for k, v in zip(keys, X)))
+    keys = [f"p{i}" for i in range(first, first + len(X))]
+    ingest(EmbeddedStore(work / "collections"), f"v{n}",
+           (Item(key=k, source="bench", kind="vector", vector=v) for k, v in zip(keys, X)))
+    return keys
+
+
+def bench_recluster(n: int, work: Path, warm: bool = True) -> dict:
+    """A full recluster of n vectors against the bare fit; then 1% more vectors and an incremental run."""
+    from embc.ingest.items import point_id
+
+    X = make_vectors(n + n // 100)
+    later = X[n:]  # the 1% an incremental run will find new: from the same topics
+    X = X[:n]
+    keys = _ingest_vectors(work, n, X)
     # The bare fit gets the very array embc pages out: same rows, same order (by point id), same result.
     order = np.argsort([point_id(k) for k in keys], kind="stable")
     npy = work / f"v{n}.npy"
     np.save(npy, X[order])
-    measure("embc", work, npy, n)  # warm the numba cache and the OS file cache
+    raw = X.nbytes
+    del X, keys, order
+    if warm:
+        measure("embc", work, npy, n)  # warm the numba cache and the OS file cache
     embc_run = measure("embc", work, npy, n)
     bare_run = measure("bare", work, npy, n)
-    return {"n": n, "raw_bytes": X.nbytes, "bare": bare_run, "embc": embc_run}
+    _ingest_vectors(work, n, later, first=n)
+    return {"n": n, "raw_bytes": raw, "bare": bare_run, "embc": embc_run,
+            "incremental": measure("incremental", work, npy, n)}
 
 
 def ratio(result: dict, who: str, kind: str) -> str:
@@ -186,7 +204,7 @@ def ratio(result: dict, who: str, kind: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--projection", action=argparse.BooleanOptionalAction, default=True,
                         help="Also time the 2-D map of 100k points against a bare UMAP fit (several minutes).")
     args = parser.parse_args()
@@ -201,11 +219,16 @@ def main() -> None:
                 f"**{images['embc_s'] / images['bare_s']:.2f}x** | |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
-            r = bench_recluster(n, Path(work))
+            r = bench_recluster(n, Path(work), warm=n < 1_000_000)
         rows.append(f"| recluster {n:,} x {DIM} (k-means, k={K}) | `KMeans.fit` {r['bare']['seconds']:.2f} s | "
                     f"{r['embc']['seconds']:.2f} s | **{r['embc']['seconds'] / r['bare']['seconds']:.2f}x** | "
                     f"resident {ratio(r, 'embc', 'memory')} ({ratio(r, 'bare', 'memory')}), "
                     f"anonymous {ratio(r, 'embc', 'anonymous')} ({ratio(r, 'bare', 'anonymous')}) |")
+        inc = r["incremental"]
+        assert (inc["mode"], inc["points"]) == ("incremental", n // 100), inc
+        rows.append(f"| incremental recluster: {n // 100:,} new (1%) on {n:,} | the full run above "
+                    f"{r['embc']['seconds']:.2f} s | {inc['seconds']:.2f} s | "
+                    f"**{inc['seconds'] / r['embc']['seconds']:.1%} of the full run** | |")
     if args.projection:
         p = bench_projection()
         rows.append(f"| 2-D map of {p['n']:,} x {DIM} (UMAP) | UMAP fit on all {p['bare_s']:.1f} s, trustworthiness "

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from embc.queries import latest_run
 from embc.store.reports import ReportStore
 from embc.store.vectors import Store

@@ -113,8 +113,7 @@ def similar_items(store: Store, collection: str, text: str | None = None, point:
 def embed_query(info: CollectionInfo, text: str | None = None, image: str | None = None) -> np.ndarray:
     """A query text or image file as a vector in the collection's space."""
     from embc.ingest.embedders import accepts, load_embedder
-    from embc.ingest.images import UnreadableImage
-    from embc.ingest.items import Item
+    from embc.ingest.items import Item, ItemError
 
     kind = "text" if text is not None else "image"
     if not accepts(info.model, kind):
@@ -125,5 +124,5 @@ def embed_query(info: CollectionInfo, text: str | None = None, image: str | None
     query = Item(key="query", source="query", kind=kind, text=text, path=image)
     try:
         return load_embedder(info.model, dim=info.dim, weights=info.weights).embed([query])[0]
-    except UnreadableImage as exc:
-        raise EmbcError(f"cannot read image '{image}': {exc}") from None
+    except ItemError as exc:
+        raise EmbcError(f"cannot embed the query {'text' if text is not None else f'image {image!r}'}: {exc}") from None

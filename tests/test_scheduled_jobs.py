@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import WORDNET, run_embc
+from helpers import run_embc
 
 from embc.cluster.job import recluster
 from embc.ingest.pipeline import ingest

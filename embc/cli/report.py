@@ -48,9 +48,9 @@ def print_report(reports: ReportStore, collection: str, run_id: Optional[int] = 
 
 def _history_table(runs: list[dict]) -> None:
     table("runs", ["run", "mode", "status", "algorithm", "params", "points", "clusters", "seconds", "finished"],
-          [[r["run_id"], r["mode"], r["status"], r["algorithm"], " ".join(f"{k}={v}" for k, v in (r["params"] or {}).items()),
-            r["n_points"], r["n_clusters"], (r["timings"] or {}).get("total"),
-            (r["finished_at"] or "")[:16].replace("T", " ")] for r in runs])
+          [[r["run_id"], r["mode"], r["status"], r["algorithm"],
+            " ".join(f"{k}={v}" for k, v in (r["params"] or {}).items()), r["n_points"], r["n_clusters"],
+            (r["timings"] or {}).get("total"), (r["finished_at"] or "")[:16].replace("T", " ")] for r in runs])
 
 
 @app.command()

@@ -86,19 +86,25 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
         same = same_algorithm and chosen == _algorithm_params(last) and projection == last["params"].get("projection")
         reason = _full_reason(last, history, full, same)
         job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress)
-        if reason:
-            return job.full(reason)
-        new = store.count(collection, {"cluster": None})
-        if not new:
-            return {"run_id": None, "mode": "none", "reason": f"nothing new since run {last['run_id']}",
-                    "points": 0}
-        base_points = reports.run(collection, last["base_run"] or last["run_id"])["n_points"]
-        added = sum(r["n_points"] or 0 for r in history if r["status"] == "complete"
-                    and r["mode"] == "incremental" and r["base_run"] == last["base_run"])
-        if new + added > refit_fraction * base_points:
-            return job.full(f"{new + added} points added since the last full fit: over {refit_fraction:.0%} "
-                            f"of its {base_points}")
-        return job.incremental()
+        if not reason:
+            # A small job: the store stays open for all its calls (a full fit never holds it).
+            with store.session(collection), reports.session():
+                new = store.count(collection, {"cluster": None})
+                if not new:
+                    return {"run_id": None, "mode": "none", "reason": f"nothing new since run {last['run_id']}",
+                            "points": 0}
+                base_points = reports.run(collection, last["base_run"] or last["run_id"])["n_points"]
+                added = sum(r["n_points"] or 0 for r in history if r["status"] == "complete"
+                            and r["mode"] == "incremental" and r["base_run"] == last["base_run"])
+                if new + added > refit_fraction * base_points:
+                    reason = (f"{new + added} points added since the last full fit: over {refit_fraction:.0%} "
+                              f"of its {base_points}")
+                else:
+                    run = job.incremental()
+                    if isinstance(run, dict):
+                        return run
+                    reason = run
+        return job.full(reason)
 
 
 def _algorithm_params(run: dict | None) -> dict | None:
@@ -214,8 +220,9 @@ class Job:
                 "params": params, "points": len(fit.ids), "clusters": _public(clusters),
                 "metrics": evaluation.metrics, "events": events, "timings": timings}
 
-    def incremental(self) -> dict:
-        """Assign the points no run has clustered to the last run's clusters; a full fit instead on drift."""
+    def incremental(self) -> dict | str:
+        """Assign the points no run has clustered to the last run's clusters; on drift, assign nothing and
+        return the reason for a full fit instead."""
         from embc.cluster.assign import CentroidModel
 
         clock = _Clock(self.progress)
@@ -225,7 +232,7 @@ class Job:
         labels, _ = model.assign(data.X)
         outside = float((labels < 0).mean())
         if outside > DRIFT_LIMIT and (labels < 0).sum() >= DRIFT_MIN_POINTS:
-            return self.full(f"drift: {outside:.0%} of the {len(labels)} new points fit no cluster")
+            return f"drift: {outside:.0%} of the {len(labels)} new points fit no cluster"
         clock.step("assign")
         base = self.last["base_run"] or self.last["run_id"]
         run_id = self._start("incremental", self.params, base)
@@ -259,16 +266,15 @@ class Job:
         """Map positions for new points among already mapped ones, which do not move."""
         from embc.cluster.project import place
 
-        mapped = self.reports.columns("coords", self.last["run_id"])
+        mapped = self.reports.columns("coords", self.last["run_id"], sample=MAP_ANCHORS)
         if not len(mapped.get("point_id", [])):
             return None
-        pick = np.random.default_rng(self.seed).permutation(len(mapped["point_id"]))[:MAP_ANCHORS]
-        anchors = {r.id: r.vector for r in self.store.retrieve(
-            self.collection, [str(mapped["point_id"][i]) for i in pick], with_vectors=True, keys=[])}
-        pick = [i for i in pick if str(mapped["point_id"][i]) in anchors]
-        vectors = np.array([anchors[str(mapped["point_id"][i])] for i in pick], np.float32)
-        xy = np.column_stack([mapped["x"][pick], mapped["y"][pick]]).astype(np.float32)
-        placed = place(data.X, labels, vectors, mapped["cluster"][pick], xy)
+        ids = [str(i) for i in mapped["point_id"]]
+        found = {r.id: r.vector for r in self.store.retrieve(self.collection, ids, with_vectors=True, keys=[])}
+        keep = np.array([i in found for i in ids])
+        vectors = np.array([found[i] for i in ids if i in found], np.float32)
+        xy = np.column_stack([mapped["x"], mapped["y"]])[keep].astype(np.float32)
+        placed = place(data.X, labels, vectors, mapped["cluster"][keep], xy)
         return {"point_id": data.ids, "cluster": labels, "x": placed[:, 0], "y": placed[:, 1]}
 
 

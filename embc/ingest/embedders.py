@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -9,13 +10,16 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.items import Item
 
-DEFAULT_MODEL = {"text": "minilm", "image": "effnet-lite0", "vector": "precomputed"}
+DEFAULT_MODEL = {"text": "minilm", "image": "effnet-lite0", "vector": "precomputed", "row": "autoencoder"}
 TORCHVISION_MODELS = ("resnet50", "vgg16", "vgg19", "inception_v3")
+TABLE_MODELS = ("autoencoder", "tsne", "raw")
 
 
 class Embedder(Protocol):
     """Turns a batch of items into an L2-normalised float32 matrix of shape (n, dim). Image embedders also
-    have `prepare(item)`, the decoding and resizing that may run in worker threads ahead of `embed`."""
+    have `prepare(item)`, the decoding and resizing that may run in worker threads ahead of `embed`.
+    Embedders trained on the collection's own items (word2vec, the table models) also have `trained` and
+    `fit(items)`, which trains and saves them in their folder (`weights`)."""
 
     name: str
     dim: int
@@ -47,8 +51,21 @@ class PrecomputedEmbedder:
 
 
 def load_embedder(name: str, dim: int | None = None, weights: str | None = None) -> Embedder:
-    """The embedder called `name`; `dim` is needed only for precomputed vectors, `weights` is a local
-    weights file for image models (instead of the standard download)."""
+    """The embedder called `name`. `dim`: the vector size where it is a choice (precomputed vectors, the
+    autoencoder's bottleneck). `weights`: a local weights file for image models (instead of the standard
+    download), or the folder a trained model (word2vec, table models) is saved in."""
+    if name in TABLE_MODELS:
+        from embc.ingest.table_models import BOTTLENECK, TableEmbedder
+
+        if weights is None:
+            raise EmbcError(f"model '{name}' needs a folder to keep what it learns")
+        return TableEmbedder(name, Path(weights), dim or BOTTLENECK)
+    if name == "word2vec" or name.startswith("glove:"):
+        from embc.ingest.word_models import WordVectorEmbedder
+
+        if name == "word2vec" and weights is None:
+            raise EmbcError("model 'word2vec' needs a folder to keep what it learns")
+        return WordVectorEmbedder(name, weights)
     if name == "precomputed":
         if dim is None:
             raise EmbcError("precomputed vectors need a dimension")
@@ -69,8 +86,15 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None)
         from embc.ingest.image_models import ClipEmbedder
 
         return ClipEmbedder(name, weights)
-    raise EmbcError(f"unknown model '{name}': use minilm, sentence-transformers:NAME_OR_PATH, effnet-lite0, "
-                    f"{', '.join(TORCHVISION_MODELS)} or clip:MODEL/PRETRAINED")
+    raise EmbcError(f"unknown model '{name}': use minilm, sentence-transformers:NAME_OR_PATH, word2vec, "
+                    "glove:PATH, effnet-lite0, "
+                    f"{', '.join(TORCHVISION_MODELS)}, clip:MODEL/PRETRAINED, or for table rows "
+                    f"{', '.join(TABLE_MODELS)}")
+
+
+def learns(model: str) -> bool:
+    """Whether the model is trained on the collection's own items (and kept in a folder of the data dir)."""
+    return model == "word2vec" or model in TABLE_MODELS
 
 
 def accepts(model: str, kind: str) -> bool:
@@ -79,4 +103,6 @@ def accepts(model: str, kind: str) -> bool:
         return kind in ("image", "text")
     if model == "precomputed":
         return kind == "vector"
+    if model in TABLE_MODELS:
+        return kind == "row"
     return kind == ("image" if model == "effnet-lite0" or model in TORCHVISION_MODELS else "text")

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from embc.ingest.items import ItemError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
-class UnreadableImage(Exception):
+class UnreadableImage(ItemError):
     """An image file that cannot be decoded; the message is the reason."""
 
 

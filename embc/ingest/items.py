@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ class Item:
     path: str | None = None
     label: str | None = None
     vector: np.ndarray | None = None
+    values: dict | None = None  # a table row's feature columns (None where a value is missing)
     data_hash: str | None = None  # digest of a file's bytes, for items stored by path
     prepared: Any = None  # model input made ahead of embedding (a decoded image), never stored
     tags: dict = field(default_factory=dict)  # facts the embedder found (an ImageNet class), stored in the payload
@@ -39,6 +41,8 @@ class Item:
             h.update(b"\0" if part is None else part.encode("utf-8") + b"\1")
         if self.vector is not None:
             h.update(np.ascontiguousarray(self.vector, dtype=np.float32).tobytes())
+        if self.values is not None:
+            h.update(json.dumps(self.values, sort_keys=True, default=str).encode("utf-8"))
         return h.hexdigest()
 
     def payload(self) -> dict:
@@ -50,7 +54,13 @@ class Item:
             body["path"] = self.path
         if self.label is not None:
             body["label"] = self.label
+        if self.values is not None:
+            body["values"] = self.values
         return {**body, **self.tags}
+
+
+class ItemError(Exception):
+    """An item that cannot be embedded (an unreadable image, a text with no known word): it is skipped."""
 
 
 @dataclass

@@ -5,16 +5,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
 from itertools import chain, islice
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from embc.errors import EmbcError
-from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, load_embedder
-from embc.ingest.images import UnreadableImage
-from embc.ingest.items import Item, Skipped
+from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, learns, load_embedder
+from embc.ingest.items import Item, ItemError, Skipped
 from embc.store.vectors import CollectionInfo, Store
 
 # Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store
@@ -33,11 +32,12 @@ class Summary:
     updated: int = 0
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)  # what the embedder counted (word models: words, unknown_words)
 
     def as_dict(self) -> dict:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
                 "skipped": len(self.skipped),
-                "skipped_items": [{"source": s.source, "reason": s.reason} for s in self.skipped]}
+                "skipped_items": [{"source": s.source, "reason": s.reason} for s in self.skipped], **self.notes}
 
 
 def resolve_model(store: Store, collection: str, requested: str | None,
@@ -60,8 +60,12 @@ def resolve_model(store: Store, collection: str, requested: str | None,
 
 def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
            embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None,
-           weights: str | None = None) -> Summary:
-    """Embed and store every new or changed item; `on_progress(n)` as each n inputs are done."""
+           weights: str | None = None, model_dir: Path | None = None, dim: int | None = None,
+           retrain: bool = False) -> Summary:
+    """Embed and store every new or changed item; `on_progress(n)` as each n inputs are done. Models trained
+    on the collection's own items (word2vec, table models) train on this ingest's items when the collection
+    is new, or with `retrain` (which re-embeds every item given), and are kept in `model_dir/<collection>`;
+    `dim` sets the autoencoder's bottleneck."""
     summary = Summary()
     stream = iter(items)
     first = _first_item(stream, summary)
@@ -70,14 +74,30 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     stream = chain([first], stream)
     name, info = resolve_model(store, collection, model or (embedder.name if embedder else None), first.kind,
                                weights or (embedder.weights if embedder else None))
-    if info is None:
-        embedder = embedder or load_embedder(name, dim=len(first.vector) if first.vector is not None else None,
-                                             weights=weights)
-        info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality,
-                                                      embedder.weights))
+    if info is None or retrain:
+        if info is None and weights is None and model_dir is not None and learns(name):
+            weights = str(model_dir / collection)
+        embedder = embedder or load_embedder(
+            name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
+            weights=info.weights if info else weights)
+        if hasattr(embedder, "fit") and (retrain or not embedder.trained):
+            entries = list(stream)
+            embedder.fit([e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)])
+            stream = iter(entries)
+            if info is not None and embedder.dim != info.dim:
+                raise EmbcError(f"the retrained {name} model makes {embedder.dim}-dimensional vectors, the "
+                                f"collection holds {info.dim}: ingest into a new collection")
+        if info is None:
+            info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name,
+                                                          embedder.modality, embedder.weights))
     # Loading a model takes seconds: an ingest with nothing new never does.
-    get_embedder = (lambda: embedder) if embedder else cache(
-        lambda: load_embedder(info.model, dim=info.dim, weights=info.weights))
+    loaded: list[Embedder] = [embedder] if embedder else []
+
+    def get_embedder() -> Embedder:
+        if not loaded:
+            loaded.append(load_embedder(info.model, dim=info.dim, weights=info.weights))
+        return loaded[0]
+
     progress = on_progress or (lambda n: None)
     seen: set[str] = set()
     for chunk in _chunks(stream, CHUNK):
@@ -89,7 +109,9 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             else:
                 wanted.append(entry)
         progress(len(chunk) - len(wanted))
-        _store_chunk(store, info, get_embedder, wanted, summary, progress)
+        _store_chunk(store, info, get_embedder, wanted, summary, progress, retrain)
+    if loaded and hasattr(loaded[0], "notes"):
+        summary.notes = loaded[0].notes()
     return summary
 
 
@@ -118,12 +140,13 @@ def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None
 
 
 def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], Embedder], items: list[Item],
-                 summary: Summary, progress: Callable[[int], None]) -> None:
+                 summary: Summary, progress: Callable[[int], None], everything: bool = False) -> None:
+    """Embed and upsert the items whose content changed (`everything`: all of them)."""
     if not items:
         return
     ids = [item.point_id for item in items]
     stored = {r.id: r.payload.get("content_hash") for r in store.retrieve(info.name, ids, keys=["content_hash"])}
-    changed = [(pid, item) for pid, item in zip(ids, items) if stored.get(pid) != item.content_hash]
+    changed = [(pid, item) for pid, item in zip(ids, items) if everything or stored.get(pid) != item.content_hash]
     summary.unchanged += len(items) - len(changed)
     progress(len(items) - len(changed))
     if not changed:
@@ -173,7 +196,7 @@ def _prepared(items: list[Item], batches: list[list[int]],
                 try:
                     items[i].prepared = future.result()
                     ready.append(i)
-                except UnreadableImage as exc:
+                except ItemError as exc:
                     failures.append((i, str(exc)))
             yield ready, failures
             futures = upcoming

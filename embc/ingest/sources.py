@@ -24,13 +24,15 @@ IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 @dataclass
 class Fields:
     """Which fields of a JSONL/CSV row (or Parquet column) hold what; `None` means the default name, if present.
-    `folder_labels`: an image's label is the name of its folder."""
+    `folder_labels`: an image's label is the name of its folder; `table`: rows are table rows (for the
+    table embedders), whose columns other than the id and label are its features."""
 
     text: str | None = None
     label: str | None = None
     id: str | None = None
     vector: str | None = None
     folder_labels: bool = True
+    table: bool = False  # CSV and Parquet rows are table rows: every other column is a feature
 
     def pick(self, row: dict, name: str, default: str) -> tuple[bool, object]:
         """(found, value) for field `name`; a field the user named must be there, a default one may be absent."""
@@ -72,7 +74,7 @@ def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skippe
     elif suffix == ".npy":
         yield from _npy(path, source)
     elif suffix == ".parquet":
-        yield from _parquet(path, source, fields)
+        yield from (_parquet_rows if fields.table else _parquet)(path, source, fields)
     elif suffix in IMAGE_SUFFIXES:
         yield _image_file(path, source, fields.folder_labels)
     else:
@@ -138,6 +140,23 @@ def _row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
                 label=None if label is None else str(label))
 
 
+def _table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
+    """A table row: its id and label columns, and every other column as a feature (None where missing)."""
+    try:
+        has_id, ident = fields.pick(row, "id", "id")
+        _, label = fields.pick(row, "label", "label")
+    except KeyError as exc:
+        return Skipped(where, f"no '{exc.args[0]}' field")
+    reserved = {fields.id or "id", fields.label or "label"}
+    values = {k: None if v in ("", None) else v for k, v in row.items() if k not in reserved}
+    if not values:
+        return Skipped(where, "no feature columns")
+    if all(v is None for v in values.values()):
+        return Skipped(where, "every feature value is missing")
+    return Item(key=str(ident) if has_id else where, source=source, kind="row", values=values,
+                label=None if label is None else str(label))
+
+
 def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
     content = _decode(path, source)
     if isinstance(content, Skipped):
@@ -165,7 +184,7 @@ def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         return
     reader = csv.DictReader(io.StringIO(content), restkey="\0extra")
     text_column = fields.text or "text"
-    if reader.fieldnames is None or text_column not in reader.fieldnames:
+    if reader.fieldnames is None or (not fields.table and text_column not in reader.fieldnames):
         yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])})")
         return
     width = len(reader.fieldnames)
@@ -175,7 +194,7 @@ def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
             got = width + len(row.get("\0extra", [])) - sum(v is None for v in row.values())
             yield Skipped(where, f"malformed row: {got} fields, expected {width}")
             continue
-        yield _row_item(row, source, where, fields)
+        yield (_table_row if fields.table else _row_item)(row, source, where, fields)
 
 
 def _vector_item(key: str, source: str, vector: np.ndarray, label: str | None = None) -> Item:
@@ -202,13 +221,19 @@ def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
         yield _vector_item(ids[row] if ids else f"{source}#{row}", source, matrix[row])
 
 
-def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+def _open_parquet(path: Path, source: str):
     import pyarrow.parquet as pq
 
     try:
-        table = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
-        yield Skipped(source, f"not a readable Parquet file: {exc}")
+        return Skipped(source, f"not a readable Parquet file: {exc}")
+
+
+def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    table = _open_parquet(path, source)
+    if isinstance(table, Skipped):
+        yield table
         return
     columns = table.schema_arrow.names
     id_col, vec_col, label_col = fields.id or "id", fields.vector or "vector", fields.label or "label"
@@ -228,3 +253,15 @@ def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped
             label = data[label_col][i] if label_col in data else None
             yield _vector_item(str(ident), source, vector, None if label is None else str(label))
         row += batch.num_rows
+
+
+def _parquet_rows(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    table = _open_parquet(path, source)
+    if isinstance(table, Skipped):
+        yield table
+        return
+    row = 0
+    for batch in table.iter_batches(batch_size=4096):
+        for values in batch.to_pylist():
+            yield _table_row(values, source, f"{source}#{row}", fields)
+            row += 1

@@ -81,14 +81,31 @@ class ReportStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._schema_ready = False
+        self._held: duckdb.DuckDBPyConnection | None = None  # the connection a `session` keeps open
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Keep the file open across the calls inside, for a short job that makes many."""
+        with self._connect() as con:
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._held is not None:
+            yield self._held
+            return
         # DuckDB lets one process open the file at a time: hold it only for short units of work.
         with exclusive(self.path.with_name(self.path.name + ".lock"), "the report store"):
             con = duckdb.connect(str(self.path))
             try:
-                con.execute(SCHEMA)
+                if not self._schema_ready:
+                    con.execute(SCHEMA)
+                    self._schema_ready = True
                 yield con
             finally:
                 con.close()
@@ -203,14 +220,17 @@ class ReportStore:
             return _rows(con.execute(f"SELECT k, inertia, silhouette, chosen FROM sweeps WHERE run_id IN {_CHAIN} "
                                      "ORDER BY k", [run_id]))
 
-    def columns(self, table: str, run_id: int) -> dict[str, np.ndarray]:
+    def columns(self, table: str, run_id: int, sample: int | None = None) -> dict[str, np.ndarray]:
         """A run's rows of `coords` or `silhouettes` as numpy columns: for an incremental run, its full fit's
-        rows and those each incremental run since added (a point's latest row)."""
+        rows and those each incremental run since added (a point's latest row); `sample`: at most that many,
+        picked at random (repeatably)."""
         if table not in ("coords", "silhouettes"):
             raise ValueError(table)
         chain = _CHAIN.replace("?", str(int(run_id)))
+        query = (f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id IN {chain} "
+                 "QUALIFY row_number() OVER (PARTITION BY point_id ORDER BY run_id DESC) = 1")
+        if sample is not None:
+            query = f"SELECT * FROM ({query}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (0)"
         with self._connect() as con:
-            rows = con.sql(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id IN {chain} "
-                           "QUALIFY row_number() OVER (PARTITION BY point_id ORDER BY run_id DESC) = 1 "
-                           "ORDER BY point_id").to_arrow_table()
+            rows = con.sql(f"{query} ORDER BY point_id").to_arrow_table()
         return {name: rows[name].to_numpy() for name in rows.column_names}

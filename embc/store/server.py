@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import wraps
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -49,6 +50,11 @@ class ServerStore:
 
     def __init__(self, client: QdrantClient):
         self.client = client
+
+    @contextmanager
+    def session(self, name: str) -> Iterator[None]:
+        """Nothing to hold: a server serves every call."""
+        yield
 
     @classmethod
     def connect(cls, url: str, api_key: str | None = None) -> "ServerStore":

@@ -7,7 +7,7 @@ import re
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -76,6 +76,9 @@ def to_page(records: list, with_vectors: bool, total: int) -> Page:
 
 class Store(Protocol):
     """Everything embc asks of a vector database."""
+
+    def session(self, name: str) -> ContextManager[None]:
+        """Hold the collection for a short job's several calls (the embedded engine opens it once)."""
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo: ...
 
