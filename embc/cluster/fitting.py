@@ -15,7 +15,8 @@ from embc.store.vectors import Match, Store
 
 PAGE = 2048
 PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class"]
-POINT_OVERHEAD = 400  # bytes per paged-out point besides its vector: id, payload, labels
+POINT_OVERHEAD = 300  # bytes per paged-out point besides its vector: id, labels, previous cluster
+DESCRIBE_SAMPLE = 20_000  # points whose payloads name the clusters (keywords, representatives)
 STREAMED_POINT = 150  # bytes per point a streamed fit keeps: id, label, previous cluster
 STREAM_SAMPLE = 10_000
 EPOCHS = 2  # MiniBatchKMeans passes over the pages after a k-means++ fit on the sample
@@ -25,24 +26,31 @@ Step = Callable[[str], None]
 
 @dataclass
 class Vectors:
-    """Points paged out: ids, the vector matrix and the payload fields the job needs."""
+    """Points paged out: ids, vectors, each one's previous cluster (-1: none) and ground-truth label, and the
+    payloads of `rows`, a sample of them (all when few) that names clusters."""
 
     ids: list[str]
     X: np.ndarray
+    previous: np.ndarray
+    truth: list
+    rows: np.ndarray
     payloads: list[dict]
 
 
 @dataclass
 class Fit:
-    """A fitted collection: every point's id, fitted label and previous cluster; the vectors and payloads of
-    every point, or of a sample when streamed (`rows`: their positions among `ids`)."""
+    """A fitted collection: every point's id, fitted label, previous cluster and ground truth; the vectors of
+    every point, or of a sample when streamed (`x_rows`: their positions among `ids`); the payloads of the
+    points at `rows`."""
 
     ids: list[str]
     labels: np.ndarray
     previous: np.ndarray
+    truth: list
     X: np.ndarray
+    x_rows: np.ndarray | None
+    rows: np.ndarray
     payloads: list[dict]
-    rows: np.ndarray | None
     model: CentroidModel
     inertia: float | None
     params: dict
@@ -50,11 +58,17 @@ class Fit:
 
 
 def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None,
-             match: Match | None = None) -> Vectors:
-    """The matching vectors of a collection in one float32 matrix, filled page by page."""
+             match: Match | None = None, keep: int | None = None, seed: int = 0) -> Vectors:
+    """The matching vectors of a collection in one float32 matrix, filled page by page; payloads are kept
+    for a random sample of about `keep` points (all with None): a million payload dicts cost more memory
+    than the names they give."""
     info = store.collection(collection)
+    rng = np.random.default_rng(seed)
     X = np.empty((0, info.dim), np.float32)
     ids: list[str] = []
+    previous: list[np.ndarray] = []
+    truth: list = []
+    rows: list[np.ndarray] = []
     payloads: list[dict] = []
     overflow = []  # points a server took in while we paged (the embedded store is locked meanwhile)
     filled = 0
@@ -66,12 +80,21 @@ def page_out(store: Store, collection: str, keys: list[str], progress: Progress 
         filled += take
         if take < len(page.ids):
             overflow.append(page.vectors[take:])
+        picked = (np.arange(len(page.ids)) if keep is None or page.total <= keep
+                  else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total))
+        rows.append(len(ids) + picked)
+        payloads += [page.payloads[i] for i in picked]
+        previous.append(_previous(page.payloads))
+        truth += [p.get("label") for p in page.payloads]
         ids += page.ids
-        payloads += page.payloads
         if progress:
             progress("page out", len(ids), page.total)
     X = np.vstack([X[:filled], *overflow]) if overflow else X[:filled]
-    return Vectors(ids, X, payloads)
+    return Vectors(ids, X, _join(previous), truth, _join(rows), payloads)
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def fits_in_memory(n: int, dim: int) -> bool:
@@ -110,14 +133,14 @@ def fit_in_memory(store: Store, collection: str, algorithm: str, params: dict, s
                   progress: Progress | None = None) -> Fit:
     from embc.cluster.algorithms import make_estimator
 
-    data = page_out(store, collection, PAYLOAD_KEYS, progress)
+    data = page_out(store, collection, PAYLOAD_KEYS, progress, keep=DESCRIBE_SAMPLE, seed=seed)
     _enough(len(data.ids), params, collection)
     step("page_out")
     params, sweep_rows = _choose_k(data.X, params, seed, step)
     estimator = make_estimator(algorithm, params, seed)
     labels = estimator.fit(data.X).labels_.astype(np.int64)
     step("fit")
-    return Fit(data.ids, labels, _previous(data.payloads), data.X, data.payloads, None,
+    return Fit(data.ids, labels, data.previous, data.truth, data.X, None, data.rows, data.payloads,
                CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None), params, sweep_rows)
 
 
@@ -173,7 +196,8 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
     ids: list[str] = []
     labels: list[np.ndarray] = []
     previous: list[np.ndarray] = []
-    for page in store.pages(collection, page_size=PAGE, keys=["cluster"]):
+    truth: list = []
+    for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"]):
         page_labels = np.asarray(predict(page.vectors), np.int64)
         inside = np.flatnonzero(page_labels != NOISE)
         rows = np.array([row_of[int(c)] for c in page_labels[inside]], np.int64)
@@ -183,6 +207,7 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
         ids += page.ids
         labels.append(page_labels)
         previous.append(_previous(page.payloads))
+        truth += [p.get("label") for p in page.payloads]
         if progress:
             progress("assign", len(ids), page.total)
     step("assign")
@@ -192,5 +217,6 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
     all_labels = np.concatenate(labels)
     present = np.isin(centre_ids, all_labels)
     model = CentroidModel(np.asarray(centre_ids)[present], centres[present], radii[present])
-    return Fit(ids, all_labels, np.concatenate(previous), Xs[kept], [payloads[j] for j in kept],
-               np.array([position[sample_ids[j]] for j in kept], np.int64), model, inertia, params, sweep_rows)
+    rows = np.array([position[sample_ids[j]] for j in kept], np.int64)
+    return Fit(ids, all_labels, np.concatenate(previous), truth, Xs[kept], rows, rows, [payloads[j] for j in kept],
+               model, inertia, params, sweep_rows)

@@ -183,24 +183,31 @@ class Job:
             old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
             mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model,
                                              self.reports.next_cluster_id(self.collection))
-            labels = np.array([mapping[c] for c in fit.labels], np.int64)
+            fitted, where = np.unique(fit.labels, return_inverse=True)
+            labels = np.array([mapping[int(c)] for c in fitted], np.int64)[where]
             model = fit.model.relabel(mapping)
             clock.step("match_ids")
             self._write_labels(fit.ids, labels, run_id)
             clock.step("write_labels")
-            rows = slice(None) if fit.rows is None else fit.rows
-            ids = fit.ids if fit.rows is None else [fit.ids[i] for i in fit.rows]
-            evaluation = evaluate(fit.X, labels[rows], [p.get("label") for p in fit.payloads], fit.inertia,
+            # X holds every point, or (streamed) the sample at x_rows; names come from the payloads at rows.
+            rows = slice(None) if fit.x_rows is None else fit.x_rows
+            ids = fit.ids if fit.x_rows is None else [fit.ids[i] for i in fit.x_rows]
+            evaluation = evaluate(fit.X, labels[rows], np.asarray(fit.truth, dtype=object)[rows], fit.inertia,
                                   self.seed, fit.previous[rows] if self.last else None)
             clock.step("evaluate")
-            clusters = describe(fit.X, labels[rows], ids, fit.payloads)
+            described = {c["id"]: c for c in describe(fit.X[fit.rows] if fit.x_rows is None else fit.X,
+                                                      labels[fit.rows], [fit.ids[i] for i in fit.rows],
+                                                      fit.payloads)}
             per_cluster = evaluation.per_cluster(labels[rows])
             extents = dict(zip(model.ids_.tolist(), zip(model.centroids_, model.radii_)))
-            for c in clusters:
-                c["silhouette"] = per_cluster.get(c["id"])
-                c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
-                if fit.rows is not None:
-                    c["size"] = int((labels == c["id"]).sum())
+            sizes = dict(zip(*np.unique(labels, return_counts=True)))
+            clusters = []
+            for cid, size in sizes.items():
+                c = described.get(cid) or {"id": int(cid), "name": f"cluster {cid}", "keywords": [],
+                                           "representatives": []}
+                c["size"], c["silhouette"] = int(size), per_cluster.get(cid)
+                c["centroid"], c["radius"] = extents.get(cid, (None, None))
+                clusters.append(c)
             clock.step("describe")
             coords = None
             if self.projection != "none":
