@@ -83,7 +83,9 @@ def silhouette_samples(X: np.ndarray, labels: np.ndarray, seed: int = 0,
     sums = np.empty_like(onehot)  # each point's summed distance to each cluster's sampled members
     for start in range(0, len(pick), BLOCK):
         block = Xs[start:start + BLOCK] @ Xs.T
-        np.sqrt(np.maximum(2 - 2 * block, 0, out=block), out=block)  # |a - b| for unit vectors
+        block *= -2  # |a - b| = sqrt(2 - 2 a.b) for unit vectors, computed in place: no temporaries
+        block += 2
+        np.sqrt(np.maximum(block, 0, out=block), out=block)
         sums[start:start + BLOCK] = block @ onehot
     rows = np.arange(len(pick))
     alone = sizes[own] == 1
