@@ -11,6 +11,7 @@ from embc.cluster.reduce import NEIGHBOURS, nearest, umap_embed
 
 FIT_SAMPLE = 3000
 PLACE_NEIGHBOURS = 5
+CHUNK = 65536
 PROJECTIONS = ("umap", "tsne", "pca")
 
 
@@ -27,29 +28,35 @@ def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, method: str = "
 
         if n < 3:
             return np.zeros((n, 2), np.float32)
-        return PCA(2, random_state=seed).fit(X[sample]).transform(X).astype(np.float32)
+        pca = PCA(2, random_state=seed).fit(X[sample])
+        for start in range(0, n, CHUNK):  # PCA.transform centres a copy of what it is given: a block at a time
+            coords[start:start + CHUNK] = pca.transform(X[start:start + CHUNK])
+        return coords
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         coords[sample] = (umap_embed if method == "umap" else _tsne_fit)(X[sample], seed)
     rest = np.setdiff1d(np.arange(n), sample)
-    coords[rest] = place(X[rest], labels[rest], X[sample], labels[sample], coords[sample])
+    coords[rest] = place(X, labels, X[sample], labels[sample], coords[sample], rows=rest)
     return coords
 
 
 def place(X: np.ndarray, labels: np.ndarray, anchors: np.ndarray, anchor_labels: np.ndarray,
-          anchor_xy: np.ndarray) -> np.ndarray:
-    """2-D positions for the rows of X: the similarity-weighted mean position of their nearest anchors in
-    the same cluster. Anchors never move, so a map can grow without redrawing it."""
-    coords = np.empty((len(X), 2), np.float32)
-    for cluster in np.unique(labels):
-        queries = np.flatnonzero(labels == cluster)
+          anchor_xy: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """2-D positions for the rows of X (those at `rows`, else all; `labels` are X's): the similarity-weighted
+    mean position of their nearest anchors in the same cluster. Anchors never move, so a map can grow
+    without redrawing it."""
+    rows = np.arange(len(X)) if rows is None else rows
+    row_labels = labels[rows]
+    coords = np.empty((len(rows), 2), np.float32)
+    for cluster in np.unique(row_labels):
+        at = np.flatnonzero(row_labels == cluster)
         # A point's nearest sampled neighbours are almost always in its own cluster: searching only there
-        # divides the cost by the number of clusters.
+        # divides the cost by the number of clusters (and copies one cluster's vectors at a time).
         own = np.flatnonzero(anchor_labels == cluster) if cluster >= 0 else np.arange(len(anchors))
         candidates = own if len(own) >= PLACE_NEIGHBOURS else np.arange(len(anchors))
-        index, sims = nearest(X[queries], anchors[candidates], min(PLACE_NEIGHBOURS, len(candidates)))
+        index, sims = nearest(X[rows[at]], anchors[candidates], min(PLACE_NEIGHBOURS, len(candidates)))
         weights = np.maximum(sims, 1e-6)[:, :, None]
-        coords[queries] = (weights * anchor_xy[candidates][index]).sum(1) / weights.sum(1)
+        coords[at] = (weights * anchor_xy[candidates][index]).sum(1) / weights.sum(1)
     return coords
 
 
