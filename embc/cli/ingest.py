@@ -27,12 +27,12 @@ def ingest(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Local weights file for an image model."),
     folder_labels: bool = typer.Option(True, "--folder-labels/--no-folder-labels",
                                        help="An image's folder name is its ground-truth label."),
-    text_field: Optional[str] = typer.Option(None, help="JSONL/CSV field holding the text [default: text]."),
-    label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label [default: label]."),
-    id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id [default: id, else the row]."),
-    vector_field: Optional[str] = typer.Option(None, help="Parquet column holding vectors [default: vector]."),
+    text_field: Optional[str] = typer.Option(None, help="JSONL/CSV field holding the text (default: text)."),
+    label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label (default: label)."),
+    id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id (default: id, else the row)."),
+    vector_field: Optional[str] = typer.Option(None, help="Parquet column holding vectors (default: vector)."),
     bottleneck: Optional[int] = typer.Option(None, help="autoencoder: size of the bottleneck, the vectors' "
-                                             "dimension [8]."),
+                                             "dimension (default: 8)."),
     retrain: bool = typer.Option(False, "--retrain", help="Retrain the collection's own model (word2vec, "
                                  "autoencoder, tsne, raw) on these items and re-embed them."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

@@ -34,22 +34,23 @@ def recluster(
     ctx: typer.Context,
     collection: str = COLLECTION,
     algorithm: Optional[str] = typer.Option(None, "--algorithm", "-a", help="kmeans, dbscan, hdbscan or "
-                                            "agglomerative [default: the last run's, else kmeans]."),
+                                            "agglomerative (default: the last run's, else kmeans)."),
     k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative), or auto: the best "
-                                    "silhouette near the elbow of a k sweep (2-20) on a sample [default: 8]."),
-    eps: Optional[float] = typer.Option(None, help="dbscan radius in the reduced space [default: the knee of "
-                                        "the k-distance curve]."),
-    min_size: Optional[int] = typer.Option(None, help="dbscan min_samples [10], hdbscan min_cluster_size [20]."),
-    linkage: Optional[str] = typer.Option(None, help="agglomerative: ward, average or complete [ward]."),
+                                    "silhouette near the elbow of a k sweep (2-20) on a sample (default: 8)."),
+    eps: Optional[float] = typer.Option(None, help="dbscan radius in the reduced space (default: the knee of "
+                                        "the k-distance curve)."),
+    min_size: Optional[int] = typer.Option(None, help="dbscan min_samples (default: 10), hdbscan "
+                                           "min_cluster_size (default: 20)."),
+    linkage: Optional[str] = typer.Option(None, help="agglomerative: ward, average or complete (default: ward)."),
     reduce: Optional[str] = typer.Option(None, help="dbscan/hdbscan run on: umap (10-D), pca (10-D) or none "
-                                         "[umap]."),
+                                         "(default: umap)."),
     sample_cap: Optional[int] = typer.Option(None, help="dbscan, hdbscan, agglomerative fit at most this many "
-                                             "points and assign the rest [10000]."),
-    n_init: Optional[int] = typer.Option(None, help="kmeans: k-means++ starts, the best kept [4]."),
-    seed: Optional[int] = typer.Option(None, help="Random seed, recorded with the run [default: the last run's, "
-                                       "else 0]."),
+                                             "points and assign the rest (default: 10000)."),
+    n_init: Optional[int] = typer.Option(None, help="kmeans: k-means++ starts, the best kept (default: 4)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed, recorded with the run (default: the last run's, "
+                                       "else 0)."),
     projection: Optional[str] = typer.Option(None, "--projection", help="2-D map: umap, tsne, pca, or none "
-                                             "[default: the last run's, else umap]."),
+                                             "(default: the last run's, else umap)."),
     full: bool = typer.Option(False, "--full", help="Refit every point even when few are new."),
     refit_fraction: float = typer.Option(0.3, help="Refit when the points added since the last full fit exceed "
                                          "this share of it."),
