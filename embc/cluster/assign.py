@@ -34,6 +34,10 @@ class CentroidModel:
         """The same model under new cluster ids."""
         return CentroidModel(np.array([mapping[int(c)] for c in self.ids_], np.int64), self.centroids_, self.radii_)
 
+    def extents(self) -> dict[int, tuple[np.ndarray, float]]:
+        """Each cluster's (centroid, extent), by cluster id."""
+        return dict(zip(self.ids_.tolist(), zip(self.centroids_, self.radii_)))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The nearest cluster's id for each row, or -1 outside every cluster's extent."""
         labels, _ = self.assign(X)

@@ -27,9 +27,10 @@ class Evaluation:
 
 def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | None = None,
              inertia: float | None = None, seed: int = 0,
-             previous: Sequence[int | None] | None = None) -> Evaluation:
+             previous: np.ndarray | None = None) -> Evaluation:
     """silhouette (on a sample), davies_bouldin, calinski_harabasz, inertia; nmi, ari, homogeneity, completeness
-    where labels exist; stability_ari against the `previous` run's clusters on the points both clustered."""
+    where labels exist; stability_ari against the `previous` run's clusters (-1: none) on the points both
+    clustered."""
     from sklearn import metrics
 
     out: dict[str, float | None] = {"inertia": inertia}
@@ -57,7 +58,7 @@ def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | No
             out["homogeneity"] = float(metrics.homogeneity_score(t, p))
             out["completeness"] = float(metrics.completeness_score(t, p))
     if previous is not None:
-        before = np.array([-1 if p is None else p for p in previous])
+        before = np.asarray(previous)
         both = (before >= 0) & (labels >= 0)
         if both.any():
             out["stability_ari"] = float(metrics.adjusted_rand_score(before[both], labels[both]))

@@ -199,7 +199,7 @@ class Job:
                                                       labels[fit.rows], [fit.ids[i] for i in fit.rows],
                                                       fit.payloads)}
             per_cluster = evaluation.per_cluster(labels[rows])
-            extents = dict(zip(model.ids_.tolist(), zip(model.centroids_, model.radii_)))
+            extents = model.extents()
             sizes = dict(zip(*np.unique(labels, return_counts=True)))
             clusters = []
             for cid, size in sizes.items():
@@ -248,7 +248,7 @@ class Job:
             clock.step("write_labels")
             clusters = self.reports.clusters(self.last["run_id"])
             added = dict(zip(*np.unique(labels, return_counts=True)))
-            extents = dict(zip(model.ids_.tolist(), zip(model.centroids_, model.radii_)))
+            extents = model.extents()
             if -1 in added and all(c["id"] != -1 for c in clusters):
                 clusters.append({"id": -1, "size": 0, "name": "noise", "keywords": [], "representatives": []})
             for c in clusters:

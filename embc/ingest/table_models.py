@@ -40,8 +40,7 @@ class RowFeatures:
         from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
         self.columns = list(dict.fromkeys(key for row in rows for key in row))
-        self.numeric = [c for c in self.columns if all(_number(row.get(c)) is not None or row.get(c) is None
-                                                       for row in rows)]
+        self.numeric = [c for c in self.columns if all(_number(row.get(c)) is not None for row in rows)]
         categorical = [i for i, c in enumerate(self.columns) if c not in self.numeric]
         numeric = [self.columns.index(c) for c in self.numeric]
         self.pipeline = ColumnTransformer([
