@@ -75,6 +75,16 @@ def test_pages_cover_every_point_once(filled):
     assert even_pages[0].vectors is None
 
 
+def test_sessions_nest(filled):
+    store, ids, _ = filled
+    with store.session("docs"):
+        with store.session("docs"):
+            assert store.count("docs") == 50
+        # The outer session still holds the collection: this call neither reopens nor waits for it.
+        assert len(store.retrieve("docs", ids[:2])) == 2
+    assert store.count("docs") == 50
+
+
 def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled):
     store, ids, vectors = filled
     groups = [(ids[:20], {"cluster": 0, "cluster_run": 1}), (ids[20:45], {"cluster": 1, "cluster_run": 1}),

@@ -3,7 +3,9 @@ pages (a sample for the estimator, then MiniBatchKMeans passes or sample-fit ass
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -40,14 +42,14 @@ class Vectors:
 @dataclass
 class Fit:
     """A fitted collection: every point's id, fitted label, previous cluster and ground truth; the vectors of
-    every point, or of a sample when streamed (`x_rows`: their positions among `ids`); the payloads of the
-    points at `rows`."""
+    every point, or of a sample when streamed (`x_rows`: their positions among `ids`), None once freed; the
+    payloads of the points at `rows`."""
 
     ids: list[str]
     labels: np.ndarray
     previous: np.ndarray
     truth: list
-    X: np.ndarray
+    X: np.ndarray | None
     x_rows: np.ndarray | None
     rows: np.ndarray
     payloads: list[dict]
@@ -57,40 +59,36 @@ class Fit:
     sweep: list[dict]
 
 
-def page_out(store: Store, collection: str, keys: list[str], progress: Progress | None = None,
-             match: Match | None = None, keep: int | None = None, seed: int = 0) -> Vectors:
-    """The matching vectors of a collection in one float32 matrix, filled page by page; payloads are kept
-    for a random sample of about `keep` points (all with None): a million payload dicts cost more memory
-    than the names they give."""
-    info = store.collection(collection)
+def page_out(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
+             match: Match | None = None, keep: int = 0, seed: int = 0) -> Vectors:
+    """The matching vectors of a collection in one float32 matrix, with the payloads (PAYLOAD_KEYS) of a
+    random sample of about `keep` points: a million payload dicts cost more memory than the names they give.
+
+    Pages are spilled to an unlinked file in `scratch` and read back once the store is closed, so that an
+    embedded engine's own memory (half the vectors' size) and the matrix are never held together."""
     rng = np.random.default_rng(seed)
-    X = np.empty((0, info.dim), np.float32)
     ids: list[str] = []
     previous: list[np.ndarray] = []
     truth: list = []
     rows: list[np.ndarray] = []
-    payloads: list[dict] = []
-    overflow = []  # points a server took in while we paged (the embedded store is locked meanwhile)
-    filled = 0
-    for page in store.pages(collection, page_size=PAGE, keys=keys, match=match):
-        if not ids:
-            X = np.empty((page.total, info.dim), np.float32)
-        take = min(len(page.ids), len(X) - filled)
-        X[filled:filled + take] = page.vectors[:take]
-        filled += take
-        if take < len(page.ids):
-            overflow.append(page.vectors[take:])
-        picked = (np.arange(len(page.ids)) if keep is None or page.total <= keep
-                  else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total))
-        rows.append(len(ids) + picked)
-        payloads += [page.payloads[i] for i in picked]
-        previous.append(_previous(page.payloads))
-        truth += [p.get("label") for p in page.payloads]
-        ids += page.ids
-        if progress:
-            progress("page out", len(ids), page.total)
-    X = np.vstack([X[:filled], *overflow]) if overflow else X[:filled]
-    return Vectors(ids, X, _join(previous), truth, _join(rows), payloads)
+    with tempfile.TemporaryFile(dir=scratch) as spill:
+        with store.session(collection):
+            for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"], match=match):
+                page.vectors.tofile(spill)
+                rows.append(len(ids) + (np.arange(len(page.ids)) if page.total <= keep
+                                        else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total)))
+                previous.append(_previous(page.payloads))
+                truth += [p.get("label") for p in page.payloads]
+                ids += page.ids
+                if progress:
+                    progress("page out", len(ids), page.total)
+            sample = _join(rows)
+            found = {r.id: r.payload for r in store.retrieve(collection, [ids[i] for i in sample], keys=PAYLOAD_KEYS)
+                     } if len(sample) else {}
+        spill.seek(0)
+        X = np.fromfile(spill, np.float32).reshape(len(ids), store.collection(collection).dim)
+    # A point a server deleted meanwhile keeps an empty payload.
+    return Vectors(ids, X, _join(previous), truth, sample, [found.get(ids[i], {}) for i in sample])
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:
@@ -130,10 +128,10 @@ def _enough(n: int, params: dict, collection: str) -> None:
 
 
 def fit_in_memory(store: Store, collection: str, algorithm: str, params: dict, seed: int, step: Step,
-                  progress: Progress | None = None) -> Fit:
+                  scratch: Path, progress: Progress | None = None) -> Fit:
     from embc.cluster.algorithms import make_estimator
 
-    data = page_out(store, collection, PAYLOAD_KEYS, progress, keep=DESCRIBE_SAMPLE, seed=seed)
+    data = page_out(store, collection, scratch, progress, keep=DESCRIBE_SAMPLE, seed=seed)
     _enough(len(data.ids), params, collection)
     step("page_out")
     params, sweep_rows = _choose_k(data.X, params, seed, step)

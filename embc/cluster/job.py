@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from embc.cluster.fitting import PAYLOAD_KEYS, Progress, Vectors, page_out
+from embc.cluster.fitting import Progress, Vectors, page_out
 from embc.cluster.params import resolve
 from embc.store.reports import ReportStore
 from embc.store.vectors import Store
@@ -177,8 +177,13 @@ class Job:
         run_id = self._start("full", params)
         clock = _Clock(self.progress)
         try:
-            fit = (fit_in_memory if in_memory else fit_streamed)(self.store, self.collection, self.algorithm, params,
-                                                                 self.seed, clock.step, self.progress)
+            if in_memory:
+                # The data directory takes the spilled pages (see `page_out`).
+                fit = fit_in_memory(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
+                                    self.reports.path.parent, self.progress)
+            else:
+                fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
+                                   self.progress)
             params = fit.params
             old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
             mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model,
@@ -187,8 +192,6 @@ class Job:
             labels = np.array([mapping[int(c)] for c in fitted], np.int64)[where]
             model = fit.model.relabel(mapping)
             clock.step("match_ids")
-            self._write_labels(fit.ids, labels, run_id)
-            clock.step("write_labels")
             # X holds every point, or (streamed) the sample at x_rows; names come from the payloads at rows.
             rows = slice(None) if fit.x_rows is None else fit.x_rows
             ids = fit.ids if fit.x_rows is None else [fit.ids[i] for i in fit.x_rows]
@@ -214,6 +217,10 @@ class Job:
                 xy = project_2d(fit.X, labels[rows], self.seed, self.projection)
                 coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
             clock.step("project")
+            # Last, with the vectors freed: opening the store again costs memory of its own.
+            fit.X = None
+            self._write_labels(fit.ids, labels, run_id)
+            clock.step("write_labels")
         except BaseException as exc:
             self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
             raise
@@ -233,7 +240,8 @@ class Job:
         from embc.cluster.assign import CentroidModel
 
         clock = _Clock(self.progress)
-        data = page_out(self.store, self.collection, PAYLOAD_KEYS, self.progress, match={"cluster": None})
+        data = page_out(self.store, self.collection, self.reports.path.parent, self.progress,
+                        match={"cluster": None})
         clock.step("page_out")
         model = CentroidModel(*self.reports.centroids(self.last["run_id"]))
         labels, _ = model.assign(data.X)

@@ -52,6 +52,9 @@ class EmbeddedStore:
     def session(self, name: str) -> Iterator[None]:
         """Keep the collection open (and locked) across the calls inside: loading a shard costs up to half
         a second at 100k points, more than a small job's work."""
+        if name in self._open:  # nested in a session of the same collection
+            yield
+            return
         with self._shard(name) as shard:
             self._open[name] = shard
             try:
