@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -27,6 +28,14 @@ def _filter(match: Match | None) -> Filter | None:
         return None
     return Filter(must=[IsEmptyCondition(k) if v is None else FieldCondition(key=k, match=MatchValue(v))
                         for k, v in match.items()])
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap the engine freed back to the OS. glibc keeps it otherwise: after a page-out of 1M points,
+    a third of the vectors' size that the matrix would then be allocated on top of."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if trim:
+        trim(0)
 
 
 def _with_payload(keys: Sequence[str] | None):
@@ -78,6 +87,7 @@ class EmbeddedStore:
                 yield shard
             finally:
                 shard.close()
+                _release_freed_memory()
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo:
         folder = self._dir(info.name)
