@@ -65,7 +65,7 @@ def page_out(store: Store, collection: str, scratch: Path, progress: Progress | 
     random sample of about `keep` points: a million payload dicts cost more memory than the names they give.
 
     Pages are spilled to an unlinked file in `scratch` and read back once the store is closed, so that an
-    embedded engine's own memory (half the vectors' size) and the matrix are never held together."""
+    embedded engine's own memory (about half the vectors' size) and the matrix are never held together."""
     rng = np.random.default_rng(seed)
     ids: list[str] = []
     previous: list[np.ndarray] = []
@@ -83,12 +83,16 @@ def page_out(store: Store, collection: str, scratch: Path, progress: Progress | 
                 if progress:
                     progress("page out", len(ids), page.total)
             sample = _join(rows)
-            found = {r.id: r.payload for r in store.retrieve(collection, [ids[i] for i in sample], keys=PAYLOAD_KEYS)
-                     } if len(sample) else {}
+            payloads = _payloads(store, collection, [ids[i] for i in sample])
         spill.seek(0)
         X = np.fromfile(spill, np.float32).reshape(len(ids), store.collection(collection).dim)
-    # A point a server deleted meanwhile keeps an empty payload.
-    return Vectors(ids, X, _join(previous), truth, sample, [found.get(ids[i], {}) for i in sample])
+    return Vectors(ids, X, _join(previous), truth, sample, payloads)
+
+
+def _payloads(store: Store, collection: str, ids: list[str]) -> list[dict]:
+    """The PAYLOAD_KEYS of the points `ids`, in order; empty for a point a server deleted meanwhile."""
+    found = {r.id: r.payload for r in store.retrieve(collection, ids, keys=PAYLOAD_KEYS)} if ids else {}
+    return [found.get(i, {}) for i in ids]
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:
@@ -154,12 +158,12 @@ def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, se
     rng = np.random.default_rng(seed)
     picked: list[np.ndarray] = []
     sample_ids: list[str] = []
-    payloads: list[dict] = []
-    for page in store.pages(collection, page_size=PAGE, keys=PAYLOAD_KEYS):
-        keep = np.flatnonzero(rng.random(len(page.ids)) < size / total)
-        picked.append(page.vectors[keep])
-        sample_ids += [page.ids[i] for i in keep]
-        payloads += [page.payloads[i] for i in keep]
+    with store.session(collection):
+        for page in store.pages(collection, page_size=PAGE, keys=[]):
+            keep = np.flatnonzero(rng.random(len(page.ids)) < size / total)
+            picked.append(page.vectors[keep])
+            sample_ids += [page.ids[i] for i in keep]
+        payloads = _payloads(store, collection, sample_ids)
     Xs = np.vstack(picked)
     _enough(len(Xs), params, collection)
     step("sample")
