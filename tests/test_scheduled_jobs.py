@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -229,3 +230,23 @@ def test_every_runs_on_a_schedule_and_survives_errors(home, tmp_path):
     bad = run_embc("recluster", "--every", "soon", home=home)
     assert (bad.returncode, bad.stderr) == (1, "embc: error: --every takes an interval such as 30s, 10m or 1h, "
                                                "not 'soon'\n")
+
+
+def test_no_disk_for_the_page_out_is_one_line_and_keeps_the_last_run(home):
+    """The page-out spills the vectors to the data directory: a write that fails there (here a 1 MiB file
+    size limit; a full disk reads the same) stops the job with one line, and nothing stored changes."""
+    store, reports = _open(home)
+    before = _labels(store, "wordnet")
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.RLIM_INFINITY))
+
+    job = subprocess.run([sys.executable, "-m", "embc", "recluster", "-c", "wordnet", "--full"], text=True,
+                         capture_output=True, env={**os.environ, "EMBC_HOME": str(home)}, preexec_fn=limit_file_size)
+    assert job.returncode == 1
+    assert job.stderr.startswith(f"embc: error: cannot page the vectors out: writing them to {home} failed (")
+    assert job.stderr.strip().endswith("a recluster needs as much free disk there as the collection's vectors take")
+    assert len(job.stderr.strip().splitlines()) == 1
+    assert [r["status"] for r in reports.runs("wordnet")] == ["failed", "complete"]
+    assert _labels(store, "wordnet") == before

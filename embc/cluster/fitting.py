@@ -74,7 +74,7 @@ def page_out(store: Store, collection: str, scratch: Path, progress: Progress | 
     with tempfile.TemporaryFile(dir=scratch) as spill:
         with store.session(collection):
             for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"], match=match):
-                page.vectors.tofile(spill)
+                _spill(page.vectors, spill, scratch)
                 rows.append(len(ids) + (np.arange(len(page.ids)) if page.total <= keep
                                         else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total)))
                 previous.append(_previous(page.payloads))
@@ -87,6 +87,14 @@ def page_out(store: Store, collection: str, scratch: Path, progress: Progress | 
         spill.seek(0)
         X = np.fromfile(spill, np.float32).reshape(len(ids), store.collection(collection).dim)
     return Vectors(ids, X, _join(previous), truth, sample, payloads)
+
+
+def _spill(vectors: np.ndarray, spill, scratch: Path) -> None:
+    try:
+        vectors.tofile(spill)
+    except OSError as exc:
+        raise EmbcError(f"cannot page the vectors out: writing them to {scratch} failed ({exc}); a recluster "
+                        "needs as much free disk there as the collection's vectors take") from exc
 
 
 def _payloads(store: Store, collection: str, ids: list[str]) -> list[dict]:
