@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 
@@ -89,7 +89,8 @@ def page_out(store: Store, collection: str, scratch: Path, progress: Progress | 
     return Vectors(ids, X, _join(previous), truth, sample, payloads)
 
 
-def _spill(vectors: np.ndarray, spill, scratch: Path) -> None:
+def _spill(vectors: np.ndarray, spill: BinaryIO, scratch: Path) -> None:
+    """Append a page's vectors to the spill file; a failed write (a full disk) is one clear error."""
     try:
         vectors.tofile(spill)
     except OSError as exc:

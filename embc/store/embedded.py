@@ -31,8 +31,8 @@ def _filter(match: Match | None) -> Filter | None:
 
 
 def _release_freed_memory() -> None:
-    """Hand the heap the engine freed back to the OS. glibc keeps it otherwise: after a page-out of 1M points,
-    a third of the vectors' size that the matrix would then be allocated on top of."""
+    """Hand the heap the engine freed back to the OS. glibc keeps it otherwise: after a page-out, about half
+    the vectors' size, which the matrix read back next would be allocated on top of."""
     trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
     if trim:
         trim(0)
