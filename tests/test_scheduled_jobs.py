@@ -250,3 +250,13 @@ def test_no_disk_for_the_page_out_is_one_line_and_keeps_the_last_run(home):
     assert len(job.stderr.strip().splitlines()) == 1
     assert [r["status"] for r in reports.runs("wordnet")] == ["failed", "complete"]
     assert _labels(store, "wordnet") == before
+
+
+def test_report_store_sessions_nest(tmp_path):
+    reports = ReportStore(tmp_path / "reports.duckdb")
+    with reports.session():
+        with reports.session():
+            assert reports.runs("x") == []
+        # The outer session still holds the file: this call neither reopens it nor waits for its lock.
+        assert reports.runs("x") == []
+    assert reports.runs("x") == []

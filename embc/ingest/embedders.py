@@ -54,17 +54,15 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None)
     """The embedder called `name`. `dim`: the vector size where it is a choice (precomputed vectors, the
     autoencoder's bottleneck). `weights`: a local weights file for image models (instead of the standard
     download), or the folder a trained model (word2vec, table models) is saved in."""
+    if learns(name) and weights is None:
+        raise EmbcError(f"model '{name}' needs a folder to keep what it learns")
     if name in TABLE_MODELS:
         from embc.ingest.table_models import BOTTLENECK, TableEmbedder
 
-        if weights is None:
-            raise EmbcError(f"model '{name}' needs a folder to keep what it learns")
         return TableEmbedder(name, Path(weights), dim or BOTTLENECK)
     if name == "word2vec" or name.startswith("glove:"):
         from embc.ingest.word_models import WordVectorEmbedder
 
-        if name == "word2vec" and weights is None:
-            raise EmbcError("model 'word2vec' needs a folder to keep what it learns")
         return WordVectorEmbedder(name, weights)
     if name == "precomputed":
         if dim is None:

@@ -66,8 +66,6 @@ def _number(value: object) -> float | None:
     """A value as a number: NaN when missing, None when it is not a number."""
     if value is None:
         return np.nan
-    if isinstance(value, bool):
-        return float(value)
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -87,6 +87,9 @@ class ReportStore:
     @contextmanager
     def session(self) -> Iterator[None]:
         """Keep the file open across the calls inside, for a short job that makes many."""
+        if self._held is not None:  # nested in a session
+            yield
+            return
         with self._connect() as con:
             self._held = con
             try:
