@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import WORDNET
 
@@ -46,6 +47,19 @@ def minilm():
 @pytest.fixture(scope="session")
 def wordnet_rows() -> list[dict]:
     return [json.loads(line) for line in WORDNET.read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def wordnet_vectors(minilm, wordnet_rows) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A quarter of the WordNet sample: its vectors, scikit-learn's k-means labels at k=8, the true labels."""
+    from sklearn.cluster import KMeans
+
+    from embc.ingest.items import Item
+
+    rows = wordnet_rows[::4]
+    X = minilm.embed([Item(key=r["id"], source="wn", kind="text", text=r["text"]) for r in rows])
+    labels = KMeans(8, n_init=1, random_state=0).fit(X).labels_
+    return X, labels, [r["label"] for r in rows]
 
 
 @pytest.fixture(scope="session")

@@ -5,19 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn import metrics
-from sklearn.cluster import KMeans
 
 from embc.cluster.evaluate import calinski_harabasz, evaluate, silhouette
-
-
-@pytest.fixture(scope="module")
-def wordnet_vectors(minilm, wordnet_rows):
-    from embc.ingest.items import Item
-
-    rows = wordnet_rows[::4]
-    X = minilm.embed([Item(key=r["id"], source="wn", kind="text", text=r["text"]) for r in rows])
-    labels = KMeans(8, n_init=1, random_state=0).fit(X).labels_
-    return X, labels, [r["label"] for r in rows]
 
 
 def test_silhouette_matches_scikit_learn(wordnet_vectors):

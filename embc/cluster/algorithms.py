@@ -110,35 +110,6 @@ class HDBSCAN(SampledClustering):
         return 8.0 * m * (REDUCED_DIMS + 2 * self.min_cluster_size)  # tree-based neighbours, no n x n matrix
 
 
-def _kmeans():
-    """scikit-learn's KMeans, without the temporary copy of X that its tolerance costs (`np.var(X, axis=0)`
-    allocates X - mean: as much memory again as the vectors)."""
-    from sklearn.cluster import KMeans
-
-    class LeanKMeans(KMeans):
-        def _check_params_vs_input(self, X, *args, **kwargs):
-            tol, self.tol = self.tol, 0.0  # tol 0 makes scikit-learn skip np.var
-            try:
-                super()._check_params_vs_input(X, *args, **kwargs)
-            finally:
-                self.tol = tol
-            self._tol = _mean_variance(X) * tol
-
-    return LeanKMeans
-
-
-def _mean_variance(X: np.ndarray, chunk: int = 4096) -> float:
-    """Mean over columns of each column's variance, a block of rows at a time, in float64."""
-    total = np.zeros(X.shape[1])
-    squares = np.zeros(X.shape[1])
-    for start in range(0, len(X), chunk):
-        block = X[start:start + chunk].astype(np.float64)
-        total += block.sum(axis=0)
-        squares += (block * block).sum(axis=0)
-    mean = total / len(X)
-    return float(np.mean(squares / len(X) - mean * mean))
-
-
 def k_distance_eps(Z: np.ndarray, min_samples: int) -> float:
     """The knee of the k-distance curve: each point's distance to its `min_samples`-th neighbour, sorted
     from the largest down. Left of the knee lie the sparse points DBSCAN should call noise."""
@@ -159,9 +130,11 @@ def make_estimator(algorithm: str, params: dict, seed: int):
     if algorithm == "kmeans":
         if params["k"] != "auto" and params["k"] < 2:
             raise EmbcError("kmeans needs --k N with N >= 2, or --k auto")
+        from embc.cluster.kmeans import LeanKMeans  # sklearn.cluster takes a second to import
+
         # copy_x=False: the job owns its matrix, so KMeans may centre it in place instead of copying it.
-        return _kmeans()(n_clusters=2 if params["k"] == "auto" else params["k"], n_init=params["n_init"],
-                      random_state=seed, copy_x=False)
+        return LeanKMeans(n_clusters=2 if params["k"] == "auto" else params["k"], n_init=params["n_init"],
+                          random_state=seed, copy_x=False)
     if algorithm == "agglomerative":
         if params["linkage"] not in LINKAGES:
             raise EmbcError(f"--linkage takes {', '.join(LINKAGES)}, not '{params['linkage']}'")
