@@ -72,38 +72,41 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
     Unset arguments reuse the last run's: algorithm, parameters (`params`, see `embc.cluster.params`), seed
     and `projection` (umap, tsne, pca, or "none")."""
     with reports.job(collection):
-        info = store.collection(collection)
-        history = reports.runs(collection)
-        last = next((r for r in history if r["status"] == "complete"), None)
-        same_algorithm = last is not None and algorithm in (None, last["algorithm"])
-        algorithm = algorithm or (last["algorithm"] if last else "kmeans")
-        chosen = resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
-        seed = seed if seed is not None else (last["seed"] if last else 0)
-        projection = projection or (last["params"].get("projection") if last else None) or "umap"
-        if history and history[0]["status"] == "running":
-            # We hold the job lock, so the process that started this run is gone.
-            reports.fail_run(history[0]["run_id"], "interrupted: the job stopped before it completed")
-        same = same_algorithm and chosen == _algorithm_params(last) and projection == last["params"].get("projection")
-        reason = _full_reason(last, history, full, same)
-        job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress)
-        if not reason:
-            # A small job: the store stays open for all its calls (a full fit never holds it).
-            with store.session(collection), reports.session():
-                new = store.count(collection, {"cluster": None})
-                if not new:
-                    return {"run_id": None, "mode": "none", "reason": f"nothing new since run {last['run_id']}",
-                            "points": 0}
-                base_points = reports.run(collection, last["base_run"] or last["run_id"])["n_points"]
-                added = sum(r["n_points"] or 0 for r in history if r["status"] == "complete"
-                            and r["mode"] == "incremental" and r["base_run"] == last["base_run"])
-                if new + added > refit_fraction * base_points:
-                    reason = (f"{new + added} points added since the last full fit: over {refit_fraction:.0%} "
-                              f"of its {base_points}")
-                else:
-                    run = job.incremental()
-                    if isinstance(run, dict):
-                        return run
-                    reason = run
+        # Deciding, and a small job, make many small queries: one connection to the report store for all.
+        with reports.session():
+            info = store.collection(collection)
+            history = reports.runs(collection)
+            last = next((r for r in history if r["status"] == "complete"), None)
+            same_algorithm = last is not None and algorithm in (None, last["algorithm"])
+            algorithm = algorithm or (last["algorithm"] if last else "kmeans")
+            chosen = resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
+            seed = seed if seed is not None else (last["seed"] if last else 0)
+            projection = projection or (last["params"].get("projection") if last else None) or "umap"
+            if history and history[0]["status"] == "running":
+                # We hold the job lock, so the process that started this run is gone.
+                reports.fail_run(history[0]["run_id"], "interrupted: the job stopped before it completed")
+            same = (same_algorithm and chosen == _algorithm_params(last)
+                    and projection == last["params"].get("projection"))
+            reason = _full_reason(last, history, full, same)
+            job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress)
+            if not reason:
+                # A small job: the store stays open for all its calls (a full fit never holds it).
+                with store.session(collection):
+                    new = store.count(collection, {"cluster": None})
+                    if not new:
+                        return {"run_id": None, "mode": "none", "reason": f"nothing new since run {last['run_id']}",
+                                "points": 0}
+                    base_points = reports.run(collection, last["base_run"] or last["run_id"])["n_points"]
+                    added = sum(r["n_points"] or 0 for r in history if r["status"] == "complete"
+                                and r["mode"] == "incremental" and r["base_run"] == last["base_run"])
+                    if new + added > refit_fraction * base_points:
+                        reason = (f"{new + added} points added since the last full fit: over {refit_fraction:.0%} "
+                                  f"of its {base_points}")
+                    else:
+                        run = job.incremental()
+                        if isinstance(run, dict):
+                            return run
+                        reason = run
         return job.full(reason)
 
 
