@@ -30,9 +30,9 @@ class LeanKMeans(KMeans):
 
 def kmeans_plusplus(X: np.ndarray, k: int, random_state: np.random.RandomState, x_squared_norms: np.ndarray,
                     sample_weight: np.ndarray) -> np.ndarray:
-    """Greedy k-means++ centres: scikit-learn's algorithm and random draws, so the same centres, but with
-    distances from float32 matrix products. scikit-learn computes each block of them in float64 from an
-    upcast copy, which is three quarters of a one-start KMeans fit on 100k x 384 vectors."""
+    """Greedy k-means++ centres: scikit-learn's algorithm and random draws, so the same centres (but for a
+    float32 rounding tie), with distances from float32 matrix products. scikit-learn computes each block of
+    them in float64 from an upcast copy: three quarters of a one-start KMeans fit on 100k x 384 vectors."""
     n = len(X)
     trials = 2 + int(np.log(k))
     centres = np.empty((k, X.shape[1]), X.dtype)
