@@ -27,13 +27,12 @@ def export_parquet(store: Store, reports: ReportStore, collection: str, out: Pat
     rows = 0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["item", "source", "kind", "label", "cluster", "text", "path"]
     with pq.ParquetWriter(out, schema) as writer:
-        for page in store.pages(collection, with_vectors=False,
-                                keys=["item", "source", "kind", "label", "cluster", "text", "path"]):
+        for page in store.pages(collection, with_vectors=False, keys=fields):
             at = [position.get(pid) for pid in page.ids]
             xy = {axis: [None if n is None else float(coords[axis][n]) for n in at] for axis in ("x", "y")}
-            columns = {key: [p.get(key) for p in page.payloads] for key in ("item", "source", "kind", "label",
-                                                                           "cluster", "text", "path")}
+            columns = {key: [p.get(key) for p in page.payloads] for key in fields}
             columns["label"] = [None if v is None else str(v) for v in columns["label"]]
             columns["cluster_name"] = [names.get(c) for c in columns["cluster"]]
             writer.write_table(pa.table({"id": page.ids, **columns, **xy}, schema=schema).select(COLUMNS))

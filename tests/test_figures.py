@@ -97,8 +97,8 @@ def test_history_export_stability_and_other_projections(clustered_home, tmp_path
     assert table.num_rows == 1600 and table.column_names == ["id", "item", "source", "kind", "label", "cluster",
                                                              "cluster_name", "x", "y", "text", "path"]
     rows = table.to_pylist()
-    names = {r["id"]: r["name"] for r in json.loads(runner.invoke(app, [*cli, "clusters", "-c", "wordnet",
-                                                                         "--json"]).stdout)}
+    listed = json.loads(runner.invoke(app, [*cli, "clusters", "-c", "wordnet", "--json"]).stdout)
+    names = {r["id"]: r["name"] for r in listed}
     assert all(r["cluster_name"] == names[r["cluster"]] and r["x"] is not None for r in rows)
     result = runner.invoke(app, [*cli, "recluster", "-c", "wordnet", "--projection", "tsne", "--json"])
     assert result.exit_code == 0, result.stderr

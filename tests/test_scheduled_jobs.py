@@ -100,8 +100,8 @@ def test_incremental_run_assigns_only_new_points_and_keeps_old_ids(tmp_path, min
     assert "nmi" in report["metrics"] and sum(c["size"] for c in report["clusters"]) == 1600
 
     third = recluster(store, reports, "wn")
-    assert (third["run_id"], third["mode"], third["reason"]) == (None, "none", f"nothing new since run "
-                                                                              f"{second['run_id']}")
+    assert (third["run_id"], third["mode"], third["reason"]) == (None, "none",
+                                                                 f"nothing new since run {second['run_id']}")
 
 
 def test_refit_with_another_seed_keeps_cluster_ids(home):

@@ -85,8 +85,8 @@ def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
     pq.write_table(table, tmp_path / "w.parquet")
     np.save(tmp_path / "bad.npy", np.zeros(5))
     items, skipped = _split(list(iter_items([tmp_path])))
-    assert [(i.key, i.kind, i.label) for i in items] == [("a", "vector", None), ("b", "vector", None),
-                                                        ("c", "vector", None), ("p", "vector", "x"),
-                                                        ("q", "vector", None)]
+    assert [(i.key, i.kind, i.label) for i in items] == [
+        ("a", "vector", None), ("b", "vector", None), ("c", "vector", None), ("p", "vector", "x"),
+        ("q", "vector", None)]
     np.testing.assert_array_equal(items[1].vector, vectors[1])
     assert skipped == {"bad.npy": "expected a 2-D numeric array, got shape (5,) of float64"}

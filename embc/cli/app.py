@@ -15,7 +15,6 @@ from embc.config import data_dir
 from embc.errors import EmbcError
 
 
-
 class EmbcGroup(TyperGroup):
     """Turns an EmbcError anywhere below a command into one line on stderr and exit code 1."""
 

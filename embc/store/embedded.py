@@ -42,7 +42,6 @@ def _with_payload(keys: Sequence[str] | None):
     return True if keys is None else (PayloadSelector.Include(list(keys)) if keys else False)
 
 
-
 class EmbeddedStore:
     """Collections under `root`: `NAME/meta.json` says how the vectors were made, `NAME/shard` holds them.
 

@@ -28,7 +28,6 @@ def _with_payload(keys: Sequence[str] | None):
     return True if keys is None else (list(keys) if keys else False)
 
 
-
 def _checked(method: Callable) -> Callable:
     """A failing call on a collection that does not exist becomes the same clear error as elsewhere."""
 
