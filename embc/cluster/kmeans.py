@@ -38,13 +38,13 @@ def kmeans_plusplus(X: np.ndarray, k: int, random_state: np.random.RandomState, 
     centres = np.empty((k, X.shape[1]), X.dtype)
     first = random_state.choice(n, p=sample_weight / sample_weight.sum())
     centres[0] = X[first]
-    closest = _squared_distances(X[[first]], X, x_squared_norms)[0]
+    closest = _squared_distances([first], X, x_squared_norms)[0]
     potential = closest @ sample_weight
     for c in range(1, k):
         candidates = np.searchsorted(np.cumsum(sample_weight * closest),
                                      random_state.uniform(size=trials) * potential)
         np.clip(candidates, None, n - 1, out=candidates)
-        distances = np.minimum(closest, _squared_distances(X[candidates], X, x_squared_norms))
+        distances = np.minimum(closest, _squared_distances(candidates, X, x_squared_norms))
         potentials = distances @ sample_weight
         best = np.argmin(potentials)
         potential, closest = potentials[best], distances[best]
@@ -52,11 +52,12 @@ def kmeans_plusplus(X: np.ndarray, k: int, random_state: np.random.RandomState, 
     return centres
 
 
-def _squared_distances(C: np.ndarray, X: np.ndarray, x_squared_norms: np.ndarray) -> np.ndarray:
-    d = C @ X.T
+def _squared_distances(rows: np.ndarray | list[int], X: np.ndarray, x_squared_norms: np.ndarray) -> np.ndarray:
+    """Squared distances from the points at `rows` to every point."""
+    d = X[rows] @ X.T
     d *= -2
     d += x_squared_norms
-    d += np.einsum("ij,ij->i", C, C)[:, None]
+    d += x_squared_norms[rows][:, None]
     return np.maximum(d, 0, out=d)
 
 
