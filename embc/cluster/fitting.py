@@ -59,22 +59,42 @@ class Fit:
     sweep: list[dict]
 
 
-def page_out(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
-             match: Match | None = None, keep: int = 0, seed: int = 0) -> Vectors:
-    """The matching vectors of a collection in one float32 matrix, with the payloads (PAYLOAD_KEYS) of a
-    random sample of about `keep` points: a million payload dicts cost more memory than the names they give.
+@dataclass
+class Spill:
+    """Points paged out, their vectors still in an unlinked scratch file: `read` them once the store is closed,
+    so that an embedded engine's own memory (about half the vectors' size) and the matrix are never held
+    together."""
 
-    Pages are spilled to an unlinked file in `scratch` and read back once the store is closed, so that an
-    embedded engine's own memory (about half the vectors' size) and the matrix are never held together."""
+    file: BinaryIO
+    dim: int
+    ids: list[str]
+    previous: np.ndarray
+    truth: list
+    rows: np.ndarray
+    payloads: list[dict]
+
+    def read(self) -> Vectors:
+        with self.file:
+            self.file.seek(0)
+            X = np.fromfile(self.file, np.float32).reshape(len(self.ids), self.dim)
+        return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads)
+
+
+def spill(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
+          match: Match | None = None, keep: int = 0, seed: int = 0) -> Spill:
+    """The matching points of a collection, their vectors spilled to a file in `scratch`, with the payloads
+    (PAYLOAD_KEYS) of a random sample of about `keep` points: a million payload dicts cost more memory than
+    the names they give."""
     rng = np.random.default_rng(seed)
     ids: list[str] = []
     previous: list[np.ndarray] = []
     truth: list = []
     rows: list[np.ndarray] = []
-    with tempfile.TemporaryFile(dir=scratch) as spill:
+    file = tempfile.TemporaryFile(dir=scratch)
+    try:
         with store.session(collection):
             for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"], match=match):
-                _spill(page.vectors, spill, scratch)
+                _write(page.vectors, file, scratch)
                 rows.append(len(ids) + (np.arange(len(page.ids)) if page.total <= keep
                                         else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total)))
                 previous.append(_previous(page.payloads))
@@ -84,15 +104,22 @@ def page_out(store: Store, collection: str, scratch: Path, progress: Progress | 
                     progress("page out", len(ids), page.total)
             sample = _join(rows)
             payloads = _payloads(store, collection, [ids[i] for i in sample])
-        spill.seek(0)
-        X = np.fromfile(spill, np.float32).reshape(len(ids), store.collection(collection).dim)
-    return Vectors(ids, X, _join(previous), truth, sample, payloads)
+    except BaseException:
+        file.close()
+        raise
+    return Spill(file, store.collection(collection).dim, ids, _join(previous), truth, sample, payloads)
 
 
-def _spill(vectors: np.ndarray, spill: BinaryIO, scratch: Path) -> None:
+def page_out(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
+             match: Match | None = None, keep: int = 0, seed: int = 0) -> Vectors:
+    """The matching vectors of a collection in one float32 matrix (see `spill`)."""
+    return spill(store, collection, scratch, progress, match, keep, seed).read()
+
+
+def _write(vectors: np.ndarray, file: BinaryIO, scratch: Path) -> None:
     """Append a page's vectors to the spill file; a failed write (a full disk) is one clear error."""
     try:
-        vectors.tofile(spill)
+        vectors.tofile(file)
     except OSError as exc:
         raise EmbcError(f"cannot page the vectors out: writing them to {scratch} failed ({exc}); a recluster "
                         "needs as much free disk there as the collection's vectors take") from exc
@@ -140,11 +167,10 @@ def _enough(n: int, params: dict, collection: str) -> None:
         raise EmbcError(f"collection '{collection}' has {n} points: too few to cluster")
 
 
-def fit_in_memory(store: Store, collection: str, algorithm: str, params: dict, seed: int, step: Step,
-                  scratch: Path, progress: Progress | None = None) -> Fit:
+def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, seed: int, step: Step) -> Fit:
+    """A fit of every paged-out point (`spill` with keep=DESCRIBE_SAMPLE)."""
     from embc.cluster.algorithms import make_estimator
 
-    data = page_out(store, collection, scratch, progress, keep=DESCRIBE_SAMPLE, seed=seed)
     _enough(len(data.ids), params, collection)
     step("page_out")
     params, sweep_rows = _choose_k(data.X, params, seed, step)

@@ -15,6 +15,7 @@ outside every extent). With no such points the job says so and returns.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Iterable, Iterator
@@ -159,6 +160,15 @@ class Job:
         return self.reports.start_run(self.collection, mode, self.algorithm, {**params, "projection": self.projection},
                                       self.seed, self.model_name, versions(), base_run)
 
+    @contextmanager
+    def _failing(self, run_id: int) -> Iterator[None]:
+        """Record the run as failed when the work inside raises (or is interrupted)."""
+        try:
+            yield
+        except BaseException as exc:
+            self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
+            raise
+
     def full(self, reason: str) -> dict:
         """Fit every point, match the clusters to the last run's ids, write the labels, record everything.
         Vectors over the memory budget are streamed: metrics, names and the map then come from a sample."""
@@ -166,24 +176,28 @@ class Job:
         from embc.cluster.assign import CentroidModel
         from embc.cluster.describe import describe
         from embc.cluster.evaluate import evaluate
-        from embc.cluster.fitting import fit_in_memory, fit_streamed, fits_in_memory
+        from embc.cluster.fitting import DESCRIBE_SAMPLE, fit_in_memory, fit_streamed, fits_in_memory, spill
         from embc.cluster.matching import match_clusters
         from embc.cluster.project import project_2d
 
-        # Bad parameters and jobs over the memory budget fail before any work.
+        # Bad parameters fail before any work, and a job over the memory budget before it pages anything out.
         estimator = make_estimator(self.algorithm, self.params, self.seed)
-        n = self.store.count(self.collection)
-        if hasattr(estimator, "check_memory"):
-            estimator.check_memory(n)
-        in_memory = fits_in_memory(n, self.store.collection(self.collection).dim)
-        params = self.params if in_memory else {**self.params, "streamed": True}
-        run_id = self._start("full", params)
-        clock = _Clock(self.progress)
-        try:
-            if in_memory:
-                # The data directory takes the spilled pages (see `page_out`).
-                fit = fit_in_memory(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
-                                    self.reports.path.parent, self.progress)
+        dim = self.store.collection(self.collection).dim
+        with self.store.session(self.collection):  # the count and the page-out open the store once
+            n = self.store.count(self.collection)
+            if hasattr(estimator, "check_memory"):
+                estimator.check_memory(n)
+            in_memory = fits_in_memory(n, dim)
+            params = self.params if in_memory else {**self.params, "streamed": True}
+            run_id = self._start("full", params)
+            clock = _Clock(self.progress)
+            with self._failing(run_id):
+                # The data directory takes the spilled pages; they are read back once the store is closed.
+                spilled = spill(self.store, self.collection, self.reports.path.parent, self.progress,
+                                keep=DESCRIBE_SAMPLE, seed=self.seed) if in_memory else None
+        with self._failing(run_id):
+            if spilled:
+                fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock.step)
             else:
                 fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
                                    self.progress)
@@ -224,9 +238,6 @@ class Job:
             fit.X = None
             self._write_labels(fit.ids, labels, run_id)
             clock.step("write_labels")
-        except BaseException as exc:
-            self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
-            raise
         sample = evaluation.sample
         silhouettes = {"point_id": [ids[i] for i in sample], "cluster": labels[rows][sample],
                        "value": evaluation.silhouettes}
@@ -254,7 +265,7 @@ class Job:
         clock.step("assign")
         base = self.last["base_run"] or self.last["run_id"]
         run_id = self._start("incremental", self.params, base)
-        try:
+        with self._failing(run_id):
             self._write_labels(data.ids, labels, run_id)
             clock.step("write_labels")
             clusters = self.reports.clusters(self.last["run_id"])
@@ -267,9 +278,6 @@ class Job:
                 c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
             coords = self._place(data, labels) if self.projection != "none" else None
             clock.step("project")
-        except BaseException as exc:
-            self.reports.fail_run(run_id, str(exc) or type(exc).__name__)
-            raise
         metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside}
         timings = clock.total()
         self.reports.finish_run(run_id, len(labels), metrics, clusters, coords,
