@@ -95,6 +95,10 @@ def test_incremental_run_assigns_only_new_points_and_keeps_old_ids(tmp_path, min
     assert len(second_map["point_id"]) == 1600
     kept = np.isin(second_map["point_id"], first_map["point_id"])
     np.testing.assert_array_equal(second_map["x"][kept], first_map["x"])
+    # They are placed among the full run's anchors (the points UMAP laid out), kept with their vectors.
+    anchors = reports.anchors(first["run_id"])
+    assert len(anchors["point_id"]) == 1280 and anchors["vector"].shape == (1280, 384)
+    assert set(anchors["point_id"]) == set(first_map["point_id"])
     report = json.loads(run_embc("report", "-c", "wn", "--json", home=tmp_path).stdout)
     assert report["run"]["mode"] == "incremental" and report["run"]["base_run"] == first["run_id"]
     assert "nmi" in report["metrics"] and sum(c["size"] for c in report["clusters"]) == 1600
@@ -102,6 +106,10 @@ def test_incremental_run_assigns_only_new_points_and_keeps_old_ids(tmp_path, min
     third = recluster(store, reports, "wn")
     assert (third["run_id"], third["mode"], third["reason"]) == (None, "none",
                                                                  f"nothing new since run {second['run_id']}")
+    # A full refit's map replaces the anchors: only the latest full run's are kept.
+    refit = recluster(store, reports, "wn", full=True)
+    assert len(reports.anchors(refit["run_id"])["point_id"]) == 1600
+    assert not len(reports.anchors(first["run_id"])["point_id"])
 
 
 def test_refit_with_another_seed_keeps_cluster_ids(home):

@@ -30,7 +30,6 @@ from embc.store.vectors import Store
 REFIT_FRACTION = 0.3
 DRIFT_LIMIT = 0.25
 DRIFT_MIN_POINTS = 20  # a handful of odd points is noise, not drift
-MAP_ANCHORS = 3000  # mapped points that new points are placed among
 
 
 def versions() -> dict[str, str]:
@@ -229,10 +228,12 @@ class Job:
                 c["centroid"], c["radius"] = extents.get(cid, (None, None))
                 clusters.append(c)
             clock.step("describe")
-            coords = None
+            coords = anchors = None
             if self.projection != "none":
-                xy = project_2d(fit.X, labels[rows], self.seed, self.projection)
+                xy, laid_out = project_2d(fit.X, labels[rows], self.seed, self.projection)
                 coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
+                anchors = {**{k: [v[i] for i in laid_out] if k == "point_id" else v[laid_out]
+                              for k, v in coords.items()}, "vector": fit.X[laid_out]}
             clock.step("project")
             # Last, with the vectors freed: opening the store again costs memory of its own.
             fit.X = None
@@ -243,7 +244,7 @@ class Job:
                        "value": evaluation.silhouettes}
         timings = clock.total()
         self.reports.finish_run(run_id, len(fit.ids), evaluation.metrics, clusters, coords, silhouettes, timings,
-                                {**params, "projection": self.projection}, fit.sweep, events)
+                                {**params, "projection": self.projection}, fit.sweep, events, anchors)
         return {"run_id": run_id, "mode": "full", "reason": reason, "collection": self.collection,
                 "params": params, "points": len(fit.ids), "clusters": _public(clusters),
                 "metrics": evaluation.metrics, "events": events, "timings": timings}
@@ -289,18 +290,14 @@ class Job:
                 "timings": timings}
 
     def _place(self, data: Vectors, labels: np.ndarray) -> dict | None:
-        """Map positions for new points among already mapped ones, which do not move."""
+        """Map positions for new points among the anchors of the full run's map, which do not move."""
         from embc.cluster.project import place
 
-        mapped = self.reports.columns("coords", self.last["run_id"], sample=MAP_ANCHORS)
-        if not len(mapped.get("point_id", [])):
+        anchors = self.reports.anchors(self.last["base_run"] or self.last["run_id"])
+        if not len(anchors["point_id"]):
             return None
-        ids = [str(i) for i in mapped["point_id"]]
-        found = {r.id: r.vector for r in self.store.retrieve(self.collection, ids, with_vectors=True, keys=[])}
-        keep = np.array([i in found for i in ids])
-        vectors = np.array([found[i] for i in ids if i in found], np.float32)
-        xy = np.column_stack([mapped["x"], mapped["y"]])[keep].astype(np.float32)
-        placed = place(data.X, labels, vectors, mapped["cluster"][keep], xy)
+        xy = np.column_stack([anchors["x"], anchors["y"]]).astype(np.float32)
+        placed = place(data.X, labels, anchors["vector"], anchors["cluster"], xy)
         return {"point_id": data.ids, "cluster": labels, "x": placed[:, 0], "y": placed[:, 1]}
 
 

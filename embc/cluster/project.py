@@ -16,10 +16,11 @@ PROJECTIONS = ("umap", "tsne", "pca")
 
 
 def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, method: str = "umap",
-               fit_sample: int = FIT_SAMPLE) -> np.ndarray:
-    """(n, 2) float32 coordinates of unit-length rows. The method sees at most `fit_sample` points, so the
-    cost of the map barely grows with n; the rest are placed among sampled points of their own cluster
-    (t-SNE has no transform, and this is how UMAP's own transform starts)."""
+               fit_sample: int = FIT_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) float32 coordinates of unit-length rows, and the rows the method saw: the map's anchors. The
+    method sees at most `fit_sample` points, so the cost of the map barely grows with n; the rest are placed
+    among the anchors of their own cluster (t-SNE has no transform, and this is how UMAP's own transform
+    starts), as points added later can be (`place`)."""
     n = len(X)
     sample = np.sort(np.random.default_rng(seed).choice(n, size=min(n, fit_sample), replace=False))
     coords = np.empty((n, 2), np.float32)
@@ -27,17 +28,17 @@ def project_2d(X: np.ndarray, labels: np.ndarray, seed: int = 0, method: str = "
         from sklearn.decomposition import PCA
 
         if n < 3:
-            return np.zeros((n, 2), np.float32)
+            return np.zeros((n, 2), np.float32), sample
         pca = PCA(2, random_state=seed).fit(X[sample])
         for start in range(0, n, CHUNK):  # PCA.transform centres a copy of what it is given: a block at a time
             coords[start:start + CHUNK] = pca.transform(X[start:start + CHUNK])
-        return coords
+        return coords, sample
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         coords[sample] = (umap_embed if method == "umap" else _tsne_fit)(X[sample], seed)
     rest = np.setdiff1d(np.arange(n), sample)
     coords[rest] = place(X, labels, X[sample], labels[sample], coords[sample], rows=rest)
-    return coords
+    return coords, sample
 
 
 def place(X: np.ndarray, labels: np.ndarray, anchors: np.ndarray, anchor_labels: np.ndarray,

@@ -31,6 +31,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS base_run INTEGER;
 ALTER TABLE clusters ADD COLUMN IF NOT EXISTS centroid FLOAT[];
 ALTER TABLE clusters ADD COLUMN IF NOT EXISTS radius DOUBLE;
 CREATE TABLE IF NOT EXISTS events (run_id INTEGER, kind VARCHAR, cluster INTEGER, related JSON);
+CREATE TABLE IF NOT EXISTS anchors (run_id INTEGER, point_id VARCHAR, cluster INTEGER, x REAL, y REAL, vector FLOAT[]);
 """
 
 # The runs whose rows make up run ? as a whole: its full fit (base_run) and the incremental runs on top of
@@ -67,10 +68,17 @@ def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, run_id: int, col
     """Bulk insert of one run's rows, given as columns (an Arrow table: no row-by-row round trips)."""
     import pyarrow as pa
 
+    def array(name: str, values) -> pa.Array:
+        if name == "point_id":
+            return pa.array(list(values))
+        values = np.asarray(values)
+        if values.ndim == 2:  # a vector per row
+            return pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), values.shape[1])
+        return pa.array(values)
+
     rows = len(next(iter(columns.values())))
     data = pa.table({"run_id": pa.array(np.full(rows, run_id, np.int32)),
-                     **{name: pa.array(np.asarray(values) if name != "point_id" else list(values))
-                        for name, values in columns.items()}})
+                     **{name: array(name, values) for name, values in columns.items()}})
     con.register("new_rows", data)
     con.execute(f"INSERT INTO {table} (run_id, {', '.join(columns)}) SELECT * FROM new_rows")
     con.unregister("new_rows")
@@ -133,11 +141,12 @@ class ReportStore:
     def finish_run(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
                    coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray],
                    timings: dict[str, float], params: dict, sweep: Sequence[dict] = (),
-                   events: Sequence[dict] = ()) -> None:
+                   events: Sequence[dict] = (), anchors: dict[str, np.ndarray] | None = None) -> None:
         """Record everything a run produced, in one transaction, and mark it complete. `clusters` carry
         centroid and radius; `coords` has columns point_id, cluster, x, y; `silhouettes` point_id, cluster,
         value; `sweep` rows k, inertia, silhouette, chosen; `events` kind, cluster, related; `params` are
-        the parameters as finally used (k chosen by a sweep, say)."""
+        the parameters as finally used (k chosen by a sweep, say); `anchors`, the map's laid-out points of a
+        full run, the columns of `coords` and their vectors (which replace the collection's older ones)."""
         with self._connect() as con:
             con.execute("BEGIN")
             con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
@@ -155,6 +164,12 @@ class ReportStore:
                 _insert_columns(con, "coords", run_id, coords)
             if len(silhouettes["point_id"]):
                 _insert_columns(con, "silhouettes", run_id, silhouettes)
+            if anchors is not None:
+                # Only the latest full run's anchors are ever used: new points join the latest map.
+                con.execute("DELETE FROM anchors WHERE run_id IN (SELECT run_id FROM runs WHERE collection = "
+                            "(SELECT collection FROM runs WHERE run_id = ?))", [run_id])
+                if len(anchors["point_id"]):
+                    _insert_columns(con, "anchors", run_id, anchors)
             if sweep:
                 con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
                                 [[run_id, r["k"], r["inertia"], r["silhouette"], r["chosen"]] for r in sweep])
@@ -216,6 +231,15 @@ class ReportStore:
             used = con.execute("SELECT max(c.cluster) FROM clusters c JOIN runs r USING (run_id) "
                                "WHERE r.collection = ?", [collection]).fetchone()[0]
         return 0 if used is None else int(used) + 1
+
+    def anchors(self, run_id: int) -> dict[str, np.ndarray]:
+        """The map anchors of a full run (see `finish_run`): point_id, cluster, x, y and vector columns; none
+        for a run recorded before anchors were kept."""
+        with self._connect() as con:
+            out = con.execute("SELECT point_id, cluster, x, y, vector FROM anchors WHERE run_id = ? ORDER BY point_id",
+                              [run_id]).fetchnumpy()
+        out["vector"] = np.stack(out["vector"]) if len(out["vector"]) else np.empty((0, 0), np.float32)
+        return out
 
     def sweep(self, run_id: int) -> list[dict]:
         """The k sweep of a `--k auto` run or of the full run an incremental run extends (else empty)."""
