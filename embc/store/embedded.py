@@ -13,14 +13,14 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
-                         FieldCondition, Filter, IsEmptyCondition, MatchValue, PayloadSchemaType, PayloadSelector,
-                         Point, Query, QueryRequest, ScrollRequest, UpdateOperation)
+                         FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, PayloadSchemaType,
+                         PayloadSelector, Point, Query, QueryRequest, ScrollRequest, UpdateOperation)
 
 from embc.errors import EmbcError
 from embc.store.locking import exclusive
 from embc.store.vectors import INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, to_page, to_record
 
-_SCHEMA = {"integer": PayloadSchemaType.Integer, "keyword": PayloadSchemaType.Keyword}
+_SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False), "keyword": PayloadSchemaType.Keyword}
 
 
 def _filter(match: Match | None) -> Filter | None:

@@ -12,7 +12,8 @@ from qdrant_client import QdrantClient, models
 from embc.errors import EmbcError
 from embc.store.vectors import INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, to_page, to_record
 
-_SCHEMA = {"integer": models.PayloadSchemaType.INTEGER, "keyword": models.PayloadSchemaType.KEYWORD}
+_SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False),
+           "keyword": models.PayloadSchemaType.KEYWORD}
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
 
 
