@@ -228,7 +228,7 @@ class Job:
                 c["centroid"], c["radius"] = extents.get(cid, (None, None))
                 clusters.append(c)
             clock.step("describe")
-            coords = anchors = None
+            coords, anchors = None, {}  # a full run without a map still drops the last map's anchors
             if self.projection != "none":
                 xy, laid_out = project_2d(fit.X, labels[rows], self.seed, self.projection)
                 coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}

@@ -145,8 +145,9 @@ class ReportStore:
         """Record everything a run produced, in one transaction, and mark it complete. `clusters` carry
         centroid and radius; `coords` has columns point_id, cluster, x, y; `silhouettes` point_id, cluster,
         value; `sweep` rows k, inertia, silhouette, chosen; `events` kind, cluster, related; `params` are
-        the parameters as finally used (k chosen by a sweep, say); `anchors`, the map's laid-out points of a
-        full run, the columns of `coords` and their vectors (which replace the collection's older ones)."""
+        the parameters as finally used (k chosen by a sweep, say); `anchors`, given for a full run, the points
+        its map laid out, as columns of `coords` plus their vectors: they replace the collection's older ones
+        (empty: it has no map)."""
         with self._connect() as con:
             con.execute("BEGIN")
             con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
@@ -168,7 +169,7 @@ class ReportStore:
                 # Only the latest full run's anchors are ever used: new points join the latest map.
                 con.execute("DELETE FROM anchors WHERE run_id IN (SELECT run_id FROM runs WHERE collection = "
                             "(SELECT collection FROM runs WHERE run_id = ?))", [run_id])
-                if len(anchors["point_id"]):
+                if anchors and len(anchors["point_id"]):
                     _insert_columns(con, "anchors", run_id, anchors)
             if sweep:
                 con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
@@ -233,8 +234,8 @@ class ReportStore:
         return 0 if used is None else int(used) + 1
 
     def anchors(self, run_id: int) -> dict[str, np.ndarray]:
-        """The map anchors of a full run (see `finish_run`): point_id, cluster, x, y and vector columns; none
-        for a run recorded before anchors were kept."""
+        """The map anchors of a full run (see `finish_run`): point_id, cluster, x, y and vector columns; empty
+        for a run without a map, one a later full run replaced, or one recorded before anchors were kept."""
         with self._connect() as con:
             out = con.execute("SELECT point_id, cluster, x, y, vector FROM anchors WHERE run_id = ? ORDER BY point_id",
                               [run_id]).fetchnumpy()
