@@ -188,7 +188,10 @@ class Job:
                 estimator.check_memory(n)
             in_memory = fits_in_memory(n, dim)
             params = self.params if in_memory else {**self.params, "streamed": True}
-            run_id = self._start("full", params)
+            with self.reports.session():  # what the run needs of the report store, read in one go
+                run_id = self._start("full", params)
+                old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
+                next_id = self.reports.next_cluster_id(self.collection)
             clock = _Clock(self.progress)
             with self._failing(run_id):
                 # The data directory takes the spilled pages; they are read back once the store is closed.
@@ -201,9 +204,7 @@ class Job:
                 fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
                                    self.progress)
             params = fit.params
-            old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
-            mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model,
-                                             self.reports.next_cluster_id(self.collection))
+            mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model, next_id)
             fitted, where = np.unique(fit.labels, return_inverse=True)
             labels = np.array([mapping[int(c)] for c in fitted], np.int64)[where]
             model = fit.model.relabel(mapping)
