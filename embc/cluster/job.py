@@ -198,7 +198,7 @@ class Job:
                 spilled = spill(self.store, self.collection, self.reports.path.parent, self.progress,
                                 keep=DESCRIBE_SAMPLE, seed=self.seed) if in_memory else None
         with self._failing(run_id):
-            if spilled:
+            if spilled is not None:
                 fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock.step)
             else:
                 fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
@@ -233,8 +233,8 @@ class Job:
             if self.projection != "none":
                 xy, laid_out = project_2d(fit.X, labels[rows], self.seed, self.projection)
                 coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
-                anchors = {**{k: [v[i] for i in laid_out] if k == "point_id" else v[laid_out]
-                              for k, v in coords.items()}, "vector": fit.X[laid_out]}
+                anchors = {"point_id": [ids[i] for i in laid_out], "cluster": labels[rows][laid_out],
+                           "x": xy[laid_out, 0], "y": xy[laid_out, 1], "vector": fit.X[laid_out]}
             clock.step("project")
             # Last, with the vectors freed: opening the store again costs memory of its own.
             fit.X = None
@@ -278,7 +278,7 @@ class Job:
             for c in clusters:
                 c["size"] += int(added.get(c["id"], 0))
                 c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
-            coords = self._place(data, labels) if self.projection != "none" else None
+            coords = self._place(data, labels, base) if self.projection != "none" else None
             clock.step("project")
         metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside}
         timings = clock.total()
@@ -290,11 +290,11 @@ class Job:
                 "clusters": _public(clusters), "metrics": self.reports.metrics(run_id), "events": [],
                 "timings": timings}
 
-    def _place(self, data: Vectors, labels: np.ndarray) -> dict | None:
+    def _place(self, data: Vectors, labels: np.ndarray, base_run: int) -> dict | None:
         """Map positions for new points among the anchors of the full run's map, which do not move."""
         from embc.cluster.project import place
 
-        anchors = self.reports.anchors(self.last["base_run"] or self.last["run_id"])
+        anchors = self.reports.anchors(base_run)
         if not len(anchors["point_id"]):
             return None
         xy = np.column_stack([anchors["x"], anchors["y"]]).astype(np.float32)
