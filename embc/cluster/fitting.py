@@ -187,18 +187,19 @@ def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, se
     from embc.cluster.algorithms import make_estimator
 
     info = store.collection(collection)
-    total = store.count(collection)
-    _enough(total, params, collection)
     size = max(2, min(STREAM_SAMPLE, memory.budget() // (2 * (info.dim * 4 + POINT_OVERHEAD))))
     rng = np.random.default_rng(seed)
+    total = 0  # the collection's size, as counted when the page-out began
     picked: list[np.ndarray] = []
     sample_ids: list[str] = []
     with store.session(collection):
         for page in store.pages(collection, page_size=PAGE, keys=[]):
+            total = page.total
             keep = np.flatnonzero(rng.random(len(page.ids)) < size / total)
             picked.append(page.vectors[keep])
             sample_ids += [page.ids[i] for i in keep]
         payloads = _payloads(store, collection, sample_ids)
+    _enough(total, params, collection)
     Xs = np.vstack(picked)
     _enough(len(Xs), params, collection)
     step("sample")
