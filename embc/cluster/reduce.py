@@ -7,16 +7,19 @@ import warnings
 import numpy as np
 
 NEIGHBOURS = 15
+BLOCK_ELEMENTS = 1 << 21
 REDUCTIONS = ("umap", "pca", "none")
 
 
-def nearest(queries: np.ndarray, anchors: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def nearest(queries: np.ndarray, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and cosine similarities of each query's `k` most similar anchors, most similar first."""
     index = np.empty((len(queries), k), np.int32)
     sims = np.empty((len(queries), k), np.float32)
+    # A block of similarities and argpartition's int64 indices of it: 24 MB at most, whatever the sizes.
+    chunk = max(1, BLOCK_ELEMENTS // max(len(anchors), 1))
     for start in range(0, len(queries), chunk):
         block = queries[start:start + chunk] @ anchors.T
-        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        top = np.argpartition(block, len(anchors) - k, axis=1)[:, -k:]
         top_sims = np.take_along_axis(block, top, axis=1)
         order = np.argsort(-top_sims, axis=1)
         index[start:start + chunk] = np.take_along_axis(top, order, axis=1)
