@@ -241,8 +241,9 @@ def test_every_runs_on_a_schedule_and_survives_errors(home, tmp_path):
 
 
 def test_no_disk_for_the_page_out_is_one_line_and_keeps_the_last_run(home):
-    """The page-out spills the vectors to the data directory: a write that fails there (here a 1 MiB file
-    size limit; a full disk reads the same) stops the job with one line, and nothing stored changes."""
+    """The page-out spills the vectors to the data directory (as the next vector cache): a write that fails
+    there (here a 1 MiB file size limit; a full disk reads the same) stops the job with one line, and nothing
+    stored changes."""
     store, reports = _open(home)
     before = _labels(store, "wordnet")
 
@@ -253,11 +254,12 @@ def test_no_disk_for_the_page_out_is_one_line_and_keeps_the_last_run(home):
     job = subprocess.run([sys.executable, "-m", "embc", "recluster", "-c", "wordnet", "--full"], text=True,
                          capture_output=True, env={**os.environ, "EMBC_HOME": str(home)}, preexec_fn=limit_file_size)
     assert job.returncode == 1
-    assert job.stderr.startswith(f"embc: error: cannot page the vectors out: writing them to {home} failed (")
+    assert job.stderr.startswith(f"embc: error: cannot page the vectors out: writing them to {home / 'vectors'} failed (")
     assert job.stderr.strip().endswith("a recluster needs as much free disk there as the collection's vectors take")
     assert len(job.stderr.strip().splitlines()) == 1
     assert [r["status"] for r in reports.runs("wordnet")] == ["failed", "complete"]
     assert _labels(store, "wordnet") == before
+    assert [p.name for p in (home / "vectors").iterdir()] == ["wordnet.vectors"]  # the last run's cache, kept
 
 
 def test_report_store_sessions_nest(tmp_path):

@@ -12,8 +12,10 @@ import numpy as np
 
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
+from embc.cluster.vector_cache import VectorCache, keys
 from embc.errors import EmbcError
-from embc.store.vectors import Match, Store
+from embc.ingest.items import HASH_KEY
+from embc.store.vectors import Match, Page, Store
 
 PAGE = 2048
 PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class"]
@@ -61,9 +63,9 @@ class Fit:
 
 @dataclass
 class Spill:
-    """Points paged out, their vectors still in an unlinked scratch file: `read` them once the store is closed,
-    so that an embedded engine's own memory (about half the vectors' size) and the matrix are never held
-    together."""
+    """Points paged out, their vectors still in a scratch file: `read` them once the store is closed, so that
+    an embedded engine's own memory (about half the vectors' size) and the matrix are never held together.
+    With a `cache`, reading also makes the file the next vector cache (`keys`: its points' cache keys)."""
 
     file: BinaryIO
     dim: int
@@ -72,29 +74,46 @@ class Spill:
     truth: list
     rows: np.ndarray
     payloads: list[dict]
+    cache: VectorCache | None = None
+    keys: np.ndarray | None = None
 
     def read(self) -> Vectors:
         with self.file:
             self.file.seek(0)
-            X = np.fromfile(self.file, np.float32).reshape(len(self.ids), self.dim)
+            X = np.fromfile(self.file, np.float32, len(self.ids) * self.dim).reshape(len(self.ids), self.dim)
+            if self.cache is not None:
+                try:
+                    self.cache.finish(self.file, self.keys)
+                except OSError:  # no room for the keys: the next run reads every vector from the store
+                    self.cache.discard()
         return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads)
 
 
 def spill(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
-          match: Match | None = None, keep: int = 0, seed: int = 0) -> Spill:
+          match: Match | None = None, keep: int = 0, seed: int = 0, cache: VectorCache | None = None) -> Spill:
     """The matching points of a collection, their vectors spilled to a file in `scratch`, with the payloads
     (PAYLOAD_KEYS) of a random sample of about `keep` points: a million payload dicts cost more memory than
-    the names they give."""
+    the names they give. With a `cache` (a page-out of every point), unchanged points' vectors come from it
+    and the spill file goes to its folder, to become the next cache."""
     rng = np.random.default_rng(seed)
     ids: list[str] = []
     previous: list[np.ndarray] = []
     truth: list = []
     rows: list[np.ndarray] = []
-    file = tempfile.TemporaryFile(dir=scratch)
+    point_keys: list[np.ndarray] = []
+    folder = scratch if cache is None else cache.path.parent
+    file = tempfile.TemporaryFile(dir=scratch) if cache is None else cache.start()
+    cached = cache is not None and len(cache) > 0
     try:
         with store.session(collection):
-            for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"], match=match):
-                _write(page.vectors, file, scratch)
+            for page in store.pages(collection, page_size=PAGE, with_vectors=not cached, match=match,
+                                    keys=["cluster", "label"] + ([HASH_KEY] if cache is not None else [])):
+                if cache is not None:
+                    page_keys = keys(page.ids, [p.get(HASH_KEY) for p in page.payloads])
+                    if cached:
+                        page, page_keys = _from_cache(store, collection, cache, page, page_keys)
+                    point_keys.append(page_keys)
+                _write(page.vectors, file, folder)
                 rows.append(len(ids) + (np.arange(len(page.ids)) if page.total <= keep
                                         else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total)))
                 previous.append(_previous(page.payloads))
@@ -106,8 +125,37 @@ def spill(store: Store, collection: str, scratch: Path, progress: Progress | Non
             payloads = _payloads(store, collection, [ids[i] for i in sample])
     except BaseException:
         file.close()
+        if cache is not None:
+            cache.discard()
         raise
-    return Spill(file, store.collection(collection).dim, ids, _join(previous), truth, sample, payloads)
+    return Spill(file, store.collection(collection).dim, ids, _join(previous), truth, sample, payloads, cache,
+                 np.concatenate(point_keys) if cache is not None and point_keys else None)
+
+
+def _from_cache(store: Store, collection: str, cache: VectorCache, page: Page,
+                page_keys: np.ndarray) -> tuple[Page, np.ndarray]:
+    """The page with its vectors: from the cache where it holds them, the rest from the store (less any point
+    a server deleted meanwhile)."""
+    found = cache.find(page_keys)
+    vectors = np.empty((len(page.ids), cache.meta["dim"]), np.float32)
+    hit = found >= 0
+    vectors[hit] = cache.vectors(found[hit])
+    missing = np.flatnonzero(~hit)
+    if len(missing):
+        fetched = {r.id: r.vector for r in store.retrieve(collection, [page.ids[i] for i in missing],
+                                                          with_vectors=True, keys=[])}
+        kept = np.ones(len(page.ids), bool)
+        for i in missing:
+            vector = fetched.get(page.ids[i])
+            if vector is None:
+                kept[i] = False
+            else:
+                vectors[i] = vector
+        if not kept.all():
+            at = np.flatnonzero(kept)
+            page = Page([page.ids[i] for i in at], vectors[at], [page.payloads[i] for i in at], page.total)
+            return page, page_keys[at]
+    return Page(page.ids, vectors, page.payloads, page.total), page_keys
 
 
 def page_out(store: Store, collection: str, scratch: Path, progress: Progress | None = None,

@@ -178,15 +178,16 @@ class Job:
         from embc.cluster.fitting import DESCRIBE_SAMPLE, fit_in_memory, fit_streamed, fits_in_memory, spill
         from embc.cluster.matching import match_clusters
         from embc.cluster.project import project_2d
+        from embc.cluster.vector_cache import VectorCache
 
         # Bad parameters fail before any work, and a job over the memory budget before it pages anything out.
         estimator = make_estimator(self.algorithm, self.params, self.seed)
-        dim = self.store.collection(self.collection).dim
+        info = self.store.collection(self.collection)
         with self.store.session(self.collection):  # the count and the page-out open the store once
             n = self.store.count(self.collection)
             if hasattr(estimator, "check_memory"):
                 estimator.check_memory(n)
-            in_memory = fits_in_memory(n, dim)
+            in_memory = fits_in_memory(n, info.dim)
             params = self.params if in_memory else {**self.params, "streamed": True}
             with self.reports.session():  # what the run needs of the report store, read in one go
                 run_id = self._start("full", params)
@@ -196,7 +197,8 @@ class Job:
             with self._failing(run_id):
                 # The data directory takes the spilled pages; they are read back once the store is closed.
                 spilled = spill(self.store, self.collection, self.reports.path.parent, self.progress,
-                                keep=DESCRIBE_SAMPLE, seed=self.seed) if in_memory else None
+                                keep=DESCRIBE_SAMPLE, seed=self.seed,
+                                cache=VectorCache(self.reports.path.parent / "vectors", info)) if in_memory else None
         with self._failing(run_id):
             if spilled is not None:
                 fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock.step)

@@ -13,7 +13,7 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, learns, load_embedder
-from embc.ingest.items import Item, ItemError, Skipped
+from embc.ingest.items import HASH_KEY, Item, ItemError, Skipped, vector_hash
 from embc.store.vectors import CollectionInfo, Store
 
 # Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store
@@ -170,8 +170,10 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
     if not kept:
         return
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payloads = [{**item.payload(), "ingested_at": now} for _, item in kept]
-    store.upsert(info.name, [pid for pid, _ in kept], vectors[embedded], payloads)
+    vectors = vectors[embedded]
+    payloads = [{**item.payload(), "ingested_at": now, HASH_KEY: vector_hash(vector)}
+                for (_, item), vector in zip(kept, vectors)]
+    store.upsert(info.name, [pid for pid, _ in kept], vectors, payloads)
     updated = sum(1 for pid, _ in kept if pid in stored)
     summary.updated += updated
     summary.added += len(kept) - updated
