@@ -254,12 +254,13 @@ def test_no_disk_for_the_page_out_is_one_line_and_keeps_the_last_run(home):
     job = subprocess.run([sys.executable, "-m", "embc", "recluster", "-c", "wordnet", "--full"], text=True,
                          capture_output=True, env={**os.environ, "EMBC_HOME": str(home)}, preexec_fn=limit_file_size)
     assert job.returncode == 1
-    assert job.stderr.startswith(f"embc: error: cannot page the vectors out: writing them to {home / 'vectors'} failed (")
+    folder = home / "vectors"
+    assert job.stderr.startswith(f"embc: error: cannot page the vectors out: writing them to {folder} failed (")
     assert job.stderr.strip().endswith("a recluster needs as much free disk there as the collection's vectors take")
     assert len(job.stderr.strip().splitlines()) == 1
     assert [r["status"] for r in reports.runs("wordnet")] == ["failed", "complete"]
     assert _labels(store, "wordnet") == before
-    assert [p.name for p in (home / "vectors").iterdir()] == ["wordnet.vectors"]  # the last run's cache, kept
+    assert [p.name for p in (home / "vectors").iterdir()] == ["wordnet.vectors"]  # the last run's cache
 
 
 def test_report_store_sessions_nest(tmp_path):
