@@ -105,6 +105,24 @@ def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_labels_written_beside_other_work_report_progress_and_errors(filled):
+    store, ids, _ = filled
+    groups = [(ids[:20], {"cluster": 0, "cluster_run": 2}), (ids[20:], {"cluster": 1, "cluster_run": 2})]
+    seen = []
+    wait = store.start_set_payloads("docs", groups, lambda done, total: seen.append((done, total)))
+    wait()  # the embedded engine writes in a second process, a server client in a thread
+    assert seen == [(1, 2), (2, 2)]
+    assert store.facet("docs", "cluster") == {0: 20, 1: 30}
+    assert store.count("docs", {"cluster_run": 2}) == 50
+    with store.session("docs"):  # while this process holds the collection, it writes them itself
+        store.start_set_payloads("docs", [(ids[:5], {"cluster": 3})])()
+    assert store.count("docs", {"cluster": 3}) == 5
+    missing = str(uuid.uuid4())
+    wait = store.start_set_payloads("docs", [([missing], {"cluster": 4})])
+    with pytest.raises(Exception, match=missing):  # the write's own error, through the wait
+        wait()
+
+
 def test_item_keys_are_indexed_for_lookup(filled):
     store, ids, _ = filled
     page = next(store.pages("docs", page_size=1, match={"item": "item-7"}))

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -141,19 +141,16 @@ class Job:
     last: dict | None
     progress: Progress | None
 
-    def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> None:
-        """Each point's cluster and this run's id, one store call per cluster."""
+    def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> Callable[[], None]:
+        """Start writing each point's cluster and this run's id, one store call per cluster, beside the rest of
+        the job; the result waits for the write to end."""
         order = np.argsort(labels, kind="stable")
         bounds = np.flatnonzero(np.diff(labels[order])) + 1
-        groups = np.split(order, bounds)
-
-        def calls() -> Iterator[tuple[list[str], dict]]:
-            for done, group in enumerate(groups, 1):
-                yield [ids[i] for i in group], {"cluster": int(labels[group[0]]), "cluster_run": run_id}
-                if self.progress:
-                    self.progress("write labels", done, len(groups))
-
-        self.store.set_payloads(self.collection, calls())
+        groups = [([ids[i] for i in group], {"cluster": int(labels[group[0]]), "cluster_run": run_id})
+                  for group in np.split(order, bounds)]
+        progress = self.progress
+        return self.store.start_set_payloads(
+            self.collection, groups, progress and (lambda done, total: progress("write labels", done, total)))
 
     def _start(self, mode: str, params: dict, base_run: int | None = None) -> int:
         return self.reports.start_run(self.collection, mode, self.algorithm, {**params, "projection": self.projection},
@@ -177,7 +174,7 @@ class Job:
         from embc.cluster.evaluate import evaluate
         from embc.cluster.fitting import DESCRIBE_SAMPLE, fit_in_memory, fit_streamed, fits_in_memory, spill
         from embc.cluster.matching import match_clusters
-        from embc.cluster.project import project_2d
+        from embc.cluster.project import plan_map
         from embc.cluster.vector_cache import VectorCache
 
         # Bad parameters fail before any work, and a job over the memory budget before it pages anything out.
@@ -231,16 +228,21 @@ class Job:
                 c["centroid"], c["radius"] = extents.get(cid, (None, None))
                 clusters.append(c)
             clock.step("describe")
-            coords, anchors = None, {}  # a full run without a map still drops the last map's anchors
-            if self.projection != "none":
-                xy, laid_out = project_2d(fit.X, labels[rows], self.seed, self.projection)
-                coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
-                anchors = {"point_id": [ids[i] for i in laid_out], "cluster": labels[rows][laid_out],
-                           "x": xy[laid_out, 0], "y": xy[laid_out, 1], "vector": fit.X[laid_out]}
-            clock.step("project")
-            # Last, with the vectors freed: opening the store again costs memory of its own.
+            plan = plan_map(fit.X, labels[rows], self.seed, self.projection) if self.projection != "none" else None
+            # The map is planned, so the vectors can go before the store opens again (its own memory): in a
+            # second process, beside the map's layout, as the engine holds the GIL while it writes.
             fit.X = None
-            self._write_labels(fit.ids, labels, run_id)
+            writing = self._write_labels(fit.ids, labels, run_id)
+            try:
+                coords, anchors = None, {}  # a full run without a map still drops the last map's anchors
+                if plan is not None:
+                    xy = plan.layout()
+                    coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
+                    anchors = {"point_id": [ids[i] for i in plan.sample], "cluster": labels[rows][plan.sample],
+                               "x": xy[plan.sample, 0], "y": xy[plan.sample, 1], "vector": plan.vectors}
+                clock.step("project")
+            finally:
+                writing()  # labels are written before the run completes, or fails
             clock.step("write_labels")
         sample = evaluation.sample
         silhouettes = {"point_id": [ids[i] for i in sample], "cluster": labels[rows][sample],
@@ -270,7 +272,7 @@ class Job:
         base = self.last["base_run"] or self.last["run_id"]
         run_id = self._start("incremental", self.params, base)
         with self._failing(run_id):
-            self._write_labels(data.ids, labels, run_id)
+            self._write_labels(data.ids, labels, run_id)()
             clock.step("write_labels")
             clusters = self.reports.clusters(self.last["run_id"])
             added = dict(zip(*np.unique(labels, return_counts=True)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import wraps
 from typing import Callable, Iterable, Iterator, Sequence
@@ -10,7 +11,8 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError
-from embc.store.vectors import INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, to_page, to_record
+from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, reported, to_page,
+                                to_record)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False),
            "keyword": models.PayloadSchemaType.KEYWORD}
@@ -117,6 +119,14 @@ class ServerStore:
     def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
         for ids, values in groups:
             self.client.set_payload(name, payload=values, points=list(ids), wait=True)
+
+    def start_set_payloads(self, name: str, groups: Sequence[tuple[Sequence[str], dict]],
+                           progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
+        # The client waits on the network without the GIL: a thread is enough.
+        pool = ThreadPoolExecutor(1)
+        writing = pool.submit(self.set_payloads, name, reported(groups, progress))
+        pool.shutdown(wait=False)
+        return writing.result
 
     @_checked
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,

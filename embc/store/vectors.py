@@ -7,7 +7,7 @@ import re
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -98,6 +98,11 @@ class Store(Protocol):
     def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
         """For each (ids, values) group, set the same payload values on all its points: one call a group."""
 
+    def start_set_payloads(self, name: str, groups: Sequence[tuple[Sequence[str], dict]],
+                           progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
+        """`set_payloads` beside the caller's own work, with `progress(done, total)` after each group; call the
+        result to wait for the write to end (it raises what the write raised)."""
+
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
                  keys: Sequence[str] | None = None) -> list[Record]: ...
 
@@ -109,6 +114,15 @@ class Store(Protocol):
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]: ...
 
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
+
+
+def reported(groups: Sequence[tuple[Sequence[str], dict]],
+             progress: Callable[[int, int], None] | None) -> Iterator[tuple[Sequence[str], dict]]:
+    """The groups, with `progress(done, total)` as each one is written."""
+    for done, group in enumerate(groups, 1):
+        yield group
+        if progress:
+            progress(done, len(groups))
 
 
 # Payload fields that get an index, with their type: clusters are listed and counted by `cluster`,
