@@ -132,11 +132,13 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
     def memory(pid: int = os.getpid()) -> tuple[int, int]:
         """(resident, anonymous) bytes of this process and the processes it started (the label writer):
         anonymous memory is what the kernel cannot reclaim; the rest of the resident set is file pages, such
-        as the engine's memory-mapped vector storage."""
+        as the engine's memory-mapped vector storage. A child forked but not yet running its own program
+        (scikit-learn runs `lscpu`) would count this process's pages twice: it is left out."""
         try:
-            fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-            children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
-                        for c in (task / "children").read_text().split()]
+            proc = Path(f"/proc/{pid}")
+            fields = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+            children = [int(c) for task in (proc / "task").iterdir() for c in (task / "children").read_text().split()
+                        if Path(f"/proc/{c}/cmdline").read_bytes() != (proc / "cmdline").read_bytes()]
         except (OSError, ValueError):  # it ended meanwhile
             return 0, 0
         own = [int(fields[key].split()[0]) * 1024 for key in ("VmRSS", "RssAnon")] if "RssAnon" in fields else [0, 0]
