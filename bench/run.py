@@ -4,9 +4,10 @@
    and of the Fashion-MNIST sample vs the bare forward pass over the same images decoded beforehand;
 2. a full recluster of precomputed 384-d vectors (10k, 100k, 1M) vs a bare scikit-learn KMeans fit on the
    same array, each in its own process so that peak memory (above the process's footprint once its
-   libraries are imported) can be read and compared with the raw vector bytes; then 1% more vectors and an
-   incremental recluster, timed against the full one (below 1M: the median of 3 alternated runs each, and
-   the highest peak memory of the 3);
+   libraries are imported, plus all of any process it starts) can be read and compared with the raw vector
+   bytes; then 1% more vectors and an incremental recluster, timed against the full one (below 1M: a first
+   run, with no vector cache yet, then the median of 3 alternated runs each, and the highest peak memory of
+   the 3; the 1M run is a first run);
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
    trustworthiness of both (`--no-projection` skips it).
 """

@@ -3,6 +3,7 @@ paged out are always the store's."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,10 @@ def test_a_cache_of_another_model_a_damaged_one_and_points_without_a_hash_are_re
     store.upsert("c", ids, _unit(10, 3), [{"item": "by hand"}] * 10)  # written without embc's vector hash
     assert _hits(store, VectorCache(tmp_path / "vectors", info)) == 190
     _page_out(store, tmp_path)
+
+
+def test_no_cache_is_kept_for_a_collection_stored_without_hashes(store, tmp_path):
+    store.create_collection(CollectionInfo("c", 16, "precomputed", "vector"))
+    store.upsert("c", [str(uuid.uuid4()) for _ in range(50)], _unit(50, 0), [{}] * 50)
+    assert len(_page_out(store, tmp_path).ids) == 50
+    assert not list((tmp_path / "vectors").iterdir())

@@ -64,7 +64,7 @@ class Fit:
 @dataclass
 class Spill:
     """Points paged out, their vectors still in a scratch file: `read` them once the store is closed, so that
-    an embedded engine's own memory (about half the vectors' size) and the matrix are never held together.
+    an embedded engine's own memory and the matrix are never held together.
     With a `cache`, reading also makes the file the next vector cache (`keys`: its points' cache keys)."""
 
     file: BinaryIO

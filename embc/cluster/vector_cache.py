@@ -53,10 +53,12 @@ class VectorCache:
         if footer["meta"] != self.meta or size != n * (dim * 4 + _KEY.itemsize) + length + 8 + len(_MAGIC):
             raise ValueError("a cache of other vectors")
         stored = np.fromfile(self.path, _KEY, n, offset=n * dim * 4)
-        self._rows = np.argsort(stored, kind="stable")
+        rows = np.flatnonzero(stored != b"")  # points stored without a hash are never found
+        self._rows = rows[np.argsort(stored[rows], kind="stable")]
         self._sorted = stored[self._rows]
 
     def __len__(self) -> int:
+        """How many points the cache can give."""
         return len(self._sorted)
 
     def find(self, wanted: np.ndarray) -> np.ndarray:
@@ -86,7 +88,11 @@ class VectorCache:
         return open(self._next(), "w+b")
 
     def finish(self, file: BinaryIO, point_keys: np.ndarray) -> None:
-        """Append the keys and the footer to the vectors written to `file`, and put it in place."""
+        """Append the keys and the footer to the vectors written to `file`, and put it in place (unless no
+        point has a hash: a collection ingested before embc stored them)."""
+        if not (point_keys != b"").any():
+            self.discard()
+            return
         footer = json.dumps({"meta": self.meta, "points": len(point_keys)}).encode()
         file.seek(0, os.SEEK_END)
         file.write(np.ascontiguousarray(point_keys, _KEY).tobytes() + footer + len(footer).to_bytes(8, "little")
