@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from embc.errors import EmbcError
-from embc.store.vectors import reported
-
-Groups = Sequence[tuple[Sequence[str], dict]]
+from embc.store.vectors import Group, reported
 
 
-def start(root: Path, name: str, groups: Groups,
+def start(root: Path, name: str, groups: Sequence[Group],
           progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
     """Start writing; the result waits for the write to end and raises its error as an EmbcError."""
     child = subprocess.Popen([sys.executable, "-m", __name__, str(os.getpid())], stdin=subprocess.PIPE,

@@ -11,8 +11,8 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError
-from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Match, Page, Record, check_name, reported, to_page,
-                                to_record)
+from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name, reported,
+                                to_page, to_record)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False),
            "keyword": models.PayloadSchemaType.KEYWORD}
@@ -116,11 +116,11 @@ class ServerStore:
                 return
 
     @_checked
-    def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
+    def set_payloads(self, name: str, groups: Iterable[Group]) -> None:
         for ids, values in groups:
             self.client.set_payload(name, payload=values, points=list(ids), wait=True)
 
-    def start_set_payloads(self, name: str, groups: Sequence[tuple[Sequence[str], dict]],
+    def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
         # The client waits on the network without the GIL: a thread is enough.
         pool = ThreadPoolExecutor(1)

@@ -16,6 +16,8 @@ from embc.errors import EmbcError
 # Equality filters on payload fields, e.g. {"cluster": 7}, where None means "the field is missing" (points
 # not yet clustered): all that embc's queries need.
 Match = dict[str, object]
+# Points that get the same payload values in one store call: (ids, values), e.g. one cluster's labels.
+Group = tuple[Sequence[str], dict]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -95,10 +97,10 @@ class Store(Protocol):
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
         """All matching points, a page at a time, in a stable order; `keys` limits the payload fields."""
 
-    def set_payloads(self, name: str, groups: Iterable[tuple[Sequence[str], dict]]) -> None:
+    def set_payloads(self, name: str, groups: Iterable[Group]) -> None:
         """For each (ids, values) group, set the same payload values on all its points: one call a group."""
 
-    def start_set_payloads(self, name: str, groups: Sequence[tuple[Sequence[str], dict]],
+    def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
         """`set_payloads` beside the caller's own work, with `progress(done, total)` after each group; call the
         result to wait for the write to end (it raises what the write raised)."""
@@ -116,8 +118,8 @@ class Store(Protocol):
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
 
 
-def reported(groups: Sequence[tuple[Sequence[str], dict]],
-             progress: Callable[[int, int], None] | None) -> Iterator[tuple[Sequence[str], dict]]:
+def reported(groups: Sequence[Group],
+             progress: Callable[[int, int], None] | None) -> Iterator[Group]:
     """The groups, with `progress(done, total)` as each one is written."""
     for done, group in enumerate(groups, 1):
         yield group
