@@ -40,6 +40,7 @@ def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object
     from embc.ingest.pipeline import ingest
     from embc.ingest.sources import iter_items
     from embc.store.embedded import EmbeddedStore
+    from embc.store.vector_cache import vectors_folder
 
     bare_s, embc_s = [], []
     for _ in range(repeats):
@@ -48,7 +49,8 @@ def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object
         bare_s.append(time.perf_counter() - start)
         with tempfile.TemporaryDirectory() as home:
             start = time.perf_counter()
-            summary = ingest(EmbeddedStore(Path(home)), "bench", iter_items([source]), embedder=embedder)
+            summary = ingest(EmbeddedStore(Path(home) / "collections"), "bench", iter_items([source]),
+                             embedder=embedder, vectors_dir=vectors_folder(Path(home)))
             embc_s.append(time.perf_counter() - start)
             assert summary.added == count
     return {"items": count, "bare_s": statistics.median(bare_s), "embc_s": statistics.median(embc_s)}
@@ -181,10 +183,12 @@ def _ingest_vectors(work: Path, n: int, X: np.ndarray, first: int = 0) -> list[s
     from embc.ingest.items import Item
     from embc.ingest.pipeline import ingest
     from embc.store.embedded import EmbeddedStore
+    from embc.store.vector_cache import vectors_folder
 
     keys = [f"p{i}" for i in range(first, first + len(X))]
     ingest(EmbeddedStore(work / "collections"), f"v{n}",
-           (Item(key=k, source="bench", kind="vector", vector=v) for k, v in zip(keys, X)))
+           (Item(key=k, source="bench", kind="vector", vector=v) for k, v in zip(keys, X)),
+           vectors_dir=vectors_folder(work))
     return keys
 
 

@@ -70,10 +70,11 @@ def clustered_home(tmp_path_factory, minilm) -> Path:
     from embc.ingest.sources import iter_items
     from embc.store.embedded import EmbeddedStore
     from embc.store.reports import ReportStore
+    from embc.store.vector_cache import vectors_folder
 
     home = tmp_path_factory.mktemp("wordnet-home")
     store = EmbeddedStore(home / "collections")
-    summary = ingest(store, "wordnet", iter_items([WORDNET]), embedder=minilm)
+    summary = ingest(store, "wordnet", iter_items([WORDNET]), embedder=minilm, vectors_dir=vectors_folder(home))
     assert summary.added == 1600
     recluster(store, ReportStore(home / "reports.duckdb"), "wordnet", "kmeans", {"k": 8}, seed=0)
     return home

@@ -41,6 +41,7 @@ def ingest(
     from embc.ingest.embedders import TABLE_MODELS
     from embc.ingest.pipeline import ingest as run_ingest
     from embc.ingest.sources import Fields, iter_items
+    from embc.store.vector_cache import vectors_folder
 
     if weights is not None and not weights.is_file():
         raise EmbcError(f"no weights file '{weights}'")
@@ -53,7 +54,8 @@ def ingest(
     with progress_bar("ingest") as advance:
         summary = run_ingest(ctx.obj.store, collection, iter_items(paths, fields), model=model,
                              on_progress=advance, weights=str(weights.resolve()) if weights else None,
-                             model_dir=ctx.obj.home / "models", dim=bottleneck, retrain=retrain)
+                             model_dir=ctx.obj.home / "models", dim=bottleneck, retrain=retrain,
+                             vectors_dir=vectors_folder(ctx.obj.home))
     if as_json:
         emit_json({"collection": collection, **summary.as_dict()})
     else:

@@ -3,16 +3,15 @@ pages (a sample for the estimator, then MiniBatchKMeans passes or sample-fit ass
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Callable
 
 import numpy as np
 
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
-from embc.cluster.vector_cache import VectorCache, keys
+from embc.store.vector_cache import VectorCache, keys
 from embc.errors import EmbcError
 from embc.ingest.items import HASH_KEY
 from embc.store.vectors import Match, Page, Store
@@ -63,57 +62,51 @@ class Fit:
 
 @dataclass
 class Spill:
-    """Points paged out, their vectors still in a scratch file: `read` them once the store is closed, so that
-    an embedded engine's own memory and the matrix are never held together.
-    With a `cache`, reading also makes the file the next vector cache (`keys`: its points' cache keys)."""
+    """Points paged out, their vectors still on disk in a vector cache (the collection's, or a scratch one,
+    `at` their rows there): `read` them once the store is closed, so that an embedded engine's own memory and
+    the matrix are never held together."""
 
-    file: BinaryIO
-    dim: int
+    cache: VectorCache
+    at: np.ndarray
+    keys: np.ndarray
     ids: list[str]
     previous: np.ndarray
     truth: list
     rows: np.ndarray
     payloads: list[dict]
-    cache: VectorCache | None = None
-    keys: np.ndarray | None = None
+    complete: bool  # every point of the collection: the cache may drop the records of any other
 
     def read(self) -> Vectors:
-        with self.file:
-            self.file.seek(0)
-            X = np.fromfile(self.file, np.float32, len(self.ids) * self.dim).reshape(len(self.ids), self.dim)
-            if self.cache is not None:
+        with self.cache:
+            X = self.cache.read(self.at)
+            if self.complete:
                 try:
-                    self.cache.finish(self.file, self.keys)
-                except OSError:  # no room for the keys: the next run reads every vector from the store
-                    self.cache.discard()
+                    self.cache.compact(self.keys, X, self.at)
+                except OSError:  # no room to rewrite it: it stays as it was, larger than it need be
+                    pass
         return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads)
 
 
-def spill(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
-          match: Match | None = None, keep: int = 0, seed: int = 0, cache: VectorCache | None = None) -> Spill:
-    """The matching points of a collection, their vectors spilled to a file in `scratch`, with the payloads
-    (PAYLOAD_KEYS) of a random sample of about `keep` points: a million payload dicts cost more memory than
-    the names they give. With a `cache` (a page-out of every point), unchanged points' vectors come from it
-    and the spill file goes to its folder, to become the next cache."""
+def spill(store: Store, collection: str, cache: VectorCache, progress: Progress | None = None,
+          match: Match | None = None, keep: int = 0, seed: int = 0) -> Spill:
+    """The matching points of a collection, their vectors in `cache` (found there by id and vector hash, or
+    fetched from the store and appended), with the payloads (PAYLOAD_KEYS) of a random sample of about `keep`
+    points: a million payload dicts cost more memory than the names they give."""
     rng = np.random.default_rng(seed)
     ids: list[str] = []
     previous: list[np.ndarray] = []
     truth: list = []
     rows: list[np.ndarray] = []
+    at: list[np.ndarray] = []
     point_keys: list[np.ndarray] = []
-    folder = scratch if cache is None else cache.path.parent
-    file = tempfile.TemporaryFile(dir=scratch) if cache is None else cache.start()
-    cached = cache is not None and len(cache) > 0
     try:
         with store.session(collection):
+            cached = len(_load(cache)) > 0
             for page in store.pages(collection, page_size=PAGE, with_vectors=not cached, match=match,
-                                    keys=["cluster", "label"] + ([HASH_KEY] if cache is not None else [])):
-                if cache is not None:
-                    page_keys = keys(page.ids, [p.get(HASH_KEY) for p in page.payloads])
-                    if cached:
-                        page, page_keys = _from_cache(store, collection, cache, page, page_keys)
-                    point_keys.append(page_keys)
-                _write(page.vectors, file, folder)
+                                    keys=["cluster", "label", HASH_KEY]):
+                page, page_keys, page_at = _cache_rows(store, collection, cache, page)
+                at.append(page_at)
+                point_keys.append(page_keys)
                 rows.append(len(ids) + (np.arange(len(page.ids)) if page.total <= keep
                                         else np.flatnonzero(rng.random(len(page.ids)) < keep / page.total)))
                 previous.append(_previous(page.payloads))
@@ -124,53 +117,62 @@ def spill(store: Store, collection: str, scratch: Path, progress: Progress | Non
             sample = _join(rows)
             payloads = _payloads(store, collection, [ids[i] for i in sample])
     except BaseException:
-        file.close()
-        if cache is not None:
-            cache.discard()
+        cache.close()
         raise
-    return Spill(file, store.collection(collection).dim, ids, _join(previous), truth, sample, payloads, cache,
-                 np.concatenate(point_keys) if cache is not None and point_keys else None)
+    return Spill(cache, _join(at), np.concatenate(point_keys) if point_keys else keys([], []), ids,
+                 _join(previous), truth, sample, payloads, complete=match is None)
 
 
-def _from_cache(store: Store, collection: str, cache: VectorCache, page: Page,
-                page_keys: np.ndarray) -> tuple[Page, np.ndarray]:
-    """The page with its vectors: from the cache where it holds them, the rest from the store (less any point
-    a server deleted meanwhile)."""
-    found = cache.find(page_keys)
-    vectors = np.empty((len(page.ids), cache.meta["dim"]), np.float32)
-    hit = found >= 0
-    vectors[hit] = cache.vectors(found[hit])
-    missing = np.flatnonzero(~hit)
-    if len(missing):
+def _cache_rows(store: Store, collection: str, cache: VectorCache, page: Page) -> tuple[Page, np.ndarray, np.ndarray]:
+    """The page (less any point a server deleted meanwhile), its points' cache keys, and their rows in the
+    cache: found there, or fetched from the store (unless the page has them) and appended."""
+    page_keys = keys(page.ids, [p.get(HASH_KEY) for p in page.payloads])
+    at = cache.find(page_keys)
+    missing = np.flatnonzero(at < 0)
+    if not len(missing):
+        return page, page_keys, at
+    if page.vectors is not None:
+        vectors = page.vectors[missing]
+    else:
         fetched = {r.id: r.vector for r in store.retrieve(collection, [page.ids[i] for i in missing],
                                                           with_vectors=True, keys=[])}
-        kept = np.ones(len(page.ids), bool)
-        for i in missing:
-            vector = fetched.get(page.ids[i])
-            if vector is None:
-                kept[i] = False
-            else:
-                vectors[i] = vector
+        kept = np.array([at[i] >= 0 or page.ids[i] in fetched for i in range(len(page.ids))], bool)
         if not kept.all():
-            at = np.flatnonzero(kept)
-            page = Page([page.ids[i] for i in at], vectors[at], [page.payloads[i] for i in at], page.total)
-            return page, page_keys[at]
-    return Page(page.ids, vectors, page.payloads, page.total), page_keys
+            page = Page([page.ids[i] for i in np.flatnonzero(kept)], None,
+                        [page.payloads[i] for i in np.flatnonzero(kept)], page.total)
+            page_keys, at = page_keys[kept], at[kept]
+            missing = np.flatnonzero(at < 0)
+        vectors = np.array([fetched[page.ids[i]] for i in missing], np.float32).reshape(len(missing), -1)
+    at[missing] = _append(cache, page_keys[missing], vectors)
+    return page, page_keys, at
 
 
 def page_out(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
-             match: Match | None = None, keep: int = 0, seed: int = 0) -> Vectors:
-    """The matching vectors of a collection in one float32 matrix (see `spill`)."""
-    return spill(store, collection, scratch, progress, match, keep, seed).read()
+             match: Match | None = None) -> Vectors:
+    """The matching vectors of a collection in one float32 matrix, spilled to a scratch file in `scratch`
+    (see `spill`)."""
+    return spill(store, collection, VectorCache.scratch(scratch, store.collection(collection)), progress,
+                 match).read()
 
 
-def _write(vectors: np.ndarray, file: BinaryIO, scratch: Path) -> None:
-    """Append a page's vectors to the spill file; a failed write (a full disk) is one clear error."""
+def _load(cache: VectorCache) -> VectorCache:
     try:
-        vectors.tofile(file)
+        return cache.load()
     except OSError as exc:
-        raise EmbcError(f"cannot page the vectors out: writing them to {scratch} failed ({exc}); a recluster "
-                        "needs as much free disk there as the collection's vectors take") from exc
+        raise _no_room(cache, exc) from exc
+
+
+def _append(cache: VectorCache, point_keys: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Append a page's vectors to the cache; a failed write (a full disk) is one clear error."""
+    try:
+        return cache.append(point_keys, vectors)
+    except OSError as exc:
+        raise _no_room(cache, exc) from exc
+
+
+def _no_room(cache: VectorCache, exc: OSError) -> EmbcError:
+    return EmbcError(f"cannot page the vectors out: writing them to {cache.folder} failed ({exc}); a recluster "
+                     "needs as much free disk there as the collection's vectors take")
 
 
 def _payloads(store: Store, collection: str, ids: list[str]) -> list[dict]:

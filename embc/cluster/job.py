@@ -175,7 +175,7 @@ class Job:
         from embc.cluster.fitting import DESCRIBE_SAMPLE, fit_in_memory, fit_streamed, fits_in_memory, spill
         from embc.cluster.matching import match_clusters
         from embc.cluster.project import plan_map
-        from embc.cluster.vector_cache import VectorCache
+        from embc.store.vector_cache import VectorCache, vectors_folder
 
         # Bad parameters fail before any work, and a job over the memory budget before it pages anything out.
         estimator = make_estimator(self.algorithm, self.params, self.seed)
@@ -192,10 +192,10 @@ class Job:
                 next_id = self.reports.next_cluster_id(self.collection)
             clock = _Clock(self.progress)
             with self._failing(run_id):
-                # The data directory takes the spilled pages; they are read back once the store is closed.
-                spilled = spill(self.store, self.collection, self.reports.path.parent, self.progress,
-                                keep=DESCRIBE_SAMPLE, seed=self.seed,
-                                cache=VectorCache(self.reports.path.parent / "vectors", info)) if in_memory else None
+                # The vectors are read from the collection's vector cache once the store is closed.
+                cache = VectorCache(vectors_folder(self.reports.path.parent), info)
+                spilled = (spill(self.store, self.collection, cache, self.progress, keep=DESCRIBE_SAMPLE,
+                                 seed=self.seed) if in_memory else None)
         with self._failing(run_id):
             if spilled is not None:
                 fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock.step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain, islice
@@ -14,6 +15,7 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, learns, load_embedder
 from embc.ingest.items import HASH_KEY, Item, ItemError, Skipped, vector_hash
+from embc.store.vector_cache import VectorCache, keys
 from embc.store.vectors import CollectionInfo, Store
 
 # Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store
@@ -61,11 +63,12 @@ def resolve_model(store: Store, collection: str, requested: str | None,
 def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
            embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None,
            weights: str | None = None, model_dir: Path | None = None, dim: int | None = None,
-           retrain: bool = False) -> Summary:
+           retrain: bool = False, vectors_dir: Path | None = None) -> Summary:
     """Embed and store every new or changed item; `on_progress(n)` as each n inputs are done. Models trained
     on the collection's own items (word2vec, table models) train on this ingest's items when the collection
     is new, or with `retrain` (which re-embeds every item given), and are kept in `model_dir/<collection>`;
-    `dim` sets the autoencoder's bottleneck."""
+    `dim` sets the autoencoder's bottleneck. The vectors stored are also added to the collection's vector
+    cache in `vectors_dir` (see `embc.store.vector_cache`), from which a recluster reads them."""
     summary = Summary()
     stream = iter(items)
     first = _first_item(stream, summary)
@@ -100,16 +103,17 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
 
     progress = on_progress or (lambda n: None)
     seen: set[str] = set()
-    for chunk in _chunks(stream, CHUNK):
-        wanted = []
-        for entry in chunk:
-            problem = entry if isinstance(entry, Skipped) else _problem(entry, info, seen)
-            if problem is not None:
-                summary.skipped.append(problem)
-            else:
-                wanted.append(entry)
-        progress(len(chunk) - len(wanted))
-        _store_chunk(store, info, get_embedder, wanted, summary, progress, retrain)
+    with (VectorCache(vectors_dir, info) if vectors_dir else nullcontext()) as cache:
+        for chunk in _chunks(stream, CHUNK):
+            wanted = []
+            for entry in chunk:
+                problem = entry if isinstance(entry, Skipped) else _problem(entry, info, seen)
+                if problem is not None:
+                    summary.skipped.append(problem)
+                else:
+                    wanted.append(entry)
+            progress(len(chunk) - len(wanted))
+            _store_chunk(store, info, get_embedder, wanted, summary, progress, retrain, cache)
     if loaded and hasattr(loaded[0], "notes"):
         summary.notes = loaded[0].notes()
     return summary
@@ -140,8 +144,10 @@ def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None
 
 
 def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], Embedder], items: list[Item],
-                 summary: Summary, progress: Callable[[int], None], everything: bool = False) -> None:
-    """Embed and upsert the items whose content changed (`everything`: all of them)."""
+                 summary: Summary, progress: Callable[[int], None], everything: bool = False,
+                 cache: VectorCache | None = None) -> None:
+    """Embed and upsert the items whose content changed (`everything`: all of them), and add their vectors to
+    the `cache`."""
     if not items:
         return
     ids = [item.point_id for item in items]
@@ -171,10 +177,16 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
         return
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     vectors = vectors[embedded]
-    payloads = [{**item.payload(), "ingested_at": now, HASH_KEY: vector_hash(vector)}
-                for (_, item), vector in zip(kept, vectors)]
-    store.upsert(info.name, [pid for pid, _ in kept], vectors, payloads)
-    updated = sum(1 for pid, _ in kept if pid in stored)
+    kept_ids = [pid for pid, _ in kept]
+    hashes = [vector_hash(vector) for vector in vectors]
+    store.upsert(info.name, kept_ids, vectors,
+                 [{**item.payload(), "ingested_at": now, HASH_KEY: h} for (_, item), h in zip(kept, hashes)])
+    if cache is not None:
+        try:
+            cache.append(keys(kept_ids, hashes), vectors)
+        except OSError:
+            pass  # the cache only saves time: a recluster fetches what it lacks from the store
+    updated = sum(1 for pid in kept_ids if pid in stored)
     summary.updated += updated
     summary.added += len(kept) - updated
 
