@@ -15,7 +15,7 @@ outside every extent). With no such points the job says so and returns.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Callable, Iterable, Iterator
@@ -241,15 +241,19 @@ class Job:
                     anchors = {"point_id": [ids[i] for i in plan.sample], "cluster": labels[rows][plan.sample],
                                "x": xy[plan.sample, 0], "y": xy[plan.sample, 1], "vector": plan.vectors}
                 clock.step("project")
-            finally:
-                writing()  # labels are written before the run completes, or fails
-            clock.step("write_labels")
-        sample = evaluation.sample
-        silhouettes = {"point_id": [ids[i] for i in sample], "cluster": labels[rows][sample],
-                       "value": evaluation.silhouettes}
-        timings = clock.total()
-        self.reports.finish_run(run_id, len(fit.ids), evaluation.metrics, clusters, coords, silhouettes, timings,
-                                {**params, "projection": self.projection}, fit.sweep, events, anchors)
+            except BaseException:
+                with suppress(Exception):
+                    writing()  # labels are written before the run fails
+                raise
+            silhouettes = {"point_id": [ids[i] for i in evaluation.sample],
+                           "cluster": labels[rows][evaluation.sample], "value": evaluation.silhouettes}
+            # The run's rows go in while the labels are written; it completes once they are.
+            with self.reports.finishing(run_id, len(fit.ids), evaluation.metrics, clusters, coords, silhouettes,
+                                        {**params, "projection": self.projection}, fit.sweep, events,
+                                        anchors) as timings:
+                writing()
+                clock.step("write_labels")
+                timings.update(clock.total())
         return {"run_id": run_id, "mode": "full", "reason": reason, "collection": self.collection,
                 "params": params, "points": len(fit.ids), "clusters": _public(clusters),
                 "metrics": evaluation.metrics, "events": events, "timings": timings}

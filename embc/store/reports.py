@@ -141,43 +141,60 @@ class ReportStore:
                    coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray],
                    timings: dict[str, float], params: dict, sweep: Sequence[dict] = (),
                    events: Sequence[dict] = (), anchors: dict[str, np.ndarray] | None = None) -> None:
-        """Record everything a run produced, in one transaction, and mark it complete. `clusters` carry
-        centroid and radius; `coords` has columns point_id, cluster, x, y; `silhouettes` point_id, cluster,
-        value; `sweep` rows k, inertia, silhouette, chosen; `events` kind, cluster, related; `params` are
-        the parameters as finally used (k chosen by a sweep, say); `anchors`, given for a full run, the points
-        its map laid out, as columns of `coords` plus their vectors: they replace the collection's older ones
-        (empty: it has no map)."""
+        """Record everything a run produced, in one transaction, and mark it complete (see `finishing`)."""
+        with self.finishing(run_id, n_points, metrics, clusters, coords, silhouettes, params, sweep, events,
+                            anchors) as recorded:
+            recorded.update(timings)
+
+    @contextmanager
+    def finishing(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
+                  coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray], params: dict,
+                  sweep: Sequence[dict] = (), events: Sequence[dict] = (),
+                  anchors: dict[str, np.ndarray] | None = None) -> Iterator[dict[str, float]]:
+        """Record everything a run produced in one transaction, which marks the run complete, with the timings
+        put in the dict this yields, once the block inside ends (a job waits there for its label write),
+        and records nothing if the block raises. `clusters` carry centroid and radius; `coords` has columns
+        point_id, cluster, x, y; `silhouettes` point_id, cluster, value; `sweep` rows k, inertia, silhouette,
+        chosen; `events` kind, cluster, related; `params` are the parameters as finally used (k chosen by a
+        sweep, say); `anchors`, given for a full run, the points its map laid out, as columns of `coords` plus
+        their vectors: they replace the collection's older ones (empty: it has no map)."""
         with self._connect() as con:
             con.execute("BEGIN")
-            con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
-                            [[run_id, k, float(v)] for k, v in metrics.items() if v is not None])
-            con.executemany("INSERT INTO clusters (run_id, cluster, size, name, keywords, representatives, "
-                            "silhouette, centroid, radius) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [[run_id, c["id"], c["size"], c["name"], json.dumps(c.get("keywords", [])),
-                              json.dumps(c.get("representatives", [])), c.get("silhouette"),
-                              None if c.get("centroid") is None else [float(v) for v in c["centroid"]],
-                              c.get("radius")] for c in clusters])
-            if events:
-                con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
-                                [[run_id, e["kind"], e["cluster"], json.dumps(e["related"])] for e in events])
-            if coords is not None and len(coords["point_id"]):
-                _insert_columns(con, "coords", run_id, coords)
-            if len(silhouettes["point_id"]):
-                _insert_columns(con, "silhouettes", run_id, silhouettes)
-            if anchors is not None:
-                # Only the latest full run's anchors are ever used: new points join the latest map.
-                con.execute("DELETE FROM anchors WHERE run_id IN (SELECT run_id FROM runs WHERE collection = "
-                            "(SELECT collection FROM runs WHERE run_id = ?))", [run_id])
-                if anchors and len(anchors["point_id"]):
-                    _insert_columns(con, "anchors", run_id, anchors)
-            if sweep:
-                con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
-                                [[run_id, r["k"], r["inertia"], r["silhouette"], r["chosen"]] for r in sweep])
-            con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, params = ?, "
-                        "status = 'complete' WHERE run_id = ?",
-                        [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings),
-                         json.dumps(params), run_id])
-            con.execute("COMMIT")
+            try:
+                con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
+                                [[run_id, k, float(v)] for k, v in metrics.items() if v is not None])
+                con.executemany("INSERT INTO clusters (run_id, cluster, size, name, keywords, representatives, "
+                                "silhouette, centroid, radius) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [[run_id, c["id"], c["size"], c["name"], json.dumps(c.get("keywords", [])),
+                                  json.dumps(c.get("representatives", [])), c.get("silhouette"),
+                                  None if c.get("centroid") is None else [float(v) for v in c["centroid"]],
+                                  c.get("radius")] for c in clusters])
+                if events:
+                    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
+                                    [[run_id, e["kind"], e["cluster"], json.dumps(e["related"])] for e in events])
+                if coords is not None and len(coords["point_id"]):
+                    _insert_columns(con, "coords", run_id, coords)
+                if len(silhouettes["point_id"]):
+                    _insert_columns(con, "silhouettes", run_id, silhouettes)
+                if anchors is not None:
+                    # Only the latest full run's anchors are ever used: new points join the latest map.
+                    con.execute("DELETE FROM anchors WHERE run_id IN (SELECT run_id FROM runs WHERE collection = "
+                                "(SELECT collection FROM runs WHERE run_id = ?))", [run_id])
+                    if anchors and len(anchors["point_id"]):
+                        _insert_columns(con, "anchors", run_id, anchors)
+                if sweep:
+                    con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                                    [[run_id, r["k"], r["inertia"], r["silhouette"], r["chosen"]] for r in sweep])
+                timings: dict[str, float] = {}
+                yield timings
+                con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, params = ?, "
+                            "status = 'complete' WHERE run_id = ?",
+                            [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings),
+                             json.dumps(params), run_id])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def fail_run(self, run_id: int, error: str) -> None:
         with self._connect() as con:
