@@ -5,9 +5,9 @@
 2. a full recluster of precomputed 384-d vectors (10k, 100k, 1M) vs a bare scikit-learn KMeans fit on the
    same array, each in its own process so that peak memory (above the process's footprint once its
    libraries are imported, plus all of any process it starts) can be read and compared with the raw vector
-   bytes; then 1% more vectors and an incremental recluster, timed against the full one (below 1M: a first
-   run, with no vector cache yet, then the median of 3 alternated runs each, and the highest peak memory of
-   the 3; the 1M run is a first run);
+   bytes; then 1% more vectors and an incremental recluster, timed against the full one (below 1M: the
+   first run after the ingest, then the median of 3 alternated runs each, and the highest peak memory of the
+   3; the 1M run is a first run);
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
    trustworthiness of both (`--no-projection` skips it).
 """
@@ -214,7 +214,7 @@ def bench_recluster(n: int, work: Path, warm: bool = True, repeats: int = 3) -> 
     np.save(npy, X[order])
     raw = X.nbytes
     del X, keys, order
-    # The first run also warms the numba cache and the OS file cache, and finds no vector cache yet.
+    # The first run after the ingest also warms the numba cache and the OS file cache.
     first = measure("embc", work, npy, n) if warm else None
     embc_runs, bare_runs = [], []
     for _ in range(repeats):
@@ -241,7 +241,7 @@ def ratio(result: dict, run: dict, kind: str) -> str:
 
 def recluster_row(r: dict, run: dict) -> str:
     """A table row: one embc run of `r` against its bare fit."""
-    first = ", first run (no vector cache yet)" if run["reason"] == "first run" else ""
+    first = ", first run after the ingest" if run["reason"] == "first run" else ""
     return (f"| recluster {r['n']:,} x {DIM} (k-means, k={K}){first} | `KMeans.fit` {r['bare']['seconds']:.2f} s | "
             f"{run['seconds']:.2f} s | **{run['seconds'] / r['bare']['seconds']:.2f}x** | "
             f"resident {ratio(r, run, 'memory')} ({ratio(r, r['bare'], 'memory')}), "

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from embc.errors import EmbcError
+from embc.ingest.items import point_id
 from embc.store.reports import ReportStore
 from embc.store.vectors import CollectionInfo, Record, Store
 
@@ -81,17 +82,17 @@ def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: i
 
 
 def find_point(store: Store, collection: str, point: str) -> Record:
-    """A stored point, with its vector, by point id (UUID) or by item key."""
+    """A stored point, with its vector, by point id (UUID) or by item key (whose point id derives from it)."""
+    ids = [point_id(point)]
     try:
-        records = store.retrieve(collection, [str(uuid.UUID(point))], with_vectors=True)
+        ids.insert(0, str(uuid.UUID(point)))
     except ValueError:
-        records = []
-        for page in store.pages(collection, page_size=1, match={"item": point}):
-            records = [Record(page.ids[0], page.payloads[0], page.vectors[0])]
-            break
-    if not records:
+        pass
+    records = {r.id: r for r in store.retrieve(collection, ids, with_vectors=True)}
+    found = [records[i] for i in ids if i in records]
+    if not found:
         raise EmbcError(f"no item '{point}' in collection '{collection}'")
-    return records[0]
+    return found[0]
 
 
 def similar_items(store: Store, collection: str, text: str | None = None, point: str | None = None,

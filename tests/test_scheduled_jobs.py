@@ -18,6 +18,7 @@ import pytest
 from helpers import run_embc
 
 from embc.cluster.job import recluster
+from embc.errors import EmbcError
 from embc.ingest.pipeline import ingest
 from embc.ingest.sources import iter_items
 from embc.store.embedded import EmbeddedStore
@@ -135,6 +136,33 @@ def test_more_clusters_are_born_with_new_ids_and_recorded(home):
     kinds = {e["kind"] for e in fewer["events"]}
     assert "death" in kinds or "merge" in kinds
     assert {c["id"] for c in fewer["clusters"]} <= set(range(10))
+
+
+class _WriteFailsPartWay(EmbeddedStore):
+    """The embedded store, with a label write that stops with an error after its first cluster (as a full disk
+    would)."""
+
+    def start_set_payloads(self, name, groups, progress=None):
+        wait = super().start_set_payloads(name, groups[:1], progress)
+
+        def fail() -> None:
+            wait()
+            raise EmbcError("no space left on device")
+        return fail
+
+
+def test_a_label_write_that_fails_records_the_failure_and_nothing_else(home):
+    """The run's rows go into the report store while the labels are written, in a transaction that only
+    commits once the write has ended well."""
+    store, reports = _open(home)
+    with pytest.raises(EmbcError, match="no space left"):
+        recluster(_WriteFailsPartWay(home / "collections"), reports, "wordnet", seed=3, full=True)
+    failed, last = reports.runs("wordnet")[:2]
+    assert (failed["status"], failed["error"]) == ("failed", "no space left on device")
+    assert reports.metrics(failed["run_id"]) == {} and reports.clusters(failed["run_id"]) == []
+    assert len(reports.anchors(last["run_id"])["point_id"]) > 0  # the last complete map's anchors stay
+    assert reports.run("wordnet")["run_id"] == last["run_id"]
+    assert recluster(store, reports, "wordnet")["reason"] == f"run {failed['run_id']} did not complete"
 
 
 def test_memory_budget_refuses_a_job_with_advice(home):

@@ -193,7 +193,7 @@ class Job:
             clock = _Clock(self.progress)
             with self._failing(run_id):
                 # The vectors are read from the collection's vector cache once the store is closed.
-                cache = VectorCache(vectors_folder(self.reports.path.parent), info)
+                cache = VectorCache(vectors_folder(self.reports.path.parent), info)  # opens its file when used
                 spilled = (spill(self.store, self.collection, cache, self.progress, keep=DESCRIBE_SAMPLE,
                                  seed=self.seed) if in_memory else None)
         with self._failing(run_id):
@@ -241,19 +241,19 @@ class Job:
                     anchors = {"point_id": [ids[i] for i in plan.sample], "cluster": labels[rows][plan.sample],
                                "x": xy[plan.sample, 0], "y": xy[plan.sample, 1], "vector": plan.vectors}
                 clock.step("project")
+                silhouettes = {"point_id": [ids[i] for i in evaluation.sample],
+                               "cluster": labels[rows][evaluation.sample], "value": evaluation.silhouettes}
+                # The run's rows go in while the labels are written; it completes once they are.
+                with self.reports.finishing(run_id, len(fit.ids), evaluation.metrics, clusters, coords,
+                                            silhouettes, {**params, "projection": self.projection}, fit.sweep,
+                                            events, anchors) as timings:
+                    writing()
+                    clock.step("write_labels")
+                    timings.update(clock.total())
             except BaseException:
                 with suppress(Exception):
                     writing()  # labels are written before the run fails
                 raise
-            silhouettes = {"point_id": [ids[i] for i in evaluation.sample],
-                           "cluster": labels[rows][evaluation.sample], "value": evaluation.silhouettes}
-            # The run's rows go in while the labels are written; it completes once they are.
-            with self.reports.finishing(run_id, len(fit.ids), evaluation.metrics, clusters, coords, silhouettes,
-                                        {**params, "projection": self.projection}, fit.sweep, events,
-                                        anchors) as timings:
-                writing()
-                clock.step("write_labels")
-                timings.update(clock.total())
         return {"run_id": run_id, "mode": "full", "reason": reason, "collection": self.collection,
                 "params": params, "points": len(fit.ids), "clusters": _public(clusters),
                 "metrics": evaluation.metrics, "events": events, "timings": timings}

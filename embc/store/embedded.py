@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
                          FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, Memory,
-                         PayloadSchemaType, PayloadSelector, Point, Query, QueryRequest, ScrollRequest,
+                         PayloadSelector, Point, Query, QueryRequest, ScrollRequest,
                          UpdateOperation)
 
 from embc.errors import EmbcError
@@ -22,7 +22,7 @@ from embc.store.locking import exclusive
 from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name, reported,
                                 to_page, to_record)
 
-_SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False), "keyword": PayloadSchemaType.Keyword}
+_SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
 
 
 def _filter(match: Match | None) -> Filter | None:

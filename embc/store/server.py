@@ -14,8 +14,7 @@ from embc.errors import EmbcError
 from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name, reported,
                                 to_page, to_record)
 
-_SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False),
-           "keyword": models.PayloadSchemaType.KEYWORD}
+_SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
 
 
