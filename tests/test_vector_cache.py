@@ -3,6 +3,7 @@ fetches the rest from the store, and the vectors paged out are always the store'
 
 from __future__ import annotations
 
+import copy
 import uuid
 from pathlib import Path
 
@@ -110,3 +111,25 @@ def test_an_ingest_that_cannot_write_the_cache_still_stores_everything(store, tm
     _ingest(store, blocked, _unit(20, 0))
     assert store.count("c") == 20
     assert len(_page_out(store, tmp_path).ids) == 20
+
+
+def test_a_point_deleted_between_the_scroll_and_the_fetch_is_left_out(store, tmp_path):
+    """Another client deletes a point the cache lacks after the page-out has listed it: the page-out goes on
+    without it."""
+    folder = tmp_path / "vectors"
+    _ingest(store, folder, _unit(20, 0))
+    _ingest(store, None, _unit(5, 1), first=20)  # five points the cache lacks, fetched from the store
+
+    class DeletingFirst(type(store)):
+        def retrieve(self, name, ids, with_vectors=False, keys=None):
+            if with_vectors:
+                self.delete(name, ids[:1])
+            return super().retrieve(name, ids, with_vectors, keys)
+
+    deleting = copy.copy(store)
+    deleting.__class__ = DeletingFirst
+    data = spill(deleting, "c", _cache(store, folder)).read()
+    assert len(data.ids) == 24 and store.count("c") == 24
+    assert len(data.X) == len(data.previous) == len(data.truth) == 24
+    stored = {r.id: r.vector for r in store.retrieve("c", data.ids, with_vectors=True)}
+    np.testing.assert_allclose(data.X, np.stack([stored[i] for i in data.ids]), rtol=0, atol=2e-7)
