@@ -11,9 +11,9 @@ import numpy as np
 
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
-from embc.store.vector_cache import VectorCache, keys
 from embc.errors import EmbcError
 from embc.ingest.items import HASH_KEY
+from embc.store.vector_cache import VectorCache, keys
 from embc.store.vectors import Match, Page, Store
 
 PAGE = 2048

@@ -14,8 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
                          FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, Memory,
-                         PayloadSelector, Point, Query, QueryRequest, ScrollRequest,
-                         UpdateOperation)
+                         PayloadSelector, Point, Query, QueryRequest, ScrollRequest, UpdateOperation)
 
 from embc.errors import EmbcError
 from embc.store.locking import exclusive

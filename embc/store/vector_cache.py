@@ -117,6 +117,11 @@ class VectorCache:
         file.seek(len(self.header))
         return file
 
+    @property
+    def _per_read(self) -> int:
+        """Records per read of a few MB."""
+        return max(1, _READ // self.record.itemsize)
+
     def _count(self) -> int:
         """Whole records in the file (a killed writer can leave part of one at the end)."""
         return (os.fstat(self._handle().fileno()).st_size - len(self.header)) // self.record.itemsize
@@ -125,7 +130,7 @@ class VectorCache:
         """Read the keys of every record, for `find`."""
         self._loaded = self._count()
         stored = np.empty(self._loaded, _KEY)
-        per = max(1, _READ // self.record.itemsize)
+        per = self._per_read
         for first in range(0, self._loaded, per):
             stored[first:first + per] = self._records(first, min(first + per, self._loaded))["key"]
         rows = np.flatnonzero(stored != b"")  # points stored without a hash are never found
@@ -173,7 +178,7 @@ class VectorCache:
         out = np.empty((len(rows), self.record["vector"].shape[0]), np.float32)
         order = np.argsort(rows, kind="stable")
         ordered = rows[order]
-        per = max(1, _READ // self.record.itemsize)
+        per = self._per_read
         start = 0
         while start < len(ordered):
             first = int(ordered[start])
@@ -207,7 +212,7 @@ class VectorCache:
 
     def _blocks(self, point_keys: np.ndarray, vectors: np.ndarray, at: np.ndarray) -> Iterator[bytes]:
         """Records of `point_keys` and `vectors[at]`, a few MB at a time."""
-        per = max(1, _READ // self.record.itemsize)
+        per = self._per_read
         for first in range(0, len(at), per):
             block = np.empty(len(at[first:first + per]), self.record)
             block["key"], block["vector"] = point_keys[first:first + per], vectors[at[first:first + per]]
