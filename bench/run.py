@@ -40,7 +40,7 @@ def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object
     from embc.ingest.pipeline import ingest
     from embc.ingest.sources import iter_items
     from embc.store.embedded import EmbeddedStore
-    from embc.store.vector_cache import vectors_folder
+    from embc.layout import Layout
 
     bare_s, embc_s = [], []
     for _ in range(repeats):
@@ -50,7 +50,7 @@ def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object
         with tempfile.TemporaryDirectory() as home:
             start = time.perf_counter()
             summary = ingest(EmbeddedStore(Path(home) / "collections"), "bench", iter_items([source]),
-                             embedder=embedder, vectors_dir=vectors_folder(Path(home)))
+                             embedder=embedder, vectors_dir=Layout(Path(home)).vectors)
             embc_s.append(time.perf_counter() - start)
             assert summary.added == count
     return {"items": count, "bare_s": statistics.median(bare_s), "embc_s": statistics.median(embc_s)}
@@ -129,6 +129,7 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
     from sklearn.cluster import KMeans
 
     from embc.cluster.job import recluster
+    from embc.layout import Layout
     from embc.store.embedded import EmbeddedStore
     from embc.store.reports import ReportStore
 
@@ -163,8 +164,9 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
         X = np.load(npy)
         KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)
     else:
-        run = recluster(EmbeddedStore(Path(home) / "collections"), ReportStore(Path(home) / "reports.duckdb"),
-                        f"v{n}", "kmeans", {"k": K, "n_init": 1}, seed=0, full=mode == "embc")
+        layout = Layout(Path(home))
+        run = recluster(EmbeddedStore(layout.collections), ReportStore(layout.reports), f"v{n}", "kmeans",
+                        {"k": K, "n_init": 1}, seed=0, full=mode == "embc", vectors_dir=layout.vectors)
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
@@ -183,12 +185,12 @@ def _ingest_vectors(work: Path, n: int, X: np.ndarray, first: int = 0) -> list[s
     from embc.ingest.items import Item
     from embc.ingest.pipeline import ingest
     from embc.store.embedded import EmbeddedStore
-    from embc.store.vector_cache import vectors_folder
+    from embc.layout import Layout
 
     keys = [f"p{i}" for i in range(first, first + len(X))]
     ingest(EmbeddedStore(work / "collections"), f"v{n}",
            (Item(key=k, source="bench", kind="vector", vector=v) for k, v in zip(keys, X)),
-           vectors_dir=vectors_folder(work))
+           vectors_dir=Layout(work).vectors)
     return keys
 
 

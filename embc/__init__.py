@@ -1,3 +1,11 @@
-"""embc: semantic clustering backed by Qdrant."""
+"""embc: semantic clustering backed by Qdrant. `embc.Workspace` is the library; `embc` the command line."""
 
-__version__ = "0.1.0"
+from embc.errors import EmbcError, ParameterError
+from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult,
+                          Skipped)
+from embc.store.vectors import CollectionInfo
+from embc.workspace import Workspace
+
+__version__ = "0.2.0"
+__all__ = ["Workspace", "CollectionInfo", "ClusterStats", "ClusterSummary", "Entry", "Event", "IngestResult",
+           "Report", "Run", "RunResult", "Skipped", "EmbcError", "ParameterError", "__version__"]

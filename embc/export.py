@@ -1,40 +1,104 @@
-"""Export a collection: every point with its cluster, the cluster's name, its label and its 2-D position."""
+"""Export a collection: every point with its cluster, the cluster's name, its label and its 2-D position, a page
+at a time, as Parquet, CSV, TSV or JSON lines (to a file or a stream), or as one Arrow table."""
 
 from __future__ import annotations
 
+import json
+import os
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
-from embc.queries import latest_run
-from embc.store.reports import ReportStore
-from embc.store.vectors import Store
+from embc.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from embc.store.reports import ReportStore
+    from embc.store.vectors import Store
 
 COLUMNS = ["id", "item", "source", "kind", "label", "cluster", "cluster_name", "x", "y", "text", "path"]
+FORMATS = ("parquet", "csv", "tsv", "jsonl")
+_PAYLOAD = ["item", "source", "kind", "label", "cluster", "text", "path"]
 
 
-def export_parquet(store: Store, reports: ReportStore, collection: str, out: Path) -> int:
-    """Write the collection to a Parquet file a page at a time; returns the number of rows."""
+def format_for(target: str | os.PathLike | BinaryIO, given: str | None = None) -> str:
+    """The format asked for, else the one the file's extension names."""
+    if given is not None:
+        if given not in FORMATS:
+            raise ParameterError(f"unknown export format {given!r}: choose from {', '.join(FORMATS)}")
+        return given
+    suffix = Path(target).suffix.lower().lstrip(".") if isinstance(target, (str, os.PathLike)) else ""
+    if suffix not in FORMATS:
+        raise ParameterError(f"cannot tell the format from {str(target)!r}: name a .parquet, .csv, .tsv or .jsonl "
+                             "file, or give the format")
+    return suffix
+
+
+def _schema() -> "pa.Schema":
     import pyarrow as pa
+
+    return pa.schema([("id", pa.string()), ("item", pa.string()), ("source", pa.string()), ("kind", pa.string()),
+                      ("label", pa.string()), ("cluster", pa.int32()), ("cluster_name", pa.string()),
+                      ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string())])
+
+
+def batches(store: "Store", reports: "ReportStore", collection: str, run: int | None = None) -> Iterator["pa.Table"]:
+    """The export's rows, one Arrow table per page of the store. With `run` (an earlier run than the latest),
+    clusters and positions are that run's."""
+    import pyarrow as pa
+
+    from embc.queries import chosen_run
+
+    chosen = chosen_run(reports, collection, run)
+    latest = reports.run(collection)["run_id"] == chosen["run_id"]
+    names = {c["id"]: c["name"] for c in reports.clusters(chosen["run_id"])}
+    coords = reports.columns("coords", chosen["run_id"])
+    position = {pid: n for n, pid in enumerate(coords["point_id"])}
+    schema = _schema()
+    for page in store.pages(collection, with_vectors=False, keys=_PAYLOAD):
+        at = [position.get(pid) for pid in page.ids]
+        xy = {axis: [None if n is None else float(coords[axis][n]) for n in at] for axis in ("x", "y")}
+        columns = {key: [p.get(key) for p in page.payloads] for key in _PAYLOAD}
+        columns["label"] = [None if v is None else str(v) for v in columns["label"]]
+        if not latest:
+            columns["cluster"] = [None if n is None else int(coords["cluster"][n]) for n in at]
+        columns["cluster_name"] = [names.get(c) for c in columns["cluster"]]
+        yield pa.table({"id": page.ids, **columns, **xy}, schema=schema).select(COLUMNS)
+
+
+def export_table(store: "Store", reports: "ReportStore", collection: str, run: int | None = None) -> "pa.Table":
+    """The whole export as one Arrow table."""
+    import pyarrow as pa
+
+    return pa.concat_tables([_schema().empty_table(), *batches(store, reports, collection, run)])
+
+
+def export(store: "Store", reports: "ReportStore", collection: str, target: str | os.PathLike | BinaryIO, fmt: str,
+           run: int | None = None) -> int:
+    """Write the export to a file or a binary stream a page at a time; returns the number of rows."""
+    import pyarrow.csv as csv
     import pyarrow.parquet as pq
 
-    store.collection(collection)
-    run = latest_run(reports, collection)
-    names = {c["id"]: c["name"] for c in reports.clusters(run["run_id"])}
-    coords = reports.columns("coords", run["run_id"])
-    position = {pid: n for n, pid in enumerate(coords["point_id"])}
-    schema = pa.schema([("id", pa.string()), ("item", pa.string()), ("source", pa.string()), ("kind", pa.string()),
-                        ("label", pa.string()), ("cluster", pa.int32()), ("cluster_name", pa.string()),
-                        ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string())])
     rows = 0
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["item", "source", "kind", "label", "cluster", "text", "path"]
-    with pq.ParquetWriter(out, schema) as writer:
-        for page in store.pages(collection, with_vectors=False, keys=fields):
-            at = [position.get(pid) for pid in page.ids]
-            xy = {axis: [None if n is None else float(coords[axis][n]) for n in at] for axis in ("x", "y")}
-            columns = {key: [p.get(key) for p in page.payloads] for key in fields}
-            columns["label"] = [None if v is None else str(v) for v in columns["label"]]
-            columns["cluster_name"] = [names.get(c) for c in columns["cluster"]]
-            writer.write_table(pa.table({"id": page.ids, **columns, **xy}, schema=schema).select(COLUMNS))
-            rows += len(page.ids)
+    with ExitStack() as stack:
+        if isinstance(target, (str, os.PathLike)):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context(open(target, "wb"))
+        else:
+            sink = target
+        if fmt == "parquet":
+            writer = stack.enter_context(pq.ParquetWriter(sink, _schema()))
+        elif fmt in ("csv", "tsv"):
+            options = csv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
+            writer = stack.enter_context(csv.CSVWriter(sink, _schema(), write_options=options))
+        for table in batches(store, reports, collection, run):
+            if fmt == "jsonl":
+                text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist())
+                sink.write(text.encode("utf-8"))
+            else:
+                writer.write_table(table)
+            rows += table.num_rows
+        if fmt in ("parquet", "csv", "tsv") and rows == 0:
+            writer.write_table(_schema().empty_table())
     return rows

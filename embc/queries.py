@@ -3,91 +3,131 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, ParameterError
 from embc.ingest.items import point_id
+from embc.results import ClusterSummary, Entry
 from embc.store.reports import ReportStore
 from embc.store.vectors import CollectionInfo, Record, Store
 
 ITEM_KEYS = ["item", "label", "cluster", "text", "path"]
+ORDERS = ("centre", "key")
+NOISE = -1
 
 
-def item_view(record: Record) -> dict:
-    """The JSON shape of one item: id, item, label, cluster, text, path (each null when none), and score
-    for searches."""
+def entry(record: Record) -> Entry:
+    """An item as queries return it, with its score when it comes from a search."""
     p = record.payload
-    out = {"id": record.id, "item": p.get("item"), "label": p.get("label"), "cluster": p.get("cluster"),
-           "text": p.get("text"), "path": p.get("path")}
-    if record.score is not None:
-        out["score"] = round(float(record.score), 6)
-    return out
+    score = None if record.score is None else round(float(record.score), 6)
+    return Entry(record.id, p.get("item"), p.get("label"), p.get("cluster"), p.get("text"), p.get("path"), score)
 
 
-def latest_run(reports: ReportStore, collection: str) -> dict:
-    run = reports.run(collection)
-    if run is None:
-        raise EmbcError(f"collection '{collection}' has no clustering yet: run `embc recluster -c {collection}`")
-    return run
+def chosen_run(reports: ReportStore, collection: str, run: int | None = None, complete: bool = True) -> dict:
+    """The latest complete run of the collection, or run `run`, which must be one of its runs (and complete,
+    unless `complete` is False)."""
+    found = reports.run(collection, run)
+    if found is None:
+        if run is None:
+            raise EmbcError(f"collection '{collection}' has no clustering yet: run `embc recluster -c {collection}`")
+        raise EmbcError(f"no run {run} of collection '{collection}': see `embc report -c {collection} --runs`")
+    if complete and found["status"] != "complete":
+        raise EmbcError(f"run {run} of collection '{collection}' did not complete ({found['status']}: "
+                        f"{found['error'] or 'no error recorded'})")
+    return found
 
 
-def cluster_list(store: Store, reports: ReportStore, collection: str) -> list[dict]:
-    """Every cluster: id, size (live, from the store), name and an example (from the latest run)."""
+def _is_latest(reports: ReportStore, collection: str, run: dict) -> bool:
+    return reports.run(collection)["run_id"] == run["run_id"]
+
+
+def _sizes(store: Store, reports: ReportStore, collection: str, run: dict) -> dict[int, int]:
+    """Cluster sizes: live from the store for the latest run, as recorded for an earlier one."""
+    if _is_latest(reports, collection, run):
+        return store.facet(collection, "cluster")
+    return {c["id"]: c["size"] for c in reports.clusters(run["run_id"])}
+
+
+def cluster_list(store: Store, reports: ReportStore, collection: str, run: int | None = None) -> list[ClusterSummary]:
+    """Every cluster of the latest (or a given) run: id, size, name, keywords and an example."""
     store.collection(collection)
-    run = latest_run(reports, collection)
-    described = {c["id"]: c for c in reports.clusters(run["run_id"])}
-    sizes = store.facet(collection, "cluster")
+    chosen = chosen_run(reports, collection, run)
+    described = {c["id"]: c for c in reports.clusters(chosen["run_id"])}
+    sizes = _sizes(store, reports, collection, chosen)
     rows = []
     for cid in sorted(set(sizes) | set(described)):
         info = described.get(cid, {})
         reps = info.get("representatives") or [{}]
-        rows.append({"id": cid, "size": sizes.get(cid, 0), "name": info.get("name"),
-                     "keywords": info.get("keywords", []), "example": reps[0].get("text"), "run_id": run["run_id"]})
+        rows.append(ClusterSummary(cid, sizes.get(cid, 0), info.get("name"), info.get("keywords") or [],
+                                   reps[0].get("text"), chosen["run_id"]))
     return rows
 
 
-def cluster_members(store: Store, collection: str, cluster: int, limit: int = 10) -> list[dict]:
-    """Items in one cluster, `limit` of them (0: all)."""
-    store.collection(collection)
-    sizes = store.facet(collection, "cluster")
+def check_cluster(store: Store, reports: ReportStore, collection: str, cluster: int,
+                  run: int | None = None) -> dict:
+    """The run (latest, or `run`) in which `cluster` exists; EmbcError naming the clusters there if not."""
+    chosen = chosen_run(reports, collection, run)
+    sizes = _sizes(store, reports, collection, chosen)
     if cluster not in sizes:
-        known = ", ".join(str(c) for c in sorted(sizes)) or "none yet: run `embc recluster`"
+        known = ", ".join(str(c) for c in sorted(sizes)) or "none"
         raise EmbcError(f"no cluster {cluster} in collection '{collection}' (clusters: {known})")
-    out: list[dict] = []
-    page_size = min(limit, 2048) if limit else 2048
-    for page in store.pages(collection, page_size=page_size, with_vectors=False, keys=ITEM_KEYS,
-                            match={"cluster": cluster}):
-        out += [item_view(Record(i, p)) for i, p in zip(page.ids, page.payloads)]
-        if limit and len(out) >= limit:
-            return out[:limit]
-    return out
+    return chosen
 
 
-def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None = None,
-                 per_cluster: int = 8) -> list[dict]:
-    """For each cluster (or just one): id, name, size and the image paths of up to `per_cluster` members."""
-    clusters = cluster_list(store, reports, collection)
-    if cluster is not None:
-        clusters = [c for c in clusters if c["id"] == cluster] or [{"id": cluster}]
-    rows = []
-    for c in clusters:
-        members = cluster_members(store, collection, c["id"], per_cluster)
-        paths = [m["path"] for m in members if m.get("path")]
-        if not paths:
-            raise EmbcError(f"cluster {c['id']} of collection '{collection}' has no images to show")
-        rows.append({"id": c["id"], "name": c.get("name") or "", "size": c.get("size", len(members)), "paths": paths})
-    return rows
+def cluster_members(store: Store, reports: ReportStore, collection: str, cluster: int, limit: int = 10,
+                    run: int | None = None, order: str = "centre") -> list[Entry]:
+    """Items in one cluster, `limit` of them (0: all): those nearest the cluster's centre first (noise, which
+    has none, by key), or by item key."""
+    if order not in ORDERS:
+        raise ParameterError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
+    store.collection(collection)
+    chosen = check_cluster(store, reports, collection, cluster, run)
+    ids, centres, _ = reports.centroids(chosen["run_id"])
+    centre = centres[list(ids).index(cluster)] if order == "centre" and cluster in ids else None
+    if not _is_latest(reports, collection, chosen):
+        coords = reports.columns("coords", chosen["run_id"])
+        members = [pid for pid, c in zip(coords["point_id"], coords["cluster"]) if c == cluster]
+        if not members:
+            raise EmbcError(f"run {chosen['run_id']} kept no map, so not which point was in which cluster: "
+                            "ask the latest run")
+        records = store.retrieve(collection, members, with_vectors=centre is not None, keys=ITEM_KEYS)
+        if centre is not None:
+            records.sort(key=lambda r: -float(r.vector @ centre))
+            records = [Record(r.id, r.payload) for r in records]
+        else:
+            records.sort(key=lambda r: str(r.payload.get("item")))
+        return [entry(r) for r in records[:limit or None]]
+    if centre is not None:
+        wanted = limit or store.count(collection, {"cluster": cluster})
+        return [Entry(**{**e.to_dict(), "score": None})
+                for e in map(entry, store.search(collection, centre, wanted, match={"cluster": cluster}))]
+    out: list[Entry] = []
+    for page in store.pages(collection, page_size=2048, with_vectors=False, keys=ITEM_KEYS, match={"cluster": cluster}):
+        out += [entry(Record(i, p)) for i, p in zip(page.ids, page.payloads)]
+    out.sort(key=lambda e: str(e.item))
+    return out[:limit or None]
 
 
-def find_point(store: Store, collection: str, point: str) -> Record:
-    """A stored point, with its vector, by point id (UUID) or by item key (whose point id derives from it)."""
+def _candidates(point: str) -> list[str]:
+    """The point ids `point` may name: itself when it is a UUID, and the id derived from it as an item key."""
     ids = [point_id(point)]
     try:
         ids.insert(0, str(uuid.UUID(point)))
     except ValueError:
         pass
+    return ids
+
+
+def point_ids(items: Sequence[str]) -> list[str]:
+    """Every point id that the item keys (or point ids) may name."""
+    return list(dict.fromkeys(i for item in items for i in _candidates(str(item))))
+
+
+def find_point(store: Store, collection: str, point: str) -> Record:
+    """A stored point, with its vector, by point id (UUID) or by item key (whose point id derives from it)."""
+    ids = _candidates(point)
     records = {r.id: r for r in store.retrieve(collection, ids, with_vectors=True)}
     found = [records[i] for i in ids if i in records]
     if not found:
@@ -95,35 +135,39 @@ def find_point(store: Store, collection: str, point: str) -> Record:
     return found[0]
 
 
-def similar_items(store: Store, collection: str, text: str | None = None, point: str | None = None,
-                  image: str | None = None, cluster: int | None = None, limit: int = 10) -> list[dict]:
-    """Nearest items to a stored item, or to a text or an image embedded with the collection's model."""
-    info = store.collection(collection)
-    exclude = None
-    if point is not None:
-        record = find_point(store, collection, point)
-        vector, exclude = record.vector, record.id
-    else:
-        vector = embed_query(info, text=text, image=image)
+def similar_items(store: Store, reports: ReportStore, collection: str, vector: np.ndarray,
+                  cluster: int | None = None, limit: int = 10, exclude: str | None = None) -> list[Entry]:
+    """Nearest items to a vector (`limit` of them, 0: all), optionally inside one cluster of the latest run;
+    `exclude`: a point id left out (the stored item asked about)."""
+    if cluster is not None:
+        check_cluster(store, reports, collection, cluster)
     wanted = limit or max(store.count(collection), 1)
     hits = store.search(collection, vector, wanted + (exclude is not None),
                         match=None if cluster is None else {"cluster": cluster})
-    return [item_view(h) for h in hits if h.id != exclude][:wanted]
+    return [entry(h) for h in hits if h.id != exclude][:wanted]
 
 
-def embed_query(info: CollectionInfo, text: str | None = None, image: str | None = None) -> np.ndarray:
-    """A query text or image file as a vector in the collection's space."""
-    from embc.ingest.embedders import accepts, load_embedder
+def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, image=None) -> np.ndarray:
+    """A query text, or an image (a file path or a PIL image), as a vector in the collection's space, embedded
+    by `load(model, dim=, weights=)`."""
+    from pathlib import Path
+
+    from embc.ingest.embedders import accepts
     from embc.ingest.items import Item, ItemError
 
     kind = "text" if text is not None else "image"
     if not accepts(info.model, kind):
         raise EmbcError(f"collection '{info.name}' holds {info.modality} items ({info.model}): "
                         f"it cannot be queried with {'a text' if kind == 'text' else 'an image'}")
-    if image is not None and not Path(image).is_file():
+    path = image if isinstance(image, (str, Path)) else None
+    if image is not None and path is not None and not Path(path).is_file():
         raise EmbcError(f"no image file '{image}'")
-    query = Item(key="query", source="query", kind=kind, text=text, path=image)
+    query = Item(key="query", source="query", kind=kind, text=text, path=None if path is None else str(path),
+                 prepared=None if path is not None else image)
+    embedder = load(info.model, dim=info.dim, weights=info.weights)
     try:
-        return load_embedder(info.model, dim=info.dim, weights=info.weights).embed([query])[0]
+        if image is not None:
+            query.prepared = embedder.prepare(query)
+        return embedder.embed([query])[0]
     except ItemError as exc:
         raise EmbcError(f"cannot embed the query {'text' if text is not None else f'image {image!r}'}: {exc}") from None

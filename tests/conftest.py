@@ -63,18 +63,11 @@ def wordnet_vectors(minilm, wordnet_rows) -> tuple[np.ndarray, np.ndarray, list[
 
 
 @pytest.fixture(scope="session")
-def clustered_home(tmp_path_factory, minilm) -> Path:
+def clustered_home(tmp_path_factory) -> Path:
     """A data directory holding the WordNet sample, ingested and clustered at k=8 through the library."""
-    from embc.cluster.job import recluster
-    from embc.ingest.pipeline import ingest
-    from embc.ingest.sources import iter_items
-    from embc.store.embedded import EmbeddedStore
-    from embc.store.reports import ReportStore
-    from embc.store.vector_cache import vectors_folder
+    from embc import Workspace
 
-    home = tmp_path_factory.mktemp("wordnet-home")
-    store = EmbeddedStore(home / "collections")
-    summary = ingest(store, "wordnet", iter_items([WORDNET]), embedder=minilm, vectors_dir=vectors_folder(home))
-    assert summary.added == 1600
-    recluster(store, ReportStore(home / "reports.duckdb"), "wordnet", "kmeans", {"k": 8}, seed=0)
-    return home
+    ws = Workspace(tmp_path_factory.mktemp("wordnet-home"))
+    assert ws.ingest("wordnet", WORDNET).added == 1600
+    ws.recluster("wordnet", "kmeans", k=8, seed=0)
+    return ws.path

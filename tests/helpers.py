@@ -18,3 +18,11 @@ def run_embc(*args: str, home: Path | None = None, env: dict | None = None, time
         full_env["EMBC_HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "embc", *args], capture_output=True, text=True, env=full_env,
                           timeout=timeout)
+
+
+def recluster(store, reports, *args, **kwargs) -> dict:
+    """The recluster job on a store and the report store of a data directory laid out as a Workspace's."""
+    from embc.cluster.job import recluster as job
+    from embc.layout import Layout
+
+    return job(store, reports, *args, vectors_dir=Layout(reports.path.parent).vectors, **kwargs)

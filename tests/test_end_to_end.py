@@ -119,25 +119,21 @@ def test_usage_errors_exit_2(clustered_home):
     assert cli(clustered_home, "cluster", "not-a-number").exit_code == 2
 
 
-def test_the_whole_job_runs_on_the_server_adapter(tmp_path, minilm, wordnet_rows):
+def test_the_whole_job_runs_on_the_server_adapter(tmp_path, wordnet_rows):
     """The same ingest, recluster and queries through qdrant-client, against QdrantClient(":memory:")."""
     from qdrant_client import QdrantClient
 
-    from embc.cluster.job import recluster
-    from embc.ingest.pipeline import ingest
-    from embc.ingest.sources import iter_items
-    from embc.queries import cluster_list, cluster_members, similar_items
-    from embc.store.reports import ReportStore
+    from embc import Workspace
     from embc.store.server import ServerStore
 
     rows = wordnet_rows[::8]
     (tmp_path / "wn.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    store, reports = ServerStore(QdrantClient(":memory:")), ReportStore(tmp_path / "reports.duckdb")
-    assert ingest(store, "wn", iter_items([tmp_path / "wn.jsonl"]), embedder=minilm).added == len(rows)
-    run = recluster(store, reports, "wn", "kmeans", {"k": 8}, seed=0)
-    assert run["metrics"]["nmi"] >= 0.5
-    clusters = cluster_list(store, reports, "wn")
-    assert sum(c["size"] for c in clusters) == len(rows)
-    members = cluster_members(store, "wn", clusters[0]["id"], limit=0)
-    assert len(members) == clusters[0]["size"] and {m["cluster"] for m in members} == {clusters[0]["id"]}
-    assert similar_items(store, "wn", point=members[0]["item"], limit=3)[0]["id"] != members[0]["id"]
+    ws = Workspace(tmp_path / "home", store=ServerStore(QdrantClient(":memory:")))
+    assert ws.ingest("wn", tmp_path / "wn.jsonl").added == len(rows)
+    run = ws.recluster("wn", "kmeans", k=8, seed=0)
+    assert run.metrics["nmi"] >= 0.5
+    clusters = ws.clusters("wn")
+    assert sum(c.size for c in clusters) == len(rows)
+    members = ws.members("wn", clusters[0].id)
+    assert len(members) == clusters[0].size and {m.cluster for m in members} == {clusters[0].id}
+    assert ws.similar("wn", item=members[0].item, limit=3)[0].id != members[0].id

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import pytest
-from helpers import WORDNET, run_embc
+from helpers import WORDNET, recluster, run_embc
 
-from embc.cluster.job import recluster
 from embc.ingest.pipeline import ingest
 from embc.ingest.sources import iter_items
 from embc.store.embedded import EmbeddedStore
@@ -20,7 +19,7 @@ def test_word2vec_on_wordnet_beats_tfidf_kmeans(tmp_path, wordnet_rows):
     from sklearn.metrics import normalized_mutual_info_score
 
     store = EmbeddedStore(tmp_path / "collections")
-    summary = ingest(store, "wn", iter_items([WORDNET]), model="word2vec", model_dir=tmp_path / "models")
+    summary = ingest(store, "wn", iter_items([WORDNET]), model="word2vec", model_dir=tmp_path / "models" / "wn")
     assert summary.added == 1600 and summary.notes["unknown_words"] == 0 and summary.notes["words"] > 10_000
     assert (tmp_path / "models" / "wn" / "word2vec.kv").exists()
     run = recluster(store, ReportStore(tmp_path / "reports.duckdb"), "wn", "kmeans", {"k": 8}, projection="none")
@@ -75,7 +74,7 @@ def test_glove_file_vectors_cluster_and_count_unknown_words(tmp_path, header):
     texts.write_text("".join(json.dumps({"id": f"t{i}", "text": t, "label": l}) + "\n"
                              for i, (t, l) in enumerate(rows)))
     store = EmbeddedStore(tmp_path / "collections")
-    summary = ingest(store, "g", iter_items([texts]), model=f"glove:{vectors}", model_dir=tmp_path / "models")
+    summary = ingest(store, "g", iter_items([texts]), model=f"glove:{vectors}", model_dir=tmp_path / "models" / "g")
     assert summary.added == 6 and summary.notes == {"words": 17, "unknown_words": 3}
     assert [s.reason for s in summary.skipped] == ["none of its 1 words is in the glove:" + str(vectors)
                                                    + " vocabulary"]

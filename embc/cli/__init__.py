@@ -1,8 +1,16 @@
-"""The `embc` command line: thin commands over the library."""
+"""The `embc` command line: thin commands over `embc.Workspace`."""
+
+import os
+import sys
 
 from embc.cli.app import app
-from embc.cli import ingest, plot, query, recluster, report  # noqa: F401,E402  (each module adds its commands)
+from embc.cli import ingest, manage, plot, query, recluster, report  # noqa: F401,E402  (each module adds its commands)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except BrokenPipeError:
+        # The reader of stdout has gone (`embc export --out - | head`): stop quietly, as `cat` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,12 +12,51 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from embc.config import data_dir
 from embc.errors import EmbcError
+
+# The global options, also accepted after the subcommand: (name, flag, envvar, help).
+GLOBAL_OPTIONS = [
+    ("home", "--data-dir", "EMBC_HOME", "Folder for the embedded collections and the report store."),
+    ("qdrant_url", "--qdrant-url", "EMBC_QDRANT_URL", "Use a Qdrant server instead of the embedded store."),
+    ("api_key", "--api-key", "EMBC_QDRANT_API_KEY", "API key of the Qdrant server."),
+]
+
+
+@dataclass
+class Settings:
+    """The global options; the Workspace they name is opened when a command first needs it."""
+
+    home: Optional[str] = None
+    qdrant_url: Optional[str] = None
+    api_key: Optional[str] = None
+
+    @cached_property
+    def workspace(self):
+        from embc.workspace import Workspace
+
+        return Workspace(self.home, qdrant_url=self.qdrant_url, api_key=self.api_key)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """The arguments with any global option given after the subcommand moved before it (up to a `--`)."""
+    flags = {flag for _, flag, _, _ in GLOBAL_OPTIONS}
+    command = 0  # the subcommand's position: past the options before it, and their values
+    while command < len(args) and args[command].startswith("-"):
+        command += 2 if args[command] in flags else 1
+    hoisted, rest, i = [], [], command + 1
+    while i < len(args) and args[i] != "--":
+        takes = 2 if args[i] in flags else 1
+        (hoisted if args[i].split("=", 1)[0] in flags else rest).extend(args[i:i + takes])
+        i += takes
+    return hoisted + args[:command + 1] + rest + args[i:]
 
 
 class EmbcGroup(TyperGroup):
-    """Turns an EmbcError anywhere below a command into one line on stderr and exit code 1."""
+    """Turns an EmbcError anywhere below a command into one line on stderr and exit code 1, and accepts the
+    global options after the subcommand too."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -26,40 +66,32 @@ class EmbcGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+# Boxed help and errors in a terminal; plain lines in logs and pipes.
 app = typer.Typer(cls=EmbcGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode="rich" if sys.stderr.isatty() else None,
                   help="Embed documents into Qdrant, cluster them, and ask what is in each cluster.")
 
 
-@dataclass
-class Env:
-    """What every command needs: where the data lives and how to reach the vector store."""
+def _version(value: bool) -> None:
+    if value:
+        from embc import __version__
 
-    home: Path
-    qdrant_url: Optional[str] = None
-    api_key: Optional[str] = None
-
-    @cached_property
-    def store(self):
-        from embc.store.vectors import open_store
-
-        return open_store(self.home, self.qdrant_url, self.api_key)
-
-    @cached_property
-    def reports(self):
-        from embc.store.reports import ReportStore
-
-        self.home.mkdir(parents=True, exist_ok=True)
-        return ReportStore(self.home / "reports.duckdb")
+        typer.echo(f"embc {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    data_dir_: Optional[Path] = typer.Option(None, "--data-dir", envvar="EMBC_HOME",
-                                             help="Folder for the embedded collections and the report store."),
-    qdrant_url: Optional[str] = typer.Option(None, "--qdrant-url", envvar="EMBC_QDRANT_URL",
-                                             help="Use a Qdrant server instead of the embedded store."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="EMBC_QDRANT_API_KEY",
-                                          help="API key of the Qdrant server."),
+    home: Optional[Path] = typer.Option(None, "--data-dir", envvar="EMBC_HOME", help=GLOBAL_OPTIONS[0][3]),
+    qdrant_url: Optional[str] = typer.Option(None, "--qdrant-url", envvar="EMBC_QDRANT_URL", help=GLOBAL_OPTIONS[1][3]),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="EMBC_QDRANT_API_KEY", help=GLOBAL_OPTIONS[2][3],
+                                          show_envvar=False),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    ctx.obj = Env(data_dir(data_dir_), qdrant_url, api_key)
+    ctx.obj = Settings(None if home is None else str(home), qdrant_url, api_key)
+
+
+def workspace(ctx: typer.Context):
+    """The Workspace of the global options (a command's only way to the data)."""
+    return ctx.obj.workspace

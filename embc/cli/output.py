@@ -1,12 +1,16 @@
-"""How commands print: JSON documents or tables on stdout, progress and messages on stderr."""
+"""How commands print: a table, JSON, JSON lines, CSV or TSV on stdout; progress and messages on stderr."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from contextlib import contextmanager
+from enum import Enum
 from typing import Iterator, Sequence
 
+import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -14,36 +18,113 @@ stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True)
 
 
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
+
+
+FORMAT = typer.Option(None, "--format", "-f", help="Output: table (default), json, jsonl, csv or tsv.")
+AS_JSON = typer.Option(False, "--json", help="Short for --format json: one JSON document.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
+
+
+def chosen(fmt: Format | None, as_json: bool) -> Format:
+    return Format.json if as_json else (fmt or Format.table)
+
+
 def emit_json(document: object) -> None:
     """Exactly one JSON document on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    out = Table(title=title, show_lines=False, title_justify="left")
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def emit(document: dict | list[dict], fmt: Format, columns: Sequence[str], title: str | None = None,
+         wrap: Sequence[str] = ()) -> None:
+    """Rows (or one document) in the chosen format: json prints the document whole, jsonl a line per row, csv
+    and tsv the rows' `columns` with a header, table those columns fitted to the terminal (`wrap`: the ones
+    that may fold, the rest are cut short)."""
+    rows = document if isinstance(document, list) else [document]
+    if fmt is Format.json:
+        emit_json(document)
+    elif fmt is Format.jsonl:
+        sys.stdout.writelines(json.dumps(row, default=str) + "\n" for row in rows)
+    elif fmt in (Format.csv, Format.tsv):
+        writer = csv.writer(sys.stdout, delimiter="\t" if fmt is Format.tsv else ",", lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_plain(row.get(c)) for c in columns] for row in rows])
+    else:
+        table(title, columns, [[row.get(c) for c in columns] for row in rows], wrap)
+
+
+def _plain(value: object) -> object:
+    return json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]],
+          wrap: Sequence[str] = ()) -> None:
+    """A table on stdout: box lines in a terminal, plain aligned columns when piped."""
+    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD if stdout.is_terminal else None,
+                pad_edge=False)
     for column in columns:
-        out.add_column(column, overflow="fold")
+        out.add_column(column, overflow="fold" if column in wrap else "ellipsis", no_wrap=column not in wrap)
     for row in rows:
-        out.add_row(*["" if v is None else str(v) for v in row])
+        out.add_row(*[_cell(v) for v in row])
     stdout.print(out)
 
 
+def say(message: str) -> None:
+    """A line for people on stderr."""
+    stderr.print(message, markup=False, highlight=False)
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None = None) -> Iterator:
-    """A progress bar on stderr when it is a terminal, else one line per step (for logs); yields
-    `advance(n, description=...)`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def progress_bar(description: str, total: int | None = None, quiet: bool = False, milestones: bool = False) -> Iterator:
+    """Progress on stderr: a bar with its count and ETA in a terminal; otherwise (a log) a line as each step
+    starts (with the step's first report: an error before any work stays the only line), and with `milestones`
+    a line at each tenth of a known total. Yields `advance(n, description=, completed=, total=)`."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
-    steps = [description]
+    log = not stderr.is_terminal and not quiet
+    state = {"step": description, "task": None, "tenth": -1}
 
-    def advance(n: int = 1, **fields) -> None:
-        bar.update(task, advance=n, **fields)
-        step = fields.get("description")
-        if not stderr.is_terminal and step and step != steps[-1]:
-            steps.append(step)
-            print(f"embc: {step}", file=sys.stderr, flush=True)
+    def advance(n: int = 1, description: str | None = None, **fields) -> None:
+        step = description or state["step"]
+        if step != state["step"]:  # a new step: a bar of its own, with its own total (or none)
+            bar.remove_task(state["task"])
+            state["task"] = bar.add_task(step, total=fields.pop("total", None))
+            state["step"], state["tenth"] = step, -1
+            state["logged"] = False
+        bar.update(state["task"], advance=n, **fields)
+        if not log:
+            return
+        current = bar.tasks[-1]
+        if not state.get("logged"):
+            state["logged"] = True
+            print(f"embc: {step}" + (f" ({current.total:,.0f})" if milestones and current.total else ""),
+                  file=sys.stderr, flush=True)
+        if milestones and current.total:
+            tenth = int(10 * current.completed / current.total)
+            if tenth > state["tenth"] and tenth > 0:
+                state["tenth"] = tenth
+                print(f"embc: {step} {current.completed:,.0f}/{current.total:,.0f}", file=sys.stderr, flush=True)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
-        task = bar.add_task(description, total=total)
+                  TextColumn("eta"), TimeRemainingColumn(), console=stderr, transient=True,
+                  disable=quiet or not stderr.is_terminal) as bar:
+        state["task"] = bar.add_task(description, total=total)
         yield advance

@@ -1,74 +1,84 @@
-"""Read commands over the vector store: `collections`, `clusters`, `cluster ID`, `similar`."""
+"""Read commands: `collections`, `clusters`, `cluster ID`, `similar`."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 import typer
 
-from embc.cli.app import app
+from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import emit_json, table
+from embc.cli.output import AS_JSON, FORMAT, Format, chosen, emit
 from embc.errors import EmbcError
 
-LIMIT = typer.Option(10, "--limit", "-n", help="Most items to show; 0 shows all.")
-AS_JSON = typer.Option(False, "--json", help="Print one JSON document.")
+LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
+RUN = typer.Option(None, "--run", help="A run id (see `embc report --runs`); default: the latest complete run.")
+ITEM_COLUMNS = ["item", "cluster", "label", "text"]
+
+
+class Order(str, Enum):
+    centre = "centre"
+    key = "key"
+
+
+def cluster_id(value: str) -> int:
+    """A cluster id on the command line: an integer, or `noise` for -1."""
+    if value == "noise":
+        return -1
+    try:
+        number = int(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a cluster id: give an integer, or noise (-1)") from None
+    if number < -1:
+        raise typer.BadParameter(f"{number} is not a cluster id: ids are >= 0, and -1 (noise)")
+    return number
 
 
 @app.command()
-def collections(ctx: typer.Context, as_json: bool = AS_JSON) -> None:
+def collections(ctx: typer.Context, fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """List the collections with their size and model."""
-    rows = [{"name": c.name, "points": c.points, "model": c.model, "dim": c.dim, "modality": c.modality}
-            for c in ctx.obj.store.collections()]
-    if as_json:
-        emit_json(rows)
-    else:
-        table(None, ["name", "points", "model", "dim"], [[r["name"], r["points"], r["model"], r["dim"]] for r in rows])
+    emit([c.to_dict() for c in workspace(ctx).collections()], chosen(fmt, as_json),
+         ["name", "points", "model", "dim", "modality"], wrap=["model"])
 
 
 @app.command()
-def clusters(ctx: typer.Context, collection: str = COLLECTION, as_json: bool = AS_JSON) -> None:
-    """The clusters of the latest run: id, size, name, and a representative member."""
-    from embc.queries import cluster_list
-
-    rows = cluster_list(ctx.obj.store, ctx.obj.reports, collection)
-    if as_json:
-        emit_json(rows)
-    else:
-        table(f"clusters of '{collection}'", ["id", "size", "name", "example"],
-              [[r["id"], r["size"], r["name"], r["example"]] for r in rows])
+def clusters(ctx: typer.Context, collection: str = COLLECTION, run: Optional[int] = RUN,
+             fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
+    """The clusters of the latest (or a given) run: id, size, name, and a representative member."""
+    rows = workspace(ctx).clusters(collection, run)
+    emit([r.to_dict() for r in rows], chosen(fmt, as_json), ["id", "size", "name", "example"],
+         f"clusters of '{collection}'", wrap=["name", "example"])
 
 
-@app.command()
-def cluster(ctx: typer.Context, cluster_id: int = typer.Argument(..., metavar="ID"), collection: str = COLLECTION,
-            limit: int = LIMIT, as_json: bool = AS_JSON) -> None:
+@app.command(context_settings={"ignore_unknown_options": True})
+def cluster(ctx: typer.Context,
+            cluster: str = typer.Argument(..., metavar="ID", help="A cluster id, or -1 or noise for the noise."),
+            collection: str = COLLECTION, limit: int = LIMIT, run: Optional[int] = RUN,
+            order: Order = typer.Option(Order.centre, "--order", help="centre: nearest the cluster's centre "
+                                        "first; key: by item key."),
+            fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """The items in cluster ID."""
-    from embc.queries import cluster_members
-
-    _items(cluster_members(ctx.obj.store, collection, cluster_id, limit), as_json, f"cluster {cluster_id}")
+    number = cluster_id(cluster)
+    items = workspace(ctx).members(collection, number, limit, run, order.value)
+    _items([i.to_dict() for i in items], chosen(fmt, as_json), f"cluster {number}", False)
 
 
 @app.command()
 def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text", help="Query text."),
-            point: Optional[str] = typer.Option(None, "--id", help="A stored item: point id or item key."),
-            image: Optional[str] = typer.Option(None, "--image", help="A query image file (need not be stored)."),
+            item: Optional[str] = typer.Option(None, "--id", help="A stored item: item key or point id."),
+            image: Optional[Path] = typer.Option(None, "--image", help="A query image file (need not be stored)."),
             collection: str = COLLECTION,
-            in_cluster: Optional[int] = typer.Option(None, "--cluster", help="Search inside one cluster."),
-            limit: int = LIMIT, as_json: bool = AS_JSON) -> None:
+            in_cluster: Optional[str] = typer.Option(None, "--cluster", help="Search inside one cluster."),
+            limit: int = LIMIT, fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """The items nearest to a text, an image, or a stored item."""
-    from embc.queries import similar_items
-
-    if sum(q is not None for q in (text, point, image)) != 1:
+    if sum(q is not None for q in (text, item, image)) != 1:
         raise EmbcError("give exactly one of --text, --image or --id")
-    _items(similar_items(ctx.obj.store, collection, text=text, point=point, image=image, cluster=in_cluster,
-                         limit=limit), as_json, "similar items")
+    found = workspace(ctx).similar(collection, text=text, item=item, image=image, limit=limit,
+                                   cluster=None if in_cluster is None else cluster_id(in_cluster))
+    _items([i.to_dict() for i in found], chosen(fmt, as_json), "similar items", True)
 
 
-def _items(items: list[dict], as_json: bool, title: str) -> None:
-    if as_json:
-        emit_json(items)
-        return
-    scored = any("score" in i for i in items)
-    columns = ["item", "cluster", "label", "text"] + (["score"] if scored else [])
-    table(title, columns, [[i["item"], i["cluster"], i["label"], i["text"]] +
-                           ([f"{i['score']:.3f}"] if scored else []) for i in items])
+def _items(items: list[dict], fmt: Format, title: str, scored: bool) -> None:
+    emit(items, fmt, ITEM_COLUMNS + (["score"] if scored else []), title, wrap=["text"])

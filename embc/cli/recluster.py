@@ -2,101 +2,132 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime, timezone
+from enum import Enum
 from typing import Optional
 
 import typer
 
-from embc.cli.app import app
+from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import emit_json, progress_bar, stderr, stdout
+from embc.cli.output import AS_JSON, QUIET, emit_json, progress_bar, say, stdout
 from embc.cli.report import print_report
-from embc.errors import EmbcError
+from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
+from embc.errors import ParameterError
+from embc.results import RunResult
 
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_UNITS = (86400, 3600, 60, 1)
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    return Enum(name, {value: value for value in values}, type=str)
+
+
+Algorithm = _choices("Algorithm", ALGORITHMS)
+Linkage = _choices("Linkage", LINKAGES)
+Reduction = _choices("Reduction", REDUCTIONS)
+Projection = _choices("Projection", PROJECTIONS)
 
 
 def parse_interval(text: str) -> float:
-    """Seconds in an interval such as 90, 30s, 10m, 1h or 1d."""
-    unit = text[-1:] if text[-1:] in _SECONDS else "s"
-    number = text[:-1] if text[-1:] in _SECONDS else text
-    try:
-        seconds = float(number) * _SECONDS[unit]
-    except ValueError:
-        seconds = 0
-    if seconds <= 0:
-        raise EmbcError(f"--every takes an interval such as 30s, 10m or 1h, not '{text}'")
-    return seconds
+    """Seconds in an interval such as 30s, 10m, 1h30m or 1d."""
+    match = _INTERVAL.fullmatch(text.strip())
+    seconds = sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS) if n) if match else 0
+    if not seconds:
+        raise typer.BadParameter(f"'{text}' is not an interval: write it like 30s, 10m, 1h30m or 1d (a bare "
+                                 "number has no unit)", param_hint="--every")
+    return float(seconds)
+
+
+def _k(value: Optional[str]) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 2:
+        raise typer.BadParameter(f"'{value}' is not a number of clusters: give an integer >= 2, or auto",
+                                 param_hint="--k")
+    return int(value)
+
+
+def _value(choice: Enum | None) -> str | None:
+    return None if choice is None else choice.value
 
 
 @app.command()
 def recluster(
     ctx: typer.Context,
     collection: str = COLLECTION,
-    algorithm: Optional[str] = typer.Option(None, "--algorithm", "-a", help="kmeans, dbscan, hdbscan or "
-                                            "agglomerative (default: the last run's, else kmeans)."),
+    algorithm: Optional[Algorithm] = typer.Option(None, "--algorithm", "-a", help="Default: the last run's, else "
+                                                  "kmeans."),
     k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative), or auto: the best "
                                     "silhouette near the elbow of a k sweep (2-20) on a sample (default: 8)."),
-    eps: Optional[float] = typer.Option(None, help="dbscan radius in the reduced space (default: the knee of "
-                                        "the k-distance curve)."),
-    min_size: Optional[int] = typer.Option(None, help="dbscan min_samples (default: 10), hdbscan "
+    eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
+                                        "(default: the knee of the k-distance curve)."),
+    min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10), hdbscan "
                                            "min_cluster_size (default: 20)."),
-    linkage: Optional[str] = typer.Option(None, help="agglomerative: ward, average or complete (default: ward)."),
-    reduce: Optional[str] = typer.Option(None, help="dbscan/hdbscan run on: umap (10-D), pca (10-D) or none "
-                                         "(default: umap)."),
-    sample_cap: Optional[int] = typer.Option(None, help="dbscan, hdbscan, agglomerative fit at most this many "
-                                             "points and assign the rest (default: 10000)."),
-    n_init: Optional[int] = typer.Option(None, help="kmeans: k-means++ starts, the best kept (default: 4)."),
-    seed: Optional[int] = typer.Option(None, help="Random seed, recorded with the run (default: the last run's, "
-                                       "else 0)."),
-    projection: Optional[str] = typer.Option(None, "--projection", help="2-D map: umap, tsne, pca, or none "
-                                             "(default: the last run's, else umap)."),
+    linkage: Optional[Linkage] = typer.Option(None, help="agglomerative linkage (default: ward)."),
+    reduce: Optional[Reduction] = typer.Option(None, help="dbscan/hdbscan run on: umap (10-D), pca (10-D) or the "
+                                               "vectors (default: umap)."),
+    sample_cap: Optional[int] = typer.Option(None, min=10, help="dbscan, hdbscan, agglomerative fit at most this "
+                                             "many points and assign the rest (default: 10000)."),
+    n_init: Optional[int] = typer.Option(None, min=1, help="kmeans: k-means++ starts, the best kept (default: 4)."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Random seed, recorded with the run (default: the last "
+                                       "run's, else 0)."),
+    projection: Optional[Projection] = typer.Option(None, "--projection", help="2-D map (default: the last "
+                                                    "run's, else umap)."),
     full: bool = typer.Option(False, "--full", help="Refit every point even when few are new."),
-    refit_fraction: float = typer.Option(0.3, help="Refit when the points added since the last full fit exceed "
-                                         "this share of it."),
-    every: Optional[str] = typer.Option(None, "--every", help="Run in the foreground on a schedule, e.g. 10m."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
+    refit_fraction: float = typer.Option(0.3, min=0, max=1, help="Refit when the points added since "
+                                         "the last full fit exceed this share of it."),
+    every: Optional[str] = typer.Option(None, "--every", help="Run in the foreground on a schedule: 30s, 10m, "
+                                        "1h30m, 1d."),
+    as_json: bool = AS_JSON, quiet: bool = QUIET,
 ) -> None:
     """Bring the clustering up to date: assign new points to the clusters, or refit when needed; write each
     point's cluster into Qdrant and record the run. Unset options reuse the last run's."""
-    from embc.cluster.project import PROJECTIONS
-
-    if k is not None and k != "auto" and not k.isdigit():
-        raise EmbcError(f"--k takes a number or auto, not '{k}'")
-    if projection is not None and projection not in (*PROJECTIONS, "none"):
-        raise EmbcError(f"--projection takes {', '.join(PROJECTIONS)} or none, not '{projection}'")
-    params = {"k": k if k in (None, "auto") else int(k), "eps": eps, "min_size": min_size, "linkage": linkage,
-              "reduce": reduce, "sample_cap": sample_cap, "n_init": n_init}
-    options = dict(algorithm=algorithm, params=params, seed=seed, projection=projection,
-                   refit_fraction=refit_fraction)
+    options = dict(algorithm=_value(algorithm), k=_k(k), eps=eps, min_size=min_size, linkage=_value(linkage),
+                   reduce=_value(reduce), sample_cap=sample_cap, n_init=n_init, seed=seed,
+                   projection=_value(projection), refit_fraction=refit_fraction)
     if every is None:
-        _run_once(ctx, collection, full, as_json, options)
+        _run_once(ctx, collection, full, as_json, quiet, options)
         return
     interval = parse_interval(every)
     while True:
         started = time.monotonic()
         try:
-            _run_once(ctx, collection, full, as_json, options)
-        except EmbcError as exc:  # a scheduled worker reports and tries again next time
-            stderr.print(f"embc: error: {exc}", markup=False, highlight=False)
+            _run_once(ctx, collection, full, as_json, quiet, options, stamp=True)
+        except ParameterError:
+            raise  # the same parameters would be refused every time
+        except Exception as exc:  # a scheduled worker reports and tries again next time
+            say(f"{_now()} embc: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         full = False  # --full applies to the first run only
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
-def _run_once(ctx: typer.Context, collection: str, full: bool, as_json: bool, options: dict) -> None:
-    from embc.cluster.job import recluster as run_recluster
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    with progress_bar("recluster") as advance:
+
+def _run_once(ctx: typer.Context, collection: str, full: bool, as_json: bool, quiet: bool, options: dict,
+              stamp: bool = False) -> None:
+    with progress_bar("recluster", quiet=quiet, milestones=True) as advance:
         def progress(step: str, done: int, total: int) -> None:
-            advance(0, description=step, completed=done, total=total)
+            advance(0, description=step, completed=done, total=total or None)
 
-        run = run_recluster(ctx.obj.store, ctx.obj.reports, collection, full=full, progress=progress, **options)
+        run = workspace(ctx).recluster(collection, full=full, progress=progress, **options)
+    prefix = f"{_now()} " if stamp else ""
     if as_json:
-        emit_json(run)
-    elif run["run_id"] is None:
-        stdout.print(f"{collection}: {run['reason']}")
+        emit_json(run.to_dict())
+    elif run.run_id is None:
+        stdout.print(f"{prefix}{collection}: {run.reason}", markup=False, highlight=False)
     else:
-        stdout.print(f"run {run['run_id']} ({run['mode']}: {run['reason']}): {run['points']} points, "
-                     f"{sum(c['id'] >= 0 for c in run['clusters'])} clusters ({run['timings']['total']:.1f} s)")
-        if run["mode"] == "full":
-            print_report(ctx.obj.reports, collection, run["run_id"])
+        stdout.print(f"{prefix}{_summary(run)}", markup=False, highlight=False)
+        if run.mode == "full":
+            print_report(workspace(ctx).report(collection, run.run_id))
+
+
+def _summary(run: RunResult) -> str:
+    clusters = sum(c.id >= 0 for c in run.clusters)
+    return (f"run {run.run_id} ({run.mode}: {run.reason}): {run.points} points, {clusters} clusters "
+            f"({run.timings['total']:.1f} s)")

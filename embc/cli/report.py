@@ -2,81 +2,98 @@
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from embc.cli.app import app
+from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import emit_json, stdout, table
-from embc.errors import EmbcError
-from embc.store.reports import ReportStore
+from embc.cli.output import AS_JSON, FORMAT, Format, chosen, emit, say, stdout, table
+from embc.cli.query import RUN
+from embc.export import FORMATS
+from embc.results import Report, Run
 
 METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
            "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction"]
+RUN_COLUMNS = ["run", "mode", "status", "algorithm", "points", "clusters", "seconds", "finished"]
 
 
-def build_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> dict:
-    """The report document: the run, its metrics and clusters, and the run history."""
-    from embc.queries import latest_run
-
-    run = reports.run(collection, run_id) if run_id is not None else latest_run(reports, collection)
-    if run is None:
-        raise EmbcError(f"no run {run_id} of collection '{collection}': see `embc report -c {collection}`")
-    return {"collection": collection, "run": run, "metrics": reports.metrics(run["run_id"]),
-            "clusters": reports.clusters(run["run_id"]), "events": reports.events(run["run_id"]),
-            "runs": reports.runs(collection)}
+ExportFormat = Enum("ExportFormat", {name: name for name in FORMATS}, type=str)
 
 
-def print_report(reports: ReportStore, collection: str, run_id: Optional[int] = None) -> None:
-    doc = build_report(reports, collection, run_id)
-    run, metrics = doc["run"], doc["metrics"]
-    stdout.print(f"[bold]{collection}[/bold] run {run['run_id']} ({run['mode']}, {run['status']}): {run['algorithm']} "
-                 f"{run['params']}, seed {run['seed']}, {run['n_points']} points, {run['n_clusters']} clusters, "
-                 f"model {run['model']}")
-    table("metrics", ["metric", "value"],
-          [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
-    if run["mode"] == "incremental":
-        stdout.print(f"metrics of full run {run['base_run']}, with the points this run assigned")
-    table("clusters", ["id", "size", "name"], [[c["id"], c["size"], c["name"]] for c in doc["clusters"]])
-    if doc["events"]:
+def params_text(params: dict | None) -> str:
+    """Parameters as people write them: k=8 n_init=4."""
+    return " ".join(f"{k}={v}" for k, v in (params or {}).items())
+
+
+def _history_row(run: Run) -> dict:
+    """A run as a row of the history table: the algorithm with its parameters, the finish without the year."""
+    return {"run": run.run_id, "mode": {"incremental": "incr"}.get(run.mode, run.mode), "status": run.status,
+            "algorithm": f"{run.algorithm} {params_text(run.params)}", "points": run.n_points,
+            "clusters": run.n_clusters, "seconds": (run.timings or {}).get("total"),
+            "finished": (run.finished_at or "")[5:16].replace("T", " ")}
+
+
+def print_report(report: Report) -> None:
+    run, metrics = report.run, report.metrics
+    size = (f"{run.n_points} points, {run.n_clusters} clusters" if run.n_points is not None
+            else "nothing recorded")
+    stdout.print(f"[bold]{report.collection}[/bold] run {run.run_id} ({run.mode}, {run.status}): {run.algorithm} "
+                 f"{params_text(run.params)}, seed {run.seed}, {size}, model {run.model}", highlight=False)
+    if run.error:
+        stdout.print(f"error: {run.error}", markup=False, highlight=False)
+    if metrics:
+        table("metrics", ["metric", "value"], [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
+    if run.mode == "incremental":
+        stdout.print(f"metrics of full run {run.base_run}, with the points this run assigned")
+    if report.clusters:
+        table("clusters", ["id", "size", "name"], [[c.id, c.size, c.name] for c in report.clusters], wrap=["name"])
+    if report.events:
         table("cluster id events", ["event", "cluster", "related"],
-              [[e["kind"], e["cluster"], ", ".join(map(str, e["related"]))] for e in doc["events"]])
-    _history_table(doc["runs"][:10])
+              [[e.kind, e.cluster, ", ".join(map(str, e.related))] for e in report.events])
+    emit([_history_row(r) for r in report.runs[:10]], Format.table, RUN_COLUMNS, "runs", wrap=["algorithm"])
 
 
-def _history_table(runs: list[dict]) -> None:
-    table("runs", ["run", "mode", "status", "algorithm", "params", "points", "clusters", "seconds", "finished"],
-          [[r["run_id"], r["mode"], r["status"], r["algorithm"],
-            " ".join(f"{k}={v}" for k, v in (r["params"] or {}).items()), r["n_points"], r["n_clusters"],
-            (r["timings"] or {}).get("total"), (r["finished_at"] or "")[:16].replace("T", " ")] for r in runs])
+@app.command()
+def report(ctx: typer.Context, collection: str = COLLECTION, run: Optional[int] = RUN,
+           runs: bool = typer.Option(False, "--runs", help="Only the run history."),
+           fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
+    """Metrics and clusters of the latest (or a given) run, and the run history."""
+    fmt = chosen(fmt, as_json)
+    ws = workspace(ctx)
+    if runs:
+        history = ws.runs(collection)
+        if fmt in (Format.json, Format.jsonl):
+            emit([r.to_dict() for r in history], fmt, [])
+        else:
+            emit([_history_row(r) for r in history], fmt, RUN_COLUMNS, "runs", wrap=["algorithm"])
+        return
+    result = ws.report(collection, run)
+    if fmt is Format.table:
+        print_report(result)
+    elif fmt in (Format.csv, Format.tsv):  # the run's metrics as rows
+        emit([{"metric": k, "value": v} for k, v in result.metrics.items()], fmt, ["metric", "value"])
+    else:
+        emit(result.to_dict(), fmt, [])
 
 
 @app.command()
 def export(ctx: typer.Context, collection: str = COLLECTION,
-           out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write.")) -> None:
-    """Write every point with its cluster, cluster name, label and 2-D position to a Parquet file."""
-    from embc.export import export_parquet
-
-    rows = export_parquet(ctx.obj.store, ctx.obj.reports, collection, out)
-    stdout.print(f"wrote {rows} rows to {out}")
-
-
-@app.command()
-def report(ctx: typer.Context, collection: str = COLLECTION,
-           run: Optional[int] = typer.Option(None, "--run", help="A run id; default: the latest complete run."),
-           runs: bool = typer.Option(False, "--runs", help="Only the run history."),
-           as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
-    """Metrics and clusters of the latest (or a given) run, and the run history."""
-    ctx.obj.store.collection(collection)
-    if runs:
-        history = ctx.obj.reports.runs(collection)
-        if as_json:
-            emit_json(history)
-        else:
-            _history_table(history)
-    elif as_json:
-        emit_json(build_report(ctx.obj.reports, collection, run))
-    else:
-        print_report(ctx.obj.reports, collection, run)
+           out: str = typer.Option(..., "--out", "-o", help="File to write (.parquet, .csv, .tsv, .jsonl), or - "
+                                   "for stdout."),
+           fmt: Optional[ExportFormat] = typer.Option(None, "--format", "-f", help="Default: from the file's "
+                                                      "extension; jsonl for stdout."),
+           run: Optional[int] = RUN) -> None:
+    """Write every point with its cluster, cluster name, label and 2-D position, a page at a time."""
+    ws = workspace(ctx)
+    fmt = fmt and fmt.value
+    if out == "-":
+        rows = ws.export(collection, sys.stdout.buffer, fmt or "jsonl", run)
+        sys.stdout.flush()
+        say(f"wrote {rows} rows")
+        return
+    rows = ws.export(collection, Path(out), fmt, run)
+    stdout.print(f"wrote {rows} rows to {out}", markup=False, highlight=False)

@@ -13,9 +13,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from embc.cluster import memory
 from embc.cluster.assign import CentroidModel
-from embc.cluster.params import LINKAGES, SAMPLE_CAP
-from embc.cluster.reduce import REDUCTIONS, reduce
-from embc.errors import EmbcError
+from embc.cluster.params import SAMPLE_CAP
+from embc.cluster.reduce import reduce
 
 REDUCED_DIMS = 10
 
@@ -125,21 +124,13 @@ def k_distance_eps(Z: np.ndarray, min_samples: int) -> float:
 
 def make_estimator(algorithm: str, params: dict, seed: int):
     """A configured, unfitted estimator for `algorithm` with `params` (as from `params.resolve`)."""
-    if params.get("reduce", "none") not in REDUCTIONS:
-        raise EmbcError(f"--reduce takes {', '.join(REDUCTIONS)}, not '{params['reduce']}'")
     if algorithm == "kmeans":
-        if params["k"] != "auto" and params["k"] < 2:
-            raise EmbcError("kmeans needs --k N with N >= 2, or --k auto")
         from embc.cluster.kmeans import LeanKMeans  # sklearn.cluster takes a second to import
 
         # copy_x=False: the job owns its matrix, so KMeans may centre it in place instead of copying it.
         return LeanKMeans(n_clusters=2 if params["k"] == "auto" else params["k"], n_init=params["n_init"],
                           random_state=seed, copy_x=False)
     if algorithm == "agglomerative":
-        if params["linkage"] not in LINKAGES:
-            raise EmbcError(f"--linkage takes {', '.join(LINKAGES)}, not '{params['linkage']}'")
-        if params["k"] == "auto" or params["k"] < 2:
-            raise EmbcError("agglomerative needs --k N with N >= 2")
         return Agglomerative(params["k"], params["linkage"], params["sample_cap"], seed)
     if algorithm == "dbscan":
         return DBSCAN(params["eps"], params["min_size"], params["reduce"], params["sample_cap"], seed)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
+from embc.cluster.progress import Clock, Progress
 from embc.errors import EmbcError
 from embc.ingest.items import HASH_KEY
 from embc.store.vector_cache import VectorCache, keys
@@ -23,8 +23,6 @@ DESCRIBE_SAMPLE = 20_000  # points whose payloads name the clusters (keywords, r
 STREAMED_POINT = 150  # bytes per point a streamed fit keeps: id, label, previous cluster
 STREAM_SAMPLE = 10_000
 EPOCHS = 2  # MiniBatchKMeans passes over the pages after a k-means++ fit on the sample
-Progress = Callable[[str, int, int], None]  # (step, done, total)
-Step = Callable[[str], None]
 
 
 @dataclass
@@ -198,17 +196,17 @@ def _previous(payloads: list[dict]) -> np.ndarray:
     return np.array([NOISE if p.get("cluster") is None else p["cluster"] for p in payloads], np.int64)
 
 
-def _choose_k(X: np.ndarray, params: dict, seed: int, step: Step) -> tuple[dict, list[dict]]:
+def _choose_k(X: np.ndarray, params: dict, seed: int, clock: Clock) -> tuple[dict, list[dict]]:
     """`k: auto` resolved by a sweep on X (see `embc.cluster.sweep`)."""
     if params.get("k") != "auto":
         return params, []
     from embc.cluster.sweep import choose_k, sweep
 
+    clock.begin("sweep")
     rows = sweep(X, seed)
     params = {**params, "k": choose_k(rows), "k_auto": True}
     for row in rows:
         row["chosen"] = row["k"] == params["k"]
-    step("sweep")
     return params, rows
 
 
@@ -217,25 +215,24 @@ def _enough(n: int, params: dict, collection: str) -> None:
         raise EmbcError(f"collection '{collection}' has {n} points: too few to cluster")
 
 
-def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, seed: int, step: Step) -> Fit:
+def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, seed: int, clock: Clock) -> Fit:
     """A fit of every paged-out point (`spill` with keep=DESCRIBE_SAMPLE)."""
     from embc.cluster.algorithms import make_estimator
 
     _enough(len(data.ids), params, collection)
-    step("page_out")
-    params, sweep_rows = _choose_k(data.X, params, seed, step)
+    params, sweep_rows = _choose_k(data.X, params, seed, clock)
+    clock.begin("fit")
     estimator = make_estimator(algorithm, params, seed)
     labels = estimator.fit(data.X).labels_.astype(np.int64)
-    step("fit")
     return Fit(data.ids, labels, data.previous, data.truth, data.X, None, data.rows, data.payloads,
                CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None), params, sweep_rows)
 
 
-def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, seed: int, step: Step,
-                 progress: Progress | None = None) -> Fit:
+def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, seed: int, clock: Clock) -> Fit:
     """A fit that never holds more than a sample and one page of vectors."""
     from embc.cluster.algorithms import make_estimator
 
+    clock.begin("sample")
     info = store.collection(collection)
     size = max(2, min(STREAM_SAMPLE, memory.budget() // (2 * (info.dim * 4 + POINT_OVERHEAD))))
     rng = np.random.default_rng(seed)
@@ -252,8 +249,8 @@ def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, se
     _enough(total, params, collection)
     Xs = np.vstack(picked)
     _enough(len(Xs), params, collection)
-    step("sample")
-    params, sweep_rows = _choose_k(Xs, params, seed, step)
+    params, sweep_rows = _choose_k(Xs, params, seed, clock)
+    clock.begin("fit")
     estimator = make_estimator(algorithm, params, seed)
     if algorithm == "kmeans":
         from sklearn.cluster import MiniBatchKMeans
@@ -263,20 +260,18 @@ def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, se
         for epoch in range(EPOCHS):
             for done, page in enumerate(store.pages(collection, page_size=PAGE, keys=[]), 1):
                 estimator.partial_fit(page.vectors)
-                if progress:
-                    progress(f"fit, pass {epoch + 1} of {EPOCHS}", done * PAGE, total)
+                clock.report(epoch * total + min(done * PAGE, total), EPOCHS * total)
         centre_ids, centres = np.arange(len(start)), estimator.cluster_centers_.astype(np.float32)
     else:
         estimator.fit(Xs)
         centre_ids, centres = estimator.model_.ids_, estimator.model_.centroids_
-    step("fit")
     return _assign_pages(store, collection, estimator.predict, centre_ids, centres, Xs, sample_ids, payloads,
-                         params, sweep_rows, progress, step)
+                         params, sweep_rows, clock)
 
 
 def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray, centres: np.ndarray,
                   Xs: np.ndarray, sample_ids: list[str], payloads: list[dict], params: dict, sweep_rows: list[dict],
-                  progress: Progress | None, step: Step) -> Fit:
+                  clock: Clock) -> Fit:
     """Every point's label from `predict`, a page at a time, with each cluster's extent and the inertia."""
     row_of = {int(c): r for r, c in enumerate(centre_ids)}
     radii = np.zeros(len(centre_ids))
@@ -285,6 +280,7 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
     labels: list[np.ndarray] = []
     previous: list[np.ndarray] = []
     truth: list = []
+    clock.begin("assign")
     for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"]):
         page_labels = np.asarray(predict(page.vectors), np.int64)
         inside = np.flatnonzero(page_labels != NOISE)
@@ -296,9 +292,7 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
         labels.append(page_labels)
         previous.append(_previous(page.payloads))
         truth += [p.get("label") for p in page.payloads]
-        if progress:
-            progress("assign", len(ids), page.total)
-    step("assign")
+        clock.report(len(ids), page.total)
     position = {point: i for i, point in enumerate(ids)}
     # A sampled point deleted meanwhile has no position: leave it out of the sample.
     kept = [j for j, point in enumerate(sample_ids) if point in position]

@@ -14,16 +14,17 @@ outside every extent). With no such points the job says so and returns.
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from embc.cluster.fitting import Progress, Vectors, page_out
-from embc.cluster.params import resolve
+from embc.cluster.fitting import Vectors, page_out
+from embc.cluster.progress import Clock, Progress
+from embc.cluster.params import check_projection, check_size, resolve
 from embc.store.reports import ReportStore
 from embc.store.vectors import Store
 
@@ -44,33 +45,15 @@ def versions() -> dict[str, str]:
     return out
 
 
-class _Clock:
-    """Seconds per step, reported to `progress` as each step ends."""
-
-    def __init__(self, progress: Progress | None):
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-        self.last = time.perf_counter()
-
-    def step(self, name: str) -> None:
-        now = time.perf_counter()
-        self.timings[name] = round(now - self.last, 3)
-        self.last = now
-        if self.progress:
-            self.progress(name, 1, 1)
-
-    def total(self) -> dict[str, float]:
-        return {**self.timings, "total": round(sum(self.timings.values()), 3)}
-
-
 def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str | None = None,
               params: dict | None = None, seed: int | None = None, projection: str | None = None,
               full: bool = False, refit_fraction: float = REFIT_FRACTION,
-              progress: Progress | None = None) -> dict:
+              progress: Progress | None = None, *, vectors_dir: Path) -> dict:
     """Bring the collection's clustering up to date; returns the run as recorded (run_id, mode, reason,
     params, points, clusters, metrics, timings), or run_id None and mode "none" when nothing is new.
     Unset arguments reuse the last run's: algorithm, parameters (`params`, see `embc.cluster.params`), seed
-    and `projection` (umap, tsne, pca, or "none")."""
+    and `projection` (umap, tsne, pca, or "none"). `vectors_dir` holds the collections' vector caches.
+    Parameters are checked before any work: a refused run (ParameterError) records nothing."""
     with reports.job(collection):
         # Deciding, and a small job, make many small queries: one connection to the report store for all.
         with reports.session():
@@ -81,14 +64,16 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
             algorithm = algorithm or (last["algorithm"] if last else "kmeans")
             chosen = resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
             seed = seed if seed is not None else (last["seed"] if last else 0)
-            projection = projection or (last["params"].get("projection") if last else None) or "umap"
+            projection = check_projection(projection or (last["params"].get("projection") if last else None)
+                                          or "umap")
             if history and history[0]["status"] == "running":
                 # We hold the job lock, so the process that started this run is gone.
                 reports.fail_run(history[0]["run_id"], "interrupted: the job stopped before it completed")
             same = (same_algorithm and chosen == _algorithm_params(last)
                     and projection == last["params"].get("projection"))
             reason = _full_reason(last, history, full, same)
-            job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress)
+            job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress,
+                      vectors_dir)
             if not reason:
                 # A small job: the store stays open for all its calls (a full fit never holds it).
                 with store.session(collection):
@@ -140,6 +125,7 @@ class Job:
     projection: str
     last: dict | None
     progress: Progress | None
+    vectors_dir: Path
 
     def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> Callable[[], None]:
         """Start writing each point's cluster and this run's id, one store call per cluster, beside the rest of
@@ -175,13 +161,14 @@ class Job:
         from embc.cluster.fitting import DESCRIBE_SAMPLE, fit_in_memory, fit_streamed, fits_in_memory, spill
         from embc.cluster.matching import match_clusters
         from embc.cluster.project import plan_map
-        from embc.store.vector_cache import VectorCache, vectors_folder
+        from embc.store.vector_cache import VectorCache
 
         # Bad parameters fail before any work, and a job over the memory budget before it pages anything out.
         estimator = make_estimator(self.algorithm, self.params, self.seed)
         info = self.store.collection(self.collection)
         with self.store.session(self.collection):  # the count and the page-out open the store once
             n = self.store.count(self.collection)
+            check_size(self.params, n, self.collection)
             if hasattr(estimator, "check_memory"):
                 estimator.check_memory(n)
             in_memory = fits_in_memory(n, info.dim)
@@ -190,30 +177,32 @@ class Job:
                 run_id = self._start("full", params)
                 old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
                 next_id = self.reports.next_cluster_id(self.collection)
-            clock = _Clock(self.progress)
+            clock = Clock(self.progress)
             with self._failing(run_id):
                 # The vectors are read from the collection's vector cache once the store is closed.
-                cache = VectorCache(vectors_folder(self.reports.path.parent), info)  # opens its file when used
+                cache = VectorCache(self.vectors_dir, info)  # opens its file when used
+                if in_memory:
+                    clock.begin("page_out")
                 spilled = (spill(self.store, self.collection, cache, self.progress, keep=DESCRIBE_SAMPLE,
                                  seed=self.seed) if in_memory else None)
         with self._failing(run_id):
             if spilled is not None:
-                fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock.step)
+                fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock)
             else:
-                fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock.step,
-                                   self.progress)
+                fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock)
             params = fit.params
+            clock.begin("match_ids")
             mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model, next_id)
             fitted, where = np.unique(fit.labels, return_inverse=True)
             labels = np.array([mapping[int(c)] for c in fitted], np.int64)[where]
             model = fit.model.relabel(mapping)
-            clock.step("match_ids")
+            clock.begin("evaluate")
             # X holds every point, or (streamed) the sample at x_rows; names come from the payloads at rows.
             rows = slice(None) if fit.x_rows is None else fit.x_rows
             ids = fit.ids if fit.x_rows is None else [fit.ids[i] for i in fit.x_rows]
             evaluation = evaluate(fit.X, labels[rows], np.asarray(fit.truth, dtype=object)[rows], fit.inertia,
                                   self.seed, fit.previous[rows] if self.last else None)
-            clock.step("evaluate")
+            clock.begin("describe")
             described = {c["id"]: c for c in describe(fit.X[fit.rows] if fit.x_rows is None else fit.X,
                                                       labels[fit.rows], [fit.ids[i] for i in fit.rows],
                                                       fit.payloads)}
@@ -227,7 +216,7 @@ class Job:
                 c["size"], c["silhouette"] = int(size), per_cluster.get(cid)
                 c["centroid"], c["radius"] = extents.get(cid, (None, None))
                 clusters.append(c)
-            clock.step("describe")
+            clock.begin("project")
             plan = plan_map(fit.X, labels[rows], self.seed, self.projection) if self.projection != "none" else None
             # The map is planned, so the vectors can go before the store opens again (its own memory): in a
             # second process, beside the map's layout, as the engine holds the GIL while it writes.
@@ -240,7 +229,7 @@ class Job:
                     coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
                     anchors = {"point_id": [ids[i] for i in plan.sample], "cluster": labels[rows][plan.sample],
                                "x": xy[plan.sample, 0], "y": xy[plan.sample, 1], "vector": plan.vectors}
-                clock.step("project")
+                clock.begin("write_labels")
                 silhouettes = {"point_id": [ids[i] for i in evaluation.sample],
                                "cluster": labels[rows][evaluation.sample], "value": evaluation.silhouettes}
                 # The run's rows go in while the labels are written; it completes once they are.
@@ -248,7 +237,6 @@ class Job:
                                             silhouettes, {**params, "projection": self.projection}, fit.sweep,
                                             events, anchors) as timings:
                     writing()
-                    clock.step("write_labels")
                     timings.update(clock.total())
             except BaseException:
                 with suppress(Exception):
@@ -263,21 +251,21 @@ class Job:
         return the reason for a full fit instead."""
         from embc.cluster.assign import CentroidModel
 
-        clock = _Clock(self.progress)
-        data = page_out(self.store, self.collection, self.reports.path.parent, self.progress,
+        clock = Clock(self.progress)
+        clock.begin("page_out")
+        data = page_out(self.store, self.collection, self.vectors_dir, self.progress,
                         match={"cluster": None})
-        clock.step("page_out")
+        clock.begin("assign")
         model = CentroidModel(*self.reports.centroids(self.last["run_id"]))
         labels, _ = model.assign(data.X)
         outside = float((labels < 0).mean())
         if outside > DRIFT_LIMIT and (labels < 0).sum() >= DRIFT_MIN_POINTS:
             return f"drift: {outside:.0%} of the {len(labels)} new points fit no cluster"
-        clock.step("assign")
+        clock.begin("write_labels")
         base = self.last["base_run"] or self.last["run_id"]
         run_id = self._start("incremental", self.params, base)
         with self._failing(run_id):
             self._write_labels(data.ids, labels, run_id)()
-            clock.step("write_labels")
             clusters = self.reports.clusters(self.last["run_id"])
             added = dict(zip(*np.unique(labels, return_counts=True)))
             extents = model.extents()
@@ -286,8 +274,8 @@ class Job:
             for c in clusters:
                 c["size"] += int(added.get(c["id"], 0))
                 c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
+            clock.begin("project")
             coords = self._place(data, labels, base) if self.projection != "none" else None
-            clock.step("project")
         metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside}
         timings = clock.total()
         self.reports.finish_run(run_id, len(labels), metrics, clusters, coords,

@@ -1,12 +1,19 @@
-"""Each algorithm's parameters and their defaults, and how a run's parameters are chosen (no sklearn import:
-a cron run with nothing to do stays fast)."""
+"""Each algorithm's parameters, their constraints and defaults, and how a run's parameters are chosen (no
+sklearn import: a cron run with nothing to do stays fast).
+
+Every parameter is checked before any work, as scikit-learn's `_parameter_constraints` do: a refused run
+records nothing and changes nothing."""
 
 from __future__ import annotations
 
-from embc.errors import EmbcError
+from numbers import Integral, Real
+
+from embc.errors import ParameterError
 
 ALGORITHMS = ("kmeans", "dbscan", "hdbscan", "agglomerative")
 LINKAGES = ("ward", "average", "complete")
+REDUCTIONS = ("umap", "pca", "none")
+PROJECTIONS = ("umap", "tsne", "pca", "none")
 SAMPLE_CAP = 10_000
 
 DEFAULTS: dict[str, dict] = {
@@ -18,13 +25,78 @@ DEFAULTS: dict[str, dict] = {
 }
 
 
+def _integer(low: int, auto: bool = False):
+    def check(value) -> str | None:
+        if auto and value == "auto":
+            return None
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+            return f"an integer >= {low}" + (" or 'auto'" if auto else "")
+        return None
+    return check
+
+
+def _positive_or_none(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real) or not value > 0 or value == float("inf"):
+        return "a finite number > 0, or None (the knee of the k-distance curve)"
+    return None
+
+
+def _one_of(choices: tuple[str, ...]):
+    def check(value) -> str | None:
+        return None if value in choices else f"one of {', '.join(choices)}"
+    return check
+
+
+CONSTRAINTS = {
+    "k": _integer(2, auto=True),
+    "n_init": _integer(1),
+    "eps": _positive_or_none,
+    "min_size": _integer(2),
+    "linkage": _one_of(LINKAGES),
+    "reduce": _one_of(REDUCTIONS),
+    "sample_cap": _integer(10),
+}
+
+
+def _choice(what: str, value, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ParameterError(f"unknown {what} {value!r}: choose from {', '.join(choices)}")
+    return value
+
+
+def check_algorithm(algorithm: str) -> str:
+    return _choice("algorithm", algorithm, ALGORITHMS)
+
+
+def check_projection(projection: str) -> str:
+    return _choice("projection", projection, PROJECTIONS)
+
+
 def resolve(algorithm: str, given: dict, previous: dict | None = None) -> dict:
-    """The parameters a run uses: those given, else the previous run's (same algorithm), else the defaults."""
-    if algorithm not in DEFAULTS:
-        raise EmbcError(f"unknown algorithm '{algorithm}': choose from {', '.join(ALGORITHMS)}")
+    """The parameters a run uses: those given, else the previous run's (same algorithm), else the defaults.
+    Raises ParameterError for an unknown algorithm or parameter, or a value outside its constraint."""
+    check_algorithm(algorithm)
     unknown = sorted(key for key, value in given.items() if value is not None and key not in DEFAULTS[algorithm])
     if unknown:
-        raise EmbcError(f"{algorithm} does not take {', '.join('--' + u.replace('_', '-') for u in unknown)}")
+        raise ParameterError(f"{algorithm} does not take {', '.join(unknown)}: it takes "
+                             f"{', '.join(DEFAULTS[algorithm])}")
+    for key, value in given.items():
+        problem = value is not None and CONSTRAINTS[key](value)
+        if problem:
+            raise ParameterError(f"{key} must be {problem}, not {value!r}")
+    if algorithm != "kmeans" and given.get("k") == "auto":
+        raise ParameterError(f"{algorithm} needs k as a number: 'auto' is for kmeans")
     params = {**DEFAULTS[algorithm], **(previous or {})}
     params.update({key: value for key, value in given.items() if value is not None})
     return {key: params[key] for key in DEFAULTS[algorithm]}
+
+
+def check_size(params: dict, points: int, collection: str) -> None:
+    """Refuse a fit that cannot be made on `points` points: too few, or more clusters than points."""
+    k = params.get("k")
+    if points < 3:
+        raise ParameterError(f"collection '{collection}' has {points} points: too few to cluster")
+    if isinstance(k, int) and k > points:
+        raise ParameterError(f"k must be at most the collection's {points} points, not {k}")

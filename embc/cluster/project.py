@@ -13,7 +13,6 @@ from embc.cluster.reduce import NEIGHBOURS, nearest, umap_embed
 FIT_SAMPLE = 3000
 PLACE_NEIGHBOURS = 5
 CHUNK = 65536
-PROJECTIONS = ("umap", "tsne", "pca")
 
 
 @dataclass

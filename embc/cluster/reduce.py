@@ -8,7 +8,6 @@ import numpy as np
 
 NEIGHBOURS = 15
 BLOCK_ELEMENTS = 1 << 21
-REDUCTIONS = ("umap", "pca", "none")
 
 
 def nearest(queries: np.ndarray, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

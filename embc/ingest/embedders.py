@@ -7,12 +7,14 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, ParameterError
 from embc.ingest.items import Item
 
 DEFAULT_MODEL = {"text": "minilm", "image": "effnet-lite0", "vector": "precomputed", "row": "autoencoder"}
 TORCHVISION_MODELS = ("resnet50", "vgg16", "vgg19", "inception_v3")
 TABLE_MODELS = ("autoencoder", "tsne", "raw")
+MODEL_CHOICES = (f"minilm, sentence-transformers:NAME_OR_PATH, word2vec, glove:PATH, effnet-lite0, "
+                 f"{', '.join(TORCHVISION_MODELS)}, clip:MODEL/PRETRAINED, or for table rows {', '.join(TABLE_MODELS)}")
 
 
 class Embedder(Protocol):
@@ -50,6 +52,15 @@ class PrecomputedEmbedder:
         return normalise(np.stack([item.vector for item in items]))
 
 
+def check_model(name: str) -> str:
+    """`name` if it names a model embc knows (loading it may still fail); ParameterError naming them if not."""
+    if (name in ("minilm", "word2vec", "effnet-lite0", "precomputed") or name in TORCHVISION_MODELS
+            or name in TABLE_MODELS or (name.startswith(("sentence-transformers:", "glove:", "clip:"))
+                                        and len(name.split(":", 1)[1]) > 0)):
+        return name
+    raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
+
+
 def load_embedder(name: str, dim: int | None = None, weights: str | None = None) -> Embedder:
     """The embedder called `name`. `dim`: the vector size where it is a choice (precomputed vectors, the
     autoencoder's bottleneck). `weights`: a local weights file for image models (instead of the standard
@@ -84,10 +95,7 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None)
         from embc.ingest.image_models import ClipEmbedder
 
         return ClipEmbedder(name, weights)
-    raise EmbcError(f"unknown model '{name}': use minilm, sentence-transformers:NAME_OR_PATH, word2vec, "
-                    "glove:PATH, effnet-lite0, "
-                    f"{', '.join(TORCHVISION_MODELS)}, clip:MODEL/PRETRAINED, or for table rows "
-                    f"{', '.join(TABLE_MODELS)}")
+    raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
 
 
 def learns(model: str) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
-from embc.ingest.images import load_rgb
+from embc.ingest.images import load_rgb, to_rgb
 from embc.ingest.items import Item
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -36,7 +36,8 @@ class ImageEmbedder:
         self.head = head
 
     def prepare(self, item: Item):
-        return self.transform(load_rgb(item.path))
+        """The model's input tensor: from the item's file, or from the PIL image it was given as."""
+        return self.transform(load_rgb(item.path) if item.prepared is None else to_rgb(item.prepared))
 
     def features(self, batch):
         return self.model(batch)

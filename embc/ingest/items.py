@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from embc.results import Skipped  # noqa: F401  (sources and the pipeline take it from here)
+
 # Fixed namespace so that the same item key always maps to the same point id, on every machine.
 _NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4a43-9b7e-2f5d0c9e7a11")
 HASH_KEY = "vector_hash"  # the payload field that says which vector a point was upserted with
@@ -30,6 +32,7 @@ class Item:
     data_hash: str | None = None  # digest of a file's bytes, for items stored by path
     prepared: Any = None  # model input made ahead of embedding (a decoded image), never stored
     tags: dict = field(default_factory=dict)  # facts the embedder found (an ImageNet class), stored in the payload
+    root: str | None = None  # the folder the user named, for items found under one (`ingest --prune` looks there)
 
     @property
     def point_id(self) -> str:
@@ -57,19 +60,13 @@ class Item:
             body["label"] = self.label
         if self.values is not None:
             body["values"] = self.values
+        if self.root is not None:
+            body["root"] = self.root
         return {**body, **self.tags}
 
 
 class ItemError(Exception):
     """An item that cannot be embedded (an unreadable image, a text with no known word): it is skipped."""
-
-
-@dataclass
-class Skipped:
-    """An input that could not become an item, and why."""
-
-    source: str
-    reason: str
 
 
 def point_id(key: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain, islice
 from pathlib import Path
@@ -15,8 +14,9 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, learns, load_embedder
 from embc.ingest.items import HASH_KEY, Item, ItemError, Skipped, vector_hash
+from embc.results import IngestResult
 from embc.store.vector_cache import VectorCache, keys
-from embc.store.vectors import CollectionInfo, Store
+from embc.store.vectors import CollectionInfo, Store, check_name
 
 # Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store
 # (stored hashes looked up, then vectors upserted) covers many items; the model sees smaller batches, and
@@ -26,25 +26,10 @@ EMBED_BATCH = 512  # items per call to a text model; image models say their own 
 DECODE_THREADS = 2
 
 
-@dataclass
-class Summary:
-    """What an ingest did."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    notes: dict = field(default_factory=dict)  # what the embedder counted (word models: words, unknown_words)
-
-    def as_dict(self) -> dict:
-        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "skipped": len(self.skipped),
-                "skipped_items": [{"source": s.source, "reason": s.reason} for s in self.skipped], **self.notes}
-
-
 def resolve_model(store: Store, collection: str, requested: str | None,
                   first_kind: str | None, weights: str | None = None) -> tuple[str, CollectionInfo | None]:
     """The model to embed with and the collection, if it exists: its own model; another one is an error."""
+    check_name(collection)
     try:
         info = store.collection(collection)
     except EmbcError:
@@ -63,13 +48,15 @@ def resolve_model(store: Store, collection: str, requested: str | None,
 def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
            embedder: Embedder | None = None, on_progress: Callable[[int], None] | None = None,
            weights: str | None = None, model_dir: Path | None = None, dim: int | None = None,
-           retrain: bool = False, vectors_dir: Path | None = None) -> Summary:
+           retrain: bool = False, vectors_dir: Path | None = None,
+           load: Callable[..., Embedder] = load_embedder) -> IngestResult:
     """Embed and store every new or changed item; `on_progress(n)` as each n inputs are done. Models trained
     on the collection's own items (word2vec, table models) train on this ingest's items when the collection
-    is new, or with `retrain` (which re-embeds every item given), and are kept in `model_dir/<collection>`;
+    is new, or with `retrain` (which re-embeds every item given), and are kept in the collection's `model_dir`;
     `dim` sets the autoencoder's bottleneck. The vectors stored are also added to the collection's vector
-    cache in `vectors_dir` (see `embc.store.vector_cache`), from which a recluster reads them."""
-    summary = Summary()
+    cache in `vectors_dir` (see `embc.store.vector_cache`), from which a recluster reads them. `load(name, dim=,
+    weights=)` gives the embedder (a Workspace's keeps them loaded)."""
+    summary = IngestResult(collection)
     stream = iter(items)
     first = _first_item(stream, summary)
     if first is None:
@@ -79,8 +66,8 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
                                weights or (embedder.weights if embedder else None))
     if info is None or retrain:
         if info is None and weights is None and model_dir is not None and learns(name):
-            weights = str(model_dir / collection)
-        embedder = embedder or load_embedder(
+            weights = str(model_dir)
+        embedder = embedder or load(
             name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
             weights=info.weights if info else weights)
         if hasattr(embedder, "fit") and (retrain or not embedder.trained):
@@ -98,7 +85,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
 
     def get_embedder() -> Embedder:
         if not loaded:
-            loaded.append(load_embedder(info.model, dim=info.dim, weights=info.weights))
+            loaded.append(load(info.model, dim=info.dim, weights=info.weights))
         return loaded[0]
 
     progress = on_progress or (lambda n: None)
@@ -119,7 +106,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     return summary
 
 
-def _first_item(stream: Iterator[Item | Skipped], summary: Summary) -> Item | None:
+def _first_item(stream: Iterator[Item | Skipped], summary: IngestResult) -> Item | None:
     for entry in stream:
         if isinstance(entry, Item):
             return entry
@@ -144,7 +131,7 @@ def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None
 
 
 def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], Embedder], items: list[Item],
-                 summary: Summary, progress: Callable[[int], None], everything: bool = False,
+                 summary: IngestResult, progress: Callable[[int], None], everything: bool = False,
                  cache: VectorCache | None = None) -> None:
     """Embed and upsert the items whose content changed (`everything`: all of them), and add their vectors to
     the `cache`."""

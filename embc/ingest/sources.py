@@ -48,18 +48,14 @@ class Fields:
 def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterator[Item | Skipped]:
     """Every item under `paths`, in a stable order, and every input that had to be skipped."""
     fields = fields or Fields()
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            yield Skipped(str(raw), "no such file or folder")
-        elif path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                rel = file.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts) or file.name.endswith(IDS_SUFFIX):
-                    continue
-                yield from read_file(file, rel.as_posix(), fields)
-        else:
-            yield from read_file(path, path.name, fields)
+    for file, source, root in _files(paths):
+        if not file.exists():
+            yield Skipped(source, "no such file or folder")
+            continue
+        for entry in read_file(file, source, fields):
+            if root is not None and isinstance(entry, Item):
+                entry.root = root
+            yield entry
 
 
 def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
@@ -122,7 +118,7 @@ def _image_file(path: Path, source: str, folder_labels: bool) -> Item | Skipped:
                 data_hash=hashlib.sha256(data).hexdigest())
 
 
-def _row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
+def row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
     try:
         has_text, text = fields.pick(row, "text", "text")
         has_id, ident = fields.pick(row, "id", "id")
@@ -140,7 +136,7 @@ def _row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
                 label=None if label is None else str(label))
 
 
-def _table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
+def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
     """A table row: its id and label columns, and every other column as a feature (None where missing)."""
     try:
         has_id, ident = fields.pick(row, "id", "id")
@@ -174,7 +170,7 @@ def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         if not isinstance(row, dict):
             yield Skipped(where, "not a JSON object")
             continue
-        yield _row_item(row, source, where, fields)
+        yield row_item(row, source, where, fields)
 
 
 def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
@@ -194,10 +190,10 @@ def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
             got = width + len(row.get("\0extra", [])) - sum(v is None for v in row.values())
             yield Skipped(where, f"malformed row: {got} fields, expected {width}")
             continue
-        yield (_table_row if fields.table else _row_item)(row, source, where, fields)
+        yield (table_row if fields.table else row_item)(row, source, where, fields)
 
 
-def _vector_item(key: str, source: str, vector: np.ndarray, label: str | None = None) -> Item:
+def vector_item(key: str, source: str, vector: np.ndarray, label: str | None = None) -> Item:
     return Item(key=key, source=source, kind="vector", vector=np.asarray(vector, dtype=np.float32), label=label)
 
 
@@ -218,7 +214,7 @@ def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
             yield Skipped(source, f"{ids_path.name} has {len(ids)} ids for {len(matrix)} vectors")
             return
     for row in range(len(matrix)):
-        yield _vector_item(ids[row] if ids else f"{source}#{row}", source, matrix[row])
+        yield vector_item(ids[row] if ids else f"{source}#{row}", source, matrix[row])
 
 
 def _open_parquet(path: Path, source: str):
@@ -251,7 +247,7 @@ def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped
                 yield Skipped(where, "missing id or vector")
                 continue
             label = data[label_col][i] if label_col in data else None
-            yield _vector_item(str(ident), source, vector, None if label is None else str(label))
+            yield vector_item(str(ident), source, vector, None if label is None else str(label))
         row += batch.num_rows
 
 
@@ -263,5 +259,43 @@ def _parquet_rows(path: Path, source: str, fields: Fields) -> Iterator[Item | Sk
     row = 0
     for batch in table.iter_batches(batch_size=4096):
         for values in batch.to_pylist():
-            yield _table_row(values, source, f"{source}#{row}", fields)
+            yield table_row(values, source, f"{source}#{row}", fields)
             row += 1
+
+
+def _files(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None]]:
+    """Each file to read as (path, source, root): a file named is its own source; a folder's files, hidden ones
+    left out, have their path relative to it as source and the folder as root."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path, path.name if path.exists() else str(raw), None
+            continue
+        root = str(path.resolve())
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            rel = file.relative_to(path)
+            if not any(part.startswith(".") for part in rel.parts) and not file.name.endswith(IDS_SUFFIX):
+                yield file, rel.as_posix(), root
+
+
+def _inputs_in(path: Path) -> int:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in ROW_SUFFIXES:
+            with open(path, "rb") as handle:
+                lines = sum(1 for line in handle if line.strip())
+            return max(1, lines - (suffix == ".csv"))
+        if suffix == ".npy":
+            return max(1, len(np.load(path, mmap_mode="r", allow_pickle=False)))
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return max(1, pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # a bad file counts once: it will be one skipped input
+        return 1
+    return 1
+
+
+def count_inputs(paths: list[str | Path]) -> int:
+    """About how many inputs `iter_items` will yield (rows counted by lines), for a progress bar's total."""
+    return sum(_inputs_in(path) for path, _, _ in _files(paths))

@@ -32,7 +32,9 @@ ALTER TABLE clusters ADD COLUMN IF NOT EXISTS centroid FLOAT[];
 ALTER TABLE clusters ADD COLUMN IF NOT EXISTS radius DOUBLE;
 CREATE TABLE IF NOT EXISTS events (run_id INTEGER, kind VARCHAR, cluster INTEGER, related JSON);
 CREATE TABLE IF NOT EXISTS anchors (run_id INTEGER, point_id VARCHAR, cluster INTEGER, x REAL, y REAL, vector FLOAT[]);
+CREATE TABLE IF NOT EXISTS names (collection VARCHAR, cluster INTEGER, name VARCHAR, PRIMARY KEY (collection, cluster));
 """
+_RUN_TABLES = ("metrics", "clusters", "coords", "sweeps", "silhouettes", "events", "anchors")
 
 # The runs whose rows make up run ? as a whole: its full fit (base_run) and the incremental runs on top of
 # it, up to and including ? itself. Runs recorded before base_run existed are their own base.
@@ -224,9 +226,28 @@ class ReportStore:
                                     "ORDER BY run_id, name", [run_id, run_id]).fetchall())
 
     def clusters(self, run_id: int) -> list[dict]:
+        """The run's clusters; a cluster's name is the one a user gave its id, else the run's own."""
         with self._connect() as con:
-            return _rows(con.execute("SELECT cluster AS id, size, name, keywords, representatives, silhouette "
-                                     "FROM clusters WHERE run_id = ? ORDER BY cluster", [run_id]))
+            return _rows(con.execute("SELECT c.cluster AS id, c.size, COALESCE(n.name, c.name) AS name, c.keywords, "
+                                     "c.representatives, c.silhouette FROM clusters c JOIN runs r USING (run_id) "
+                                     "LEFT JOIN names n ON n.collection = r.collection AND n.cluster = c.cluster "
+                                     "WHERE c.run_id = ? ORDER BY c.cluster", [run_id]))
+
+    def rename(self, collection: str, cluster: int, name: str) -> None:
+        """Name a cluster id of the collection, in every run that has it, until renamed again."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO names VALUES (?, ?, ?)", [collection, cluster, name])
+
+    def forget(self, collection: str) -> None:
+        """Delete every record of the collection: its runs, their rows and its cluster names."""
+        with self._connect() as con:
+            con.execute("BEGIN")
+            runs = "(SELECT run_id FROM runs WHERE collection = ?)"
+            for table in _RUN_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE run_id IN {runs}", [collection])
+            con.execute("DELETE FROM runs WHERE collection = ?", [collection])
+            con.execute("DELETE FROM names WHERE collection = ?", [collection])
+            con.execute("COMMIT")
 
     def centroids(self, run_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cluster ids, centroids and extents of a run (noise left out)."""

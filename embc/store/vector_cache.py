@@ -29,11 +29,6 @@ _KEY = np.dtype("S32")  # a point's UUID (16 bytes) and its vector's digest (16 
 _READ = 8 << 20  # bytes per read
 
 
-def vectors_folder(data_dir: Path) -> Path:
-    """Where a data directory keeps its collections' vector caches."""
-    return Path(data_dir) / "vectors"
-
-
 def keys(ids: Sequence[str], hashes: Sequence[str | None]) -> np.ndarray:
     """Cache keys of points; a point without a hash gets an empty key, which nothing matches."""
     return np.array([bytes.fromhex(i.replace("-", "") + h) if h else b"" for i, h in zip(ids, hashes)], _KEY)
@@ -64,6 +59,7 @@ class VectorCache:
         """A private, empty cache in a temporary file in `folder`, gone once closed: a page-out's spill file."""
         cache = cls(folder, info)
         cache.path = None
+        cache.folder.mkdir(parents=True, exist_ok=True)
         cache._file = tempfile.TemporaryFile(dir=folder)
         cache._file.write(cache.header)
         cache._file.flush()

@@ -1,12 +1,10 @@
-"""The Store protocol that the rest of embc uses, its value types, and the choice of adapter."""
+"""The Store protocol that the rest of embc uses, and its value types."""
 
 from __future__ import annotations
 
-import os
 import re
 from itertools import chain
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -35,6 +33,11 @@ class CollectionInfo:
 
     def meta(self) -> dict:
         return {"dim": self.dim, "model": self.model, "modality": self.modality, "weights": self.weights}
+
+    def to_dict(self) -> dict:
+        """The collection as `embc collections --json` shows it."""
+        return {"name": self.name, "points": self.points, "model": self.model, "dim": self.dim,
+                "modality": self.modality}
 
 
 @dataclass
@@ -136,18 +139,6 @@ INDEXED_FIELDS = {"cluster": "integer"}
 
 def check_name(name: str) -> str:
     """A collection name that is safe as a folder name and a Qdrant collection name."""
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise EmbcError(f"invalid collection name '{name}': use letters, digits, '_', '-' and '.'")
     return name
-
-
-def open_store(data_dir: Path, url: str | None = None, api_key: str | None = None) -> Store:
-    """The server adapter when a Qdrant URL is given (flag or EMBC_QDRANT_URL), else the embedded one."""
-    url = url or os.environ.get("EMBC_QDRANT_URL")
-    if url:
-        from embc.store.server import ServerStore
-
-        return ServerStore.connect(url, api_key or os.environ.get("EMBC_QDRANT_API_KEY"))
-    from embc.store.embedded import EmbeddedStore
-
-    return EmbeddedStore(data_dir / "collections")

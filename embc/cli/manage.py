@@ -1,0 +1,40 @@
+"""`embc delete` and `embc rename`: changing what is stored."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from embc.cli.app import app, workspace
+from embc.cli.ingest import COLLECTION
+from embc.cli.output import stdout
+from embc.cli.query import cluster_id
+from embc.errors import EmbcError
+
+
+@app.command()
+def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None, metavar="[KEY]...",
+                                                                           help="Item keys or point ids."),
+           collection: str = typer.Option(..., "--collection", "-c", help="Collection name (never a default)."),
+           everything: bool = typer.Option(False, "--all", help="Delete the whole collection, with its runs, "
+                                           "vector cache and trained model.")) -> None:
+    """Delete items by key, or with --all a whole collection."""
+    if bool(items) == everything:
+        raise EmbcError("name the items to delete, or give --all to delete the whole collection")
+    removed = workspace(ctx).delete(collection, None if everything else items)
+    if everything:
+        stdout.print(f"deleted collection '{collection}' ({removed} points)", markup=False, highlight=False)
+        return
+    stdout.print(f"deleted {removed} of {len(items)} items from '{collection}'", markup=False, highlight=False)
+    if removed < len(items):
+        raise EmbcError(f"{len(items) - removed} of the items named are not in collection '{collection}'")
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def rename(ctx: typer.Context, cluster: str = typer.Argument(..., metavar="CLUSTER"),
+           name: str = typer.Argument(..., metavar="NAME"), collection: str = COLLECTION) -> None:
+    """Name a cluster; the name stays with its id in later runs."""
+    number = cluster_id(cluster)
+    workspace(ctx).rename(collection, number, name)
+    stdout.print(f"cluster {number} of '{collection}' is now named '{name.strip()}'", markup=False, highlight=False)

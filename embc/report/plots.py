@@ -1,0 +1,64 @@
+"""The figures of a run, drawn from what the stores hold: map, elbow, silhouette blades, montage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embc.errors import EmbcError
+from embc.queries import chosen_run, cluster_list, cluster_members
+from embc.report import figures
+from embc.store.reports import ReportStore
+from embc.store.vectors import Store
+
+KINDS = ("map", "elbow", "silhouette", "montage")
+
+
+def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None = None,
+                 per_cluster: int = 8, run: int | None = None) -> list[dict]:
+    """For each cluster (or just one): id, name, size and the image paths of up to `per_cluster` members."""
+    clusters = cluster_list(store, reports, collection, run)
+    if cluster is not None:
+        clusters = [c for c in clusters if c.id == cluster]
+        if not clusters:
+            raise EmbcError(f"no cluster {cluster} in collection '{collection}'")
+    rows = []
+    for c in clusters:
+        members = cluster_members(store, reports, collection, c.id, per_cluster, run)
+        paths = [m.path for m in members if m.path]
+        if not paths:
+            raise EmbcError(f"cluster {c.id} of collection '{collection}' has no images to show")
+        rows.append({"id": c.id, "name": c.name or "", "size": c.size, "paths": paths})
+    return rows
+
+
+def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Path, run: int | None = None,
+         cluster: int | None = None, per_cluster: int = 8) -> Path:
+    """Draw figure `kind` of the latest (or a given) run into the PNG file `out`."""
+    chosen = chosen_run(reports, collection, run)
+    rid = chosen["run_id"]
+    names = {c["id"]: c["name"] for c in reports.clusters(rid)}
+    heading = f"{collection}: run {rid}, {chosen['algorithm']}, {chosen['n_clusters']} clusters"
+    if kind == "map":
+        coords = reports.columns("coords", rid)
+        if not len(coords["x"]):
+            raise EmbcError(f"run {rid} has no 2-D map: recluster with --projection umap, tsne or pca")
+        return figures.cluster_map(coords, names, out, f"{heading}: 2-D map ({len(coords['x'])} points)")
+    if kind == "elbow":
+        rows = reports.sweep(rid)
+        if not rows:
+            with_sweep = [r["run_id"] for r in reports.runs(collection)
+                          if r["status"] == "complete" and reports.sweep(r["run_id"])]
+            hint = (f"run {with_sweep[0]} has one: add --run {with_sweep[0]}" if with_sweep
+                    else "recluster with --k auto")
+            raise EmbcError(f"run {rid} has no k sweep: {hint}")
+        return figures.elbow(rows, out, f"{heading}: elbow and silhouette over k")
+    if kind == "silhouette":
+        values = reports.columns("silhouettes", rid)
+        if not len(values["value"]):
+            raise EmbcError(f"run {rid} has no silhouettes: it needs two clusters or more")
+        return figures.silhouette_blades(values, names, reports.metrics(rid).get("silhouette"), out,
+                                         f"{heading}: silhouette per cluster")
+    if kind == "montage":
+        rows = montage_rows(store, reports, collection, cluster, per_cluster, run)
+        return figures.montage(rows, out, f"{collection}: run {rid}, {len(rows)} clusters")
+    raise EmbcError(f"unknown figure '{kind}': choose from {', '.join(KINDS)}")

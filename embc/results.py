@@ -1,0 +1,162 @@
+"""What the library hands back: small typed results, each with `to_dict()` for JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+
+class _Result:
+    """`to_dict()` for JSON, and `of(mapping)` from a row that may carry more (or fewer) keys."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, row: dict):
+        return cls(**{f.name: row.get(f.name) for f in fields(cls) if f.init and not f.name.startswith("_")})
+
+
+@dataclass
+class Entry(_Result):
+    """A stored item as queries return it; `score` (similarity) only from `similar`."""
+
+    id: str
+    item: str | None
+    label: str | None
+    cluster: int | None
+    text: str | None
+    path: str | None
+    score: float | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if self.score is None:
+            del out["score"]
+        return out
+
+
+@dataclass
+class ClusterSummary(_Result):
+    """A cluster as it stands: its live size in the store, its name and keywords, and an example member."""
+
+    id: int
+    size: int
+    name: str | None
+    keywords: list[str]
+    example: str | None
+    run_id: int
+
+
+@dataclass
+class ClusterStats(_Result):
+    """A cluster as a run recorded it: size, name, keywords, the members nearest its centre, its silhouette."""
+
+    id: int
+    size: int
+    name: str | None
+    keywords: list[str] = field(default_factory=list)
+    representatives: list[dict] = field(default_factory=list)
+    silhouette: float | None = None
+
+
+@dataclass
+class Event(_Result):
+    """What became of a cluster id in a full run: birth, death, split or merge, with the ids involved."""
+
+    kind: str
+    cluster: int
+    related: list[int]
+
+
+@dataclass
+class Run(_Result):
+    """One recluster run as recorded in the report store."""
+
+    run_id: int
+    collection: str
+    mode: str
+    base_run: int | None
+    algorithm: str
+    params: dict
+    seed: int
+    model: str
+    versions: dict
+    n_points: int | None
+    n_clusters: int | None
+    started_at: str
+    finished_at: str | None
+    timings: dict | None
+    status: str
+    error: str | None
+
+
+@dataclass
+class Report(_Result):
+    """A run with its metrics, clusters and id events, and the collection's run history (newest first)."""
+
+    collection: str
+    run: Run
+    metrics: dict[str, float]
+    clusters: list[ClusterStats]
+    events: list[Event]
+    runs: list[Run]
+
+
+@dataclass
+class RunResult(_Result):
+    """What a recluster did: `mode` full, incremental, or none (nothing new: `run_id` is None). `labels`, each
+    item key's cluster, is read from the store when first asked for."""
+
+    run_id: int | None
+    mode: str
+    reason: str
+    collection: str
+    points: int
+    params: dict = field(default_factory=dict)
+    clusters: list[ClusterStats] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    _labels: Callable[[], dict[str, int]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def labels(self) -> dict[str, int]:
+        """Each item key's cluster (-1: noise), as stored."""
+        return self._labels() if self._labels else {}
+
+    def to_dict(self) -> dict:
+        if self.run_id is None:
+            return {"run_id": None, "mode": self.mode, "reason": self.reason, "points": 0}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        out["clusters"] = [c.to_dict() for c in self.clusters]
+        out["events"] = [e.to_dict() for e in self.events]
+        return {key: out[key] for key in ("run_id", "mode", "reason", "collection", "params", "points", "clusters",
+                                          "metrics", "events", "timings")}
+
+
+@dataclass
+class Skipped(_Result):
+    """An input that could not become an item, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class IngestResult(_Result):
+    """What an ingest did; `skipped` inputs with their reasons, `pruned` points whose files are gone, and the
+    embedder's own counts in `notes` (word models: words, unknown_words)."""
+
+    collection: str = ""
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    pruned: int = 0
+    notes: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"collection": self.collection, "added": self.added, "updated": self.updated,
+                "unchanged": self.unchanged, "skipped": len(self.skipped),
+                "skipped_items": [s.to_dict() for s in self.skipped], "pruned": self.pruned, **self.notes}

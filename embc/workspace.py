@@ -1,0 +1,341 @@
+"""`embc.Workspace`: the public library. A data directory of collections that it owns (the embedded Qdrant
+collections or a server's, the report store, vector caches, trained models), with the embedders it loads
+kept for every later call. The command line is a thin shell over it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from numbers import Integral
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Sequence
+
+import numpy as np
+
+from embc.errors import EmbcError, ParameterError
+from embc.layout import Layout, default_home
+from embc.results import ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult
+from embc.store.vectors import CollectionInfo, Store, check_name
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# A progress callback: (step, done, total), total 0 when unknown.
+Progress = Callable[[str, int, int], None]
+Source = str | os.PathLike | Iterable[Any]
+
+
+def _limit(limit: int | None, name: str = "limit") -> int:
+    """`limit` as queries take it: 0 for all."""
+    if limit is None:
+        return 0
+    if isinstance(limit, bool) or not isinstance(limit, Integral) or limit < 0:
+        raise ParameterError(f"{name} must be an integer >= 0 (0 or None: all), not {limit!r}")
+    return int(limit)
+
+
+def _cluster_id(cluster) -> int:
+    if isinstance(cluster, bool) or not isinstance(cluster, Integral) or cluster < -1:
+        raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {cluster!r}")
+    return int(cluster)
+
+
+def open_store(layout: Layout, url: str | None = None, api_key: str | None = None) -> Store:
+    """The server adapter when a Qdrant URL is given (or EMBC_QDRANT_URL), else the embedded one."""
+    url = url or os.environ.get("EMBC_QDRANT_URL")
+    if url:
+        from embc.store.server import ServerStore
+
+        return ServerStore.connect(url, api_key or os.environ.get("EMBC_QDRANT_API_KEY"))
+    from embc.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(layout.collections)
+
+
+class Workspace:
+    """Collections in a data directory: ingest, recluster, and ask what is in each cluster.
+
+    `path`: the data directory (default: as the CLI, `EMBC_HOME` else the user data folder). `qdrant_url`
+    and `api_key` use a Qdrant server for the vectors; `store` passes any Store adapter instead."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, qdrant_url: str | None = None,
+                 api_key: str | None = None, store: Store | None = None):
+        self.layout = Layout(default_home(path))
+        self._qdrant = (qdrant_url, api_key)
+        self._store = store
+        self._reports = None
+        self._embedders: dict[tuple, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.layout.root)!r})"
+
+    @property
+    def path(self) -> Path:
+        return self.layout.root
+
+    @property
+    def store(self) -> Store:
+        """The vector store (opened on first use)."""
+        if self._store is None:
+            self._store = open_store(self.layout, *self._qdrant)
+        return self._store
+
+    @property
+    def reports(self):
+        """The report store, `reports.duckdb` in the data directory."""
+        if self._reports is None:
+            from embc.store.reports import ReportStore
+
+            self.layout.root.mkdir(parents=True, exist_ok=True)
+            self._reports = ReportStore(self.layout.reports)
+        return self._reports
+
+    def embedder(self, model: str, dim: int | None = None, weights: str | None = None):
+        """The embedder called `model`, loaded once per Workspace and reused by every later call."""
+        from embc.ingest.embedders import learns
+
+        # The dimension is a choice only for precomputed vectors and trained models; others have their own.
+        key = (model, dim if model == "precomputed" or learns(model) else None, weights)
+        if key not in self._embedders:
+            from embc.ingest.embedders import load_embedder
+
+            self._embedders[key] = load_embedder(model, dim=dim, weights=weights)
+        return self._embedders[key]
+
+    # Collections
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection: name, points, model, dimension and modality."""
+        return self.store.collections()
+
+    def collection(self, name: str) -> CollectionInfo:
+        """One collection's info, with its number of points; EmbcError when there is none of that name."""
+        info = self._info(name)
+        info.points = self.store.count(name)
+        return info
+
+    def _info(self, name: str) -> CollectionInfo:
+        """The collection's info without counting its points (which opens an embedded collection)."""
+        return self.store.collection(check_name(name))
+
+    # Writing
+
+    def ingest(self, collection: str, source: Source, *, model: str | None = None, weights: str | None = None,
+               text_field: str | None = None, label_field: str | None = None, id_field: str | None = None,
+               vector_field: str | None = None, folder_labels: bool = True, bottleneck: int | None = None,
+               retrain: bool = False, prune: bool = False,
+               progress: Callable[[int], None] | None = None) -> IngestResult:
+        """Embed and store items: `source` is a file or folder (a str or Path), a list of Paths, or an iterable
+        of records (texts, dicts like JSONL rows, (key, vector) pairs, PIL images). Unchanged items are left
+        alone, bad ones skipped with their reason. `prune`: also remove points whose file is gone from a
+        folder given. `progress(n)` as each n inputs are done."""
+        from embc.ingest.embedders import TABLE_MODELS, check_model
+        from embc.ingest.pipeline import ingest
+        from embc.ingest.records import record_items
+        from embc.ingest.sources import Fields, iter_items
+
+        check_name(collection)
+        if model is not None:
+            check_model(model)
+        if weights is not None and not Path(weights).is_file():
+            raise EmbcError(f"no weights file '{weights}'")
+        if bottleneck is not None and (isinstance(bottleneck, bool) or not isinstance(bottleneck, Integral)
+                                       or bottleneck < 1):
+            raise ParameterError(f"bottleneck must be an integer >= 1, not {bottleneck!r}")
+        existing = self._existing(collection)
+        table = (model or (existing.model if existing else "")) in TABLE_MODELS
+        fields = Fields(text=text_field, label=label_field, id=id_field, vector=vector_field,
+                        folder_labels=folder_labels, table=table)
+        paths = _paths(source)
+        if prune and paths is None:
+            raise ParameterError("prune needs folders to compare with: give paths, not records")
+        items = iter_items(paths, fields) if paths is not None else record_items(source, fields)
+        result = ingest(self.store, collection, items, model=model, on_progress=progress,
+                        weights=str(Path(weights).resolve()) if weights else None,
+                        model_dir=self.layout.model_dir(collection), dim=bottleneck, retrain=retrain,
+                        vectors_dir=self.layout.vectors, load=self.embedder)
+        if prune:
+            from embc.ingest.prune import prune_missing
+
+            result.pruned = prune_missing(self.store, collection, paths)
+        return result
+
+    def _existing(self, collection: str) -> CollectionInfo | None:
+        try:
+            return self.store.collection(collection)
+        except EmbcError:
+            return None
+
+    def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
+                  eps: float | None = None, min_size: int | None = None, linkage: str | None = None,
+                  reduce: str | None = None, sample_cap: int | None = None, n_init: int | None = None,
+                  seed: int | None = None, projection: str | None = None, full: bool = False,
+                  refit_fraction: float = 0.3, progress: Progress | None = None) -> RunResult:
+        """Bring the clustering up to date: assign new points to the clusters, or refit when due (or `full`);
+        write each point's cluster into the store and record the run. Unset arguments reuse the last run's.
+        Every parameter is checked first: a ParameterError records nothing."""
+        from embc.cluster.job import recluster
+
+        self._info(collection)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0):
+            raise ParameterError(f"seed must be an integer >= 0, not {seed!r}")
+        if not 0 < refit_fraction <= 1:
+            raise ParameterError(f"refit_fraction must be in (0, 1], not {refit_fraction!r}")
+        params = {"k": k, "eps": eps, "min_size": min_size, "linkage": linkage, "reduce": reduce,
+                  "sample_cap": sample_cap, "n_init": n_init}
+        run = recluster(self.store, self.reports, collection, algorithm, params, seed, projection, full,
+                        refit_fraction, progress, vectors_dir=self.layout.vectors)
+        if run["run_id"] is None:
+            return RunResult(None, run["mode"], run["reason"], collection, 0)
+        # The clusters as recorded: with the names users gave their ids.
+        return RunResult(run["run_id"], run["mode"], run["reason"], collection, run["points"], run["params"],
+                         [ClusterStats.of(c) for c in self.reports.clusters(run["run_id"])], run["metrics"],
+                         [Event.of(e) for e in run["events"]], run["timings"], lambda: self.labels(collection))
+
+    def delete(self, collection: str, items: Sequence[str] | None = None) -> int:
+        """Delete items by key (or point id), or with no `items` the whole collection with its runs, vector
+        cache and trained model; returns the number of points removed."""
+        from embc.queries import point_ids
+
+        self._info(collection)
+        if items is not None:
+            if isinstance(items, str):
+                raise ParameterError("items is a list of keys, not one string")
+            found = [r.id for r in self.store.retrieve(collection, point_ids(items), keys=[])]
+            if found:
+                self.store.delete(collection, found)
+            return len(found)
+        points = self.store.count(collection)
+        self.store.delete_collection(collection)
+        self.reports.forget(collection)
+        (self.layout.vectors / f"{collection}.vectors").unlink(missing_ok=True)
+        shutil.rmtree(self.layout.model_dir(collection), ignore_errors=True)
+        self._embedders = {key: e for key, e in self._embedders.items()
+                           if key[2] != str(self.layout.model_dir(collection))}
+        return points
+
+    def rename(self, collection: str, cluster: int, name: str) -> None:
+        """Name a cluster of the latest run; the name stays with its id in later runs (ids are stable)."""
+        from embc.queries import check_cluster
+
+        self._info(collection)
+        cluster = _cluster_id(cluster)
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\n" in name:
+            raise ParameterError("a cluster name is one line of 1 to 200 characters")
+        check_cluster(self.store, self.reports, collection, cluster)
+        self.reports.rename(collection, cluster, name.strip())
+
+    # Questions
+
+    def clusters(self, collection: str, run: int | None = None) -> list[ClusterSummary]:
+        """The clusters of the latest (or a given) run: id, size, name, keywords and an example."""
+        from embc.queries import cluster_list
+
+        self._info(collection)
+        return cluster_list(self.store, self.reports, collection, run)
+
+    def members(self, collection: str, cluster: int, limit: int | None = None, run: int | None = None,
+                order: str = "centre") -> list[Entry]:
+        """The items of a cluster (-1: noise), nearest its centre first (`order="key"`: by item key); `limit`
+        None or 0: all of them."""
+        from embc.queries import cluster_members
+
+        self._info(collection)
+        return cluster_members(self.store, self.reports, collection, _cluster_id(cluster), _limit(limit), run,
+                               order)
+
+    def similar(self, collection: str, *, text: str | None = None, image=None, item: str | None = None,
+                vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None,
+                limit: int = 10) -> list[Entry]:
+        """The stored items nearest to a text, an image (a file path or a PIL image), a stored item (key or point
+        id) or a vector, best first; optionally inside one cluster of the latest run."""
+        from embc.queries import embed_query, find_point, similar_items
+
+        given = [name for name, value in (("text", text), ("image", image), ("item", item), ("vector", vector))
+                 if value is not None]
+        if len(given) != 1:
+            raise ParameterError("give exactly one of text, image, item or vector "
+                                 f"(given: {', '.join(given) or 'none'})")
+        info = self._info(collection)
+        limit = _limit(limit)
+        cluster = None if cluster is None else _cluster_id(cluster)
+        exclude = None
+        if item is not None:
+            record = find_point(self.store, collection, str(item))
+            query, exclude = record.vector, record.id
+        elif vector is not None:
+            query = _query_vector(vector, info.dim)
+        else:
+            query = embed_query(info, self.embedder, text=text, image=image)
+        return similar_items(self.store, self.reports, collection, query, cluster, limit, exclude)
+
+    def report(self, collection: str, run: int | None = None) -> Report:
+        """A run's metrics, clusters and id events (default: the latest complete run), and the run history."""
+        from embc.queries import chosen_run
+
+        self._info(collection)
+        chosen = chosen_run(self.reports, collection, run, complete=False)
+        rid = chosen["run_id"]
+        return Report(collection, Run.of(chosen), self.reports.metrics(rid),
+                      [ClusterStats.of(c) for c in self.reports.clusters(rid)],
+                      [Event.of(e) for e in self.reports.events(rid)], self.runs(collection))
+
+    def runs(self, collection: str) -> list[Run]:
+        """Every run of the collection, newest first, complete or not."""
+        self._info(collection)
+        return [Run.of(r) for r in self.reports.runs(collection)]
+
+    def labels(self, collection: str) -> dict[str, int]:
+        """Each item key's cluster as stored (-1: noise), for the points a run has clustered."""
+        out = {}
+        for page in self.store.pages(collection, with_vectors=False, keys=["item", "cluster"]):
+            out.update((p["item"], p["cluster"]) for p in page.payloads if p.get("cluster") is not None)
+        return out
+
+    def export(self, collection: str, target: str | os.PathLike | BinaryIO | None = None,
+               format: str | None = None, run: int | None = None) -> "int | pa.Table":
+        """Every point with its cluster, the cluster's name, its label and its 2-D position. To a file (format
+        from its extension: .parquet, .csv, .tsv, .jsonl, or `format`) or a binary stream, written a page at
+        a time, returning the number of rows; with no `target`, as an Arrow table."""
+        from embc.export import export, export_table, format_for
+
+        self._info(collection)
+        if target is None:
+            return export_table(self.store, self.reports, collection, run)
+        return export(self.store, self.reports, collection, target, format_for(target, format), run)
+
+    def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
+             cluster: int | None = None, per_cluster: int = 8) -> Path:
+        """Draw a figure of the latest (or a given) run as a PNG file: map (the 2-D map coloured by cluster),
+        elbow (the k sweep of a k="auto" run), silhouette (per-cluster blades) or montage (each cluster's
+        images, `per_cluster` of them, or only `cluster`'s)."""
+        from embc.report.plots import KINDS, plot
+
+        self._info(collection)
+        if kind not in KINDS:
+            raise ParameterError(f"unknown figure {kind!r}: choose from {', '.join(KINDS)}")
+        per_cluster = _limit(per_cluster, "per_cluster")
+        return plot(self.store, self.reports, collection, kind, Path(out), run,
+                    None if cluster is None else _cluster_id(cluster), per_cluster or 8)
+
+
+def _paths(source: Source) -> list[Path] | None:
+    """The paths in `source`, or None when it holds records: a str or Path alone is a path, and so is every
+    member of a list of Paths; strings inside a list are texts."""
+    if isinstance(source, (str, os.PathLike)):
+        return [Path(source)]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
+        return [Path(s) for s in source]
+    return None
+
+
+def _query_vector(vector, dim: int) -> np.ndarray:
+    try:
+        query = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ParameterError("vector must be a list of numbers") from None
+    if query.shape != (dim,):
+        raise ParameterError(f"vector must have the collection's {dim} dimensions, not shape {query.shape}")
+    if not np.isfinite(query).all() or not np.any(query):
+        raise ParameterError("vector must be finite and not all zeros")
+    return query

@@ -1,0 +1,171 @@
+"""The public library as a notebook uses it: nothing but `import embc`, on the real WordNet sample."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import embc
+from helpers import ROOT, WORDNET
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> embc.Workspace:
+    """A Workspace holding the WordNet sample, ingested and clustered at k=8."""
+    ws = embc.Workspace(tmp_path_factory.mktemp("api") / "data")
+    result = ws.ingest("wordnet", WORDNET)
+    assert (result.collection, result.added, result.unchanged, result.skipped) == ("wordnet", 1600, 0, [])
+    return ws
+
+
+@pytest.fixture(scope="module")
+def run(ws) -> embc.RunResult:
+    return ws.recluster("wordnet", k=8, seed=0, projection="pca")
+
+
+def _majority(entries: list[embc.Entry]) -> str:
+    return Counter(e.label for e in entries).most_common(1)[0][0]
+
+
+def test_ingest_twice_changes_nothing_and_records_go_in_too(ws):
+    again = ws.ingest("wordnet", WORDNET)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1600)
+    assert again.to_dict()["skipped_items"] == []
+    mixed = ws.ingest("notes", ["a golden retriever fetching a ball", {"id": "n2", "text": "a bowl of soup",
+                                                                       "label": "food"}, 42, "  "])
+    assert (mixed.added, [s.reason for s in mixed.skipped]) == (
+        2, ["a int is not a text, a dict, a (key, vector) pair or an image", "empty text"])
+    assert {c.name: c.points for c in ws.collections()} == {"notes": 2, "wordnet": 1600}
+    assert ws.delete("notes") == 2
+
+
+def test_recluster_returns_a_typed_run_with_labels_by_item_key(ws, run):
+    assert (run.mode, run.reason, run.points, run.params["k"]) == ("full", "first run", 1600, 8)
+    assert run.metrics["nmi"] >= 0.6 and run.metrics["ari"] >= 0.5
+    assert len(run.clusters) == 8 and sum(c.size for c in run.clusters) == 1600
+    assert all(isinstance(c, embc.ClusterStats) and c.keywords for c in run.clusters)
+    assert [e.kind for e in run.events] == ["birth"] * 8
+    labels = run.labels
+    assert len(labels) == 1600 and set(labels.values()) == set(range(8))
+    assert labels["wn-noun.animal-75"] in range(8)
+    document = run.to_dict()
+    assert list(document) == ["run_id", "mode", "reason", "collection", "params", "points", "clusters", "metrics",
+                              "events", "timings"]
+    assert ws.recluster("wordnet").to_dict() == {"run_id": None, "mode": "none",
+                                                 "reason": f"nothing new since run {run.run_id}", "points": 0}
+
+
+def test_members_nearest_the_centre_first_and_similar_items(ws, run):
+    animals = next(c for c in ws.clusters("wordnet") if _majority(ws.members("wordnet", c.id, limit=20))
+                   == "noun.animal")
+    members = ws.members("wordnet", animals.id)
+    assert len(members) == animals.size and {m.cluster for m in members} == {animals.id}
+    assert [m.item for m in ws.members("wordnet", animals.id, limit=5)] == [m.item for m in members[:5]]
+    by_key = ws.members("wordnet", animals.id, order="key")
+    assert [m.item for m in by_key] == sorted(m.item for m in members)
+    # Nearest the centre first: the first members are more typical than the last, by their similarity.
+    first, last = members[0].item, members[-1].item
+    near = ws.similar("wordnet", item=first, cluster=animals.id, limit=0)
+    far = ws.similar("wordnet", item=last, cluster=animals.id, limit=0)
+    assert sum(h.score for h in near) > sum(h.score for h in far)
+
+    hits = ws.similar("wordnet", text="a breed of hunting dog", limit=5)
+    assert len(hits) == 5 and hits[0].label == "noun.animal"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert set(hits[0].to_dict()) == {"id", "item", "label", "cluster", "text", "path", "score"}
+    inside = ws.similar("wordnet", item=hits[0].item, cluster=animals.id, limit=3)
+    assert len(inside) == 3 and {h.cluster for h in inside} == {animals.id} and hits[0].id not in {h.id for h in inside}
+
+
+def test_a_second_query_does_not_load_the_model_again(ws, run, monkeypatch):
+    from embc.ingest import embedders
+
+    loads = []
+    real = embedders.load_embedder
+    monkeypatch.setattr(embedders, "load_embedder", lambda *a, **k: loads.append(a) or real(*a, **k))
+    fresh = embc.Workspace(ws.path)
+    first = fresh.similar("wordnet", text="a breed of hunting dog", limit=3)
+    second = fresh.similar("wordnet", text="a kind of soup", limit=3)
+    assert len(loads) == 1 and first[0].label == "noun.animal" and second[0].label == "noun.food"
+
+
+def test_rename_report_export_and_runs(ws, run, tmp_path):
+    ws.rename("wordnet", 3, "my favourite cluster")
+    assert {c.id: c.name for c in ws.clusters("wordnet")}[3] == "my favourite cluster"
+    report = ws.report("wordnet")
+    assert report.run.run_id == run.run_id and report.run.status == "complete"
+    assert {c.id: c.name for c in report.clusters}[3] == "my favourite cluster"
+    assert [r.run_id for r in ws.runs("wordnet")] == [run.run_id]
+    assert set(report.to_dict()) == {"collection", "run", "metrics", "clusters", "events", "runs"}
+
+    assert ws.export("wordnet", tmp_path / "wn.csv") == 1600
+    with open(tmp_path / "wn.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1600 and list(rows[0]) == ["id", "item", "source", "kind", "label", "cluster",
+                                                   "cluster_name", "x", "y", "text", "path"]
+    assert sum(r["cluster_name"] == "my favourite cluster" for r in rows) == {c.id: c.size for c in run.clusters}[3]
+    table = ws.export("wordnet")
+    assert table.num_rows == 1600 and table.column("cluster").null_count == 0
+    assert ws.export("wordnet", tmp_path / "wn.jsonl") == 1600
+    assert len((tmp_path / "wn.jsonl").read_text().splitlines()) == 1600
+
+
+@pytest.mark.parametrize("call, allowed", [
+    (lambda ws: ws.recluster("wordnet", projection="umpa"), "umap, tsne, pca, none"),
+    (lambda ws: ws.recluster("wordnet", k="7"), "an integer >= 2 or 'auto'"),
+    (lambda ws: ws.recluster("wordnet", k=1), "an integer >= 2 or 'auto'"),
+    (lambda ws: ws.recluster("wordnet", k=5000, full=True), "at most the collection's 1600 points"),
+    (lambda ws: ws.recluster("wordnet", algorithm="kmean"), "kmeans, dbscan, hdbscan, agglomerative"),
+    (lambda ws: ws.recluster("wordnet", algorithm="agglomerative", linkage="single"), "ward, average, complete"),
+    (lambda ws: ws.recluster("wordnet", algorithm="dbscan", k=5), "dbscan does not take k"),
+    (lambda ws: ws.recluster("wordnet", seed=-1), "an integer >= 0"),
+    (lambda ws: ws.ingest("wordnet", WORDNET, model="minilmm"), "minilm, sentence-transformers:NAME_OR_PATH"),
+    (lambda ws: ws.members("wordnet", 3, limit=-1), "an integer >= 0"),
+    (lambda ws: ws.members("wordnet", 3, order="size"), "centre, key"),
+    (lambda ws: ws.similar("wordnet", text="dog", limit=2.5), "an integer >= 0"),
+    (lambda ws: ws.similar("wordnet", text="dog", item="x"), "exactly one of text, image, item or vector"),
+    (lambda ws: ws.similar("wordnet", vector=[0.1, 0.2]), "the collection's 384 dimensions"),
+    (lambda ws: ws.plot("wordnet", "pie", "x.png"), "map, elbow, silhouette, montage"),
+])
+def test_bad_parameters_raise_value_error_naming_the_allowed_values_and_record_nothing(ws, run, call, allowed):
+    before = [r.run_id for r in ws.runs("wordnet")]
+    with pytest.raises(ValueError, match=allowed.replace("(", r"\(").replace("+", r"\+")) as raised:
+        call(ws)
+    assert isinstance(raised.value, embc.EmbcError)
+    assert [r.run_id for r in ws.runs("wordnet")] == before
+
+
+def test_pil_images_and_vectors_go_in_as_records(tmp_path):
+    from PIL import Image
+
+    ws = embc.Workspace(tmp_path / "data")
+    boots = sorted((ROOT / "images" / "samples" / "fashion-mnist-600" / "ankle-boot").glob("*.png"))[:3]
+    images = [Image.open(p) for p in boots]
+    result = ws.ingest("photos", images)
+    assert result.added == 3 and ws.collection("photos").model == "effnet-lite0"
+    assert ws.ingest("photos", images).unchanged == 3
+    hits = ws.similar("photos", image=boots[0], limit=1)
+    assert hits[0].score > 0.999  # the same picture, given as a file this time
+    vectors = ws.ingest("vecs", [("a", [1.0, 0.0, 0.0]), ("b", [0.0, 1.0, 0.0]), {"id": "c", "vector": [1, 1, 0]}])
+    assert vectors.added == 3
+    assert [h.item for h in ws.similar("vecs", vector=[1.0, 0.1, 0.0], limit=2)] == ["a", "c"]
+
+
+def test_delete_items_and_a_whole_collection(tmp_path):
+    ws = embc.Workspace(tmp_path / "data")
+    ws.ingest("wn", Path(WORDNET))
+    ws.recluster("wn", k=8, projection="none")
+    assert ws.delete("wn", ["wn-noun.animal-75", "wn-noun.food-3", "no-such-item"]) == 2
+    assert ws.collection("wn").points == 1598
+    with pytest.raises(embc.EmbcError, match="no item 'wn-noun.animal-75'"):
+        ws.similar("wn", item="wn-noun.animal-75")
+    assert (ws.path / "vectors" / "wn.vectors").exists()
+    assert ws.delete("wn") == 1598
+    assert ws.collections() == [] and not (ws.path / "vectors" / "wn.vectors").exists()
+    with pytest.raises(embc.EmbcError, match="no collection 'wn'"):
+        ws.runs("wn")
+    ws.ingest("wn", Path(WORDNET))  # the name is free again, with no runs of the old collection
+    assert ws.recluster("wn", k=8, projection="none").reason == "first run"

@@ -1,0 +1,218 @@
+"""What a new user met on the command line, each through the CLI as a user runs it: formats and files, tables
+that fit, progress in one vocabulary, choices, global options, the noise cluster, deleting, renaming, pruning."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from embc.cli import app
+from helpers import run_embc
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, clustered_home):
+    """A copy of the clustered WordNet data directory, for commands that change it."""
+    copy = tmp_path / "home"
+    shutil.copytree(clustered_home, copy)
+    return copy
+
+
+def cli(home, *args):
+    return runner.invoke(app, ["--data-dir", str(home), *args])
+
+
+def test_export_picks_the_format_from_the_extension_and_a_dash_is_stdout(clustered_home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, start in (("w.csv", b'"id","item","source"'), ("w.tsv", b'"id"\t"item"'), ("w.parquet", b"PAR1"),
+                        ("w.jsonl", b'{"id": ')):
+        result = cli(clustered_home, "export", "-c", "wordnet", "--out", name)
+        assert result.exit_code == 0 and result.stdout == f"wrote 1600 rows to {name}\n"
+        assert (tmp_path / name).read_bytes().startswith(start)
+    assert len((tmp_path / "w.jsonl").read_text().splitlines()) == 1600
+    piped = run_embc("export", "-c", "wordnet", "--out", "-", home=clustered_home)
+    assert piped.returncode == 0 and piped.stderr == "wrote 1600 rows\n"
+    rows = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert len(rows) == 1600 and {r["cluster"] for r in rows} == set(range(8)) and not (tmp_path / "-").exists()
+    as_csv = run_embc("export", "-c", "wordnet", "--out", "-", "--format", "csv", home=clustered_home)
+    assert as_csv.stdout.splitlines()[0].startswith('"id","item"') and len(as_csv.stdout.splitlines()) == 1601
+    unknown = cli(clustered_home, "export", "-c", "wordnet", "--out", "w.txt")
+    assert (unknown.exit_code, unknown.stderr) == (1, "embc: error: cannot tell the format from 'w.txt': name a "
+                                                      ".parquet, .csv, .tsv or .jsonl file, or give the format\n")
+
+
+@pytest.mark.parametrize("command", [["collections"], ["clusters", "-c", "wordnet"],
+                                     ["cluster", "3", "-c", "wordnet", "-n", "4"],
+                                     ["similar", "--text", "a dog", "-c", "wordnet", "-n", "4"],
+                                     ["report", "-c", "wordnet", "--runs"]])
+def test_read_commands_print_every_format(clustered_home, command):
+    rows = json.loads(cli(clustered_home, *command, "--format", "json").stdout)
+    lines = cli(clustered_home, *command, "-f", "jsonl").stdout.splitlines()
+    assert [json.loads(line) for line in lines] == rows
+    for fmt, sep in (("csv", ","), ("tsv", "\t")):
+        out = cli(clustered_home, *command, "-f", fmt).stdout.splitlines()
+        assert len(out) == len(rows) + 1 and sep in out[0]
+    assert json.loads(cli(clustered_home, *command, "--json").stdout) == rows
+    bad = cli(clustered_home, *command, "-f", "xml")
+    assert bad.exit_code == 2 and "'xml' is not one of 'table', 'json', 'jsonl', 'csv', 'tsv'" in bad.stderr
+
+
+def test_piped_tables_fit_80_columns_with_no_box_lines_or_python_reprs(clustered_home):
+    for command in (["report", "-c", "wordnet"], ["report", "-c", "wordnet", "--runs"], ["clusters", "-c", "wordnet"],
+                    ["cluster", "3", "-c", "wordnet"], ["collections"]):
+        result = run_embc(*command, home=clustered_home, env={"COLUMNS": "80"})
+        assert result.returncode == 0
+        assert max(map(len, result.stdout.splitlines())) <= 80, result.stdout
+        assert not set("│┃━─┏┡╇") & set(result.stdout) and "{'" not in result.stdout
+    runs = run_embc("report", "-c", "wordnet", "--runs", home=clustered_home, env={"COLUMNS": "80"}).stdout
+    assert "complete" in runs and "kmeans k=8 n_init=4" in runs
+
+
+def test_a_failed_run_is_reported_as_failed_with_its_error(home):
+    from embc.store.reports import ReportStore
+
+    reports = ReportStore(home / "reports.duckdb")
+    run_id = reports.start_run("wordnet", "full", "kmeans", {"k": 9}, 0, "minilm", {})
+    reports.fail_run(run_id, "interrupted: the job stopped before it completed")
+    result = cli(home, "report", "-c", "wordnet", "--run", str(run_id))
+    assert result.exit_code == 0
+    assert f"run {run_id} (full, failed): kmeans k=9, seed 0, nothing recorded" in " ".join(result.stdout.split())
+    assert "error: interrupted: the job stopped before it completed" in result.stdout and "None" not in result.stdout
+    assert cli(home, "clusters", "-c", "wordnet", "--run", str(run_id)).stderr == (
+        f"embc: error: run {run_id} of collection 'wordnet' did not complete (failed: interrupted: the job stopped "
+        "before it completed)\n")
+
+
+def test_a_k_larger_than_the_collection_is_refused_and_records_nothing(home):
+    result = cli(home, "recluster", "-c", "wordnet", "--k", "5000")
+    assert (result.exit_code, result.stderr) == (
+        1, "embc: error: k must be at most the collection's 1600 points, not 5000\n")
+    runs = json.loads(cli(home, "report", "-c", "wordnet", "--runs", "--json").stdout)
+    assert [r["status"] for r in runs] == ["complete"]
+    assert cli(home, "recluster", "-c", "wordnet").stdout == "wordnet: nothing new since run 1\n"
+
+
+def test_piped_progress_is_a_line_as_each_step_starts_in_one_spelling(home, tmp_path):
+    job = run_embc("recluster", "-c", "wordnet", "--full", "--projection", "none", home=home)
+    assert job.returncode == 0
+    steps = [line.removeprefix("embc: ") for line in job.stderr.splitlines() if not re.search(r"\d/\d", line)]
+    assert steps == ["page out", "fit", "match ids", "evaluate", "describe", "project", "write labels"]
+    (tmp_path / "notes").mkdir()
+    for n in range(30):
+        (tmp_path / "notes" / f"{n}.txt").write_text(f"note number {n} about the weather")
+    ingest = run_embc("ingest", str(tmp_path / "notes"), "-c", "notes", home=home)
+    assert ingest.stderr.splitlines() == ["embc: ingest (30)", "embc: ingest 30/30"]
+    quiet = run_embc("recluster", "-c", "wordnet", "--full", "--projection", "none", "--quiet", home=home)
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+def test_global_options_go_anywhere_and_there_is_a_version(clustered_home):
+    after = run_embc("collections", "--json", "--data-dir", str(clustered_home), home=clustered_home.parent / "x")
+    assert after.returncode == 0 and json.loads(after.stdout)[0]["name"] == "wordnet"
+    version = run_embc("--version")
+    assert version.returncode == 0 and re.fullmatch(r"embc \d+\.\d+\.\d+\n", version.stdout)
+
+
+def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
+    no_noise = "embc: error: no cluster -1 in collection 'wordnet' (clusters: 0, 1, 2, 3, 4, 5, 6, 7)\n"
+    assert (cli(clustered_home, "cluster", "-1", "-c", "wordnet").stderr,
+            cli(clustered_home, "cluster", "noise", "-c", "wordnet").stderr) == (no_noise, no_noise)
+    unknown = cli(clustered_home, "similar", "--text", "a dog", "-c", "wordnet", "--cluster", "42")
+    assert (unknown.exit_code, unknown.stderr) == (1, cli(clustered_home, "cluster", "42", "-c", "wordnet").stderr)
+    assert cli(clustered_home, "cluster", "1.5", "-c", "wordnet").exit_code == 2
+    density = cli(home, "recluster", "-c", "wordnet", "--algorithm", "dbscan", "--projection", "none")
+    assert density.exit_code == 0, density.stderr
+    noise = json.loads(cli(home, "cluster", "noise", "-c", "wordnet", "-n", "0", "--json").stdout)
+    assert noise and {n["cluster"] for n in noise} == {-1}
+    assert [n["item"] for n in noise] == sorted(n["item"] for n in noise)  # noise has no centre: by key
+    assert json.loads(cli(home, "cluster", "-1", "-c", "wordnet", "-n", "0", "--json").stdout) == noise
+
+
+@pytest.mark.parametrize("args, choices", [
+    (["recluster", "--algorithm", "kmean"], "'kmeans', 'dbscan', 'hdbscan', 'agglomerative'"),
+    (["recluster", "--projection", "umpa"], "'umap', 'tsne', 'pca', 'none'"),
+    (["recluster", "--linkage", "single"], "'ward', 'average', 'complete'"),
+    (["recluster", "--reduce", "tsne"], "'umap', 'pca', 'none'"),
+    (["plot", "pie"], "'map', 'elbow', 'silhouette', 'montage'"),
+    (["cluster", "3", "--order", "size"], "'centre', 'key'"),
+    (["export", "--out", "x", "--format", "xls"], "'parquet', 'csv', 'tsv', 'jsonl'"),
+])
+def test_a_mistyped_choice_exits_2_with_the_choices(clustered_home, args, choices):
+    result = cli(clustered_home, *args, "-c", "wordnet")
+    assert result.exit_code == 2 and choices in result.stderr
+
+
+def test_intervals_take_units_and_a_bare_number_is_refused():
+    import typer
+
+    from embc.cli.recluster import parse_interval
+
+    assert [parse_interval(t) for t in ("30s", "10m", "1h30m", "1d", "2h")] == [30, 600, 5400, 86400, 7200]
+    for text in ("10", "", "1.5h", "10 m", "m"):
+        with pytest.raises(typer.BadParameter, match="a bare number has no unit"):
+            parse_interval(text)
+
+
+def test_plot_without_out_names_the_file_and_never_overwrites(clustered_home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli(clustered_home, "plot", "map", "-c", "wordnet").stdout == "wrote wordnet-map.png\n"
+    again = cli(clustered_home, "plot", "map", "-c", "wordnet")
+    assert (again.exit_code, again.stderr) == (1, "embc: error: wordnet-map.png exists: name the file to write "
+                                                  "with --out\n")
+    assert cli(clustered_home, "plot", "map", "-c", "wordnet", "--out", "wordnet-map.png").exit_code == 0
+
+
+def test_elbow_of_an_earlier_run_with_run(home, tmp_path):
+    assert cli(home, "recluster", "-c", "wordnet", "--k", "auto", "--projection", "none").exit_code == 0
+    assert cli(home, "recluster", "-c", "wordnet", "--k", "7", "--projection", "none").exit_code == 0
+    latest = cli(home, "plot", "elbow", "-c", "wordnet", "--out", str(tmp_path / "e.png"))
+    assert (latest.exit_code, latest.stderr) == (1, "embc: error: run 3 has no k sweep: run 2 has one: add --run 2\n")
+    assert cli(home, "plot", "elbow", "-c", "wordnet", "--run", "2", "--out", str(tmp_path / "e.png")).exit_code == 0
+    assert (tmp_path / "e.png").read_bytes().startswith(b"\x89PNG")
+    sizes = json.loads(cli(home, "clusters", "-c", "wordnet", "--run", "1", "--json").stdout)
+    assert [c["run_id"] for c in sizes] == [1] * 8 and sum(c["size"] for c in sizes) == 1600
+
+
+def test_rename_keeps_the_name_across_a_refit_and_delete_removes_items_and_collections(home):
+    assert cli(home, "rename", "3", "  my cluster ", "-c", "wordnet").stdout == (
+        "cluster 3 of 'wordnet' is now named 'my cluster'\n")
+    refit = json.loads(cli(home, "recluster", "-c", "wordnet", "--full", "--seed", "5", "--projection", "none",
+                           "--json").stdout)
+    assert {c["id"]: c["name"] for c in refit["clusters"]}[3] == "my cluster"
+    assert {c["id"]: c["name"] for c in json.loads(cli(home, "clusters", "-c", "wordnet", "--json").stdout)}[3] == (
+        "my cluster")
+    assert cli(home, "rename", "99", "x", "-c", "wordnet").exit_code == 1
+
+    gone = cli(home, "delete", "wn-noun.animal-75", "wn-noun.food-3", "-c", "wordnet")
+    assert (gone.exit_code, gone.stdout) == (0, "deleted 2 of 2 items from 'wordnet'\n")
+    missing = cli(home, "delete", "wn-noun.animal-75", "-c", "wordnet")
+    assert (missing.exit_code, missing.stderr) == (
+        1, "embc: error: 1 of the items named are not in collection 'wordnet'\n")
+    assert json.loads(cli(home, "collections", "--json").stdout)[0]["points"] == 1598
+    assert cli(home, "delete", "-c", "wordnet").exit_code == 1  # neither items nor --all
+    assert cli(home, "delete", "--all", "-c", "wordnet").stdout == "deleted collection 'wordnet' (1598 points)\n"
+    assert json.loads(cli(home, "collections", "--json").stdout) == []
+    assert cli(home, "report", "-c", "wordnet").stderr.startswith("embc: error: no collection 'wordnet'")
+
+
+def test_ingest_prune_removes_the_points_whose_file_is_gone_and_nothing_else(tmp_path):
+    notes, other = tmp_path / "notes", tmp_path / "other.txt"
+    notes.mkdir()
+    for n in range(5):
+        (notes / f"{n}.txt").write_text(f"a note about topic {n}")
+    other.write_text("a file named on its own")
+    home = tmp_path / "home"
+    assert run_embc("ingest", str(notes), str(other), "-c", "n", home=home).returncode == 0
+    (notes / "1.txt").unlink()
+    (notes / "3.txt").unlink()
+    other.unlink()
+    pruned = json.loads(run_embc("ingest", str(notes), "-c", "n", "--prune", "--json", home=home).stdout)
+    assert (pruned["unchanged"], pruned["pruned"]) == (3, 2)
+    kept = json.loads(run_embc("similar", "--text", "note", "-c", "n", "-n", "0", "--json", home=home).stdout)
+    assert sorted(k["item"] for k in kept) == ["0.txt", "2.txt", "4.txt", "other.txt"]

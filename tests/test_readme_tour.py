@@ -1,0 +1,68 @@
+"""The README's tour, run as written, in order: each command exits 0, prints no traceback, and prints the
+lines the README shows under it."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import ROOT
+
+TOUR = re.compile(r"<!-- tour -->\n```console\n(.*?)```", re.S)
+
+
+def _tour() -> list[tuple[str, list[str]]]:
+    """(command, the lines shown under it) for each `$ ` line of the tour, comments cut."""
+    steps: list[tuple[str, list[str]]] = []
+    for line in TOUR.search((ROOT / "README.md").read_text()).group(1).splitlines():
+        if line.startswith("$ "):
+            steps.append((re.sub(r"\s{2,}#.*$", "", line[2:]).strip(), []))
+        elif line.strip():
+            steps[-1][1].append(line)
+    return steps
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _files(here: Path) -> None:
+    """What the tour names besides the shipped samples: wine.csv, notes/ and photo.jpg."""
+    from PIL import Image
+    from sklearn.datasets import load_wine
+
+    for name in ("examples", "images"):
+        (here / name).symlink_to(ROOT / name)
+    wine = load_wine()
+    with open(here / "wine.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*wine.feature_names, "label"])
+        writer.writerows([*row, wine.target_names[t]] for row, t in zip(wine.data.tolist(), wine.target))
+    (here / "notes").mkdir()
+    texts = [line for line in (ROOT / "examples" / "wordnet-nouns-8.jsonl").read_text().splitlines()][::8]
+    for n, line in enumerate(texts):
+        (here / "notes" / f"{n}.txt").write_text(line.split('"text": "', 1)[1].split('"', 1)[0])
+    boot = sorted((ROOT / "images" / "samples" / "fashion-mnist-600" / "ankle-boot").glob("*.png"))[0]
+    Image.open(boot).convert("RGB").save(here / "photo.jpg")
+
+
+def test_the_readme_tour_runs_in_order_and_prints_what_it_shows(tmp_path):
+    here = tmp_path / "tour"
+    here.mkdir()
+    _files(here)
+    env = {**os.environ, "EMBC_HOME": str(tmp_path / "data"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "100"}
+    steps = _tour()
+    assert len(steps) >= 30 and shutil.which("embc", path=env["PATH"])
+    for command, shown in steps:
+        result = subprocess.run(["bash", "-c", command], cwd=here, env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        assert "Traceback" not in result.stderr, f"{command}\n{result.stderr}"
+        for line in shown:
+            assert _plain(line) in _plain(result.stdout), f"{command}: no {line!r} in\n{result.stdout}"
