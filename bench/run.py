@@ -58,7 +58,7 @@ def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object
 
 def bench_ingest() -> dict:
     """embc's text ingest against bare `SentenceTransformer.encode` of the same texts."""
-    from embc.ingest.embedders import load_embedder
+    from embc.ingest.registry import load_embedder
 
     embedder = load_embedder("minilm")
     texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
@@ -72,7 +72,7 @@ def bench_image_ingest() -> dict:
     the bare forward pass over the same images already decoded into tensors."""
     import torch
 
-    from embc.ingest.embedders import load_embedder
+    from embc.ingest.registry import load_embedder
     from embc.ingest.sources import iter_items
 
     embedder = load_embedder("effnet-lite0")

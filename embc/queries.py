@@ -152,7 +152,7 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
     by `load(model, dim=, weights=)`."""
     from pathlib import Path
 
-    from embc.ingest.embedders import accepts
+    from embc.ingest.registry import accepts
     from embc.ingest.items import Item, ItemError
 
     kind = "text" if text is not None else "image"

@@ -92,12 +92,12 @@ class Workspace:
 
     def embedder(self, model: str, dim: int | None = None, weights: str | None = None):
         """The embedder called `model`, loaded once per Workspace and reused by every later call."""
-        from embc.ingest.embedders import learns
+        from embc.ingest.registry import learns
 
         # The dimension is a choice only for precomputed vectors and trained models; others have their own.
         key = (model, dim if model == "precomputed" or learns(model) else None, weights)
         if key not in self._embedders:
-            from embc.ingest.embedders import load_embedder
+            from embc.ingest.registry import load_embedder
 
             self._embedders[key] = load_embedder(model, dim=dim, weights=weights)
         return self._embedders[key]
@@ -129,7 +129,7 @@ class Workspace:
         of records (texts, dicts like JSONL rows, (key, vector) pairs, PIL images). Unchanged items are left
         alone, bad ones skipped with their reason. `prune`: also remove points whose file is gone from a
         folder given. `progress(n)` as each n inputs are done."""
-        from embc.ingest.embedders import TABLE_MODELS, check_model
+        from embc.ingest.registry import TABLE_MODELS, check_model
         from embc.ingest.pipeline import ingest
         from embc.ingest.records import record_items
         from embc.ingest.sources import Fields, iter_items

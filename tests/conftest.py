@@ -39,7 +39,7 @@ def store(request, tmp_path):
 
 @pytest.fixture(scope="session")
 def minilm():
-    from embc.ingest.embedders import load_embedder
+    from embc.ingest.registry import load_embedder
 
     return load_embedder("minilm")
 

@@ -81,11 +81,11 @@ def test_members_nearest_the_centre_first_and_similar_items(ws, run):
 
 
 def test_a_second_query_does_not_load_the_model_again(ws, run, monkeypatch):
-    from embc.ingest import embedders
+    from embc.ingest import registry
 
     loads = []
-    real = embedders.load_embedder
-    monkeypatch.setattr(embedders, "load_embedder", lambda *a, **k: loads.append(a) or real(*a, **k))
+    real = registry.load_embedder
+    monkeypatch.setattr(registry, "load_embedder", lambda *a, **k: loads.append(a) or real(*a, **k))
     fresh = embc.Workspace(ws.path)
     first = fresh.similar("wordnet", text="a breed of hunting dog", limit=3)
     second = fresh.similar("wordnet", text="a kind of soup", limit=3)

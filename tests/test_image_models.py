@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from embc.cli import app
-from embc.ingest.embedders import load_embedder
+from embc.ingest.registry import load_embedder
 from embc.ingest.items import Item
 
 runner = CliRunner()

@@ -26,3 +26,20 @@ def test_fit_gives_scikit_learns_clusters(wordnet_vectors, seed):
     np.testing.assert_array_equal(ours.labels_, theirs.labels_)
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-5)
     assert ours.n_iter_ == theirs.n_iter_
+
+
+def test_the_scikit_learn_hooks_that_lean_kmeans_overrides_are_still_called(wordnet_vectors, monkeypatch):
+    """LeanKMeans overrides two private KMeans methods (pyproject pins scikit-learn below its next major
+    version): this fails when a release renames them or stops calling them."""
+    import inspect
+
+    from embc.cluster import kmeans
+
+    assert list(inspect.signature(KMeans._init_centroids).parameters) == [
+        "self", "X", "x_squared_norms", "init", "random_state", "sample_weight", "init_size", "n_centroids"]
+    seeded = []
+    real = kmeans.kmeans_plusplus
+    monkeypatch.setattr(kmeans, "kmeans_plusplus", lambda *a: seeded.append(a[1]) or real(*a))
+    model = LeanKMeans(5, n_init=3, random_state=0, tol=1e-3).fit(wordnet_vectors[0])
+    assert seeded == [5, 5, 5]
+    assert model._tol == pytest.approx(np.var(wordnet_vectors[0], axis=0).mean() * 1e-3, rel=1e-4)

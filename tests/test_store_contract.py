@@ -123,7 +123,7 @@ def test_labels_written_beside_other_work_report_progress_and_errors(filled):
         wait()
 
 
-def test_item_keys_are_indexed_for_lookup(filled):
+def test_pages_match_a_payload_field_that_has_no_index(filled):
     store, ids, _ = filled
     page = next(store.pages("docs", page_size=1, match={"item": "item-7"}))
     assert page.ids == [ids[7]]

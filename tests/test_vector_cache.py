@@ -133,3 +133,21 @@ def test_a_point_deleted_between_the_scroll_and_the_fetch_is_left_out(store, tmp
     assert len(data.X) == len(data.previous) == len(data.truth) == 24
     stored = {r.id: r.vector for r in store.retrieve("c", data.ids, with_vectors=True)}
     np.testing.assert_allclose(data.X, np.stack([stored[i] for i in data.ids]), rtol=0, atol=2e-7)
+
+
+def test_a_cache_held_by_another_process_is_waited_for_with_a_word_then_given_up(tmp_path, monkeypatch, capfd):
+    import fcntl
+
+    import pytest
+
+    from embc.errors import EmbcError
+
+    info = CollectionInfo("c", 16, "precomputed", "vector")
+    (tmp_path / "c.vectors.lock").touch()
+    monkeypatch.setenv("EMBC_WAIT_TIMEOUT", "0.3")
+    with open(tmp_path / "c.vectors.lock") as held:  # another open file: flock treats it as another holder
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with VectorCache(tmp_path, info) as cache, pytest.raises(EmbcError, match="gave up waiting for the vector "
+                                                                                 "cache of 'c' after 0 s"):
+            cache.append(keys(["00000000-0000-0000-0000-000000000001"], ["ab" * 8]), _unit(1, 0))
+    assert capfd.readouterr().err == "embc: waiting for the vector cache of 'c': another embc process is using it\n"

@@ -22,10 +22,12 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from embc.cluster.fitting import Vectors, page_out
+from embc.cluster.assign import CentroidModel
+from embc.cluster.evaluate import Evaluation
+from embc.cluster.fitting import Fit, Spill, Vectors, page_out
 from embc.cluster.progress import Clock, Progress
 from embc.cluster.params import check_projection, check_size, resolve
-from embc.store.reports import ReportStore
+from embc.store.reports import ReportStore, RunRecord
 from embc.store.vectors import Store
 
 REFIT_FRACTION = 0.3
@@ -112,6 +114,18 @@ def _full_reason(last: dict | None, history: list[dict], full: bool, same_params
 
 
 @dataclass
+class _FullRun:
+    """A full run as started: its id and parameters, the last run's clusters and the next unused id, and the
+    points paged out (None when the fit streams them)."""
+
+    run_id: int
+    params: dict
+    old: CentroidModel | None
+    next_id: int
+    spilled: Spill | None
+
+
+@dataclass
 class Job:
     """One recluster of a collection under its job lock: `full` or `incremental`."""
 
@@ -154,19 +168,43 @@ class Job:
     def full(self, reason: str) -> dict:
         """Fit every point, match the clusters to the last run's ids, write the labels, record everything.
         Vectors over the memory budget are streamed: metrics, names and the map then come from a sample."""
+        clock = Clock(self.progress)
+        run = self._open_full(clock)
+        with self._failing(run.run_id):
+            fit = self._fit(run, clock)
+            clock.begin("match_ids")
+            labels, model, events = self._stable_ids(fit, run)
+            clock.begin("evaluate")
+            # X holds every point, or (streamed) the sample at x_rows; names come from the payloads at rows.
+            rows = slice(None) if fit.x_rows is None else fit.x_rows
+            ids = fit.ids if fit.x_rows is None else [fit.ids[i] for i in fit.x_rows]
+            evaluation = self._evaluate(fit, labels, rows)
+            clock.begin("describe")
+            clusters = self._describe(fit, labels, model, evaluation.per_cluster(labels[rows]))
+            clock.begin("project")
+            params = {**fit.params, "projection": self.projection}
+            record = RunRecord(len(fit.ids), evaluation.metrics, clusters, params,
+                               silhouettes={"point_id": [ids[i] for i in evaluation.sample],
+                                            "cluster": labels[rows][evaluation.sample],
+                                            "value": evaluation.silhouettes},
+                               sweep=fit.sweep, events=events, anchors={})
+            timings = self._map_and_write(fit, labels, ids, rows, run.run_id, record, clock)
+        return {"run_id": run.run_id, "mode": "full", "reason": reason, "collection": self.collection,
+                "params": fit.params, "points": len(fit.ids), "clusters": _public(clusters),
+                "metrics": evaluation.metrics, "events": events, "timings": timings}
+
+    def _open_full(self, clock: Clock) -> _FullRun:
+        """Check the job, start the run, and page the vectors out (unless they are to be streamed), all in one
+        opening of the store. Bad parameters fail before any work, and a job over the memory budget before it
+        pages anything out."""
         from embc.cluster.algorithms import make_estimator
         from embc.cluster.assign import CentroidModel
-        from embc.cluster.describe import describe
-        from embc.cluster.evaluate import evaluate
-        from embc.cluster.fitting import DESCRIBE_SAMPLE, fit_in_memory, fit_streamed, fits_in_memory, spill
-        from embc.cluster.matching import match_clusters
-        from embc.cluster.project import plan_map
+        from embc.cluster.fitting import DESCRIBE_SAMPLE, fits_in_memory, spill
         from embc.store.vector_cache import VectorCache
 
-        # Bad parameters fail before any work, and a job over the memory budget before it pages anything out.
         estimator = make_estimator(self.algorithm, self.params, self.seed)
         info = self.store.collection(self.collection)
-        with self.store.session(self.collection):  # the count and the page-out open the store once
+        with self.store.session(self.collection):
             n = self.store.count(self.collection)
             check_size(self.params, n, self.collection)
             if hasattr(estimator, "check_memory"):
@@ -177,74 +215,79 @@ class Job:
                 run_id = self._start("full", params)
                 old = CentroidModel(*self.reports.centroids(self.last["run_id"])) if self.last else None
                 next_id = self.reports.next_cluster_id(self.collection)
-            clock = Clock(self.progress)
-            with self._failing(run_id):
-                # The vectors are read from the collection's vector cache once the store is closed.
-                cache = VectorCache(self.vectors_dir, info)  # opens its file when used
-                if in_memory:
+            spilled = None
+            if in_memory:
+                with self._failing(run_id):
                     clock.begin("page_out")
-                spilled = (spill(self.store, self.collection, cache, self.progress, keep=DESCRIBE_SAMPLE,
-                                 seed=self.seed) if in_memory else None)
-        with self._failing(run_id):
-            if spilled is not None:
-                fit = fit_in_memory(spilled.read(), self.collection, self.algorithm, params, self.seed, clock)
-            else:
-                fit = fit_streamed(self.store, self.collection, self.algorithm, params, self.seed, clock)
-            params = fit.params
-            clock.begin("match_ids")
-            mapping, events = match_clusters(fit.previous, fit.labels, old, fit.model, next_id)
-            fitted, where = np.unique(fit.labels, return_inverse=True)
-            labels = np.array([mapping[int(c)] for c in fitted], np.int64)[where]
-            model = fit.model.relabel(mapping)
-            clock.begin("evaluate")
-            # X holds every point, or (streamed) the sample at x_rows; names come from the payloads at rows.
-            rows = slice(None) if fit.x_rows is None else fit.x_rows
-            ids = fit.ids if fit.x_rows is None else [fit.ids[i] for i in fit.x_rows]
-            evaluation = evaluate(fit.X, labels[rows], np.asarray(fit.truth, dtype=object)[rows], fit.inertia,
-                                  self.seed, fit.previous[rows] if self.last else None)
-            clock.begin("describe")
-            described = {c["id"]: c for c in describe(fit.X[fit.rows] if fit.x_rows is None else fit.X,
-                                                      labels[fit.rows], [fit.ids[i] for i in fit.rows],
-                                                      fit.payloads)}
-            per_cluster = evaluation.per_cluster(labels[rows])
-            extents = model.extents()
-            sizes = dict(zip(*np.unique(labels, return_counts=True)))
-            clusters = []
-            for cid, size in sizes.items():
-                c = described.get(cid) or {"id": int(cid), "name": f"cluster {cid}", "keywords": [],
-                                           "representatives": []}
-                c["size"], c["silhouette"] = int(size), per_cluster.get(cid)
-                c["centroid"], c["radius"] = extents.get(cid, (None, None))
-                clusters.append(c)
-            clock.begin("project")
-            plan = plan_map(fit.X, labels[rows], self.seed, self.projection) if self.projection != "none" else None
-            # The map is planned, so the vectors can go before the store opens again (its own memory): in a
-            # second process, beside the map's layout, as the engine holds the GIL while it writes.
-            fit.X = None
-            writing = self._write_labels(fit.ids, labels, run_id)
-            try:
-                coords, anchors = None, {}  # a full run without a map still drops the last map's anchors
-                if plan is not None:
-                    xy = plan.layout()
-                    coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
-                    anchors = {"point_id": [ids[i] for i in plan.sample], "cluster": labels[rows][plan.sample],
-                               "x": xy[plan.sample, 0], "y": xy[plan.sample, 1], "vector": plan.vectors}
-                clock.begin("write_labels")
-                silhouettes = {"point_id": [ids[i] for i in evaluation.sample],
-                               "cluster": labels[rows][evaluation.sample], "value": evaluation.silhouettes}
-                # The run's rows go in while the labels are written; it completes once they are.
-                with self.reports.finishing(run_id, len(fit.ids), evaluation.metrics, clusters, coords,
-                                            silhouettes, {**params, "projection": self.projection}, fit.sweep,
-                                            events, anchors) as timings:
-                    writing()
-                    timings.update(clock.total())
-            except BaseException:
-                with suppress(Exception):
-                    writing()  # labels are written before the run fails
-                raise
-        return {"run_id": run_id, "mode": "full", "reason": reason, "collection": self.collection,
-                "params": params, "points": len(fit.ids), "clusters": _public(clusters),
-                "metrics": evaluation.metrics, "events": events, "timings": timings}
+                    # The vectors are read from the collection's vector cache once the store is closed.
+                    spilled = spill(self.store, self.collection, VectorCache(self.vectors_dir, info), self.progress,
+                                    keep=DESCRIBE_SAMPLE, seed=self.seed)
+        return _FullRun(run_id, params, old, next_id, spilled)
+
+    def _fit(self, run: _FullRun, clock: Clock) -> Fit:
+        from embc.cluster.fitting import fit_in_memory, fit_streamed
+
+        if run.spilled is not None:
+            return fit_in_memory(run.spilled.read(), self.collection, self.algorithm, run.params, self.seed, clock)
+        return fit_streamed(self.store, self.collection, self.algorithm, run.params, self.seed, clock)
+
+    def _stable_ids(self, fit: Fit, run: _FullRun) -> tuple[np.ndarray, CentroidModel, list[dict]]:
+        """Each point's stable cluster id, the centroid model under those ids, and the id events."""
+        from embc.cluster.matching import match_clusters
+
+        mapping, events = match_clusters(fit.previous, fit.labels, run.old, fit.model, run.next_id)
+        fitted, where = np.unique(fit.labels, return_inverse=True)
+        labels = np.array([mapping[int(c)] for c in fitted], np.int64)[where]
+        return labels, fit.model.relabel(mapping), events
+
+    def _evaluate(self, fit: Fit, labels: np.ndarray, rows) -> Evaluation:
+        from embc.cluster.evaluate import evaluate
+
+        return evaluate(fit.X, labels[rows], np.asarray(fit.truth, dtype=object)[rows], fit.inertia, self.seed,
+                        fit.previous[rows] if self.last else None)
+
+    def _describe(self, fit: Fit, labels: np.ndarray, model: CentroidModel,
+                  silhouettes: dict[int, float]) -> list[dict]:
+        """Each cluster's name, keywords and representatives (from the payloads sampled), size, silhouette,
+        centroid and extent."""
+        from embc.cluster.describe import describe
+
+        described = {c["id"]: c for c in describe(fit.X[fit.rows] if fit.x_rows is None else fit.X,
+                                                  labels[fit.rows], [fit.ids[i] for i in fit.rows], fit.payloads)}
+        extents = model.extents()
+        clusters = []
+        for cid, size in zip(*np.unique(labels, return_counts=True)):
+            c = described.get(cid) or {"id": int(cid), "name": f"cluster {cid}", "keywords": [], "representatives": []}
+            c["size"], c["silhouette"] = int(size), silhouettes.get(cid)
+            c["centroid"], c["radius"] = extents.get(cid, (None, None))
+            clusters.append(c)
+        return clusters
+
+    def _map_and_write(self, fit: Fit, labels: np.ndarray, ids: list[str], rows, run_id: int, record: RunRecord,
+                       clock: Clock) -> dict[str, float]:
+        """Plan the 2-D map, free the vectors, then write the labels (in a second process, as the engine holds
+        the GIL while it writes) while the map is laid out and the run's rows go into the report store; the run
+        completes once the labels are written. Returns the timings."""
+        from embc.cluster.project import plan_map
+
+        plan = plan_map(fit.X, labels[rows], self.seed, self.projection) if self.projection != "none" else None
+        fit.X = None  # the store opens again, with its own memory
+        writing = self._write_labels(fit.ids, labels, run_id)
+        try:
+            if plan is not None:  # a full run without a map still drops the last map's anchors
+                xy = plan.layout()
+                record.coords = {"point_id": ids, "cluster": labels[rows], "x": xy[:, 0], "y": xy[:, 1]}
+                record.anchors = {"point_id": [ids[i] for i in plan.sample], "cluster": labels[rows][plan.sample],
+                                  "x": xy[plan.sample, 0], "y": xy[plan.sample, 1], "vector": plan.vectors}
+            clock.begin("write_labels")
+            with self.reports.finishing(run_id, record) as timings:
+                writing()
+                timings.update(clock.total())
+        except BaseException:
+            with suppress(Exception):
+                writing()  # labels are written before the run fails
+            raise
+        return timings
 
     def incremental(self) -> dict | str:
         """Assign the points no run has clustered to the last run's clusters; on drift, assign nothing and
@@ -278,9 +321,8 @@ class Job:
             coords = self._place(data, labels, base) if self.projection != "none" else None
         metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside}
         timings = clock.total()
-        self.reports.finish_run(run_id, len(labels), metrics, clusters, coords,
-                                {"point_id": [], "cluster": [], "value": []}, timings,
-                                {**self.params, "projection": self.projection})
+        self.reports.finish_run(run_id, RunRecord(len(labels), metrics, clusters,
+                                                  {**self.params, "projection": self.projection}, coords), timings)
         return {"run_id": run_id, "mode": "incremental", "reason": f"{len(labels)} new points",
                 "collection": self.collection, "params": self.params, "points": len(labels),
                 "clusters": _public(clusters), "metrics": self.reports.metrics(run_id), "events": [],

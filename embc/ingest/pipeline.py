@@ -12,7 +12,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from embc.errors import EmbcError
-from embc.ingest.embedders import DEFAULT_MODEL, Embedder, accepts, learns, load_embedder
+from embc.ingest.embedders import Embedder
+from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder
 from embc.ingest.items import HASH_KEY, Item, ItemError, Skipped, vector_hash
 from embc.results import IngestResult
 from embc.store.vector_cache import VectorCache, keys

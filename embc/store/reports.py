@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -85,6 +86,26 @@ def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, run_id: int, col
     con.unregister("new_rows")
 
 
+@dataclass
+class RunRecord:
+    """Everything a run produced, as the report store keeps it. `clusters` carry id, size, name, keywords,
+    representatives, silhouette, centroid and radius; `coords` has columns point_id, cluster, x, y;
+    `silhouettes` point_id, cluster, value; `sweep` rows k, inertia, silhouette, chosen; `events` kind,
+    cluster, related; `params` are the parameters as finally used (k chosen by a sweep, say); `anchors`,
+    given for a full run, the points its map laid out, as columns of `coords` plus their vectors: they
+    replace the collection's older ones (empty: it has no map)."""
+
+    n_points: int
+    metrics: dict[str, float]
+    clusters: Sequence[dict]
+    params: dict
+    coords: dict[str, np.ndarray] | None = None
+    silhouettes: dict[str, np.ndarray] | None = None
+    sweep: Sequence[dict] = ()
+    events: Sequence[dict] = ()
+    anchors: dict[str, np.ndarray] | None = None
+
+
 class ReportStore:
     """Runs, metrics, per-cluster stats and coordinates; readable with plain `duckdb FILE`."""
 
@@ -139,60 +160,51 @@ class ReportStore:
                          json.dumps(versions), _now()])
         return int(run_id)
 
-    def finish_run(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
-                   coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray],
-                   timings: dict[str, float], params: dict, sweep: Sequence[dict] = (),
-                   events: Sequence[dict] = (), anchors: dict[str, np.ndarray] | None = None) -> None:
+    def finish_run(self, run_id: int, record: RunRecord, timings: dict[str, float]) -> None:
         """Record everything a run produced, in one transaction, and mark it complete (see `finishing`)."""
-        with self.finishing(run_id, n_points, metrics, clusters, coords, silhouettes, params, sweep, events,
-                            anchors) as recorded:
+        with self.finishing(run_id, record) as recorded:
             recorded.update(timings)
 
     @contextmanager
-    def finishing(self, run_id: int, n_points: int, metrics: dict[str, float], clusters: Sequence[dict],
-                  coords: dict[str, np.ndarray] | None, silhouettes: dict[str, np.ndarray], params: dict,
-                  sweep: Sequence[dict] = (), events: Sequence[dict] = (),
-                  anchors: dict[str, np.ndarray] | None = None) -> Iterator[dict[str, float]]:
+    def finishing(self, run_id: int, record: RunRecord) -> Iterator[dict[str, float]]:
         """Record everything a run produced in one transaction, which marks the run complete, with the timings
         put in the dict this yields, once the block inside ends (a job waits there for its label write),
-        and records nothing if the block raises. `clusters` carry centroid and radius; `coords` has columns
-        point_id, cluster, x, y; `silhouettes` point_id, cluster, value; `sweep` rows k, inertia, silhouette,
-        chosen; `events` kind, cluster, related; `params` are the parameters as finally used (k chosen by a
-        sweep, say); `anchors`, given for a full run, the points its map laid out, as columns of `coords` plus
-        their vectors: they replace the collection's older ones (empty: it has no map)."""
+        and records nothing if the block raises."""
+        r = record
         with self._connect() as con:
             con.execute("BEGIN")
             try:
                 con.executemany("INSERT INTO metrics VALUES (?, ?, ?)",
-                                [[run_id, k, float(v)] for k, v in metrics.items() if v is not None])
+                                [[run_id, k, float(v)] for k, v in r.metrics.items() if v is not None])
                 con.executemany("INSERT INTO clusters (run_id, cluster, size, name, keywords, representatives, "
                                 "silhouette, centroid, radius) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 [[run_id, c["id"], c["size"], c["name"], json.dumps(c.get("keywords", [])),
                                   json.dumps(c.get("representatives", [])), c.get("silhouette"),
                                   None if c.get("centroid") is None else [float(v) for v in c["centroid"]],
-                                  c.get("radius")] for c in clusters])
-                if events:
+                                  c.get("radius")] for c in r.clusters])
+                if r.events:
                     con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
-                                    [[run_id, e["kind"], e["cluster"], json.dumps(e["related"])] for e in events])
-                if coords is not None and len(coords["point_id"]):
-                    _insert_columns(con, "coords", run_id, coords)
-                if len(silhouettes["point_id"]):
-                    _insert_columns(con, "silhouettes", run_id, silhouettes)
-                if anchors is not None:
+                                    [[run_id, e["kind"], e["cluster"], json.dumps(e["related"])] for e in r.events])
+                if r.coords is not None and len(r.coords["point_id"]):
+                    _insert_columns(con, "coords", run_id, r.coords)
+                if r.silhouettes is not None and len(r.silhouettes["point_id"]):
+                    _insert_columns(con, "silhouettes", run_id, r.silhouettes)
+                if r.anchors is not None:
                     # Only the latest full run's anchors are ever used: new points join the latest map.
                     con.execute("DELETE FROM anchors WHERE run_id IN (SELECT run_id FROM runs WHERE collection = "
                                 "(SELECT collection FROM runs WHERE run_id = ?))", [run_id])
-                    if anchors and len(anchors["point_id"]):
-                        _insert_columns(con, "anchors", run_id, anchors)
-                if sweep:
+                    if r.anchors and len(r.anchors["point_id"]):
+                        _insert_columns(con, "anchors", run_id, r.anchors)
+                if r.sweep:
                     con.executemany("INSERT INTO sweeps VALUES (?, ?, ?, ?, ?)",
-                                    [[run_id, r["k"], r["inertia"], r["silhouette"], r["chosen"]] for r in sweep])
+                                    [[run_id, row["k"], row["inertia"], row["silhouette"], row["chosen"]]
+                                     for row in r.sweep])
                 timings: dict[str, float] = {}
                 yield timings
                 con.execute("UPDATE runs SET n_points = ?, n_clusters = ?, finished_at = ?, timings = ?, params = ?, "
                             "status = 'complete' WHERE run_id = ?",
-                            [n_points, sum(1 for c in clusters if c["id"] >= 0), _now(), json.dumps(timings),
-                             json.dumps(params), run_id])
+                            [r.n_points, sum(1 for c in r.clusters if c["id"] >= 0), _now(), json.dumps(timings),
+                             json.dumps(r.params), run_id])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

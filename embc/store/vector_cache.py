@@ -11,7 +11,6 @@ for the next run.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import tempfile
@@ -22,6 +21,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from embc.store.locking import exclusive
 from embc.store.vectors import CollectionInfo
 
 _MAGIC = b"embc-vector-cache-2\n"
@@ -81,9 +81,7 @@ class VectorCache:
         if self.path is None:
             yield
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{self.path}.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive(Path(f"{self.path}.lock"), f"the vector cache of '{self.path.stem}'"):
             yield
 
     def _handle(self) -> BinaryIO:

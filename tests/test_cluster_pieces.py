@@ -1,0 +1,90 @@
+"""Unit tests of the clustering pieces: stable id matching and its events, the knee of the elbow, the
+nearest-centroid model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embc.cluster.assign import NOISE, CentroidModel
+from embc.cluster.matching import match_clusters
+from embc.cluster.sweep import choose_k, knee
+
+
+def _blobs(sizes: list[int], centres: list[tuple[float, float]], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.normal(c, 0.05, size=(n, 2)) for n, c in zip(sizes, centres)]).astype(np.float32)
+
+
+def _match(previous: list[int], labels: list[int], X: np.ndarray, next_id: int = 10):
+    previous, labels = np.array(previous), np.array(labels)
+    old = CentroidModel().fit(X, previous)
+    return match_clusters(previous, labels, old, CentroidModel().fit(X, labels), next_id)
+
+
+def test_the_same_clusters_under_other_labels_keep_their_ids_with_no_events():
+    X = _blobs([30, 30, 30], [(0, 0), (1, 0), (0, 1)])
+    previous = [4] * 30 + [7] * 30 + [2] * 30
+    mapping, events = _match(previous, [0] * 30 + [1] * 30 + [2] * 30, X)
+    assert mapping == {NOISE: NOISE, 0: 4, 1: 7, 2: 2} and events == []
+
+
+def test_a_new_cluster_is_born_with_an_unused_id_and_a_vanished_one_dies():
+    X = _blobs([30, 30, 30], [(0, 0), (1, 0), (0, 1)])
+    previous = [0] * 30 + [1] * 30 + [NOISE] * 30  # the third blob is new
+    mapping, events = _match(previous, [5] * 30 + [6] * 30 + [8] * 30, X)
+    assert mapping == {NOISE: NOISE, 5: 0, 6: 1, 8: 10}
+    assert events == [{"kind": "birth", "cluster": 10, "related": []}]
+    mapping, events = _match([0] * 30 + [1] * 30 + [2] * 30, [0] * 60 + [NOISE] * 30, X)
+    assert {"kind": "death", "cluster": 2, "related": []} in events
+    assert {"kind": "death", "cluster": 1, "related": []} in events and mapping[0] == 0
+
+
+def test_a_split_and_a_merge_are_recorded_with_the_ids_involved():
+    X = _blobs([30, 30, 30], [(0, 0), (1, 0), (0, 1)])
+    split_mapping, split = _match([0] * 60 + [1] * 30, [0] * 30 + [1] * 30 + [2] * 30, X)
+    heirs = sorted(split_mapping[c] for c in (0, 1))
+    assert {"kind": "split", "cluster": 0, "related": heirs} in split
+    assert [e["kind"] for e in split].count("birth") == 1
+    merged_mapping, merged = _match([0] * 30 + [1] * 30 + [2] * 30, [0] * 60 + [1] * 30, X)
+    assert {"kind": "merge", "cluster": merged_mapping[0], "related": [0, 1]} in merged
+    assert {"kind": "death", "cluster": ({0, 1} - {merged_mapping[0]}).pop(), "related": []} in merged
+
+
+def test_clusters_that_share_no_members_match_by_centroid_within_the_old_extent():
+    X = _blobs([30, 30], [(0, 0), (1, 0)])
+    old = CentroidModel().fit(X, np.array([3] * 30 + [9] * 30))
+    moved = X + np.float32(0.01)  # the same clusters, re-embedded: no shared members
+    new_labels = np.array([0] * 30 + [1] * 30)
+    mapping, events = match_clusters(np.full(60, NOISE), new_labels, old, CentroidModel().fit(moved, new_labels), 20)
+    assert mapping == {NOISE: NOISE, 0: 3, 1: 9} and events == []
+    far = X + np.float32(5)
+    mapping, events = match_clusters(np.full(60, NOISE), new_labels, old, CentroidModel().fit(far, new_labels), 20)
+    assert sorted(mapping.values()) == [NOISE, 20, 21]
+    assert sorted(e["kind"] for e in events) == ["birth", "birth", "death", "death"]
+
+
+def test_the_knee_is_the_k_farthest_below_the_line_and_choose_k_takes_the_best_silhouette_near_it():
+    ks = list(range(2, 11))
+    inertias = [100, 60, 30, 25, 22, 20, 19, 18, 17]
+    assert knee(ks, inertias) == 4
+    assert knee([2, 3, 4], [5, 5, 5]) == 2  # flat: no bend
+    silhouettes = [.1, .2, .3, .5, .4, .2, .1, .6, .1]
+    rows = [{"k": k, "inertia": i, "silhouette": s} for k, i, s in zip(ks, inertias, silhouettes)]
+    assert choose_k(rows) == 5  # within 2 of the knee at 4; k = 9's better silhouette is too far from it
+
+
+def test_centroid_model_assigns_nearest_clusters_and_noise_outside_every_extent():
+    X = _blobs([20, 20], [(0, 0), (1, 0)])
+    model = CentroidModel().fit(X, np.array([0] * 20 + [1] * 20))
+    assert model.ids_.tolist() == [0, 1]
+    np.testing.assert_allclose(model.centroids_, [X[:20].mean(0), X[20:].mean(0)], atol=1e-6)
+    labels, distances = model.assign(np.array([[0.01, 0], [0.98, 0.01], [0.5, 3.0]], np.float32))
+    assert labels.tolist() == [0, 1, NOISE] and distances[2] > model.radii_.max()
+    assert model.relabel({0: 7, 1: 3}).predict(X[:1]).tolist() == [7]
+    assert CentroidModel().fit(X, np.full(40, NOISE)).predict(X[:2]).tolist() == [NOISE, NOISE]
+
+
+def test_noise_is_left_out_of_the_centroids():
+    X = np.array([[0, 0], [0, 0.1], [1, 0], [1, 0.1], [9, 9], [9, 8]], np.float32)
+    model = CentroidModel().fit(X, np.array([0, 0, 1, 1, NOISE, NOISE]))
+    assert model.ids_.tolist() == [0, 1] and model.radii_.max() < 1
