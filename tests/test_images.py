@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from embc.cli import app
 from embc.ingest.images import UnreadableImage, load_rgb
-from embc.ingest.items import Item, Skipped
+from embc.ingest.items import Item
+from embc.results import Skipped
 from embc.ingest.pipeline import ingest
 from embc.ingest.sources import Fields, iter_items
 from embc.store.embedded import EmbeddedStore

@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from embc.ingest.items import Item, Skipped
+from embc.ingest.items import Item
+from embc.results import Skipped
 from embc.ingest.sources import Fields, iter_items
 
 

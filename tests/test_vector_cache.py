@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from embc.cluster.fitting import spill
-from embc.ingest.items import HASH_KEY, Item
+from embc.ingest.items import Item
 from embc.ingest.pipeline import ingest
-from embc.store.vector_cache import VectorCache, keys
+from embc.store.page_out import spill
+from embc.store.vector_cache import HASH_KEY, VectorCache, keys
 from embc.store.vectors import CollectionInfo
 
 
@@ -147,7 +147,7 @@ def test_a_cache_held_by_another_process_is_waited_for_with_a_word_then_given_up
     monkeypatch.setenv("EMBC_WAIT_TIMEOUT", "0.3")
     with open(tmp_path / "c.vectors.lock") as held:  # another open file: flock treats it as another holder
         fcntl.flock(held, fcntl.LOCK_EX)
-        with VectorCache(tmp_path, info) as cache, pytest.raises(EmbcError, match="gave up waiting for the vector "
-                                                                                 "cache of 'c' after 0 s"):
+        gave_up = "gave up waiting for the vector cache of 'c' after 0 s"
+        with VectorCache(tmp_path, info) as cache, pytest.raises(EmbcError, match=gave_up):
             cache.append(keys(["00000000-0000-0000-0000-000000000001"], ["ab" * 8]), _unit(1, 0))
     assert capfd.readouterr().err == "embc: waiting for the vector cache of 'c': another embc process is using it\n"

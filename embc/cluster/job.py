@@ -24,7 +24,8 @@ import numpy as np
 
 from embc.cluster.assign import CentroidModel
 from embc.cluster.evaluate import Evaluation
-from embc.cluster.fitting import Fit, Spill, Vectors, page_out
+from embc.cluster.fitting import Fit
+from embc.store.page_out import Spill, Vectors, page_out, spill
 from embc.cluster.progress import Clock, Progress
 from embc.cluster.params import check_projection, check_size, resolve
 from embc.store.reports import ReportStore, RunRecord
@@ -199,7 +200,7 @@ class Job:
         pages anything out."""
         from embc.cluster.algorithms import make_estimator
         from embc.cluster.assign import CentroidModel
-        from embc.cluster.fitting import DESCRIBE_SAMPLE, fits_in_memory, spill
+        from embc.cluster.fitting import DESCRIBE_SAMPLE, fits_in_memory
         from embc.store.vector_cache import VectorCache
 
         estimator = make_estimator(self.algorithm, self.params, self.seed)

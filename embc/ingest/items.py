@@ -10,11 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from embc.results import Skipped  # noqa: F401  (sources and the pipeline take it from here)
 
 # Fixed namespace so that the same item key always maps to the same point id, on every machine.
 _NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4a43-9b7e-2f5d0c9e7a11")
-HASH_KEY = "vector_hash"  # the payload field that says which vector a point was upserted with
 
 
 @dataclass
@@ -72,9 +70,3 @@ class ItemError(Exception):
 def point_id(key: str) -> str:
     """The UUID of the point that stores the item with this key."""
     return str(uuid.uuid5(_NAMESPACE, key))
-
-
-def vector_hash(vector: np.ndarray) -> str:
-    """A digest of the vector a point is upserted with: a full recluster's vector cache trusts a cached vector
-    only while the point's payload carries the same one."""
-    return hashlib.blake2b(np.ascontiguousarray(vector, np.float32).tobytes(), digest_size=16).hexdigest()

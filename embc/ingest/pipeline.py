@@ -14,9 +14,10 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.embedders import Embedder
 from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder
-from embc.ingest.items import HASH_KEY, Item, ItemError, Skipped, vector_hash
+from embc.ingest.items import Item, ItemError
+from embc.results import Skipped
 from embc.results import IngestResult
-from embc.store.vector_cache import VectorCache, keys
+from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
 from embc.store.vectors import CollectionInfo, Store, check_name
 
 # Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store

@@ -7,7 +7,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from embc.ingest.items import Item, Skipped
+from embc.ingest.items import Item
+from embc.results import Skipped
 from embc.ingest.sources import Fields, row_item, table_row, vector_item
 
 SOURCE = "records"

@@ -13,7 +13,8 @@ from typing import Iterator
 import numpy as np
 
 from embc.ingest.images import IMAGE_SUFFIXES
-from embc.ingest.items import Item, Skipped
+from embc.ingest.items import Item
+from embc.results import Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
 ROW_SUFFIXES = {".jsonl", ".csv"}

@@ -11,6 +11,7 @@ for the next run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -24,9 +25,16 @@ import numpy as np
 from embc.store.locking import exclusive
 from embc.store.vectors import CollectionInfo
 
+HASH_KEY = "vector_hash"  # the payload field that says which vector a point was upserted with
 _MAGIC = b"embc-vector-cache-2\n"
 _KEY = np.dtype("S32")  # a point's UUID (16 bytes) and its vector's digest (16 bytes)
 _READ = 8 << 20  # bytes per read
+
+
+def vector_hash(vector: np.ndarray) -> str:
+    """A digest of the vector a point is upserted with: a full recluster's vector cache trusts a cached vector
+    only while the point's payload carries the same one."""
+    return hashlib.blake2b(np.ascontiguousarray(vector, np.float32).tobytes(), digest_size=16).hexdigest()
 
 
 def keys(ids: Sequence[str], hashes: Sequence[str | None]) -> np.ndarray:
