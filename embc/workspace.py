@@ -176,7 +176,7 @@ class Workspace:
         Every parameter is checked first: a ParameterError records nothing."""
         from embc.cluster.job import recluster
 
-        self._info(collection)
+        info = self._info(collection)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0):
             raise ParameterError(f"seed must be an integer >= 0, not {seed!r}")
         if not 0 < refit_fraction <= 1:
@@ -184,13 +184,28 @@ class Workspace:
         params = {"k": k, "eps": eps, "min_size": min_size, "linkage": linkage, "reduce": reduce,
                   "sample_cap": sample_cap, "n_init": n_init}
         run = recluster(self.store, self.reports, collection, algorithm, params, seed, projection, full,
-                        refit_fraction, progress, vectors_dir=self.layout.vectors)
+                        refit_fraction, progress, vectors_dir=self.layout.vectors, words=self._keyword_model(info))
         if run["run_id"] is None:
             return RunResult(None, run["mode"], run["reason"], collection, 0)
         # The clusters as recorded: with the names users gave their ids.
         return RunResult(run["run_id"], run["mode"], run["reason"], collection, run["points"], run["params"],
                          [ClusterStats.of(c) for c in self.reports.clusters(run["run_id"])], run["metrics"],
                          [Event.of(e) for e in run["events"]], run["timings"], lambda: self.labels(collection))
+
+    def _keyword_model(self, info: CollectionInfo):
+        """Keywords embedded by the collection's own model, when it embeds text: they name text clusters."""
+        from embc.cluster.describe import BackgroundWords
+        from embc.ingest.items import Item
+        from embc.ingest.registry import accepts
+
+        if not accepts(info.model, "text"):
+            return None
+
+        def load():
+            embedder = self.embedder(info.model, dim=info.dim, weights=info.weights)
+            return lambda words: embedder.embed([Item(key=w, source="keyword", kind="text", text=w) for w in words])
+
+        return BackgroundWords(load)
 
     def delete(self, collection: str, items: Sequence[str] | None = None) -> int:
         """Delete items by key (or point id), or with no `items` the whole collection with its runs, vector

@@ -1,32 +1,82 @@
-"""What each cluster is: its size, representative members and a name (c-TF-IDF keywords for text, the most
-frequent ImageNet classes for images embedded by an ImageNet CNN)."""
+"""What each cluster is: its size, the members nearest its centre, and a name.
+
+- Text: candidate keywords by c-TF-IDF (a term's frequency in the cluster, weighted down by its frequency
+  across clusters), kept only where most of the term's uses fall in that cluster (corpus-wide filler such as
+  "having" or "used" does not), then re-ranked as KeyBERT's maximal marginal relevance does: each next keyword
+  is the candidate whose embedding (by the collection's own model) is most similar to the cluster's centre
+  and least similar to the keywords already chosen. Without a model that embeds words, c-TF-IDF's order.
+- Images embedded by an ImageNet CNN: the members' most frequent ImageNet classes.
+- Table rows: the features whose cluster mean lies farthest from the overall mean, in standard deviations
+  ("alcohol high, flavanoids low"), or a categorical value the cluster holds far more often than the rest.
+- Anything else (precomputed vectors): "cluster N".
+"""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 REPRESENTATIVES = 3
 KEYWORDS = 4
+CANDIDATES = 20  # c-TF-IDF terms per cluster that the re-ranking chooses from
+DIVERSITY = 0.4  # MMR: the weight of unlikeness to the keywords already chosen
+FEATURES = 2  # table features in a name
+EmbedWords = Callable[[list[str]], "np.ndarray | None"]  # words -> unit vectors in the collection's space
 
 
-def describe(X: np.ndarray, labels: np.ndarray, ids: Sequence[str], payloads: Sequence[dict]) -> list[dict]:
+class BackgroundWords:
+    """Embeds words with a model that loads in a background thread once `start` is called (a full run calls it
+    before its page-out, so that the load overlaps the fit); None when it cannot (the names then keep
+    c-TF-IDF's order)."""
+
+    def __init__(self, load: Callable[[], EmbedWords]):
+        self._load = load
+        self._thread: threading.Thread | None = None
+        self._embed: EmbedWords | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loading, name="embc-keyword-model", daemon=True)
+            self._thread.start()
+
+    def _loading(self) -> None:
+        try:
+            self._embed = self._load()
+        except Exception:  # names are still made without it
+            self._embed = None
+
+    def __call__(self, words: list[str]) -> np.ndarray | None:
+        self.start()
+        self._thread.join()
+        if self._embed is None:
+            return None
+        try:
+            return self._embed(words)
+        except Exception:  # a word model may know none of some words: names are made without it
+            return None
+
+
+def describe(X: np.ndarray, labels: np.ndarray, ids: Sequence[str], payloads: Sequence[dict],
+             embed_words: EmbedWords | None = None) -> list[dict]:
     """One dict per cluster (noise included as -1): id, size, name, keywords, representatives."""
+    centroids = {int(c): X[labels == c].mean(axis=0) for c in np.unique(labels)}
     texts = [p.get("text") for p in payloads]
     if any(texts):
-        keywords = _keywords(texts, labels)
+        keywords = _keywords(texts, labels, centroids, embed_words)
+    elif any(p.get("values") for p in payloads):
+        keywords = _features([p.get("values") or {} for p in payloads], labels)
     else:
         keywords = _frequent([p.get("imagenet_class") for p in payloads], labels)
     clusters = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
-        centroid = X[members].mean(axis=0)
-        nearest = members[np.argsort(-(X[members] @ centroid))[:REPRESENTATIVES]]
+        nearest = members[np.argsort(-(X[members] @ centroids[int(c)]))[:REPRESENTATIVES]]
         reps = [{"id": ids[i], "item": payloads[i].get("item"), "text": _snippet(payloads[i])} for i in nearest]
         words = keywords.get(int(c), [])
-        name = "noise" if c < 0 else (", ".join(words) if words else reps[0]["text"] or f"cluster {c}")
+        name = "noise" if c < 0 else (", ".join(words) if words else f"cluster {c}")
         clusters.append({"id": int(c), "size": int(len(members)), "name": name, "keywords": words,
                          "representatives": reps})
     return clusters
@@ -49,8 +99,73 @@ def _frequent(classes: Sequence[str | None], labels: np.ndarray, top: int = 2) -
     return {c: [name for name, _ in counter.most_common(top)] for c, counter in counts.items()}
 
 
-def _keywords(texts: Sequence[str | None], labels: np.ndarray) -> dict[int, list[str]]:
-    """c-TF-IDF: a term's frequency in a cluster, weighted down by its frequency across all clusters."""
+def _features(rows: Sequence[dict], labels: np.ndarray) -> dict[int, list[str]]:
+    """Each cluster's most distinctive features: numeric ones by how far its mean lies from the overall mean
+    (in standard deviations), categorical values by how much more often it holds them than all rows do."""
+    clustered = labels >= 0
+    scored: dict[int, list[tuple[float, str]]] = {int(c): [] for c in np.unique(labels[clustered])}
+    for column in sorted({k for row in rows for k in row}):
+        values = [row.get(column) for row in rows]
+        numbers = np.array([_number(v) for v in values], np.float64)
+        if np.isfinite(numbers).sum() >= 0.9 * sum(v is not None for v in values) and np.isfinite(numbers).any():
+            mean, std = np.nanmean(numbers), np.nanstd(numbers)
+            for c in scored:
+                inside = numbers[(labels == c) & np.isfinite(numbers)]
+                if std > 0 and len(inside):
+                    z = (inside.mean() - mean) / std
+                    scored[c].append((abs(z), f"{column} {'high' if z > 0 else 'low'}"))
+            continue
+        overall = Counter(v for v in values if v is not None)
+        for c in scored:
+            inside = Counter(v for v, label in zip(values, labels) if v is not None and label == c)
+            if inside:
+                value, count = inside.most_common(1)[0]
+                share, base = count / sum(inside.values()), overall[value] / sum(overall.values())
+                # The same scale as a numeric feature's: how far this share lies above the base rate.
+                scored[c].append(((share - base) / max(np.sqrt(base * (1 - base)), 1e-9), f"{column}={value}"))
+    return {c: [name for score, name in sorted(pairs, reverse=True)[:FEATURES] if score >= 0.5]
+            for c, pairs in scored.items()}
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or value is None:
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _keywords(texts: Sequence[str | None], labels: np.ndarray, centroids: dict[int, np.ndarray],
+              embed_words: EmbedWords | None) -> dict[int, list[str]]:
+    """Each cluster's keywords: distinctive c-TF-IDF candidates, re-ranked by MMR when words can be embedded."""
+    candidates = _candidates(texts, labels)
+    if embed_words is None or not candidates:
+        return {c: words[:KEYWORDS] for c, words in candidates.items()}
+    vocabulary = sorted({w for words in candidates.values() for w in words})
+    embedded = embed_words(vocabulary)
+    if embedded is None:
+        return {c: words[:KEYWORDS] for c, words in candidates.items()}
+    vectors = dict(zip(vocabulary, embedded))
+    return {c: _mmr(words, [vectors[w] for w in words], centroids[c]) for c, words in candidates.items()}
+
+
+def _mmr(words: list[str], vectors: list[np.ndarray], centre: np.ndarray) -> list[str]:
+    """Maximal marginal relevance: each next word the most similar to the centre, less its similarity to the
+    words already chosen."""
+    W = np.asarray(vectors, np.float32)
+    relevance = W @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
+    chosen: list[int] = []
+    while len(chosen) < min(KEYWORDS, len(words)):
+        redundancy = (W @ W[chosen].T).max(axis=1) if chosen else np.zeros(len(words))
+        score = (1 - DIVERSITY) * relevance - DIVERSITY * redundancy
+        score[chosen] = -np.inf
+        chosen.append(int(np.argmax(score)))
+    return [words[i] for i in chosen]
+
+
+def _candidates(texts: Sequence[str | None], labels: np.ndarray) -> dict[int, list[str]]:
+    """c-TF-IDF's best CANDIDATES terms of each cluster, among those with most of their uses in it."""
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -69,6 +184,9 @@ def _keywords(texts: Sequence[str | None], labels: np.ndarray) -> dict[int, list
     tf = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1)
     idf = np.log(1 + per_cluster.sum(axis=1).mean() / np.maximum(per_cluster.sum(axis=0), 1))
     scores = tf * idf
+    # Filler is spread across clusters: keep a term where at least half of its uses are.
+    share = per_cluster / np.maximum(per_cluster.sum(axis=0, keepdims=True), 1)
+    scores[share < 0.5] = 0
     terms = vectorizer.get_feature_names_out()
-    return {int(c): [str(terms[j]) for j in np.argsort(-scores[row])[:KEYWORDS] if scores[row, j] > 0]
+    return {int(c): [str(terms[j]) for j in np.argsort(-scores[row])[:CANDIDATES] if scores[row, j] > 0]
             for row, c in enumerate(cluster_ids)}

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from embc.cluster.assign import CentroidModel
+from embc.cluster.describe import BackgroundWords
 from embc.cluster.evaluate import Evaluation
 from embc.cluster.fitting import Fit
 from embc.store.page_out import Spill, Vectors, page_out, spill
@@ -51,11 +52,13 @@ def versions() -> dict[str, str]:
 def recluster(store: Store, reports: ReportStore, collection: str, algorithm: str | None = None,
               params: dict | None = None, seed: int | None = None, projection: str | None = None,
               full: bool = False, refit_fraction: float = REFIT_FRACTION,
-              progress: Progress | None = None, *, vectors_dir: Path) -> dict:
+              progress: Progress | None = None, *, vectors_dir: Path,
+              words: BackgroundWords | None = None) -> dict:
     """Bring the collection's clustering up to date; returns the run as recorded (run_id, mode, reason,
     params, points, clusters, metrics, timings), or run_id None and mode "none" when nothing is new.
     Unset arguments reuse the last run's: algorithm, parameters (`params`, see `embc.cluster.params`), seed
-    and `projection` (umap, tsne, pca, or "none"). `vectors_dir` holds the collections' vector caches.
+    and `projection` (umap, tsne, pca, or "none"). `vectors_dir` holds the collections' vector caches;
+    `words` embeds keywords in the collection's space, to name text clusters (see `embc.cluster.describe`).
     Parameters are checked before any work: a refused run (ParameterError) records nothing."""
     with reports.job(collection):
         # Deciding, and a small job, make many small queries: one connection to the report store for all.
@@ -76,7 +79,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
                     and projection == last["params"].get("projection"))
             reason = _full_reason(last, history, full, same)
             job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress,
-                      vectors_dir)
+                      vectors_dir, words)
             if not reason:
                 # A small job: the store stays open for all its calls (a full fit never holds it).
                 with store.session(collection):
@@ -141,6 +144,7 @@ class Job:
     last: dict | None
     progress: Progress | None
     vectors_dir: Path
+    words: BackgroundWords | None = None
 
     def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> Callable[[], None]:
         """Start writing each point's cluster and this run's id, one store call per cluster, beside the rest of
@@ -170,6 +174,8 @@ class Job:
         """Fit every point, match the clusters to the last run's ids, write the labels, record everything.
         Vectors over the memory budget are streamed: metrics, names and the map then come from a sample."""
         clock = Clock(self.progress)
+        if self.words is not None:
+            self.words.start()  # the model that embeds keywords loads while the vectors are paged out and fitted
         run = self._open_full(clock)
         with self._failing(run.run_id):
             fit = self._fit(run, clock)
@@ -254,7 +260,8 @@ class Job:
         from embc.cluster.describe import describe
 
         described = {c["id"]: c for c in describe(fit.X[fit.rows] if fit.x_rows is None else fit.X,
-                                                  labels[fit.rows], [fit.ids[i] for i in fit.rows], fit.payloads)}
+                                                  labels[fit.rows], [fit.ids[i] for i in fit.rows], fit.payloads,
+                                                  self.words)}
         extents = model.extents()
         clusters = []
         for cid, size in zip(*np.unique(labels, return_counts=True)):

@@ -16,7 +16,7 @@ from embc.store.vector_cache import HASH_KEY, VectorCache, keys
 from embc.store.vectors import Match, Page, Store
 
 PAGE = 2048
-PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class"]
+PAYLOAD_KEYS = ["item", "label", "text", "path", "cluster", "imagenet_class", "values"]
 UNCLUSTERED = -1  # as a previous cluster: the point was never clustered (or was noise)
 Progress = Callable[[str, int, int], None]  # (step, done, total)
 
