@@ -229,6 +229,21 @@ class Workspace:
                            if key[2] != str(self.layout.model_dir(collection))}
         return points
 
+    def delete_run(self, collection: str, run: int) -> None:
+        """Delete a run from the history: a failed one, or one that a later full run replaced. The runs that the
+        collection's clusters now come from (the latest complete run, and the full run it extends) stay."""
+        self._info(collection)
+        found = self.reports.run(collection, run)
+        if found is None:
+            raise EmbcError(f"no run {run} of collection '{collection}': see `embc report -c {collection} --runs`")
+        latest = self.reports.run(collection)
+        current = {latest["run_id"], latest["base_run"]} if latest else set()
+        base = found["base_run"] if found["mode"] == "incremental" else None
+        if run in current or (base is not None and base in current) or found["status"] == "running":
+            raise EmbcError(f"run {run} is one the clusters of '{collection}' come from now"
+                            if found["status"] != "running" else f"run {run} is running")
+        self.reports.delete_run(run)
+
     def rename(self, collection: str, cluster: int, name: str) -> None:
         """Name a cluster of the latest run; the name stays with its id in later runs (ids are stable)."""
         from embc.queries import check_cluster
@@ -250,14 +265,21 @@ class Workspace:
         return cluster_list(self.store, self.reports, collection, run)
 
     def members(self, collection: str, cluster: int, limit: int | None = None, run: int | None = None,
-                order: str = "centre") -> list[Entry]:
+                order: str = "centre", arrow: bool = False) -> "list[Entry] | pa.Table":
         """The items of a cluster (-1: noise), nearest its centre first (`order="key"`: by item key); `limit`
-        None or 0: all of them."""
+        None or 0: all of them. `arrow`: as an Arrow table with a column per field."""
         from embc.queries import cluster_members
 
         self._info(collection)
-        return cluster_members(self.store, self.reports, collection, _cluster_id(cluster), _limit(limit), run,
-                               order)
+        entries = cluster_members(self.store, self.reports, collection, _cluster_id(cluster), _limit(limit), run,
+                                  order)
+        if not arrow:
+            return entries
+        import pyarrow as pa
+
+        return pa.Table.from_pylist([e.to_dict() for e in entries], schema=pa.schema(
+            [("id", pa.string()), ("item", pa.string()), ("label", pa.string()), ("cluster", pa.int32()),
+             ("text", pa.string()), ("path", pa.string())]))
 
     def similar(self, collection: str, *, text: str | None = None, image=None, item: str | None = None,
                 vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None,

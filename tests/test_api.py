@@ -64,6 +64,8 @@ def test_members_nearest_the_centre_first_and_similar_items(ws, run):
     members = ws.members("wordnet", animals.id)
     assert len(members) == animals.size and {m.cluster for m in members} == {animals.id}
     assert [m.item for m in ws.members("wordnet", animals.id, limit=5)] == [m.item for m in members[:5]]
+    table = ws.members("wordnet", animals.id, arrow=True)
+    assert table.num_rows == animals.size and table.column("item").to_pylist() == [m.item for m in members]
     by_key = ws.members("wordnet", animals.id, order="key")
     assert [m.item for m in by_key] == sorted(m.item for m in members)
     # Nearest the centre first: the first members are more typical than the last, by their similarity.

@@ -195,7 +195,11 @@ def test_rename_keeps_the_name_across_a_refit_and_delete_removes_items_and_colle
     assert (missing.exit_code, missing.stderr) == (
         1, "embc: error: 1 of the items named are not in collection 'wordnet'\n")
     assert json.loads(cli(home, "collections", "--json").stdout)[0]["points"] == 1598
-    assert cli(home, "delete", "-c", "wordnet").exit_code == 1  # neither items nor --all
+    assert cli(home, "delete", "-c", "wordnet").exit_code == 1  # neither items, --run nor --all
+    assert cli(home, "delete", "--run", "2", "-c", "wordnet").stderr == (
+        "embc: error: run 2 is one the clusters of 'wordnet' come from now\n")
+    assert cli(home, "delete", "--run", "1", "-c", "wordnet").stdout == "deleted run 1 of 'wordnet'\n"
+    assert [r["run_id"] for r in json.loads(cli(home, "report", "-c", "wordnet", "--runs", "--json").stdout)] == [2]
     assert cli(home, "delete", "--all", "-c", "wordnet").stdout == "deleted collection 'wordnet' (1598 points)\n"
     assert json.loads(cli(home, "collections", "--json").stdout) == []
     assert cli(home, "report", "-c", "wordnet").stderr.startswith("embc: error: no collection 'wordnet'")

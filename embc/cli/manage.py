@@ -18,10 +18,17 @@ def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None,
                                                                            help="Item keys or point ids."),
            collection: str = typer.Option(..., "--collection", "-c", help="Collection name (never a default)."),
            everything: bool = typer.Option(False, "--all", help="Delete the whole collection, with its runs, "
-                                           "vector cache and trained model.")) -> None:
-    """Delete items by key, or with --all a whole collection."""
-    if bool(items) == everything:
-        raise EmbcError("name the items to delete, or give --all to delete the whole collection")
+                                           "vector cache and trained model."),
+           run: Optional[int] = typer.Option(None, "--run", help="Delete a run from the history (a failed one, or "
+                                             "one a later full run replaced).")) -> None:
+    """Delete items by key, a run with --run, or with --all a whole collection."""
+    if sum((bool(items), everything, run is not None)) != 1:
+        raise EmbcError("name the items to delete, or give --run N to delete a run, or --all to delete the whole "
+                        "collection")
+    if run is not None:
+        workspace(ctx).delete_run(collection, run)
+        stdout.print(f"deleted run {run} of '{collection}'", markup=False, highlight=False)
+        return
     removed = workspace(ctx).delete(collection, None if everything else items)
     if everything:
         stdout.print(f"deleted collection '{collection}' ({removed} points)", markup=False, highlight=False)

@@ -250,6 +250,15 @@ class ReportStore:
         with self._connect() as con:
             con.execute("INSERT OR REPLACE INTO names VALUES (?, ?, ?)", [collection, cluster, name])
 
+    def delete_run(self, run_id: int) -> None:
+        """Delete a run and its rows."""
+        with self._connect() as con:
+            con.execute("BEGIN")
+            for table in _RUN_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+            con.execute("COMMIT")
+
     def forget(self, collection: str) -> None:
         """Delete every record of the collection: its runs, their rows and its cluster names."""
         with self._connect() as con:
