@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
+from embc.cluster.progress import Progress
 from embc.errors import EmbcError, ParameterError
 from embc.layout import Layout, default_home
 from embc.results import ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult
@@ -20,8 +21,10 @@ from embc.store.vectors import CollectionInfo, Store, check_name
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# A progress callback: (step, done, total), total 0 when unknown.
-Progress = Callable[[str, int, int], None]
+    from embc.cluster.describe import BackgroundWords
+    from embc.ingest.embedders import Embedder
+    from embc.store.reports import ReportStore
+
 Source = str | os.PathLike | Iterable[Any]
 
 
@@ -81,7 +84,7 @@ class Workspace:
         return self._store
 
     @property
-    def reports(self):
+    def reports(self) -> ReportStore:
         """The report store, `reports.duckdb` in the data directory."""
         if self._reports is None:
             from embc.store.reports import ReportStore
@@ -90,7 +93,7 @@ class Workspace:
             self._reports = ReportStore(self.layout.reports)
         return self._reports
 
-    def embedder(self, model: str, dim: int | None = None, weights: str | None = None):
+    def embedder(self, model: str, dim: int | None = None, weights: str | None = None) -> Embedder:
         """The embedder called `model`, loaded once per Workspace and reused by every later call."""
         from embc.ingest.registry import learns
 
@@ -192,7 +195,7 @@ class Workspace:
                          [ClusterStats.of(c) for c in self.reports.clusters(run["run_id"])], run["metrics"],
                          [Event.of(e) for e in run["events"]], run["timings"], lambda: self.labels(collection))
 
-    def _keyword_model(self, info: CollectionInfo):
+    def _keyword_model(self, info: CollectionInfo) -> BackgroundWords | None:
         """Keywords embedded by the collection's own model, when it embeds text: they name text clusters."""
         from embc.cluster.describe import BackgroundWords
         from embc.ingest.items import Item
