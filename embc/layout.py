@@ -6,18 +6,25 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from embc.errors import ParameterError
 from embc.store.vectors import check_name
 
 
 def default_home(explicit: str | os.PathLike | None = None) -> Path:
-    """`--data-dir`, else `EMBC_HOME`, else the platform's user data folder."""
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get("EMBC_HOME"):
-        return Path(os.environ["EMBC_HOME"]).expanduser()
-    import platformdirs
+    """`--data-dir`, else `EMBC_HOME`, else the platform's user data folder; an empty path, or one that is a
+    file, is refused (ParameterError)."""
+    if explicit is None:
+        explicit = os.environ.get("EMBC_HOME") or None
+    if explicit is None:
+        import platformdirs
 
-    return Path(platformdirs.user_data_dir("embc"))
+        return Path(platformdirs.user_data_dir("embc"))
+    if not str(explicit).strip():
+        raise ParameterError("the data directory is an empty path: name a folder (--data-dir or EMBC_HOME)")
+    home = Path(explicit).expanduser()
+    if home.exists() and not home.is_dir():
+        raise ParameterError(f"the data directory '{home}' is a file, not a folder")
+    return home
 
 
 @dataclass(frozen=True)

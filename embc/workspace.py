@@ -180,8 +180,8 @@ class Workspace:
         from embc.cluster.job import recluster
 
         info = self._info(collection)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0):
-            raise ParameterError(f"seed must be an integer >= 0, not {seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32):
+            raise ParameterError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
         if not 0 < refit_fraction <= 1:
             raise ParameterError(f"refit_fraction must be in (0, 1], not {refit_fraction!r}")
         params = {"k": k, "eps": eps, "min_size": min_size, "linkage": linkage, "reduce": reduce,
@@ -291,6 +291,8 @@ class Workspace:
         id) or a vector, best first; optionally inside one cluster of the latest run."""
         from embc.queries import embed_query, find_point, similar_items
 
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ParameterError("the query text is empty")
         given = [name for name, value in (("text", text), ("image", image), ("item", item), ("vector", vector))
                  if value is not None]
         if len(given) != 1:

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from embc.ingest.items import Item
 from embc.ingest.pipeline import ingest
@@ -75,7 +76,7 @@ def test_a_cache_of_another_model_or_with_a_part_written_record_is_handled(store
         f.write(b"\1" * 30)  # a writer killed part-way through a record
     assert _records(store, folder) == 200
     _ingest(store, folder, _unit(3, 1), first=200)
-    assert path.stat().st_size == size + 3 * (32 + 16 * 4)  # the part-written record was cut first
+    assert path.stat().st_size == size + 3 * (32 + 4 + 16 * 4)  # the part-written record was cut first
     info = store.collection("c")
     with VectorCache(folder, CollectionInfo("c", info.dim, "another-model", info.modality)) as other:
         assert len(other.load()) == 0  # a collection made again with another model starts afresh
@@ -95,7 +96,7 @@ def test_records_no_point_uses_are_dropped_once_they_outnumber_the_rest(store, t
     data = spilled.read()
     assert _records(store, folder) == 101 and _hits(store, folder) == 100
     with _cache(store, folder) as cache:
-        np.testing.assert_array_equal(cache.read(np.arange(100)), data.X)  # rewritten in page-out order
+        np.testing.assert_array_equal(cache.read(np.arange(100))[0], data.X)  # rewritten in page-out order
 
 
 def test_points_without_a_hash_leave_nothing_in_the_cache(store, tmp_path):
@@ -151,3 +152,34 @@ def test_a_cache_held_by_another_process_is_waited_for_with_a_word_then_given_up
         with VectorCache(tmp_path, info) as cache, pytest.raises(EmbcError, match=gave_up):
             cache.append(keys(["00000000-0000-0000-0000-000000000001"], ["ab" * 8]), _unit(1, 0))
     assert capfd.readouterr().err == "embc: waiting for the vector cache of 'c': another embc process is using it\n"
+
+
+def test_a_damaged_record_is_read_from_the_store_and_counted(store, tmp_path):
+    folder = tmp_path / "vectors"
+    X = _unit(50, 0)
+    _ingest(store, folder, X)
+    path = folder / "c.vectors"
+    record = 32 + 4 + 16 * 4
+    header = path.stat().st_size - 50 * record
+    with open(path, "r+b") as f:  # overwrite two records' vectors, their keys and checksums intact
+        f.seek(header + 7 * record + 36)
+        f.write(np.full(16, 0.25, np.float32).tobytes())
+        f.seek(header + 9 * record + 36)
+        f.write(np.full(16, np.nan, np.float32).tobytes())
+    data = _page_out(store, folder)  # asserts every vector is the store's
+    assert (data.repaired, data.skipped, len(data.ids)) == (2, 0, 50)
+    assert _page_out(store, folder).repaired == 0  # the cache was rewritten sound
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # qdrant-client normalising inf
+def test_points_whose_stored_vector_is_not_finite_or_zero_are_left_out_and_counted(store, tmp_path):
+    folder = tmp_path / "vectors"
+    _ingest(store, folder, _unit(20, 0))
+    bad = _unit(2, 1)
+    bad[0, 3] = np.inf
+    bad[1] = 0
+    # Another client writes them straight into the store, past ingest's checks.
+    store.upsert("c", [str(uuid.uuid4()), str(uuid.uuid4())], bad, [{"item": "inf"}, {"item": "zero"}])
+    data = spill(store, "c", _cache(store, folder), keep=100).read()
+    assert (len(data.ids), data.skipped) == (20, 2) and np.isfinite(data.X).all()
+    assert len(data.payloads) == 20 and data.rows.max() < 20

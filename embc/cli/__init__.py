@@ -2,12 +2,16 @@
 
 import os
 import sys
+import warnings
 
 from embc.cli.app import app
 from embc.cli import ingest, manage, plot, query, recluster, report  # noqa: F401,E402  (each module adds its commands)
 
 
 def main() -> None:
+    if not os.environ.get("EMBC_DEBUG"):
+        # Libraries' warnings (convergence, deprecations) are not for embc's users; EMBC_DEBUG=1 shows them.
+        warnings.simplefilter("ignore")
     try:
         app()
     except BrokenPipeError:

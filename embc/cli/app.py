@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Optional
 
 import click
@@ -51,9 +52,22 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return hoisted + args[:command + 1] + rest + args[i:]
 
 
+def one_line(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
+    """An error as users read it: one line, with any credential (an API key, a password in a URL) masked.
+    Errors embc did not foresee name their type, and how to see the traceback."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, EmbcError):
+        text = f"{type(exc).__name__}: {text} (set EMBC_DEBUG=1 to see where)"
+    text = re.sub(r"(://)[^/@\s]*@", r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 class EmbcGroup(TyperGroup):
-    """Turns an EmbcError anywhere below a command into one line on stderr and exit code 1, and accepts the
-    global options after the subcommand too."""
+    """Turns any error below a command into one line on stderr and exit code 1 (EMBC_DEBUG=1: the traceback),
+    and accepts the global options after the subcommand too."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(list(args)))
@@ -61,8 +75,12 @@ class EmbcGroup(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except EmbcError as exc:
-            click.echo(f"embc: error: {exc}", err=True)
+        except Exception as exc:
+            if hasattr(exc, "exit_code") or (os.environ.get("EMBC_DEBUG") and not isinstance(exc, EmbcError)):
+                raise  # the command line's own exits and usage errors, or a traceback asked for
+            settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+            click.echo(f"embc: error: {one_line(exc, (settings.api_key, os.environ.get('EMBC_QDRANT_API_KEY')))}",
+                       err=True)
             raise typer.Exit(1) from None
 
 
@@ -83,13 +101,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    home: Optional[Path] = typer.Option(None, "--data-dir", envvar="EMBC_HOME", help=GLOBAL_OPTIONS[0][3]),
+    home: Optional[str] = typer.Option(None, "--data-dir", envvar="EMBC_HOME", metavar="PATH",
+                                       help=GLOBAL_OPTIONS[0][3]),
     qdrant_url: Optional[str] = typer.Option(None, "--qdrant-url", envvar="EMBC_QDRANT_URL", help=GLOBAL_OPTIONS[1][3]),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="EMBC_QDRANT_API_KEY", help=GLOBAL_OPTIONS[2][3],
                                           show_envvar=False),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    ctx.obj = Settings(None if home is None else str(home), qdrant_url, api_key)
+    ctx.obj = Settings(home, qdrant_url, api_key)
 
 
 def workspace(ctx: typer.Context):

@@ -17,7 +17,8 @@ from embc.export import FORMATS
 from embc.results import Report, Run
 
 METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
-           "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction"]
+           "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction",
+           "skipped_points", "cache_repaired"]
 RUN_COLUMNS = ["run", "mode", "status", "algorithm", "points", "clusters", "seconds", "finished"]
 
 

@@ -15,7 +15,7 @@ outside every extent). With no such points the job says so and returns.
 from __future__ import annotations
 
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -127,6 +127,7 @@ class _FullRun:
     old: CentroidModel | None
     next_id: int
     spilled: Spill | None
+    unusable: dict[str, float] = field(default_factory=dict)  # counts of points the page-out left out or repaired
 
 
 @dataclass
@@ -190,7 +191,7 @@ class Job:
             clusters = self._describe(fit, labels, model, evaluation.per_cluster(labels[rows]))
             clock.begin("project")
             params = {**fit.params, "projection": self.projection}
-            record = RunRecord(len(fit.ids), evaluation.metrics, clusters, params,
+            record = RunRecord(len(fit.ids), {**evaluation.metrics, **run.unusable}, clusters, params,
                                silhouettes={"point_id": [ids[i] for i in evaluation.sample],
                                             "cluster": labels[rows][evaluation.sample],
                                             "value": evaluation.silhouettes},
@@ -198,7 +199,7 @@ class Job:
             timings = self._map_and_write(fit, labels, ids, rows, run.run_id, record, clock)
         return {"run_id": run.run_id, "mode": "full", "reason": reason, "collection": self.collection,
                 "params": fit.params, "points": len(fit.ids), "clusters": _public(clusters),
-                "metrics": evaluation.metrics, "events": events, "timings": timings}
+                "metrics": record.metrics, "events": events, "timings": timings}
 
     def _open_full(self, clock: Clock) -> _FullRun:
         """Check the job, start the run, and page the vectors out (unless they are to be streamed), all in one
@@ -235,7 +236,9 @@ class Job:
         from embc.cluster.fitting import fit_in_memory, fit_streamed
 
         if run.spilled is not None:
-            return fit_in_memory(run.spilled.read(), self.collection, self.algorithm, run.params, self.seed, clock)
+            data = run.spilled.read()
+            run.unusable = unusable(data)
+            return fit_in_memory(data, self.collection, self.algorithm, run.params, self.seed, clock)
         return fit_streamed(self.store, self.collection, self.algorithm, run.params, self.seed, clock)
 
     def _stable_ids(self, fit: Fit, run: _FullRun) -> tuple[np.ndarray, CentroidModel, list[dict]]:
@@ -327,7 +330,7 @@ class Job:
                 c["centroid"], c["radius"] = extents.get(c["id"], (None, None))
             clock.begin("project")
             coords = self._place(data, labels, base) if self.projection != "none" else None
-        metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside}
+        metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside, **unusable(data)}
         timings = clock.total()
         self.reports.finish_run(run_id, RunRecord(len(labels), metrics, clusters,
                                                   {**self.params, "projection": self.projection}, coords), timings)
@@ -346,6 +349,14 @@ class Job:
         xy = np.column_stack([anchors["x"], anchors["y"]]).astype(np.float32)
         placed = place(data.X, labels, anchors["vector"], anchors["cluster"], xy)
         return {"point_id": data.ids, "cluster": labels, "x": placed[:, 0], "y": placed[:, 1]}
+
+
+def unusable(data: Vectors) -> dict[str, float]:
+    """The page-out's counts, as metrics, where there were any: points left out for a vector that is not finite
+    or is all zeros (`skipped_points`), and vectors read from the store for a damaged cache record
+    (`cache_repaired`)."""
+    counts = {"skipped_points": data.skipped, "cache_repaired": data.repaired}
+    return {name: float(n) for name, n in counts.items() if n}
 
 
 def _public(clusters: Iterable[dict]) -> list[dict]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
-from embc.ingest.images import load_rgb, to_rgb
+from embc.ingest.images import check_pixels, load_rgb, to_rgb
 from embc.ingest.items import Item
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -37,7 +37,10 @@ class ImageEmbedder:
 
     def prepare(self, item: Item):
         """The model's input tensor: from the item's file, or from the PIL image it was given as."""
-        return self.transform(load_rgb(item.path) if item.prepared is None else to_rgb(item.prepared))
+        if item.prepared is None:
+            return self.transform(load_rgb(item.path))
+        check_pixels(item.prepared)
+        return self.transform(to_rgb(item.prepared))
 
     def features(self, batch):
         return self.model(batch)

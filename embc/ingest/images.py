@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,34 @@ class UnreadableImage(ItemError):
     """An image file that cannot be decoded; the message is the reason."""
 
 
+def max_pixels() -> int:
+    """The most pixels an image may have (EMBC_MAX_IMAGE_PIXELS, default 50 million): a larger one is skipped
+    before it is decoded, so that a decompression bomb (a small file that decodes to gigabytes) cannot exhaust
+    memory."""
+    try:
+        return max(1, int(os.environ.get("EMBC_MAX_IMAGE_PIXELS", "50000000")))
+    except ValueError:
+        return 50_000_000
+
+
+def check_pixels(image, limit: int | None = None) -> None:
+    """Refuse (UnreadableImage, a skip reason) an image over the pixel limit."""
+    limit = limit or max_pixels()
+    width, height = image.size
+    if width * height > limit:
+        raise UnreadableImage(f"{width}x{height} is {width * height:,} pixels, over the limit of {limit:,} "
+                              "(EMBC_MAX_IMAGE_PIXELS)")
+
+
 def load_rgb(path: str | Path):
     """The image at `path` as an RGB PIL image (the first frame of an animation)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    limit = max_pixels()
+    Image.MAX_IMAGE_PIXELS = None  # embc's own limit below, checked before decoding, with a reason
     try:
         with Image.open(path) as image:
+            check_pixels(image, limit)
             image.seek(0)
             image.load()
             return to_rgb(ImageOps.exif_transpose(image))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,3 +71,32 @@ class ItemError(Exception):
 def point_id(key: str) -> str:
     """The UUID of the point that stores the item with this key."""
     return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def vector_problem(vector: np.ndarray) -> str | None:
+    """Why a vector cannot be stored, if it cannot: a non-finite value (NaN or infinity), or no direction (all
+    zeros), which cosine similarity cannot compare."""
+    if not np.isfinite(vector).all():
+        return "the vector has non-finite values (NaN or infinity)"
+    if not np.any(vector):
+        return "the vector is all zeros: it has no direction to compare"
+    return None
+
+
+def max_text() -> int:
+    """The most characters of a text that are embedded and stored (EMBC_MAX_TEXT_CHARS, default 20,000): models
+    read far fewer (MiniLM: 256 tokens), and a 10 MB one-line file would otherwise cost minutes and gigabytes."""
+    try:
+        return max(1, int(os.environ.get("EMBC_MAX_TEXT_CHARS", "20000")))
+    except ValueError:
+        return 20_000
+
+
+def cap_text(item: Item, limit: int) -> Item:
+    """The item with its text cut to `limit` characters, its full length recorded (`text_length`) and its
+    content hash still that of the whole text, so that a change past the cut is still a change."""
+    if item.text is not None and len(item.text) > limit:
+        item.data_hash = hashlib.sha256(item.text.encode("utf-8", "surrogatepass")).hexdigest()
+        item.tags["text_length"] = len(item.text)
+        item.text = item.text[:limit]
+    return item

@@ -14,7 +14,7 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.embedders import Embedder
 from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder
-from embc.ingest.items import Item, ItemError
+from embc.ingest.items import Item, ItemError, cap_text, max_text, vector_problem
 from embc.results import Skipped
 from embc.results import IngestResult
 from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
@@ -92,11 +92,12 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
 
     progress = on_progress or (lambda n: None)
     seen: set[str] = set()
+    limit = max_text()
     with (VectorCache(vectors_dir, info) if vectors_dir else nullcontext()) as cache:
         for chunk in _chunks(stream, CHUNK):
             wanted = []
             for entry in chunk:
-                problem = entry if isinstance(entry, Skipped) else _problem(entry, info, seen)
+                problem = entry if isinstance(entry, Skipped) else _problem(cap_text(entry, limit), info, seen)
                 if problem is not None:
                     summary.skipped.append(problem)
                 else:
@@ -157,7 +158,12 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
         summary.skipped += [Skipped(changed[i][1].key, reason) for i, reason in failures]
         if batch:
             vectors[batch] = embedder.embed([changed[i][1] for i in batch])
-            embedded[batch] = True
+            for i in batch:
+                problem = vector_problem(vectors[i])
+                if problem:  # a model can make one from odd input
+                    summary.skipped.append(Skipped(changed[i][1].key, f"the model made no usable vector: {problem}"))
+                else:
+                    embedded[i] = True
         for i in batch:
             changed[i][1].prepared = None
         progress(len(batch) + len(failures))

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from embc.ingest.images import IMAGE_SUFFIXES
-from embc.ingest.items import Item
+from embc.ingest.items import Item, vector_problem
 from embc.results import Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -194,8 +194,15 @@ def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         yield (table_row if fields.table else row_item)(row, source, where, fields)
 
 
-def vector_item(key: str, source: str, vector: np.ndarray, label: str | None = None) -> Item:
-    return Item(key=key, source=source, kind="vector", vector=np.asarray(vector, dtype=np.float32), label=label)
+def vector_item(key: str, source: str, vector, label: str | None = None) -> Item | Skipped:
+    """A precomputed vector, or why it cannot be one: not numbers, not a flat list, non-finite, or all zeros."""
+    try:
+        array = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        return Skipped(key, "the vector is not a list of numbers")
+    problem = vector_problem(array) if array.ndim == 1 and len(array) else "the vector is not a flat list of numbers"
+    return Skipped(key, problem) if problem else Item(key=key, source=source, kind="vector", vector=array,
+                                                      label=label)
 
 
 def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
@@ -210,7 +217,11 @@ def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
     ids_path = path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
     ids: list[str] | None = None
     if ids_path.exists():
-        ids = [line.strip() for line in ids_path.read_text("utf-8").splitlines() if line.strip()]
+        try:
+            ids = [line.strip() for line in ids_path.read_text("utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            yield Skipped(source, f"{ids_path.name} cannot be read as UTF-8 text ({exc.__class__.__name__})")
+            return
         if len(ids) != len(matrix):
             yield Skipped(source, f"{ids_path.name} has {len(ids)} ids for {len(matrix)} vectors")
             return

@@ -18,8 +18,8 @@ from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVect
 
 from embc.errors import EmbcError
 from embc.store.locking import exclusive
-from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name, reported,
-                                to_page, to_record)
+from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
+                                reported, to_page, to_record)
 
 _SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
 
@@ -115,14 +115,23 @@ class EmbeddedStore:
         meta = self._dir(name) / "meta.json"
         if not meta.exists():
             raise EmbcError(f"no collection '{name}': see `embc collections`, or ingest into it first")
-        return CollectionInfo(name=name, **json.loads(meta.read_text()))
+        try:
+            return CollectionInfo(name=name, **json.loads(meta.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise EmbcError(f"collection '{name}' is damaged: {meta} cannot be read ({exc})") from None
 
     def collections(self) -> list[CollectionInfo]:
+        """Every collection with its size; one that cannot be read is listed as damaged, the others as usual."""
         if not self.root.exists():
             return []
-        infos = [self.collection(p.parent.name) for p in sorted(self.root.glob("*/meta.json"))]
-        for info in infos:
-            info.points = self.count(info.name)
+        infos = []
+        for path in sorted(self.root.glob("*/meta.json")):
+            try:
+                info = self.collection(path.parent.name)
+                info.points = self.count(info.name)
+            except EmbcError:
+                info = CollectionInfo(path.parent.name, 0, "", DAMAGED)
+            infos.append(info)
         return infos
 
     def delete_collection(self, name: str) -> None:

@@ -15,7 +15,11 @@ from embc.errors import EmbcError
 
 def wait_limit() -> float:
     """Seconds to wait for another process before giving up (EMBC_WAIT_TIMEOUT, default 600)."""
-    return float(os.environ.get("EMBC_WAIT_TIMEOUT", "600"))
+    text = os.environ.get("EMBC_WAIT_TIMEOUT", "600")
+    try:
+        return float(text)
+    except ValueError:
+        raise EmbcError(f"EMBC_WAIT_TIMEOUT must be a number of seconds, not '{text}'") from None
 
 
 @contextmanager

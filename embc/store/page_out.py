@@ -32,6 +32,8 @@ class Vectors:
     truth: list
     rows: np.ndarray
     payloads: list[dict]
+    repaired: int = 0  # vectors whose cache record was damaged, read from the store instead
+    skipped: int = 0  # points whose stored vector is not finite, or all zeros: left out
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Spill:
     `at` their rows there): `read` them once the store is closed, so that an embedded engine's own memory and
     the matrix are never held together."""
 
+    store: Store
+    collection: str
     cache: VectorCache
     at: np.ndarray
     keys: np.ndarray
@@ -51,14 +55,30 @@ class Spill:
     complete: bool  # every point of the collection: the cache may drop the records of any other
 
     def read(self) -> Vectors:
+        """The matrix, with any vector whose cache record is damaged read from the store again, and without
+        the points whose vector is not finite or is all zeros (another client may have written one)."""
         with self.cache:
-            X = self.cache.read(self.at)
+            X, bad = self.cache.read(self.at)
+            if bad.any():
+                wanted = [self.ids[i] for i in np.flatnonzero(bad)]
+                stored = {r.id: r.vector for r in self.store.retrieve(self.collection, wanted, with_vectors=True,
+                                                                      keys=[])}
+                for i in np.flatnonzero(bad):  # a point deleted meanwhile gets NaN, and is left out below
+                    X[i] = stored.get(self.ids[i], np.nan)
             if self.complete:
                 try:
-                    self.cache.compact(self.keys, X, self.at)
+                    self.cache.compact(self.keys, X, self.at, force=bool(bad.any()))
                 except OSError:  # no room to rewrite it: it stays as it was, larger than it need be
                     pass
-        return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads)
+        usable = np.isfinite(X).all(axis=1) & X.any(axis=1)
+        if usable.all():
+            return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads, int(bad.sum()))
+        kept = np.flatnonzero(usable)
+        sampled = usable[self.rows]
+        position = np.cumsum(usable) - 1
+        return Vectors([self.ids[i] for i in kept], X[kept], self.previous[kept], [self.truth[i] for i in kept],
+                       position[self.rows[sampled]], [p for p, ok in zip(self.payloads, sampled) if ok],
+                       int(bad.sum()), int(len(X) - len(kept)))
 
 
 def spill(store: Store, collection: str, cache: VectorCache, progress: Progress | None = None,
@@ -93,7 +113,7 @@ def spill(store: Store, collection: str, cache: VectorCache, progress: Progress 
     except BaseException:
         cache.close()
         raise
-    return Spill(cache, _join(at), np.concatenate(point_keys) if point_keys else keys([], []), ids,
+    return Spill(store, collection, cache, _join(at), np.concatenate(point_keys) if point_keys else keys([], []), ids,
                  _join(previous), truth, sample, payloads, complete=match is None)
 
 

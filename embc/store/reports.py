@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -12,7 +14,9 @@ from typing import Iterator, Sequence
 import duckdb
 import numpy as np
 
+from embc.errors import EmbcError
 from embc.store.locking import exclusive
+from embc.store.vectors import check_name
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
@@ -35,6 +39,7 @@ CREATE TABLE IF NOT EXISTS events (run_id INTEGER, kind VARCHAR, cluster INTEGER
 CREATE TABLE IF NOT EXISTS anchors (run_id INTEGER, point_id VARCHAR, cluster INTEGER, x REAL, y REAL, vector FLOAT[]);
 CREATE TABLE IF NOT EXISTS names (collection VARCHAR, cluster INTEGER, name VARCHAR, PRIMARY KEY (collection, cluster));
 """
+_DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "checksum")
 _RUN_TABLES = ("metrics", "clusters", "coords", "sweeps", "silhouettes", "events", "anchors")
 
 # The runs whose rows make up run ? as a whole: its full fit (base_run) and the incremental runs on top of
@@ -134,19 +139,38 @@ class ReportStore:
             return
         # DuckDB lets one process open the file at a time: hold it only for short units of work.
         with exclusive(self.path.with_name(self.path.name + ".lock"), "the report store"):
-            con = duckdb.connect(str(self.path))
+            con = self._open()
             try:
-                if not self._schema_ready:
-                    con.execute(SCHEMA)
-                    self._schema_ready = True
                 yield con
             finally:
                 con.close()
 
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """A connection to the file; a damaged file is moved aside (saying so on stderr) and a new one started:
+        the run history is lost, but the collections and their labels are intact in the store."""
+        try:
+            con = duckdb.connect(str(self.path))
+            if not self._schema_ready:  # once per ReportStore: a cheap open for every later unit of work
+                con.execute(SCHEMA)
+                self._schema_ready = True
+            return con
+        except duckdb.Error as exc:
+            if not any(sign in str(exc) for sign in _DAMAGED):
+                raise EmbcError(f"cannot open the report store {self.path}: {' '.join(str(exc).split())}") from None
+            aside = self.path.with_name(f"{self.path.name}.damaged-{_now():%Y%m%dT%H%M%S}")
+            os.replace(self.path, aside)
+            print(f"embc: the report store {self.path} was damaged ({' '.join(str(exc).split())}): moved to {aside}; "
+                  "starting a new one (the collections and their labels are intact)", file=sys.stderr, flush=True)
+            con = duckdb.connect(str(self.path))
+            con.execute(SCHEMA)
+            self._schema_ready = True
+            return con
+
     @contextmanager
     def job(self, collection: str) -> Iterator[None]:
         """Hold the collection's job lock: one recluster per collection at a time (a second one waits)."""
-        with exclusive(self.path.parent / "jobs" / f"{collection}.lock", f"the recluster job on '{collection}'"):
+        lock = self.path.parent / "jobs" / f"{check_name(collection)}.lock"
+        with exclusive(lock, f"the recluster job on '{collection}'"):
             yield
 
     def start_run(self, collection: str, mode: str, algorithm: str, params: dict, seed: int, model: str,

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zlib
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
@@ -26,7 +27,7 @@ from embc.store.locking import exclusive
 from embc.store.vectors import CollectionInfo
 
 HASH_KEY = "vector_hash"  # the payload field that says which vector a point was upserted with
-_MAGIC = b"embc-vector-cache-2\n"
+_MAGIC = b"embc-vector-cache-3\n"  # 3: each record carries a checksum of its vector
 _KEY = np.dtype("S32")  # a point's UUID (16 bytes) and its vector's digest (16 bytes)
 _READ = 8 << 20  # bytes per read
 
@@ -35,6 +36,12 @@ def vector_hash(vector: np.ndarray) -> str:
     """A digest of the vector a point is upserted with: a full recluster's vector cache trusts a cached vector
     only while the point's payload carries the same one."""
     return hashlib.blake2b(np.ascontiguousarray(vector, np.float32).tobytes(), digest_size=16).hexdigest()
+
+
+def checksums(vectors: np.ndarray) -> np.ndarray:
+    """A CRC-32 of each vector's bytes: a record whose vector no longer matches it is not trusted."""
+    rows = np.ascontiguousarray(vectors, dtype="<f4")
+    return np.fromiter((zlib.crc32(row) for row in rows), np.uint32, len(rows))
 
 
 def keys(ids: Sequence[str], hashes: Sequence[str | None]) -> np.ndarray:
@@ -54,7 +61,7 @@ class VectorCache:
         self.folder = Path(folder)
         self.path: Path | None = self.folder / f"{info.name}.vectors"
         self.meta = info.meta()
-        self.record = np.dtype([("key", _KEY), ("vector", "<f4", (info.dim,))])
+        self.record = np.dtype([("key", _KEY), ("check", "<u4"), ("vector", "<f4", (info.dim,))])
         header = json.dumps(self.meta, sort_keys=True).encode()
         self.header = _MAGIC + len(header).to_bytes(8, "little") + header
         self._file: BinaryIO | None = None
@@ -155,7 +162,7 @@ class VectorCache:
         """Append records; their rows. Raises OSError when the disk is full (a part-written record is cut by
         the next append)."""
         block = np.empty(len(point_keys), self.record)
-        block["key"], block["vector"] = point_keys, vectors
+        block["key"], block["vector"], block["check"] = point_keys, vectors, checksums(vectors)
         file = self._handle()
         with self._locked():
             first = self._count()
@@ -174,10 +181,12 @@ class VectorCache:
             raise OSError(f"{self.path}: the vector cache is shorter than it was")
         return np.frombuffer(data, self.record)
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
+    def read(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The vectors at `rows`, read in file order a few MB at a time (not memory-mapped: the file's pages
-        would count as the job's memory)."""
+        would count as the job's memory), and where each one's checksum does not match it (a damaged or
+        altered record, which the store must supply instead)."""
         out = np.empty((len(rows), self.record["vector"].shape[0]), np.float32)
+        bad = np.zeros(len(rows), bool)
         order = np.argsort(rows, kind="stable")
         ordered = rows[order]
         per = self._per_read
@@ -185,22 +194,23 @@ class VectorCache:
         while start < len(ordered):
             first = int(ordered[start])
             end = start + int(np.searchsorted(ordered[start:], first + per))
-            block = self._records(first, int(ordered[end - 1]) + 1)
-            out[order[start:end]] = block["vector"][ordered[start:end] - first]
+            block = self._records(first, int(ordered[end - 1]) + 1)[ordered[start:end] - first]
+            out[order[start:end]] = block["vector"]
+            bad[order[start:end]] = checksums(block["vector"]) != block["check"]
             start = end
-        return out
+        return out, bad
 
-    def compact(self, point_keys: np.ndarray, vectors: np.ndarray, rows: np.ndarray) -> None:
+    def compact(self, point_keys: np.ndarray, vectors: np.ndarray, rows: np.ndarray, force: bool = False) -> None:
         """After a full page-out (its points' keys, vectors and rows): when the records that no point uses
-        outnumber the rest, rewrite the file as the page-out's keyed points, in its order, and whatever
-        another process appended since `load`."""
+        outnumber the rest (or `force`: some were damaged), rewrite the file as the page-out's keyed points, in
+        its order, and whatever another process appended since `load`."""
         if self.path is None:
             return
         keyed = np.flatnonzero(point_keys != b"")
         self._handle()  # opened before the lock is taken: opening takes it too
         with self._locked():
             count = self._count()
-            if count <= 2 * len(keyed):
+            if count <= 2 * len(keyed) and not force:
                 return
             later = np.setdiff1d(np.arange(self._loaded, count), rows)
             try:
@@ -218,4 +228,5 @@ class VectorCache:
         for first in range(0, len(at), per):
             block = np.empty(len(at[first:first + per]), self.record)
             block["key"], block["vector"] = point_keys[first:first + per], vectors[at[first:first + per]]
+            block["check"] = checksums(block["vector"])
             yield block.tobytes()

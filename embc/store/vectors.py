@@ -20,6 +20,9 @@ Group = tuple[Sequence[str], dict]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
+DAMAGED = "damaged"  # the modality `collections` shows for a collection that cannot be read
+
+
 @dataclass
 class CollectionInfo:
     """What a collection remembers about how its vectors were made."""

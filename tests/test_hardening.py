@@ -1,0 +1,166 @@
+"""Hostile and broken input through the CLI as a user runs it: each bad item skipped with its reason and the
+rest stored, each failure one line with a non-zero exit, no traceback, nothing written outside the data
+directory."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from helpers import ROOT, run_embc
+
+
+def _unit(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
+    X = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _one_line_error(result, message: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"embc: error: {message}"), result.stderr
+
+
+def test_non_finite_zero_and_malformed_vectors_are_skipped_and_the_rest_stored(tmp_path):
+    X = _unit(6)
+    X[1, 2], X[2, 0], X[3] = np.nan, np.inf, 0
+    np.save(tmp_path / "v.npy", X)
+    (tmp_path / "v.ids.txt").write_text("".join(f"k{i}\n" for i in range(6)))
+    pq.write_table(pa.table({"id": ["s1", "s2"], "vector": [["a", "b"], ["c", "d"]]}), tmp_path / "strings.parquet")
+    pq.write_table(pa.table({"id": ["n1", "n2"], "vector": [[0.5] * 8, [0.5, None] + [0.5] * 6]}),
+                   tmp_path / "nulls.parquet")
+    (tmp_path / "w.npy").write_bytes((tmp_path / "v.npy").read_bytes())
+    (tmp_path / "w.ids.txt").write_bytes(b"\xff\xfe not utf-8\n" * 6)
+    result = run_embc("ingest", str(tmp_path / "v.npy"), str(tmp_path / "strings.parquet"),
+                      str(tmp_path / "nulls.parquet"), str(tmp_path / "w.npy"), "--json", home=tmp_path / "home")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    summary = json.loads(result.stdout)
+    reasons = {s["source"]: s["reason"] for s in summary["skipped_items"]}
+    assert summary["added"] == 4  # k0, k4, k5 and n1
+    assert reasons["k1"] == reasons["k2"] == "the vector has non-finite values (NaN or infinity)"
+    assert reasons["k3"] == "the vector is all zeros: it has no direction to compare"
+    assert reasons["n2"] == "the vector has non-finite values (NaN or infinity)"
+    assert reasons["s1"] == "the vector is not a list of numbers"
+    assert reasons["w.npy"] == "w.ids.txt cannot be read as UTF-8 text (UnicodeDecodeError)"
+    recluster = run_embc("recluster", "--k", "2", "--projection", "none", "--json", home=tmp_path / "home")
+    assert recluster.returncode == 0 and json.loads(recluster.stdout)["points"] == 4
+
+
+def test_a_vector_another_client_stored_non_finite_is_left_out_of_a_recluster_and_counted(tmp_path):
+    from embc.store.embedded import EmbeddedStore
+
+    np.save(tmp_path / "v.npy", _unit(40))
+    home = tmp_path / "home"
+    assert run_embc("ingest", str(tmp_path / "v.npy"), "-c", "v", home=home).returncode == 0
+    bad = _unit(1)
+    bad[0, 0] = np.nan
+    EmbeddedStore(home / "collections").upsert("v", [str(uuid.uuid4())], bad, [{"item": "from another client"}])
+    run = json.loads(run_embc("recluster", "-c", "v", "--k", "3", "--projection", "none", "--json",
+                              home=home).stdout)
+    assert run["points"] == 40 and run["metrics"]["skipped_points"] == 1
+
+
+def test_a_decompression_bomb_is_skipped_and_the_good_images_go_in(tmp_path, monkeypatch):
+    folder = tmp_path / "images" / "boots"
+    folder.mkdir(parents=True)
+    for n, source in enumerate(sorted((ROOT / "images" / "samples" / "fashion-mnist-600" / "ankle-boot")
+                                      .glob("*.png"))[:3]):
+        (folder / f"{n}.png").write_bytes(source.read_bytes())
+    Image.new("L", (3000, 2000)).save(folder / "huge.png")  # 6 megapixels: over a limit of 5 million
+    env = {"EMBC_MAX_IMAGE_PIXELS": "5000000"}
+    result = run_embc("ingest", str(tmp_path / "images"), "--json", home=tmp_path / "home", env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 3
+    assert summary["skipped_items"] == [{"source": "boots/huge.png", "reason": "3000x2000 is 6,000,000 pixels, "
+                                         "over the limit of 5,000,000 (EMBC_MAX_IMAGE_PIXELS)"}]
+    query = run_embc("similar", "--image", str(folder / "huge.png"), home=tmp_path / "home", env=env)
+    _one_line_error(query, "cannot embed the query image")
+
+
+def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recorded(tmp_path):
+    (tmp_path / "long.txt").write_text("word " * 200_000)  # a million characters on one line
+    home = tmp_path / "home"
+    result = run_embc("ingest", str(tmp_path / "long.txt"), "-c", "t", "--json", home=home,
+                      env={"EMBC_MAX_TEXT_CHARS": "5000"})
+    assert json.loads(result.stdout)["added"] == 1
+    from embc.store.embedded import EmbeddedStore
+
+    payload = next(EmbeddedStore(home / "collections").pages("t", with_vectors=False)).payloads[0]
+    assert len(payload["text"]) == 5000 and payload["text_length"] == 999_999  # less the final space
+    (tmp_path / "long.txt").write_text("word " * 199_999 + "other")  # a change past the cut is a change
+    again = run_embc("ingest", str(tmp_path / "long.txt"), "-c", "t", "--json", home=home,
+                     env={"EMBC_MAX_TEXT_CHARS": "5000"})
+    assert json.loads(again.stdout)["updated"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data-dir", "", "collections"], "the data directory is an empty path"),
+    (["similar", "--text", "", "-c", "wordnet"], "the query text is empty"),
+    (["similar", "--text", "  ", "-c", "wordnet"], "the query text is empty"),
+    (["recluster", "-c", "../../escape"], "invalid collection name '../../escape'"),
+    (["ingest", "README.md", "-c", "wordnet\n"], "invalid collection name 'wordnet"),
+    (["ingest", "README.md", "-c", "/tmp/elsewhere", "--model", "raw"], "invalid collection name '/tmp/elsewhere'"),
+])
+def test_bad_names_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
+    before = set(tmp_path.parent.parent.iterdir())
+    result = run_embc(*args, home=clustered_home)
+    _one_line_error(result, message)
+    assert set(tmp_path.parent.parent.iterdir()) == before  # nothing made outside the data directory
+    assert not (clustered_home.parent.parent / "escape").exists()
+    assert [p.name for p in (clustered_home / "jobs").iterdir()] == ["wordnet.lock"]
+
+
+def test_a_file_as_the_data_directory_and_an_unexpected_failure_are_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    _one_line_error(run_embc("--data-dir", str(tmp_path / "file"), "collections"),
+                    f"the data directory '{tmp_path / 'file'}' is a file, not a folder")
+    home = tmp_path / "home"
+    np.save(tmp_path / "v.npy", _unit(5))
+    assert run_embc("ingest", str(tmp_path / "v.npy"), home=home).returncode == 0
+    assert run_embc("ingest", str(tmp_path / "v.npy"), "-c", "sound", home=home).returncode == 0
+    (home / "collections" / "default" / "meta.json").write_text("{not json")  # a damaged collection
+    _one_line_error(run_embc("clusters", home=home), "collection 'default' is damaged: ")
+    listed = json.loads(run_embc("collections", "--json", home=home).stdout)
+    assert [(c["name"], c["modality"], c["points"]) for c in listed] == [("default", "damaged", 0),
+                                                                         ("sound", "vector", 5)]
+    (home / "reports.duckdb").mkdir()  # in the report store's place: said, and nothing moved
+    _one_line_error(run_embc("report", "-c", "sound", home=home),
+                    f"cannot open the report store {home / 'reports.duckdb'}: IO Error: Could not read from file")
+
+
+def test_an_error_embc_did_not_foresee_is_one_line_naming_its_type(clustered_home, tmp_path):
+    (tmp_path / "out.csv").mkdir()
+    result = run_embc("export", "-c", "wordnet", "--out", str(tmp_path / "out.csv"), home=clustered_home)
+    _one_line_error(result, f"IsADirectoryError: [Errno 21] Is a directory: '{tmp_path / 'out.csv'}'")
+    assert result.stderr.strip().endswith("(set EMBC_DEBUG=1 to see where)")
+    debug = run_embc("export", "-c", "wordnet", "--out", str(tmp_path / "out.csv"), home=clustered_home,
+                     env={"EMBC_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_a_damaged_report_store_is_moved_aside_and_a_new_one_started(clustered_home, tmp_path):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    (home / "reports.duckdb").write_bytes(b"garbage" * 1000)
+    result = run_embc("report", "-c", "wordnet", home=home)
+    _one_line_error(result, "collection 'wordnet' has no clustering yet")
+    assert result.stderr.splitlines()[0].startswith(f"embc: the report store {home / 'reports.duckdb'} was damaged")
+    assert [p.name.startswith("reports.duckdb.damaged-") for p in home.iterdir()].count(True) == 1
+    rerun = json.loads(run_embc("recluster", "-c", "wordnet", "--projection", "none", "--json", home=home).stdout)
+    assert (rerun["mode"], rerun["reason"], rerun["points"]) == ("full", "first run", 1600)
+
+
+def test_credentials_in_a_server_url_are_never_printed(tmp_path):
+    result = run_embc("--qdrant-url", "http://admin:hunter2@127.0.0.1:9/", "--api-key", "s3cret-key", "collections",
+                      home=tmp_path, env={"EMBC_WAIT_TIMEOUT": "1"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr and "s3cret-key" not in result.stderr
