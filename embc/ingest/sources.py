@@ -208,7 +208,7 @@ def vector_item(key: str, source: str, vector, label: str | None = None) -> Item
 def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
     try:
         matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         yield Skipped(source, f"not a readable .npy file: {exc}")
         return
     if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.number):

@@ -1,0 +1,93 @@
+"""Property-based tests (Hypothesis): random files beside good ones never stop an ingest, and random recluster
+parameters are either refused before any work (ParameterError, nothing recorded) or run. Bounded in examples
+and time."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import embc
+
+SUFFIXES = [".txt", ".md", ".jsonl", ".csv", ".npy", ".parquet", ".png", ".jpg", ".gif", ".bin"]
+BOUNDED = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _blobs(n: int = 60, dim: int = 8) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, dim))
+    return np.vstack([c + 0.1 * rng.normal(size=(n // 3, dim)) for c in centres]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> embc.Workspace:
+    return embc.Workspace(tmp_path_factory.mktemp("properties") / "data")
+
+
+JSONL_ROWS = st.lists(st.dictionaries(st.sampled_from(["id", "text", "label", "vector", "other"]),
+                                      st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.text(),
+                                                st.lists(st.floats(allow_nan=True), max_size=10))),
+                      max_size=5)
+
+
+@BOUNDED
+@given(content=st.one_of(st.binary(max_size=2000), JSONL_ROWS.map(lambda rows: "\n".join(map(repr, rows)).encode()),
+                         st.lists(st.lists(st.text(max_size=8), max_size=4), max_size=5).map(
+                             lambda rows: "\n".join(",".join(r) for r in rows).encode())),
+       suffix=st.sampled_from(SUFFIXES))
+def test_a_random_file_beside_good_vectors_is_skipped_or_stored_and_never_stops_the_ingest(ws, tmp_path, content,
+                                                                                           suffix):
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    np.save(folder / "a-good.npy", _blobs(6))
+    (folder / f"b-random{suffix}").write_bytes(content)
+    result = ws.ingest("prop", [folder])
+    try:
+        assert result.added + result.unchanged >= 6
+        assert all(isinstance(s.reason, str) and s.reason for s in result.skipped)
+        assert ws.collection("prop").points == result.added + result.unchanged + result.updated
+    finally:
+        ws.delete("prop")
+
+
+@pytest.fixture(scope="module")
+def clustered(ws, tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("blobs")
+    np.save(folder / "blobs.npy", _blobs())
+    ws.ingest("blobs", folder / "blobs.npy")
+    return "blobs"
+
+
+WORDS = st.text(max_size=6)
+PARAMETERS = st.fixed_dictionaries({}, optional={
+    "algorithm": st.one_of(st.sampled_from(["kmeans", "dbscan", "hdbscan", "agglomerative"]), WORDS),
+    "k": st.one_of(st.integers(-3, 80), st.just("auto"), WORDS, st.floats()),
+    "eps": st.one_of(st.floats(), st.integers(-2, 5)),
+    "min_size": st.one_of(st.integers(-2, 70), WORDS),
+    "linkage": st.one_of(st.sampled_from(["ward", "average", "complete"]), WORDS),
+    "reduce": st.one_of(st.sampled_from(["pca", "none"]), WORDS),
+    "sample_cap": st.integers(-5, 100),
+    "n_init": st.integers(-1, 3),
+    "seed": st.one_of(st.integers(-5, 2**34), WORDS),
+    "projection": st.one_of(st.sampled_from(["none", "pca"]), WORDS),
+    "refit_fraction": st.floats(-1, 2),
+})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=PARAMETERS)
+def test_random_parameters_are_refused_before_any_work_or_run(ws, clustered, params):
+    before = [r.run_id for r in ws.runs(clustered)]
+    try:
+        run = ws.recluster(clustered, full=True, **params)
+    except embc.ParameterError:
+        assert [r.run_id for r in ws.runs(clustered)] == before  # refused: nothing recorded
+        return
+    except embc.EmbcError as exc:  # a refusal that needs the data (too few points for min_size, say)
+        assert str(exc)
+        return
+    assert run.points == 60 and run.mode == "full" and sum(c.size for c in run.clusters) == 60
