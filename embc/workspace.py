@@ -323,8 +323,9 @@ class Workspace:
                       [Event.of(e) for e in self.reports.events(rid)], self.runs(collection))
 
     def runs(self, collection: str) -> list[Run]:
-        """Every run of the collection, newest first, complete or not."""
+        """Every run of the collection, newest first, complete or not (a run whose job was killed: failed)."""
         self._info(collection)
+        self.reports.settle(collection)
         return [Run.of(r) for r in self.reports.runs(collection)]
 
     def labels(self, collection: str) -> dict[str, int]:

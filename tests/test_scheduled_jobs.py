@@ -223,6 +223,10 @@ def test_sigkill_during_label_write_then_rerun_labels_every_point_by_one_run(tmp
     # Queries answer from the last complete run meanwhile.
     result = run_embc("report", "-c", "b", "--json", home=home)
     assert result.returncode == 0 and json.loads(result.stdout)["run"]["run_id"] == first["run_id"]
+    # No job holds the lock, so the killed run is shown as what it is.
+    shown = json.loads(run_embc("report", "-c", "b", "--runs", "--json", home=home).stdout)[0]
+    assert (shown["run_id"], shown["status"], shown["error"]) == (
+        killed, "failed", "interrupted: the job stopped before it completed")
     assert run_embc("clusters", "-c", "b", "--json", home=home).returncode == 0
 
     rerun = json.loads(run_embc("recluster", "-c", "b", "--json", home=home).stdout)

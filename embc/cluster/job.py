@@ -29,7 +29,7 @@ from embc.cluster.fitting import Fit
 from embc.store.page_out import Spill, Vectors, page_out, spill
 from embc.cluster.progress import Clock, Progress
 from embc.cluster.params import check_projection, check_size, resolve
-from embc.store.reports import ReportStore, RunRecord
+from embc.store.reports import INTERRUPTED, ReportStore, RunRecord
 from embc.store.vectors import Store
 
 REFIT_FRACTION = 0.3
@@ -74,7 +74,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
                                           or "umap")
             if history and history[0]["status"] == "running":
                 # We hold the job lock, so the process that started this run is gone.
-                reports.fail_run(history[0]["run_id"], "interrupted: the job stopped before it completed")
+                reports.fail_run(history[0]["run_id"], INTERRUPTED)
             same = (same_algorithm and chosen == _algorithm_params(last)
                     and projection == last["params"].get("projection"))
             reason = _full_reason(last, history, full, same)

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 
 from embc.errors import EmbcError
-from embc.store.locking import exclusive
+from embc.store.locking import exclusive, held
 from embc.store.vectors import check_name
 
 SCHEMA = """
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS events (run_id INTEGER, kind VARCHAR, cluster INTEGER
 CREATE TABLE IF NOT EXISTS anchors (run_id INTEGER, point_id VARCHAR, cluster INTEGER, x REAL, y REAL, vector FLOAT[]);
 CREATE TABLE IF NOT EXISTS names (collection VARCHAR, cluster INTEGER, name VARCHAR, PRIMARY KEY (collection, cluster));
 """
+INTERRUPTED = "interrupted: the job stopped before it completed"
 _DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "checksum")
 _RUN_TABLES = ("metrics", "clusters", "coords", "sweeps", "silhouettes", "events", "anchors")
 
@@ -166,12 +167,21 @@ class ReportStore:
             self._schema_ready = True
             return con
 
+    def _job_lock(self, collection: str) -> Path:
+        return self.path.parent / "jobs" / f"{check_name(collection)}.lock"
+
     @contextmanager
     def job(self, collection: str) -> Iterator[None]:
         """Hold the collection's job lock: one recluster per collection at a time (a second one waits)."""
-        lock = self.path.parent / "jobs" / f"{check_name(collection)}.lock"
-        with exclusive(lock, f"the recluster job on '{collection}'"):
+        with exclusive(self._job_lock(collection), f"the recluster job on '{collection}'"):
             yield
+
+    def settle(self, collection: str) -> None:
+        """Mark a run that shows as running, while no job holds the collection's lock, as failed: its process
+        was killed."""
+        newest = self.runs(collection)[:1]
+        if newest and newest[0]["status"] == "running" and not held(self._job_lock(collection)):
+            self.fail_run(newest[0]["run_id"], INTERRUPTED)
 
     def start_run(self, collection: str, mode: str, algorithm: str, params: dict, seed: int, model: str,
                   versions: dict, base_run: int | None = None) -> int:
