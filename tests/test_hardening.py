@@ -164,3 +164,39 @@ def test_credentials_in_a_server_url_are_never_printed(tmp_path):
                       home=tmp_path, env={"EMBC_WAIT_TIMEOUT": "1"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr and "s3cret-key" not in result.stderr
+
+
+class _Planted:
+    """A pickle that would create a file when loaded."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return Path.touch, (Path(self.marker),)
+
+
+def test_a_planted_or_altered_model_file_is_never_unpickled(tmp_path):
+    import pickle
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,a,b\n" + "".join(f"r{i},{i},{i % 3}\n" for i in range(12)))
+    home = tmp_path / "home"
+    marker = tmp_path / "the-pickle-ran"
+    planted = home / "models" / "t"
+    planted.mkdir(parents=True)
+    (planted / "features.joblib").write_bytes(pickle.dumps(_Planted(marker)))
+    result = run_embc("ingest", str(rows), "-c", "t", "--model", "raw", home=home)
+    _one_line_error(result, f"the model files in {planted} were not written by embc, or changed since")
+    assert not marker.exists()
+
+    assert run_embc("ingest", str(rows), "-c", "sealed", "--model", "raw", home=home).returncode == 0
+    more = tmp_path / "more.csv"
+    more.write_text("id,a,b\nr99,5,1\n")
+    assert run_embc("ingest", str(more), "-c", "sealed", home=home).returncode == 0  # sealed: loads
+    (home / "models" / "sealed" / "features.joblib").write_bytes(pickle.dumps(_Planted(marker)))
+    _one_line_error(run_embc("ingest", str(more), "-c", "sealed", "--retrain", home=home),
+                    "the model files in")
+    assert not marker.exists()

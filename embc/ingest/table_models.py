@@ -16,6 +16,7 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
 from embc.ingest.items import Item
+from embc.ingest.model_seal import check, seal
 
 BOTTLENECK = 8
 EPOCHS = 300
@@ -122,6 +123,7 @@ class TableEmbedder:
             import torch
 
             torch.save(self.encoder.state_dict(), self.folder / "encoder.pt")
+        seal(self.folder)
 
     def embed(self, items: Sequence[Item]) -> np.ndarray:
         if self.name == "tsne":
@@ -141,13 +143,14 @@ class TableEmbedder:
     def _load(self) -> None:
         import joblib
 
+        check(self.folder)
         saved = joblib.load(self.folder / "features.joblib")
         self.features, self.bottleneck = saved["features"], saved["bottleneck"]
         if self.name == "autoencoder":
             import torch
 
             self.encoder = _encoder(self.features.width, self.bottleneck)
-            self.encoder.load_state_dict(torch.load(self.folder / "encoder.pt"))
+            self.encoder.load_state_dict(torch.load(self.folder / "encoder.pt", weights_only=True))
             self.encoder.eval()
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
 from embc.ingest.items import Item, ItemError
+from embc.ingest.model_seal import check, seal
 
 SIF_A = 1e-3
 TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
@@ -65,6 +66,7 @@ class WordVectorEmbedder:
         folder = Path(self.weights)
         folder.mkdir(parents=True, exist_ok=True)
         model.wv.save(str(folder / "word2vec.kv"))
+        seal(folder)
         self._load_trained(folder)
 
     def prepare(self, item: Item) -> list[str]:
@@ -93,6 +95,7 @@ class WordVectorEmbedder:
     def _load_trained(self, folder: Path) -> None:
         from gensim.models import KeyedVectors
 
+        check(folder)
         self.vectors = KeyedVectors.load(str(folder / "word2vec.kv"))
         counts = np.array([self.vectors.get_vecattr(w, "count") for w in self.vectors.index_to_key], float)
         self.probability = dict(zip(self.vectors.index_to_key, counts / counts.sum()))
