@@ -73,8 +73,8 @@ def recluster(
     sample_cap: Optional[int] = typer.Option(None, min=10, help="dbscan, hdbscan, agglomerative fit at most this "
                                              "many points and assign the rest (default: 10000)."),
     n_init: Optional[int] = typer.Option(None, min=1, help="kmeans: k-means++ starts, the best kept (default: 4)."),
-    seed: Optional[int] = typer.Option(None, min=0, max=2**32 - 1, help="Random seed, recorded with the run (default: the last "
-                                       "run's, else 0)."),
+    seed: Optional[int] = typer.Option(None, min=0, max=2**32 - 1, help="Random seed, recorded with the run "
+                                       "(default: the last run's, else 0)."),
     projection: Optional[Projection] = typer.Option(None, "--projection", help="2-D map (default: the last "
                                                     "run's, else umap)."),
     full: bool = typer.Option(False, "--full", help="Refit every point even when few are new."),
