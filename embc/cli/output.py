@@ -91,40 +91,43 @@ def say(message: str) -> None:
     stderr.print(message, markup=False, highlight=False)
 
 
+class _Steps:
+    """What `progress_bar` shows: a rich bar per step in a terminal, and lines in a log."""
+
+    def __init__(self, bar, description: str, total: int | None, log: bool, milestones: bool):
+        self.bar, self.log, self.milestones = bar, log, milestones
+        self.step, self.task = description, bar.add_task(description, total=total)
+        self.logged, self.tenth = False, 0
+
+    def advance(self, n: int = 1, description: str | None = None, **fields) -> None:
+        if description and description != self.step:  # a new step: a bar of its own, with its own total
+            self.bar.remove_task(self.task)
+            self.step, self.task = description, self.bar.add_task(description, total=fields.pop("total", None))
+            self.logged, self.tenth = False, 0
+        self.bar.update(self.task, advance=n, **fields)
+        if self.log:
+            self._log(self.bar.tasks[-1])
+
+    def _log(self, task) -> None:
+        counted = self.milestones and task.total
+        if not self.logged:
+            self.logged = True
+            print(f"embc: {self.step}" + (f" ({task.total:,.0f})" if counted else ""), file=sys.stderr, flush=True)
+        if counted and int(10 * task.completed / task.total) > self.tenth:
+            self.tenth = int(10 * task.completed / task.total)
+            print(f"embc: {self.step} {task.completed:,.0f}/{task.total:,.0f}", file=sys.stderr, flush=True)
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None = None, quiet: bool = False, milestones: bool = False) -> Iterator:
+def progress_bar(description: str, total: int | None = None, quiet: bool = False,
+                 milestones: bool = False) -> Iterator:
     """Progress on stderr: a bar with its count and ETA in a terminal; otherwise (a log) a line as each step
     starts (with the step's first report: an error before any work stays the only line), and with `milestones`
     a line at each tenth of a known total. Yields `advance(n, description=, completed=, total=)`."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    log = not stderr.is_terminal and not quiet
-    state = {"step": description, "task": None, "tenth": -1}
-
-    def advance(n: int = 1, description: str | None = None, **fields) -> None:
-        step = description or state["step"]
-        if step != state["step"]:  # a new step: a bar of its own, with its own total (or none)
-            bar.remove_task(state["task"])
-            state["task"] = bar.add_task(step, total=fields.pop("total", None))
-            state["step"], state["tenth"] = step, -1
-            state["logged"] = False
-        bar.update(state["task"], advance=n, **fields)
-        if not log:
-            return
-        current = bar.tasks[-1]
-        if not state.get("logged"):
-            state["logged"] = True
-            print(f"embc: {step}" + (f" ({current.total:,.0f})" if milestones and current.total else ""),
-                  file=sys.stderr, flush=True)
-        if milestones and current.total:
-            tenth = int(10 * current.completed / current.total)
-            if tenth > state["tenth"] and tenth > 0:
-                state["tenth"] = tenth
-                print(f"embc: {step} {current.completed:,.0f}/{current.total:,.0f}", file=sys.stderr, flush=True)
-
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("eta"), TimeRemainingColumn(), console=stderr, transient=True,
                   disable=quiet or not stderr.is_terminal) as bar:
-        state["task"] = bar.add_task(description, total=total)
-        yield advance
+        yield _Steps(bar, description, total, not stderr.is_terminal and not quiet, milestones).advance
