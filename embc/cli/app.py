@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,7 +12,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, describe_error
 
 # The global options, also accepted after the subcommand: (name, flag, envvar, help).
 GLOBAL_OPTIONS = [
@@ -52,19 +51,6 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return hoisted + args[:command + 1] + rest + args[i:]
 
 
-def one_line(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
-    """An error as users read it: one line, with any credential (an API key, a password in a URL) masked.
-    Errors embc did not foresee name their type, and how to see the traceback."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if not isinstance(exc, EmbcError):
-        text = f"{type(exc).__name__}: {text} (set EMBC_DEBUG=1 to see where)"
-    text = re.sub(r"(://)[^/@\s]*@", r"\1***@", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 class EmbcGroup(TyperGroup):
     """Turns any error below a command into one line on stderr and exit code 1 (EMBC_DEBUG=1: the traceback),
     and accepts the global options after the subcommand too."""
@@ -79,7 +65,7 @@ class EmbcGroup(TyperGroup):
             if hasattr(exc, "exit_code") or (os.environ.get("EMBC_DEBUG") and not isinstance(exc, EmbcError)):
                 raise  # the command line's own exits and usage errors, or a traceback asked for
             settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
-            click.echo(f"embc: error: {one_line(exc, (settings.api_key, os.environ.get('EMBC_QDRANT_API_KEY')))}",
+            click.echo(f"embc: error: {describe_error(exc, (settings.api_key, os.environ.get('EMBC_QDRANT_API_KEY')))}",
                        err=True)
             raise typer.Exit(1) from None
 

@@ -1,0 +1,38 @@
+"""`embc serve`: the HTTP API on uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Optional
+
+import typer
+
+from embc.cli.app import app, workspace
+from embc.errors import EmbcError
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(ctx: typer.Context,
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --api-key)."),
+          port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+          api_key: Optional[str] = typer.Option(None, "--key", envvar="EMBC_API_KEY", show_envvar=True,
+                                                help="Clients must send Authorization: Bearer KEY (needed to "
+                                                "listen beyond loopback).")) -> None:
+    """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
+    import uvicorn
+
+    from embc.service.app import make_app
+
+    if not _loopback(host) and not api_key:
+        raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
+                        "on 127.0.0.1")
+    uvicorn.run(make_app(workspace(ctx), api_key), host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,1 @@
+"""`embc serve`: the HTTP API over a Workspace (FastAPI on uvicorn)."""

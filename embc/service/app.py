@@ -1,0 +1,153 @@
+"""The HTTP API: FastAPI routes over one Workspace, which keeps each collection's model loaded between
+requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException
+
+from embc import __version__
+from embc.cluster.params import check_size
+from embc.errors import EmbcError, ParameterError, describe_error
+from embc.service import schemas
+from embc.service.jobs import Jobs
+from embc.service.metrics import Metrics
+from embc.workspace import Workspace
+
+ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"model": schemas.Error},
+          404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
+COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+def _status(exc: EmbcError) -> int:
+    """404 for what is not there, 422 for a parameter out of bounds, 409 for a request the data refuses."""
+    if isinstance(exc, ParameterError):
+        return 422
+    return 404 if str(exc).startswith(("no collection", "no cluster", "no item", "no run")) else 409
+
+
+def make_app(workspace: Workspace, api_key: str | None = None) -> FastAPI:
+    """The service over `workspace`; with `api_key`, every route but /healthz wants `Authorization: Bearer KEY`."""
+    app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.")
+    jobs, metrics = Jobs(), Metrics()
+
+    def authorised(request: Request) -> None:
+        if api_key is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise HTTPException(401, "send the API key as Authorization: Bearer KEY")
+        if not hmac.compare_digest(given.encode(), api_key.encode()):
+            raise HTTPException(403, "wrong API key")
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.request(request.method, getattr(route, "path", "unmatched"), response.status_code,
+                        time.perf_counter() - start)
+        return response
+
+    @app.exception_handler(EmbcError)
+    async def embc_error(request: Request, exc: EmbcError):
+        return JSONResponse({"error": describe_error(exc, (api_key,)), "detail": None}, _status(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return JSONResponse({"error": str(exc.detail), "detail": None}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return JSONResponse({"error": "invalid request", "detail": detail}, 422)
+
+    v1 = Depends(authorised)
+
+    @app.get("/healthz", response_model=schemas.Health)
+    def healthz():
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[v1])
+    def prometheus():
+        return PlainTextResponse(metrics.text(jobs), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/collections", response_model=list[schemas.Collection], responses=ERRORS, dependencies=[v1])
+    def collections():
+        return [c.to_dict() for c in workspace.collections()]
+
+    @app.delete("/v1/collections/{collection}", status_code=204, responses=ERRORS, dependencies=[v1])
+    def delete_collection(collection: str = _name()):
+        workspace.delete(collection)
+
+    @app.post("/v1/collections/{collection}/items", response_model=schemas.IngestResult, responses=ERRORS,
+              dependencies=[v1])
+    def ingest(body: schemas.IngestRequest, collection: str = _name()):
+        records = [r.model_dump(exclude_none=True) for r in body.records]
+        return workspace.ingest(collection, records, model=body.model).to_dict()
+
+    @app.delete("/v1/collections/{collection}/items/{key}", status_code=204, responses=ERRORS, dependencies=[v1])
+    def delete_item(key: str, collection: str = _name()):
+        if not workspace.delete(collection, [key]):
+            raise EmbcError(f"no item '{key}' in collection '{collection}'")
+
+    @app.get("/v1/collections/{collection}/clusters", response_model=list[schemas.Cluster], responses=ERRORS,
+             dependencies=[v1])
+    def clusters(collection: str = _name(), run: int | None = Query(None, ge=1)):
+        return [c.to_dict() for c in workspace.clusters(collection, run)]
+
+    @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
+             responses=ERRORS, dependencies=[v1])
+    def members(cluster: int, collection: str = _name(), limit: int = Query(50, ge=1, le=1_000),
+                cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1)):
+        if cluster < -1:
+            raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {cluster}")
+        start = int(cursor or 0)
+        page = workspace.members(collection, cluster, start + limit + 1, run)[start:]
+        more = len(page) > limit
+        return {"items": [e.to_dict() for e in page[:limit]], "next_cursor": str(start + limit) if more else None}
+
+    @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=ERRORS,
+              dependencies=[v1])
+    def similar(body: schemas.SimilarRequest, collection: str = _name()):
+        hits = workspace.similar(collection, text=body.text, item=body.item, vector=body.vector,
+                                 cluster=body.cluster, limit=body.limit)
+        return [h.to_dict() for h in hits]
+
+    @app.post("/v1/collections/{collection}/recluster", status_code=202, response_model=schemas.Accepted,
+              responses=ERRORS, dependencies=[v1])
+    def recluster(body: schemas.ReclusterRequest, collection: str = _name()):
+        check_size({"k": body.k}, workspace.collection(collection).points, collection)  # before the 202
+        options = body.model_dump(exclude={"full"})
+        job = jobs.start(collection, lambda progress: workspace.recluster(
+            collection, full=body.full, progress=progress, **options).to_dict())
+        if job is None:
+            raise EmbcError(f"a recluster of '{collection}' is already running: job {jobs.active(collection).id}")
+        return {"job_id": job.id}
+
+    @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS, dependencies=[v1])
+    def job(job_id: str):
+        if job_id not in jobs.jobs:
+            raise HTTPException(404, f"no job '{job_id}'")
+        return jobs.jobs[job_id].to_dict()
+
+    @app.get("/v1/collections/{collection}/report", responses=ERRORS, dependencies=[v1])
+    def report(collection: str = _name(), run: int | None = Query(None, ge=1)):
+        return workspace.report(collection, run).to_dict()
+
+    @app.get("/v1/collections/{collection}/runs", responses=ERRORS, dependencies=[v1])
+    def runs(collection: str = _name()):
+        return [r.to_dict() for r in workspace.runs(collection)]
+
+    return app
+
+
+def _name():
+    from fastapi import Path
+
+    return Path(..., pattern=COLLECTION, description="A collection name: letters, digits, '_', '-' and '.'.")

@@ -1,0 +1,62 @@
+"""Recluster jobs of the service: each runs in a thread of its own, one per collection at a time, and reports
+its state and progress until asked."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from embc.errors import describe_error
+
+
+@dataclass
+class Job:
+    id: str
+    collection: str
+    state: str = "queued"  # queued, running, done, failed
+    step: str | None = None
+    done: int = 0
+    total: int = 0
+    result: dict | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "collection": self.collection, "state": self.state,
+                "progress": {"step": self.step, "done": self.done, "total": self.total},
+                "result": self.result, "error": self.error}
+
+
+@dataclass
+class Jobs:
+    """The jobs this server started (kept until it stops)."""
+
+    jobs: dict[str, Job] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def active(self, collection: str) -> Job | None:
+        return next((j for j in self.jobs.values() if j.collection == collection and j.state in ("queued", "running")),
+                    None)
+
+    def start(self, collection: str, work: Callable[[Callable[[str, int, int], None]], dict]) -> Job | None:
+        """Start `work(progress)` for the collection; None when a job of the collection is already running."""
+        with self.lock:
+            if self.active(collection):
+                return None
+            job = Job(uuid.uuid4().hex, collection)
+            self.jobs[job.id] = job
+
+        def progress(step: str, done: int, total: int) -> None:
+            job.step, job.done, job.total = step, done, total
+
+        def run() -> None:
+            job.state = "running"
+            try:
+                job.result = work(progress)
+                job.state = "done"
+            except Exception as exc:  # the job's failure is its state, for the client to read
+                job.error, job.state = describe_error(exc), "failed"
+
+        threading.Thread(target=run, name=f"embc-job-{job.id[:8]}", daemon=True).start()
+        return job

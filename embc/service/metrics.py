@@ -1,0 +1,27 @@
+"""The service's Prometheus metrics: requests and their latency by route and status, and jobs by state."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """One registry per service (so that tests can run several)."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("embc_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("embc_request_seconds", "HTTP request latency", ["route"], registry=self.registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.jobs = Gauge("embc_jobs", "Recluster jobs this server started, by state", ["state"],
+                          registry=self.registry)
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def text(self, jobs) -> str:
+        for state in ("queued", "running", "done", "failed"):
+            self.jobs.labels(state).set(sum(j.state == state for j in jobs.jobs.values()))
+        return generate_latest(self.registry).decode()

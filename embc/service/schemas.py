@@ -1,0 +1,124 @@
+"""The service's typed requests and responses (pydantic models; FastAPI derives the OpenAPI schema from them)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(BaseModel):
+    error: str
+    detail: Any = None
+
+
+class Collection(BaseModel):
+    name: str
+    points: int
+    model: str
+    dim: int
+    modality: str
+
+
+class Cluster(BaseModel):
+    id: int
+    size: int
+    name: str | None
+    keywords: list[str]
+    example: str | None
+    run_id: int
+
+
+class Item(BaseModel):
+    id: str
+    item: str | None
+    label: str | None
+    cluster: int | None
+    text: str | None
+    path: str | None
+
+
+class Hit(Item):
+    score: float
+
+
+class ItemPage(BaseModel):
+    items: list[Item]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null after the last.")
+
+
+class SimilarRequest(Strict):
+    text: str | None = Field(None, min_length=1, max_length=20_000)
+    item: str | None = Field(None, min_length=1, max_length=1_000)
+    vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
+    cluster: int | None = Field(None, ge=-1)
+    limit: int = Field(10, ge=1, le=1_000)
+
+
+class Record(Strict):
+    id: str | None = Field(None, min_length=1, max_length=1_000)
+    text: str | None = None
+    label: str | None = Field(None, max_length=1_000)
+    vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
+
+
+class IngestRequest(Strict):
+    records: list[Record] = Field(min_length=1, max_length=10_000)
+    model: str | None = None
+
+
+class Skipped(BaseModel):
+    source: str
+    reason: str
+
+
+class IngestResult(BaseModel):
+    collection: str
+    added: int
+    updated: int
+    unchanged: int
+    skipped: int
+    skipped_items: list[Skipped]
+    pruned: int
+
+
+class ReclusterRequest(Strict):
+    algorithm: Literal["kmeans", "dbscan", "hdbscan", "agglomerative"] | None = None
+    k: int | Literal["auto"] | None = None
+    eps: float | None = Field(None, gt=0)
+    min_size: int | None = Field(None, ge=2)
+    linkage: Literal["ward", "average", "complete"] | None = None
+    reduce: Literal["umap", "pca", "none"] | None = None
+    sample_cap: int | None = Field(None, ge=10)
+    n_init: int | None = Field(None, ge=1, le=100)
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    projection: Literal["umap", "tsne", "pca", "none"] | None = None
+    full: bool = False
+
+
+class Progress(BaseModel):
+    step: str | None
+    done: int
+    total: int
+
+
+class Job(BaseModel):
+    id: str
+    collection: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: Progress
+    result: dict | None = None
+    error: str | None = None
+
+
+class Accepted(BaseModel):
+    job_id: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str

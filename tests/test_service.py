@@ -1,0 +1,150 @@
+"""`embc serve` as a real process on a loopback port, driven over HTTP with httpx: every endpoint's JSON shape,
+auth, errors as JSON 4xx, recluster jobs, and the refusal to listen beyond loopback without a key."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from helpers import run_embc
+
+KEY = "test-key-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(clustered_home, tmp_path_factory):
+    home = tmp_path_factory.mktemp("served") / "home"
+    shutil.copytree(clustered_home, home)
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--key", KEY],
+                               env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"},
+                          timeout=120)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if client.get("/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    yield client
+    process.terminate()
+    process.wait(30)
+    client.close()
+
+
+def test_health_auth_and_openapi(server):
+    assert server.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok", "version": "0.2.0"}
+    missing = server.get("/v1/collections", headers={"Authorization": ""})
+    assert (missing.status_code, missing.json()) == (401, {"error": "send the API key as Authorization: Bearer KEY",
+                                                           "detail": None})
+    wrong = server.get("/v1/collections", headers={"Authorization": "Bearer nope"})
+    assert (wrong.status_code, wrong.json()["error"]) == (403, "wrong API key")
+    paths = server.get("/openapi.json").json()["paths"]
+    assert {"/v1/collections", "/v1/collections/{collection}/similar", "/v1/jobs/{job_id}"} <= set(paths)
+
+
+def test_collections_clusters_and_members_paged_with_a_cursor(server):
+    assert server.get("/v1/collections").json() == [
+        {"name": "wordnet", "points": 1600, "model": "minilm", "dim": 384, "modality": "text"}]
+    clusters = server.get("/v1/collections/wordnet/clusters").json()
+    assert [c["id"] for c in clusters] == list(range(8)) and sum(c["size"] for c in clusters) == 1600
+    assert set(clusters[0]) == {"id", "size", "name", "keywords", "example", "run_id"}
+    seen, cursor = [], None
+    while True:
+        page = server.get("/v1/collections/wordnet/clusters/3/items",
+                          params={"limit": 50, **({"cursor": cursor} if cursor else {})}).json()
+        assert all(set(i) == {"id", "item", "label", "cluster", "text", "path"} for i in page["items"])
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == clusters[3]["size"]
+
+
+def test_similar_by_text_item_and_vector(server):
+    hits = server.post("/v1/collections/wordnet/similar", json={"text": "a breed of hunting dog", "limit": 3}).json()
+    assert len(hits) == 3 and hits[0]["label"] == "noun.animal" and set(hits[0]) == {
+        "id", "item", "label", "cluster", "text", "path", "score"}
+    by_item = server.post("/v1/collections/wordnet/similar", json={"item": hits[0]["item"], "limit": 2}).json()
+    assert len(by_item) == 2 and hits[0]["id"] not in {h["id"] for h in by_item}
+    vector = server.post("/v1/collections/wordnet/similar", json={"vector": [0.05] * 384, "limit": 1})
+    assert vector.status_code == 200 and len(vector.json()) == 1
+
+
+@pytest.mark.parametrize("method, path, body, status, error", [
+    ("get", "/v1/collections/nope/clusters", None, 404, "no collection 'nope'"),
+    ("get", "/v1/collections/wordnet/clusters/99/items", None, 404, "no cluster 99 in collection 'wordnet'"),
+    ("post", "/v1/collections/wordnet/similar", {"item": "no-such-item"}, 404, "no item 'no-such-item'"),
+    ("post", "/v1/collections/wordnet/similar", {"text": "a", "item": "b"}, 422, "give exactly one of"),
+    ("post", "/v1/collections/wordnet/similar", {"vector": [0.1, 0.2]}, 422, "vector must have the collection's 384"),
+    ("post", "/v1/collections/wordnet/similar", {"limit": 0, "text": "x"}, 422, "invalid request"),
+    ("post", "/v1/collections/wordnet/similar", {"text": "x", "sql": "drop"}, 422, "invalid request"),
+    ("get", "/v1/collections/wordnet/report?run=42", None, 404, "no run 42 of collection 'wordnet'"),
+    ("get", "/v1/collections/.hidden/clusters", None, 422, "invalid request"),
+    ("post", "/v1/collections/wordnet/recluster", {"k": 5000}, 422, "k must be at most"),
+    ("post", "/v1/collections/wordnet/recluster", {"algorithm": "kmean"}, 422, "invalid request"),
+    ("get", "/v1/jobs/nope", None, 404, "no job 'nope'"),
+])
+def test_bad_requests_are_json_4xx(server, method, path, body, status, error):
+    response = getattr(server, method)(path, **({"json": body} if body is not None else {}))
+    assert response.status_code == status and response.json()["error"].startswith(error), response.text
+
+
+def _wait(server, job: str) -> dict:
+    deadline = time.monotonic() + 300
+    while True:
+        state = server.get(f"/v1/jobs/{job}").json()
+        if state["state"] in ("done", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+def test_ingest_recluster_job_report_runs_and_deletes(server):
+    added = server.post("/v1/collections/notes/items", json={"records": [
+        {"id": "n1", "text": "a golden retriever fetching a ball"}, {"id": "n2", "text": "a bowl of soup"},
+        {"id": "n3", "text": "a tabby cat asleep"}, {"id": "n4", "text": "  "}]}).json()
+    assert (added["collection"], added["added"], added["skipped_items"]) == (
+        "notes", 3, [{"source": "records#3", "reason": "empty text"}])
+    accepted = server.post("/v1/collections/wordnet/recluster", json={"k": 7, "projection": "none"})
+    assert accepted.status_code == 202
+    busy = server.post("/v1/collections/wordnet/recluster", json={"k": 6})
+    done = _wait(server, accepted.json()["job_id"])
+    assert busy.status_code in (202, 409)  # refused while the first runs, or started once it had finished
+    if busy.status_code == 202:
+        _wait(server, busy.json()["job_id"])
+    assert done["state"] == "done" and done["result"]["mode"] == "full" and len(done["result"]["clusters"]) == 7
+    assert done["progress"]["step"] == "write labels"
+    report = server.get("/v1/collections/wordnet/report").json()
+    assert set(report) == {"collection", "run", "metrics", "clusters", "events", "runs"}
+    assert [r["status"] for r in server.get("/v1/collections/wordnet/runs").json()][-1] == "complete"
+    assert server.delete("/v1/collections/notes/items/n2").status_code == 204
+    again = server.delete("/v1/collections/notes/items/n2")
+    assert (again.status_code, again.json()["error"]) == (404, "no item 'n2' in collection 'notes'")
+    assert server.delete("/v1/collections/notes").status_code == 204
+    assert [c["name"] for c in server.get("/v1/collections").json()] == ["wordnet"]
+    metrics = server.get("/metrics").text
+    assert 'embc_requests_total{method="GET",route="/v1/collections",status="200"}' in metrics
+    assert 'embc_jobs{state="done"}' in metrics
+
+
+def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
+    result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
+    assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "
+                                                     "pass --key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
