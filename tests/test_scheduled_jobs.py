@@ -268,6 +268,9 @@ def test_every_runs_on_a_schedule_and_survives_errors(home, tmp_path):
         worker.wait(30)
     ticks = re.findall(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ wordnet: nothing new since run 1$", log.read_text(), re.M)
     assert len(ticks) >= 2  # each tick says when it ran
+    missing = run_embc("recluster", "-c", "nope", "--every", "1s", home=home)  # permanent: stops at once
+    assert (missing.returncode, missing.stderr.splitlines()[-1]) == (
+        1, "embc: error: no collection 'nope': see `embc collections`, or ingest into it first")
     for interval in ("soon", "10", "5x"):
         bad = run_embc("recluster", "--every", interval, home=home)
         assert bad.returncode == 2 and bad.stderr.strip().endswith(

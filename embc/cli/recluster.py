@@ -93,12 +93,13 @@ def recluster(
         _run_once(ctx, collection, full, as_json, quiet, options)
         return
     interval = parse_interval(every)
+    workspace(ctx).collection(collection)  # a collection that is not there is a usage error, not a bad tick
     while True:
         started = time.monotonic()
         try:
             _run_once(ctx, collection, full, as_json, quiet, options, stamp=True)
         except ParameterError:
-            raise  # the same parameters would be refused every time
+            raise  # the same parameters would be refused every time: stop at once
         except Exception as exc:  # a scheduled worker reports and tries again next time
             say(f"{_now()} embc: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         full = False  # --full applies to the first run only
