@@ -3,6 +3,7 @@ auth, errors as JSON 4xx, recluster jobs, and the refusal to listen beyond loopb
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -151,6 +152,21 @@ def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "
                                                      "pass --key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
+
+
+def test_export_streams_every_point_as_json_lines_csv_or_parquet(server):
+    import io
+
+    import pyarrow.parquet as pq
+
+    lines = server.get("/v1/collections/wordnet/export").text.splitlines()
+    assert len(lines) == 1600 and set(json.loads(lines[0])) >= {"id", "item", "cluster", "cluster_name", "x", "y"}
+    as_csv = server.get("/v1/collections/wordnet/export", params={"format": "csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv") and len(as_csv.text.splitlines()) == 1601
+    parquet = server.get("/v1/collections/wordnet/export", params={"format": "parquet"})
+    assert pq.read_table(io.BytesIO(parquet.content)).num_rows == 1600
+    missing = server.get("/v1/collections/nope/export")
+    assert missing.status_code == 404 and missing.json()["error"].startswith("no collection 'nope'")
 
 
 def test_the_api_never_answers_5xx_and_always_matches_its_schema(server):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hmac
 import time
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from embc import __version__
@@ -17,11 +18,13 @@ from embc.errors import EmbcError, ParameterError, describe_error
 from embc.service import schemas
 from embc.service.jobs import Jobs
 from embc.service.metrics import Metrics
+from embc.service.streams import streamed
 from embc.workspace import Workspace
 
 ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"model": schemas.Error},
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
 def _status(exc: EmbcError) -> int:
@@ -135,6 +138,15 @@ def make_app(workspace: Workspace, api_key: str | None = None) -> FastAPI:
         if job_id not in jobs.jobs:
             raise HTTPException(404, f"no job '{job_id}'")
         return jobs.jobs[job_id].to_dict()
+
+    @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
+        "application/x-ndjson": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}}}, dependencies=[v1])
+    def export(collection: str = _name(), format: Literal["jsonl", "csv", "parquet"] = "jsonl",
+               run: int | None = Query(None, ge=1)):
+        workspace.clusters(collection, run)  # what is not there is a 404 before the body starts
+        body = streamed(lambda sink: workspace.export(collection, sink, format, run))
+        return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
+            "Content-Disposition": f'attachment; filename="{collection}.{format}"'})
 
     @app.get("/v1/collections/{collection}/report", responses=ERRORS, dependencies=[v1])
     def report(collection: str = _name(), run: int | None = Query(None, ge=1)):
