@@ -154,6 +154,17 @@ def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
                                                      "pass --key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
 
 
+def test_questions_are_answered_while_a_recluster_job_runs(server):
+    job = server.post("/v1/collections/wordnet/recluster", json={"k": 9, "projection": "pca"}).json()["job_id"]
+    statuses = []
+    while server.get(f"/v1/jobs/{job}").json()["state"] in ("queued", "running"):
+        statuses.append(server.get("/v1/collections/wordnet/clusters").status_code)
+        statuses.append(server.post("/v1/collections/wordnet/similar", json={"text": "a dog", "limit": 1}).status_code)
+        statuses.append(server.get("/v1/collections/wordnet/runs").status_code)
+    assert statuses and set(statuses) == {200}
+    assert _wait(server, job)["state"] == "done"
+
+
 def test_export_streams_every_point_as_json_lines_csv_or_parquet(server):
     import io
 

@@ -6,6 +6,7 @@ import ctypes
 import json
 import os
 import shutil
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,10 +53,17 @@ class EmbeddedStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._open: dict[str, EdgeShard] = {}  # shards held by a `session`
+        self._local = threading.local()  # a session's shards are its thread's (a server runs several)
 
     def _dir(self, name: str) -> Path:
         return self.root / check_name(name)
+
+    @property
+    def _open(self) -> dict[str, EdgeShard]:
+        """The shards this thread's sessions hold."""
+        if not hasattr(self._local, "open"):
+            self._local.open = {}
+        return self._local.open
 
     @contextmanager
     def session(self, name: str) -> Iterator[None]:

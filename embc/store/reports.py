@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -118,7 +119,15 @@ class ReportStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._schema_ready = False
-        self._held: duckdb.DuckDBPyConnection | None = None  # the connection a `session` keeps open
+        self._local = threading.local()  # the connection a `session` keeps open is its thread's
+
+    @property
+    def _held(self) -> duckdb.DuckDBPyConnection | None:
+        return getattr(self._local, "held", None)
+
+    @_held.setter
+    def _held(self, con: duckdb.DuckDBPyConnection | None) -> None:
+        self._local.held = con
 
     @contextmanager
     def session(self) -> Iterator[None]:
