@@ -26,9 +26,9 @@ from embc.cluster.assign import CentroidModel
 from embc.cluster.describe import BackgroundWords
 from embc.cluster.evaluate import Evaluation
 from embc.cluster.fitting import Fit
-from embc.store.page_out import Spill, Vectors, page_out, spill
-from embc.cluster.progress import Clock, Progress
 from embc.cluster.params import check_projection, check_size, resolve
+from embc.cluster.progress import Clock, Progress
+from embc.store.page_out import Spill, Vectors, page_out, spill
 from embc.store.reports import INTERRUPTED, ReportStore, RunRecord
 from embc.store.vectors import Store
 
