@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from helpers import run_embc
 
 KEY = "test-key-0123456789"
+MAX_BODY = 200_000
 
 
 def _free_port() -> int:
@@ -33,7 +34,8 @@ def server(clustered_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("served") / "home"
     shutil.copytree(clustered_home, home)
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--key", KEY],
+    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--key", KEY,
+                                "--max-body", str(MAX_BODY)],
                                env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"},
@@ -152,6 +154,24 @@ def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "
                                                      "pass --key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
+
+
+def test_a_body_over_the_limit_is_refused_with_413(server):
+    records = [{"id": f"r{i}", "text": "x" * 1000} for i in range(300)]  # about 320 KB
+    big = server.post("/v1/collections/big/items", json={"records": records})
+    assert (big.status_code, big.json()) == (413, {"error": "the request body is over the limit of 200,000 bytes",
+                                                   "detail": None})
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b'{"records": ['
+        for i in range(300):
+            yield json.dumps({"id": f"r{i}", "text": "x" * 1000}).encode() + (b"," if i < 299 else b"")
+        yield b"]}"
+
+    streamed = server.post("/v1/collections/big/items", content=chunks(),
+                           headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert "big" not in [c["name"] for c in server.get("/v1/collections").json()]
 
 
 def test_questions_are_answered_while_a_recluster_job_runs(server):

@@ -26,7 +26,9 @@ def serve(ctx: typer.Context,
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
           api_key: Optional[str] = typer.Option(None, "--key", envvar="EMBC_API_KEY", show_envvar=True,
                                                 help="Clients must send Authorization: Bearer KEY (needed to "
-                                                "listen beyond loopback).")) -> None:
+                                                "listen beyond loopback)."),
+          max_body: int = typer.Option(64 << 20, "--max-body", min=1, help="Largest request body in bytes; "
+                                       "larger ones are refused with 413.")) -> None:
     """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
     import uvicorn
 
@@ -35,4 +37,5 @@ def serve(ctx: typer.Context,
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
-    uvicorn.run(make_app(workspace(ctx), api_key), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(make_app(workspace(ctx), api_key, max_body), host=host, port=port, log_level="warning",
+                access_log=False)

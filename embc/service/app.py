@@ -17,6 +17,7 @@ from embc.cluster.params import check_size
 from embc.errors import EmbcError, ParameterError, describe_error
 from embc.service import schemas
 from embc.service.jobs import Jobs
+from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
 from embc.service.streams import streamed
 from embc.workspace import Workspace
@@ -24,6 +25,7 @@ from embc.workspace import Workspace
 ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"model": schemas.Error},
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -34,9 +36,11 @@ def _status(exc: EmbcError) -> int:
     return 404 if str(exc).startswith(("no collection", "no cluster", "no item", "no run")) else 409
 
 
-def make_app(workspace: Workspace, api_key: str | None = None) -> FastAPI:
-    """The service over `workspace`; with `api_key`, every route but /healthz wants `Authorization: Bearer KEY`."""
+def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY) -> FastAPI:
+    """The service over `workspace`; with `api_key`, every route but /healthz wants `Authorization: Bearer KEY`;
+    a request body over `max_body` bytes is refused with 413."""
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.")
+    app.add_middleware(BodyLimit, limit=max_body)
     jobs, metrics = Jobs(), Metrics()
 
     def authorised(request: Request) -> None:
