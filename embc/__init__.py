@@ -1,6 +1,6 @@
 """embc: semantic clustering backed by Qdrant. `embc.Workspace` is the library; `embc` the command line."""
 
-from embc.errors import EmbcError, ParameterError
+from embc.errors import EmbcError, NotFound, ParameterError
 from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult,
                           Skipped)
 from embc.store.vectors import CollectionInfo
@@ -8,4 +8,5 @@ from embc.workspace import Workspace
 
 __version__ = "0.2.0"
 __all__ = ["Workspace", "CollectionInfo", "ClusterStats", "ClusterSummary", "Entry", "Event", "IngestResult",
-           "Report", "Run", "RunResult", "Skipped", "EmbcError", "ParameterError", "__version__"]
+           "Report", "Run", "RunResult", "Skipped", "EmbcError", "NotFound", "ParameterError",
+           "__version__"]

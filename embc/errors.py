@@ -12,6 +12,10 @@ class ParameterError(EmbcError, ValueError):
     """A parameter outside its allowed values, refused before any work; the message names the allowed ones."""
 
 
+class NotFound(EmbcError, LookupError):
+    """What a request names is not there: a collection, a cluster, an item, a run."""
+
+
 def describe_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
     """An error as users read it: one line, with any credential (an API key, a password in a URL) masked.
     Errors embc did not foresee name their type, and how to see the traceback."""

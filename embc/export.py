@@ -48,10 +48,10 @@ def batches(store: "Store", reports: "ReportStore", collection: str, run: int | 
     clusters and positions are that run's."""
     import pyarrow as pa
 
-    from embc.queries import chosen_run
+    from embc.queries import chosen_run, is_latest
 
     chosen = chosen_run(reports, collection, run)
-    latest = reports.run(collection)["run_id"] == chosen["run_id"]
+    latest = is_latest(reports, collection, run, chosen)
     names = {c["id"]: c["name"] for c in reports.clusters(chosen["run_id"])}
     coords = reports.columns("coords", chosen["run_id"])
     position = {pid: n for n, pid in enumerate(coords["point_id"])}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from embc.errors import EmbcError, ParameterError
+from embc.errors import EmbcError, NotFound, ParameterError
 from embc.ingest.items import point_id
 from embc.results import ClusterSummary, Entry
-from embc.store.reports import ReportStore
 from embc.store.vectors import CollectionInfo, Record, Store
+
+if TYPE_CHECKING:
+    from embc.store.reports import ReportStore
 
 ITEM_KEYS = ["item", "label", "cluster", "text", "path"]
 ORDERS = ("centre", "key")
@@ -32,30 +35,31 @@ def chosen_run(reports: ReportStore, collection: str, run: int | None = None, co
     if found is None:
         if run is None:
             raise EmbcError(f"collection '{collection}' has no clustering yet: run `embc recluster -c {collection}`")
-        raise EmbcError(f"no run {run} of collection '{collection}': see `embc report -c {collection} --runs`")
+        raise NotFound(f"no run {run} of collection '{collection}': see `embc report -c {collection} --runs`")
     if complete and found["status"] != "complete":
         raise EmbcError(f"run {run} of collection '{collection}' did not complete ({found['status']}: "
                         f"{found['error'] or 'no error recorded'})")
     return found
 
 
-def _is_latest(reports: ReportStore, collection: str, run: dict) -> bool:
-    return reports.run(collection)["run_id"] == run["run_id"]
+def is_latest(reports: ReportStore, collection: str, run: int | None, chosen: dict) -> bool:
+    """Whether `chosen`, the run asked for as `run`, is the collection's latest complete run (as it is when
+    none was named): the one whose clusters the store's payloads hold."""
+    return run is None or reports.run(collection)["run_id"] == chosen["run_id"]
 
 
-def _sizes(store: Store, reports: ReportStore, collection: str, run: dict) -> dict[int, int]:
+def _sizes(store: Store, reports: ReportStore, collection: str, chosen: dict, latest: bool) -> dict[int, int]:
     """Cluster sizes: live from the store for the latest run, as recorded for an earlier one."""
-    if _is_latest(reports, collection, run):
+    if latest:
         return store.facet(collection, "cluster")
-    return {c["id"]: c["size"] for c in reports.clusters(run["run_id"])}
+    return {c["id"]: c["size"] for c in reports.clusters(chosen["run_id"])}
 
 
 def cluster_list(store: Store, reports: ReportStore, collection: str, run: int | None = None) -> list[ClusterSummary]:
     """Every cluster of the latest (or a given) run: id, size, name, keywords and an example."""
-    store.collection(collection)
     chosen = chosen_run(reports, collection, run)
     described = {c["id"]: c for c in reports.clusters(chosen["run_id"])}
-    sizes = _sizes(store, reports, collection, chosen)
+    sizes = _sizes(store, reports, collection, chosen, is_latest(reports, collection, run, chosen))
     rows = []
     for cid in sorted(set(sizes) | set(described)):
         info = described.get(cid, {})
@@ -66,14 +70,16 @@ def cluster_list(store: Store, reports: ReportStore, collection: str, run: int |
 
 
 def check_cluster(store: Store, reports: ReportStore, collection: str, cluster: int,
-                  run: int | None = None) -> dict:
-    """The run (latest, or `run`) in which `cluster` exists; EmbcError naming the clusters there if not."""
+                  run: int | None = None) -> tuple[dict, bool]:
+    """The run (latest, or `run`) in which `cluster` exists, and whether it is the latest; EmbcError naming
+    the clusters there if it does not."""
     chosen = chosen_run(reports, collection, run)
-    sizes = _sizes(store, reports, collection, chosen)
+    latest = is_latest(reports, collection, run, chosen)
+    sizes = _sizes(store, reports, collection, chosen, latest)
     if cluster not in sizes:
         known = ", ".join(str(c) for c in sorted(sizes)) or "none"
-        raise EmbcError(f"no cluster {cluster} in collection '{collection}' (clusters: {known})")
-    return chosen
+        raise NotFound(f"no cluster {cluster} in collection '{collection}' (clusters: {known})")
+    return chosen, latest
 
 
 def cluster_members(store: Store, reports: ReportStore, collection: str, cluster: int, limit: int = 10,
@@ -82,11 +88,10 @@ def cluster_members(store: Store, reports: ReportStore, collection: str, cluster
     has none, by key), or by item key."""
     if order not in ORDERS:
         raise ParameterError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
-    store.collection(collection)
-    chosen = check_cluster(store, reports, collection, cluster, run)
+    chosen, latest = check_cluster(store, reports, collection, cluster, run)
     ids, centres, _ = reports.centroids(chosen["run_id"])
     centre = centres[list(ids).index(cluster)] if order == "centre" and cluster in ids else None
-    if not _is_latest(reports, collection, chosen):
+    if not latest:
         coords = reports.columns("coords", chosen["run_id"])
         members = [pid for pid, c in zip(coords["point_id"], coords["cluster"]) if c == cluster]
         if not members:
@@ -101,8 +106,9 @@ def cluster_members(store: Store, reports: ReportStore, collection: str, cluster
         return [entry(r) for r in records[:limit or None]]
     if centre is not None:
         wanted = limit or store.count(collection, {"cluster": cluster})
-        return [Entry(**{**e.to_dict(), "score": None})
-                for e in map(entry, store.search(collection, centre, wanted, match={"cluster": cluster}))]
+        # Nearest the centre first; a member's similarity to it is no query's score.
+        return [replace(entry(hit), score=None)
+                for hit in store.search(collection, centre, wanted, match={"cluster": cluster})]
     out: list[Entry] = []
     for page in store.pages(collection, page_size=2048, with_vectors=False, keys=ITEM_KEYS, match={"cluster": cluster}):
         out += [entry(Record(i, p)) for i, p in zip(page.ids, page.payloads)]
@@ -131,7 +137,7 @@ def find_point(store: Store, collection: str, point: str) -> Record:
     records = {r.id: r for r in store.retrieve(collection, ids, with_vectors=True)}
     found = [records[i] for i in ids if i in records]
     if not found:
-        raise EmbcError(f"no item '{point}' in collection '{collection}'")
+        raise NotFound(f"no item '{point}' in collection '{collection}'")
     return found[0]
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
+from embc.cluster.params import is_integer
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, ParameterError
+from embc.ingest.items import vector_problem
 from embc.layout import Layout, default_home
 from embc.results import ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult
 from embc.store.vectors import CollectionInfo, Store, check_name
@@ -32,13 +33,13 @@ def _limit(limit: int | None, name: str = "limit") -> int:
     """`limit` as queries take it: 0 for all."""
     if limit is None:
         return 0
-    if isinstance(limit, bool) or not isinstance(limit, Integral) or limit < 0:
+    if not is_integer(limit, 0):
         raise ParameterError(f"{name} must be an integer >= 0 (0 or None: all), not {limit!r}")
     return int(limit)
 
 
 def _cluster_id(cluster) -> int:
-    if isinstance(cluster, bool) or not isinstance(cluster, Integral) or cluster < -1:
+    if not is_integer(cluster, -1):
         raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {cluster!r}")
     return int(cluster)
 
@@ -133,20 +134,18 @@ class Workspace:
         alone, bad ones skipped with their reason. `prune`: also remove points whose file is gone from a
         folder given. `progress(n)` as each n inputs are done."""
         from embc.ingest.registry import TABLE_MODELS, check_model
-        from embc.ingest.pipeline import ingest
+        from embc.ingest.pipeline import existing, ingest
         from embc.ingest.records import record_items
         from embc.ingest.sources import Fields, iter_items
 
-        check_name(collection)
+        stored = existing(self.store, collection)
         if model is not None:
             check_model(model)
         if weights is not None and not Path(weights).is_file():
             raise EmbcError(f"no weights file '{weights}'")
-        if bottleneck is not None and (isinstance(bottleneck, bool) or not isinstance(bottleneck, Integral)
-                                       or bottleneck < 1):
+        if bottleneck is not None and not is_integer(bottleneck, 1):
             raise ParameterError(f"bottleneck must be an integer >= 1, not {bottleneck!r}")
-        existing = self._existing(collection)
-        table = (model or (existing.model if existing else "")) in TABLE_MODELS
+        table = (model or (stored.model if stored else "")) in TABLE_MODELS
         fields = Fields(text=text_field, label=label_field, id=id_field, vector=vector_field,
                         folder_labels=folder_labels, table=table)
         paths = _paths(source)
@@ -163,12 +162,6 @@ class Workspace:
             result.pruned = prune_missing(self.store, collection, paths)
         return result
 
-    def _existing(self, collection: str) -> CollectionInfo | None:
-        try:
-            return self.store.collection(collection)
-        except EmbcError:
-            return None
-
     def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
                   eps: float | None = None, min_size: int | None = None, linkage: str | None = None,
                   reduce: str | None = None, sample_cap: int | None = None, n_init: int | None = None,
@@ -180,7 +173,7 @@ class Workspace:
         from embc.cluster.job import recluster
 
         info = self._info(collection)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32):
+        if seed is not None and not is_integer(seed, 0, 2**32):
             raise ParameterError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
         if not 0 < refit_fraction <= 1:
             raise ParameterError(f"refit_fraction must be in (0, 1], not {refit_fraction!r}")
@@ -235,10 +228,10 @@ class Workspace:
     def delete_run(self, collection: str, run: int) -> None:
         """Delete a run from the history: a failed one, or one that a later full run replaced. The runs that the
         collection's clusters now come from (the latest complete run, and the full run it extends) stay."""
+        from embc.queries import chosen_run
+
         self._info(collection)
-        found = self.reports.run(collection, run)
-        if found is None:
-            raise EmbcError(f"no run {run} of collection '{collection}': see `embc report -c {collection} --runs`")
+        found = chosen_run(self.reports, collection, run, complete=False)
         latest = self.reports.run(collection)
         current = {latest["run_id"], latest["base_run"]} if latest else set()
         base = found["base_run"] if found["mode"] == "incremental" else None
@@ -379,6 +372,7 @@ def _query_vector(vector, dim: int) -> np.ndarray:
         raise ParameterError("vector must be a list of numbers") from None
     if query.shape != (dim,):
         raise ParameterError(f"vector must have the collection's {dim} dimensions, not shape {query.shape}")
-    if not np.isfinite(query).all() or not np.any(query):
-        raise ParameterError("vector must be finite and not all zeros")
+    problem = vector_problem(query)
+    if problem:
+        raise ParameterError(problem)
     return query

@@ -18,13 +18,12 @@ stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True)
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    tsv = "tsv"
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """An option's choices as an Enum, which the command line lists in --help and checks (exit 2)."""
+    return Enum(name, {value: value for value in values}, type=str)
 
+
+Format = choices("Format", ("table", "json", "jsonl", "csv", "tsv"))
 
 FORMAT = typer.Option(None, "--format", "-f", help="Output: table (default), json, jsonl, csv or tsv.")
 AS_JSON = typer.Option(False, "--json", help="Short for --format json: one JSON document.")

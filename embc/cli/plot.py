@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -10,16 +9,13 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import stdout
+from embc.cli.output import choices, stdout
 from embc.cli.query import RUN, cluster_id
 from embc.errors import EmbcError
+from embc.report.plots import KINDS
 
 
-class Kind(str, Enum):
-    map = "map"
-    elbow = "elbow"
-    silhouette = "silhouette"
-    montage = "montage"
+Kind = choices("Kind", KINDS)
 
 
 @app.command()

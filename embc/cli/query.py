@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -10,8 +9,9 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, FORMAT, Format, chosen, emit
+from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit
 from embc.errors import EmbcError
+from embc.queries import ORDERS
 
 LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
 RUN = typer.Option(None, "--run", help="A run id (see `embc report --runs`); default: the latest complete run.")
@@ -19,9 +19,7 @@ ITEM_COLUMNS = ["item", "cluster", "label", "text"]
 TEXT_SHOWN = 240
 
 
-class Order(str, Enum):
-    centre = "centre"
-    key = "key"
+Order = choices("Order", ORDERS)
 
 
 def cluster_id(value: str) -> int:

@@ -12,7 +12,7 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, QUIET, emit_json, progress_bar, say, stdout
+from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, stdout
 from embc.cli.report import print_report
 from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
 from embc.errors import ParameterError
@@ -22,14 +22,10 @@ _INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (86400, 3600, 60, 1)
 
 
-def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
-    return Enum(name, {value: value for value in values}, type=str)
-
-
-Algorithm = _choices("Algorithm", ALGORITHMS)
-Linkage = _choices("Linkage", LINKAGES)
-Reduction = _choices("Reduction", REDUCTIONS)
-Projection = _choices("Projection", PROJECTIONS)
+Algorithm = choices("Algorithm", ALGORITHMS)
+Linkage = choices("Linkage", LINKAGES)
+Reduction = choices("Reduction", REDUCTIONS)
+Projection = choices("Projection", PROJECTIONS)
 
 
 def parse_interval(text: str) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +10,7 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, FORMAT, Format, chosen, emit, say, stdout, table
+from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say, stdout, table
 from embc.cli.query import RUN
 from embc.export import FORMATS
 from embc.results import Report, Run
@@ -22,7 +21,7 @@ METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bo
 RUN_COLUMNS = ["run", "mode", "status", "algorithm", "points", "clusters", "seconds", "finished"]
 
 
-ExportFormat = Enum("ExportFormat", {name: name for name in FORMATS}, type=str)
+ExportFormat = choices("ExportFormat", FORMATS)
 
 
 def params_text(params: dict | None) -> str:

@@ -25,13 +25,17 @@ DEFAULTS: dict[str, dict] = {
 }
 
 
+def is_integer(value, low: int, high: int | None = None) -> bool:
+    """Whether `value` is an integer (not a bool) from `low` up to, not including, `high`."""
+    return (not isinstance(value, bool) and isinstance(value, Integral) and value >= low
+            and (high is None or value < high))
+
+
 def _integer(low: int, auto: bool = False):
     def check(value) -> str | None:
-        if auto and value == "auto":
+        if (auto and value == "auto") or is_integer(value, low):
             return None
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-            return f"an integer >= {low}" + (" or 'auto'" if auto else "")
-        return None
+        return f"an integer >= {low}" + (" or 'auto'" if auto else "")
     return check
 
 

@@ -15,8 +15,7 @@ from embc.errors import EmbcError
 from embc.ingest.embedders import Embedder
 from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder
 from embc.ingest.items import Item, ItemError, cap_text, max_text, vector_problem
-from embc.results import Skipped
-from embc.results import IngestResult
+from embc.results import IngestResult, Skipped
 from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
 from embc.store.vectors import CollectionInfo, Store, check_name
 
@@ -28,14 +27,20 @@ EMBED_BATCH = 512  # items per call to a text model; image models say their own 
 DECODE_THREADS = 2
 
 
+def existing(store: Store, collection: str) -> CollectionInfo | None:
+    """The collection's info, or None when there is none of that name yet (a name that cannot be one is an
+    error)."""
+    check_name(collection)
+    try:
+        return store.collection(collection)
+    except EmbcError:
+        return None
+
+
 def resolve_model(store: Store, collection: str, requested: str | None,
                   first_kind: str | None, weights: str | None = None) -> tuple[str, CollectionInfo | None]:
     """The model to embed with and the collection, if it exists: its own model; another one is an error."""
-    check_name(collection)
-    try:
-        info = store.collection(collection)
-    except EmbcError:
-        info = None
+    info = existing(store, collection)
     if info is not None:
         if requested and requested != info.model:
             raise EmbcError(f"collection '{collection}' was embedded with '{info.model}', not '{requested}': "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, NotFound
 from embc.queries import chosen_run, cluster_list, cluster_members
 from embc.report import figures
-from embc.store.reports import ReportStore
-from embc.store.vectors import Store
+
+if TYPE_CHECKING:
+    from embc.store.reports import ReportStore
+    from embc.store.vectors import Store
 
 KINDS = ("map", "elbow", "silhouette", "montage")
 
@@ -20,7 +23,7 @@ def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: i
     if cluster is not None:
         clusters = [c for c in clusters if c.id == cluster]
         if not clusters:
-            raise EmbcError(f"no cluster {cluster} in collection '{collection}'")
+            raise NotFound(f"no cluster {cluster} in collection '{collection}'")
     rows = []
     for c in clusters:
         members = cluster_members(store, reports, collection, c.id, per_cluster, run)

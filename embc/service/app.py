@@ -7,14 +7,15 @@ import hmac
 import time
 from typing import Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from embc import __version__
 from embc.cluster.params import check_size
-from embc.errors import EmbcError, ParameterError, describe_error
+from embc.errors import EmbcError, NotFound, ParameterError, describe_error
+from embc.results import ClusterSummary
 from embc.service import schemas
 from embc.service.jobs import Jobs
 from embc.service.limits import BodyLimit
@@ -24,7 +25,8 @@ from embc.workspace import Workspace
 
 ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"model": schemas.Error},
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
-COLLECTION = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+            description="A collection name: letters, digits, '_', '-' and '.'.")
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
@@ -33,7 +35,7 @@ def _status(exc: EmbcError) -> int:
     """404 for what is not there, 422 for a parameter out of bounds, 409 for a request the data refuses."""
     if isinstance(exc, ParameterError):
         return 422
-    return 404 if str(exc).startswith(("no collection", "no cluster", "no item", "no run")) else 409
+    return 404 if isinstance(exc, NotFound) else 409
 
 
 def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY) -> FastAPI:
@@ -89,31 +91,29 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return [c.to_dict() for c in workspace.collections()]
 
     @app.delete("/v1/collections/{collection}", status_code=204, responses=ERRORS, dependencies=[v1])
-    def delete_collection(collection: str = _name()):
+    def delete_collection(collection: str = NAME):
         workspace.delete(collection)
 
     @app.post("/v1/collections/{collection}/items", response_model=schemas.IngestResult, responses=ERRORS,
               dependencies=[v1])
-    def ingest(body: schemas.IngestRequest, collection: str = _name()):
+    def ingest(body: schemas.IngestRequest, collection: str = NAME):
         records = [r.model_dump(exclude_none=True) for r in body.records]
         return workspace.ingest(collection, records, model=body.model).to_dict()
 
     @app.delete("/v1/collections/{collection}/items/{key}", status_code=204, responses=ERRORS, dependencies=[v1])
-    def delete_item(key: str, collection: str = _name()):
+    def delete_item(key: str, collection: str = NAME):
         if not workspace.delete(collection, [key]):
-            raise EmbcError(f"no item '{key}' in collection '{collection}'")
+            raise NotFound(f"no item '{key}' in collection '{collection}'")
 
-    @app.get("/v1/collections/{collection}/clusters", response_model=list[schemas.Cluster], responses=ERRORS,
+    @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS,
              dependencies=[v1])
-    def clusters(collection: str = _name(), run: int | None = Query(None, ge=1)):
+    def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
         return [c.to_dict() for c in workspace.clusters(collection, run)]
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS, dependencies=[v1])
-    def members(cluster: int, collection: str = _name(), limit: int = Query(50, ge=1, le=1_000),
+    def members(cluster: int, collection: str = NAME, limit: int = Query(50, ge=1, le=1_000),
                 cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1)):
-        if cluster < -1:
-            raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {cluster}")
         start = int(cursor or 0)
         page = workspace.members(collection, cluster, start + limit + 1, run)[start:]
         more = len(page) > limit
@@ -121,14 +121,14 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=ERRORS,
               dependencies=[v1])
-    def similar(body: schemas.SimilarRequest, collection: str = _name()):
+    def similar(body: schemas.SimilarRequest, collection: str = NAME):
         hits = workspace.similar(collection, text=body.text, item=body.item, vector=body.vector,
                                  cluster=body.cluster, limit=body.limit)
         return [h.to_dict() for h in hits]
 
     @app.post("/v1/collections/{collection}/recluster", status_code=202, response_model=schemas.Accepted,
               responses=ERRORS, dependencies=[v1])
-    def recluster(body: schemas.ReclusterRequest, collection: str = _name()):
+    def recluster(body: schemas.ReclusterRequest, collection: str = NAME):
         check_size({"k": body.k}, workspace.collection(collection).points, collection)  # before the 202
         options = body.model_dump(exclude={"full"})
         job = jobs.start(collection, lambda progress: workspace.recluster(
@@ -145,7 +145,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
         "application/x-ndjson": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}}}, dependencies=[v1])
-    def export(collection: str = _name(), format: Literal["jsonl", "csv", "parquet"] = "jsonl",
+    def export(collection: str = NAME, format: Literal["jsonl", "csv", "parquet"] = "jsonl",
                run: int | None = Query(None, ge=1)):
         workspace.clusters(collection, run)  # what is not there is a 404 before the body starts
         body = streamed(lambda sink: workspace.export(collection, sink, format, run))
@@ -153,17 +153,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             "Content-Disposition": f'attachment; filename="{collection}.{format}"'})
 
     @app.get("/v1/collections/{collection}/report", responses=ERRORS, dependencies=[v1])
-    def report(collection: str = _name(), run: int | None = Query(None, ge=1)):
+    def report(collection: str = NAME, run: int | None = Query(None, ge=1)):
         return workspace.report(collection, run).to_dict()
 
     @app.get("/v1/collections/{collection}/runs", responses=ERRORS, dependencies=[v1])
-    def runs(collection: str = _name()):
+    def runs(collection: str = NAME):
         return [r.to_dict() for r in workspace.runs(collection)]
 
     return app
-
-
-def _name():
-    from fastapi import Path
-
-    return Path(..., pattern=COLLECTION, description="A collection name: letters, digits, '_', '-' and '.'.")

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
+from embc.cluster.progress import Progress
 from embc.errors import describe_error
 
 
@@ -39,7 +40,7 @@ class Jobs:
         return next((j for j in self.jobs.values() if j.collection == collection and j.state in ("queued", "running")),
                     None)
 
-    def start(self, collection: str, work: Callable[[Callable[[str, int, int], None]], dict]) -> Job | None:
+    def start(self, collection: str, work: Callable[[Progress], dict]) -> Job | None:
         """Start `work(progress)` for the collection; None when a job of the collection is already running."""
         with self.lock:
             if self.active(collection):

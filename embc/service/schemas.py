@@ -24,15 +24,6 @@ class Collection(BaseModel):
     modality: str
 
 
-class Cluster(BaseModel):
-    id: int
-    size: int
-    name: str | None
-    keywords: list[str]
-    example: str | None
-    run_id: int
-
-
 class Item(BaseModel):
     id: str
     item: str | None

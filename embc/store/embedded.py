@@ -17,7 +17,7 @@ from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVect
                          FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, Memory,
                          PayloadSelector, Point, Query, QueryRequest, ScrollRequest, UpdateOperation)
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, NotFound
 from embc.store.locking import exclusive
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
                                 reported, to_page, to_record)
@@ -122,7 +122,7 @@ class EmbeddedStore:
     def collection(self, name: str) -> CollectionInfo:
         meta = self._dir(name) / "meta.json"
         if not meta.exists():
-            raise EmbcError(f"no collection '{name}': see `embc collections`, or ingest into it first")
+            raise NotFound(f"no collection '{name}': see `embc collections`, or ingest into it first")
         try:
             return CollectionInfo(name=name, **json.loads(meta.read_text()))
         except (OSError, ValueError, TypeError) as exc:

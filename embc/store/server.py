@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, NotFound
 from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name, reported,
                                 to_page, to_record)
 
@@ -82,7 +82,7 @@ class ServerStore:
         if self.client.collection_exists(check_name(name)):
             meta = (self.client.get_collection(name).config.metadata or {}).get(_META_KEY)
         if meta is None:
-            raise EmbcError(f"no collection '{name}': see `embc collections`, or ingest into it first")
+            raise NotFound(f"no collection '{name}': see `embc collections`, or ingest into it first")
         return CollectionInfo(name=name, **meta)
 
     def collections(self) -> list[CollectionInfo]:
