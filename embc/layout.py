@@ -42,6 +42,11 @@ class Layout:
         return self.root / "reports.duckdb"
 
     @property
+    def served(self) -> Path:
+        """While `embc serve` owns the directory: its address, in JSON, beside the lock it holds."""
+        return self.root / "serve.json"
+
+    @property
     def vectors(self) -> Path:
         return self.root / "vectors"
 

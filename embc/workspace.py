@@ -44,8 +44,9 @@ def _cluster_id(cluster) -> int:
     return int(cluster)
 
 
-def open_store(layout: Layout, url: str | None = None, api_key: str | None = None) -> Store:
-    """The server adapter when a Qdrant URL is given (or EMBC_QDRANT_URL), else the embedded one."""
+def open_store(layout: Layout, url: str | None = None, api_key: str | None = None, resident: bool = False) -> Store:
+    """The server adapter when a Qdrant URL is given (or EMBC_QDRANT_URL), else the embedded one (`resident`:
+    keeping its collections open)."""
     url = url or os.environ.get("EMBC_QDRANT_URL")
     if url:
         from embc.store.server import ServerStore
@@ -53,22 +54,41 @@ def open_store(layout: Layout, url: str | None = None, api_key: str | None = Non
         return ServerStore.connect(url, api_key or os.environ.get("EMBC_QDRANT_API_KEY"))
     from embc.store.embedded import EmbeddedStore
 
-    return EmbeddedStore(layout.collections)
+    return EmbeddedStore(layout.collections, resident=resident)
 
 
 class Workspace:
     """Collections in a data directory: ingest, recluster, and ask what is in each cluster.
 
     `path`: the data directory (default: as the CLI, `EMBC_HOME` else the user data folder). `qdrant_url`
-    and `api_key` use a Qdrant server for the vectors; `store` passes any Store adapter instead."""
+    and `api_key` use a Qdrant server for the vectors; `store` passes any Store adapter instead. `resident`
+    (a long-running process such as `embc serve`): keep the embedded collections and the report store open
+    and locked from first use until `close`, so that questions answer in milliseconds, from any thread, while
+    jobs run; other processes wait for them meanwhile. Use it as a context manager to close it."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, qdrant_url: str | None = None,
-                 api_key: str | None = None, store: Store | None = None):
+                 api_key: str | None = None, store: Store | None = None, resident: bool = False):
         self.layout = Layout(default_home(path))
         self._qdrant = (qdrant_url, api_key)
-        self._store = store
+        self._store = self._given_store = store
+        self._resident = resident
         self._reports = None
         self._embedders: dict[tuple, Any] = {}
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the stores this Workspace opened (a store passed in stays open)."""
+        if self._store is not None and self._store is not self._given_store:
+            self._store.close()
+            self._store = None
+        if self._reports is not None:
+            self._reports.close()
+            self._reports = None
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.layout.root)!r})"
@@ -81,7 +101,7 @@ class Workspace:
     def store(self) -> Store:
         """The vector store (opened on first use)."""
         if self._store is None:
-            self._store = open_store(self.layout, *self._qdrant)
+            self._store = open_store(self.layout, *self._qdrant, resident=self._resident)
         return self._store
 
     @property
@@ -91,7 +111,7 @@ class Workspace:
             from embc.store.reports import ReportStore
 
             self.layout.root.mkdir(parents=True, exist_ok=True)
-            self._reports = ReportStore(self.layout.reports)
+            self._reports = ReportStore(self.layout.reports, resident=self._resident)
         return self._reports
 
     def embedder(self, model: str, dim: int | None = None, weights: str | None = None) -> Embedder:

@@ -32,9 +32,12 @@ class Settings:
 
     @cached_property
     def workspace(self):
+        return self.open()
+
+    def open(self, resident: bool = False):
         from embc.workspace import Workspace
 
-        return Workspace(self.home, qdrant_url=self.qdrant_url, api_key=self.api_key)
+        return Workspace(self.home, qdrant_url=self.qdrant_url, api_key=self.api_key, resident=resident)
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from embc.cli.app import app, workspace
+from embc.cli.app import app
 from embc.errors import EmbcError
 
 
@@ -18,6 +18,12 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _url(host: str, port: int) -> str:
+    """Where a client on this machine reaches the server."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 @app.command()
@@ -33,9 +39,11 @@ def serve(ctx: typer.Context,
     import uvicorn
 
     from embc.service.app import make_app
+    from embc.service.owner import claim
 
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
-    uvicorn.run(make_app(workspace(ctx), api_key, max_body), host=host, port=port, log_level="warning",
-                access_log=False)
+    served = ctx.obj.open(resident=True)
+    with claim(served.layout, _url(host, port)), served:
+        uvicorn.run(make_app(served, api_key, max_body), host=host, port=port, log_level="warning", access_log=False)

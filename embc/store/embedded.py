@@ -8,7 +8,7 @@ import os
 import shutil
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -18,10 +18,11 @@ from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVect
                          PayloadSelector, Point, Query, QueryRequest, ScrollRequest, UpdateOperation)
 
 from embc.errors import EmbcError, NotFound
-from embc.store.locking import exclusive
+from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
                                 reported, to_page, to_record)
 
+RESIDENT_WRITE = 1024  # ids per label-write call in a resident store
 _SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
 
 
@@ -44,16 +45,66 @@ def _with_payload(keys: Sequence[str] | None):
     return True if keys is None else (PayloadSelector.Include(list(keys)) if keys else False)
 
 
+def _in_thread(work: Callable[[], None]) -> Callable[[], None]:
+    """Start `work` in a thread; the result waits for it and raises what it raised."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the waiting job
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="embc-label-write", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+    return wait
+
+
 class EmbeddedStore:
     """Collections under `root`: `NAME/meta.json` says how the vectors were made, `NAME/shard` holds them.
 
     A shard can be open in one process at a time, so every unit of work (a batch of upserts, a page-out,
-    a label write) takes the collection's lock, opens the shard, and closes it again.
+    a label write) takes the collection's lock, opens the shard, and closes it again. `resident` (a server)
+    keeps each collection open and locked from its first use until `close`, shared by every thread, and
+    writes labels in small calls between which other threads' questions are answered.
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, resident: bool = False):
         self.root = Path(root)
         self._local = threading.local()  # a session's shards are its thread's (a server runs several)
+        self._resident: dict[str, tuple[EdgeShard, ExitStack]] | None = {} if resident else None
+        self._loading = threading.Lock()
+
+    def close(self) -> None:
+        """Close the collections a resident store keeps open (a no-op otherwise)."""
+        for name in list(self._resident or ()):
+            self._evict(name)
+
+    def _evict(self, name: str) -> None:
+        with self._loading:
+            shard, lock = self._resident.pop(name, (None, None))
+        if shard is not None:
+            shard.close()
+            lock.close()
+
+    def _kept(self, name: str) -> EdgeShard:
+        """The resident shard of the collection, loaded (and its lock taken) on first use."""
+        with self._loading:
+            if name not in self._resident:
+                self.collection(name)
+                stack = holding(self._dir(name) / "lock", f"collection '{name}'")
+                try:
+                    shard = EdgeShard.load(str(self._dir(name) / "shard"))
+                except Exception as exc:
+                    stack.close()
+                    raise EmbcError(f"cannot open collection '{name}': {exc}") from exc
+                self._resident[name] = (shard, stack)
+            return self._resident[name][0]
 
     def _dir(self, name: str) -> Path:
         return self.root / check_name(name)
@@ -69,7 +120,7 @@ class EmbeddedStore:
     def session(self, name: str) -> Iterator[None]:
         """Keep the collection open (and locked) across the calls inside: loading a shard costs up to half
         a second at 100k points, more than a small job's work."""
-        if name in self._open:  # nested in a session of the same collection
+        if name in self._open or self._resident is not None:  # nested, or always open
             yield
             return
         with self._shard(name) as shard:
@@ -83,6 +134,9 @@ class EmbeddedStore:
     def _shard(self, name: str) -> Iterator[EdgeShard]:
         if name in self._open:
             yield self._open[name]
+            return
+        if self._resident is not None:
+            yield self._kept(name)
             return
         self.collection(name)
         folder = self._dir(name)
@@ -99,6 +153,8 @@ class EmbeddedStore:
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo:
         folder = self._dir(info.name)
+        if self._resident and info.name in self._resident:
+            return self.collection(info.name)
         with exclusive(folder / "lock", f"collection '{info.name}'"):
             if (folder / "meta.json").exists():
                 return self.collection(info.name)
@@ -144,6 +200,8 @@ class EmbeddedStore:
 
     def delete_collection(self, name: str) -> None:
         self.collection(name)
+        if self._resident is not None:
+            self._evict(name)
         with exclusive(self._dir(name) / "lock", f"collection '{name}'"):
             (self._dir(name) / "meta.json").unlink()
             shutil.rmtree(self._dir(name) / "shard")
@@ -168,14 +226,19 @@ class EmbeddedStore:
                     return
 
     def set_payloads(self, name: str, groups: Iterable[Group]) -> None:
+        # Resident, a call holds the engine (and every thread's questions) for a few ms at most.
         with self._shard(name) as shard:
             for ids, values in groups:
-                # The engine takes UUID objects much faster than strings (1.4 s vs 2.3 s for 100k ids).
-                shard.update(UpdateOperation.set_payload([uuid.UUID(i) for i in ids], values))
+                per = RESIDENT_WRITE if self._resident is not None else max(len(ids), 1)
+                for start in range(0, len(ids), per):
+                    # The engine takes UUID objects much faster than strings (1.4 s vs 2.3 s for 100k ids).
+                    shard.update(UpdateOperation.set_payload([uuid.UUID(i) for i in ids[start:start + per]], values))
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
         self.collection(name)
+        if self._resident is not None:  # beside the job's own work, in small calls
+            return _in_thread(lambda: self.set_payloads(name, reported(groups, progress)))
         if name in self._open:  # this process holds the collection: a second one would wait for it forever
             self.set_payloads(name, reported(groups, progress))
             return lambda: None

@@ -6,7 +6,7 @@ import fcntl
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -45,6 +45,13 @@ def exclusive(lock_path: Path, what: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def holding(lock_path: Path, what: str) -> ExitStack:
+    """Take the lock (as `exclusive`) and keep it until the returned stack is closed."""
+    stack = ExitStack()
+    stack.enter_context(exclusive(lock_path, what))
+    return stack
 
 
 def held(lock_path: Path) -> bool:

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 
 from embc.errors import EmbcError
-from embc.store.locking import exclusive, held
+from embc.store.locking import exclusive, held, holding
 from embc.store.vectors import check_name
 
 SCHEMA = """
@@ -116,10 +116,24 @@ class RunRecord:
 class ReportStore:
     """Runs, metrics, per-cluster stats and coordinates; readable with plain `duckdb FILE`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, resident: bool = False):
+        """`resident` (a server): open the file once, locked until `close`, and give each unit of work a
+        cursor of its own, so that questions read the last complete run while a job writes its next one."""
         self.path = Path(path)
         self._schema_ready = False
         self._local = threading.local()  # the connection a `session` keeps open is its thread's
+        self._resident = resident
+        self._shared: tuple[duckdb.DuckDBPyConnection, ExitStack] | None = None
+        self._opening = threading.Lock()
+
+    def close(self) -> None:
+        """Close the file a resident store keeps open (a no-op otherwise)."""
+        with self._opening:
+            if self._shared is not None:
+                con, lock = self._shared
+                self._shared = None
+                con.close()
+                lock.close()
 
     @property
     def _held(self) -> duckdb.DuckDBPyConnection | None:
@@ -147,6 +161,13 @@ class ReportStore:
         if self._held is not None:
             yield self._held
             return
+        if self._resident:
+            cursor = self._connection().cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            return
         # DuckDB lets one process open the file at a time: hold it only for short units of work.
         with exclusive(self.path.with_name(self.path.name + ".lock"), "the report store"):
             con = self._open()
@@ -154,6 +175,18 @@ class ReportStore:
                 yield con
             finally:
                 con.close()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """A resident store's one connection, opened (and its lock taken) on first use."""
+        with self._opening:
+            if self._shared is None:
+                stack = holding(self.path.with_name(self.path.name + ".lock"), "the report store")
+                try:
+                    self._shared = (self._open(), stack)
+                except BaseException:
+                    stack.close()
+                    raise
+            return self._shared[0]
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         """A connection to the file; a damaged file is moved aside (saying so on stderr) and a new one started:

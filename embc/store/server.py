@@ -57,6 +57,9 @@ class ServerStore:
         """Nothing to hold: a server serves every call."""
         yield
 
+    def close(self) -> None:
+        self.client.close()
+
     @classmethod
     def connect(cls, url: str, api_key: str | None = None) -> "ServerStore":
         client = QdrantClient(url=url, api_key=api_key, timeout=30)

@@ -123,6 +123,9 @@ class Store(Protocol):
 
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
 
+    def close(self) -> None:
+        """Let go of what the store keeps open."""
+
 
 def reported(groups: Sequence[Group],
              progress: Callable[[int, int], None] | None) -> Iterator[Group]:

@@ -1,0 +1,213 @@
+"""`embc serve` under load over loopback, against the bare engine on the same collection: `make bench`.
+
+A collection of N precomputed 384-d vectors (default 100,000) with a complete k-means run, and the WordNet
+sample embedded with MiniLM (for similar-by-text, whose cost is the sentence's embedding, not the collection's
+size). 16 client threads (httpx, one connection each) then ask, one kind of question at a time, for a fixed
+number of requests each: the cluster list, a page of 50 members, similar by item, similar by text. Then the
+same mix while an ingest streams 500 items/s into the collection and a full recluster runs, counting errors
+and checking afterwards that every acknowledged item is there. Last, with the server stopped, the floor: the
+engine's own retrieve-then-search by item, in-process on the same shard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from run import DIM, WORDNET, make_vectors
+
+CLIENTS = 16
+NAME = "served"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build(home: Path, n: int) -> None:
+    """The collections the server will answer from, each with a complete run."""
+    from embc import Workspace
+
+    with Workspace(home) as ws:
+        X = make_vectors(n)
+        ws.ingest(NAME, ((f"p{i}", v) for i, v in enumerate(X)))
+        ws.recluster(NAME, "kmeans", 50, seed=0, projection="pca")
+        ws.ingest("wordnet", WORDNET)
+        ws.recluster("wordnet", "kmeans", 8, seed=0, projection="pca")
+
+
+def start(home: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port)],
+                               env={**os.environ, "EMBC_HOME": str(home)})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("embc serve did not start")
+
+
+def questions(n: int) -> dict[str, callable]:
+    """Each kind of question, as a function of a client and a random generator."""
+    base = f"/v1/collections/{NAME}"
+    return {
+        "cluster list": lambda c, r: c.get(f"{base}/clusters"),
+        "members (page of 50)": lambda c, r: c.get(f"{base}/clusters/{r.randrange(50)}/items",
+                                                   params={"limit": 50}),
+        "similar by item": lambda c, r: c.post(f"{base}/similar", json={"item": f"p{r.randrange(n)}"}),
+        "similar by text": lambda c, r: c.post("/v1/collections/wordnet/similar",
+                                               json={"text": f"a kind of {r.choice(WORDS)}"}),
+    }
+
+
+WORDS = ["dog", "tree", "river", "engine", "song", "fever", "coin", "castle", "storm", "violin"]
+
+
+def load(url: str, asks: list, per_client: int | None = None, until: threading.Event | None = None) -> dict:
+    """CLIENTS threads asking in turn (a fixed count each, or until the event is set): latencies and errors."""
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def client(seed: int) -> None:
+        r = random.Random(seed)
+        with httpx.Client(base_url=url, timeout=60) as c:
+            done = 0
+            while (per_client is None or done < per_client) and not (until and until.is_set()):
+                start = time.perf_counter()
+                response = asks[done % len(asks)](c, r)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+                done += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "requests": len(ms),
+            "rps": len(ms) / wall, "errors": errors}
+
+
+def under_writes(url: str, n: int, asks: list) -> dict:
+    """The questions while an ingest streams 500 items/s and a full recluster runs; then the acknowledged
+    items are counted."""
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    extra = make_vectors(200_000, seed=1)
+
+    def stream() -> None:  # 50 items every 0.1 s
+        with httpx.Client(base_url=url, timeout=60) as c:
+            first = n
+            while not stop.is_set():
+                tick = time.perf_counter()
+                keys = [f"p{i}" for i in range(first, first + 50)]
+                body = {"records": [{"id": k, "vector": v.tolist()} for k, v in zip(keys, extra[first - n:])]}
+                if c.post(f"/v1/collections/{NAME}/items", json=body).status_code == 200:
+                    acknowledged.extend(keys)
+                first += 50
+                time.sleep(max(0.0, 0.1 - (time.perf_counter() - tick)))
+
+    with httpx.Client(base_url=url, timeout=60) as c:
+        job = c.post(f"/v1/collections/{NAME}/recluster", json={"full": True}).json()["job_id"]
+        streamer = threading.Thread(target=stream)
+        streamer.start()
+
+        def watch() -> None:
+            while c.get(f"/v1/jobs/{job}").json()["state"] in ("queued", "running"):
+                time.sleep(0.5)
+            stop.set()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        result = load(url, asks, until=stop)
+        watcher.join()
+        streamer.join()
+        state = c.get(f"/v1/jobs/{job}").json()
+        points = next(x["points"] for x in c.get("/v1/collections").json() if x["name"] == NAME)
+    result.update(job=state["state"], acknowledged=len(acknowledged), present=points - n)
+    return result
+
+
+def floor(home: Path, n: int, count: int = 2000) -> float:
+    """p50 ms of the engine's own retrieve-then-search by item, in-process on the collection's shard."""
+    from qdrant_edge import EdgeShard, Query, QueryRequest
+
+    from embc.ingest.items import point_id
+
+    shard = EdgeShard.load(str(home / "collections" / NAME / "shard"))
+    r = random.Random(0)
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        point = shard.retrieve([point_id(f"p{r.randrange(n)}")], with_payload=False, with_vector=True)[0]
+        shard.query(QueryRequest(limit=10, query=Query.Nearest(point.vector), with_payload=True))
+        times.append(time.perf_counter() - start)
+    shard.close()
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="Points in the collection.")
+    parser.add_argument("--requests", type=int, default=100, help="Requests per client and kind of question.")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="embc-serve-bench-"))
+    try:
+        started = time.perf_counter()
+        build(home, args.n)
+        print(f"built {args.n:,} points with a run in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        process, url = start(home)
+        try:
+            kinds = questions(args.n)
+            for ask in kinds.values():  # the first of each loads what it needs
+                ask(httpx.Client(base_url=url, timeout=120), random.Random(0))
+            rows = {name: load(url, [ask], args.requests) for name, ask in kinds.items()}
+            busy = under_writes(url, args.n, [kinds["members (page of 50)"], kinds["similar by item"],
+                                              kinds["cluster list"]])
+        finally:
+            process.terminate()
+            process.wait(60)
+        bare = floor(home, args.n)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"| question ({args.n:,} x {DIM}, {CLIENTS} clients) | p50 ms | p99 ms | requests/s | errors |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, r in rows.items():
+        print(f"| {name} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {len(r['errors'])} |")
+    print(f"| members, similar by item, cluster list, while 500 items/s stream in and a full recluster runs "
+          f"(job {busy['job']}) | {busy['p50']:.1f} | {busy['p99']:.1f} | {busy['rps']:.0f} | {len(busy['errors'])} |")
+    print(f"\nacknowledged items streamed in: {busy['acknowledged']:,}; present afterwards: {busy['present']:,}")
+    served = rows["similar by item"]["p50"]
+    print(f"similar by item: served p50 {served:.1f} ms, bare engine retrieve+search p50 {bare:.1f} ms: "
+          f"**{served / bare:.2f}x** the floor")
+    for r in [*rows.values(), busy]:
+        for error in r["errors"][:3]:
+            print("error:", error, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
