@@ -54,6 +54,10 @@ class Layout:
     def models(self) -> Path:
         return self.root / "models"
 
+    def uploads(self, collection: str) -> Path:
+        """Where the files uploaded to `embc serve` for the collection are kept."""
+        return self.root / "uploads" / check_name(collection)
+
     def model_dir(self, collection: str) -> Path:
         """Where a model trained on the collection's own items (word2vec, table models) is kept."""
         return self.models / check_name(collection)

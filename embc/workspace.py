@@ -241,6 +241,7 @@ class Workspace:
         self.reports.forget(collection)
         (self.layout.vectors / f"{collection}.vectors").unlink(missing_ok=True)
         shutil.rmtree(self.layout.model_dir(collection), ignore_errors=True)
+        shutil.rmtree(self.layout.uploads(collection), ignore_errors=True)
         self._embedders = {key: e for key, e in self._embedders.items()
                            if key[2] != str(self.layout.model_dir(collection))}
         return points

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,6 +50,7 @@ def server(clustered_home, tmp_path_factory):
             pass
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.2)
+    client.home = home
     yield client
     process.terminate()
     process.wait(30)
@@ -172,6 +174,54 @@ def test_a_body_over_the_limit_is_refused_with_413(server):
                            headers={"content-type": "application/json"})
     assert streamed.status_code == 413
     assert "big" not in [c["name"] for c in server.get("/v1/collections").json()]
+
+
+FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
+
+
+def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
+    files = [("files", ("a.txt", b"A lighthouse guides ships at night.")),
+             ("files", ("../../escape.txt", b"A name that climbs out of the folder keeps only its last part.")),
+             ("files", ("rows.jsonl", b'{"id": "r1", "text": "a cat"}\n{"id": "r2", "text": ""}\n')),
+             ("files", (".hidden", b"hidden")),
+             ("files", ("empty.txt", b""))]
+    uploaded = server.post("/v1/collections/uploaded/items", files=files, data={"model": "minilm"})
+    assert uploaded.status_code == 200, uploaded.text
+    body = uploaded.json()
+    assert (body["added"], body["skipped"]) == (3, 3)
+    assert {s["source"] for s in body["skipped_items"]} == {".hidden", "empty.txt", "rows.jsonl#2"}
+    keys = {h["item"] for h in server.post("/v1/collections/uploaded/similar",
+                                           json={"text": "ships", "limit": 10}).json()}
+    assert keys == {"a.txt", "escape.txt", "r1"}
+    assert not (server.home.parent / "escape.txt").exists() and not (server.home / "escape.txt").exists()
+    again = server.post("/v1/collections/uploaded/items", files=files[:1]).json()
+    assert (again["added"], again["unchanged"]) == (0, 1)
+    # Text where a file goes, a body that is neither JSON nor a multipart form, an unknown field.
+    text = server.post("/v1/collections/uploaded/items", files=files[:1], data={"files": "not a file"})
+    assert text.status_code == 422 and text.json()["detail"][0]["msg"] == "a file field holds text, not a file"
+    assert server.post("/v1/collections/uploaded/items", data={"files": "x"}).status_code == 415
+    plain = server.post("/v1/collections/uploaded/items", content=b"x", headers={"content-type": "text/plain"})
+    assert plain.status_code == 415 and plain.json()["error"].startswith("send the body as")
+    assert server.post("/v1/collections/uploaded/items", files=files[:1], data={"nope": "1"}).status_code == 422
+    assert server.delete("/v1/collections/uploaded").status_code == 204
+
+
+def test_similar_to_an_uploaded_image(server):
+    pictures = sorted((FASHION / "bag").glob("*.png"))[:6] + sorted((FASHION / "sneaker").glob("*.png"))[:6]
+    added = server.post("/v1/collections/pics/items",
+                        files=[("files", (p.name, p.read_bytes(), "image/png")) for p in pictures]).json()
+    assert added["added"] == 12 and added["skipped"] == 0
+    assert all((server.home / "uploads" / "pics" / p.name).is_file() for p in pictures)  # kept: points show them
+    probe = pictures[7]
+    hits = server.post("/v1/collections/pics/similar", files={"image": (probe.name, probe.read_bytes())},
+                       data={"limit": "3"})
+    assert hits.status_code == 200, hits.text
+    assert hits.json()[0]["item"] == probe.name and hits.json()[0]["score"] > 0.99
+    assert {h["item"] for h in hits.json()} <= {p.name for p in pictures[6:]}  # sneakers near a sneaker
+    broken = server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"not an image")})
+    assert broken.status_code == 422 and "cannot be read" in broken.json()["error"]
+    assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
+                       data={"limit": "0"}).status_code == 422
 
 
 def test_questions_are_answered_while_a_recluster_job_runs(server):

@@ -4,31 +4,72 @@ requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from embc import __version__
 from embc.cluster.params import check_size
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
-from embc.results import ClusterSummary
-from embc.service import schemas
+from embc.results import ClusterSummary, IngestResult
+from embc.service import schemas, uploads
 from embc.service.jobs import Jobs
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
 from embc.service.streams import streamed
+from embc.store.vectors import check_name
 from embc.workspace import Workspace
 
 ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"model": schemas.Error},
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
+MAX_FILES = 10_000  # files in one upload
+LISTS = ("files",)  # the form fields that take several files
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+
+
+BODY_ERRORS = {**ERRORS, 413: {"model": schemas.Error}, 415: {"model": schemas.Error}}
+BODIES = (schemas.IngestRequest, schemas.Upload, schemas.SimilarRequest, schemas.ImageQuery)
+REF = "#/components/schemas/{model}"
+
+
+def bodies(as_json: type[BaseModel], as_form: type[BaseModel]) -> dict:
+    """The OpenAPI request body of a route that takes JSON or multipart/form-data."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": REF.format(model=as_json.__name__)}},
+        "multipart/form-data": {"schema": {"$ref": REF.format(model=as_form.__name__)}}}}}
+
+
+async def read_body(request: Request, as_json: type[BaseModel], as_form: type[BaseModel]) -> BaseModel:
+    """The body as `as_json` (JSON) or `as_form` (multipart/form-data, its files as UploadFile objects);
+    422 when it does not fit, 415 for any other content type."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "multipart/form-data":
+            form = await request.form(max_files=MAX_FILES)
+            fields = {key: form.getlist(key) if key in LISTS else form[key] for key in form}
+            body = as_form.model_validate(fields)
+            files = [f for key in LISTS for f in fields.get(key, [])] + [getattr(body, "image", None)]
+            if any(f is not None and not isinstance(f, UploadFile) for f in files):
+                raise RequestValidationError([{"loc": ("body",), "msg": "a file field holds text, not a file"}])
+            return body
+        if kind in ("application/json", ""):
+            return as_json.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) \
+            from None
+    raise HTTPException(415, f"send the body as application/json or multipart/form-data, not '{kind}'")
 
 
 def _status(exc: EmbcError) -> int:
@@ -71,6 +112,12 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     async def http_error(request: Request, exc: HTTPException):
         return JSONResponse({"error": str(exc.detail), "detail": None}, exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        """A fault of embc's own: the traceback to the server's log, one line to the client."""
+        logging.getLogger("embc.service").error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": f"internal error: {describe_error(exc, (api_key,))}", "detail": None}, 500)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
@@ -94,11 +141,15 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def delete_collection(collection: str = NAME):
         workspace.delete(collection)
 
-    @app.post("/v1/collections/{collection}/items", response_model=schemas.IngestResult, responses=ERRORS,
-              dependencies=[v1])
-    def ingest(body: schemas.IngestRequest, collection: str = NAME):
-        records = [r.model_dump(exclude_none=True) for r in body.records]
-        return workspace.ingest(collection, records, model=body.model).to_dict()
+    @app.post("/v1/collections/{collection}/items", response_model=schemas.IngestResult, responses=BODY_ERRORS,
+              dependencies=[v1], openapi_extra=bodies(schemas.IngestRequest, schemas.Upload))
+    async def ingest(request: Request, collection: str = NAME):
+        """JSON records, or files uploaded as multipart/form-data (`files`, each file's name its key)."""
+        body = await read_body(request, schemas.IngestRequest, schemas.Upload)
+        if isinstance(body, schemas.IngestRequest):
+            records = [r.model_dump(exclude_none=True) for r in body.records]
+            return (await run_in_threadpool(workspace.ingest, collection, records, model=body.model)).to_dict()
+        return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
 
     @app.delete("/v1/collections/{collection}/items/{key}", status_code=204, responses=ERRORS, dependencies=[v1])
     def delete_item(key: str, collection: str = NAME):
@@ -119,11 +170,17 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         more = len(page) > limit
         return {"items": [e.to_dict() for e in page[:limit]], "next_cursor": str(start + limit) if more else None}
 
-    @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=ERRORS,
-              dependencies=[v1])
-    def similar(body: schemas.SimilarRequest, collection: str = NAME):
-        hits = workspace.similar(collection, text=body.text, item=body.item, vector=body.vector,
-                                 cluster=body.cluster, limit=body.limit)
+    @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
+              dependencies=[v1], openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))
+    async def similar(request: Request, collection: str = NAME):
+        """Nearest to a text, a stored item or a vector (JSON), or to an image uploaded as multipart/form-data."""
+        body = await read_body(request, schemas.SimilarRequest, schemas.ImageQuery)
+        if isinstance(body, schemas.SimilarRequest):
+            query = {"text": body.text, "item": body.item, "vector": body.vector}
+        else:
+            query = {"image": await run_in_threadpool(uploads.image, body.image)}
+        hits = await run_in_threadpool(lambda: workspace.similar(collection, cluster=body.cluster, limit=body.limit,
+                                                                 **query))
         return [h.to_dict() for h in hits]
 
     @app.post("/v1/collections/{collection}/recluster", status_code=202, response_model=schemas.Accepted,
@@ -160,4 +217,28 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def runs(collection: str = NAME):
         return [r.to_dict() for r in workspace.runs(collection)]
 
+    components = models_json_schema([(m, "validation") for m in BODIES], ref_template=REF)[1]["$defs"]
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        schema = default_openapi()
+        schema["components"]["schemas"].update(components)
+        return schema
+
+    app.openapi = openapi
     return app
+
+
+def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload) -> IngestResult:
+    """Ingest the uploaded files as `embc ingest FILE...` would, with the uploads that have no usable name
+    skipped."""
+    check_name(collection)
+    saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
+    try:
+        result = workspace.ingest(collection, saved, model=body.model, text_field=body.text_field,
+                                  label_field=body.label_field, id_field=body.id_field, folder_labels=False) \
+            if saved else IngestResult(collection)
+    finally:
+        uploads.discard(saved)
+    result.skipped[:0] = skipped
+    return result

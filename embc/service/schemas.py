@@ -62,6 +62,26 @@ class IngestRequest(Strict):
     model: str | None = None
 
 
+class Upload(Strict):
+    """Ingest from uploaded files (multipart/form-data), read as `embc ingest FILE...` reads them."""
+
+    files: list[Any] = Field(min_length=1, json_schema_extra={"items": {"type": "string", "format": "binary"}},
+                               description="Text files, JSONL, CSV, .npy or Parquet tables, or images; each "
+                               "file's name is its key.")
+    model: str | None = None
+    text_field: str | None = None
+    label_field: str | None = None
+    id_field: str | None = None
+
+
+class ImageQuery(Strict):
+    """Similar to an uploaded image (multipart/form-data)."""
+
+    image: Any = Field(json_schema_extra={"type": "string", "format": "binary"})
+    cluster: int | None = Field(None, ge=-1)
+    limit: int = Field(10, ge=1, le=1_000)
+
+
 class Skipped(BaseModel):
     source: str
     reason: str

@@ -8,9 +8,10 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import wraps
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import duckdb
 import numpy as np
@@ -113,6 +114,39 @@ class RunRecord:
     anchors: dict[str, np.ndarray] | None = None
 
 
+def _remembered(read: Callable) -> Callable:
+    """A resident store's answer to a read, kept until its next write: it is the file's only writer then. Reads
+    inside a session (a job's, perhaps in its own transaction) are neither kept nor answered from what is."""
+
+    @wraps(read)
+    def remembered(self: "ReportStore", *args):
+        if not self._resident or self._held is not None:
+            return read(self, *args)
+        key = (read.__name__, *args)
+        with self._memo_lock:
+            if key in self._memo:
+                return self._memo[key]
+            generation = self._generation
+        value = read(self, *args)
+        with self._memo_lock:
+            if generation == self._generation:
+                self._memo[key] = value
+        return value
+
+    return remembered
+
+
+def _writes(write: Callable) -> Callable:
+    @wraps(write)
+    def writing(self: "ReportStore", *args, **kwargs):
+        try:
+            return write(self, *args, **kwargs)
+        finally:
+            self._changed()
+
+    return writing
+
+
 class ReportStore:
     """Runs, metrics, per-cluster stats and coordinates; readable with plain `duckdb FILE`."""
 
@@ -125,6 +159,14 @@ class ReportStore:
         self._resident = resident
         self._shared: tuple[duckdb.DuckDBPyConnection, ExitStack] | None = None
         self._opening = threading.Lock()
+        self._memo: dict[tuple, object] = {}
+        self._memo_lock = threading.Lock()
+        self._generation = 0
+
+    def _changed(self) -> None:
+        with self._memo_lock:
+            self._generation += 1
+            self._memo.clear()
 
     def close(self) -> None:
         """Close the file a resident store keeps open (a no-op otherwise)."""
@@ -225,6 +267,7 @@ class ReportStore:
         if newest and newest[0]["status"] == "running" and not held(self._job_lock(collection)):
             self.fail_run(newest[0]["run_id"], INTERRUPTED)
 
+    @_writes
     def start_run(self, collection: str, mode: str, algorithm: str, params: dict, seed: int, model: str,
                   versions: dict, base_run: int | None = None) -> int:
         """A new run, status 'running'; `base_run` is the full run an incremental run extends."""
@@ -285,7 +328,10 @@ class ReportStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                self._changed()
 
+    @_writes
     def fail_run(self, run_id: int, error: str) -> None:
         with self._connect() as con:
             con.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
@@ -297,6 +343,7 @@ class ReportStore:
             return _rows(con.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE collection = ? "
                                      "ORDER BY run_id DESC", [collection]))
 
+    @_remembered
     def run(self, collection: str, run_id: int | None = None) -> dict | None:
         """A run of the collection: the given one, else the latest complete one."""
         where = "run_id = ?" if run_id is not None else "status = 'complete'"
@@ -313,6 +360,7 @@ class ReportStore:
                                     "(?, (SELECT COALESCE(base_run, run_id) FROM runs WHERE run_id = ?)) "
                                     "ORDER BY run_id, name", [run_id, run_id]).fetchall())
 
+    @_remembered
     def clusters(self, run_id: int) -> list[dict]:
         """The run's clusters; a cluster's name is the one a user gave its id, else the run's own."""
         with self._connect() as con:
@@ -321,11 +369,13 @@ class ReportStore:
                                      "LEFT JOIN names n ON n.collection = r.collection AND n.cluster = c.cluster "
                                      "WHERE c.run_id = ? ORDER BY c.cluster", [run_id]))
 
+    @_writes
     def rename(self, collection: str, cluster: int, name: str) -> None:
         """Name a cluster id of the collection, in every run that has it, until renamed again."""
         with self._connect() as con:
             con.execute("INSERT OR REPLACE INTO names VALUES (?, ?, ?)", [collection, cluster, name])
 
+    @_writes
     def delete_run(self, run_id: int) -> None:
         """Delete a run and its rows."""
         with self._connect() as con:
@@ -335,6 +385,7 @@ class ReportStore:
             con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
             con.execute("COMMIT")
 
+    @_writes
     def forget(self, collection: str) -> None:
         """Delete every record of the collection: its runs, their rows and its cluster names."""
         with self._connect() as con:
@@ -346,6 +397,7 @@ class ReportStore:
             con.execute("DELETE FROM names WHERE collection = ?", [collection])
             con.execute("COMMIT")
 
+    @_remembered
     def centroids(self, run_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cluster ids, centroids and extents of a run (noise left out)."""
         with self._connect() as con:
