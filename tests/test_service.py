@@ -30,13 +30,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(clustered_home, tmp_path_factory):
-    home = tmp_path_factory.mktemp("served") / "home"
-    shutil.copytree(clustered_home, home)
+def start_server(home: Path, *args: str) -> tuple[subprocess.Popen, httpx.Client]:
+    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--key", KEY,
-                                "--max-body", str(MAX_BODY)],
+    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--key", KEY, *args],
                                env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"},
@@ -51,6 +48,14 @@ def server(clustered_home, tmp_path_factory):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.2)
     client.home = home
+    return process, client
+
+
+@pytest.fixture(scope="module")
+def server(clustered_home, tmp_path_factory):
+    home = tmp_path_factory.mktemp("served") / "home"
+    shutil.copytree(clustered_home, home)
+    process, client = start_server(home, "--max-body", str(MAX_BODY))
     yield client
     process.terminate()
     process.wait(30)
@@ -222,6 +227,36 @@ def test_similar_to_an_uploaded_image(server):
     assert broken.status_code == 422 and "cannot be read" in broken.json()["error"]
     assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
                        data={"limit": "0"}).status_code == 422
+
+
+def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(clustered_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    process, client = start_server(home, "--every", "1s")
+    try:
+        def scheduled() -> list[dict]:
+            return [j for j in client.get("/v1/jobs").json() if j["origin"] == "schedule" and j["state"] == "done"]
+
+        _until(lambda: scheduled())
+        assert scheduled()[0]["result"]["reason"].startswith("nothing new since run")
+        records = [{"id": f"new{i}", "text": f"a new kind of {w}"} for i, w in enumerate(["oak", "maple", "pine"])]
+        assert client.post("/v1/collections/wordnet/items", json={"records": records}).json()["added"] == 3
+        _until(lambda: any(j["result"]["mode"] == "incremental" for j in scheduled()))
+        run = next(j["result"] for j in scheduled() if j["result"]["mode"] == "incremental")
+        assert run["points"] == 3
+        labelled = client.post("/v1/collections/wordnet/similar", json={"item": "new0", "limit": 3}).json()
+        assert all(hit["cluster"] is not None for hit in labelled)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert "wordnet: run" in err and "incremental" in err  # one line per run in the server's log
+
+
+def _until(condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
 
 
 def test_questions_are_answered_while_a_recluster_job_runs(server):

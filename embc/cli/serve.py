@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from embc.cli.app import app
+from embc.cli.recluster import parse_interval
 from embc.errors import EmbcError
 
 
@@ -34,16 +35,20 @@ def serve(ctx: typer.Context,
                                                 help="Clients must send Authorization: Bearer KEY (needed to "
                                                 "listen beyond loopback)."),
           max_body: int = typer.Option(64 << 20, "--max-body", min=1, help="Largest request body in bytes; "
-                                       "larger ones are refused with 413.")) -> None:
+                                       "larger ones are refused with 413."),
+          every: Optional[str] = typer.Option(None, "--every", help="Recluster every collection on a schedule: "
+                                              "30s, 10m, 1h30m, 1d (with each one's last parameters).")) -> None:
     """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
     import uvicorn
 
     from embc.service.app import make_app
     from embc.service.owner import claim
 
+    interval = parse_interval(every) if every else None
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
     served = ctx.obj.open(resident=True)
     with claim(served.layout, _url(host, port)), served:
-        uvicorn.run(make_app(served, api_key, max_body), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(make_app(served, api_key, max_body, interval), host=host, port=port, log_level="warning",
+                    access_log=False)

@@ -4,6 +4,7 @@ requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
 from __future__ import annotations
 
 import hmac
+from contextlib import asynccontextmanager
 import logging
 import time
 from typing import Literal
@@ -21,7 +22,7 @@ from embc import __version__
 from embc.cluster.params import check_size
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
 from embc.results import ClusterSummary, IngestResult
-from embc.service import schemas, uploads
+from embc.service import schedule, schemas, uploads
 from embc.service.jobs import Jobs
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
@@ -79,12 +80,22 @@ def _status(exc: EmbcError) -> int:
     return 404 if isinstance(exc, NotFound) else 409
 
 
-def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY) -> FastAPI:
+def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY,
+             every: float | None = None) -> FastAPI:
     """The service over `workspace`; with `api_key`, every route but /healthz wants `Authorization: Bearer KEY`;
-    a request body over `max_body` bytes is refused with 413."""
-    app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.")
-    app.add_middleware(BodyLimit, limit=max_body)
+    a request body over `max_body` bytes is refused with 413; `every` (seconds): recluster every collection
+    on that schedule, from the server's start."""
     jobs, metrics = Jobs(), Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if every:
+            schedule.start(workspace, jobs, every)
+        yield
+
+    app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
+                  lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=max_body)
 
     def authorised(request: Request) -> None:
         if api_key is None:
@@ -193,6 +204,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         if job is None:
             raise EmbcError(f"a recluster of '{collection}' is already running: job {jobs.active(collection).id}")
         return {"job_id": job.id}
+
+    @app.get("/v1/jobs", response_model=list[schemas.Job], responses=ERRORS, dependencies=[v1])
+    def all_jobs():
+        """The jobs this server started, requested or scheduled, oldest first."""
+        return [j.to_dict() for j in list(jobs.jobs.values())]
 
     @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS, dependencies=[v1])
     def job(job_id: str):

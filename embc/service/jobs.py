@@ -22,9 +22,11 @@ class Job:
     total: int = 0
     result: dict | None = None
     error: str | None = None
+    origin: str = "request"  # request, schedule
+    thread: threading.Thread | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "collection": self.collection, "state": self.state,
+        return {"id": self.id, "collection": self.collection, "state": self.state, "origin": self.origin,
                 "progress": {"step": self.step, "done": self.done, "total": self.total},
                 "result": self.result, "error": self.error}
 
@@ -40,12 +42,12 @@ class Jobs:
         return next((j for j in self.jobs.values() if j.collection == collection and j.state in ("queued", "running")),
                     None)
 
-    def start(self, collection: str, work: Callable[[Progress], dict]) -> Job | None:
+    def start(self, collection: str, work: Callable[[Progress], dict], origin: str = "request") -> Job | None:
         """Start `work(progress)` for the collection; None when a job of the collection is already running."""
         with self.lock:
             if self.active(collection):
                 return None
-            job = Job(uuid.uuid4().hex, collection)
+            job = Job(uuid.uuid4().hex, collection, origin=origin)
             self.jobs[job.id] = job
 
         def progress(step: str, done: int, total: int) -> None:
@@ -59,5 +61,6 @@ class Jobs:
             except Exception as exc:  # the job's failure is its state, for the client to read
                 job.error, job.state = describe_error(exc), "failed"
 
-        threading.Thread(target=run, name=f"embc-job-{job.id[:8]}", daemon=True).start()
+        job.thread = threading.Thread(target=run, name=f"embc-job-{job.id[:8]}", daemon=True)
+        job.thread.start()
         return job

@@ -121,6 +121,7 @@ class Job(BaseModel):
     id: str
     collection: str
     state: Literal["queued", "running", "done", "failed"]
+    origin: Literal["request", "schedule"]
     progress: Progress
     result: dict | None = None
     error: str | None = None
