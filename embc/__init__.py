@@ -1,5 +1,7 @@
-"""embc: semantic clustering backed by Qdrant. `embc.Workspace` is the library; `embc` the command line."""
+"""embc: semantic clustering backed by Qdrant. `embc.Workspace` is the library, `embc.Client` the same over a
+running `embc serve`; `embc` the command line."""
 
+from embc.client import Client
 from embc.errors import EmbcError, NotFound, ParameterError
 from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult,
                           Skipped)
@@ -7,6 +9,6 @@ from embc.store.vectors import CollectionInfo
 from embc.workspace import Workspace
 
 __version__ = "0.2.0"
-__all__ = ["Workspace", "CollectionInfo", "ClusterStats", "ClusterSummary", "Entry", "Event", "IngestResult",
+__all__ = ["Workspace", "Client", "CollectionInfo", "ClusterStats", "ClusterSummary", "Entry", "Event", "IngestResult",
            "Report", "Run", "RunResult", "Skipped", "EmbcError", "NotFound", "ParameterError",
            "__version__"]

@@ -382,7 +382,9 @@ def _paths(source: Source) -> list[Path] | None:
     if isinstance(source, (str, os.PathLike)):
         return [Path(source)]
     if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
-        return [Path(s) for s in source]
+        from embc.ingest.sources import Keyed
+
+        return [s if isinstance(s, Keyed) else Path(s) for s in source]
     return None
 
 

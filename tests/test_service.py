@@ -146,7 +146,18 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     assert done["progress"]["step"] == "write labels"
     report = server.get("/v1/collections/wordnet/report").json()
     assert set(report) == {"collection", "run", "metrics", "clusters", "events", "runs"}
-    assert [r["status"] for r in server.get("/v1/collections/wordnet/runs").json()][-1] == "complete"
+    history = server.get("/v1/collections/wordnet/runs").json()
+    assert history[-1]["status"] == "complete"
+    # The run the 7-cluster run replaced can go; the latest cannot.
+    assert server.delete(f"/v1/collections/wordnet/runs/{history[-1]['run_id']}").status_code == 204
+    assert server.delete(f"/v1/collections/wordnet/runs/{done['result']['run_id']}").status_code == 409
+    assert server.put("/v1/collections/wordnet/clusters/2/name", json={"name": "Dogs"}).status_code == 204
+    assert server.get("/v1/collections/wordnet/clusters").json()[2]["name"] == "Dogs"
+    assert server.put("/v1/collections/wordnet/clusters/2/name", json={"name": "two\nlines"}).status_code == 422
+    figure = server.get("/v1/collections/wordnet/plots/silhouette")
+    assert figure.headers["content-type"] == "image/png" and figure.content.startswith(b"\x89PNG")
+    assert server.get("/v1/collections/wordnet/plots/elbow").status_code == 409  # no k sweep in this run
+    assert server.get("/v1/collections/wordnet").json()["points"] == 1600
     assert server.delete("/v1/collections/notes/items/n2").status_code == 204
     again = server.delete("/v1/collections/notes/items/n2")
     assert (again.status_code, again.json()["error"]) == (404, "no item 'n2' in collection 'notes'")
@@ -186,19 +197,20 @@ FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashi
 
 def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
     files = [("files", ("a.txt", b"A lighthouse guides ships at night.")),
-             ("files", ("../../escape.txt", b"A name that climbs out of the folder keeps only its last part.")),
+             ("files", ("notes/b.txt", b"A harbour shelters ships from the storm.")),
+             ("files", ("../../escape.txt", b"A name that climbs out of the folder is refused.")),
              ("files", ("rows.jsonl", b'{"id": "r1", "text": "a cat"}\n{"id": "r2", "text": ""}\n')),
              ("files", (".hidden", b"hidden")),
              ("files", ("empty.txt", b""))]
     uploaded = server.post("/v1/collections/uploaded/items", files=files, data={"model": "minilm"})
     assert uploaded.status_code == 200, uploaded.text
     body = uploaded.json()
-    assert (body["added"], body["skipped"]) == (3, 3)
-    assert {s["source"] for s in body["skipped_items"]} == {".hidden", "empty.txt", "rows.jsonl#2"}
+    assert (body["added"], body["skipped"]) == (3, 4)
+    assert {s["source"] for s in body["skipped_items"]} == {"../../escape.txt", ".hidden", "empty.txt", "rows.jsonl#2"}
     keys = {h["item"] for h in server.post("/v1/collections/uploaded/similar",
                                            json={"text": "ships", "limit": 10}).json()}
-    assert keys == {"a.txt", "escape.txt", "r1"}
-    assert not (server.home.parent / "escape.txt").exists() and not (server.home / "escape.txt").exists()
+    assert keys == {"a.txt", "notes/b.txt", "r1"}
+    assert not list(server.home.parent.parent.rglob("escape.txt"))
     again = server.post("/v1/collections/uploaded/items", files=files[:1]).json()
     assert (again["added"], again["unchanged"]) == (0, 1)
     # Text where a file goes, a body that is neither JSON nor a multipart form, an unknown field.
@@ -227,6 +239,53 @@ def test_similar_to_an_uploaded_image(server):
     assert broken.status_code == 422 and "cannot be read" in broken.json()["error"]
     assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
                        data={"limit": "0"}).status_code == 422
+
+
+READS = [("collections", "--json"), ("clusters", "-c", "wordnet", "--format", "table"),
+         ("clusters", "-c", "wordnet", "--format", "csv"), ("cluster", "3", "-c", "wordnet", "--json"),
+         ("cluster", "noise", "-c", "wordnet", "--order", "key", "-n", "0", "--json"),
+         ("similar", "--text", "a breed of dog", "-c", "wordnet", "--format", "jsonl"),
+         ("similar", "--id", "dog.n.01", "-c", "wordnet", "--cluster", "1", "--json"),
+         ("report", "-c", "wordnet", "--json"), ("report", "-c", "wordnet", "--runs", "--format", "csv"),
+         ("export", "-c", "wordnet", "--out", "-", "--format", "csv"),
+         ("cluster", "99", "-c", "wordnet"), ("clusters", "-c", "nope"), ("similar", "-c", "wordnet")]
+
+
+def test_the_cli_through_a_server_prints_what_it_prints_directly(clustered_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    direct = [run_embc(*args, home=clustered_home) for args in READS]
+    assert direct[-3].returncode == 1 and direct[-3].stderr.startswith("embc: error: no cluster 99")
+    process, client = start_server(home)
+    try:
+        keyed = {"EMBC_API_KEY": KEY}
+        named = [run_embc("--server", str(client.base_url), *args, env=keyed) for args in READS]
+        owned = [run_embc(*args, home=home, env=keyed) for args in READS]  # found in the data directory
+        for args, a, b, c in zip(READS, direct, named, owned):
+            assert (b.returncode, b.stdout, b.stderr) == (a.returncode, a.stdout, a.stderr), args
+            # The note comes once the command needs the data: not for a usage error found before.
+            note = f"embc: {home} is served by embc serve at {client.base_url}: asking it\n" * (args != READS[-1])
+            assert (c.returncode, c.stdout, c.stderr) == (a.returncode, a.stdout, note + a.stderr), args
+        refused = run_embc("--server", str(client.base_url), "collections")
+        assert (refused.returncode, refused.stderr) == (1, "embc: error: send the API key as Authorization: "
+                                                           "Bearer KEY\n")
+        # Writes through the server: files uploaded under the keys the CLI gives them, a recluster job.
+        (tmp_path / "notes").mkdir()
+        (tmp_path / "notes" / "ship.txt").write_text("A ship is a large boat that carries cargo over the sea.")
+        (tmp_path / "notes" / "bad.txt").write_bytes(b"\xff\xfe\x00")
+        added = run_embc("ingest", str(tmp_path / "notes"), "-c", "wordnet", "--json", home=home, env=keyed)
+        assert added.returncode == 0 and json.loads(added.stdout)["added"] == 1
+        assert json.loads(added.stdout)["skipped_items"][0]["source"] == "bad.txt"
+        run = run_embc("recluster", "-c", "wordnet", "--quiet", home=home, env=keyed)
+        assert run.returncode == 0 and "(incremental:" in run.stdout, run.stdout + run.stderr
+        found = run_embc("similar", "--id", "ship.txt", "-c", "wordnet", "-n", "1", "--json", home=home, env=keyed)
+        assert json.loads(found.stdout)[0]["cluster"] is not None
+        assert run_embc("ingest", "x", "--retrain", "-c", "wordnet", home=home, env=keyed).stderr.endswith(
+            "\nembc: error: retrain: not available through embc serve (stop the server to use it on the data "
+            "directory)\n")
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(clustered_home, tmp_path):

@@ -19,6 +19,7 @@ GLOBAL_OPTIONS = [
     ("home", "--data-dir", "EMBC_HOME", "Folder for the embedded collections and the report store."),
     ("qdrant_url", "--qdrant-url", "EMBC_QDRANT_URL", "Use a Qdrant server instead of the embedded store."),
     ("api_key", "--api-key", "EMBC_QDRANT_API_KEY", "API key of the Qdrant server."),
+    ("server", "--server", "EMBC_URL", "Go through a running `embc serve` at this URL (its key: EMBC_API_KEY)."),
 ]
 
 
@@ -29,9 +30,26 @@ class Settings:
     home: Optional[str] = None
     qdrant_url: Optional[str] = None
     api_key: Optional[str] = None
+    server: Optional[str] = None
 
     @cached_property
     def workspace(self):
+        """The data: through `embc serve` when one is named, or when one owns the data directory (which it
+        keeps locked while it runs); else the Workspace itself."""
+        if self.server:
+            from embc.client import Client
+
+            return Client(self.server)
+        from embc.layout import Layout, default_home
+        from embc.service.owner import server_of
+
+        home = default_home(self.home)
+        url = server_of(Layout(home))
+        if url:
+            from embc.client import Client
+
+            click.echo(f"embc: {home} is served by embc serve at {url}: asking it", err=True)
+            return Client(url)
         return self.open()
 
     def open(self, resident: bool = False):
@@ -68,8 +86,8 @@ class EmbcGroup(TyperGroup):
             if hasattr(exc, "exit_code") or (os.environ.get("EMBC_DEBUG") and not isinstance(exc, EmbcError)):
                 raise  # the command line's own exits and usage errors, or a traceback asked for
             settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
-            click.echo(f"embc: error: {describe_error(exc, (settings.api_key, os.environ.get('EMBC_QDRANT_API_KEY')))}",
-                       err=True)
+            secrets = (settings.api_key, os.environ.get("EMBC_QDRANT_API_KEY"), os.environ.get("EMBC_API_KEY"))
+            click.echo(f"embc: error: {describe_error(exc, secrets)}", err=True)
             raise typer.Exit(1) from None
 
 
@@ -95,9 +113,10 @@ def main_options(
     qdrant_url: Optional[str] = typer.Option(None, "--qdrant-url", envvar="EMBC_QDRANT_URL", help=GLOBAL_OPTIONS[1][3]),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="EMBC_QDRANT_API_KEY", help=GLOBAL_OPTIONS[2][3],
                                           show_envvar=False),
+    server: Optional[str] = typer.Option(None, "--server", envvar="EMBC_URL", metavar="URL", help=GLOBAL_OPTIONS[3][3]),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    ctx.obj = Settings(home, qdrant_url, api_key)
+    ctx.obj = Settings(home, qdrant_url, api_key, server)
 
 
 def workspace(ctx: typer.Context):

@@ -42,13 +42,15 @@ def serve(ctx: typer.Context,
     import uvicorn
 
     from embc.service.app import make_app
-    from embc.service.owner import claim
+    from embc.service.owner import claim, server_of
 
     interval = parse_interval(every) if every else None
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
     served = ctx.obj.open(resident=True)
+    if server_of(served.layout):
+        raise EmbcError(f"{served.path} is already served by embc serve at {server_of(served.layout)}")
     with claim(served.layout, _url(host, port)), served:
         uvicorn.run(make_app(served, api_key, max_body, interval), host=host, port=port, log_level="warning",
                     access_log=False)

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -49,7 +50,7 @@ class Fields:
 def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterator[Item | Skipped]:
     """Every item under `paths`, in a stable order, and every input that had to be skipped."""
     fields = fields or Fields()
-    for file, source, root in _files(paths):
+    for file, source, root in files_in(paths):
         if not file.exists():
             yield Skipped(source, "no such file or folder")
             continue
@@ -275,10 +276,23 @@ def _parquet_rows(path: Path, source: str, fields: Fields) -> Iterator[Item | Sk
             row += 1
 
 
-def _files(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None]]:
+class Keyed(os.PathLike):
+    """A file read under a key given with it (an upload's name) instead of the one its path would give."""
+
+    def __init__(self, path: Path, key: str):
+        self.path, self.key = Path(path), key
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None]]:
     """Each file to read as (path, source, root): a file named is its own source; a folder's files, hidden ones
     left out, have their path relative to it as source and the folder as root."""
     for raw in paths:
+        if isinstance(raw, Keyed):
+            yield raw.path, raw.key, None
+            continue
         path = Path(raw)
         if not path.is_dir():
             yield path, path.name if path.exists() else str(raw), None
@@ -310,4 +324,4 @@ def _inputs_in(path: Path) -> int:
 
 def count_inputs(paths: list[str | Path]) -> int:
     """About how many inputs `iter_items` will yield (rows counted by lines), for a progress bar's total."""
-    return sum(_inputs_in(path) for path, _, _ in _files(paths))
+    return sum(_inputs_in(path) for path, _, _ in files_in(paths))

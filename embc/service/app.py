@@ -4,6 +4,8 @@ requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
 from __future__ import annotations
 
 import hmac
+import shutil
+import tempfile
 from contextlib import asynccontextmanager
 import logging
 import time
@@ -12,15 +14,18 @@ from typing import Literal
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.datastructures import UploadFile
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from embc import __version__
 from embc.cluster.params import check_size
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
+from embc.queries import ORDERS
+from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.jobs import Jobs
@@ -37,7 +42,8 @@ NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
 MAX_FILES = 10_000  # files in one upload
 LISTS = ("files",)  # the form fields that take several files
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
-EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
+                "parquet": "application/vnd.apache.parquet"}
 
 
 BODY_ERRORS = {**ERRORS, 413: {"model": schemas.Error}, 415: {"model": schemas.Error}}
@@ -148,6 +154,10 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def collections():
         return [c.to_dict() for c in workspace.collections()]
 
+    @app.get("/v1/collections/{collection}", response_model=schemas.Collection, responses=ERRORS, dependencies=[v1])
+    def collection_info(collection: str = NAME):
+        return workspace.collection(collection).to_dict()
+
     @app.delete("/v1/collections/{collection}", status_code=204, responses=ERRORS, dependencies=[v1])
     def delete_collection(collection: str = NAME):
         workspace.delete(collection)
@@ -175,9 +185,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS, dependencies=[v1])
     def members(cluster: int, collection: str = NAME, limit: int = Query(50, ge=1, le=1_000),
-                cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1)):
+                cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
+                order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: by "
+                                               "item key")):
         start = int(cursor or 0)
-        page = workspace.members(collection, cluster, start + limit + 1, run)[start:]
+        page = workspace.members(collection, cluster, start + limit + 1, run, order)[start:]
         more = len(page) > limit
         return {"items": [e.to_dict() for e in page[:limit]], "next_cursor": str(start + limit) if more else None}
 
@@ -216,14 +228,34 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             raise HTTPException(404, f"no job '{job_id}'")
         return jobs.jobs[job_id].to_dict()
 
+    @app.put("/v1/collections/{collection}/clusters/{cluster}/name", status_code=204, responses=ERRORS,
+             dependencies=[v1])
+    def rename(body: schemas.Rename, cluster: int, collection: str = NAME):
+        """Name a cluster id; the name stays with the id in later runs."""
+        workspace.rename(collection, cluster, body.name)
+
+    @app.get("/v1/collections/{collection}/plots/{kind}", responses={**ERRORS, 200: {"content": {"image/png": {}}}},
+             response_class=FileResponse, dependencies=[v1])
+    def figure(kind: Literal[KINDS], collection: str = NAME, run: int | None = Query(None, ge=1),
+               cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100)):
+        """A figure of the latest (or a given) run as a PNG: map, elbow, silhouette or montage."""
+        folder = tempfile.mkdtemp(prefix="embc-plot-")
+        try:
+            path = workspace.plot(collection, kind, f"{folder}/{kind}.png", run, cluster, per_cluster)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(path, media_type="image/png", background=BackgroundTask(shutil.rmtree, folder, True))
+
     @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
         "application/x-ndjson": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}}}, dependencies=[v1])
-    def export(collection: str = NAME, format: Literal["jsonl", "csv", "parquet"] = "jsonl",
+    def export(collection: str = NAME, format: Literal[tuple(EXPORT_TYPES)] = "jsonl",
                run: int | None = Query(None, ge=1)):
         workspace.clusters(collection, run)  # what is not there is a 404 before the body starts
+        rows = workspace.collection(collection).points  # as the export begins: ingests may add more meanwhile
         body = streamed(lambda sink: workspace.export(collection, sink, format, run))
         return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
-            "Content-Disposition": f'attachment; filename="{collection}.{format}"'})
+            "Content-Disposition": f'attachment; filename="{collection}.{format}"', "X-Embc-Rows": str(rows)})
 
     @app.get("/v1/collections/{collection}/report", responses=ERRORS, dependencies=[v1])
     def report(collection: str = NAME, run: int | None = Query(None, ge=1)):
@@ -232,6 +264,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/runs", responses=ERRORS, dependencies=[v1])
     def runs(collection: str = NAME):
         return [r.to_dict() for r in workspace.runs(collection)]
+
+    @app.delete("/v1/collections/{collection}/runs/{run}", status_code=204, responses=ERRORS, dependencies=[v1])
+    def delete_run(run: int, collection: str = NAME):
+        """Delete a run from the history: a failed one, or one that a later full run replaced."""
+        workspace.delete_run(collection, run)
 
     components = models_json_schema([(m, "validation") for m in BODIES], ref_template=REF)[1]["$defs"]
     default_openapi = app.openapi
@@ -246,14 +283,16 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
 
 def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload) -> IngestResult:
-    """Ingest the uploaded files as `embc ingest FILE...` would, with the uploads that have no usable name
-    skipped."""
+    """Ingest the uploaded files as `embc ingest` reads files, each under its name as key, with the uploads
+    that have no usable name skipped."""
     check_name(collection)
     saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
     try:
+        # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
         result = workspace.ingest(collection, saved, model=body.model, text_field=body.text_field,
-                                  label_field=body.label_field, id_field=body.id_field, folder_labels=False) \
-            if saved else IngestResult(collection)
+                                  label_field=body.label_field, id_field=body.id_field,
+                                  folder_labels=all("/" in s.key for s in saved) if body.folder_labels is None
+                                  else body.folder_labels) if saved else IngestResult(collection)
     finally:
         uploads.discard(saved)
     result.skipped[:0] = skipped

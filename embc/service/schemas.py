@@ -72,6 +72,8 @@ class Upload(Strict):
     text_field: str | None = None
     label_field: str | None = None
     id_field: str | None = None
+    folder_labels: bool | None = Field(None, description="An image's folder is its label (default: when every "
+                                       "file's name has a folder, as bag/x.png).")
 
 
 class ImageQuery(Strict):
@@ -109,6 +111,11 @@ class ReclusterRequest(Strict):
     seed: int | None = Field(None, ge=0, lt=2**32)
     projection: Literal["umap", "tsne", "pca", "none"] | None = None
     full: bool = False
+    refit_fraction: float = Field(0.3, gt=0, le=1)
+
+
+class Rename(Strict):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*\S[^\r\n]*$")
 
 
 class Progress(BaseModel):

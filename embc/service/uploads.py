@@ -13,43 +13,51 @@ from starlette.datastructures import UploadFile
 
 from embc.errors import ParameterError
 from embc.ingest.images import IMAGE_SUFFIXES, UnreadableImage, load_rgb
+from embc.ingest.sources import Keyed
 from embc.results import Skipped
 
-_SAFE = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
+_PART = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
+MAX_DEPTH = 16
 
 
-def file_name(given: str | None) -> str | None:
-    """The upload's name as a file name, or None when it is not one: the client's own folders dropped, no
-    hidden names, no control characters."""
-    name = re.split(r"[/\\]", given or "")[-1].strip()
-    return name if _SAFE.fullmatch(name) and not name.startswith(".") else None
+def upload_key(given: str | None) -> str | None:
+    """The upload's name as its item key: a relative path, as a file's under `embc ingest FOLDER` (`bag/x.png`),
+    or a bare name, as a file named on the command line; None when it is not one (an absolute path, a `..`, a
+    hidden or empty part, a control character)."""
+    parts = re.split(r"[/\\]", given or "")
+    if not 0 < len(parts) <= MAX_DEPTH or any(not _PART.fullmatch(p) or p.startswith(".") or p != p.strip()
+                                              for p in parts):
+        return None
+    return "/".join(parts)
 
 
-def save(folder: Path, files: list[UploadFile]) -> tuple[list[Path], list[Skipped]]:
-    """Write the uploads into `folder` (a name uploaded again replaces the file, as a changed file would);
-    those without a usable name are skipped with the reason."""
-    folder.mkdir(parents=True, exist_ok=True)
+def save(folder: Path, files: list[UploadFile]) -> tuple[list[Keyed], list[Skipped]]:
+    """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
+    file would), to be read under that key; those without a usable name are skipped with the reason."""
     saved, skipped = [], []
     for upload in files:
-        name = file_name(upload.filename)
-        if name is None:
-            skipped.append(Skipped(str(upload.filename or "(no name)"), "not a usable file name"))
+        key = upload_key(upload.filename)
+        if key is None:
+            skipped.append(Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path "
+                                   "without '..', hidden or empty parts"))
             continue
-        tmp = folder / f".{uuid.uuid4().hex}.part"
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{uuid.uuid4().hex}.part")
         with open(tmp, "wb") as out:
             upload.file.seek(0)
             while chunk := upload.file.read(1 << 20):
                 out.write(chunk)
-        os.replace(tmp, folder / name)
-        saved.append(folder / name)
+        os.replace(tmp, path)
+        saved.append(Keyed(path, key))
     return saved, skipped
 
 
-def discard(paths: list[Path]) -> None:
+def discard(files: list[Keyed]) -> None:
     """Remove the uploads an ingest has read, except images, which their points still show."""
-    for path in paths:
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            path.unlink(missing_ok=True)
+    for file in files:
+        if file.path.suffix.lower() not in IMAGE_SUFFIXES:
+            file.path.unlink(missing_ok=True)
 
 
 def image(upload: UploadFile):

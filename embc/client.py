@@ -1,0 +1,281 @@
+"""`embc.Client`: a running `embc serve`, with the Workspace's methods and the same typed results, over HTTP.
+The CLI uses it with `--server URL` (or EMBC_URL), and on a data directory that a server owns."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
+
+import httpx
+
+from embc.cluster.progress import Progress
+from embc.errors import EmbcError, NotFound, ParameterError
+from embc.results import ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult, Skipped
+from embc.store.vectors import CollectionInfo, check_name
+
+UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body limit (64 MiB)
+UPLOAD_FILES = 500
+PAGE = 1_000  # members per request, the most the server gives
+
+
+def _error(response: httpx.Response) -> EmbcError:
+    """The server's JSON error as the library's own exception: 404 NotFound, 422 ParameterError."""
+    try:
+        body = response.json()
+        message = body["error"]
+        if isinstance(body.get("detail"), list):  # a request the schema refused: say where
+            message += ": " + "; ".join(f"{'.'.join(map(str, d['loc'][1:]))}: {d['msg']}" for d in body["detail"])
+    except (ValueError, KeyError, TypeError):
+        message = f"HTTP {response.status_code}: {response.text[:200]}"
+    kind = {404: NotFound, 422: ParameterError}.get(response.status_code, EmbcError)
+    return kind(message)
+
+
+class Client:
+    """The collections a server at `url` holds: ingest, recluster, and ask what is in each cluster; `api_key`
+    (default EMBC_API_KEY) is sent as `Authorization: Bearer`."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 600):
+        self.url = url.rstrip("/")
+        key = api_key or os.environ.get("EMBC_API_KEY")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout,
+                                  headers={"Authorization": f"Bearer {key}"} if key else {})
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise EmbcError(f"cannot reach embc serve at {self.url}: {exc or type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _path(self, collection: str, rest: str = "") -> str:
+        return f"/v1/collections/{check_name(collection)}{rest}"
+
+    # Collections
+
+    def collections(self) -> list[CollectionInfo]:
+        return [CollectionInfo(**c) for c in self._call("GET", "/v1/collections").json()]
+
+    def collection(self, name: str) -> CollectionInfo:
+        return CollectionInfo(**self._call("GET", self._path(name)).json())
+
+    # Writing
+
+    def ingest(self, collection: str, source, *, model: str | None = None, text_field: str | None = None,
+               label_field: str | None = None, id_field: str | None = None, folder_labels: bool = True,
+               progress: Callable[[int], None] | None = None, **unsupported: Any) -> IngestResult:
+        """Upload files and folders (each file under the key `embc ingest` gives it), or send records (dicts
+        like JSONL rows), in batches."""
+        given = [name for name, value in unsupported.items() if value not in (None, False)]
+        if given:
+            raise ParameterError(f"{', '.join(given)}: not available through embc serve (stop the server to use it "
+                                 "on the data directory)")
+        form = _given(model=model, text_field=text_field, label_field=label_field, id_field=id_field,
+                      folder_labels=None if folder_labels else "false")
+        total = IngestResult(collection)
+        if isinstance(source, (str, os.PathLike)):
+            source = [source]
+        if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
+            batches = (self._upload(collection, batch, form) for batch in _batches(source))
+        else:
+            batches = (self._send(collection, batch, model) for batch in _chunks(list(source), 1_000))
+        for result, inputs in batches:
+            for name in ("added", "updated", "unchanged", "pruned"):
+                setattr(total, name, getattr(total, name) + getattr(result, name))
+            total.skipped += result.skipped
+            if progress:
+                progress(inputs)
+        return total
+
+    def _upload(self, collection: str, batch: list[tuple[Path, str]], form: dict) -> tuple[IngestResult, int]:
+        handles = [open(path, "rb") for path, _ in batch]
+        try:
+            files = [("files", (key, handle)) for (_, key), handle in zip(batch, handles)]
+            body = self._call("POST", self._path(collection, "/items"), files=files, data=form).json()
+        finally:
+            for handle in handles:
+                handle.close()
+        return _ingested(body, collection), len(batch)
+
+    def _send(self, collection: str, records: list, model: str | None) -> tuple[IngestResult, int]:
+        if not all(isinstance(r, dict) for r in records):
+            raise ParameterError("through embc serve, records are dicts (id, text, label or vector)")
+        body = self._call("POST", self._path(collection, "/items"), json={"records": records, "model": model}).json()
+        return _ingested(body, collection), len(records)
+
+    def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
+                  full: bool = False, progress: Progress | None = None, refit_fraction: float = 0.3,
+                  **params: Any) -> RunResult:
+        """Start a recluster job on the server and wait for it, reporting its progress."""
+        body = {"algorithm": algorithm, "k": k, "full": full, "refit_fraction": refit_fraction, **params}
+        job = self._call("POST", self._path(collection, "/recluster"),
+                         json={k: v for k, v in body.items() if v is not None}).json()["job_id"]
+        while True:
+            state = self._call("GET", f"/v1/jobs/{job}").json()
+            if progress and state["progress"]["step"]:
+                progress(state["progress"]["step"], state["progress"]["done"], state["progress"]["total"])
+            if state["state"] == "failed":
+                raise EmbcError(state["error"])
+            if state["state"] == "done":
+                return _run_result(state["result"], collection)
+            time.sleep(0.25)
+
+    def delete(self, collection: str, items: Sequence[str] | None = None) -> int:
+        if items is None:
+            points = self.collection(collection).points
+            self._call("DELETE", self._path(collection))
+            return points
+        if isinstance(items, str):
+            raise ParameterError("items is a list of keys, not one string")
+        removed = 0
+        for key in items:
+            try:
+                self._call("DELETE", self._path(collection, f"/items/{_segment(key)}"))
+                removed += 1
+            except NotFound:
+                self.collection(collection)  # a collection that is not there is the error, not a missing item
+        return removed
+
+    def delete_run(self, collection: str, run: int) -> None:
+        self._call("DELETE", self._path(collection, f"/runs/{int(run)}"))
+
+    def rename(self, collection: str, cluster: int, name: str) -> None:
+        self._call("PUT", self._path(collection, f"/clusters/{int(cluster)}/name"), json={"name": name})
+
+    # Questions
+
+    def clusters(self, collection: str, run: int | None = None) -> list[ClusterSummary]:
+        rows = self._call("GET", self._path(collection, "/clusters"), params=_given(run=run)).json()
+        return [ClusterSummary.of(r) for r in rows]
+
+    def members(self, collection: str, cluster: int, limit: int | None = None, run: int | None = None,
+                order: str = "centre") -> list[Entry]:
+        """The items of a cluster, a page at a time; `limit` None or 0: all of them."""
+        out: list[Entry] = []
+        cursor = None
+        while not limit or len(out) < limit:
+            page = self._call("GET", self._path(collection, f"/clusters/{int(cluster)}/items"), params=_given(
+                limit=min(PAGE, (limit - len(out)) if limit else PAGE), cursor=cursor, run=run, order=order)).json()
+            out += [Entry.of(e) for e in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        return out
+
+    def similar(self, collection: str, *, text: str | None = None, image=None, item: str | None = None,
+                vector=None, cluster: int | None = None, limit: int = 10) -> list[Entry]:
+        """The nearest stored items; an image (a file path) is uploaded."""
+        path = self._path(collection, "/similar")
+        if image is not None:
+            if not Path(image).is_file():
+                raise EmbcError(f"no image file '{image}'")
+            with open(image, "rb") as handle:
+                hits = self._call("POST", path, files={"image": (Path(image).name, handle)},
+                                  data=_given(cluster=cluster, limit=limit)).json()
+        else:
+            vector = None if vector is None else [float(v) for v in vector]
+            hits = self._call("POST", path, json=_given(text=text, item=item, vector=vector, cluster=cluster,
+                                                        limit=limit)).json()
+        return [Entry.of(h) for h in hits]
+
+    def report(self, collection: str, run: int | None = None) -> Report:
+        r = self._call("GET", self._path(collection, "/report"), params=_given(run=run)).json()
+        return Report(r["collection"], Run.of(r["run"]), r["metrics"], [ClusterStats.of(c) for c in r["clusters"]],
+                      [Event.of(e) for e in r["events"]], [Run.of(x) for x in r["runs"]])
+
+    def runs(self, collection: str) -> list[Run]:
+        return [Run.of(r) for r in self._call("GET", self._path(collection, "/runs")).json()]
+
+    def export(self, collection: str, target: str | os.PathLike | BinaryIO, format: str | None = None,
+               run: int | None = None) -> int:
+        """Stream every point to a file or a binary stream, as the server writes it; the number of rows."""
+        from embc.export import format_for
+
+        fmt = format_for(target, format)
+        try:
+            with self._http.stream("GET", self._path(collection, "/export"),
+                                   params=_given(format=fmt, run=run)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                rows = int(response.headers.get("x-embc-rows", 0))
+                sink = target if hasattr(target, "write") else open(target, "wb")
+                try:
+                    for chunk in response.iter_bytes():
+                        sink.write(chunk)
+                finally:
+                    if sink is not target:
+                        sink.close()
+        except httpx.TransportError as exc:
+            raise EmbcError(f"the export from {self.url} broke off: {exc or type(exc).__name__}") from None
+        return rows
+
+    def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
+             cluster: int | None = None, per_cluster: int = 8) -> Path:
+        png = self._call("GET", self._path(collection, f"/plots/{kind}"),
+                         params=_given(run=run, cluster=cluster, per_cluster=per_cluster)).content
+        Path(out).write_bytes(png)
+        return Path(out)
+
+
+def _given(**values: Any) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _segment(key: str) -> str:
+    from urllib.parse import quote
+
+    return quote(str(key), safe="")
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _batches(paths: Sequence[str | os.PathLike]) -> Iterable[list[tuple[Path, str]]]:
+    """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size."""
+    from embc.ingest.sources import files_in
+
+    batch: list[tuple[Path, str]] = []
+    size = 0
+    for file, key, _ in files_in(paths):
+        if not file.exists():
+            raise EmbcError(f"no such file or folder: {key}")
+        if batch and (size + file.stat().st_size > UPLOAD_BYTES or len(batch) >= UPLOAD_FILES):
+            yield batch
+            batch, size = [], 0
+        batch.append((file, key))
+        size += file.stat().st_size
+    if batch:
+        yield batch
+
+
+def _ingested(body: dict, collection: str) -> IngestResult:
+    return IngestResult(collection, body["added"], body["updated"], body["unchanged"],
+                        [Skipped.of(s) for s in body["skipped_items"]], body["pruned"])
+
+
+def _run_result(r: dict, collection: str) -> RunResult:
+    if r["run_id"] is None:
+        return RunResult(None, r["mode"], r["reason"], collection, 0)
+    return RunResult(r["run_id"], r["mode"], r["reason"], collection, r["points"], r["params"],
+                     [ClusterStats.of(c) for c in r["clusters"]], r["metrics"], [Event.of(e) for e in r["events"]],
+                     r["timings"])
+
