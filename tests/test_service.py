@@ -311,6 +311,68 @@ def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(cluste
     assert "wordnet: run" in err and "incremental" in err  # one line per run in the server's log
 
 
+def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_nothing(tmp_path):
+    import threading
+
+    import numpy as np
+
+    home = tmp_path / "home"
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 32))
+
+    def records(first: int, n: int) -> list[dict]:
+        x = centres[np.arange(first, first + n) % 6] + rng.normal(scale=0.3, size=(n, 32))
+        return [{"id": f"p{first + i}", "vector": v.tolist()} for i, v in enumerate(x)]
+
+    process, client = start_server(home)
+    for first in range(0, 20_000, 5_000):
+        assert client.post("/v1/collections/vecs/items", json={"records": records(first, 5_000)}).status_code == 200
+    first = client.post("/v1/collections/vecs/recluster", json={"k": 6, "projection": "pca"}).json()["job_id"]
+    assert _wait(client, first)["state"] == "done"
+
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        with httpx.Client(base_url=client.base_url, headers=dict(client.headers), timeout=30) as c:
+            start = 20_000
+            while not stop.is_set():
+                batch = records(start, 200)
+                try:
+                    if c.post("/v1/collections/vecs/items", json={"records": batch}).status_code == 200:
+                        acknowledged.extend(r["id"] for r in batch)
+                except httpx.TransportError:
+                    return  # killed with this batch in flight: neither acknowledged nor promised
+                start += 200
+
+    streamer = threading.Thread(target=stream)
+    streamer.start()
+    job = client.post("/v1/collections/vecs/recluster", json={"full": True}).json()["job_id"]
+    _until(lambda: client.get(f"/v1/jobs/{job}").json()["progress"]["step"] == "write labels", 120)
+    process.kill()
+    process.wait(30)
+    stop.set()
+    streamer.join()
+    assert acknowledged
+
+    process, client = start_server(home)  # the same directory: its locks died with the process
+    try:
+        rows = [json.loads(line) for line in client.get("/v1/collections/vecs/export").text.splitlines()]
+        keys = [r["item"] for r in rows]
+        assert len(keys) == len(set(keys))  # nothing twice
+        assert set(acknowledged) <= set(keys)  # nothing acknowledged lost
+        runs = client.get("/v1/collections/vecs/runs").json()
+        assert runs[0]["status"] == "failed" and runs[0]["error"].startswith("interrupted")
+        assert client.get("/v1/collections/vecs/clusters").status_code == 200  # from the last complete run
+        again = _wait(client, client.post("/v1/collections/vecs/recluster", json={}).json()["job_id"])
+        assert again["state"] == "done" and again["result"]["mode"] == "full", again
+        assert again["result"]["reason"] == f"run {runs[0]['run_id']} did not complete"
+        assert again["result"]["points"] == len(keys)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def _until(condition, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
