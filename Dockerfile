@@ -1,4 +1,4 @@
-# The embc worker image used by docker-compose.yml.
+# The embc service image used by docker-compose.yml (`embc serve`).
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./

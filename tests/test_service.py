@@ -373,6 +373,30 @@ def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_n
         process.wait(30)
 
 
+def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path):
+    """docker-compose.yml's embc service, run here as written (with the embedded store: no Qdrant server runs
+    on these machines): its command serves beyond loopback with the key, and its healthcheck passes."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text())["services"]
+    service = spec["embc"]
+    shell, flag, line = service["command"]
+    line = line.replace("$$", "$").replace("--port 8000", f"--port {_free_port()}")
+    port = int(line.split("--port ")[1].split()[0])
+    env = {**os.environ, "EMBC_HOME": str(tmp_path), "EMBC_API_KEY": KEY, "EMBC_EVERY": "1h", "PATH": str(
+        Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
+    process = subprocess.Popen([shell, flag, line], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        check = service["healthcheck"]["test"][1:]
+        check = [part.replace("8000", str(port)) for part in check]
+        _until(lambda: subprocess.run([sys.executable if c == "python" else c for c in check]).returncode == 0, 60)
+        public = httpx.get(f"http://127.0.0.1:{port}/v1/collections")
+        assert public.status_code == 401
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def _until(condition, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
