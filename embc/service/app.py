@@ -4,20 +4,17 @@ requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
 from __future__ import annotations
 
 import hmac
+import logging
 import shutil
 import tempfile
-from contextlib import asynccontextmanager
-import logging
 import time
+from contextlib import asynccontextmanager
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
-from starlette.datastructures import UploadFile
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
@@ -28,6 +25,7 @@ from embc.queries import ORDERS
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
+from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
@@ -39,44 +37,12 @@ ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"m
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
-MAX_FILES = 10_000  # files in one upload
-LISTS = ("files",)  # the form fields that take several files
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
 
 
 BODY_ERRORS = {**ERRORS, 413: {"model": schemas.Error}, 415: {"model": schemas.Error}}
-BODIES = (schemas.IngestRequest, schemas.Upload, schemas.SimilarRequest, schemas.ImageQuery)
-REF = "#/components/schemas/{model}"
-
-
-def bodies(as_json: type[BaseModel], as_form: type[BaseModel]) -> dict:
-    """The OpenAPI request body of a route that takes JSON or multipart/form-data."""
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": REF.format(model=as_json.__name__)}},
-        "multipart/form-data": {"schema": {"$ref": REF.format(model=as_form.__name__)}}}}}
-
-
-async def read_body(request: Request, as_json: type[BaseModel], as_form: type[BaseModel]) -> BaseModel:
-    """The body as `as_json` (JSON) or `as_form` (multipart/form-data, its files as UploadFile objects);
-    422 when it does not fit, 415 for any other content type."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if kind == "multipart/form-data":
-            form = await request.form(max_files=MAX_FILES)
-            fields = {key: form.getlist(key) if key in LISTS else form[key] for key in form}
-            body = as_form.model_validate(fields)
-            files = [f for key in LISTS for f in fields.get(key, [])] + [getattr(body, "image", None)]
-            if any(f is not None and not isinstance(f, UploadFile) for f in files):
-                raise RequestValidationError([{"loc": ("body",), "msg": "a file field holds text, not a file"}])
-            return body
-        if kind in ("application/json", ""):
-            return as_json.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) \
-            from None
-    raise HTTPException(415, f"send the body as application/json or multipart/form-data, not '{kind}'")
 
 
 def _status(exc: EmbcError) -> int:
@@ -270,15 +236,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """Delete a run from the history: a failed one, or one that a later full run replaced."""
         workspace.delete_run(collection, run)
 
-    components = models_json_schema([(m, "validation") for m in BODIES], ref_template=REF)[1]["$defs"]
-    default_openapi = app.openapi
-
-    def openapi() -> dict:
-        schema = default_openapi()
-        schema["components"]["schemas"].update(components)
-        return schema
-
-    app.openapi = openapi
+    describe_bodies(app)
     return app
 
 

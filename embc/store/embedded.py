@@ -22,7 +22,7 @@ from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
                                 reported, to_page, to_record)
 
-RESIDENT_WRITE = 1024  # ids per label-write call in a resident store
+RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of the engine (and the GIL) each
 _SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
 
 
@@ -87,6 +87,10 @@ class EmbeddedStore:
         """Close the collections a resident store keeps open (a no-op otherwise)."""
         for name in list(self._resident or ()):
             self._evict(name)
+
+    def _per_write(self, n: int) -> int:
+        """Points per engine call of a write of `n`: all at once, except in a resident store."""
+        return RESIDENT_WRITE if self._resident is not None else max(n, 1)
 
     def _changed(self, name: str) -> None:
         """After a write to the collection: what was kept of it is stale."""
@@ -163,9 +167,13 @@ class EmbeddedStore:
                 _release_freed_memory()
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo:
+        if self._resident is None:
+            return self._create(info)
+        with self._loading:  # not beside a thread that is loading it (and so holds its lock)
+            return self.collection(info.name) if info.name in self._resident else self._create(info)
+
+    def _create(self, info: CollectionInfo) -> CollectionInfo:
         folder = self._dir(info.name)
-        if self._resident and info.name in self._resident:
-            return self.collection(info.name)
         with exclusive(folder / "lock", f"collection '{info.name}'"):
             if (folder / "meta.json").exists():
                 return self.collection(info.name)
@@ -219,8 +227,10 @@ class EmbeddedStore:
 
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         points = [Point(i, v, p) for i, v, p in zip(ids, np.asarray(vectors, dtype=np.float32).tolist(), payloads)]
+        per = self._per_write(len(points))
         with self._shard(name) as shard:
-            shard.update(UpdateOperation.upsert_points(points))
+            for start in range(0, len(points), per):
+                shard.update(UpdateOperation.upsert_points(points[start:start + per]))
         self._changed(name)
 
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
@@ -238,10 +248,9 @@ class EmbeddedStore:
                     return
 
     def set_payloads(self, name: str, groups: Iterable[Group]) -> None:
-        # Resident, a call holds the engine (and every thread's questions) for a few ms at most.
         with self._shard(name) as shard:
             for ids, values in groups:
-                per = RESIDENT_WRITE if self._resident is not None else max(len(ids), 1)
+                per = self._per_write(len(ids))
                 for start in range(0, len(ids), per):
                     # The engine takes UUID objects much faster than strings (1.4 s vs 2.3 s for 100k ids).
                     shard.update(UpdateOperation.set_payload([uuid.UUID(i) for i in ids[start:start + per]], values))

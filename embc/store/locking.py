@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -22,29 +23,48 @@ def wait_limit() -> float:
         raise EmbcError(f"EMBC_WAIT_TIMEOUT must be a number of seconds, not '{text}'") from None
 
 
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_REGISTRY = threading.Lock()
+
+
+def _thread_lock(lock_path: Path) -> threading.Lock:
+    with _REGISTRY:
+        return _THREAD_LOCKS.setdefault(str(lock_path.resolve()), threading.Lock())
+
+
+def _gave_up(what: str) -> EmbcError:
+    return EmbcError(f"gave up waiting for {what} after {wait_limit():.0f} s (set EMBC_WAIT_TIMEOUT to wait longer)")
+
+
 @contextmanager
 def exclusive(lock_path: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_path`; if another process holds it, tell stderr and wait."""
+    """Hold an exclusive lock on `lock_path`; if another process holds it, tell stderr and wait. Threads of
+    this process (a server's) take turns quietly first: the file lock is for other processes."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"embc: waiting for {what}: another embc process is using it", file=sys.stderr, flush=True)
-            deadline = time.monotonic() + wait_limit()
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise EmbcError(f"gave up waiting for {what} after {wait_limit():.0f} s "
-                                        "(set EMBC_WAIT_TIMEOUT to wait longer)") from None
-                    time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    turn = _thread_lock(lock_path)
+    if not turn.acquire(timeout=wait_limit()):
+        raise _gave_up(what)
+    try:
+        with open(lock_path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"embc: waiting for {what}: another embc process is using it", file=sys.stderr, flush=True)
+                deadline = time.monotonic() + wait_limit()
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise _gave_up(what) from None
+                        time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        turn.release()
 
 
 def holding(lock_path: Path, what: str) -> ExitStack:
