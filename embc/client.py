@@ -278,4 +278,3 @@ def _run_result(r: dict, collection: str) -> RunResult:
     return RunResult(r["run_id"], r["mode"], r["reason"], collection, r["points"], r["params"],
                      [ClusterStats.of(c) for c in r["clusters"]], r["metrics"], [Event.of(e) for e in r["events"]],
                      r["timings"])
-

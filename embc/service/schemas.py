@@ -66,8 +66,8 @@ class Upload(Strict):
     """Ingest from uploaded files (multipart/form-data), read as `embc ingest FILE...` reads them."""
 
     files: list[Any] = Field(min_length=1, json_schema_extra={"items": {"type": "string", "format": "binary"}},
-                               description="Text files, JSONL, CSV, .npy or Parquet tables, or images; each "
-                               "file's name is its key.")
+                             description="Text files, JSONL, CSV, .npy or Parquet tables, or images; each file's "
+                             "name is its key.")
     model: str | None = None
     text_field: str | None = None
     label_field: str | None = None
