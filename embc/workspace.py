@@ -325,6 +325,21 @@ class Workspace:
             query = embed_query(info, self.embedder, text=text, image=image)
         return similar_items(self.store, self.reports, collection, query, cluster, limit, exclude)
 
+    def item(self, collection: str, key: str) -> Entry:
+        """One stored item, by item key or point id; NotFound when there is none."""
+        from embc.queries import entry, find_point
+
+        self._info(collection)
+        return entry(find_point(self.store, collection, str(key)))
+
+    def map_points(self, collection: str, run: int | None = None) -> dict[str, np.ndarray]:
+        """The 2-D map of the latest (or a given) complete run: `point_id`, `x`, `y` and `cluster` columns,
+        in point id order (empty when the run kept no map)."""
+        from embc.queries import chosen_run
+
+        self._info(collection)
+        return self.reports.columns("coords", chosen_run(self.reports, collection, run)["run_id"])
+
     def report(self, collection: str, run: int | None = None) -> Report:
         """A run's metrics, clusters and id events (default: the latest complete run), and the run history."""
         from embc.queries import chosen_run

@@ -14,7 +14,8 @@ from typing import Literal
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
@@ -27,6 +28,7 @@ from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
+from embc.service.map import WEB, map_bytes
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
 from embc.service.streams import streamed
@@ -137,6 +139,38 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             records = [r.model_dump(exclude_none=True) for r in body.records]
             return (await run_in_threadpool(workspace.ingest, collection, records, model=body.model)).to_dict()
         return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
+
+    @app.get("/v1/collections/{collection}/items/{key}", response_model=schemas.Item, responses=ERRORS,
+             dependencies=[v1])
+    def item(key: str, collection: str = NAME):
+        """One item, by key or point id."""
+        return workspace.item(collection, key).to_dict()
+
+    @app.get("/v1/collections/{collection}/map", responses={**ERRORS, 200: {"content": {
+        "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])
+    def map_points(collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """The run's 2-D map as little-endian typed arrays: n (uint32), then x and y (float32 x n), then the
+        cluster of each point (int32 x n, -1: noise); points in the order `/map/{index}` counts them."""
+        return Response(map_bytes(workspace.map_points(collection, run)), media_type="application/octet-stream")
+
+    @app.get("/v1/collections/{collection}/map/{index}", response_model=schemas.Item, responses=ERRORS,
+             dependencies=[v1])
+    def map_point(index: int, collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """The item drawn as point `index` of the run's map."""
+        ids = workspace.map_points(collection, run)["point_id"]
+        if not 0 <= index < len(ids):
+            raise NotFound(f"no point {index} on the map of '{collection}' ({len(ids)} points)")
+        return workspace.item(collection, str(ids[index])).to_dict()
+
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home():
+        return HTMLResponse((WEB / "index.html").read_text())
+
+    @app.get("/c/{collection}", response_class=HTMLResponse, include_in_schema=False)
+    def map_page(collection: str = NAME):
+        return HTMLResponse((WEB / "map.html").read_text())
 
     @app.delete("/v1/collections/{collection}/items/{key}", status_code=204, responses=ERRORS, dependencies=[v1])
     def delete_item(key: str, collection: str = NAME):

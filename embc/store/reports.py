@@ -119,15 +119,15 @@ def _remembered(read: Callable) -> Callable:
     inside a session (a job's, perhaps in its own transaction) are neither kept nor answered from what is."""
 
     @wraps(read)
-    def remembered(self: "ReportStore", *args):
+    def remembered(self: "ReportStore", *args, **kwargs):
         if not self._resident or self._held is not None:
-            return read(self, *args)
-        key = (read.__name__, *args)
+            return read(self, *args, **kwargs)
+        key = (read.__name__, *args, *sorted(kwargs.items()))
         with self._memo_lock:
             if key in self._memo:
                 return self._memo[key]
             generation = self._generation
-        value = read(self, *args)
+        value = read(self, *args, **kwargs)
         with self._memo_lock:
             if generation == self._generation:
                 self._memo[key] = value
@@ -434,6 +434,7 @@ class ReportStore:
             return _rows(con.execute(f"SELECT k, inertia, silhouette, chosen FROM sweeps WHERE run_id IN {_CHAIN} "
                                      "ORDER BY k", [run_id]))
 
+    @_remembered
     def columns(self, table: str, run_id: int, sample: int | None = None) -> dict[str, np.ndarray]:
         """A run's rows of `coords` or `silhouettes` as numpy columns: for an incremental run, its full fit's
         rows and those each incremental run since added (a point's latest row); `sample`: at most that many,

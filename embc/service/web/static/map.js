@@ -1,0 +1,289 @@
+// The map of one collection: every point of a run drawn with WebGL2, coloured by cluster; pan (drag), zoom
+// (wheel), hover for the item, a legend whose clusters open a panel of their members, a search box.
+import { api, json } from "/static/api.js";
+
+const collection = decodeURIComponent(location.pathname.split("/").pop());
+const base = `/v1/collections/${encodeURIComponent(collection)}`;
+const $ = (selector) => document.querySelector(selector);
+// 20 distinct colours (Tableau 20); noise is grey.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+  "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5",
+  "#dbdb8d", "#393b79"];
+const NOISE = "#b0b0b0";
+
+export function colourOf(cluster) {
+  return cluster < 0 ? NOISE : PALETTE[cluster % PALETTE.length];
+}
+
+const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+
+const state = { run: null, n: 0, x: null, y: null, cluster: null, scale: 1, dx: 0, dy: 0, chosen: null,
+                cursor: null, items: new Map() };
+const canvas = $("#canvas");
+const gl = canvas.getContext("webgl2", { antialias: false, preserveDrawingBuffer: true });
+
+const VERTEX = `#version 300 es
+in vec2 position; in vec3 colour;
+uniform vec2 scale; uniform vec2 offset; uniform float size;
+out vec3 tint;
+void main() { gl_Position = vec4(position * scale + offset, 0.0, 1.0); gl_PointSize = size; tint = colour; }`;
+const FRAGMENT = `#version 300 es
+precision mediump float; in vec3 tint; out vec4 colour;
+void main() { vec2 d = gl_PointCoord - 0.5; if (dot(d, d) > 0.25) discard; colour = vec4(tint, 1.0); }`;
+
+function program() {
+  const made = gl.createProgram();
+  for (const [kind, source] of [[gl.VERTEX_SHADER, VERTEX], [gl.FRAGMENT_SHADER, FRAGMENT]]) {
+    const shader = gl.createShader(kind);
+    gl.shaderSource(shader, source);
+    gl.compileShader(shader);
+    if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(shader));
+    gl.attachShader(made, shader);
+  }
+  gl.linkProgram(made);
+  return made;
+}
+
+const shaders = program();
+const buffers = { position: gl.createBuffer(), colour: gl.createBuffer() };
+
+function upload(name, data, size, type, normalised) {
+  const where = gl.getAttribLocation(shaders, name);
+  gl.bindBuffer(gl.ARRAY_BUFFER, buffers[name]);
+  gl.bufferData(gl.ARRAY_BUFFER, data, gl.STATIC_DRAW);
+  gl.enableVertexAttribArray(where);
+  gl.vertexAttribPointer(where, size, type, normalised, 0, 0);
+}
+
+// Data coordinates go to [-1, 1] with the aspect kept; the view's scale and offset act on top.
+function fit() {
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < state.n; i++) {
+    x0 = Math.min(x0, state.x[i]); x1 = Math.max(x1, state.x[i]);
+    y0 = Math.min(y0, state.y[i]); y1 = Math.max(y1, state.y[i]);
+  }
+  const span = Math.max(x1 - x0, y1 - y0) || 1;
+  state.bounds = { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, half: span / 2 * 1.05 };
+  const position = new Float32Array(state.n * 2);
+  for (let i = 0; i < state.n; i++) {
+    position[2 * i] = (state.x[i] - state.bounds.cx) / state.bounds.half;
+    position[2 * i + 1] = (state.y[i] - state.bounds.cy) / state.bounds.half;
+  }
+  state.position = position;
+  upload("position", position, 2, gl.FLOAT, false);
+  state.grid = grid(position);
+}
+
+function colours() {
+  const out = new Uint8Array(state.n * 3);
+  for (let i = 0; i < state.n; i++) {
+    const c = state.cluster[i];
+    let [r, g, b] = rgb(colourOf(c));
+    if (state.chosen !== null && c !== state.chosen) [r, g, b] = [r, g, b].map((v) => 235 - (235 - v) * 0.15);
+    out.set([r, g, b], 3 * i);
+  }
+  upload("colour", out, 3, gl.UNSIGNED_BYTE, true);
+}
+
+function aspect() {
+  return canvas.width / canvas.height;
+}
+
+function draw() {
+  const ratio = devicePixelRatio || 1;
+  canvas.width = canvas.clientWidth * ratio;
+  canvas.height = canvas.clientHeight * ratio;
+  gl.viewport(0, 0, canvas.width, canvas.height);
+  gl.clearColor(1, 1, 1, 1);
+  gl.clear(gl.COLOR_BUFFER_BIT);
+  gl.useProgram(shaders);
+  const a = aspect();
+  gl.uniform2f(gl.getUniformLocation(shaders, "scale"), state.scale / Math.max(a, 1), state.scale * Math.min(a, 1));
+  gl.uniform2f(gl.getUniformLocation(shaders, "offset"), state.dx, state.dy);
+  gl.uniform1f(gl.getUniformLocation(shaders, "size"),
+               ratio * Math.max(2, Math.min(7, 500 / Math.sqrt(state.n + 1))) * Math.sqrt(state.scale));
+  gl.drawArrays(gl.POINTS, 0, state.n);
+}
+
+// Where point i is on the page (CSS pixels): for hovering, and for tests.
+export function screenOf(i) {
+  const a = aspect();
+  const sx = state.position[2 * i] * state.scale / Math.max(a, 1) + state.dx;
+  const sy = state.position[2 * i + 1] * state.scale * Math.min(a, 1) + state.dy;
+  const box = canvas.getBoundingClientRect();
+  return [box.left + (sx + 1) / 2 * box.width, box.top + (1 - sy) / 2 * box.height];
+}
+
+function toData(clientX, clientY) {
+  const box = canvas.getBoundingClientRect();
+  const a = aspect();
+  const sx = (clientX - box.left) / box.width * 2 - 1;
+  const sy = 1 - (clientY - box.top) / box.height * 2;
+  return [(sx - state.dx) / (state.scale / Math.max(a, 1)), (sy - state.dy) / (state.scale * Math.min(a, 1))];
+}
+
+// A 128 x 128 grid of point indices over [-1, 1]^2, to find the point under the cursor.
+const CELLS = 128;
+function cellOf(v) {
+  return Math.max(0, Math.min(CELLS - 1, Math.floor((v + 1) / 2 * CELLS)));
+}
+function grid(position) {
+  const cells = Array.from({ length: CELLS * CELLS }, () => []);
+  for (let i = 0; i < position.length / 2; i++) cells[cellOf(position[2 * i + 1]) * CELLS + cellOf(position[2 * i])].push(i);
+  return cells;
+}
+
+function nearest(clientX, clientY, pixels = 8) {
+  const [px, py] = toData(clientX, clientY);
+  const box = canvas.getBoundingClientRect();
+  const reach = pixels / box.width * 2 / (state.scale / Math.max(aspect(), 1));
+  let best = -1, bestD = reach * reach;
+  for (let gy = cellOf(py - reach); gy <= cellOf(py + reach); gy++) {
+    for (let gx = cellOf(px - reach); gx <= cellOf(px + reach); gx++) {
+      for (const i of state.grid[gy * CELLS + gx]) {
+        const d = (state.position[2 * i] - px) ** 2 + (state.position[2 * i + 1] - py) ** 2;
+        if (d < bestD) [best, bestD] = [i, d];
+      }
+    }
+  }
+  return best;
+}
+
+async function item(i) {
+  const key = `${state.run}:${i}`;
+  if (!state.items.has(key)) state.items.set(key, json(`${base}/map/${i}?run=${state.run}`));
+  return state.items.get(key);
+}
+
+function describe(entry) {
+  const text = entry.text ? entry.text.slice(0, 280) : (entry.path || "");
+  return `${entry.item}\ncluster ${entry.cluster}${entry.label ? ` · label ${entry.label}` : ""}\n${text}`;
+}
+
+async function hover(event) {
+  const tooltip = $("#tooltip");
+  const i = nearest(event.clientX, event.clientY);
+  state.cursor = i;
+  if (i < 0) {
+    tooltip.hidden = true;
+    return;
+  }
+  const entry = await item(i);
+  if (state.cursor !== i) return;
+  tooltip.textContent = describe(entry);
+  tooltip.dataset.index = i;
+  Object.assign(tooltip.style, { left: `${event.clientX + 12}px`, top: `${event.clientY + 12}px` });
+  tooltip.hidden = false;
+}
+
+function listItems(list, entries) {
+  for (const entry of entries) {
+    const li = document.createElement("li");
+    li.textContent = `${entry.item}${entry.text ? ` — ${entry.text.slice(0, 120)}` : ""}`;
+    li.dataset.id = entry.id;
+    list.append(li);
+  }
+}
+
+async function openCluster(summary) {
+  state.chosen = summary.id;
+  colours();
+  draw();
+  $("#panel").hidden = false;
+  $("#panel-title").textContent = `${summary.id}: ${summary.name || `cluster ${summary.id}`}`;
+  const stats = (state.report.clusters || []).find((c) => c.id === summary.id) || {};
+  $("#panel-facts").textContent = [`${summary.size.toLocaleString()} items`,
+    stats.silhouette == null ? null : `silhouette ${stats.silhouette.toFixed(3)}`,
+    summary.keywords.length ? `keywords: ${summary.keywords.join(", ")}` : null].filter(Boolean).join(" · ");
+  $("#members").replaceChildren();
+  let cursor = null;
+  const more = async () => {
+    const page = await json(`${base}/clusters/${summary.id}/items?limit=50&run=${state.run}` +
+                            (cursor ? `&cursor=${cursor}` : ""));
+    listItems($("#members"), page.items);
+    cursor = page.next_cursor;
+    $("#more").hidden = cursor === null;
+  };
+  $("#more").onclick = more;
+  $("#rename").onsubmit = async (event) => {
+    event.preventDefault();
+    await api(`${base}/clusters/${summary.id}/name`, { method: "PUT", headers: { "content-type": "application/json" },
+                                                        body: JSON.stringify({ name: $("#new-name").value }) });
+    await load(state.run);
+  };
+  await more();
+}
+
+function legend(clusters) {
+  const list = $("#legend");
+  list.replaceChildren();
+  for (const summary of clusters) {
+    const li = document.createElement("li");
+    const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
+    swatch.style.background = colourOf(summary.id);
+    li.append(swatch, `${summary.name || `cluster ${summary.id}`} (${summary.size.toLocaleString()})`);
+    li.dataset.cluster = summary.id;
+    li.onclick = () => openCluster(summary);
+    list.append(li);
+  }
+}
+
+async function load(run) {
+  const query = run ? `?run=${run}` : "";
+  const [clusters, report, buffer] = await Promise.all([
+    json(`${base}/clusters${query}`), json(`${base}/report${query}`),
+    api(`${base}/map${query}`).then((r) => r.arrayBuffer())]);
+  state.run = report.run.run_id;
+  state.report = report;
+  const n = new DataView(buffer).getUint32(0, true);
+  Object.assign(state, { n, x: new Float32Array(buffer, 4, n), y: new Float32Array(buffer, 4 + 4 * n, n),
+                         cluster: new Int32Array(buffer, 4 + 8 * n, n), chosen: null });
+  fit();
+  colours();
+  draw();
+  legend(clusters);
+  const select = $("#run");
+  select.replaceChildren(...report.runs.filter((r) => r.status === "complete").map((r) =>
+    Object.assign(document.createElement("option"), { value: r.run_id, textContent: `${r.run_id} (${r.mode})`,
+                                                      selected: r.run_id === state.run })));
+  $("#status").textContent = `${n.toLocaleString()} points · run ${state.run}`;
+  window.embcMap = { ready: true, n, run: state.run, screenOf, colourOf, cluster: (i) => state.cluster[i] };
+}
+
+$("#title").textContent = collection;
+document.title = `${collection} · embc`;
+$("#run").onchange = (event) => load(Number(event.target.value));
+$("#search").onsubmit = async (event) => {
+  event.preventDefault();
+  const hits = await json(`${base}/similar`, { method: "POST", headers: { "content-type": "application/json" },
+                                               body: JSON.stringify({ text: $("#query").value, limit: 20 }) });
+  $("#hits").replaceChildren();
+  listItems($("#hits"), hits);
+};
+let dragging = null;
+canvas.onmousedown = (event) => { dragging = [event.clientX, event.clientY]; };
+addEventListener("mouseup", () => { dragging = null; });
+canvas.onmousemove = (event) => {
+  if (dragging) {
+    const box = canvas.getBoundingClientRect();
+    state.dx += (event.clientX - dragging[0]) / box.width * 2;
+    state.dy -= (event.clientY - dragging[1]) / box.height * 2;
+    dragging = [event.clientX, event.clientY];
+    draw();
+    return;
+  }
+  hover(event);
+};
+canvas.onwheel = (event) => {
+  event.preventDefault();
+  const box = canvas.getBoundingClientRect();
+  const sx = (event.clientX - box.left) / box.width * 2 - 1;
+  const sy = 1 - (event.clientY - box.top) / box.height * 2;
+  const factor = Math.exp(-event.deltaY * 0.001);
+  state.dx = sx - (sx - state.dx) * factor;
+  state.dy = sy - (sy - state.dy) * factor;
+  state.scale *= factor;
+  draw();
+};
+addEventListener("resize", draw);
+load(null).catch((error) => { $("#status").textContent = `error: ${error.message}`; });

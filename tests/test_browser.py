@@ -1,0 +1,140 @@
+"""The map in a real browser: Debian's chromium, driven by Playwright, against a real `embc serve` on the WordNet
+sample. Without a browser these tests skip with one line, except under CI=true, where a missing browser fails."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from test_service import KEY, start_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IMAGES = Path(__file__).resolve().parent.parent / "images"
+
+if not CHROMIUM:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI=true but no chromium: apt-get install -y chromium (as .ci/run does)")
+    pytest.skip("no chromium on PATH: browser tests skipped (apt-get install -y chromium)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402  (only where a browser runs)
+
+
+@pytest.fixture(scope="module")
+def served(clustered_home, tmp_path_factory):
+    home = tmp_path_factory.mktemp("browsed") / "home"
+    shutil.copytree(clustered_home, home)
+    process, client = start_server(home)
+    yield client
+    process.terminate()
+    process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox", "--enable-unsafe-swiftshader"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, served):
+    """A page that has the API key (as a user who typed it), recording console errors and every request."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.add_init_script(f"sessionStorage.setItem('embc-key', '{KEY}')")
+    opened = context.new_page()
+    opened.errors, opened.requests = [], []
+    opened.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda e: opened.errors.append(str(e)))
+    opened.on("request", lambda r: opened.requests.append(r.url))
+    yield opened
+    context.close()
+
+
+def _open_map(page, served, collection: str = "wordnet") -> None:
+    page.goto(f"{served.base_url}/c/{collection}")
+    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
+
+
+def _pixels(page) -> dict[tuple[int, int, int], int]:
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(page.locator("#canvas").screenshot())).convert("RGB")
+    return {colour: count for count, colour in shot.getcolors(maxcolors=1 << 20)}
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def test_the_map_draws_every_cluster_in_its_colour(page, served):
+    _open_map(page, served)
+    clusters = served.get("/v1/collections/wordnet/clusters").json()
+    pixels = _pixels(page)
+    for cluster in clusters:
+        colour = _rgb(page.evaluate(f"window.embcMap.colourOf({cluster['id']})"))
+        assert pixels.get(colour, 0) >= 20, (cluster, colour)
+    assert page.evaluate("window.embcMap.n") == 1600
+    if os.environ.get("EMBC_UPDATE_IMAGES"):  # the README's screenshot
+        page.screenshot(path=str(IMAGES / "browser-map.png"))
+    assert page.errors == []
+    assert all(url.startswith(str(served.base_url)) for url in page.requests), page.requests
+
+
+def test_hover_shows_the_item_under_the_cursor(page, served):
+    _open_map(page, served)
+    for index in (5, 777):
+        x, y = page.evaluate(f"window.embcMap.screenOf({index})")
+        page.mouse.move(x, y)
+        page.wait_for_function(f"document.querySelector('#tooltip').dataset.index == '{index}' && "
+                               "!document.querySelector('#tooltip').hidden")
+        # The point under the cursor may be another drawn on top of it: the tooltip names the nearest one.
+        expected = served.get(f"/v1/collections/wordnet/map/{index}").json()
+        assert page.inner_text("#tooltip").splitlines()[0] == expected["item"]
+    assert page.errors == []
+
+
+def test_a_legend_click_lists_the_members_the_api_lists(page, served):
+    _open_map(page, served)
+    page.click("#legend li[data-cluster='3']")
+    page.wait_for_function("document.querySelectorAll('#members li').length == 50")
+    shown = [li.get_attribute("data-id") for li in page.query_selector_all("#members li")]
+    listed = served.get("/v1/collections/wordnet/clusters/3/items", params={"limit": 50}).json()["items"]
+    assert shown == [e["id"] for e in listed]
+    page.click("#more")
+    page.wait_for_function("document.querySelectorAll('#members li').length > 50")
+    size = served.get("/v1/collections/wordnet/clusters").json()[3]["size"]
+    assert len(page.query_selector_all("#members li")) == min(size, 100)
+    assert page.errors == []
+
+
+def test_the_collections_page_links_each_map(page, served):
+    page.goto(f"{served.base_url}/")
+    page.wait_for_selector("#collections tbody tr")
+    assert page.inner_text("#collections tbody").split("\t")[0] == "wordnet"
+    page.click("text=wordnet")
+    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
+    assert page.errors == []
+
+
+def test_a_page_without_the_key_asks_for_it(browser, served):
+    context = browser.new_context()
+    opened = context.new_page()
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept(KEY)
+
+    opened.on("dialog", answer)
+    opened.goto(f"{served.base_url}/c/wordnet")
+    opened.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
+    assert asked == ["This embc server wants its API key:"]
+    assert httpx.get(f"{served.base_url}/c/wordnet").status_code == 200  # the page itself holds no data
+    context.close()
