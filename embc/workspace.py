@@ -364,6 +364,14 @@ class Workspace:
             out.update((p["item"], p["cluster"]) for p in page.payloads if p.get("cluster") is not None)
         return out
 
+    def labels_of(self, collection: str) -> dict[str, str]:
+        """Each point's ground-truth label (the `label` its item came with), by point id, where it has one."""
+        self._info(collection)
+        out = {}
+        for page in self.store.pages(collection, with_vectors=False, keys=["label"]):
+            out.update((i, str(p["label"])) for i, p in zip(page.ids, page.payloads) if p.get("label") is not None)
+        return out
+
     def export(self, collection: str, target: str | os.PathLike | BinaryIO | None = None,
                format: str | None = None, run: int | None = None) -> "int | pa.Table":
         """Every point with its cluster, the cluster's name, its label and its 2-D position. To a file (format

@@ -114,6 +114,46 @@ def test_a_legend_click_lists_the_members_the_api_lists(page, served):
     assert page.errors == []
 
 
+def test_a_text_search_highlights_its_hits_on_the_map(page, served):
+    _open_map(page, served)
+    page.fill("#query", "a breed of dog")
+    page.press("#query", "Enter")
+    page.wait_for_function("window.embcMap.highlighted().length > 0")
+    hits = served.post("/v1/collections/wordnet/similar", json={"text": "a breed of dog", "limit": 20}).json()
+    highlighted = page.evaluate("window.embcMap.highlighted()")
+    assert len(highlighted) == len(hits) == 20
+    drawn = {served.get(f"/v1/collections/wordnet/map/{i}").json()["id"] for i in highlighted}
+    assert drawn == {h["id"] for h in hits}
+    assert [li.get_attribute("data-id") for li in page.query_selector_all("#hits li")] == [h["id"] for h in hits]
+    assert page.errors == []
+
+
+def test_colour_by_label_and_switching_runs_change_the_colours(page, served):
+    _open_map(page, served)
+    by_cluster = _pixels(page)
+    page.select_option("#colour-by", "label")
+    page.wait_for_selector("#legend li[data-label]")
+    labels = served.get("/v1/collections/wordnet/map/labels").json()
+    assert [li.get_attribute("data-label") for li in page.query_selector_all("#legend li")] == labels["labels"]
+    assert page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.group)") == labels["codes"]
+    assert _pixels(page) != by_cluster
+    page.select_option("#colour-by", "cluster")
+    # A second run with other clusters: the run selector switches between the two maps.
+    job = served.post("/v1/collections/wordnet/recluster", json={"k": 4, "seed": 1}).json()["job_id"]
+    while served.get(f"/v1/jobs/{job}").json()["state"] in ("queued", "running"):
+        page.wait_for_timeout(300)
+    first = page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)")
+    page.reload()
+    page.wait_for_function("window.embcMap && window.embcMap.ready && window.embcMap.run > 1")
+    latest = page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)")
+    assert len(set(first)) == 8 and len(set(latest)) == 4
+    assert sum(_rgb(page.evaluate(f"window.embcMap.colourOf({c})")) in _pixels(page) for c in range(8)) == 4
+    page.select_option("#run", "1")
+    page.wait_for_function("window.embcMap.run == 1")
+    assert page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)") == first
+    assert page.errors == []
+
+
 def test_the_collections_page_links_each_map(page, served):
     page.goto(f"{served.base_url}/")
     page.wait_for_selector("#collections tbody tr")

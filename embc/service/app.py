@@ -28,7 +28,7 @@ from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
-from embc.service.map import WEB, map_bytes
+from embc.service.map import WEB, id_bytes, label_codes, map_bytes
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
 from embc.service.streams import streamed
@@ -152,6 +152,19 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """The run's 2-D map as little-endian typed arrays: n (uint32), then x and y (float32 x n), then the
         cluster of each point (int32 x n, -1: noise); points in the order `/map/{index}` counts them."""
         return Response(map_bytes(workspace.map_points(collection, run)), media_type="application/octet-stream")
+
+    @app.get("/v1/collections/{collection}/map/ids", responses={**ERRORS, 200: {"content": {
+        "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])
+    def map_ids(collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """The point ids of the run's map, 16 bytes each (a UUID's), in the map's order: to find where an item
+        (a search hit, say) is drawn."""
+        return Response(id_bytes(workspace.map_points(collection, run)), media_type="application/octet-stream")
+
+    @app.get("/v1/collections/{collection}/map/labels", response_model=schemas.MapLabels, responses=ERRORS,
+             dependencies=[v1])
+    def map_labels(collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """Each map point's ground-truth label, as an index into `labels` (-1: none)."""
+        return label_codes(workspace.map_points(collection, run)["point_id"], workspace.labels_of(collection))
 
     @app.get("/v1/collections/{collection}/map/{index}", response_model=schemas.Item, responses=ERRORS,
              dependencies=[v1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -17,3 +18,15 @@ def map_bytes(columns: dict[str, np.ndarray]) -> bytes:
                      np.asarray(columns["x"] if n else [], dtype="<f4").tobytes(),
                      np.asarray(columns["y"] if n else [], dtype="<f4").tobytes(),
                      np.where(np.isnan(cluster), -1, cluster).astype("<i4").tobytes()])
+
+
+def id_bytes(columns: dict[str, np.ndarray]) -> bytes:
+    """The point ids as 16-byte UUIDs, in the map's order (sorted as their text is)."""
+    return b"".join(uuid.UUID(str(pid)).bytes for pid in columns.get("point_id", ()))
+
+
+def label_codes(point_ids, labels: dict[str, str]) -> dict:
+    """Each point's label as an index into the sorted distinct labels (-1: none)."""
+    names = sorted({v for v in labels.values() if v is not None})
+    code = {name: n for n, name in enumerate(names)}
+    return {"labels": names, "codes": [code.get(labels.get(str(pid)), -1) for pid in point_ids]}

@@ -114,6 +114,11 @@ class ReclusterRequest(Strict):
     refit_fraction: float = Field(0.3, gt=0, le=1)
 
 
+class MapLabels(BaseModel):
+    labels: list[str]
+    codes: list[int]
+
+
 class Rename(Strict):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*\S[^\r\n]*$")
 

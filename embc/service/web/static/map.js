@@ -18,7 +18,7 @@ export function colourOf(cluster) {
 const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 
 const state = { run: null, n: 0, x: null, y: null, cluster: null, scale: 1, dx: 0, dy: 0, chosen: null,
-                cursor: null, items: new Map() };
+                cursor: null, items: new Map(), by: "cluster", labels: null, ids: null, highlight: null };
 const canvas = $("#canvas");
 const gl = canvas.getContext("webgl2", { antialias: false, preserveDrawingBuffer: true });
 
@@ -74,15 +74,42 @@ function fit() {
   state.grid = grid(position);
 }
 
+// What colours point i: its cluster, or its ground-truth label (-1: none, grey like noise).
+function group(i) {
+  return state.by === "label" ? state.labels.codes[i] : state.cluster[i];
+}
+
+// Points outside the chosen cluster, or not among the search's hits, fade towards the background.
+function faded(i) {
+  return (state.highlight !== null && !state.highlight.has(i)) ||
+         (state.highlight === null && state.chosen !== null && state.cluster[i] !== state.chosen);
+}
+
 function colours() {
   const out = new Uint8Array(state.n * 3);
   for (let i = 0; i < state.n; i++) {
-    const c = state.cluster[i];
-    let [r, g, b] = rgb(colourOf(c));
-    if (state.chosen !== null && c !== state.chosen) [r, g, b] = [r, g, b].map((v) => 235 - (235 - v) * 0.15);
+    let [r, g, b] = rgb(colourOf(group(i)));
+    if (faded(i)) [r, g, b] = [r, g, b].map((v) => 235 - (235 - v) * 0.15);
     out.set([r, g, b], 3 * i);
   }
   upload("colour", out, 3, gl.UNSIGNED_BYTE, true);
+}
+
+// Each group's name at the middle of its points (the median, which a few strays do not pull away).
+function centres(names) {
+  const members = new Map();
+  for (let i = 0; i < state.n; i++) {
+    const g = group(i);
+    if (g < 0) continue;
+    if (!members.has(g)) members.set(g, [[], []]);
+    members.get(g)[0].push(state.position[2 * i]);
+    members.get(g)[1].push(state.position[2 * i + 1]);
+  }
+  const median = (values) => values.sort((a, b) => a - b)[values.length >> 1];
+  // On the map, a name's first two keywords; the legend has all of it.
+  const short = (name) => name.split(", ").slice(0, 2).join(", ");
+  state.centres = [...members].map(([g, [xs, ys]]) => ({ name: short(names.get(g) ?? String(g)), x: median(xs),
+                                                         y: median(ys) }));
 }
 
 function aspect() {
@@ -103,15 +130,30 @@ function draw() {
   gl.uniform1f(gl.getUniformLocation(shaders, "size"),
                ratio * Math.max(2, Math.min(7, 500 / Math.sqrt(state.n + 1))) * Math.sqrt(state.scale));
   gl.drawArrays(gl.POINTS, 0, state.n);
+  placeNames();
+}
+
+function toScreen(px, py) {
+  const a = aspect();
+  const sx = px * state.scale / Math.max(a, 1) + state.dx;
+  const sy = py * state.scale * Math.min(a, 1) + state.dy;
+  return [(sx + 1) / 2 * canvas.clientWidth, (1 - sy) / 2 * canvas.clientHeight];
+}
+
+function placeNames() {
+  $("#names").replaceChildren(...(state.centres || []).map((c) => {
+    const [left, top] = toScreen(c.x, c.y);
+    const span = Object.assign(document.createElement("span"), { textContent: c.name });
+    Object.assign(span.style, { left: `${left}px`, top: `${top}px` });
+    return span;
+  }));
 }
 
 // Where point i is on the page (CSS pixels): for hovering, and for tests.
 export function screenOf(i) {
-  const a = aspect();
-  const sx = state.position[2 * i] * state.scale / Math.max(a, 1) + state.dx;
-  const sy = state.position[2 * i + 1] * state.scale * Math.min(a, 1) + state.dy;
+  const [left, top] = toScreen(state.position[2 * i], state.position[2 * i + 1]);
   const box = canvas.getBoundingClientRect();
-  return [box.left + (sx + 1) / 2 * box.width, box.top + (1 - sy) / 2 * box.height];
+  return [box.left + left, box.top + top];
 }
 
 function toData(clientX, clientY) {
@@ -187,6 +229,7 @@ function listItems(list, entries) {
 
 async function openCluster(summary) {
   state.chosen = summary.id;
+  state.highlight = null;
   colours();
   draw();
   $("#panel").hidden = false;
@@ -217,6 +260,18 @@ async function openCluster(summary) {
 function legend(clusters) {
   const list = $("#legend");
   list.replaceChildren();
+  $("#legend-title").textContent = state.by === "label" ? "labels" : "clusters";
+  if (state.by === "label") {
+    state.labels.labels.forEach((name, code) => {
+      const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
+      swatch.style.background = colourOf(code);
+      const li = document.createElement("li");
+      li.append(swatch, name);
+      li.dataset.label = name;
+      list.append(li);
+    });
+    return;
+  }
   for (const summary of clusters) {
     const li = document.createElement("li");
     const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
@@ -235,19 +290,53 @@ async function load(run) {
     api(`${base}/map${query}`).then((r) => r.arrayBuffer())]);
   state.run = report.run.run_id;
   state.report = report;
+  state.clusters = clusters;
+  state.ids = null;
+  state.highlight = null;
   const n = new DataView(buffer).getUint32(0, true);
   Object.assign(state, { n, x: new Float32Array(buffer, 4, n), y: new Float32Array(buffer, 4 + 4 * n, n),
-                         cluster: new Int32Array(buffer, 4 + 8 * n, n), chosen: null });
+                         cluster: new Int32Array(buffer, 4 + 8 * n, n), chosen: null, labels: null });
   fit();
-  colours();
-  draw();
-  legend(clusters);
+  await paint();
   const select = $("#run");
   select.replaceChildren(...report.runs.filter((r) => r.status === "complete").map((r) =>
     Object.assign(document.createElement("option"), { value: r.run_id, textContent: `${r.run_id} (${r.mode})`,
                                                       selected: r.run_id === state.run })));
   $("#status").textContent = `${n.toLocaleString()} points · run ${state.run}`;
-  window.embcMap = { ready: true, n, run: state.run, screenOf, colourOf, cluster: (i) => state.cluster[i] };
+  window.embcMap = { ready: true, n, run: state.run, screenOf, colourOf, group, cluster: (i) => state.cluster[i],
+                     highlighted: () => [...(state.highlight || [])].sort((a, b) => a - b) };
+}
+
+// Colours, names and legend for what the points are coloured by.
+async function paint() {
+  if (state.by === "label" && !state.labels) state.labels = await json(`${base}/map/labels?run=${state.run}`);
+  const names = state.by === "label" ? new Map(state.labels.labels.map((name, code) => [code, name]))
+    : new Map(state.clusters.map((c) => [c.id, c.name || `cluster ${c.id}`]));
+  centres(names);
+  colours();
+  draw();
+  legend(state.clusters);
+}
+
+// Where each hit is drawn: its point id found among the map's (sorted, 16 bytes each) by bisection.
+async function indicesOf(ids) {
+  if (!state.ids) state.ids = new Uint8Array(await (await api(`${base}/map/ids?run=${state.run}`)).arrayBuffer());
+  const compare = (i, key) => {
+    for (let b = 0; b < 16; b++) if (state.ids[16 * i + b] !== key[b]) return state.ids[16 * i + b] - key[b];
+    return 0;
+  };
+  const found = [];
+  for (const id of ids) {
+    const hex = id.replaceAll("-", "");
+    const key = Array.from({ length: 16 }, (_, b) => parseInt(hex.slice(2 * b, 2 * b + 2), 16));
+    let [lo, hi] = [0, state.n];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare(mid, key) < 0) lo = mid + 1; else hi = mid;
+    }
+    if (lo < state.n && compare(lo, key) === 0) found.push(lo);
+  }
+  return found;
 }
 
 $("#title").textContent = collection;
@@ -259,6 +348,14 @@ $("#search").onsubmit = async (event) => {
                                                body: JSON.stringify({ text: $("#query").value, limit: 20 }) });
   $("#hits").replaceChildren();
   listItems($("#hits"), hits);
+  state.chosen = null;
+  state.highlight = new Set(await indicesOf(hits.map((h) => h.id)));
+  colours();
+  draw();
+};
+$("#colour-by").onchange = (event) => {
+  state.by = event.target.value;
+  paint();
 };
 let dragging = null;
 canvas.onmousedown = (event) => { dragging = [event.clientX, event.clientY]; };
