@@ -148,6 +148,9 @@ def test_colour_by_label_and_switching_runs_change_the_colours(page, served):
     latest = page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)")
     assert len(set(first)) == 8 and len(set(latest)) == 4
     assert sum(_rgb(page.evaluate(f"window.embcMap.colourOf({c})")) in _pixels(page) for c in range(8)) == 4
+    assert page.get_attribute("#runs tr.shown", "data-run") == str(page.evaluate("window.embcMap.run"))
+    events = served.get("/v1/collections/wordnet/report").json()["events"]
+    assert len(page.query_selector_all("#events li")) == len(events) > 0  # 8 clusters became 4: deaths, merges
     page.select_option("#run", "1")
     page.wait_for_function("window.embcMap.run == 1")
     assert page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)") == first
@@ -161,6 +164,33 @@ def test_the_collections_page_links_each_map(page, served):
     page.click("text=wordnet")
     page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
     assert page.errors == []
+
+
+FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
+
+
+def test_an_image_collection_shows_thumbnails_on_hover_and_in_its_lists(page, served):
+    pictures = [p for folder in sorted(FASHION.iterdir()) for p in sorted(folder.glob("*.png"))[:8]]
+    added = served.post("/v1/collections/fashion/items", files=[
+        ("files", (f"{p.parent.name}/{p.name}", p.read_bytes(), "image/png")) for p in pictures]).json()
+    assert added["added"] == 80
+    job = served.post("/v1/collections/fashion/recluster", json={"k": 10}).json()["job_id"]
+    while served.get(f"/v1/jobs/{job}").json()["state"] in ("queued", "running"):
+        page.wait_for_timeout(300)
+    _open_map(page, served, "fashion")
+    x, y = page.evaluate("window.embcMap.screenOf(0)")
+    page.mouse.move(x, y)
+    page.wait_for_function("document.querySelector('#tooltip img')?.naturalWidth > 0")
+    assert page.evaluate("document.querySelector('#tooltip img').naturalWidth") == 28  # Fashion-MNIST is 28 px
+    page.click("#legend li >> nth=0")
+    page.wait_for_function("[...document.querySelectorAll('#members img')].some((img) => img.naturalWidth > 0)")
+    page.select_option("#colour-by", "label")  # the folders the images were uploaded in are their labels
+    page.wait_for_selector("#legend li[data-label='bag']")
+    assert page.errors == []
+    assert all(url.startswith((str(served.base_url), f"blob:{served.base_url}")) for url in page.requests)
+    # Only an item of the collection has a picture, and only the one stored with it.
+    assert served.get("/v1/collections/wordnet/items/dog.n.01/image").status_code in (404, 409)
+    assert served.get("/v1/collections/fashion/items/..%2F..%2Fetc%2Fpasswd/image").status_code == 404
 
 
 def test_a_page_without_the_key_asks_for_it(browser, served):

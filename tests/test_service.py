@@ -245,7 +245,7 @@ READS = [("collections", "--json"), ("clusters", "-c", "wordnet", "--format", "t
          ("clusters", "-c", "wordnet", "--format", "csv"), ("cluster", "3", "-c", "wordnet", "--json"),
          ("cluster", "noise", "-c", "wordnet", "--order", "key", "-n", "0", "--json"),
          ("similar", "--text", "a breed of dog", "-c", "wordnet", "--format", "jsonl"),
-         ("similar", "--id", "dog.n.01", "-c", "wordnet", "--cluster", "1", "--json"),
+         ("similar", "--id", "wn-noun.animal-75", "-c", "wordnet", "--cluster", "1", "--json"),
          ("report", "-c", "wordnet", "--json"), ("report", "-c", "wordnet", "--runs", "--format", "csv"),
          ("export", "-c", "wordnet", "--out", "-", "--format", "csv"),
          ("cluster", "99", "-c", "wordnet"), ("clusters", "-c", "nope"), ("similar", "-c", "wordnet")]

@@ -28,7 +28,7 @@ from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
-from embc.service.map import WEB, id_bytes, label_codes, map_bytes
+from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
 from embc.service.streams import streamed
@@ -145,6 +145,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def item(key: str, collection: str = NAME):
         """One item, by key or point id."""
         return workspace.item(collection, key).to_dict()
+
+    @app.get("/v1/collections/{collection}/items/{key}/image", responses={**ERRORS, 200: {"content": {
+        "image/png": {}}}}, response_class=Response, dependencies=[v1])
+    def thumbnail(key: str, collection: str = NAME, size: int = Query(160, ge=16, le=1024)):
+        """An image item's picture, at most `size` pixels on its longer side, as PNG."""
+        return Response(picture(workspace.item(collection, key), size), media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/v1/collections/{collection}/map", responses={**ERRORS, 200: {"content": {
         "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])

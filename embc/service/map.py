@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from pathlib import Path
 
 import numpy as np
+
+from embc.errors import EmbcError, NotFound
+from embc.results import Entry
 
 WEB = Path(__file__).resolve().parent / "web"
 
@@ -30,3 +34,19 @@ def label_codes(point_ids, labels: dict[str, str]) -> dict:
     names = sorted({v for v in labels.values() if v is not None})
     code = {name: n for n, name in enumerate(names)}
     return {"labels": names, "codes": [code.get(labels.get(str(pid)), -1) for pid in point_ids]}
+
+
+def picture(entry: Entry, size: int) -> bytes:
+    """The image an item was made from, as a PNG thumbnail: only from the path stored with the item."""
+    from embc.ingest.images import UnreadableImage, load_rgb
+
+    if not entry.path:
+        raise NotFound(f"item '{entry.item}' has no image")
+    try:
+        image = load_rgb(entry.path)
+    except (UnreadableImage, OSError) as exc:
+        raise EmbcError(f"the image of item '{entry.item}' cannot be read: {exc}") from None
+    image.thumbnail((size, size))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

@@ -213,15 +213,26 @@ async function hover(event) {
   const entry = await item(i);
   if (state.cursor !== i) return;
   tooltip.textContent = describe(entry);
+  if (entry.path) tooltip.prepend(picture(entry, 128), document.createElement("br"));
   tooltip.dataset.index = i;
   Object.assign(tooltip.style, { left: `${event.clientX + 12}px`, top: `${event.clientY + 12}px` });
   tooltip.hidden = false;
+}
+
+// An image item's thumbnail, fetched with the key (an <img> cannot send it) and shown from a blob.
+function picture(entry, size) {
+  const img = Object.assign(document.createElement("img"), { alt: entry.item, width: size });
+  api(`${base}/items/${encodeURIComponent(entry.id)}/image?size=${size}`)
+    .then((r) => (r.ok ? r.blob() : null))
+    .then((blob) => { if (blob) img.src = URL.createObjectURL(blob); });
+  return img;
 }
 
 function listItems(list, entries) {
   for (const entry of entries) {
     const li = document.createElement("li");
     li.textContent = `${entry.item}${entry.text ? ` — ${entry.text.slice(0, 120)}` : ""}`;
+    if (entry.path) li.prepend(picture(entry, 48), " ");
     li.dataset.id = entry.id;
     list.append(li);
   }
@@ -303,8 +314,28 @@ async function load(run) {
     Object.assign(document.createElement("option"), { value: r.run_id, textContent: `${r.run_id} (${r.mode})`,
                                                       selected: r.run_id === state.run })));
   $("#status").textContent = `${n.toLocaleString()} points · run ${state.run}`;
+  history(report);
   window.embcMap = { ready: true, n, run: state.run, screenOf, colourOf, group, cluster: (i) => state.cluster[i],
                      highlighted: () => [...(state.highlight || [])].sort((a, b) => a - b) };
+}
+
+// The run's metrics and cluster id events, and the collection's runs.
+const SHOWN = ["silhouette", "nmi", "ari", "davies_bouldin", "noise_fraction", "new_points"];
+function history(report) {
+  $("#metrics").textContent = SHOWN.filter((m) => m in report.metrics)
+    .map((m) => `${m} ${Number(report.metrics[m]).toFixed(3)}`).join(" · ");
+  $("#events").replaceChildren(...report.events.map((e) => Object.assign(document.createElement("li"), {
+    textContent: `${e.kind}: cluster ${e.cluster}${e.related.length ? ` (${e.related.join(", ")})` : ""}` })));
+  $("#runs tbody").replaceChildren(...report.runs.map((r) => {
+    const row = document.createElement("tr");
+    row.dataset.run = r.run_id;
+    for (const value of [r.run_id, `${r.mode}${r.status === "complete" ? "" : ` (${r.status})`}`, r.n_points,
+                         r.n_clusters, (r.finished_at || "").slice(0, 16).replace("T", " ")]) {
+      row.insertCell().textContent = value ?? "";
+    }
+    if (r.run_id === state.run) row.className = "shown";
+    return row;
+  }));
 }
 
 // Colours, names and legend for what the points are coloured by.
