@@ -16,6 +16,8 @@ export function colourOf(cluster) {
 }
 
 const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+const TINTS = PALETTE.map(rgb);
+const GREY = rgb(NOISE);
 
 const state = { run: null, n: 0, x: null, y: null, cluster: null, scale: 1, dx: 0, dy: 0, chosen: null,
                 cursor: null, items: new Map(), by: "cluster", labels: null, ids: null, highlight: null };
@@ -88,9 +90,10 @@ function faded(i) {
 function colours() {
   const out = new Uint8Array(state.n * 3);
   for (let i = 0; i < state.n; i++) {
-    let [r, g, b] = rgb(colourOf(group(i)));
-    if (faded(i)) [r, g, b] = [r, g, b].map((v) => 235 - (235 - v) * 0.15);
-    out.set([r, g, b], 3 * i);
+    const g = group(i);
+    const tint = g < 0 ? GREY : TINTS[g % TINTS.length];
+    const fade = faded(i);
+    for (let k = 0; k < 3; k++) out[3 * i + k] = fade ? 235 - (235 - tint[k]) * 0.15 : tint[k];
   }
   upload("colour", out, 3, gl.UNSIGNED_BYTE, true);
 }
@@ -98,7 +101,8 @@ function colours() {
 // Each group's name at the middle of its points (the median, which a few strays do not pull away).
 function centres(names) {
   const members = new Map();
-  for (let i = 0; i < state.n; i++) {
+  const step = Math.max(1, Math.floor(state.n / 200_000));  // a sample is enough for a median
+  for (let i = 0; i < state.n; i += step) {
     const g = group(i);
     if (g < 0) continue;
     if (!members.has(g)) members.set(g, [[], []]);
@@ -164,15 +168,25 @@ function toData(clientX, clientY) {
   return [(sx - state.dx) / (state.scale / Math.max(a, 1)), (sy - state.dy) / (state.scale * Math.min(a, 1))];
 }
 
-// A 128 x 128 grid of point indices over [-1, 1]^2, to find the point under the cursor.
+// A 128 x 128 grid over [-1, 1]^2: each cell's point indices, contiguous (cell c's are at start[c] to
+// start[c + 1] of `points`), to find the point under the cursor among a few.
 const CELLS = 128;
 function cellOf(v) {
   return Math.max(0, Math.min(CELLS - 1, Math.floor((v + 1) / 2 * CELLS)));
 }
 function grid(position) {
-  const cells = Array.from({ length: CELLS * CELLS }, () => []);
-  for (let i = 0; i < position.length / 2; i++) cells[cellOf(position[2 * i + 1]) * CELLS + cellOf(position[2 * i])].push(i);
-  return cells;
+  const n = position.length / 2;
+  const cell = new Int32Array(n);
+  const start = new Int32Array(CELLS * CELLS + 1);
+  for (let i = 0; i < n; i++) {
+    cell[i] = cellOf(position[2 * i + 1]) * CELLS + cellOf(position[2 * i]);
+    start[cell[i] + 1]++;
+  }
+  for (let c = 0; c < CELLS * CELLS; c++) start[c + 1] += start[c];
+  const filled = start.slice(0, CELLS * CELLS);
+  const points = new Int32Array(n);
+  for (let i = 0; i < n; i++) points[filled[cell[i]]++] = i;
+  return { start, points };
 }
 
 function nearest(clientX, clientY, pixels = 8) {
@@ -182,7 +196,9 @@ function nearest(clientX, clientY, pixels = 8) {
   let best = -1, bestD = reach * reach;
   for (let gy = cellOf(py - reach); gy <= cellOf(py + reach); gy++) {
     for (let gx = cellOf(px - reach); gx <= cellOf(px + reach); gx++) {
-      for (const i of state.grid[gy * CELLS + gx]) {
+      const c = gy * CELLS + gx;
+      for (let k = state.grid.start[c]; k < state.grid.start[c + 1]; k++) {
+        const i = state.grid.points[k];
         const d = (state.position[2 * i] - px) ** 2 + (state.position[2 * i + 1] - py) ** 2;
         if (d < bestD) [best, bestD] = [i, d];
       }
