@@ -184,6 +184,11 @@ def test_an_image_collection_shows_thumbnails_on_hover_and_in_its_lists(page, se
     assert page.evaluate("document.querySelector('#tooltip img').naturalWidth") == 28  # Fashion-MNIST is 28 px
     page.click("#legend li >> nth=0")
     page.wait_for_function("[...document.querySelectorAll('#members img')].some((img) => img.naturalWidth > 0)")
+    probe = pictures[3]  # a search by an uploaded image: that image is the nearest hit
+    page.set_input_files("#image-query", str(probe))
+    page.wait_for_function("window.embcMap.highlighted().length == 20")
+    assert page.get_attribute("#hits li >> nth=0", "data-id") == served.get(
+        f"/v1/collections/fashion/items/{probe.parent.name}%2F{probe.name}").json()["id"]
     page.select_option("#colour-by", "label")  # the folders the images were uploaded in are their labels
     page.wait_for_selector("#legend li[data-label='bag']")
     assert page.errors == []

@@ -209,8 +209,10 @@ def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
     assert {s["source"] for s in body["skipped_items"]} == {"../../escape.txt", ".hidden", "empty.txt", "rows.jsonl#2"}
     keys = {h["item"] for h in server.post("/v1/collections/uploaded/similar",
                                            json={"text": "ships", "limit": 10}).json()}
-    assert keys == {"a.txt", "notes/b.txt", "r1"}
+    assert keys == {"a.txt", "notes/b.txt", "r1"}  # keys as `embc ingest` gives a folder's files
     assert not list(server.home.parent.parent.rglob("escape.txt"))
+    assert server.get("/v1/collections/uploaded/items/notes%2Fb.txt").json()["item"] == "notes/b.txt"
+    assert server.delete("/v1/collections/uploaded/items/notes/b.txt").status_code == 204  # a key with a slash
     again = server.post("/v1/collections/uploaded/items", files=files[:1]).json()
     assert (again["added"], again["unchanged"]) == (0, 1)
     # Text where a file goes, a body that is neither JSON nor a multipart form, an unknown field.

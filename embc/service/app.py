@@ -140,18 +140,18 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             return (await run_in_threadpool(workspace.ingest, collection, records, model=body.model)).to_dict()
         return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
 
-    @app.get("/v1/collections/{collection}/items/{key}", response_model=schemas.Item, responses=ERRORS,
-             dependencies=[v1])
-    def item(key: str, collection: str = NAME):
-        """One item, by key or point id."""
-        return workspace.item(collection, key).to_dict()
-
-    @app.get("/v1/collections/{collection}/items/{key}/image", responses={**ERRORS, 200: {"content": {
+    @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {
         "image/png": {}}}}, response_class=Response, dependencies=[v1])
     def thumbnail(key: str, collection: str = NAME, size: int = Query(160, ge=16, le=1024)):
         """An image item's picture, at most `size` pixels on its longer side, as PNG."""
         return Response(picture(workspace.item(collection, key), size), media_type="image/png",
                         headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/v1/collections/{collection}/items/{key:path}", response_model=schemas.Item, responses=ERRORS,
+             dependencies=[v1])
+    def item(key: str, collection: str = NAME):
+        """One item, by key or point id (a key may hold slashes: a folder's file, `bag/x.png`)."""
+        return workspace.item(collection, key).to_dict()
 
     @app.get("/v1/collections/{collection}/map", responses={**ERRORS, 200: {"content": {
         "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])
@@ -192,7 +192,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def map_page(collection: str = NAME):
         return HTMLResponse((WEB / "map.html").read_text())
 
-    @app.delete("/v1/collections/{collection}/items/{key}", status_code=204, responses=ERRORS, dependencies=[v1])
+    @app.delete("/v1/collections/{collection}/items/{key:path}", status_code=204, responses=ERRORS, dependencies=[v1])
     def delete_item(key: str, collection: str = NAME):
         if not workspace.delete(collection, [key]):
             raise NotFound(f"no item '{key}' in collection '{collection}'")

@@ -389,16 +389,25 @@ async function indicesOf(ids) {
 $("#title").textContent = collection;
 document.title = `${collection} · embc`;
 $("#run").onchange = (event) => load(Number(event.target.value));
-$("#search").onsubmit = async (event) => {
-  event.preventDefault();
-  const hits = await json(`${base}/similar`, { method: "POST", headers: { "content-type": "application/json" },
-                                               body: JSON.stringify({ text: $("#query").value, limit: 20 }) });
+async function showHits(hits) {
   $("#hits").replaceChildren();
   listItems($("#hits"), hits);
   state.chosen = null;
   state.highlight = new Set(await indicesOf(hits.map((h) => h.id)));
   colours();
   draw();
+}
+
+$("#search").onsubmit = async (event) => {
+  event.preventDefault();
+  await showHits(await json(`${base}/similar`, { method: "POST", headers: { "content-type": "application/json" },
+                                                 body: JSON.stringify({ text: $("#query").value, limit: 20 }) }));
+};
+$("#image-query").onchange = async (event) => {
+  const form = new FormData();
+  form.append("image", event.target.files[0]);
+  form.append("limit", "20");
+  await showHits(await json(`${base}/similar`, { method: "POST", body: form }));
 };
 $("#colour-by").onchange = (event) => {
   state.by = event.target.value;
