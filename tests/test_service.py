@@ -352,8 +352,8 @@ def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_n
     job = client.post("/v1/collections/vecs/recluster", json={"full": True}).json()["job_id"]
     _until(lambda: client.get(f"/v1/jobs/{job}").json()["progress"]["step"] == "write labels", 120)
     # Questions are answered from the last complete run while the job writes its labels.
-    asked = [client.get("/v1/collections/vecs/clusters"), client.post("/v1/collections/vecs/similar",
-                                                                       json={"item": "p7", "limit": 3})]
+    asked = [client.get("/v1/collections/vecs/clusters"),
+             client.post("/v1/collections/vecs/similar", json={"item": "p7", "limit": 3})]
     writing = client.get(f"/v1/jobs/{job}").json()["progress"]
     assert [a.status_code for a in asked] == [200, 200] and asked[0].json()[0]["run_id"] == 1
     assert writing["step"] == "write labels" and writing["done"] < writing["total"], writing
