@@ -111,6 +111,11 @@ def test_a_legend_click_lists_the_members_the_api_lists(page, served):
     page.wait_for_function("document.querySelectorAll('#members li').length > 50")
     size = served.get("/v1/collections/wordnet/clusters").json()[3]["size"]
     assert len(page.query_selector_all("#members li")) == min(size, 100)
+    # A click on a point of the map opens that point's cluster.
+    index = next(i for i in range(1600) if page.evaluate(f"window.embcMap.cluster({i})") == 5)
+    x, y = page.evaluate(f"window.embcMap.screenOf({index})")
+    page.mouse.click(x, y)
+    page.wait_for_function("document.querySelector('#panel-title').textContent.startsWith('5: ')")
     assert page.errors == []
 
 
@@ -159,8 +164,13 @@ def test_colour_by_label_and_switching_runs_change_the_colours(page, served):
 
 def test_the_collections_page_links_each_map(page, served):
     page.goto(f"{served.base_url}/")
-    page.wait_for_selector("#collections tbody tr")
-    assert page.inner_text("#collections tbody").split("\t")[0] == "wordnet"
+    page.wait_for_selector("#collections tbody tr[data-collection='wordnet'] img")
+    row = page.query_selector("tr[data-collection='wordnet']")
+    cells = [cell.inner_text() for cell in row.query_selector_all("td")]
+    run = next(r for r in served.get("/v1/collections/wordnet/runs").json() if r["status"] == "complete")
+    assert cells[1:] == ["wordnet", "1,600", "minilm", "text",
+                         f"{run['run_id']} ({run['mode']}, kmeans), {run['n_clusters']} clusters"]
+    page.wait_for_function("document.querySelector(\"tr[data-collection='wordnet'] img\").naturalWidth == 96")
     page.click("text=wordnet")
     page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
     assert page.errors == []

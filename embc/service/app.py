@@ -28,7 +28,7 @@ from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
-from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture
+from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Metrics
 from embc.service.streams import streamed
@@ -142,7 +142,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {
         "image/png": {}}}}, response_class=Response, dependencies=[v1])
-    def thumbnail(key: str, collection: str = NAME, size: int = Query(160, ge=16, le=1024)):
+    def item_image(key: str, collection: str = NAME, size: int = Query(160, ge=16, le=1024)):
         """An image item's picture, at most `size` pixels on its longer side, as PNG."""
         return Response(picture(workspace.item(collection, key), size), media_type="image/png",
                         headers={"Cache-Control": "private, max-age=3600"})
@@ -159,6 +159,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """The run's 2-D map as little-endian typed arrays: n (uint32), then x and y (float32 x n), then the
         cluster of each point (int32 x n, -1: noise); points in the order `/map/{index}` counts them."""
         return Response(map_bytes(workspace.map_points(collection, run)), media_type="application/octet-stream")
+
+    @app.get("/v1/collections/{collection}/map/thumbnail", responses={**ERRORS, 200: {"content": {
+        "image/png": {}}}}, response_class=Response, dependencies=[v1])
+    def map_thumbnail(collection: str = NAME, run: int | None = Query(None, ge=1),
+                      size: int = Query(160, ge=16, le=1024)):
+        """The run's map as a small PNG, a pixel a point, coloured as the page colours clusters."""
+        return Response(thumbnail(workspace.map_points(collection, run), size), media_type="image/png")
 
     @app.get("/v1/collections/{collection}/map/ids", responses={**ERRORS, 200: {"content": {
         "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from pathlib import Path
 
@@ -50,3 +51,27 @@ def picture(entry: Entry, size: int) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
+
+
+def thumbnail(columns: dict[str, np.ndarray], size: int) -> bytes:
+    """The map as a small PNG, a pixel a point, in the page's colours (its palette file): for the list of
+    collections."""
+    from PIL import Image
+
+    palette = json.loads((WEB / "static" / "palette.json").read_text())
+    tints = np.array([_rgb(c) for c in palette["clusters"]] + [_rgb(palette["noise"])], np.uint8)
+    pixels = np.full((size, size, 3), 255, np.uint8)
+    x, y = np.asarray(columns.get("x", []), float), np.asarray(columns.get("y", []), float)
+    if len(x):
+        cluster = np.nan_to_num(np.asarray(columns["cluster"], float), nan=-1).astype(int)
+        span = max(np.ptp(x), np.ptp(y)) or 1.0
+        px = ((x - x.min() + (span - np.ptp(x)) / 2) / span * (size - 1)).round().astype(int)
+        py = ((y - y.min() + (span - np.ptp(y)) / 2) / span * (size - 1)).round().astype(int)
+        pixels[size - 1 - py, px] = tints[np.where(cluster < 0, len(tints) - 1, cluster % (len(tints) - 1))]
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return out.getvalue()
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))

@@ -5,11 +5,8 @@ import { api, json } from "/static/api.js";
 const collection = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/v1/collections/${encodeURIComponent(collection)}`;
 const $ = (selector) => document.querySelector(selector);
-// 20 distinct colours (Tableau 20); noise is grey.
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-  "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5",
-  "#dbdb8d", "#393b79"];
-const NOISE = "#b0b0b0";
+// The colours the server's thumbnails use too: 20 distinct ones (Tableau 20), and grey for noise.
+const { clusters: PALETTE, noise: NOISE } = await (await fetch("/static/palette.json")).json();
 
 export function colourOf(cluster) {
   return cluster < 0 ? NOISE : PALETTE[cluster % PALETTE.length];
@@ -414,7 +411,18 @@ $("#colour-by").onchange = (event) => {
   paint();
 };
 let dragging = null;
-canvas.onmousedown = (event) => { dragging = [event.clientX, event.clientY]; };
+let pressedAt = null;
+canvas.onmousedown = (event) => {
+  dragging = [event.clientX, event.clientY];
+  pressedAt = dragging;
+};
+// A click (not the end of a drag) on a point opens the point's cluster, as its legend entry does.
+canvas.onclick = (event) => {
+  if (!pressedAt || Math.hypot(event.clientX - pressedAt[0], event.clientY - pressedAt[1]) > 4) return;
+  const i = nearest(event.clientX, event.clientY);
+  const summary = i < 0 ? null : state.clusters.find((c) => c.id === state.cluster[i]);
+  if (summary) openCluster(summary);
+};
 addEventListener("mouseup", () => { dragging = null; });
 canvas.onmousemove = (event) => {
   if (dragging) {
