@@ -35,7 +35,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
-	cd bench && ../$(BIN)/python serve.py && ../$(BIN)/python browser.py
+	cd bench && ../$(BIN)/python serve.py && ../$(BIN)/python browser.py && ../$(BIN)/python quality.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

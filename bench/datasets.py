@@ -1,0 +1,143 @@
+"""Labelled evaluation sets beyond the shipped samples, made from data that installs offline: `python
+bench/datasets.py [FOLDER]` (default bench/data, which git ignores). Text sets are JSONL (id, text, label);
+image sets are folders of PNGs, one folder per label. Every set has uneven class sizes, fixed by seed 0.
+
+- wordnet-nouns-10: 1,130 items, 10 classes. Noun glosses from Debian `wordnet-base`, from 10 lexicographer
+  files that the shipped sample lacks (WordNet 3.0 licence).
+- wordnet-verbs-12: 1,220 items, 12 classes. Verb glosses from Debian `wordnet-base`, by lexicographer file
+  (WordNet 3.0 licence).
+- fortunes-8: 1,564 items, 8 classes. Quotations from Debian `fortunes`, by fortune file (BSD, see its
+  copyright file).
+- digits-10: 1,170 items, 10 classes. scikit-learn's bundled `load_digits` (UCI, CC BY 4.0), upscaled to
+  32x32.
+- fashion-train-10: 1,800 items, 10 classes. The training images of Debian `dataset-fashion-mnist`
+  (MIT/Expat).
+- tuxpaint-8: 600 items, 8 classes. Stamp images from Debian `tuxpaint-stamps-default`, by category (GPL-2).
+
+The Debian packages: `apt-get install -y wordnet-base fortunes dataset-fashion-mnist tuxpaint-stamps-default`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+WORDNET = Path("/usr/share/wordnet")
+FORTUNES = Path("/usr/share/games/fortunes")
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+STAMPS = Path("/usr/share/tuxpaint/stamps")
+LEXNAMES = {4: "act", 7: "attribute", 9: "cognition", 10: "communication", 11: "event", 14: "group", 18: "person",
+            19: "phenomenon", 21: "possession", 27: "substance", 29: "body", 30: "change", 31: "cognition",
+            32: "communication", 33: "competition", 34: "consumption", 35: "contact", 36: "creation",
+            37: "emotion", 38: "motion", 39: "perception", 40: "possession", 41: "social"}
+FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                   "ankle-boot"]
+
+
+def _uneven(groups: dict[str, list], sizes: list[int], rng: np.random.Generator) -> dict[str, list]:
+    """Each group cut to its size (the largest group the largest size), drawn at random."""
+    order = sorted(groups, key=lambda g: -len(groups[g]))
+    return {g: [groups[g][i] for i in sorted(rng.choice(len(groups[g]), min(size, len(groups[g])), replace=False))]
+            for g, size in zip(order, sizes)}
+
+
+def _glosses(part: str, files: list[int]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in (WORDNET / f"data.{part}").read_text(errors="replace").splitlines():
+        if line.startswith("  ") or "|" not in line:
+            continue
+        fields = line.split()
+        lexfile = int(fields[1])
+        if lexfile in files:
+            words = fields[4].replace("_", " ")
+            out.setdefault(f"{part}.{LEXNAMES[lexfile]}", []).append(f"{words}: {line.split('| ', 1)[1].strip()}")
+    return out
+
+
+def _write_jsonl(path: Path, groups: dict[str, list[str]]) -> int:
+    rows = [{"id": f"{label}-{n}", "text": text, "label": label} for label, texts in groups.items()
+            for n, text in enumerate(texts)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return len(rows)
+
+
+def _fortunes(names: list[str]) -> dict[str, list[str]]:
+    out = {}
+    for name in names:
+        quotes = [" ".join(q.split()) for q in (FORTUNES / name).read_text(errors="replace").split("\n%\n")]
+        out[name] = [q for q in quotes if 30 <= len(q) <= 600]
+    return out
+
+
+def _write_images(folder: Path, groups: dict[str, list[np.ndarray]]) -> int:
+    from PIL import Image
+
+    for label, images in groups.items():
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for n, pixels in enumerate(images):
+            Image.fromarray(pixels).save(folder / label / f"{n:04d}.png")
+    return sum(len(v) for v in groups.values())
+
+
+def _idx(name: str) -> np.ndarray:
+    with gzip.open(FASHION / name) as handle:
+        data = handle.read()
+    return np.frombuffer(data, np.uint8, offset=16 if "images" in name else 8)
+
+
+def make(out: Path) -> dict[str, int]:
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    made = {}
+    nouns = _glosses("noun", [4, 7, 9, 10, 11, 14, 18, 19, 21, 27])
+    made["wordnet-nouns-10"] = _write_jsonl(out / "wordnet-nouns-10.jsonl", _uneven(
+        nouns, [300, 200, 150, 120, 100, 80, 60, 50, 40, 30], rng))
+    verbs = _glosses("verb", list(range(29, 42)))
+    made["wordnet-verbs-12"] = _write_jsonl(out / "wordnet-verbs-12.jsonl", _uneven(
+        verbs, [250, 200, 160, 130, 110, 90, 75, 60, 50, 40, 30, 25], rng))
+    quotes = _fortunes(["computers", "food", "law", "love", "medicine", "politics", "science", "sports"])
+    made["fortunes-8"] = _write_jsonl(out / "fortunes-8.jsonl", _uneven(
+        quotes, [400, 300, 250, 200, 150, 120, 100, 80], rng))
+
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pictures = (digits.images * 255 / 16).astype(np.uint8).repeat(4, 1).repeat(4, 2)
+    groups = {str(d): [pictures[i] for i in np.flatnonzero(digits.target == d)] for d in range(10)}
+    made["digits-10"] = _write_images(out / "digits-10", _uneven(
+        groups, [180, 170, 160, 150, 130, 110, 90, 75, 60, 45], rng))
+
+    images, labels = _idx("train-images-idx3-ubyte.gz").reshape(-1, 28, 28), _idx("train-labels-idx1-ubyte.gz")
+    groups = {FASHION_CLASSES[c]: [images[i] for i in np.flatnonzero(labels == c)[:2000]] for c in range(10)}
+    made["fashion-train-10"] = _write_images(out / "fashion-train-10", _uneven(
+        groups, [300, 260, 230, 200, 180, 160, 140, 120, 110, 100], rng))
+
+    from PIL import Image
+
+    groups = {}
+    for category in sorted(p for p in STAMPS.iterdir() if p.is_dir()):
+        files = sorted(category.rglob("*.png"))
+        if len(files) >= 30:
+            groups[category.name] = [np.asarray(_on_white(Image.open(f))) for f in files]
+    made["tuxpaint-8"] = _write_images(out / "tuxpaint-8", _uneven(groups, [160, 120, 80, 70, 65, 40, 38, 34], rng))
+    return made
+
+
+def _on_white(image):
+    from PIL import Image
+
+    image = image.convert("RGBA")
+    image.thumbnail((224, 224))
+    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    background.alpha_composite(image)
+    return background.convert("RGB")
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "data"
+    for name, count in make(folder).items():
+        print(f"{name}: {count} items", file=sys.stderr)
