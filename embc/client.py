@@ -104,6 +104,9 @@ class Client:
         return total
 
     def _upload(self, collection: str, batch: list[tuple[Path, str]], form: dict) -> tuple[IngestResult, int]:
+        """One request's files; with the number of inputs in them (rows of a table), as the CLI counts them."""
+        from embc.ingest.sources import count_inputs
+
         handles = [open(path, "rb") for path, _ in batch]
         try:
             files = [("files", (key, handle)) for (_, key), handle in zip(batch, handles)]
@@ -111,7 +114,7 @@ class Client:
         finally:
             for handle in handles:
                 handle.close()
-        return _ingested(body, collection), len(batch)
+        return _ingested(body, collection), count_inputs([path for path, _ in batch])
 
     def _send(self, collection: str, records: list, model: str | None) -> tuple[IngestResult, int]:
         if not all(isinstance(r, dict) for r in records):
@@ -125,7 +128,7 @@ class Client:
         """Start a recluster job on the server and wait for it, reporting its progress."""
         body = {"algorithm": algorithm, "k": k, "full": full, "refit_fraction": refit_fraction, **params}
         job = self._call("POST", self._path(collection, "/recluster"),
-                         json={k: v for k, v in body.items() if v is not None}).json()["job_id"]
+                         json=_given(**body)).json()["job_id"]
         while True:
             state = self._call("GET", f"/v1/jobs/{job}").json()
             if progress and state["progress"]["step"]:
