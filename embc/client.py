@@ -94,7 +94,9 @@ class Client:
         if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
             batches = (self._upload(collection, batch, form) for batch in _batches(source))
         else:
-            batches = (self._send(collection, batch, model) for batch in _chunks(list(source), 1_000))
+            from embc.ingest.pipeline import chunks
+
+            batches = (self._send(collection, batch, model) for batch in chunks(source, 1_000))
         for result, inputs in batches:
             for name in ("added", "updated", "unchanged", "pruned"):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
@@ -245,11 +247,6 @@ def _segment(key: str) -> str:
     from urllib.parse import quote
 
     return quote(str(key), safe="")
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _batches(paths: Sequence[str | os.PathLike]) -> Iterable[list[tuple[Path, str]]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -359,18 +359,18 @@ class Workspace:
 
     def labels(self, collection: str) -> dict[str, int]:
         """Each item key's cluster as stored (-1: noise), for the points a run has clustered."""
-        out = {}
-        for page in self.store.pages(collection, with_vectors=False, keys=["item", "cluster"]):
-            out.update((p["item"], p["cluster"]) for p in page.payloads if p.get("cluster") is not None)
-        return out
+        return {p["item"]: p["cluster"] for _, p in self._payloads(collection, ["item", "cluster"])
+                if p.get("cluster") is not None}
+
+    def _payloads(self, collection: str, keys: list[str]) -> Iterator[tuple[str, dict]]:
+        """(point id, payload with only `keys`) of every point, a page of the store at a time."""
+        for page in self.store.pages(collection, with_vectors=False, keys=keys):
+            yield from zip(page.ids, page.payloads)
 
     def labels_of(self, collection: str) -> dict[str, str]:
         """Each point's ground-truth label (the `label` its item came with), by point id, where it has one."""
         self._info(collection)
-        out = {}
-        for page in self.store.pages(collection, with_vectors=False, keys=["label"]):
-            out.update((i, str(p["label"])) for i, p in zip(page.ids, page.payloads) if p.get("label") is not None)
-        return out
+        return {i: str(p["label"]) for i, p in self._payloads(collection, ["label"]) if p.get("label") is not None}
 
     def export(self, collection: str, target: str | os.PathLike | BinaryIO | None = None,
                format: str | None = None, run: int | None = None) -> "int | pa.Table":

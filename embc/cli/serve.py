@@ -49,8 +49,9 @@ def serve(ctx: typer.Context,
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
     served = ctx.obj.open(resident=True)
-    if server_of(served.layout):
-        raise EmbcError(f"{served.path} is already served by embc serve at {server_of(served.layout)}")
+    owner = server_of(served.layout)
+    if owner:
+        raise EmbcError(f"{served.path} is already served by embc serve at {owner}")
     with claim(served.layout, _url(host, port)), served:
         uvicorn.run(make_app(served, api_key, max_body, interval), host=host, port=port, log_level="warning",
                     access_log=False)

@@ -99,7 +99,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     seen: set[str] = set()
     limit = max_text()
     with (VectorCache(vectors_dir, info) if vectors_dir else nullcontext()) as cache:
-        for chunk in _chunks(stream, CHUNK):
+        for chunk in chunks(stream, CHUNK):
             wanted = []
             for entry in chunk:
                 problem = entry if isinstance(entry, Skipped) else _problem(cap_text(entry, limit), info, seen)
@@ -122,7 +122,9 @@ def _first_item(stream: Iterator[Item | Skipped], summary: IngestResult) -> Item
     return None
 
 
-def _chunks(stream: Iterator, size: int) -> Iterator[list]:
+def chunks(stream: Iterable, size: int) -> Iterator[list]:
+    """The stream's items in lists of `size` (the last one shorter)."""
+    stream = iter(stream)
     while chunk := list(islice(stream, size)):
         yield chunk
 

@@ -18,11 +18,17 @@ WEB = Path(__file__).resolve().parent / "web"
 def map_bytes(columns: dict[str, np.ndarray]) -> bytes:
     """n (uint32), x and y (float32 x n), cluster (int32 x n; -1 noise): what the page's script reads."""
     n = len(columns.get("x", ()))
-    cluster = np.asarray(columns["cluster"], dtype=np.float64) if n else np.empty(0)
     return b"".join([np.uint32(n).astype("<u4").tobytes(),
                      np.asarray(columns["x"] if n else [], dtype="<f4").tobytes(),
                      np.asarray(columns["y"] if n else [], dtype="<f4").tobytes(),
-                     np.where(np.isnan(cluster), -1, cluster).astype("<i4").tobytes()])
+                     _clusters(columns).astype("<i4").tobytes()])
+
+
+def _clusters(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Each map point's cluster; -1 where the run recorded none (noise)."""
+    if not len(columns.get("x", ())):
+        return np.empty(0, np.int64)
+    return np.nan_to_num(np.asarray(columns["cluster"], float), nan=-1).astype(np.int64)
 
 
 def id_bytes(columns: dict[str, np.ndarray]) -> bytes:
@@ -63,7 +69,7 @@ def thumbnail(columns: dict[str, np.ndarray], size: int) -> bytes:
     pixels = np.full((size, size, 3), 255, np.uint8)
     x, y = np.asarray(columns.get("x", []), float), np.asarray(columns.get("y", []), float)
     if len(x):
-        cluster = np.nan_to_num(np.asarray(columns["cluster"], float), nan=-1).astype(int)
+        cluster = _clusters(columns)
         span = max(np.ptp(x), np.ptp(y)) or 1.0
         px = ((x - x.min() + (span - np.ptp(x)) / 2) / span * (size - 1)).round().astype(int)
         py = ((y - y.min() + (span - np.ptp(y)) / 2) / span * (size - 1)).round().astype(int)
