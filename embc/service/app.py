@@ -266,7 +266,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def figure(kind: Literal[KINDS], collection: str = NAME, run: int | None = Query(None, ge=1),
                cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100)):
         """A figure of the latest (or a given) run as a PNG: map, elbow, silhouette or montage."""
-        folder = tempfile.mkdtemp(prefix="embc-plot-")
+        folder = tempfile.mkdtemp(prefix=".plot-", dir=workspace.path)  # inside the data directory, as all it writes
         try:
             path = workspace.plot(collection, kind, f"{folder}/{kind}.png", run, cluster, per_cluster)
         except BaseException:
