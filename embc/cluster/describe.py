@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import threading
 from collections import Counter
 from typing import Callable, Sequence
@@ -39,6 +41,10 @@ class BackgroundWords:
 
     def start(self) -> None:
         if self._thread is None:
+            # torch imported here, not in the thread: while a thread imports it, scikit-learn's array-API check
+            # in this one finds a half-made `torch` in sys.modules and fails on `torch.Tensor`.
+            if importlib.util.find_spec("torch") is not None:
+                importlib.import_module("torch")
             self._thread = threading.Thread(target=self._loading, name="embc-keyword-model", daemon=True)
             self._thread.start()
 
