@@ -34,6 +34,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	# BERTopic, the peer in bench/quality.py, for the bench only: embc does not depend on it.
+	$(BIN)/pip install -q bertopic 2>&1 | $(QUIET)
 	$(BIN)/python bench/run.py
 	cd bench && ../$(BIN)/python serve.py && ../$(BIN)/python browser.py && ../$(BIN)/python quality.py
 

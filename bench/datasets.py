@@ -89,33 +89,37 @@ def _idx(name: str) -> np.ndarray:
     return np.frombuffer(data, np.uint8, offset=16 if "images" in name else 8)
 
 
-def make(out: Path) -> dict[str, int]:
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    made = {}
+def _wordnet_nouns(out: Path, rng: np.random.Generator) -> int:
     nouns = _glosses("noun", [4, 7, 9, 10, 11, 14, 18, 19, 21, 27])
-    made["wordnet-nouns-10"] = _write_jsonl(out / "wordnet-nouns-10.jsonl", _uneven(
-        nouns, [300, 200, 150, 120, 100, 80, 60, 50, 40, 30], rng))
-    verbs = _glosses("verb", list(range(29, 42)))
-    made["wordnet-verbs-12"] = _write_jsonl(out / "wordnet-verbs-12.jsonl", _uneven(
-        verbs, [250, 200, 160, 130, 110, 90, 75, 60, 50, 40, 30, 25], rng))
-    quotes = _fortunes(["computers", "food", "law", "love", "medicine", "politics", "science", "sports"])
-    made["fortunes-8"] = _write_jsonl(out / "fortunes-8.jsonl", _uneven(
-        quotes, [400, 300, 250, 200, 150, 120, 100, 80], rng))
+    return _write_jsonl(out, _uneven(nouns, [300, 200, 150, 120, 100, 80, 60, 50, 40, 30], rng))
 
+
+def _wordnet_verbs(out: Path, rng: np.random.Generator) -> int:
+    verbs = _glosses("verb", list(range(29, 42)))
+    return _write_jsonl(out, _uneven(verbs, [250, 200, 160, 130, 110, 90, 75, 60, 50, 40, 30, 25], rng))
+
+
+def _fortune_files(out: Path, rng: np.random.Generator) -> int:
+    quotes = _fortunes(["computers", "food", "law", "love", "medicine", "politics", "science", "sports"])
+    return _write_jsonl(out, _uneven(quotes, [400, 300, 250, 200, 150, 120, 100, 80], rng))
+
+
+def _digits(out: Path, rng: np.random.Generator) -> int:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     pictures = (digits.images * 255 / 16).astype(np.uint8).repeat(4, 1).repeat(4, 2)
     groups = {str(d): [pictures[i] for i in np.flatnonzero(digits.target == d)] for d in range(10)}
-    made["digits-10"] = _write_images(out / "digits-10", _uneven(
-        groups, [180, 170, 160, 150, 130, 110, 90, 75, 60, 45], rng))
+    return _write_images(out, _uneven(groups, [180, 170, 160, 150, 130, 110, 90, 75, 60, 45], rng))
 
+
+def _fashion_train(out: Path, rng: np.random.Generator) -> int:
     images, labels = _idx("train-images-idx3-ubyte.gz").reshape(-1, 28, 28), _idx("train-labels-idx1-ubyte.gz")
     groups = {FASHION_CLASSES[c]: [images[i] for i in np.flatnonzero(labels == c)[:2000]] for c in range(10)}
-    made["fashion-train-10"] = _write_images(out / "fashion-train-10", _uneven(
-        groups, [300, 260, 230, 200, 180, 160, 140, 120, 110, 100], rng))
+    return _write_images(out, _uneven(groups, [300, 260, 230, 200, 180, 160, 140, 120, 110, 100], rng))
 
+
+def _stamps(out: Path, rng: np.random.Generator) -> int:
     from PIL import Image
 
     groups = {}
@@ -123,8 +127,20 @@ def make(out: Path) -> dict[str, int]:
         files = sorted(category.rglob("*.png"))
         if len(files) >= 30:
             groups[category.name] = [np.asarray(_on_white(Image.open(f))) for f in files]
-    made["tuxpaint-8"] = _write_images(out / "tuxpaint-8", _uneven(groups, [160, 120, 80, 70, 65, 40, 38, 34], rng))
-    return made
+    return _write_images(out, _uneven(groups, [160, 120, 80, 70, 65, 40, 38, 34], rng))
+
+
+# Each set's file or folder name, and its maker.
+SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wordnet_verbs,
+        "fortunes-8.jsonl": _fortune_files, "digits-10": _digits, "fashion-train-10": _fashion_train,
+        "tuxpaint-8": _stamps}
+
+
+def make(out: Path, names: list[str] | None = None) -> dict[str, int]:
+    """The sets named (file or folder names, as in SETS; all by default) in `out`, each drawn with seed 0, and
+    how many items each holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    return {name: SETS[name](out / name, np.random.default_rng(0)) for name in names or SETS}
 
 
 def _on_white(image):

@@ -59,7 +59,7 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
         params = json.loads(con.execute("SELECT params FROM runs WHERE run_id = ?", [run["run_id"]]).fetchone()[0])
     finally:
         con.close()
-    assert [k for k, _ in sweep] == list(range(2, 21))
+    assert [k for k, _ in sweep] == list(range(2, 26))
     assert [k for k, chosen in sweep if chosen] == [run["params"]["k"]] == [params["k"]]
     out = tmp_path / "elbow.png"
     result = runner.invoke(app, ["--data-dir", str(home), "plot", "elbow", "-c", "wordnet", "--out", str(out)])

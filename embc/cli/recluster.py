@@ -57,14 +57,14 @@ def recluster(
     collection: str = COLLECTION,
     algorithm: Optional[Algorithm] = typer.Option(None, "--algorithm", "-a", help="Default: the last run's, else "
                                                   "kmeans."),
-    k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative), or auto: the best "
-                                    "silhouette near the elbow of a k sweep (2-20) on a sample (default: 8)."),
+    k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative), or auto: the elbow "
+                                    "of k-means inertia over k = 2-25 on a sample (default: 8)."),
     eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
-                                        "(default: the knee of the k-distance curve)."),
+                                        "(default: the one whose clusters separate best)."),
     min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10), hdbscan "
-                                           "min_cluster_size (default: 20)."),
+                                           "min_cluster_size (default: 1% of the points fitted, at least 5)."),
     linkage: Optional[Linkage] = typer.Option(None, help="agglomerative linkage (default: ward)."),
-    reduce: Optional[Reduction] = typer.Option(None, help="dbscan/hdbscan run on: umap (10-D), pca (10-D) or the "
+    reduce: Optional[Reduction] = typer.Option(None, help="dbscan/hdbscan run on: umap (5-D), pca (5-D) or the "
                                                "vectors (default: umap)."),
     sample_cap: Optional[int] = typer.Option(None, min=10, help="dbscan, hdbscan, agglomerative fit at most this "
                                              "many points and assign the rest (default: 10000)."),

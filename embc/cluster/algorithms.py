@@ -3,7 +3,8 @@
 K-Means fits every point. DBSCAN, HDBSCAN and agglomerative clustering need memory or time that grows
 faster than n, so they fit a sample of at most `sample_cap` points and assign the rest to the nearest
 cluster. The density algorithms run on a UMAP (or PCA) reduction: in 384 dimensions distances concentrate
-and DBSCAN or HDBSCAN call most points noise.
+and DBSCAN or HDBSCAN call most points noise. What they need and users rarely know (DBSCAN's eps, HDBSCAN's
+smallest cluster) is chosen from the data by default.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from embc.cluster import memory
-from embc.cluster.assign import CentroidModel
+from embc.cluster.assign import NOISE, CentroidModel
 from embc.cluster.params import SAMPLE_CAP
 from embc.cluster.reduce import reduce
 
-REDUCED_DIMS = 10
+# Chosen on eight labelled sets (docs/quality.md): 5 dimensions from 30 neighbours keep topics apart better
+# than 10 from 15, where hdbscan merged most of a set into two clusters.
+REDUCED_DIMS = 5
+REDUCE_NEIGHBOURS = 30
+MIN_SHARE = 0.01
+MIN_CLUSTER = 5
+HDBSCAN_MIN_SAMPLES = 5
+EPS_QUANTILES = np.arange(0.20, 0.96, 0.05)
+SCORE_SAMPLE = 2000
+NOISE_VOTERS = 10
+NOISE_AGREEMENT = 0.6
 
 
 class SampledClustering(ClusterMixin, BaseEstimator):
@@ -72,8 +83,26 @@ class Agglomerative(SampledClustering):
         return AgglomerativeClustering(self.n_clusters, linkage=self.linkage).fit(X).labels_
 
 
-class DBSCAN(SampledClustering):
-    """DBSCAN on a reduction; without `eps`, eps is the knee of the sorted k-distance curve."""
+class DensityClustering(SampledClustering):
+    """DBSCAN and HDBSCAN on a UMAP (or PCA) reduction of the sample. Afterwards a noise point joins a
+    cluster when most of its nearest clustered neighbours in the reduced space belong to it
+    (`absorb_noise`): density estimates leave a cluster's fringe out, and a user asked for clusters."""
+
+    reduce: str
+    chosen_: dict
+
+    def _fit_sample(self, X: np.ndarray) -> np.ndarray:
+        Z = reduce(X, self.reduce, REDUCED_DIMS, self.random_state, neighbours=REDUCE_NEIGHBOURS)
+        return absorb_noise(Z, self._cluster(Z))
+
+    def _cluster(self, Z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class DBSCAN(DensityClustering):
+    """DBSCAN; without `eps`, one of the quantiles of the distances to the `min_samples`-th neighbour: of those
+    that find at least half as many clusters (of `smallest_cluster` points or more) as any, the one whose
+    clusters score best (`eps_score`)."""
 
     def __init__(self, eps: float | None = None, min_samples: int = 10, reduce: str = "umap",
                  sample_cap: int = SAMPLE_CAP, random_state: int = 0):
@@ -83,43 +112,92 @@ class DBSCAN(SampledClustering):
         self.sample_cap = sample_cap
         self.random_state = random_state
 
-    def _fit_sample(self, X: np.ndarray) -> np.ndarray:
+    def _cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import DBSCAN as SkDBSCAN
+        from sklearn.neighbors import NearestNeighbors
 
-        Z = reduce(X, self.reduce, REDUCED_DIMS, self.random_state)
-        self.eps_ = self.eps or k_distance_eps(Z, self.min_samples)
-        return SkDBSCAN(eps=self.eps_, min_samples=self.min_samples).fit(Z).labels_
+        if self.eps:
+            self.chosen_ = {}
+            return SkDBSCAN(eps=self.eps, min_samples=self.min_samples).fit(Z).labels_
+        k = min(self.min_samples, len(Z) - 1)
+        reach = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[0][:, -1]
+        smallest = smallest_cluster(len(Z))
+        fits = [(float(eps), drop_small(SkDBSCAN(eps=float(eps) or 1e-6, min_samples=self.min_samples).fit(Z).labels_,
+                                        smallest)) for eps in np.unique(np.quantile(reach, EPS_QUANTILES))]
+        counts = [len(np.unique(labels[labels != NOISE])) for _, labels in fits]
+        # The silhouette alone rewards a radius that merges everything into two or three clusters.
+        resolving = [fit for fit, count in zip(fits, counts) if count >= max(counts) / 2]
+        eps, labels = max(resolving, key=lambda fit: eps_score(Z, fit[1], self.random_state))
+        self.chosen_ = {"eps_chosen": eps}
+        return labels
 
 
-class HDBSCAN(SampledClustering):
-    def __init__(self, min_cluster_size: int = 20, reduce: str = "umap", sample_cap: int = SAMPLE_CAP,
+class HDBSCAN(DensityClustering):
+    """HDBSCAN; without `min_cluster_size`, 1% of the points fitted (at least MIN_CLUSTER)."""
+
+    def __init__(self, min_cluster_size: int | None = None, reduce: str = "umap", sample_cap: int = SAMPLE_CAP,
                  random_state: int = 0):
         self.min_cluster_size = min_cluster_size
         self.reduce = reduce
         self.sample_cap = sample_cap
         self.random_state = random_state
 
-    def _fit_sample(self, X: np.ndarray) -> np.ndarray:
+    def _cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import HDBSCAN as SkHDBSCAN
 
-        Z = reduce(X, self.reduce, REDUCED_DIMS, self.random_state)
-        return SkHDBSCAN(min_cluster_size=self.min_cluster_size, copy=False).fit(Z).labels_
+        size = self.min_cluster_size or smallest_cluster(len(Z))
+        self.chosen_ = {} if self.min_cluster_size else {"min_size_chosen": size}
+        # A small min_samples keeps the density estimate local: with it equal to the cluster size, as by
+        # default, large sets merge into two or three clusters.
+        return SkHDBSCAN(min_cluster_size=size, min_samples=min(HDBSCAN_MIN_SAMPLES, size), copy=False).fit(Z).labels_
 
     def _bytes_needed(self, m: int) -> float:
-        return 8.0 * m * (REDUCED_DIMS + 2 * self.min_cluster_size)  # tree-based neighbours, no n x n matrix
+        size = self.min_cluster_size or smallest_cluster(m)
+        return 8.0 * m * (REDUCED_DIMS + 2 * size)  # tree-based neighbours, no n x n matrix
 
 
-def k_distance_eps(Z: np.ndarray, min_samples: int) -> float:
-    """The knee of the k-distance curve: each point's distance to its `min_samples`-th neighbour, sorted
-    from the largest down. Left of the knee lie the sparse points DBSCAN should call noise."""
+def smallest_cluster(n: int) -> int:
+    """The smallest cluster a density fit keeps by default: 1% of the points, at least MIN_CLUSTER."""
+    return max(MIN_CLUSTER, round(n * MIN_SHARE))
+
+
+def drop_small(labels: np.ndarray, smallest: int) -> np.ndarray:
+    """Clusters of fewer than `smallest` points become noise."""
+    ids, counts = np.unique(labels[labels != NOISE], return_counts=True)
+    return np.where(np.isin(labels, ids[counts < smallest]), NOISE, labels)
+
+
+def eps_score(Z: np.ndarray, labels: np.ndarray, seed: int) -> float:
+    """How well a density fit separates the points it clusters, discounted by those it leaves out: the
+    silhouette (in the reduced space) of the clustered points times their share."""
+    from sklearn.metrics import silhouette_score
+
+    clustered = labels != NOISE
+    if len(np.unique(labels[clustered])) < 2:
+        return -1.0
+    sample = min(int(clustered.sum()), SCORE_SAMPLE)
+    silhouette = silhouette_score(Z[clustered], labels[clustered], sample_size=sample, random_state=seed)
+    return float(silhouette * clustered.mean())
+
+
+def absorb_noise(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each noise point joins the cluster of at least NOISE_AGREEMENT of its NOISE_VOTERS nearest clustered
+    points; the others stay noise."""
+    from scipy.stats import mode
     from sklearn.neighbors import NearestNeighbors
 
-    from embc.cluster.sweep import knee
-
-    k = min(min_samples, len(Z) - 1)
-    distances = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[0][:, -1]
-    ordered = np.sort(distances)[::-1]
-    return float(ordered[knee(list(range(len(ordered))), list(ordered))]) or 1e-6
+    noise = labels == NOISE
+    if noise.all() or not noise.any():
+        return labels
+    clustered = np.flatnonzero(~noise)
+    voters = min(NOISE_VOTERS, len(clustered))
+    neighbours = NearestNeighbors(n_neighbors=voters).fit(Z[clustered]).kneighbors(Z[noise])[1]
+    votes = labels[clustered][neighbours]
+    winner, count = mode(votes, axis=1)
+    agreeing = count / voters
+    out = labels.copy()
+    out[noise] = np.where(agreeing >= NOISE_AGREEMENT, winner, NOISE)
+    return out
 
 
 def make_estimator(algorithm: str, params: dict, seed: int):

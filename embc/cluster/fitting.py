@@ -65,6 +65,12 @@ def _choose_k(X: np.ndarray, params: dict, seed: int, clock: Clock) -> tuple[dic
     return params, rows
 
 
+def _with_chosen(params: dict, estimator) -> dict:
+    """The run's parameters with those the estimator chose from the data (as `eps_chosen`): recorded with the
+    run, and left out of the next run's, which chooses again."""
+    return {**params, **getattr(estimator, "chosen_", {})}
+
+
 def _enough(n: int, params: dict, collection: str) -> None:
     if n < max(3, params["k"] if isinstance(params.get("k"), int) else 2):
         raise EmbcError(f"collection '{collection}' has {n} points: too few to cluster")
@@ -80,7 +86,8 @@ def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, 
     estimator = make_estimator(algorithm, params, seed)
     labels = estimator.fit(data.X).labels_.astype(np.int64)
     return Fit(data.ids, labels, data.previous, data.truth, data.X, None, data.rows, data.payloads,
-               CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None), params, sweep_rows)
+               CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None), _with_chosen(params, estimator),
+               sweep_rows)
 
 
 def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, seed: int, clock: Clock) -> Fit:
@@ -119,6 +126,7 @@ def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, se
         centre_ids, centres = np.arange(len(start)), estimator.cluster_centers_.astype(np.float32)
     else:
         estimator.fit(Xs)
+        params = _with_chosen(params, estimator)
         centre_ids, centres = estimator.model_.ids_, estimator.model_.centroids_
     return _assign_pages(store, collection, estimator.predict, centre_ids, centres, Xs, sample_ids, payloads,
                          params, sweep_rows, clock)

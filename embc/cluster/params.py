@@ -20,7 +20,8 @@ DEFAULTS: dict[str, dict] = {
     # Four k-means++ starts: on WordNet-8, refits with other seeds keep 98% of points together (67-81% with one).
     "kmeans": {"k": 8, "n_init": 4},
     "dbscan": {"eps": None, "min_size": 10, "reduce": "umap", "sample_cap": SAMPLE_CAP},
-    "hdbscan": {"min_size": 20, "reduce": "umap", "sample_cap": SAMPLE_CAP},
+    # min_size None: 1% of the points fitted, at least 5 (embc.cluster.algorithms.smallest_cluster).
+    "hdbscan": {"min_size": None, "reduce": "umap", "sample_cap": SAMPLE_CAP},
     "agglomerative": {"k": 8, "linkage": "ward", "sample_cap": SAMPLE_CAP},
 }
 
@@ -43,7 +44,7 @@ def _positive_or_none(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, Real) or not value > 0 or value == float("inf"):
-        return "a finite number > 0, or None (the knee of the k-distance curve)"
+        return "a finite number > 0, or None (chosen from the data)"
     return None
 
 

@@ -26,29 +26,30 @@ def nearest(queries: np.ndarray, anchors: np.ndarray, k: int) -> tuple[np.ndarra
     return index, sims
 
 
-def umap_embed(X: np.ndarray, seed: int, dims: int = 2, min_dist: float = 0.1) -> np.ndarray:
+def umap_embed(X: np.ndarray, seed: int, dims: int = 2, min_dist: float = 0.1,
+               neighbours: int = NEIGHBOURS) -> np.ndarray:
     """UMAP of unit-length rows into `dims` dimensions."""
     umap = _umap()
     # Exact neighbours by one matrix product: faster than UMAP's own search and needs no JIT compile.
-    index, sims = nearest(X, X, NEIGHBOURS)
+    index, sims = nearest(X, X, neighbours)
     distances = np.sqrt(np.maximum(2 - 2 * sims, 0)).astype(np.float32)
-    reducer = umap.UMAP(n_components=dims, n_neighbors=NEIGHBOURS, min_dist=min_dist, n_epochs=200,
+    reducer = umap.UMAP(n_components=dims, n_neighbors=neighbours, min_dist=min_dist, n_epochs=200,
                         random_state=seed, n_jobs=1, precomputed_knn=(index, distances, None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return reducer.fit_transform(X)
 
 
-def reduce(X: np.ndarray, method: str, dims: int, seed: int) -> np.ndarray:
+def reduce(X: np.ndarray, method: str, dims: int, seed: int, neighbours: int = NEIGHBOURS) -> np.ndarray:
     """X in `dims` dimensions by `method` (umap, pca), or X itself for none."""
-    if method == "none" or X.shape[1] <= dims or len(X) <= NEIGHBOURS + 1:
+    if method == "none" or X.shape[1] <= dims or len(X) <= neighbours + 1:
         return X
     if method == "pca":
         from sklearn.decomposition import PCA
 
         return PCA(dims, random_state=seed).fit_transform(X).astype(np.float32)
     # min_dist 0 packs each neighbourhood tightly: what density clustering wants (a map wants spread).
-    return umap_embed(X, seed, dims, min_dist=0.0)
+    return umap_embed(X, seed, dims, min_dist=0.0, neighbours=neighbours)
 
 
 def _umap():

@@ -1,4 +1,9 @@
-"""Choosing k: the elbow of inertia over a range of k, and the silhouette over the same range, on a sample."""
+"""Choosing k: the elbow of k-means inertia over a range of k, on a sample; the silhouette of each k is kept
+beside it as evidence.
+
+On eight labelled sets (docs/quality.md) the elbow over 2-25 with three starts per k lands within 0.7x-1.25x of
+the true number of classes on every set. The best silhouette, in the vectors or in a UMAP reduction, picks 2 or 3
+on most of them, and pulling the elbow towards a better silhouette lowered k below 0.7x on two."""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ import numpy as np
 from embc.cluster.evaluate import silhouette
 
 SWEEP_SAMPLE = 5000
-K_RANGE = (2, 20)
-NEAR_KNEE = 2
+K_RANGE = (2, 25)
+SWEEP_STARTS = 3  # one start per k makes the inertia curve jagged enough to move its elbow by 3
 
 
 def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_RANGE,
@@ -20,7 +25,7 @@ def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_RANGE,
     Xs = X[np.sort(rng.choice(len(X), size=min(len(X), sample), replace=False))]
     rows = []
     for k in range(k_range[0], min(k_range[1], len(Xs) - 1) + 1):
-        fitted = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xs)
+        fitted = KMeans(n_clusters=k, n_init=SWEEP_STARTS, random_state=seed).fit(Xs)
         rows.append({"k": k, "inertia": float(fitted.inertia_), "silhouette": silhouette(Xs, fitted.labels_, seed)})
     return rows
 
@@ -33,8 +38,5 @@ def knee(ks: list[int], inertias: list[float]) -> int:
 
 
 def choose_k(rows: list[dict]) -> int:
-    """The documented rule: the best silhouette among the k within NEAR_KNEE of the elbow's knee."""
-    ks = [r["k"] for r in rows]
-    elbow = knee(ks, [r["inertia"] for r in rows])
-    near = [r for r in rows if abs(r["k"] - elbow) <= NEAR_KNEE]
-    return max(near, key=lambda r: r["silhouette"])["k"]
+    """The documented rule: the elbow's knee of the sweep's inertia."""
+    return knee([r["k"] for r in rows], [r["inertia"] for r in rows])

@@ -61,11 +61,14 @@ def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> P
 
 
 def elbow(rows: Sequence[dict], out: Path, title: str) -> Path:
-    """Inertia over k (the elbow) with the silhouette over the same k, and the chosen k marked."""
+    """Inertia over k (the elbow), the chord whose farthest point below it is the elbow, the silhouette over
+    the same k, and the chosen k marked."""
     plt = _pyplot()
     ks = [r["k"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(ks, [r["inertia"] for r in rows], "o-", color="tab:blue", label="inertia (sample)")
+    ax.plot([ks[0], ks[-1]], [rows[0]["inertia"], rows[-1]["inertia"]], "--", color="grey", linewidth=1,
+            label="chord: the elbow lies farthest below it")
     ax.set_xlabel("k (number of clusters)")
     ax.set_ylabel("inertia", color="tab:blue")
     right = ax.twinx()
