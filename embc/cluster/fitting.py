@@ -86,8 +86,8 @@ def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, 
     estimator = make_estimator(algorithm, params, seed)
     labels = estimator.fit(data.X).labels_.astype(np.int64)
     return Fit(data.ids, labels, data.previous, data.truth, data.X, None, data.rows, data.payloads,
-               CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None), _with_chosen(params, estimator),
-               sweep_rows)
+               CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None),
+               _with_chosen(params, estimator), sweep_rows)
 
 
 def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, seed: int, clock: Clock) -> Fit:
