@@ -3,13 +3,13 @@ running `embc serve`; `embc` the command line."""
 
 from embc.errors import EmbcError, NotFound, ParameterError
 from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult,
-                          Skipped)
+                          Skipped, SweepPoint)
 from embc.store.vectors import CollectionInfo
 from embc.workspace import Workspace
 
 __version__ = "0.2.0"
 __all__ = ["Workspace", "Client", "CollectionInfo", "ClusterStats", "ClusterSummary", "Entry", "Event", "IngestResult",
-           "Report", "Run", "RunResult", "Skipped", "EmbcError", "NotFound", "ParameterError",
+           "Report", "Run", "RunResult", "Skipped", "SweepPoint", "EmbcError", "NotFound", "ParameterError",
            "__version__"]
 
 

@@ -12,7 +12,8 @@ import httpx
 
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, NotFound, ParameterError
-from embc.results import ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult, Skipped
+from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult, Skipped,
+                          SweepPoint)
 from embc.store.vectors import CollectionInfo, check_name
 
 UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body limit (64 MiB)
@@ -202,7 +203,8 @@ class Client:
     def report(self, collection: str, run: int | None = None) -> Report:
         r = self._call("GET", self._path(collection, "/report"), params=_given(run=run)).json()
         return Report(r["collection"], Run.of(r["run"]), r["metrics"], [ClusterStats.of(c) for c in r["clusters"]],
-                      [Event.of(e) for e in r["events"]], [Run.of(x) for x in r["runs"]])
+                      [Event.of(e) for e in r["events"]], [Run.of(x) for x in r["runs"]],
+                      [SweepPoint.of(p) for p in r["sweep"]])
 
     def runs(self, collection: str) -> list[Run]:
         return [Run.of(r) for r in self._call("GET", self._path(collection, "/runs")).json()]

@@ -92,8 +92,21 @@ class Run(_Result):
 
 
 @dataclass
+class SweepPoint(_Result):
+    """One k of a `--k auto` sweep: the sample's inertia and silhouette, and the criterion, how far the
+    (normalised) inertia lies below the chord from the first k to the last; the chosen k lies farthest."""
+
+    k: int
+    inertia: float
+    silhouette: float | None
+    below_chord: float
+    chosen: bool
+
+
+@dataclass
 class Report(_Result):
-    """A run with its metrics, clusters and id events, and the collection's run history (newest first)."""
+    """A run with its metrics, clusters and id events, the collection's run history (newest first), and the
+    k sweep that chose its k (empty unless `--k auto`)."""
 
     collection: str
     run: Run
@@ -101,6 +114,7 @@ class Report(_Result):
     clusters: list[ClusterStats]
     events: list[Event]
     runs: list[Run]
+    sweep: list[SweepPoint] = field(default_factory=list)
 
 
 @dataclass

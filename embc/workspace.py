@@ -16,7 +16,8 @@ from embc.cluster.progress import Progress
 from embc.errors import EmbcError, ParameterError
 from embc.ingest.items import vector_problem
 from embc.layout import Layout, default_home
-from embc.results import ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult
+from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult,
+                          SweepPoint)
 from embc.store.vectors import CollectionInfo, Store, check_name
 
 if TYPE_CHECKING:
@@ -349,7 +350,18 @@ class Workspace:
         rid = chosen["run_id"]
         return Report(collection, Run.of(chosen), self.reports.metrics(rid),
                       [ClusterStats.of(c) for c in self.reports.clusters(rid)],
-                      [Event.of(e) for e in self.reports.events(rid)], self.runs(collection))
+                      [Event.of(e) for e in self.reports.events(rid)], self.runs(collection),
+                      self._sweep(rid))
+
+    def _sweep(self, run_id: int) -> list[SweepPoint]:
+        from embc.cluster.sweep import below_chord
+
+        rows = self.reports.sweep(run_id)
+        if not rows:
+            return []
+        criterion = below_chord([r["k"] for r in rows], [r["inertia"] for r in rows])
+        return [SweepPoint(r["k"], r["inertia"], r["silhouette"], float(c), bool(r["chosen"]))
+                for r, c in zip(rows, criterion)]
 
     def runs(self, collection: str) -> list[Run]:
         """Every run of the collection, newest first, complete or not (a run whose job was killed: failed)."""

@@ -102,7 +102,7 @@ def test_rename_report_export_and_runs(ws, run, tmp_path):
     assert report.run.run_id == run.run_id and report.run.status == "complete"
     assert {c.id: c.name for c in report.clusters}[3] == "my favourite cluster"
     assert [r.run_id for r in ws.runs("wordnet")] == [run.run_id]
-    assert set(report.to_dict()) == {"collection", "run", "metrics", "clusters", "events", "runs"}
+    assert set(report.to_dict()) == {"collection", "run", "metrics", "clusters", "events", "runs", "sweep"}
 
     assert ws.export("wordnet", tmp_path / "wn.csv") == 1600
     with open(tmp_path / "wn.csv", newline="") as handle:

@@ -61,6 +61,12 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
         con.close()
     assert [k for k, _ in sweep] == list(range(2, 26))
     assert [k for k, chosen in sweep if chosen] == [run["params"]["k"]] == [params["k"]]
+    # The report shows the evidence: every k with its criterion, the chosen one farthest below the chord.
+    report = json.loads(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "wordnet", "--json"]).stdout)
+    farthest = max(report["sweep"], key=lambda p: p["below_chord"])
+    assert farthest["chosen"] and farthest["k"] == run["params"]["k"] and len(report["sweep"]) == 24
+    table = runner.invoke(app, ["--data-dir", str(home), "report", "-c", "wordnet"]).stdout
+    assert "k (*): the inertia farthest below the chord" in table and f"{farthest['k']} *" in table
     out = tmp_path / "elbow.png"
     result = runner.invoke(app, ["--data-dir", str(home), "plot", "elbow", "-c", "wordnet", "--out", str(out)])
     assert result.exit_code == 0, result.stderr

@@ -145,7 +145,7 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     assert done["state"] == "done" and done["result"]["mode"] == "full" and len(done["result"]["clusters"]) == 7
     assert done["progress"]["step"] == "write labels"
     report = server.get("/v1/collections/wordnet/report").json()
-    assert set(report) == {"collection", "run", "metrics", "clusters", "events", "runs"}
+    assert set(report) == {"collection", "run", "metrics", "clusters", "events", "runs", "sweep"}
     history = server.get("/v1/collections/wordnet/runs").json()
     assert history[-1]["status"] == "complete"
     # The run the 7-cluster run replaced can go; the latest cannot.

@@ -51,6 +51,11 @@ def print_report(report: Report) -> None:
         stdout.print(f"metrics of full run {run.base_run}, with the points this run assigned")
     if report.clusters:
         table("clusters", ["id", "size", "name"], [[c.id, c.size, c.name] for c in report.clusters], wrap=["name"])
+    if report.sweep:
+        table("k sweep", ["k", "inertia", "silhouette", "below chord"],
+              [[f"{p.k}{' *' if p.chosen else ''}", f"{p.inertia:.1f}",
+                "" if p.silhouette is None else f"{p.silhouette:.3f}", f"{p.below_chord:.3f}"] for p in report.sweep])
+        stdout.print("k (*): the inertia farthest below the chord from the first k to the last", highlight=False)
     if report.events:
         table("cluster id events", ["event", "cluster", "related"],
               [[e.kind, e.cluster, ", ".join(map(str, e.related))] for e in report.events])

@@ -30,11 +30,17 @@ def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_RANGE,
     return rows
 
 
-def knee(ks: list[int], inertias: list[float]) -> int:
-    """The elbow of a decreasing curve (Kneedle): the k farthest below the straight line from end to end."""
+def below_chord(ks: list[int], inertias: list[float]) -> np.ndarray:
+    """How far each point of a decreasing curve lies below the straight line from its first point to its last,
+    both axes scaled to [0, 1] (Kneedle's difference curve)."""
     x = (np.asarray(ks, float) - ks[0]) / max(ks[-1] - ks[0], 1)
     y = (np.asarray(inertias) - min(inertias)) / max(max(inertias) - min(inertias), 1e-12)
-    return ks[int(np.argmax((1 - x) - y))]
+    return (1 - x) - y
+
+
+def knee(ks: list[int], inertias: list[float]) -> int:
+    """The elbow of a decreasing curve (Kneedle): the k farthest below the straight line from end to end."""
+    return ks[int(np.argmax(below_chord(ks, inertias)))]
 
 
 def choose_k(rows: list[dict]) -> int:
