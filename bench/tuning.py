@@ -1,0 +1,124 @@
+"""The evidence behind the density and `--k auto` defaults (docs/quality.md): on every labelled set of
+bench/quality.py, how many sets each candidate setting meets issue 18's targets on. `python bench/tuning.py`
+(not part of `make bench`: it refits every candidate, about 10 minutes here). Vectors are embedded once and
+kept in bench/data/vectors.
+
+- hdbscan: reduction (dimensions, neighbours) x smallest cluster x min_samples, each with the noise joined
+  (`absorb_noise`) or left: NMI >= 0.9x k-means at the true k, noise <= 30%, clusters >= half the classes.
+- dbscan: the rule that picks eps among the k-distance quantiles, the same targets.
+- k: the elbow over several ranges of k, with one or three k-means starts, alone or moved to the best
+  silhouette within 2: chosen k within 0.7x-1.4x of the classes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
+from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+from sklearn.neighbors import NearestNeighbors
+
+from embc.cluster.algorithms import EPS_QUANTILES, absorb_noise, drop_small, eps_score, smallest_cluster
+from embc.cluster.reduce import reduce
+from embc.cluster.sweep import knee
+
+CACHE = Path(__file__).resolve().parent / "data" / "vectors"
+
+
+def vectors(name: str, source: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The set's vectors as embc stores them, and its labels."""
+    path = CACHE / f"{name.split()[0]}.npz"
+    if not path.exists():
+        from embc import Workspace
+
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as home, Workspace(home) as ws:
+            ws.ingest("eval", source)
+            pages = list(ws.store.pages("eval", keys=["label"]))
+            np.savez(path, X=np.vstack([p.vectors for p in pages]),
+                     y=np.array([str(q.get("label")) for p in pages for q in p.payloads]))
+    data = np.load(path)
+    return data["X"], data["y"]
+
+
+def density_ok(y: np.ndarray, labels: np.ndarray, base: float) -> bool:
+    clusters = len(set(labels.tolist()) - {-1})
+    return (normalized_mutual_info_score(y, labels) >= 0.9 * base and (labels < 0).mean() <= 0.3
+            and clusters >= len(set(y)) / 2)
+
+
+def hdbscan_grid(Z: dict, n: int) -> dict[tuple, np.ndarray]:
+    out = {}
+    for (dims, neighbours), Zr in Z.items():
+        for share in (None, 0.01, 0.02):
+            size = 20 if share is None else max(5, round(n * share))
+            for min_samples in (None, 5):
+                labels = HDBSCAN(min_cluster_size=size, min_samples=min_samples, copy=True).fit(Zr).labels_
+                name = f"{dims}-D/{neighbours} nn, size {'20' if share is None else f'{share:.0%}'}, ms {min_samples}"
+                out[name + ", noise left"] = labels
+                out[name + ", noise joined"] = absorb_noise(Zr, labels)
+    return out
+
+
+def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    reach = NearestNeighbors(n_neighbors=11).fit(Z).kneighbors(Z)[0][:, -1]
+    fits = [drop_small(DBSCAN(eps=float(e), min_samples=10).fit(Z).labels_, smallest_cluster(len(Z)))
+            for e in np.quantile(reach, EPS_QUANTILES)]
+    counts = [len(set(f.tolist()) - {-1}) for f in fits]
+    scores = [eps_score(Z, f, seed) for f in fits]
+    half = [i for i, c in enumerate(counts) if c >= max(counts) / 2]
+    ordered = np.sort(reach)[::-1]
+    knee_eps = float(ordered[knee(list(range(len(ordered))), list(ordered))])
+    rules = {"knee of the k-distance curve": DBSCAN(eps=knee_eps, min_samples=10).fit(Z).labels_,
+             "best silhouette x share": fits[int(np.argmax(scores))],
+             "most clusters": fits[max(range(len(fits)), key=lambda i: (counts[i], i))],
+             "best silhouette x share, of those with >= half the most clusters":
+                 fits[max(half, key=scores.__getitem__)]}
+    return {rule: absorb_noise(Z, labels) for rule, labels in rules.items()}
+
+
+def k_rules(X: np.ndarray, Z: np.ndarray) -> dict[str, int]:
+    out = {}
+    for starts in (1, 3):
+        fits = {k: KMeans(k, n_init=starts, random_state=0).fit(X) for k in range(2, 31)}
+        for top in (20, 25, 30):
+            ks = list(range(2, top + 1))
+            elbow = knee(ks, [fits[k].inertia_ for k in ks])
+            out[f"elbow 2-{top}, {starts} start(s)"] = elbow
+            near = [k for k in ks if abs(k - elbow) <= 2]
+            out[f"elbow 2-{top}, {starts} start(s), best silhouette within 2"] = max(
+                near, key=lambda k: silhouette_score(X, fits[k].labels_))
+        if starts == 1:
+            out["best silhouette 2-30"] = max(fits, key=lambda k: silhouette_score(X, fits[k].labels_))
+            out["best silhouette in the 5-D reduction 2-30"] = max(
+                fits, key=lambda k: silhouette_score(Z, fits[k].labels_))
+    return out
+
+
+def main() -> None:
+    from quality import sets
+
+    met: dict[str, dict[str, int]] = {"hdbscan": {}, "dbscan": {}, "k": {}}
+    total = 0
+    for name, source in sets().items():
+        X, y = vectors(name, source)
+        true_k = len(set(y))
+        base = normalized_mutual_info_score(y, KMeans(true_k, n_init=4, random_state=0).fit(X).labels_)
+        Z = {(d, nn): reduce(X, "umap", d, 0, neighbours=nn) for d, nn in ((10, 15), (5, 15), (5, 30))}
+        total += 1
+        for config, labels in hdbscan_grid(Z, len(X)).items():
+            met["hdbscan"][config] = met["hdbscan"].get(config, 0) + density_ok(y, labels, base)
+        for rule, labels in dbscan_rules(Z[5, 30]).items():
+            met["dbscan"][rule] = met["dbscan"].get(rule, 0) + density_ok(y, labels, base)
+        for rule, k in k_rules(X, Z[5, 30]).items():
+            met["k"][rule] = met["k"].get(rule, 0) + (0.7 * true_k <= k <= 1.4 * true_k)
+        print(f"{name}: done", flush=True)
+    for what, counts in met.items():
+        print(f"\n{what}: sets (of {total}) meeting the targets\n")
+        for config, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+            print(f"- {count}: {config}")
+
+
+if __name__ == "__main__":
+    main()
