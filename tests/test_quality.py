@@ -34,31 +34,34 @@ def evaluated(tmp_path_factory) -> Workspace:
         yield ws
 
 
-# (set, true k): NMI floors for k-means at the true k, --k auto and hdbscan.
-FLOORS = {("fortunes-8", 8): (0.45, 0.45, 0.42), ("digits-10", 10): (0.30, 0.30, 0.35)}
+# NMI floors, about 0.03 below what bench/quality.py measured (docs/quality.md): k-means told the true k,
+# --k auto, hdbscan, dbscan.
+FLOORS = {("fortunes-8", 8): {"told": 0.50, "auto": 0.48, "hdbscan": 0.50, "dbscan": 0.50},
+          ("digits-10", 10): {"told": 0.30, "auto": 0.27, "hdbscan": 0.40, "dbscan": 0.40}}
 
 
 @pytest.mark.parametrize("collection,true_k", list(FLOORS))
-def test_k_auto_finds_about_the_true_k_and_matches_k_means_told_it(evaluated, collection, true_k):
-    told, auto_floor, _ = FLOORS[collection, true_k]
+def test_k_auto_finds_about_the_true_k_and_nearly_matches_k_means_told_it(evaluated, collection, true_k):
+    floors = FLOORS[collection, true_k]
     base = evaluated.recluster(collection, "kmeans", true_k, full=True, seed=0, projection="none")
     auto = evaluated.recluster(collection, "kmeans", "auto", full=True, seed=0, projection="none")
-    assert base.metrics["nmi"] >= told
+    assert base.metrics["nmi"] >= floors["told"]
     assert 0.7 * true_k <= auto.params["k"] <= 1.4 * true_k and auto.params["k_auto"]
-    assert auto.metrics["nmi"] >= auto_floor
-    assert auto.metrics["nmi"] >= base.metrics["nmi"] - 0.03
-    sweep = evaluated.reports.sweep(auto.run_id)  # the evidence: every k's inertia and silhouette, the chosen one
-    assert [r["k"] for r in sweep] == list(range(2, 26))
-    assert [r["k"] for r in sweep if r["chosen"]] == [auto.params["k"]]
+    assert auto.metrics["nmi"] >= floors["auto"]
+    sweep = evaluated.report(collection).sweep  # the evidence: every k's inertia, silhouette and criterion
+    assert [p.k for p in sweep] == list(range(2, 26))
+    assert max(sweep, key=lambda p: p.below_chord).k == auto.params["k"] == [p.k for p in sweep if p.chosen][0]
 
 
 @pytest.mark.parametrize("collection,true_k", list(FLOORS))
 def test_density_defaults_find_the_topics_with_little_noise(evaluated, collection, true_k):
-    hdbscan_floor = FLOORS[collection, true_k][2]
-    for algorithm, floor in (("hdbscan", hdbscan_floor), ("dbscan", 0.9 * FLOORS[collection, true_k][0])):
+    floors = FLOORS[collection, true_k]
+    for algorithm in ("hdbscan", "dbscan"):
         run = evaluated.recluster(collection, algorithm, full=True, seed=0, projection="none")
         clusters = sum(c.id >= 0 for c in run.clusters)
-        assert run.metrics["nmi"] >= floor, algorithm
+        assert run.metrics["nmi"] >= floors[algorithm], algorithm
+        assert run.metrics["nmi"] >= 0.9 * floors["told"], algorithm
         assert run.metrics["noise_fraction"] <= 0.3, algorithm
         assert clusters >= true_k / 2, algorithm
-    assert run.params["eps_chosen"] > 0  # dbscan's radius, chosen from the data, recorded with the run
+        chosen = {"hdbscan": "min_size_chosen", "dbscan": "eps_chosen"}[algorithm]
+        assert run.params[chosen] > 0, algorithm  # chosen from the data, recorded with the run

@@ -121,9 +121,10 @@ class DBSCAN(DensityClustering):
             return SkDBSCAN(eps=self.eps, min_samples=self.min_samples).fit(Z).labels_
         k = min(self.min_samples, len(Z) - 1)
         reach = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[0][:, -1]
+        radii = np.maximum(np.unique(np.quantile(reach, EPS_QUANTILES)), 1e-6).tolist()
         smallest = smallest_cluster(len(Z))
-        fits = [(float(eps), drop_small(SkDBSCAN(eps=float(eps) or 1e-6, min_samples=self.min_samples).fit(Z).labels_,
-                                        smallest)) for eps in np.unique(np.quantile(reach, EPS_QUANTILES))]
+        fits = [(eps, drop_small(SkDBSCAN(eps=eps, min_samples=self.min_samples).fit(Z).labels_, smallest))
+                for eps in radii]
         counts = [len(np.unique(labels[labels != NOISE])) for _, labels in fits]
         # The silhouette alone rewards a radius that merges everything into two or three clusters.
         resolving = [fit for fit, count in zip(fits, counts) if count >= max(counts) / 2]
