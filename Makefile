@@ -34,10 +34,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	# BERTopic, the peer in bench/quality.py, for the bench only: embc does not depend on it.
-	$(BIN)/pip install -q bertopic 2>&1 | $(QUIET)
+	# For the bench only, embc depends on neither: BERTopic, the peer in bench/quality.py; faiss, a k-means engine
+	# measured in bench/kmeans_engines.py.
+	$(BIN)/pip install -q bertopic faiss-cpu 2>&1 | $(QUIET)
 	$(BIN)/python bench/run.py
-	cd bench && ../$(BIN)/python serve.py && ../$(BIN)/python browser.py && ../$(BIN)/python quality.py
+	cd bench && ../$(BIN)/python serve.py && ../$(BIN)/python browser.py && ../$(BIN)/python quality.py \
+		&& ../$(BIN)/python kmeans_engines.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info
