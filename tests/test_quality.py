@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from embc import Workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -20,14 +21,14 @@ if not (FORTUNES / "computers").exists():
         raise RuntimeError("CI=true but no fortunes: apt-get install -y fortunes (as .ci/run does)")
     pytest.skip("no Debian fortunes: quality tests skipped (apt-get install -y fortunes)", allow_module_level=True)
 
-SETS = {"fortunes-8.jsonl": 8, "digits-10": 10}
+SETS = ["fortunes-8.jsonl", "digits-10"]  # as bench/datasets.py names them
 
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory) -> Workspace:
     """One workspace with each set ingested as a collection of its name."""
     data = tmp_path_factory.mktemp("sets")
-    make(data, list(SETS))
+    make(data, SETS)
     with Workspace(tmp_path_factory.mktemp("home")) as ws:
         for name in SETS:
             ws.ingest(name.removesuffix(".jsonl"), data / name)
