@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -31,7 +32,11 @@ def served(clustered_home, tmp_path_factory):
     process, client = start_server(home)
     yield client
     process.terminate()
-    process.wait(30)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:  # seen once in the same CI run; the map tests are done by then
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +64,9 @@ def page(browser, served):
 
 def _open_map(page, served, collection: str = "wordnet") -> None:
     page.goto(f"{served.base_url}/c/{collection}")
-    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
+    # A fresh-clone CI run once waited over 60 s for the module's first map (cause not found; the other seven
+    # maps took seconds): generous on a shared machine.
+    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=180_000)
 
 
 def _pixels(page) -> dict[tuple[int, int, int], int]:
@@ -172,7 +179,9 @@ def test_the_collections_page_links_each_map(page, served):
                          f"{run['run_id']} ({run['mode']}, kmeans), {run['n_clusters']} clusters"]
     page.wait_for_function("document.querySelector(\"tr[data-collection='wordnet'] img\").naturalWidth == 96")
     page.click("text=wordnet")
-    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=60_000)
+    # A fresh-clone CI run once waited over 60 s for the module's first map (cause not found; the other seven
+    # maps took seconds): generous on a shared machine.
+    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=180_000)
     assert page.errors == []
 
 
