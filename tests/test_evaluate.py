@@ -1,4 +1,4 @@
-"""embc's own silhouette and Calinski-Harabasz (faster, smaller) agree with scikit-learn's."""
+"""embc's own silhouette, Calinski-Harabasz and Davies-Bouldin (faster, smaller) agree with scikit-learn's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from embc.cluster.evaluate import calinski_harabasz, evaluate, silhouette
+from embc.cluster.evaluate import calinski_harabasz, davies_bouldin, evaluate, silhouette
 
 
 def test_silhouette_matches_scikit_learn(wordnet_vectors):
@@ -21,6 +21,13 @@ def test_silhouette_matches_scikit_learn(wordnet_vectors):
 def test_calinski_harabasz_matches_scikit_learn(wordnet_vectors):
     X, labels, _ = wordnet_vectors
     assert calinski_harabasz(X, labels) == pytest.approx(metrics.calinski_harabasz_score(X, labels), rel=1e-5)
+
+
+def test_davies_bouldin_matches_scikit_learn(wordnet_vectors):
+    X, labels, _ = wordnet_vectors
+    assert davies_bouldin(X, labels, chunk=100) == pytest.approx(metrics.davies_bouldin_score(X, labels), rel=1e-5)
+    same = np.zeros((4, 3), np.float32)
+    assert davies_bouldin(same, np.array([0, 0, 1, 1])) == metrics.davies_bouldin_score(same, [0, 0, 1, 1]) == 0
 
 
 def test_noise_is_left_out_and_external_metrics_use_labelled_points_only(wordnet_vectors):

@@ -1,10 +1,10 @@
 """The clustering algorithms, as scikit-learn estimators (`fit`, `predict`, `labels_`).
 
-K-Means fits every point. DBSCAN, HDBSCAN and agglomerative clustering need memory or time that grows
-faster than n, so they fit a sample of at most `sample_cap` points and assign the rest to the nearest
-cluster. The density algorithms run on a UMAP (or PCA) reduction: in 384 dimensions distances concentrate
-and DBSCAN or HDBSCAN call most points noise. What they need and users rarely know (DBSCAN's eps, HDBSCAN's
-smallest cluster) is chosen from the data by default.
+K-Means fits its starts on a sample and refines the best on every point (`embc.cluster.kmeans`). DBSCAN,
+HDBSCAN and agglomerative clustering need memory or time that grows faster than n, so they fit a sample of at
+most `sample_cap` points and assign the rest to the nearest cluster. The density algorithms run on a UMAP (or
+PCA) reduction: in 384 dimensions distances concentrate and DBSCAN or HDBSCAN call most points noise. What
+they need and users rarely know (DBSCAN's eps, HDBSCAN's smallest cluster) is chosen from the data by default.
 """
 
 from __future__ import annotations
@@ -204,11 +204,10 @@ def absorb_noise(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def make_estimator(algorithm: str, params: dict, seed: int):
     """A configured, unfitted estimator for `algorithm` with `params` (as from `params.resolve`)."""
     if algorithm == "kmeans":
-        from embc.cluster.kmeans import LeanKMeans  # sklearn.cluster takes a second to import
+        from embc.cluster.kmeans import SampledKMeans  # torch takes a second to import
 
-        # copy_x=False: the job owns its matrix, so KMeans may centre it in place instead of copying it.
-        return LeanKMeans(n_clusters=2 if params["k"] == "auto" else params["k"], n_init=params["n_init"],
-                          random_state=seed, copy_x=False)
+        return SampledKMeans(n_clusters=2 if params["k"] == "auto" else params["k"], n_init=params["n_init"],
+                             random_state=seed)
     if algorithm == "agglomerative":
         return Agglomerative(params["k"], params["linkage"], params["sample_cap"], seed)
     if algorithm == "dbscan":

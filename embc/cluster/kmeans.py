@@ -1,39 +1,150 @@
-"""scikit-learn's KMeans, made lean: no temporary copy of the vectors, and k-means++ seeding in float32."""
+"""k-means in torch: every start is seeded (k-means++) on a small sample and fitted on a larger one, and the
+best start is refined on every point. Up to SEED_SAMPLE points the starts are scikit-learn's for the same seed,
+and so are the clusters (tests/test_kmeans.py).
+
+scikit-learn's KMeans runs each start on every point until the centres stop moving. On 1,000,000 x 384
+vectors (k = 50) that took 53 full passes; from a start fitted on a 100,000-point sample, the inertia on every
+point settles within 0.001% in five, after which the centres creep for fifty more. The sample's starts cost a
+tenth of a pass each, so several of them cost less than one start of scikit-learn's (docs/performance.md).
+Each pass scores a chunk of points at a time against every centre: one matrix product, and no n x k matrix."""
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
-from sklearn.cluster import KMeans
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+SAMPLE = 100_000  # points each start is fitted on
+SEED_SAMPLE = 20_000  # of them, points k-means++ picks the start from: it reads them all k log k times
+CHUNK = 32_768  # points scored at a time: a CHUNK x k block of scores
 
 
-class LeanKMeans(KMeans):
-    """KMeans with the same results as scikit-learn's on float32 vectors, in less time and memory."""
+class SampledKMeans(ClusterMixin, BaseEstimator):
+    """k-means with k-means++ starts (seeded on SEED_SAMPLE points) fitted on a sample of `sample_size` points,
+    the start of least inertia refined on every point. Lloyd iterations stop when an iteration lowers the
+    inertia by less than `tol` of it, or after `max_iter`."""
 
-    def _check_params_vs_input(self, X, *args, **kwargs):
-        # scikit-learn's tolerance takes np.var(X, axis=0), which allocates X - mean: as much memory again as
-        # the vectors. tol 0 makes it skip that; the same tolerance is then computed a block at a time.
-        tol, self.tol = self.tol, 0.0
-        try:
-            super()._check_params_vs_input(X, *args, **kwargs)
-        finally:
-            self.tol = tol
-        self._tol = _mean_variance(X) * tol
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "sample_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
 
-    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight, init_size=None,
-                        n_centroids=None):
-        if isinstance(init, str) and init == "k-means++" and init_size is None and isinstance(X, np.ndarray):
-            return kmeans_plusplus(X, n_centroids or self.n_clusters, random_state, x_squared_norms,
-                                   sample_weight)
-        return super()._init_centroids(X, x_squared_norms, init, random_state, sample_weight, init_size,
-                                       n_centroids)
+    def __init__(self, n_clusters: int = 8, *, n_init: int = 4, max_iter: int = 300, tol: float = 1e-5,
+                 sample_size: int = SAMPLE, random_state=None):
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.sample_size = sample_size
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y=None) -> SampledKMeans:
+        self._validate_params()
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if len(X) < self.n_clusters:
+            raise ValueError(f"n_samples={len(X)} should be >= n_clusters={self.n_clusters}.")
+        rs = check_random_state(self.random_state)
+        # Up to SEED_SAMPLE points nothing is drawn but the starts: scikit-learn's starts, for the same seed.
+        sample = _subset(X, self.sample_size, rs)
+        sample_norms = _squared_norms(sample)
+        seeding = _subset(sample, max(SEED_SAMPLE, self.n_clusters), rs)
+        seeding_norms = sample_norms if seeding is sample else _squared_norms(seeding)
+        best, self.n_iter_ = None, 0
+        for _ in range(self.n_init):
+            start = kmeans_plusplus(seeding, self.n_clusters, rs, seeding_norms)
+            centres, inertia, iterations = _lloyd(sample, sample_norms, start, self.max_iter, self.tol)
+            self.n_iter_ += iterations
+            if best is None or inertia < best[1]:
+                best = centres, inertia
+        centres = best[0]
+        norms = sample_norms if sample is X else _squared_norms(X)
+        if sample is not X:
+            centres, _, iterations = _lloyd(X, norms, centres, self.max_iter, self.tol)
+            self.n_iter_ += iterations
+        labels, distances = _nearest(torch.from_numpy(X), torch.from_numpy(norms), centres)
+        self.cluster_centers_ = centres.numpy()
+        self.labels_ = labels.numpy()
+        self.inertia_ = float(distances.double().sum())
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The nearest centre of each row of X."""
+        check_is_fitted(self)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        centres = torch.from_numpy(self.cluster_centers_)
+        return _nearest(torch.from_numpy(X), torch.from_numpy(_squared_norms(X)), centres)[0].numpy()
 
 
-def kmeans_plusplus(X: np.ndarray, k: int, random_state: np.random.RandomState, x_squared_norms: np.ndarray,
-                    sample_weight: np.ndarray) -> np.ndarray:
+def _lloyd(X: np.ndarray, norms: np.ndarray, centres: np.ndarray | torch.Tensor, max_iter: int,
+           tol: float) -> tuple[torch.Tensor, float, int]:
+    """Lloyd iterations from `centres`: the centres after the last, the inertia before it, the iterations."""
+    Xt, norms_t = torch.from_numpy(X), torch.from_numpy(norms)
+    centres = torch.as_tensor(centres)
+    previous = np.inf
+    for iteration in range(1, max_iter + 1):
+        labels, distances = _nearest(Xt, norms_t, centres)
+        inertia = float(distances.double().sum())
+        centres = _means(Xt, labels, distances, centres)
+        if previous - inertia <= tol * inertia:
+            break
+        previous = inertia
+    return centres, inertia, iteration
+
+
+def _nearest(X: torch.Tensor, norms: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each point's nearest centre and squared distance to it, a CHUNK of points at a time."""
+    # The nearest centre c maximises x.c - |c|^2 / 2: one matrix product a chunk, and no n x k matrix.
+    half_norms = 0.5 * (centres * centres).sum(1)
+    labels = torch.empty(len(X), dtype=torch.int64)
+    scores = torch.empty(len(X))
+    for first in range(0, len(X), CHUNK):
+        block = X[first:first + CHUNK] @ centres.T
+        block -= half_norms
+        torch.max(block, 1, out=(scores[first:first + CHUNK], labels[first:first + CHUNK]))
+    return labels, (norms - 2 * scores).clamp_(min=0)
+
+
+def _means(X: torch.Tensor, labels: torch.Tensor, distances: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """The mean of each centre's points; an empty centre moves to one of the points farthest from theirs, as
+    scikit-learn does."""
+    k = len(centres)
+    sums = torch.zeros(k, X.shape[1], dtype=torch.float64)
+    for first in range(0, len(X), CHUNK):
+        block = torch.zeros(k, X.shape[1])
+        sums += block.index_add_(0, labels[first:first + CHUNK], X[first:first + CHUNK])
+    counts = torch.bincount(labels, minlength=k)
+    means = (sums / counts.clamp(min=1)[:, None]).float()
+    empty = torch.nonzero(counts == 0).flatten()
+    if len(empty):
+        means[empty] = X[torch.topk(distances, len(empty)).indices]
+    return means
+
+
+def _subset(X: np.ndarray, size: int, rs: np.random.RandomState) -> np.ndarray:
+    """X itself when it has at most `size` rows, else `size` of them drawn at random, in order."""
+    return X if len(X) <= size else X[np.sort(rs.choice(len(X), size, replace=False))]
+
+
+def _squared_norms(X: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", X, X)
+
+
+def kmeans_plusplus(X: np.ndarray, k: int, random_state: np.random.RandomState,
+                    x_squared_norms: np.ndarray) -> np.ndarray:
     """Greedy k-means++ centres: scikit-learn's algorithm and random draws, so the same centres (but for a
     float32 rounding tie), with distances from float32 matrix products. scikit-learn computes each block of
     them in float64 from an upcast copy: three quarters of a one-start KMeans fit on 100k x 384 vectors."""
     n = len(X)
+    sample_weight = np.ones(n, X.dtype)
     trials = 2 + int(np.log(k))
     centres = np.empty((k, X.shape[1]), X.dtype)
     first = random_state.choice(n, p=sample_weight / sample_weight.sum())
@@ -59,15 +170,3 @@ def _squared_distances(rows: np.ndarray | list[int], X: np.ndarray, x_squared_no
     d += x_squared_norms
     d += x_squared_norms[rows][:, None]
     return np.maximum(d, 0, out=d)
-
-
-def _mean_variance(X: np.ndarray, chunk: int = 4096) -> float:
-    """Mean over columns of each column's variance, a block of rows at a time, in float64."""
-    total = np.zeros(X.shape[1])
-    squares = np.zeros(X.shape[1])
-    for start in range(0, len(X), chunk):
-        block = X[start:start + chunk].astype(np.float64)
-        total += block.sum(axis=0)
-        squares += (block * block).sum(axis=0)
-    mean = total / len(X)
-    return float(np.mean(squares / len(X) - mean * mean))
