@@ -40,7 +40,7 @@ DRIFT_MIN_POINTS = 20  # a handful of odd points is noise, not drift
 def versions() -> dict[str, str]:
     """Versions of the libraries a run's result depends on."""
     out = {}
-    for package in ("embc", "scikit-learn", "numpy", "umap-learn", "qdrant-edge-py", "qdrant-client",
+    for package in ("embc", "scikit-learn", "torch", "numpy", "umap-learn", "qdrant-edge-py", "qdrant-client",
                     "sentence-transformers"):
         try:
             out[package] = metadata.version(package)
