@@ -35,57 +35,75 @@ K = 50
 DIM = 384
 
 
-def compare_ingest(embedder, source: Path, count: int, bare: Callable[[], object], repeats: int = 3) -> dict:
-    """Median seconds of `bare()` and of embc's ingest of `source` (into a fresh store), alternated."""
+def precisions() -> list[str]:
+    """fp32, and bf16 where the CPU computes it in hardware (elsewhere it is slower)."""
+    from embc.ingest.precision import bf16_in_hardware
+
+    return ["fp32", "bf16"] if bf16_in_hardware() else ["fp32"]
+
+
+def compare_ingest(embedders: list, source: Path, count: int, bare: Callable[[], object], repeats: int = 3) -> dict:
+    """Median seconds of `bare()` and of embc's ingest of `source` (into a fresh store) with each embedder
+    (by precision), alternated; and the least cosine of each embedder's vectors to the first one's."""
     from embc.ingest.pipeline import ingest
     from embc.ingest.sources import iter_items
     from embc.store.embedded import EmbeddedStore
     from embc.layout import Layout
 
-    bare_s, embc_s = [], []
+    bare_s, embc_s = [], {e.precision: [] for e in embedders}
     for _ in range(repeats):
         start = time.perf_counter()
         bare()
         bare_s.append(time.perf_counter() - start)
-        with tempfile.TemporaryDirectory() as home:
-            start = time.perf_counter()
-            summary = ingest(EmbeddedStore(Path(home) / "collections"), "bench", iter_items([source]),
-                             embedder=embedder, vectors_dir=Layout(Path(home)).vectors)
-            embc_s.append(time.perf_counter() - start)
-            assert summary.added == count
-    return {"items": count, "bare_s": statistics.median(bare_s), "embc_s": statistics.median(embc_s)}
+        for embedder in embedders:
+            with tempfile.TemporaryDirectory() as home:
+                start = time.perf_counter()
+                summary = ingest(EmbeddedStore(Path(home) / "collections"), "bench", iter_items([source]),
+                                 embedder=embedder, vectors_dir=Layout(Path(home)).vectors)
+                embc_s[embedder.precision].append(time.perf_counter() - start)
+                assert summary.added == count
+    items = list(iter_items([source]))
+    vectors = [e.embed(items) for e in embedders]
+    return {"items": count, "bare_s": statistics.median(bare_s),
+            "embc_s": {p: statistics.median(times) for p, times in embc_s.items()},
+            "cosine": {e.precision: float((vectors[0] * v).sum(axis=1).min()) for e, v in zip(embedders, vectors)}}
 
 
 def bench_ingest() -> dict:
-    """embc's text ingest against bare `SentenceTransformer.encode` of the same texts."""
+    """embc's text ingest against bare fp32 `SentenceTransformer.encode` of the same texts."""
+    from embc.ingest.items import Item
     from embc.ingest.registry import load_embedder
 
-    embedder = load_embedder("minilm")
+    embedders = [load_embedder("minilm", precision=p) for p in precisions()]
+    bare = embedders[0]
     texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
-    embedder.model.encode(texts[:64], batch_size=embedder.encode_batch)  # warm up
-    return compare_ingest(embedder, WORDNET, len(texts), lambda: embedder.model.encode(
-        texts, batch_size=embedder.encode_batch, normalize_embeddings=True))
+    for embedder in embedders:  # warm up
+        embedder.embed([Item(key=t, source="warm-up", kind="text", text=t) for t in texts[:64]])
+    return compare_ingest(embedders, WORDNET, len(texts), lambda: bare.model.encode(
+        texts, batch_size=bare.encode_batch, normalize_embeddings=True))
 
 
 def bench_image_ingest() -> dict:
     """embc's image ingest (read, hash, decode and resize in worker threads, forward pass, upsert) against
-    the bare forward pass over the same images already decoded into tensors."""
+    the bare fp32 forward pass over the same images already decoded into tensors."""
     import torch
 
     from embc.ingest.registry import load_embedder
     from embc.ingest.sources import iter_items
 
-    embedder = load_embedder("effnet-lite0")
+    embedders = [load_embedder("effnet-lite0", precision=p) for p in precisions()]
+    bare = embedders[0]
     items = list(iter_items([FASHION]))
-    tensors = torch.stack([embedder.prepare(item) for item in items])
-    embedder.embed(items[:8])  # warm up
+    tensors = torch.stack([bare.prepare(item) for item in items])
+    for embedder in embedders:
+        embedder.embed(items[:8])  # warm up
 
     def forward() -> None:
         with torch.inference_mode():
-            for first in range(0, len(tensors), embedder.batch_size):
-                embedder.features(tensors[first:first + embedder.batch_size])
+            for first in range(0, len(tensors), bare.batch_size):
+                bare.features(tensors[first:first + bare.batch_size])
 
-    return compare_ingest(embedder, FASHION, len(items), forward)
+    return compare_ingest(embedders, FASHION, len(items), forward)
 
 
 def make_vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -258,14 +276,13 @@ def main() -> None:
                         help="Also time the 2-D map of 100k points against a bare UMAP fit (several minutes).")
     args = parser.parse_args()
     rows = []
-    ingest_result = bench_ingest()
-    rows.append(f"| ingest WordNet ({ingest_result['items']} texts, MiniLM) | `model.encode` "
-                f"{ingest_result['bare_s']:.2f} s | {ingest_result['embc_s']:.2f} s | "
-                f"**{ingest_result['embc_s'] / ingest_result['bare_s']:.2f}x** | |")
-    images = bench_image_ingest()
-    rows.append(f"| ingest Fashion-MNIST ({images['items']} images, EfficientNet-Lite0) | forward pass on decoded "
-                f"tensors {images['bare_s']:.2f} s | {images['embc_s']:.2f} s | "
-                f"**{images['embc_s'] / images['bare_s']:.2f}x** | |")
+    for r, what, bare in ((bench_ingest(), "texts, MiniLM", "`model.encode`"),
+                          (bench_image_ingest(), "images, EfficientNet-Lite0", "forward pass on decoded tensors")):
+        for precision, seconds in r["embc_s"].items():
+            cosine = f", least cosine to fp32 {r['cosine'][precision]:.4f}" if precision != "fp32" else ""
+            rows.append(f"| ingest {'WordNet' if 'texts' in what else 'Fashion-MNIST'} ({r['items']} {what}, "
+                        f"{precision}{cosine}) | {bare} fp32 {r['bare_s']:.2f} s | {seconds:.2f} s | "
+                        f"**{seconds / r['bare_s']:.2f}x** | |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             r = bench_recluster(n, Path(work), warm=n < 1_000_000, repeats=3 if n < 1_000_000 else 1)

@@ -155,7 +155,7 @@ def similar_items(store: Store, reports: ReportStore, collection: str, vector: n
 
 def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, image=None) -> np.ndarray:
     """A query text, or an image (a file path or a PIL image), as a vector in the collection's space, embedded
-    by `load(model, dim=, weights=)`."""
+    by `load(model, dim=, weights=, precision=)` as the collection's items were."""
     from pathlib import Path
 
     from embc.ingest.registry import accepts
@@ -170,7 +170,7 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
         raise EmbcError(f"no image file '{image}'")
     query = Item(key="query", source="query", kind=kind, text=text, path=None if path is None else str(path),
                  prepared=None if path is not None else image)
-    embedder = load(info.model, dim=info.dim, weights=info.weights)
+    embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     try:
         if image is not None:
             query.prepared = embedder.prepare(query)

@@ -115,16 +115,17 @@ class Workspace:
             self._reports = ReportStore(self.layout.reports, resident=self._resident)
         return self._reports
 
-    def embedder(self, model: str, dim: int | None = None, weights: str | None = None) -> Embedder:
+    def embedder(self, model: str, dim: int | None = None, weights: str | None = None,
+                 precision: str = "fp32") -> Embedder:
         """The embedder called `model`, loaded once per Workspace and reused by every later call."""
         from embc.ingest.registry import learns
 
         # The dimension is a choice only for precomputed vectors and trained models; others have their own.
-        key = (model, dim if model == "precomputed" or learns(model) else None, weights)
+        key = (model, dim if model == "precomputed" or learns(model) else None, weights, precision)
         if key not in self._embedders:
             from embc.ingest.registry import load_embedder
 
-            self._embedders[key] = load_embedder(model, dim=dim, weights=weights)
+            self._embedders[key] = load_embedder(model, dim=dim, weights=weights, precision=precision)
         return self._embedders[key]
 
     # Collections
@@ -219,7 +220,7 @@ class Workspace:
             return None
 
         def load():
-            embedder = self.embedder(info.model, dim=info.dim, weights=info.weights)
+            embedder = self.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
             return lambda words: embedder.embed([Item(key=w, source="keyword", kind="text", text=w) for w in words])
 
         return BackgroundWords(load)

@@ -95,4 +95,4 @@ def test_two_concurrent_ingests_into_one_store_both_complete_without_loss(tmp_pa
     assert sorted(json.loads(out)["added"] for out, _ in outputs) == [6000, 6000]
     listing = json.loads(run_embc("collections", "--json", home=home).stdout)
     assert listing == [{"name": "default", "points": 12000, "model": "precomputed", "dim": 32,
-                        "modality": "vector"}]
+                        "modality": "vector", "precision": "fp32"}]

@@ -92,7 +92,8 @@ def test_similar_by_text_by_id_and_inside_a_cluster(clustered_home):
 
 def test_collections_json_shape(clustered_home):
     assert read_json(clustered_home, "collections") == [
-        {"name": "wordnet", "points": 1600, "model": "minilm", "dim": 384, "modality": "text"}]
+        {"name": "wordnet", "points": 1600, "model": "minilm", "dim": 384, "modality": "text",
+         "precision": "fp32"}]
 
 
 def test_tables_are_readable(clustered_home):

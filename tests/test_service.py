@@ -75,7 +75,8 @@ def test_health_auth_and_openapi(server):
 
 def test_collections_clusters_and_members_paged_with_a_cursor(server):
     assert server.get("/v1/collections").json() == [
-        {"name": "wordnet", "points": 1600, "model": "minilm", "dim": 384, "modality": "text"}]
+        {"name": "wordnet", "points": 1600, "model": "minilm", "dim": 384, "modality": "text",
+         "precision": "fp32"}]
     clusters = server.get("/v1/collections/wordnet/clusters").json()
     assert [c["id"] for c in clusters] == list(range(8)) and sum(c["size"] for c in clusters) == 1600
     assert set(clusters[0]) == {"id", "size", "name", "keywords", "example", "run_id"}

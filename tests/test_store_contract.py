@@ -30,7 +30,7 @@ def filled(store):
 
 def test_collection_remembers_how_its_vectors_were_made(store):
     assert store.create_collection(CollectionInfo("a", 8, "m1", "text", "/w.pt")).meta() == {
-        "dim": 8, "model": "m1", "modality": "text", "weights": "/w.pt"}
+        "dim": 8, "model": "m1", "modality": "text", "weights": "/w.pt", "precision": "fp32"}
     # Creating again is a no-op that returns the existing collection.
     assert store.create_collection(CollectionInfo("a", 8, "m1", "text")).model == "m1"
     assert store.collection("a").dim == 8

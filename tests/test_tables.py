@@ -88,7 +88,8 @@ def test_new_rows_use_the_saved_encoder_and_parquet_rows_work(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["added"] == 28
     collections = json.loads(run_embc("collections", "--json", home=home).stdout)
-    assert collections == [{"name": "w", "points": 178, "model": "autoencoder", "dim": 4, "modality": "row"}]
+    assert collections == [{"name": "w", "points": 178, "model": "autoencoder", "dim": 4, "modality": "row",
+                            "precision": "fp32"}]
     similar = json.loads(run_embc("similar", "--id", "wine-160", "-c", "w", "--json", home=home).stdout)
     assert similar and all(hit["id"] for hit in similar)
 

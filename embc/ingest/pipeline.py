@@ -13,7 +13,8 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import Embedder
-from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder
+from embc.ingest.precision import default_precision
+from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder, neural
 from embc.ingest.items import Item, ItemError, cap_text, max_text, vector_problem
 from embc.results import IngestResult, Skipped
 from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
@@ -62,7 +63,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     is new, or with `retrain` (which re-embeds every item given), and are kept in the collection's `model_dir`;
     `dim` sets the autoencoder's bottleneck. The vectors stored are also added to the collection's vector
     cache in `vectors_dir` (see `embc.store.vector_cache`), from which a recluster reads them. `load(name, dim=,
-    weights=)` gives the embedder (a Workspace's keeps them loaded)."""
+    weights=, precision=)` gives the embedder (a Workspace's keeps them loaded)."""
     summary = IngestResult(collection)
     stream = iter(items)
     first = _first_item(stream, summary)
@@ -76,7 +77,8 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             weights = str(model_dir)
         embedder = embedder or load(
             name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
-            weights=info.weights if info else weights)
+            weights=info.weights if info else weights,
+            precision=info.precision if info else default_precision() if neural(name) else "fp32")
         if hasattr(embedder, "fit") and (retrain or not embedder.trained):
             entries = list(stream)
             embedder.fit([e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)])
@@ -86,13 +88,14 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
                                 f"collection holds {info.dim}: ingest into a new collection")
         if info is None:
             info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name,
-                                                          embedder.modality, embedder.weights))
+                                                          embedder.modality, embedder.weights,
+                                                          precision=embedder.precision))
     # Loading a model takes seconds: an ingest with nothing new never does.
     loaded: list[Embedder] = [embedder] if embedder else []
 
     def get_embedder() -> Embedder:
         if not loaded:
-            loaded.append(load(info.model, dim=info.dim, weights=info.weights))
+            loaded.append(load(info.model, dim=info.dim, weights=info.weights, precision=info.precision))
         return loaded[0]
 
     progress = on_progress or (lambda n: None)

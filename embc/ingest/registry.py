@@ -23,10 +23,12 @@ def check_model(name: str) -> str:
     raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
 
 
-def load_embedder(name: str, dim: int | None = None, weights: str | None = None) -> Embedder:
+def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
+                  precision: str = "fp32") -> Embedder:
     """The embedder called `name`. `dim`: the vector size where it is a choice (precomputed vectors, the
     autoencoder's bottleneck). `weights`: a local weights file for image models (instead of the standard
-    download), or the folder a trained model (word2vec, table models) is saved in."""
+    download), or the folder a trained model (word2vec, table models) is saved in. `precision`: what a neural
+    model computes in (`embc.ingest.precision`); the others compute in fp32."""
     if learns(name) and weights is None:
         raise EmbcError(f"model '{name}' needs a folder to keep what it learns")
     if name in TABLE_MODELS:
@@ -44,20 +46,26 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None)
     if name == "minilm" or name.startswith("sentence-transformers:"):
         from embc.ingest.text_models import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(name)
+        return SentenceTransformerEmbedder(name, precision=precision)
     if name == "effnet-lite0":
         from embc.ingest.image_models import EfficientNetLite0
 
-        return EfficientNetLite0(weights)
+        return EfficientNetLite0(weights, precision)
     if name in TORCHVISION_MODELS:
         from embc.ingest.image_models import torchvision_embedder
 
-        return torchvision_embedder(name, weights)
+        return torchvision_embedder(name, weights, precision)
     if name.startswith("clip:"):
         from embc.ingest.image_models import ClipEmbedder
 
-        return ClipEmbedder(name, weights)
+        return ClipEmbedder(name, weights, precision)
     raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
+
+
+def neural(model: str) -> bool:
+    """Whether the model is a neural network, which may compute in bf16."""
+    return (model in ("minilm", "effnet-lite0") or model in TORCHVISION_MODELS
+            or model.startswith(("sentence-transformers:", "clip:")))
 
 
 def learns(model: str) -> bool:

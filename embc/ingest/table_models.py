@@ -77,6 +77,7 @@ class TableEmbedder:
     """`raw`, `autoencoder` or `tsne` over `RowFeatures`, saved in (and loaded from) `folder`."""
 
     modality = "row"
+    precision = "fp32"
 
     def __init__(self, name: str, folder: Path, bottleneck: int = BOTTLENECK):
         self.name = name

@@ -31,6 +31,7 @@ class WordVectorEmbedder:
     """SIF-weighted means of word vectors from gensim `KeyedVectors` (`vectors`), with word probabilities."""
 
     modality = "text"
+    precision = "fp32"
 
     def __init__(self, name: str, weights: str | None = None):
         self.name = name

@@ -22,6 +22,7 @@ class Collection(BaseModel):
     model: str
     dim: int
     modality: str
+    precision: str
 
 
 class Item(BaseModel):

@@ -33,14 +33,16 @@ class CollectionInfo:
     modality: str
     weights: str | None = None  # a local weights file the model was loaded from
     points: int = 0
+    precision: str = "fp32"  # what the model computed in (embc.ingest.precision); collections made before: fp32
 
     def meta(self) -> dict:
-        return {"dim": self.dim, "model": self.model, "modality": self.modality, "weights": self.weights}
+        return {"dim": self.dim, "model": self.model, "modality": self.modality, "weights": self.weights,
+                "precision": self.precision}
 
     def to_dict(self) -> dict:
         """The collection as `embc collections --json` shows it."""
         return {"name": self.name, "points": self.points, "model": self.model, "dim": self.dim,
-                "modality": self.modality}
+                "modality": self.modality, "precision": self.precision}
 
 
 @dataclass
