@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import WORDNET, run_embc
 from sklearn.metrics import normalized_mutual_info_score
 
 from embc import Workspace
 from embc.cluster.kmeans import SampledKMeans
+from embc.errors import EmbcError
 from embc.ingest.items import Item
+from embc.ingest.pipeline import ingest
 from embc.ingest.registry import load_embedder
 from embc.ingest.sources import iter_items
 
@@ -52,6 +55,9 @@ def test_a_collection_keeps_the_precision_it_was_made_with(tmp_path, monkeypatch
         loaded = {(key[0], key[-1]) for key in ws._embedders}
         assert loaded == {("minilm", "bf16"), ("minilm", "fp32")}
         assert ws.similar("made-bf16", text=wordnet_rows[30]["text"], limit=1)[0].item == wordnet_rows[30]["id"]
+        with pytest.raises(EmbcError, match="was embedded in bf16, not fp32"):
+            ingest(ws.store, "made-bf16", [Item(key="x", source="t", kind="text", text="a dog")],
+                   embedder=ws.embedder("minilm"))
 
 
 def test_an_unknown_precision_is_one_clear_line(tmp_path):

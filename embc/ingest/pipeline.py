@@ -72,6 +72,9 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     stream = chain([first], stream)
     name, info = resolve_model(store, collection, model or (embedder.name if embedder else None), first.kind,
                                weights or (embedder.weights if embedder else None))
+    if embedder is not None and info is not None and embedder.precision != info.precision:
+        raise EmbcError(f"collection '{collection}' was embedded in {info.precision}, not {embedder.precision}: "
+                        "its vectors would be a mix of the two")
     if info is None or retrain:
         if info is None and weights is None and model_dir is not None and learns(name):
             weights = str(model_dir)
