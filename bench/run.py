@@ -276,13 +276,13 @@ def main() -> None:
                         help="Also time the 2-D map of 100k points against a bare UMAP fit (several minutes).")
     args = parser.parse_args()
     rows = []
-    for r, what, bare in ((bench_ingest(), "texts, MiniLM", "`model.encode`"),
-                          (bench_image_ingest(), "images, EfficientNet-Lite0", "forward pass on decoded tensors")):
+    for r, data, what, bare in (
+            (bench_ingest(), "WordNet", "texts, MiniLM", "`model.encode`"),
+            (bench_image_ingest(), "Fashion-MNIST", "images, EfficientNet-Lite0", "forward pass on decoded tensors")):
         for precision, seconds in r["embc_s"].items():
             cosine = f", least cosine to fp32 {r['cosine'][precision]:.4f}" if precision != "fp32" else ""
-            rows.append(f"| ingest {'WordNet' if 'texts' in what else 'Fashion-MNIST'} ({r['items']} {what}, "
-                        f"{precision}{cosine}) | {bare} fp32 {r['bare_s']:.2f} s | {seconds:.2f} s | "
-                        f"**{seconds / r['bare_s']:.2f}x** | |")
+            rows.append(f"| ingest {data} ({r['items']} {what}, {precision}{cosine}) | {bare} fp32 "
+                        f"{r['bare_s']:.2f} s | {seconds:.2f} s | **{seconds / r['bare_s']:.2f}x** | |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             r = bench_recluster(n, Path(work), warm=n < 1_000_000, repeats=3 if n < 1_000_000 else 1)

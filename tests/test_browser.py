@@ -64,6 +64,10 @@ def page(browser, served):
 
 def _open_map(page, served, collection: str = "wordnet") -> None:
     page.goto(f"{served.base_url}/c/{collection}")
+    _wait_for_map(page)
+
+
+def _wait_for_map(page) -> None:
     # A fresh-clone CI run once waited over 60 s for the module's first map (cause not found; the other seven
     # maps took seconds): generous on a shared machine.
     page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=180_000)
@@ -179,9 +183,7 @@ def test_the_collections_page_links_each_map(page, served):
                          f"{run['run_id']} ({run['mode']}, kmeans), {run['n_clusters']} clusters"]
     page.wait_for_function("document.querySelector(\"tr[data-collection='wordnet'] img\").naturalWidth == 96")
     page.click("text=wordnet")
-    # A fresh-clone CI run once waited over 60 s for the module's first map (cause not found; the other seven
-    # maps took seconds): generous on a shared machine.
-    page.wait_for_function("window.embcMap && window.embcMap.ready", timeout=180_000)
+    _wait_for_map(page)
     assert page.errors == []
 
 

@@ -9,6 +9,7 @@ k-means fit of the slightly different vectors can land in another local minimum,
 tests/test_quality.py were measured at fp32. A collection keeps the precision it was made with
 (`CollectionInfo.precision`), so its vectors are never a mix of the two.
 """
+
 from __future__ import annotations
 
 import os
