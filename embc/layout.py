@@ -61,3 +61,7 @@ class Layout:
     def model_dir(self, collection: str) -> Path:
         """Where a model trained on the collection's own items (word2vec, table models) is kept."""
         return self.models / check_name(collection)
+
+    def decoder(self, collection: str) -> Path:
+        """Where the collection's decoder (vectors back to images or rows) is kept, beside its other models."""
+        return self.model_dir(collection) / "decoder"

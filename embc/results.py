@@ -174,3 +174,23 @@ class IngestResult(_Result):
         return {"collection": self.collection, "added": self.added, "updated": self.updated,
                 "unchanged": self.unchanged, "skipped": len(self.skipped),
                 "skipped_items": [s.to_dict() for s in self.skipped], "pruned": self.pruned, **self.notes}
+
+
+@dataclass
+class DecoderResult(_Result):
+    """A trained decoder: what it learnt from, its losses, and how faithful its images are where that can be
+    measured (`same_cluster`: the share of held-out items whose decoded image, embedded again by the
+    collection's model, lands in the item's own cluster)."""
+
+    collection: str
+    kind: str  # image or row
+    size: int  # the image side, or the number of scaled features
+    items: int
+    held_out: int
+    skipped: int
+    epochs: int
+    best_epoch: int
+    train_loss: float
+    val_loss: float | None
+    seconds: float
+    same_cluster: float | None = None

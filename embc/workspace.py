@@ -13,17 +13,19 @@ import numpy as np
 
 from embc.cluster.params import is_integer
 from embc.cluster.progress import Progress
-from embc.errors import EmbcError, ParameterError
+from embc.errors import EmbcError, NotFound, ParameterError
 from embc.ingest.items import vector_problem
 from embc.layout import Layout, default_home
-from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult,
-                          SweepPoint)
+from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
+                          RunResult, SweepPoint)
 from embc.store.vectors import CollectionInfo, Store, check_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from PIL.Image import Image
 
     from embc.cluster.describe import BackgroundWords
+    from embc.decode.decoder import Decoder
     from embc.ingest.embedders import Embedder
     from embc.store.reports import ReportStore
 
@@ -43,6 +45,13 @@ def _cluster_id(cluster) -> int:
     if not is_integer(cluster, -1):
         raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {cluster!r}")
     return int(cluster)
+
+
+def _one_of(**given) -> None:
+    """Refuse (ParameterError) anything but exactly one of the keyword arguments given as not None."""
+    named = [name for name, value in given.items() if value is not None]
+    if len(named) != 1:
+        raise ParameterError(f"give exactly one of {', '.join(given)} (given: {', '.join(named) or 'none'})")
 
 
 def open_store(layout: Layout, url: str | None = None, api_key: str | None = None, resident: bool = False) -> Store:
@@ -75,6 +84,7 @@ class Workspace:
         self._resident = resident
         self._reports = None
         self._embedders: dict[tuple, Any] = {}
+        self._decoders: dict[str, tuple[float, Decoder]] = {}
 
     def __enter__(self) -> Workspace:
         return self
@@ -309,11 +319,7 @@ class Workspace:
 
         if text is not None and (not isinstance(text, str) or not text.strip()):
             raise ParameterError("the query text is empty")
-        given = [name for name, value in (("text", text), ("image", image), ("item", item), ("vector", vector))
-                 if value is not None]
-        if len(given) != 1:
-            raise ParameterError("give exactly one of text, image, item or vector "
-                                 f"(given: {', '.join(given) or 'none'})")
+        _one_of(text=text, image=image, item=item, vector=vector)
         info = self._info(collection)
         limit = _limit(limit)
         cluster = None if cluster is None else _cluster_id(cluster)
@@ -397,19 +403,86 @@ class Workspace:
             return export_table(self.store, self.reports, collection, run)
         return export(self.store, self.reports, collection, target, format_for(target, format), run)
 
-    def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
-             cluster: int | None = None, per_cluster: int = 8) -> Path:
-        """Draw a figure of the latest (or a given) run as a PNG file: map (the 2-D map coloured by cluster),
-        elbow (the k sweep of a k="auto" run), silhouette (per-cluster blades) or montage (each cluster's
-        images, `per_cluster` of them, or only `cluster`'s)."""
-        from embc.report.plots import KINDS, plot
+    # Decoders
 
-        self._info(collection)
+    def train_decoder(self, collection: str, size: int = 64, epochs: int | None = None,
+                      progress: Progress | None = None) -> DecoderResult:
+        """Train (or train again) the decoder that turns the collection's vectors back into images of its items
+        (`size` x `size`) or into table rows, on its stored vectors and the items' own pixels or values; kept
+        with the collection's models, its losses per epoch in the report store."""
+        from embc.decode.job import train_decoder
+
+        info = self._info(collection)
+        return train_decoder(self.store, self.reports, info, self.layout.decoder(collection), self.embedder, size,
+                             epochs, progress)
+
+    def decoder(self, collection: str) -> Decoder:
+        """The collection's trained decoder, loaded once (and again after it is trained again)."""
+        from embc.decode.decoder import FACTS, Decoder
+
+        folder = self.layout.decoder(collection)
+        try:
+            stamp = (folder / FACTS).stat().st_mtime
+        except FileNotFoundError:
+            raise NotFound(f"collection '{collection}' has no decoder: train one with "
+                           f"`embc decoder train -c {collection}`") from None
+        if self._decoders.get(collection, (None,))[0] != stamp:
+            self._decoders[collection] = (stamp, Decoder.load(folder))
+        return self._decoders[collection][1]
+
+    def decode(self, collection: str, *, item: str | None = None, cluster: int | None = None,
+               vector: Sequence[float] | np.ndarray | None = None, text: str | None = None,
+               run: int | None = None) -> Image | dict:
+        """What a point of the collection's space looks like, drawn by its decoder: a stored item's vector, a
+        cluster's centre in the latest (or a given) run, any vector, or a text's (a CLIP collection). A PIL
+        image for an image collection; for a table collection, a row in the original units."""
+        from embc.decode.rows import to_rows
+        from embc.queries import chosen_run, embed_query, find_point
+
+        _one_of(item=item, cluster=cluster, vector=vector, text=text)
+        info = self._info(collection)
+        decoder = self.decoder(collection)
+        if item is not None:
+            point = find_point(self.store, collection, str(item)).vector
+        elif cluster is not None:
+            ids, centres, _ = self.reports.centroids(chosen_run(self.reports, collection, run)["run_id"])
+            found = np.flatnonzero(ids == _cluster_id(cluster))
+            if not len(found):
+                raise NotFound(f"no cluster {cluster} with a centre in collection '{collection}'")
+            point = centres[found[0]]
+        elif vector is not None:
+            point = _query_vector(vector, info.dim)
+        else:
+            if not isinstance(text, str) or not text.strip():
+                raise ParameterError("the text to decode is empty")
+            point = embed_query(info, self.embedder, text=text)
+        decoded = decoder.decode(point)
+        if decoder.kind == "image":
+            from PIL import Image
+
+            return Image.fromarray(decoded[0])
+        features = self.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision).features
+        return to_rows(features, decoded)[0]
+
+    def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
+             cluster: int | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
+        """Draw a figure of the latest (or a given) run as a PNG file: map (the 2-D map coloured by cluster),
+        elbow (the k sweep of a k="auto" run), silhouette (per-cluster blades), montage (each cluster's
+        images, `per_cluster` of them, or only `cluster`'s); with a decoder (`train_decoder`): centroids (each
+        cluster's decoded centre beside its nearest members), interpolate (decoded images on the line
+        `between` two item keys) and loss (its training and validation loss per epoch)."""
+        from embc.report.plots import DECODED, KINDS, plot
+
+        info = self._info(collection)
         if kind not in KINDS:
             raise ParameterError(f"unknown figure {kind!r}: choose from {', '.join(KINDS)}")
+        decoder = self.decoder(collection) if kind in DECODED else None
+        if decoder is not None and decoder.kind != "image":
+            raise EmbcError(f"collection '{collection}' holds {info.modality}s: its decoder draws rows, not images "
+                            f"(see `embc decode -c {collection} --cluster N`)")
         per_cluster = _limit(per_cluster, "per_cluster")
         return plot(self.store, self.reports, collection, kind, Path(out), run,
-                    None if cluster is None else _cluster_id(cluster), per_cluster or 8)
+                    None if cluster is None else _cluster_id(cluster), per_cluster or 8, decoder, between)
 
 
 def _paths(source: Source) -> list[Path] | None:

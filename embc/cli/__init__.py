@@ -5,7 +5,7 @@ import sys
 import warnings
 
 from embc.cli.app import app
-from embc.cli import ingest, manage, plot, query, recluster, report, serve  # noqa: F401,E402  (each module adds its commands)
+from embc.cli import decode, ingest, manage, plot, query, recluster, report, serve  # noqa: F401,E402  (each module adds its commands)
 
 
 def main() -> None:

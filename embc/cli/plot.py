@@ -20,17 +20,24 @@ Kind = choices("Kind", KINDS)
 
 @app.command()
 def plot(ctx: typer.Context,
-         kind: Kind = typer.Argument(..., metavar="KIND", help="map, elbow, silhouette or montage."),
+         kind: Kind = typer.Argument(..., metavar="KIND", help="map, elbow, silhouette, montage; with a decoder: "
+                                     "centroids, interpolate, loss."),
          collection: str = COLLECTION, run: Optional[int] = RUN,
          cluster: Optional[str] = typer.Option(None, "--cluster", help="Montage: only this cluster."),
          out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG file [default: COLLECTION-KIND.png, "
                                             "never overwritten]."),
-         per_cluster: int = typer.Option(8, "--per-cluster", min=1, help="Montage: thumbnails per cluster.")) -> None:
+         per_cluster: int = typer.Option(8, "--per-cluster", min=1, help="Montage: thumbnails per cluster."),
+         start: Optional[str] = typer.Option(None, "--from", help="Interpolate: the item to start from."),
+         end: Optional[str] = typer.Option(None, "--to", help="Interpolate: the item to end at.")) -> None:
     """Draw a figure of the latest run: map (the 2-D map coloured by cluster), elbow (the k sweep of a
-    --k auto run), silhouette (per-cluster blades), montage (thumbnails of each cluster's images)."""
+    --k auto run), silhouette (per-cluster blades), montage (thumbnails of each cluster's images). With a
+    decoder (`embc decoder train`): centroids (each cluster's decoded centre beside its nearest members),
+    interpolate (decoded images between --from and --to), loss (the decoder's loss per epoch)."""
+    if (start is None) != (end is None):
+        raise EmbcError("interpolate needs both --from KEY and --to KEY")
     target = out or Path(f"{collection}-{kind.value}.png")
     if out is None and target.exists():
         raise EmbcError(f"{target} exists: name the file to write with --out")
-    path = workspace(ctx).plot(collection, kind.value, target, run,
-                               None if cluster is None else cluster_id(cluster), per_cluster)
+    path = workspace(ctx).plot(collection, kind.value, target, run, None if cluster is None else cluster_id(cluster),
+                               per_cluster, None if start is None else (start, end))
     stdout.print(f"wrote {path}", markup=False, highlight=False)

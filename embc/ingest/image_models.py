@@ -32,6 +32,8 @@ class ImageEmbedder:
     modality = "image"
     batch_size = 32
 
+    any_size = True  # a CNN pools whatever size it is given; a vision transformer needs its own
+
     def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None, head=None,
                  precision: str = "fp32"):
         self.name, self.model, self.transform, self.dim, self.weights = name, model.eval(), transform, dim, weights
@@ -46,6 +48,27 @@ class ImageEmbedder:
 
     def features(self, batch):
         return self.model(batch)
+
+    def seer(self, size: int | None = None) -> Callable:
+        """What the model sees in a batch of images (N x 3 x H x W in [0, 1]), with gradients flowing back to
+        the images: squashed to `size` (default: the model's input size) and scaled as `prepare` scales them.
+        A copy of the model laid out channels last (1.4x faster here to train through), frozen."""
+        import copy
+
+        import torch
+        import torch.nn.functional as F
+
+        model = copy.deepcopy(self.model).to(memory_format=torch.channels_last).requires_grad_(False)
+        seeing = copy.copy(self)
+        seeing.model = model
+        size = size or self.transform.size
+        mean, std = (torch.tensor(v, dtype=torch.float32).view(1, 3, 1, 1) for v in self.transform.scaling)
+
+        def see(images):
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+            return seeing.features(((images - mean) / std).contiguous(memory_format=torch.channels_last))
+
+        return see
 
     def embed(self, items: Sequence[Item]) -> np.ndarray:
         import torch
@@ -111,6 +134,7 @@ def _transform(resize: int, crop: int, mean: Sequence[float], std: Sequence[floa
         pixels = np.asarray(image, np.float32).transpose(2, 0, 1)
         return torch.from_numpy((pixels - mean_) / std_)
 
+    transform.size, transform.scaling = crop, (tuple(mean), tuple(std))
     return transform
 
 
@@ -138,6 +162,8 @@ def torchvision_embedder(name: str, weights: str | None = None, precision: str =
 
 class ClipEmbedder(ImageEmbedder):
     """`clip:MODEL/PRETRAINED` through open_clip: images and texts in one space."""
+
+    any_size = False
 
     def __init__(self, name: str, weights: str | None = None, precision: str = "fp32"):
         import open_clip

@@ -109,10 +109,9 @@ def silhouette_blades(values: dict, names: dict[int, str], overall: float | None
 
 
 def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
-    """A grid of thumbnails, one row per cluster: `rows` hold id, name, size and the member `paths`."""
+    """A grid of thumbnails, one row per cluster: `rows` hold id, name, size and the member `paths` (image
+    files, or images drawn as arrays); a row's `heading` replaces the cluster's."""
     import numpy as np
-
-    from embc.ingest.images import UnreadableImage, load_rgb
 
     plt = _pyplot()
     columns = max((len(r["paths"]) for r in rows), default=1) or 1
@@ -123,16 +122,47 @@ def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
     for row, axis_row in zip(rows, axes):
         for n, axis in enumerate(axis_row):
             axis.axis("off")
-            if n >= len(row["paths"]):
-                continue
-            try:
-                image = load_rgb(row["paths"][n])
-                image.thumbnail((THUMB, THUMB))
-                axis.imshow(np.asarray(image))
-            except UnreadableImage:
-                axis.imshow(blank)
+            if n < len(row["paths"]):
+                axis.imshow(_thumbnail(row["paths"][n], blank))
         name = row["name"] if len(row["name"] or "") <= 60 else row["name"][:59] + "…"
-        axis_row[0].set_title(f"cluster {row['id']}: {name} ({row['size']} items)", loc="left", fontsize=9,
-                              fontweight="bold")
+        heading = row.get("heading") or f"cluster {row['id']}: {name} ({row['size']} items)"
+        axis_row[0].set_title(heading, loc="left", fontsize=9, fontweight="bold")
     fig.suptitle(title, fontsize=12, y=1 - 0.15 / height)
+    return _save(fig, out, title)
+
+
+def _thumbnail(image, blank):
+    """An image file, or an array drawn by a decoder, as a THUMB-sized array; `blank` where a file is unreadable."""
+    import numpy as np
+    from PIL import Image
+
+    from embc.ingest.images import UnreadableImage, load_rgb
+
+    try:
+        picture = load_rgb(image) if isinstance(image, (str, Path)) else Image.fromarray(image)
+    except UnreadableImage:
+        return blank
+    picture.thumbnail((THUMB, THUMB))
+    return np.asarray(picture)
+
+
+def loss_curves(rows: Sequence[dict], out: Path, title: str) -> Path:
+    """A decoder's training and validation loss per epoch, each phase (pixels, then features) in its own
+    panel, since their losses measure different things."""
+    plt = _pyplot()
+    phases = list(dict.fromkeys(r["phase"] for r in rows))
+    fig, axes = plt.subplots(1, len(phases), figsize=(5 * len(phases) + 1, 4.5), squeeze=False)
+    for phase, ax in zip(phases, axes[0]):
+        shown = [r for r in rows if r["phase"] == phase]
+        epochs = [r["epoch"] for r in shown]
+        ax.plot(epochs, [r["train_loss"] for r in shown], "o-", markersize=3, label="training")
+        if any(r["val_loss"] is not None for r in shown):
+            ax.plot(epochs, [r["val_loss"] for r in shown], "s-", markersize=3, label="validation (held out)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("pixel squared error" if phase == "pixels" else "pixel error + weighted (1 - feature cosine)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(f"{phase}", fontsize=10)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
     return _save(fig, out, title)

@@ -10,10 +10,14 @@ from embc.queries import chosen_run, cluster_list, cluster_members
 from embc.report import figures
 
 if TYPE_CHECKING:
+    from embc.decode.decoder import Decoder
     from embc.store.reports import ReportStore
     from embc.store.vectors import Store
 
-KINDS = ("map", "elbow", "silhouette", "montage")
+KINDS = ("map", "elbow", "silhouette", "montage", "centroids", "interpolate", "loss")
+DECODED = ("centroids", "interpolate")  # the figures a collection's image decoder draws
+NEAREST = 3  # real members beside each decoded centre
+STEPS = 8  # decoded images between two items
 
 
 def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None = None,
@@ -34,9 +38,50 @@ def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: i
     return rows
 
 
+def centroid_rows(store: Store, reports: ReportStore, collection: str, decoder: Decoder,
+                  run: int | None = None) -> list[dict]:
+    """For each cluster: its decoded centre, then the image paths of the members nearest that centre."""
+    chosen = chosen_run(reports, collection, run)
+    ids, centres, _ = reports.centroids(chosen["run_id"])
+    drawn = dict(zip(ids.tolist(), decoder.decode(centres))) if len(ids) else {}
+    rows = []
+    for c in cluster_list(store, reports, collection, run):
+        if c.id in drawn:
+            members = cluster_members(store, reports, collection, c.id, NEAREST, run)
+            rows.append({"id": c.id, "name": c.name or "", "size": c.size,
+                         "paths": [drawn[c.id], *[m.path for m in members if m.path]]})
+    return rows
+
+
+def interpolation(store: Store, collection: str, decoder: Decoder, between: tuple[str, str]) -> dict:
+    """Two items' images with the decoded points evenly spaced on the line between their vectors."""
+    import numpy as np
+
+    from embc.queries import find_point
+
+    ends = [find_point(store, collection, key) for key in between]
+    steps = np.linspace(0, 1, STEPS)[:, None]
+    drawn = decoder.decode((1 - steps) * ends[0].vector + steps * ends[1].vector)
+    return {"id": 0, "name": "", "size": 0, "paths": [ends[0].payload.get("path"), *drawn, ends[1].payload.get("path")],
+            "heading": f"{between[0]}, then {STEPS} decoded steps to {between[1]}, then {between[1]}"}
+
+
 def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Path, run: int | None = None,
-         cluster: int | None = None, per_cluster: int = 8) -> Path:
-    """Draw figure `kind` of the latest (or a given) run into the PNG file `out`."""
+         cluster: int | None = None, per_cluster: int = 8, decoder: Decoder | None = None,
+         between: tuple[str, str] | None = None) -> Path:
+    """Draw figure `kind` of the latest (or a given) run into the PNG file `out` (`decoder`: the collection's,
+    for the figures it draws; `between`: the two item keys to interpolate between)."""
+    if kind == "loss":
+        rows = reports.decoder_epochs(collection)
+        if not rows:
+            raise EmbcError(f"collection '{collection}' has no decoder: train one with "
+                            f"`embc decoder train -c {collection}`")
+        return figures.loss_curves(rows, out, f"{collection}: decoder loss per epoch ({rows[0]['trained_at']})")
+    if kind == "interpolate":
+        if between is None:
+            raise EmbcError("interpolate needs the two items to go between (--from KEY --to KEY)")
+        return figures.montage([interpolation(store, collection, decoder, between)], out,
+                               f"{collection}: decoded along the line between two items")
     chosen = chosen_run(reports, collection, run)
     rid = chosen["run_id"]
     names = {c["id"]: c["name"] for c in reports.clusters(rid)}
@@ -64,4 +109,7 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
     if kind == "montage":
         rows = montage_rows(store, reports, collection, cluster, per_cluster, run)
         return figures.montage(rows, out, f"{collection}: run {rid}, {len(rows)} clusters")
+    if kind == "centroids":
+        rows = centroid_rows(store, reports, collection, decoder, run)
+        return figures.montage(rows, out, f"{collection}: run {rid}, decoded centres, nearest members")
     raise EmbcError(f"unknown figure '{kind}': choose from {', '.join(KINDS)}")

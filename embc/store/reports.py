@@ -40,6 +40,8 @@ ALTER TABLE clusters ADD COLUMN IF NOT EXISTS radius DOUBLE;
 CREATE TABLE IF NOT EXISTS events (run_id INTEGER, kind VARCHAR, cluster INTEGER, related JSON);
 CREATE TABLE IF NOT EXISTS anchors (run_id INTEGER, point_id VARCHAR, cluster INTEGER, x REAL, y REAL, vector FLOAT[]);
 CREATE TABLE IF NOT EXISTS names (collection VARCHAR, cluster INTEGER, name VARCHAR, PRIMARY KEY (collection, cluster));
+CREATE TABLE IF NOT EXISTS decoder_epochs (collection VARCHAR, trained_at TIMESTAMP, epoch INTEGER, phase VARCHAR,
+    train_loss DOUBLE, val_loss DOUBLE);
 """
 INTERRUPTED = "interrupted: the job stopped before it completed"
 _DAMAGED = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "checksum")
@@ -395,7 +397,23 @@ class ReportStore:
                 con.execute(f"DELETE FROM {table} WHERE run_id IN {runs}", [collection])
             con.execute("DELETE FROM runs WHERE collection = ?", [collection])
             con.execute("DELETE FROM names WHERE collection = ?", [collection])
+            con.execute("DELETE FROM decoder_epochs WHERE collection = ?", [collection])
             con.execute("COMMIT")
+
+    @_writes
+    def record_decoder(self, collection: str, epochs: Sequence) -> None:
+        """A decoder's training: each epoch's training and validation loss (`embc.decode.train.Epoch`)."""
+        now = _now()
+        with self._connect() as con:
+            con.executemany("INSERT INTO decoder_epochs VALUES (?, ?, ?, ?, ?, ?)",
+                            [[collection, now, e.epoch, e.phase, e.train_loss, e.val_loss] for e in epochs])
+
+    def decoder_epochs(self, collection: str) -> list[dict]:
+        """The losses per epoch of the collection's latest decoder training (empty: none trained)."""
+        with self._connect() as con:
+            return _rows(con.execute("SELECT epoch, phase, train_loss, val_loss, trained_at FROM decoder_epochs "
+                                     "WHERE collection = ? AND trained_at = (SELECT max(trained_at) FROM "
+                                     "decoder_epochs WHERE collection = ?) ORDER BY epoch", [collection, collection]))
 
     @_remembered
     def centroids(self, run_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,87 @@
+"""`embc decoder train` and `embc decode`: a collection's vectors back into images or table rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from embc.cli.app import app, workspace
+from embc.cli.ingest import COLLECTION
+from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, emit_json, progress_bar, stdout
+from embc.cli.query import RUN, cluster_id
+from embc.errors import EmbcError
+
+decoder_app = typer.Typer(no_args_is_help=True, help="The decoder that draws a collection's vectors as images "
+                          "or table rows.")
+app.add_typer(decoder_app, name="decoder")
+
+
+@decoder_app.command("train")
+def train(ctx: typer.Context, collection: str = COLLECTION,
+          size: int = typer.Option(64, "--size", help="Image collections: the side of the images drawn (16, 32, "
+                                   "64 or 128)."),
+          epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=10_000, help="Passes over the items "
+                                               "[default: 20 for images, 300 for rows]."),
+          as_json: bool = AS_JSON, quiet: bool = QUIET) -> None:
+    """Train (or train again) the collection's decoder on its stored vectors and its items' own pixels or
+    values; its losses per epoch go into the report store (`embc plot loss`)."""
+    with progress_bar("decoder", quiet=quiet, milestones=True) as advance:
+        def progress(step: str, done: int, total: int) -> None:
+            advance(0, description=step, completed=done, total=total or None)
+
+        result = workspace(ctx).train_decoder(collection, size, epochs, progress)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    faithful = ("" if result.same_cluster is None else
+                f"; decoded held-out images embedded again land in their own cluster {result.same_cluster:.0%}")
+    stdout.print(f"decoder of '{collection}': {result.items} items ({result.held_out} held out, {result.skipped} "
+                 f"unreadable), {result.epochs} epochs, best {result.best_epoch}, validation loss "
+                 f"{result.val_loss if result.val_loss is not None else 'n/a'}{faithful} ({result.seconds:.0f} s)",
+                 markup=False, highlight=False)
+
+
+@app.command()
+def decode(ctx: typer.Context, collection: str = COLLECTION,
+           item: Optional[str] = typer.Option(None, "--item", help="A stored item: item key or point id."),
+           cluster: Optional[str] = typer.Option(None, "--cluster", help="A cluster of the latest (or --run) run: "
+                                                 "its centre."),
+           vector: Optional[Path] = typer.Option(None, "--vector", help="A .npy file holding one vector."),
+           text: Optional[str] = typer.Option(None, "--text", help="A text (CLIP collections)."),
+           run: Optional[int] = RUN,
+           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image collections: the PNG file "
+                                              "[default: COLLECTION-decoded.png, never overwritten]."),
+           fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
+    """Draw what a point of the collection's space looks like with its decoder: an image (PNG), or for a
+    table collection the row in the original units ("the typical row of cluster 2")."""
+    if sum(q is not None for q in (item, cluster, vector, text)) != 1:
+        raise EmbcError("give exactly one of --item, --cluster, --vector or --text")
+    target = out or Path(f"{collection}-decoded.png")
+    if out is None and target.exists():
+        raise EmbcError(f"{target} exists: name the file to write with --out")
+    decoded = workspace(ctx).decode(collection, item=item, cluster=None if cluster is None else cluster_id(cluster),
+                                    vector=None if vector is None else _vector(vector), text=text, run=run)
+    if isinstance(decoded, dict):
+        fmt = chosen(fmt, as_json)
+        if fmt is Format.table:  # a row of many columns reads best as a column
+            emit([{"feature": k, "value": v} for k, v in decoded.items()], fmt, ["feature", "value"],
+                 f"decoded row of '{collection}'")
+        else:
+            emit(decoded, fmt, list(decoded))
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    decoded.save(target)
+    stdout.print(f"wrote {target}", markup=False, highlight=False)
+
+
+def _vector(path: Path):
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False).reshape(-1)
+    except FileNotFoundError:
+        raise EmbcError(f"no vector file '{path}'") from None
+    except (OSError, ValueError) as exc:
+        raise EmbcError(f"cannot read a vector from '{path}': {exc}") from None
