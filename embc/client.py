@@ -3,6 +3,7 @@ The CLI uses it with `--server URL` (or EMBC_URL), and on a data directory that 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -12,8 +13,8 @@ import httpx
 
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, NotFound, ParameterError
-from embc.results import (ClusterStats, ClusterSummary, Entry, Event, IngestResult, Report, Run, RunResult, Skipped,
-                          SweepPoint)
+from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
+                          RunResult, Skipped, SweepPoint)
 from embc.store.vectors import CollectionInfo, check_name
 
 UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body limit (64 MiB)
@@ -130,8 +131,11 @@ class Client:
                   **params: Any) -> RunResult:
         """Start a recluster job on the server and wait for it, reporting its progress."""
         body = {"algorithm": algorithm, "k": k, "full": full, "refit_fraction": refit_fraction, **params}
-        job = self._call("POST", self._path(collection, "/recluster"),
-                         json=_given(**body)).json()["job_id"]
+        job = self._call("POST", self._path(collection, "/recluster"), json=_given(**body)).json()["job_id"]
+        return _run_result(self._wait(job, progress), collection)
+
+    def _wait(self, job: str, progress: Progress | None) -> dict:
+        """The result of a job on the server, once it is done, reporting its progress meanwhile."""
         while True:
             state = self._call("GET", f"/v1/jobs/{job}").json()
             if progress and state["progress"]["step"]:
@@ -139,8 +143,28 @@ class Client:
             if state["state"] == "failed":
                 raise EmbcError(state["error"])
             if state["state"] == "done":
-                return _run_result(state["result"], collection)
+                return state["result"]
             time.sleep(0.25)
+
+    def train_decoder(self, collection: str, size: int | None = None, epochs: int | None = None,
+                      progress: Progress | None = None) -> DecoderResult:
+        """Start training the collection's decoder on the server and wait for it, reporting its progress."""
+        job = self._call("POST", self._path(collection, "/decoder"),
+                         json=_given(size=size, epochs=epochs)).json()["job_id"]
+        return DecoderResult(**self._wait(job, progress))
+
+    def decode(self, collection: str, *, item: str | None = None, cluster: int | None = None,
+               vector: Sequence[float] | None = None, text: str | None = None, run: int | None = None):
+        """What the collection's decoder draws for an item, a cluster's centre, a vector or a text: a PIL image,
+        or a table collection's row."""
+        response = self._call("POST", self._path(collection, "/decode"), json=_given(
+            item=item, cluster=cluster, vector=None if vector is None else [float(v) for v in vector], text=text,
+            run=run))
+        if response.headers.get("content-type", "").startswith("image/"):
+            from PIL import Image
+
+            return Image.open(io.BytesIO(response.content))
+        return response.json()
 
     def delete(self, collection: str, items: Sequence[str] | None = None) -> int:
         if items is None:
@@ -234,9 +258,10 @@ class Client:
         return rows
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
-             cluster: int | None = None, per_cluster: int = 8) -> Path:
+             cluster: int | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
+        ends = {"from": between[0], "to": between[1]} if between else {}
         png = self._call("GET", self._path(collection, f"/plots/{kind}"),
-                         params=_given(run=run, cluster=cluster, per_cluster=per_cluster)).content
+                         params=_given(run=run, cluster=cluster, per_cluster=per_cluster, **ends)).content
         Path(out).write_bytes(png)
         return Path(out)
 

@@ -51,7 +51,8 @@ def _one_of(**given) -> None:
     """Refuse (ParameterError) anything but exactly one of the keyword arguments given as not None."""
     named = [name for name, value in given.items() if value is not None]
     if len(named) != 1:
-        raise ParameterError(f"give exactly one of {', '.join(given)} (given: {', '.join(named) or 'none'})")
+        *first, last = given
+        raise ParameterError(f"give exactly one of {', '.join(first)} or {last} (given: {', '.join(named) or 'none'})")
 
 
 def open_store(layout: Layout, url: str | None = None, api_key: str | None = None, resident: bool = False) -> Store:
@@ -405,16 +406,26 @@ class Workspace:
 
     # Decoders
 
-    def train_decoder(self, collection: str, size: int = 64, epochs: int | None = None,
+    def train_decoder(self, collection: str, size: int | None = None, epochs: int | None = None,
                       progress: Progress | None = None) -> DecoderResult:
         """Train (or train again) the decoder that turns the collection's vectors back into images of its items
-        (`size` x `size`) or into table rows, on its stored vectors and the items' own pixels or values; kept
-        with the collection's models, its losses per epoch in the report store."""
+        (`size` x `size`, default 64) or into table rows, on its stored vectors and the items' own pixels or
+        values; kept with the collection's models, its losses per epoch in the report store. Unset arguments
+        keep those of the decoder trained before."""
+        from embc.decode.decoder import exists
         from embc.decode.job import train_decoder
 
         info = self._info(collection)
-        return train_decoder(self.store, self.reports, info, self.layout.decoder(collection), self.embedder, size,
-                             epochs, progress)
+        try:
+            before = self.decoder(collection) if exists(self.layout.decoder(collection)) else None
+        except EmbcError:  # one that cannot be read is trained anew
+            before = None
+        if size is None:
+            size = before.size if before is not None and before.kind == "image" else 64
+        if epochs is None and before is not None:
+            epochs = before.facts.get("epochs")
+        return train_decoder(self.store, self.reports, info, self.layout.decoder(collection), self.embedder,
+                             size, epochs, progress)
 
     def decoder(self, collection: str) -> Decoder:
         """The collection's trained decoder, loaded once (and again after it is trained again)."""
@@ -429,6 +440,15 @@ class Workspace:
         if self._decoders.get(collection, (None,))[0] != stamp:
             self._decoders[collection] = (stamp, Decoder.load(folder))
         return self._decoders[collection][1]
+
+    def decoder_due(self, collection: str) -> bool:
+        """Whether the collection has a decoder and has grown past 30% of what it held when that was trained
+        (as a recluster refits): `embc serve --every` trains it again then."""
+        from embc.decode.decoder import exists
+        from embc.decode.job import grown
+
+        return exists(self.layout.decoder(collection)) and grown(self.decoder(collection),
+                                                                 self.store.count(collection))
 
     def decode(self, collection: str, *, item: str | None = None, cluster: int | None = None,
                vector: Sequence[float] | np.ndarray | None = None, text: str | None = None,

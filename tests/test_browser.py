@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from test_service import KEY, start_server
@@ -190,14 +191,26 @@ def test_the_collections_page_links_each_map(page, served):
 FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
-def test_an_image_collection_shows_thumbnails_on_hover_and_in_its_lists(page, served):
-    pictures = [p for folder in sorted(FASHION.iterdir()) for p in sorted(folder.glob("*.png"))[:8]]
-    added = served.post("/v1/collections/fashion/items", files=[
-        ("files", (f"{p.parent.name}/{p.name}", p.read_bytes(), "image/png")) for p in pictures]).json()
-    assert added["added"] == 80
-    job = served.post("/v1/collections/fashion/recluster", json={"k": 10}).json()["job_id"]
+def _job(page, served, path: str, body: dict) -> None:
+    job = served.post(path, json=body).json()["job_id"]
     while served.get(f"/v1/jobs/{job}").json()["state"] in ("queued", "running"):
         page.wait_for_timeout(300)
+    assert served.get(f"/v1/jobs/{job}").json()["state"] == "done"
+
+
+def _fashion(page, served) -> list[Path]:
+    """80 Fashion-MNIST images uploaded to the collection `fashion` and clustered (once a module)."""
+    pictures = [p for folder in sorted(FASHION.iterdir()) for p in sorted(folder.glob("*.png"))[:8]]
+    if served.get("/v1/collections/fashion").status_code == 404:
+        added = served.post("/v1/collections/fashion/items", files=[
+            ("files", (f"{p.parent.name}/{p.name}", p.read_bytes(), "image/png")) for p in pictures]).json()
+        assert added["added"] == 80
+        _job(page, served, "/v1/collections/fashion/recluster", {"k": 10})
+    return pictures
+
+
+def test_an_image_collection_shows_thumbnails_on_hover_and_in_its_lists(page, served):
+    pictures = _fashion(page, served)
     _open_map(page, served, "fashion")
     x, y = page.evaluate("window.embcMap.screenOf(0)")
     page.mouse.move(x, y)
@@ -217,6 +230,23 @@ def test_an_image_collection_shows_thumbnails_on_hover_and_in_its_lists(page, se
     # Only an item of the collection has a picture, and only the one stored with it.
     assert served.get("/v1/collections/wordnet/items/dog.n.01/image").status_code in (404, 409)
     assert served.get("/v1/collections/fashion/items/..%2F..%2Fetc%2Fpasswd/image").status_code == 404
+
+
+def test_a_cluster_panel_shows_its_decoded_centre_once_a_decoder_is_trained(page, served):
+    from PIL import Image
+
+    _fashion(page, served)
+    _open_map(page, served, "fashion")
+    page.click("#legend li >> nth=0")
+    page.wait_for_selector("#members li")
+    assert page.is_hidden("#panel-decoded")  # no decoder yet: nothing drawn, no error
+    _job(page, served, "/v1/collections/fashion/decoder", {"size": 32, "epochs": 2})
+    page.click("#legend li >> nth=1")
+    page.wait_for_function("document.querySelector('#panel-decoded img').naturalWidth == 32")
+    assert page.is_visible("#panel-decoded")
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#panel-decoded img").screenshot())).convert("L"))
+    assert shot.std() > 10  # a drawing on the page, not an empty box
+    assert page.errors == []
 
 
 def test_a_page_without_the_key_asks_for_it(browser, served):

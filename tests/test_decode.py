@@ -3,7 +3,10 @@ the wine rows' cluster centres decoded into typical rows, the losses in DuckDB, 
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import time
 
 import duckdb
 import numpy as np
@@ -15,7 +18,8 @@ from embc import Workspace
 from embc.cli import app
 from embc.decode.pairs import held_out
 from embc.queries import embed_query
-from tests.helpers import ROOT
+from helpers import ROOT, run_embc
+from test_service import KEY, start_server
 
 FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
 runner = CliRunner()
@@ -128,3 +132,94 @@ def test_decoder_errors_are_one_line(tmp_path):
         result = embc(tmp_path, *args)
         assert result.exit_code == 1, (args, result.stdout)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_service_decodes_and_trains_decoders_as_jobs(fashion, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(fashion[0], home)
+    process, served = start_server(home)
+    try:
+        base = "/v1/collections/fashion"
+        centre = served.post(f"{base}/decode", json={"cluster": 0})
+        assert centre.status_code == 200 and centre.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(centre.content)).size == (64, 64)
+        assert served.get(f"{base}/clusters/0/decoded").content == centre.content
+        assert served.post(f"{base}/decode", json={"item": "bag/t10k-00018.png"}).status_code == 200
+        for body, status, error in (({}, 422, "give exactly one of item, cluster, vector or text"),
+                                    ({"item": "bag/t10k-00018.png", "cluster": 1}, 422, "give exactly one"),
+                                    ({"cluster": 99}, 404, "no cluster 99"),
+                                    ({"vector": [1.0, 2.0]}, 422, "vector must have the collection's 1280"),
+                                    ({"text": "a red shoe"}, 409, "collection 'fashion' holds image items")):
+            refused = served.post(f"{base}/decode", json=body)
+            assert refused.status_code == status and refused.json()["error"].startswith(error), refused.text
+        for kind, params in (("loss", {}), ("centroids", {}),
+                             ("interpolate", {"from": "bag/t10k-00018.png", "to": "trouser/t10k-00002.png"})):
+            figure = served.get(f"{base}/plots/{kind}", params=params)
+            assert figure.status_code == 200 and figure.headers["content-type"] == "image/png", figure.text
+        assert served.get(f"{base}/plots/interpolate", params={"from": "x"}).status_code == 422
+        # Trained again as a job, smaller; the CLI through the server gets the new one.
+        job = served.post(f"{base}/decoder", json={"size": 16, "epochs": 2}).json()["job_id"]
+        while (state := served.get(f"/v1/jobs/{job}").json())["state"] in ("queued", "running"):
+            time.sleep(0.5)
+        assert state["state"] == "done" and state["result"]["size"] == 16 and state["result"]["epochs"] == 2
+        drawn = run_embc("--server", str(served.base_url), "decode", "-c", "fashion", "--cluster", "1", "--out",
+                         str(tmp_path / "c1.png"), env={"EMBC_API_KEY": KEY})
+        assert drawn.returncode == 0, drawn.stderr
+        assert Image.open(tmp_path / "c1.png").size == (16, 16)
+        described = served.get(f"{base}/decoder").json()
+        assert described.pop("trained_at").endswith("Z")
+        assert described == {"trained": True, "kind": "image", "size": 16, "items": 600, "epochs": 2, "best_epoch": 2}
+        assert served.post("/v1/collections/nothing/decoder", json={}).status_code == 404
+        assert served.get("/v1/collections/nothing/decoder").status_code == 404
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_a_scheduled_tick_trains_a_decoder_again_once_its_collection_has_grown(tmp_path):
+    from sklearn.datasets import load_wine
+
+    from embc.service import schedule
+    from embc.service.jobs import Jobs
+
+    wine = load_wine()
+    rows = [{**dict(zip(wine.feature_names, map(float, row))), "id": f"w{n}"} for n, row in enumerate(wine.data)]
+    with Workspace(tmp_path) as ws:
+        ws.ingest("wine", rows[:100], model="raw", id_field="id")
+        ws.recluster("wine", k=3, seed=0, projection="none")
+        first = ws.train_decoder("wine", epochs=50)
+        assert first.items == 100 and not ws.decoder_due("wine")
+        ws.ingest("wine", rows[100:120], id_field="id")
+        assert not ws.decoder_due("wine")  # 20% more: not yet
+        ws.ingest("wine", rows[120:], id_field="id")
+        assert ws.decoder_due("wine")
+        jobs = Jobs()
+        schedule.tick(ws, jobs)
+        assert [j.state for j in jobs.jobs.values()] == ["done", "done"]
+        retrained = list(jobs.jobs.values())[1].result
+        assert retrained["items"] == 178 and retrained["epochs"] == 50  # trained as before, on every row now
+        assert not ws.decoder_due("wine")
+
+
+def test_a_clip_collection_decodes_a_text(tmp_path):
+    """CLIP's code path with weights saved from a randomly initialised model (no hub here): a vision
+    transformer is trained through at its own input size, and a text decodes through the shared space."""
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), tmp_path / "clip.pt")
+    for n, colour in enumerate(["red", "green", "blue", "yellow"] * 3):
+        (tmp_path / "photos" / colour).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 30), colour).save(tmp_path / "photos" / colour / f"{n}.png")
+    home = tmp_path / "home"
+    assert embc(home, "ingest", str(tmp_path / "photos"), "-c", "clip", "--model", "clip:ViT-S-32", "--weights",
+                str(tmp_path / "clip.pt")).exit_code == 0
+    trained = embc(home, "decoder", "train", "-c", "clip", "--size", "16", "--epochs", "2", "--json")
+    assert trained.exit_code == 0, trained.stderr
+    assert json.loads(trained.stdout)["items"] == 12 and json.loads(trained.stdout)["same_cluster"] is None
+    drawn = embc(home, "decode", "-c", "clip", "--text", "a red square", "--out", str(tmp_path / "red.png"))
+    assert drawn.exit_code == 0, drawn.stderr
+    assert Image.open(tmp_path / "red.png").size == (16, 16)
+    refused = embc(home, "decoder", "train", "-c", "clip", "--size", "48")
+    assert refused.exit_code == 1 and "size must be one of 16, 32, 64, 128, not 48" in refused.stderr

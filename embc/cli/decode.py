@@ -20,10 +20,10 @@ app.add_typer(decoder_app, name="decoder")
 
 @decoder_app.command("train")
 def train(ctx: typer.Context, collection: str = COLLECTION,
-          size: int = typer.Option(64, "--size", help="Image collections: the side of the images drawn (16, 32, "
-                                   "64 or 128)."),
+          size: Optional[int] = typer.Option(None, "--size", help="Image collections: the side of the images "
+                                             "drawn, 16, 32, 64 or 128 [default: as before, else 64]."),
           epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=10_000, help="Passes over the items "
-                                               "[default: 20 for images, 300 for rows]."),
+                                               "[default: as before, else 20 for images, 300 for rows]."),
           as_json: bool = AS_JSON, quiet: bool = QUIET) -> None:
     """Train (or train again) the collection's decoder on its stored vectors and its items' own pixels or
     values; its losses per epoch go into the report store (`embc plot loss`)."""

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from embc.cluster.progress import Clock, Progress
 from embc.decode.decoder import Decoder
-from embc.decode.pairs import Pairs, image_pairs, row_pairs
+from embc.decode.pairs import SIZES, Pairs, image_pairs, row_pairs
 from embc.decode.train import fit, perceived
 from embc.errors import EmbcError, ParameterError
 from embc.results import DecoderResult
 from embc.store.vectors import CollectionInfo, Store
+
+if TYPE_CHECKING:
+    from embc.store.reports import ReportStore
 
 EPOCHS = {"image": 20, "row": 300}
 RATE = {"image": 2e-3, "row": 3e-3}
@@ -32,13 +35,11 @@ def kind_of(info: CollectionInfo) -> str:
     raise EmbcError(f"collection '{info.name}' holds {info.modality} items: decoders draw images and table rows")
 
 
-def train_decoder(store: Store, reports, info: CollectionInfo, folder: Path, load: Callable, size: int = 64,
-                  epochs: int | None = None, progress: Progress | None = None) -> DecoderResult:
+def train_decoder(store: Store, reports: ReportStore, info: CollectionInfo, folder: Path, load: Callable,
+                  size: int = 64, epochs: int | None = None, progress: Progress | None = None) -> DecoderResult:
     """Train the collection's decoder on its stored vectors and keep it in `folder`. `load(model, dim=,
     weights=, precision=)` gives the collection's embedder: its row features, or its image model for the
-    check. `size`: the side of the images drawn; `epochs`: default 40 for images, 300 for rows."""
-    from embc.decode.networks import SIZES
-
+    check. `size`: the side of the images drawn; `epochs`: default 20 for images, 300 for rows."""
     kind = kind_of(info)
     if kind == "image" and size not in SIZES:
         raise ParameterError(f"size must be one of {', '.join(map(str, SIZES))}, not {size!r}")
@@ -55,7 +56,7 @@ def train_decoder(store: Store, reports, info: CollectionInfo, folder: Path, loa
         pairs = row_pairs(store, info.name, features, clock.report)
         size = pairs.targets.shape[1]
     clock.begin("train")
-    decoder = Decoder.new(kind, info.dim, size, model=info.model, items=len(pairs.ids))
+    decoder = Decoder.new(kind, info.dim, size, model=info.model, items=len(pairs.ids), points=store.count(info.name))
     later = max(1, round(FEATURE_SHARE * epochs)) if kind == "image" and epochs > 1 else 0
     history = fit(decoder.net, pairs, epochs - later, RATE[kind], progress=lambda done, _: clock.report(done, epochs))
     if later:
@@ -80,7 +81,13 @@ def train_decoder(store: Store, reports, info: CollectionInfo, folder: Path, loa
                          round(time.perf_counter() - started, 1), same)
 
 
-def same_cluster(store: Store, reports, info: CollectionInfo, decoder: Decoder, pairs: Pairs,
+def grown(decoder: Decoder, points: int, fraction: float = 0.3) -> bool:
+    """Whether the collection has grown past `fraction` of what it held when the decoder was trained, as a
+    recluster refits when it has."""
+    return points > (1 + fraction) * decoder.facts.get("points", 0)
+
+
+def same_cluster(store: Store, reports: ReportStore, info: CollectionInfo, decoder: Decoder, pairs: Pairs,
                  load: Callable) -> float | None:
     """The share of held-out items (up to CHECKED) whose decoded image, embedded again by the collection's
     model, is nearest the centre of the cluster the item is in; None without a clustered run to compare."""

@@ -7,8 +7,6 @@ import math
 import torch
 from torch import nn
 
-SIZES = (16, 32, 64, 128)  # the image sizes a decoder draws: 4x4 doubled 2 to 5 times
-
 
 class Scaled(nn.Module):
     """Stored vectors have unit length, so each of d components is about 1/sqrt(d) in size: scaled up to about
@@ -19,7 +17,8 @@ class Scaled(nn.Module):
 
 
 def image_decoder(dim: int, size: int) -> nn.Module:
-    """A dim vector to a 3 x size x size image in [0, 1]: a 128 x 4 x 4 block doubled until it is size wide."""
+    """A dim vector to a 3 x size x size image in [0, 1] (size: one of `pairs.SIZES`): a 128 x 4 x 4 block
+    doubled until it is size wide."""
     steps = int(math.log2(size // 4))
     channels = [128 // 2 ** n for n in range(steps)] + [3]
     layers: list[nn.Module] = [Scaled(), nn.Linear(dim, channels[0] * 16), nn.ReLU(),

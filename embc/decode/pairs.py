@@ -12,6 +12,7 @@ from embc.errors import EmbcError
 from embc.ingest.images import UnreadableImage, load_rgb
 from embc.store.vectors import Store
 
+SIZES = (16, 32, 64, 128)  # the sides of the images a decoder can draw: 4 doubled 2 to 5 times
 MAX_ITEMS = 20_000  # a decoder learns from at most this many items (a repeatable sample), whatever the size
 MIN_ITEMS = 10
 

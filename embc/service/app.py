@@ -4,6 +4,7 @@ requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
 from __future__ import annotations
 
 import hmac
+import io
 import logging
 import shutil
 import tempfile
@@ -40,6 +41,8 @@ ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"m
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
+DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
+    "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
 
@@ -238,11 +241,42 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def recluster(body: schemas.ReclusterRequest, collection: str = NAME):
         check_size({"k": body.k}, workspace.collection(collection).points, collection)  # before the 202
         options = body.model_dump(exclude={"full"})
-        job = jobs.start(collection, lambda progress: workspace.recluster(
-            collection, full=body.full, progress=progress, **options).to_dict())
-        if job is None:
-            raise EmbcError(f"a recluster of '{collection}' is already running: job {jobs.active(collection).id}")
-        return {"job_id": job.id}
+        return {"job_id": _started(jobs, collection, lambda progress: workspace.recluster(
+            collection, full=body.full, progress=progress, **options).to_dict())}
+
+    @app.post("/v1/collections/{collection}/decoder", status_code=202, response_model=schemas.Accepted,
+              responses=ERRORS, dependencies=[v1])
+    def train_decoder(body: schemas.DecoderRequest, collection: str = NAME):
+        """Train (or train again) the decoder that draws the collection's vectors as images or rows, as a job."""
+        from embc.decode.job import kind_of
+
+        kind_of(workspace.collection(collection))  # a collection with nothing to decode: a 409 before the 202
+        return {"job_id": _started(jobs, collection, lambda progress: workspace.train_decoder(
+            collection, body.size, body.epochs, progress).to_dict())}
+
+    @app.get("/v1/collections/{collection}/decoder", response_model=schemas.DecoderState, responses=ERRORS,
+             dependencies=[v1])
+    def decoder_state(collection: str = NAME):
+        """Whether the collection has a decoder (`trained`), and what it draws and was trained on."""
+        workspace.collection(collection)
+        try:
+            decoder = workspace.decoder(collection)
+        except NotFound:
+            return {"trained": False}
+        return {"trained": True, "kind": decoder.kind, "size": decoder.size,
+                **{k: decoder.facts.get(k) for k in ("items", "epochs", "best_epoch", "trained_at")}}
+
+    @app.post("/v1/collections/{collection}/decode", response_class=Response, responses=DECODED, dependencies=[v1])
+    def decode(body: schemas.DecodeRequest, collection: str = NAME):
+        """What a stored item, a cluster's centre, a vector or a text looks like, drawn by the collection's
+        decoder: a PNG, or a table collection's row as JSON."""
+        return _decoded(workspace.decode(collection, **body.model_dump()))
+
+    @app.get("/v1/collections/{collection}/clusters/{cluster}/decoded", response_class=Response,
+             responses=DECODED, dependencies=[v1])
+    def decoded_centre(cluster: int, collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """A cluster's centre drawn by the collection's decoder (the map's panel shows it)."""
+        return _decoded(workspace.decode(collection, cluster=cluster, run=run))
 
     @app.get("/v1/jobs", response_model=list[schemas.Job], responses=ERRORS, dependencies=[v1])
     def all_jobs():
@@ -264,11 +298,17 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/plots/{kind}", responses={**ERRORS, 200: {"content": {"image/png": {}}}},
              response_class=FileResponse, dependencies=[v1])
     def figure(kind: Literal[KINDS], collection: str = NAME, run: int | None = Query(None, ge=1),
-               cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100)):
-        """A figure of the latest (or a given) run as a PNG: map, elbow, silhouette or montage."""
+               cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100),
+               start: str | None = Query(None, alias="from", min_length=1, max_length=1_000),
+               end: str | None = Query(None, alias="to", min_length=1, max_length=1_000)):
+        """A figure of the latest (or a given) run as a PNG: map, elbow, silhouette, montage; with a decoder,
+        centroids, interpolate (between the items `from` and `to`) and loss."""
+        if (start is None) != (end is None):
+            raise ParameterError("interpolate needs both from and to")
         folder = tempfile.mkdtemp(prefix=".plot-", dir=workspace.path)  # inside the data directory, as all it writes
         try:
-            path = workspace.plot(collection, kind, f"{folder}/{kind}.png", run, cluster, per_cluster)
+            path = workspace.plot(collection, kind, f"{folder}/{kind}.png", run, cluster, per_cluster,
+                                  None if start is None else (start, end))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -299,6 +339,23 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     describe_bodies(app)
     return app
+
+
+def _started(jobs: Jobs, collection: str, work) -> str:
+    """The id of a job started on the collection; a 409 while another job on it runs."""
+    job = jobs.start(collection, work)
+    if job is None:
+        raise EmbcError(f"a job on '{collection}' is already running: job {jobs.active(collection).id}")
+    return job.id
+
+
+def _decoded(decoded) -> Response:
+    """A decoder's drawing as a PNG, or a row as JSON."""
+    if isinstance(decoded, dict):
+        return JSONResponse(decoded)
+    png = io.BytesIO()
+    decoded.save(png, format="PNG")
+    return Response(png.getvalue(), media_type="image/png")
 
 
 def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload) -> IngestResult:

@@ -19,23 +19,36 @@ def _say(line: str) -> None:
 
 def tick(workspace: Workspace, jobs: Jobs) -> None:
     """Bring every collection's clustering up to date, one collection at a time (one whose job a client
-    started is left to it)."""
+    started is left to it), and its decoder, where it has one and has grown past it."""
     for info in workspace.collections():
         if info.modality == DAMAGED:
             _say(f"{info.name}: damaged, skipped")
             continue
-        job = jobs.start(info.name, lambda progress, name=info.name: workspace.recluster(
-            name, progress=progress).to_dict(), origin="schedule")
-        if job is None:
+        r = _run(jobs, info.name, lambda progress, name=info.name: workspace.recluster(
+            name, progress=progress).to_dict())
+        if r is None:
             continue
-        job.thread.join()
-        if job.state == "failed":
-            _say(f"{info.name}: error: {job.error}")
-        elif job.result["run_id"] is None:
-            _say(f"{info.name}: {job.result['reason']}")
+        if r["run_id"] is None:
+            _say(f"{info.name}: {r['reason']}")
         else:
-            r = job.result
             _say(f"{info.name}: run {r['run_id']} ({r['mode']}: {r['reason']}), {r['points']} points")
+        if workspace.decoder_due(info.name):
+            r = _run(jobs, info.name, lambda progress, name=info.name: workspace.train_decoder(
+                name, progress=progress).to_dict())
+            if r is not None:
+                _say(f"{info.name}: decoder trained again on {r['items']} items, validation loss {r['val_loss']}")
+
+
+def _run(jobs: Jobs, collection: str, work) -> dict | None:
+    """Run a scheduled job on the collection and wait for it: its result, or None (said when it failed)."""
+    job = jobs.start(collection, work, origin="schedule")
+    if job is None:
+        return None
+    job.thread.join()
+    if job.state == "failed":
+        _say(f"{collection}: error: {job.error}")
+        return None
+    return job.result
 
 
 def start(workspace: Workspace, jobs: Jobs, interval: float) -> threading.Thread:

@@ -115,6 +115,35 @@ class ReclusterRequest(Strict):
     refit_fraction: float = Field(0.3, gt=0, le=1)
 
 
+class DecoderRequest(Strict):
+    size: Literal[16, 32, 64, 128] | None = Field(None, description="Image collections: the side of the images "
+                                                  "drawn (default: as before, else 64).")
+    epochs: int | None = Field(None, ge=1, le=10_000, description="Default: as before, else 20 for images, 300 "
+                               "for rows.")
+
+
+class DecoderState(BaseModel):
+    """Whether the collection has a decoder, and what it draws and was trained on."""
+
+    trained: bool
+    kind: Literal["image", "row"] | None = None
+    size: int | None = None
+    items: int | None = None
+    epochs: int | None = None
+    best_epoch: int | None = None
+    trained_at: str | None = None
+
+
+class DecodeRequest(Strict):
+    """Exactly one of item, cluster, vector or text (a CLIP collection)."""
+
+    item: str | None = Field(None, min_length=1, max_length=1_000)
+    cluster: int | None = Field(None, ge=-1)
+    vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
+    text: str | None = Field(None, min_length=1, max_length=20_000)
+    run: int | None = Field(None, ge=1)
+
+
 class MapLabels(BaseModel):
     labels: list[str]
     codes: list[int]

@@ -241,6 +241,18 @@ function picture(entry, size) {
   return img;
 }
 
+// The cluster's centre drawn by the collection's decoder, where it has one that draws images.
+async function decodedCentre(cluster) {
+  const figure = $("#panel-decoded");
+  figure.hidden = true;
+  const decoder = await json(`${base}/decoder`);
+  if (!decoder.trained || decoder.kind !== "image") return;
+  const response = await api(`${base}/clusters/${cluster}/decoded?run=${state.run}`);
+  if (!response.ok || state.chosen !== cluster) return;
+  figure.querySelector("img").src = URL.createObjectURL(await response.blob());
+  figure.hidden = false;
+}
+
 function listItems(list, entries) {
   for (const entry of entries) {
     const li = document.createElement("li");
@@ -262,6 +274,7 @@ async function openCluster(summary) {
   $("#panel-facts").textContent = [`${summary.size.toLocaleString()} items`,
     stats.silhouette == null ? null : `silhouette ${stats.silhouette.toFixed(3)}`,
     summary.keywords.length ? `keywords: ${summary.keywords.join(", ")}` : null].filter(Boolean).join(" · ");
+  decodedCentre(summary.id);
   $("#members").replaceChildren();
   let cursor = null;
   const more = async () => {
