@@ -117,6 +117,9 @@ def test_wine_cluster_centres_decode_to_typical_rows(tmp_path):
     assert typical.exit_code == 0 and set(json.loads(typical.stdout)) == set(wine.feature_names)
     table = embc(tmp_path, "decode", "-c", "wine", "--item", "w3")
     assert table.exit_code == 0 and "proline" in table.stdout
+    with Workspace(tmp_path) as ws:
+        assert {r["phase"] for r in ws.reports.decoder_epochs("wine")} == {"values"}
+    assert embc(tmp_path, "plot", "loss", "-c", "wine", "--out", str(tmp_path / "loss.png")).exit_code == 0
 
 
 def test_decoder_errors_are_one_line(tmp_path):

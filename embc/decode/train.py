@@ -22,12 +22,13 @@ FEATURE_WEIGHT = 3.0  # the feature term's weight beside the pixels' squared err
 @dataclass
 class Epoch:
     """One epoch's mean loss on the training items and on the held-out ones (None when none are held out);
-    `phase` pixels or features: what the loss measured."""
+    `phase`: what the loss measured, pixels (an image's), features (an image's, and what the model sees in it)
+    or values (a row's)."""
 
     epoch: int
     train_loss: float
     val_loss: float | None
-    phase: str = "pixels"
+    phase: str
 
 
 @dataclass
@@ -93,7 +94,8 @@ def fit(net: torch.nn.Module, pairs: Pairs, epochs: int, lr: float, seen: Percei
             optimiser.step()
             total += float(loss.detach()) * len(batch)
         val_loss = _held_out_loss(net, pairs, val, seen) if len(val) else None
-        history.append(Epoch(epoch, total / len(train), val_loss, "pixels" if seen is None else "features"))
+        phase = "features" if seen is not None else "pixels" if pairs.targets.dtype == np.uint8 else "values"
+        history.append(Epoch(epoch, total / len(train), val_loss, phase))
         score = val_loss if val_loss is not None else history[-1].train_loss
         if score < best_loss:
             best, best_loss = copy.deepcopy(net.state_dict()), score

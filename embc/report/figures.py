@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Sequence
 
 THUMB = 96
+LOSSES = {"pixels": "pixel squared error", "features": "pixel error + weighted (1 - feature cosine)",
+          "values": "scaled feature squared error"}  # what a decoder's loss measures in each phase
 NOISE_GREY = "#b0b0b0"
 
 
@@ -132,12 +134,15 @@ def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
 
 
 def _thumbnail(image, blank):
-    """An image file, or an array drawn by a decoder, as a THUMB-sized array; `blank` where a file is unreadable."""
+    """An image file, or an array drawn by a decoder, as a THUMB-sized array; `blank` where there is no file (an
+    image ingested from memory) or it is unreadable."""
     import numpy as np
     from PIL import Image
 
     from embc.ingest.images import UnreadableImage, load_rgb
 
+    if image is None:
+        return blank
     try:
         picture = load_rgb(image) if isinstance(image, (str, Path)) else Image.fromarray(image)
     except UnreadableImage:
@@ -159,7 +164,7 @@ def loss_curves(rows: Sequence[dict], out: Path, title: str) -> Path:
         if any(r["val_loss"] is not None for r in shown):
             ax.plot(epochs, [r["val_loss"] for r in shown], "s-", markersize=3, label="validation (held out)")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("pixel squared error" if phase == "pixels" else "pixel error + weighted (1 - feature cosine)")
+        ax.set_ylabel(LOSSES[phase])
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(f"{phase}", fontsize=10)
         ax.legend()

@@ -63,7 +63,7 @@ def interpolation(store: Store, collection: str, decoder: Decoder, between: tupl
     steps = np.linspace(0, 1, STEPS)[:, None]
     drawn = decoder.decode((1 - steps) * ends[0].vector + steps * ends[1].vector)
     return {"id": 0, "name": "", "size": 0, "paths": [ends[0].payload.get("path"), *drawn, ends[1].payload.get("path")],
-            "heading": f"{between[0]}, then {STEPS} decoded steps to {between[1]}, then {between[1]}"}
+            "heading": f"{between[0]} (left) to {between[1]} (right): {STEPS} decoded points on the line between"}
 
 
 def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Path, run: int | None = None,
