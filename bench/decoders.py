@@ -1,7 +1,8 @@
 """Decoders on labelled image sets (issue 20): for each set, clustered by k-means at its true k, the decoder's
 training time and the share of held-out items whose decoded image, embedded again by the collection's model,
-lands in the item's own cluster (target: 70%); and the training time on 1,000 images (target: 3 minutes on
-this machine): `make bench`. The sets are the shipped sample and those `bench/datasets.py` makes."""
+lands in the item's own cluster (target: 70%); beside it the ceiling, the same share for the original images
+scaled to the decoder's size; and the training time on 1,000 images (target: 3 minutes on this machine):
+`make bench`. The sets are the shipped sample and those `bench/datasets.py` makes."""
 
 from __future__ import annotations
 
@@ -36,6 +37,31 @@ def _folder(name: str, scratch: Path) -> Path:
     return scratch / "cut"
 
 
+def ceiling(ws, size: int) -> float:
+    """The share of held-out items whose own image, scaled to `size` as the decoder learns it and embedded
+    again, is nearest its cluster's centre: what a perfect decoder of that size would reach."""
+    import numpy as np
+    from PIL import Image
+
+    from embc.decode.job import nearest_centre
+    from embc.decode.pairs import image_pairs
+    from embc.ingest.items import Item
+
+    info = ws.collection("images")
+    embedder = ws.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+    pairs = image_pairs(ws.store, "images", size)
+    held = np.flatnonzero(pairs.validation)
+    items = [Item(key=pairs.ids[n], source="scaled", kind="image", prepared=Image.fromarray(pairs.targets[n]))
+             for n in held]
+    for item in items:
+        item.prepared = embedder.prepare(item)
+    ids, centres, _ = ws.reports.centroids(ws.reports.run("images")["run_id"])
+    records = ws.store.retrieve("images", [i.key for i in items], keys=["cluster"])
+    clusters = {r.id: r.payload["cluster"] for r in records}
+    nearest = ids[nearest_centre(embedder.embed(items), centres)]
+    return round(float(np.mean([c == clusters[i.key] for c, i in zip(nearest, items)])), 3)
+
+
 def measure(name: str) -> dict:
     from embc import Workspace
 
@@ -48,8 +74,10 @@ def measure(name: str) -> dict:
             started = time.perf_counter()
             result = ws.train_decoder("images")
             seconds = time.perf_counter() - started
+            best = ceiling(ws, result.size)
     return {"set": name, "items": result.items, "classes": classes, "held out": result.held_out,
-            "train s": round(seconds, 1), "same cluster": result.same_cluster, "val loss": result.val_loss}
+            "train s": round(seconds, 1), "same cluster": result.same_cluster, "ceiling": best,
+            "val loss": result.val_loss}
 
 
 def main() -> None:
@@ -60,11 +88,10 @@ def main() -> None:
     print("| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
-    print(f"\nheld-out items back in their own cluster >= 70%: "
-          f"{'met' if all(r['same cluster'] >= 0.7 for r in rows) else 'MISSED'} on {len(rows)} sets; "
-          f"training on 1,000 images <= 180 s: "
-          + ", ".join(f"{r['train s']} s" for r in rows if r["items"] == 1_000), flush=True)
-
+    met = [r["set"] for r in rows if r["same cluster"] >= 0.7]
+    print(f"\nheld-out items back in their own cluster >= 70%: {len(met)} of {len(rows)} sets ({', '.join(met)}); "
+          "training on 1,000 images <= 180 s: " + ", ".join(f"{r['train s']} s" for r in rows if r["items"] == 1_000),
+          flush=True)
 
 if __name__ == "__main__":
     main()

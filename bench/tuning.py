@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
-from sklearn.neighbors import NearestNeighbors
 
-from embc.cluster.algorithms import EPS_QUANTILES, absorb_noise, drop_small, eps_score, smallest_cluster
+from embc.cluster.algorithms import absorb_noise, eps_candidates, eps_score, reach_distances
 from embc.cluster.reduce import reduce
 from embc.cluster.sweep import knee
 
@@ -62,9 +61,8 @@ def hdbscan_grid(Z: dict, n: int) -> dict[tuple, np.ndarray]:
 
 
 def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    reach = NearestNeighbors(n_neighbors=11).fit(Z).kneighbors(Z)[0][:, -1]
-    fits = [drop_small(DBSCAN(eps=float(e), min_samples=10).fit(Z).labels_, smallest_cluster(len(Z)))
-            for e in np.quantile(reach, EPS_QUANTILES)]
+    reach = reach_distances(Z, 10)
+    fits = [labels for _, labels in eps_candidates(Z, 10, reach)]
     counts = [len(set(f.tolist()) - {-1}) for f in fits]
     scores = [eps_score(Z, f, seed) for f in fits]
     half = [i for i, c in enumerate(counts) if c >= max(counts) / 2]

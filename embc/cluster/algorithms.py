@@ -114,17 +114,11 @@ class DBSCAN(DensityClustering):
 
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import DBSCAN as SkDBSCAN
-        from sklearn.neighbors import NearestNeighbors
 
         if self.eps:
             self.chosen_ = {}
             return SkDBSCAN(eps=self.eps, min_samples=self.min_samples).fit(Z).labels_
-        k = min(self.min_samples, len(Z) - 1)
-        reach = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[0][:, -1]
-        radii = np.maximum(np.unique(np.quantile(reach, EPS_QUANTILES)), 1e-6).tolist()
-        smallest = smallest_cluster(len(Z))
-        fits = [(eps, drop_small(SkDBSCAN(eps=eps, min_samples=self.min_samples).fit(Z).labels_, smallest))
-                for eps in radii]
+        fits = eps_candidates(Z, self.min_samples)
         counts = [len(np.unique(labels[labels != NOISE])) for _, labels in fits]
         # The silhouette alone rewards a radius that merges everything into two or three clusters.
         resolving = [fit for fit, count in zip(fits, counts) if count >= max(counts) / 2]
@@ -155,6 +149,25 @@ class HDBSCAN(DensityClustering):
     def _bytes_needed(self, m: int) -> float:
         size = self.min_cluster_size or smallest_cluster(m)
         return 8.0 * m * (REDUCED_DIMS + 2 * size)  # tree-based neighbours, no n x n matrix
+
+
+def reach_distances(Z: np.ndarray, min_samples: int) -> np.ndarray:
+    """Each point's distance to its `min_samples`-th neighbour: within it, DBSCAN counts the point a core."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(min_samples, len(Z) - 1)
+    return NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[0][:, -1]
+
+
+def eps_candidates(Z: np.ndarray, min_samples: int, reach: np.ndarray | None = None) -> list[tuple[float, np.ndarray]]:
+    """(eps, labels) of DBSCAN at each radius DBSCAN chooses among: the EPS_QUANTILES of the reach distances,
+    with clusters under `smallest_cluster` points dropped into noise."""
+    from sklearn.cluster import DBSCAN as SkDBSCAN
+
+    reach = reach_distances(Z, min_samples) if reach is None else reach
+    radii = np.maximum(np.unique(np.quantile(reach, EPS_QUANTILES)), 1e-6).tolist()
+    smallest = smallest_cluster(len(Z))
+    return [(eps, drop_small(SkDBSCAN(eps=eps, min_samples=min_samples).fit(Z).labels_, smallest)) for eps in radii]
 
 
 def smallest_cluster(n: int) -> int:

@@ -56,6 +56,9 @@ def train_decoder(store: Store, reports: ReportStore, info: CollectionInfo, fold
         pairs = row_pairs(store, info.name, features, clock.report)
         size = pairs.targets.shape[1]
     clock.begin("train")
+    import torch
+
+    torch.manual_seed(0)  # the network's first weights: the same decoder from the same items
     decoder = Decoder.new(kind, info.dim, size, model=info.model, items=len(pairs.ids), points=store.count(info.name))
     later = max(1, round(FEATURE_SHARE * epochs)) if kind == "image" and epochs > 1 else 0
     history = fit(decoder.net, pairs, epochs - later, RATE[kind], progress=lambda done, _: clock.report(done, epochs))
@@ -87,10 +90,16 @@ def grown(decoder: Decoder, points: int, fraction: float = 0.3) -> bool:
     return points > (1 + fraction) * decoder.facts.get("points", 0)
 
 
+def nearest_centre(vectors: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Each vector's nearest centre (Euclidean, as k-means and the assignment of new points measure), by row."""
+    return np.argmax(vectors @ centres.T - 0.5 * (centres ** 2).sum(axis=1), axis=1)
+
+
 def same_cluster(store: Store, reports: ReportStore, info: CollectionInfo, decoder: Decoder, pairs: Pairs,
                  load: Callable) -> float | None:
     """The share of held-out items (up to CHECKED) whose decoded image, embedded again by the collection's
-    model, is nearest the centre of the cluster the item is in; None without a clustered run to compare."""
+    model, is nearest the centre of the cluster the item is in (as an incremental run assigns points); None
+    without a clustered run to compare."""
     from PIL import Image
 
     from embc.ingest.items import Item
@@ -111,6 +120,5 @@ def same_cluster(store: Store, reports: ReportStore, info: CollectionInfo, decod
         item = Item(key=pairs.ids[n], source="decoded", kind="image", prepared=Image.fromarray(image))
         item.prepared = embedder.prepare(item)
         items.append(item)
-    vectors = embedder.embed(items)
-    nearest = ids[np.argmax(vectors @ centres.T, axis=1)]
+    nearest = ids[nearest_centre(embedder.embed(items), centres)]
     return round(float(np.mean([c == clusters[pairs.ids[n]] for c, n in zip(nearest, held)])), 3)

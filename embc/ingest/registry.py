@@ -14,13 +14,31 @@ MODEL_CHOICES = (f"minilm, sentence-transformers:NAME_OR_PATH, word2vec, glove:P
                  f"{', '.join(TORCHVISION_MODELS)}, clip:MODEL/PRETRAINED, or for table rows {', '.join(TABLE_MODELS)}")
 
 
+def family(name: str) -> str | None:
+    """The family of the model `name` names, the one place that reads model names: sentence (MiniLM, any
+    sentence-transformers model), words (word2vec, GloVe), cnn (EfficientNet-Lite0, the torchvision CNNs),
+    clip, table (models trained on a table's rows) or precomputed; None for a name embc does not know."""
+    def prefixed(prefix: str) -> bool:
+        return name.startswith(prefix) and len(name) > len(prefix)
+
+    if name == "minilm" or prefixed("sentence-transformers:"):
+        return "sentence"
+    if name == "word2vec" or prefixed("glove:"):
+        return "words"
+    if name == "effnet-lite0" or name in TORCHVISION_MODELS:
+        return "cnn"
+    if prefixed("clip:"):
+        return "clip"
+    if name in TABLE_MODELS:
+        return "table"
+    return "precomputed" if name == "precomputed" else None
+
+
 def check_model(name: str) -> str:
     """`name` if it names a model embc knows (loading it may still fail); ParameterError naming them if not."""
-    if (name in ("minilm", "word2vec", "effnet-lite0", "precomputed") or name in TORCHVISION_MODELS
-            or name in TABLE_MODELS or (name.startswith(("sentence-transformers:", "glove:", "clip:"))
-                                        and len(name.split(":", 1)[1]) > 0)):
-        return name
-    raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
+    if family(name) is None:
+        raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
+    return name
 
 
 def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
@@ -29,56 +47,49 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
     autoencoder's bottleneck). `weights`: a local weights file for image models (instead of the standard
     download), or the folder a trained model (word2vec, table models) is saved in. `precision`: what a neural
     model computes in (`embc.ingest.precision`); the others compute in fp32."""
+    kind = family(check_model(name))
     if learns(name) and weights is None:
         raise EmbcError(f"model '{name}' needs a folder to keep what it learns")
-    if name in TABLE_MODELS:
+    if kind == "table":
         from embc.ingest.table_models import BOTTLENECK, TableEmbedder
 
         return TableEmbedder(name, Path(weights), dim or BOTTLENECK)
-    if name == "word2vec" or name.startswith("glove:"):
+    if kind == "words":
         from embc.ingest.word_models import WordVectorEmbedder
 
         return WordVectorEmbedder(name, weights)
-    if name == "precomputed":
+    if kind == "precomputed":
         if dim is None:
             raise EmbcError("precomputed vectors need a dimension")
         return PrecomputedEmbedder(dim)
-    if name == "minilm" or name.startswith("sentence-transformers:"):
+    if kind == "sentence":
         from embc.ingest.text_models import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(name, precision=precision)
+    if kind == "clip":
+        from embc.ingest.image_models import ClipEmbedder
+
+        return ClipEmbedder(name, weights, precision)
     if name == "effnet-lite0":
         from embc.ingest.image_models import EfficientNetLite0
 
         return EfficientNetLite0(weights, precision)
-    if name in TORCHVISION_MODELS:
-        from embc.ingest.image_models import torchvision_embedder
+    from embc.ingest.image_models import torchvision_embedder
 
-        return torchvision_embedder(name, weights, precision)
-    if name.startswith("clip:"):
-        from embc.ingest.image_models import ClipEmbedder
-
-        return ClipEmbedder(name, weights, precision)
-    raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
+    return torchvision_embedder(name, weights, precision)
 
 
 def neural(model: str) -> bool:
     """Whether the model is a neural network, which may compute in bf16."""
-    return (model in ("minilm", "effnet-lite0") or model in TORCHVISION_MODELS
-            or model.startswith(("sentence-transformers:", "clip:")))
+    return family(model) in ("sentence", "cnn", "clip")
 
 
 def learns(model: str) -> bool:
     """Whether the model is trained on the collection's own items (and kept in a folder of the data dir)."""
-    return model == "word2vec" or model in TABLE_MODELS
+    return model == "word2vec" or family(model) == "table"
 
 
 def accepts(model: str, kind: str) -> bool:
     """Whether a collection embedded with `model` takes items (or queries) of this kind."""
-    if model.startswith("clip:"):
-        return kind in ("image", "text")
-    if model == "precomputed":
-        return kind == "vector"
-    if model in TABLE_MODELS:
-        return kind == "row"
-    return kind == ("image" if model == "effnet-lite0" or model in TORCHVISION_MODELS else "text")
+    takes = {"clip": ("image", "text"), "precomputed": ("vector",), "table": ("row",), "cnn": ("image",)}
+    return kind in takes.get(family(model), ("text",))
