@@ -49,6 +49,7 @@ def _target(targets: np.ndarray, rows: np.ndarray) -> torch.Tensor:
 
 
 def perceived(pairs: Pairs, features: Callable[[torch.Tensor], torch.Tensor]) -> Perceived:
+    """What the model sees in every target image, computed once, a batch at a time."""
     with torch.inference_mode():
         seen = [features(_target(pairs.targets, np.arange(start, min(start + BATCH, len(pairs.ids)))))
                 for start in range(0, len(pairs.ids), BATCH)]
