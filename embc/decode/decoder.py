@@ -22,7 +22,7 @@ class Decoder:
     kind: str
     dim: int
     size: int
-    facts: dict = field(default_factory=dict)  # model, points, trained_at, epochs, best_epoch, losses
+    facts: dict = field(default_factory=dict)  # model, items, points, epochs, best_epoch, trained_at
     net: object = None
 
     @classmethod
@@ -50,22 +50,19 @@ class Decoder:
 
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), folder / WEIGHTS)
-        facts = {"kind": self.kind, "dim": self.dim, "size": self.size, **self.facts,
-                 "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        (folder / FACTS).write_text(json.dumps(facts, indent=1))
-        self.facts = facts
+        self.facts = {**self.facts, "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        (folder / FACTS).write_text(json.dumps({"kind": self.kind, "dim": self.dim, "size": self.size, **self.facts},
+                                               indent=1))
 
     @classmethod
     def load(cls, folder: Path) -> Decoder:
-        """The decoder kept in `folder`; EmbcError when there is none (or it cannot be read)."""
+        """The decoder kept in `folder`; EmbcError when it cannot be read (or a file of it is missing)."""
         import torch
 
         try:
             facts = json.loads((folder / FACTS).read_text())
             decoder = cls.new(facts.pop("kind"), facts.pop("dim"), facts.pop("size"), **facts)
             decoder.net.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
-        except FileNotFoundError:
-            raise EmbcError("no decoder") from None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise EmbcError(f"the decoder in {folder} cannot be read ({exc}): train it again") from None
         decoder.net.eval()
