@@ -2,7 +2,7 @@
 
 A collection of N precomputed 384-d vectors (default 100,000) with a complete k-means run, and the WordNet
 sample embedded with MiniLM (for similar-by-text, whose cost is the sentence's embedding, not the collection's
-size). 16 client threads (httpx, one connection each) then ask, one kind of question at a time, for a fixed
+size). 16 clients (asyncio, one keep-alive connection each) then ask, one kind of question at a time, for a fixed
 number of requests each: the cluster list, a page of 50 members, similar by item, similar by text. Then the
 same mix while an ingest streams 500 items/s into the collection and a full recluster runs, counting errors
 and checking afterwards that every acknowledged item is there. Last, with the server stopped, the floor: the
@@ -12,6 +12,8 @@ engine's own retrieve-then-search by item, in-process on the same shard.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import random
 import shutil
@@ -23,6 +25,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -67,46 +71,65 @@ def start(home: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("embc serve did not start")
 
 
-def questions(n: int) -> dict[str, callable]:
-    """Each kind of question, as a function of a client and a random generator."""
+Ask = Callable[[random.Random], tuple[str, str, "bytes | None"]]  # a random request: method, path, JSON body
+
+
+def questions(n: int) -> dict[str, Ask]:
+    """Each kind of question, as a function of a random generator."""
     base = f"/v1/collections/{NAME}"
     return {
-        "cluster list": lambda c, r: c.get(f"{base}/clusters"),
-        "members (page of 50)": lambda c, r: c.get(f"{base}/clusters/{r.randrange(50)}/items",
-                                                   params={"limit": 50}),
-        "similar by item": lambda c, r: c.post(f"{base}/similar", json={"item": f"p{r.randrange(n)}"}),
-        "similar by text": lambda c, r: c.post("/v1/collections/wordnet/similar",
-                                               json={"text": f"a kind of {r.choice(WORDS)}"}),
+        "cluster list": lambda r: ("GET", f"{base}/clusters", None),
+        "members (page of 50)": lambda r: ("GET", f"{base}/clusters/{r.randrange(50)}/items?limit=50", None),
+        "similar by item": lambda r: ("POST", f"{base}/similar", json.dumps({"item": f"p{r.randrange(n)}"}).encode()),
+        "similar by text": lambda r: ("POST", "/v1/collections/wordnet/similar",
+                                      json.dumps({"text": f"a kind of {r.choice(WORDS)}"}).encode()),
     }
 
 
 WORDS = ["dog", "tree", "river", "engine", "song", "fever", "coin", "castle", "storm", "violin"]
 
 
-def load(url: str, asks: list, per_client: int | None = None, until: threading.Event | None = None,
+async def _client(url: str, asks: list[Ask], seed: int, per_client: int | None, until: threading.Event | None,
+                  latencies: list[float], errors: list[str]) -> None:
+    """One client on one keep-alive connection, in plain HTTP/1.1: a load generator that takes little of the
+    cores it shares with the server (16 httpx clients in threads took as much CPU as the server's routes)."""
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    reader, writer = await asyncio.open_connection(host, port)
+    r = random.Random(seed)
+    done = 0
+    try:
+        while (per_client is None or done < per_client) and not (until and until.is_set()):
+            method, path, body = asks[done % len(asks)](r)
+            head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+            if body is not None:
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            start = time.perf_counter()
+            writer.write(head.encode() + b"\r\n" + (body or b""))
+            status = int((await reader.readline()).split()[1])
+            headers = {}
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+            payload = await reader.readexactly(int(headers[b"content-length"]))
+            latencies.append(time.perf_counter() - start)
+            if status != 200:
+                errors.append(f"{status} {payload[:200]!r}")
+            done += 1
+    finally:
+        writer.close()
+
+
+def load(url: str, asks: list[Ask], per_client: int | None = None, until: threading.Event | None = None,
          clients: int = CLIENTS) -> dict:
-    """`clients` threads asking in turn (a fixed count each, or until the event is set): latencies and errors."""
+    """`clients` clients asking in turn (a fixed count each, or until the event is set): latencies and errors."""
     latencies: list[float] = []
     errors: list[str] = []
 
-    def client(seed: int) -> None:
-        r = random.Random(seed)
-        with httpx.Client(base_url=url, timeout=60) as c:
-            done = 0
-            while (per_client is None or done < per_client) and not (until and until.is_set()):
-                start = time.perf_counter()
-                response = asks[done % len(asks)](c, r)
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    errors.append(f"{response.status_code} {response.text[:200]}")
-                done += 1
+    async def run() -> None:
+        await asyncio.gather(*(_client(url, asks, i, per_client, until, latencies, errors) for i in range(clients)))
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    asyncio.run(run())
     wall = time.perf_counter() - start
     ms = np.array(latencies) * 1000
     return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "requests": len(ms),
@@ -185,7 +208,7 @@ def main() -> None:
         try:
             kinds = questions(args.n)
             for ask in kinds.values():  # the first of each loads what it needs
-                ask(httpx.Client(base_url=url, timeout=120), random.Random(0))
+                load(url, [ask], 1, clients=1)
             rows = {name: load(url, [ask], args.requests) for name, ask in kinds.items()}
             alone = load(url, [kinds["similar by item"]], args.requests * 4, clients=1)
             busy = under_writes(url, args.n, [kinds["members (page of 50)"], kinds["similar by item"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
@@ -21,10 +20,10 @@ ORDERS = ("centre", "key")
 NOISE = -1
 
 
-def entry(record: Record) -> Entry:
-    """An item as queries return it, with its score when it comes from a search."""
+def entry(record: Record, scored: bool = True) -> Entry:
+    """An item as queries return it, with its score when it comes from a search (and is `scored`)."""
     p = record.payload
-    score = None if record.score is None else round(float(record.score), 6)
+    score = None if record.score is None or not scored else round(float(record.score), 6)
     return Entry(record.id, p.get("item"), p.get("label"), p.get("cluster"), p.get("text"), p.get("path"), score)
 
 
@@ -107,8 +106,7 @@ def cluster_members(store: Store, reports: ReportStore, collection: str, cluster
     if centre is not None:
         wanted = limit or store.count(collection, {"cluster": cluster})
         # Nearest the centre first; a member's similarity to it is no query's score.
-        return [replace(entry(hit), score=None)
-                for hit in store.search(collection, centre, wanted, match={"cluster": cluster})]
+        return [entry(hit, scored=False) for hit in store.search(collection, centre, wanted, match={"cluster": cluster})]
     out: list[Entry] = []
     for page in store.pages(collection, page_size=2048, with_vectors=False, keys=ITEM_KEYS, match={"cluster": cluster}):
         out += [entry(Record(i, p)) for i, p in zip(page.ids, page.payloads)]

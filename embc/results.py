@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Callable
 
 
@@ -10,11 +11,28 @@ class _Result:
     """`to_dict()` for JSON, and `of(mapping)` from a row that may carry more (or fewer) keys."""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {name: _plain(getattr(self, name)) for name in _names(type(self))}
 
     @classmethod
     def of(cls, row: dict):
         return cls(**{f.name: row.get(f.name) for f in fields(cls) if f.init and not f.name.startswith("_")})
+
+
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _plain(value):
+    """A copy of `value` with every result in it as its dict: what `dataclasses.asdict` makes, at a tenth of
+    the cost (a page of 50 items over HTTP spent more in `asdict` than in the store)."""
+    if isinstance(value, _Result):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -30,7 +48,7 @@ class Entry(_Result):
     score: float | None = None
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = super().to_dict()
         if self.score is None:
             del out["score"]
         return out

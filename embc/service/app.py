@@ -8,7 +8,6 @@ import io
 import logging
 import shutil
 import tempfile
-import time
 from contextlib import asynccontextmanager
 from typing import Literal
 
@@ -31,7 +30,7 @@ from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.limits import BodyLimit
-from embc.service.metrics import Metrics
+from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
 from embc.store.vectors import check_name
 from embc.workspace import Workspace
@@ -73,8 +72,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(Measured, metrics=metrics)
 
-    def authorised(request: Request) -> None:
+    # Dependencies and routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for
+    # such a route, the check of its response) in a worker thread, each hop a fraction of a millisecond.
+    async def authorised(request: Request) -> None:
         if api_key is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -82,15 +84,6 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             raise HTTPException(401, "send the API key as Authorization: Bearer KEY")
         if not hmac.compare_digest(given.encode(), api_key.encode()):
             raise HTTPException(403, "wrong API key")
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.request(request.method, getattr(route, "path", "unmatched"), response.status_code,
-                        time.perf_counter() - start)
-        return response
 
     @app.exception_handler(EmbcError)
     async def embc_error(request: Request, exc: EmbcError):
@@ -114,7 +107,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     v1 = Depends(authorised)
 
     @app.get("/healthz", response_model=schemas.Health)
-    def healthz():
+    async def healthz():
         return {"status": "ok", "version": __version__}
 
     @app.get("/metrics", response_class=PlainTextResponse, dependencies=[v1])
@@ -122,8 +115,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return PlainTextResponse(metrics.text(jobs), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/collections", response_model=list[schemas.Collection], responses=ERRORS, dependencies=[v1])
-    def collections():
-        return [c.to_dict() for c in workspace.collections()]
+    async def collections():
+        return [c.to_dict() for c in await run_in_threadpool(workspace.collections)]
 
     @app.get("/v1/collections/{collection}", response_model=schemas.Collection, responses=ERRORS, dependencies=[v1])
     def collection_info(collection: str = NAME):
@@ -152,9 +145,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/items/{key:path}", response_model=schemas.Item, responses=ERRORS,
              dependencies=[v1])
-    def item(key: str, collection: str = NAME):
+    async def item(key: str, collection: str = NAME):
         """One item, by key or point id (a key may hold slashes: a folder's file, `bag/x.png`)."""
-        return workspace.item(collection, key).to_dict()
+        return (await run_in_threadpool(workspace.item, collection, key)).to_dict()
 
     @app.get("/v1/collections/{collection}/map", responses={**ERRORS, 200: {"content": {
         "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])
@@ -209,17 +202,17 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS,
              dependencies=[v1])
-    def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
-        return [c.to_dict() for c in workspace.clusters(collection, run)]
+    async def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
+        return [c.to_dict() for c in await run_in_threadpool(workspace.clusters, collection, run)]
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS, dependencies=[v1])
-    def members(cluster: int, collection: str = NAME, limit: int = Query(50, ge=1, le=1_000),
+    async def members(cluster: int, collection: str = NAME, limit: int = Query(50, ge=1, le=1_000),
                 cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
                 order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: by "
                                                "item key")):
         start = int(cursor or 0)
-        page = workspace.members(collection, cluster, start + limit + 1, run, order)[start:]
+        page = (await run_in_threadpool(workspace.members, collection, cluster, start + limit + 1, run, order))[start:]
         more = len(page) > limit
         return {"items": [e.to_dict() for e in page[:limit]], "next_cursor": str(start + limit) if more else None}
 
