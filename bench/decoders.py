@@ -93,5 +93,6 @@ def main() -> None:
           "training on 1,000 images <= 180 s: " + ", ".join(f"{r['train s']} s" for r in rows if r["items"] == 1_000),
           flush=True)
 
+
 if __name__ == "__main__":
     main()

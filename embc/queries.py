@@ -106,7 +106,8 @@ def cluster_members(store: Store, reports: ReportStore, collection: str, cluster
     if centre is not None:
         wanted = limit or store.count(collection, {"cluster": cluster})
         # Nearest the centre first; a member's similarity to it is no query's score.
-        return [entry(hit, scored=False) for hit in store.search(collection, centre, wanted, match={"cluster": cluster})]
+        hits = store.search(collection, centre, wanted, match={"cluster": cluster})
+        return [entry(hit, scored=False) for hit in hits]
     out: list[Entry] = []
     for page in store.pages(collection, page_size=2048, with_vectors=False, keys=ITEM_KEYS, match={"cluster": cluster}):
         out += [entry(Record(i, p)) for i, p in zip(page.ids, page.payloads)]

@@ -208,9 +208,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS, dependencies=[v1])
     async def members(cluster: int, collection: str = NAME, limit: int = Query(50, ge=1, le=1_000),
-                cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
-                order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: by "
-                                               "item key")):
+                      cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
+                      order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: "
+                                                     "by item key")):
         start = int(cursor or 0)
         page = (await run_in_threadpool(workspace.members, collection, cluster, start + limit + 1, run, order))[start:]
         more = len(page) > limit
