@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from embc.cluster.describe import BackgroundWords
     from embc.decode.decoder import Decoder
+    from embc.ingest.coalesce import Coalesced
     from embc.ingest.embedders import Embedder
     from embc.store.reports import ReportStore
 
@@ -84,7 +85,7 @@ class Workspace:
         self._store = self._given_store = store
         self._resident = resident
         self._reports = None
-        self._embedders: dict[tuple, Any] = {}
+        self._embedders: dict[tuple, Coalesced] = {}
         self._decoders: dict[str, tuple[float, Decoder]] = {}
 
     def __enter__(self) -> Workspace:
@@ -129,14 +130,21 @@ class Workspace:
     def embedder(self, model: str, dim: int | None = None, weights: str | None = None,
                  precision: str = "fp32") -> Embedder:
         """The embedder called `model`, loaded once per Workspace and reused by every later call."""
+        return self._query_embedder(model, dim, weights, precision).embedder
+
+    def _query_embedder(self, model: str, dim: int | None = None, weights: str | None = None,
+                        precision: str = "fp32") -> Coalesced:
+        """The embedder called `model`, for queries: those asked at once from several threads (a server's)
+        share model calls."""
         from embc.ingest.registry import learns
 
         # The dimension is a choice only for precomputed vectors and trained models; others have their own.
         key = (model, dim if model == "precomputed" or learns(model) else None, weights, precision)
         if key not in self._embedders:
+            from embc.ingest.coalesce import Coalesced
             from embc.ingest.registry import load_embedder
 
-            self._embedders[key] = load_embedder(model, dim=dim, weights=weights, precision=precision)
+            self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights, precision=precision))
         return self._embedders[key]
 
     # Collections
@@ -331,7 +339,7 @@ class Workspace:
         elif vector is not None:
             query = _query_vector(vector, info.dim)
         else:
-            query = embed_query(info, self.embedder, text=text, image=image)
+            query = embed_query(info, self._query_embedder, text=text, image=image)
         return similar_items(self.store, self.reports, collection, query, cluster, limit, exclude)
 
     def item(self, collection: str, key: str) -> Entry:
@@ -475,7 +483,7 @@ class Workspace:
         else:
             if not isinstance(text, str) or not text.strip():
                 raise ParameterError("the text to decode is empty")
-            point = embed_query(info, self.embedder, text=text)
+            point = embed_query(info, self._query_embedder, text=text)
         decoded = decoder.decode(point)
         if decoder.kind == "image":
             from PIL import Image
