@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from embc.cluster.describe import BackgroundWords
     from embc.decode.decoder import Decoder
-    from embc.ingest.coalesce import Coalesced
+    from embc.coalesce import Coalesced
     from embc.ingest.embedders import Embedder
     from embc.store.reports import ReportStore
 
@@ -141,7 +141,7 @@ class Workspace:
         # The dimension is a choice only for precomputed vectors and trained models; others have their own.
         key = (model, dim if model == "precomputed" or learns(model) else None, weights, precision)
         if key not in self._embedders:
-            from embc.ingest.coalesce import Coalesced
+            from embc.coalesce import Coalesced
             from embc.ingest.registry import load_embedder
 
             self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights, precision=precision))

@@ -15,8 +15,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
                          FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, Memory,
-                         PayloadSelector, Point, Query, QueryRequest, ScrollRequest, UpdateOperation)
+                         PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest, ScrollRequest,
+                         UpdateOperation)
 
+from embc.coalesce import Coalescer
 from embc.errors import EmbcError, NotFound
 from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
@@ -82,6 +84,7 @@ class EmbeddedStore:
         self._facets: dict[tuple[str, str], dict] = {}  # resident: kept until the collection's next write
         self._writes: dict[str, int] = {}
         self._memo_lock = threading.Lock()
+        self._searches: dict[str, Coalescer] = {}  # resident: searches asked at once go in one batch query
 
     def close(self) -> None:
         """Close the collections a resident store keeps open (a no-op otherwise)."""
@@ -294,8 +297,16 @@ class EmbeddedStore:
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
         request = QueryRequest(limit=limit, query=Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
                                filter=_filter(match), with_payload=True)
+        if self._resident is None:
+            with self._shard(name) as shard:
+                return [to_record(p, False) for p in shard.query(request)]
+        searches = self._searches.get(name) or self._searches.setdefault(name, Coalescer(
+            lambda requests: self._query_batch(name, requests)))
+        return [to_record(p, False) for p in searches(request)]
+
+    def _query_batch(self, name: str, requests: list[QueryRequest]) -> list[list]:
         with self._shard(name) as shard:
-            return [to_record(p, False) for p in shard.query(request)]
+            return shard.query_batch(QueryBatchRequest(requests))
 
     def delete(self, name: str, ids: Sequence[str]) -> None:
         with self._shard(name) as shard:
