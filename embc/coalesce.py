@@ -10,6 +10,7 @@ and the next call takes all of them; a request that arrives when nothing runs go
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from embc.ingest.embedders import Embedder
     from embc.ingest.items import Item
 
+GATHER = 0.002  # seconds a call waits for more requests when the last call had a queue behind it
 Request = TypeVar("Request")
 Result = TypeVar("Result")
 
@@ -57,6 +59,9 @@ class Coalescer(Generic[Request, Result]):
             call.ready.wait()
             if not call.lead:  # a leader ran this request
                 return call.outcome()
+            # The lead was handed on, so requests are streaming in. An engine call holds the GIL throughout,
+            # so none could queue during the last one: give them a moment to.
+            time.sleep(GATHER)
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
