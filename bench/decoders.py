@@ -40,26 +40,12 @@ def _folder(name: str, scratch: Path) -> Path:
 def ceiling(ws, size: int) -> float:
     """The share of held-out items whose own image, scaled to `size` as the decoder learns it and embedded
     again, is nearest its cluster's centre: what a perfect decoder of that size would reach."""
-    import numpy as np
-    from PIL import Image
-
-    from embc.decode.job import nearest_centre
+    from embc.decode.job import same_cluster
     from embc.decode.pairs import image_pairs
-    from embc.ingest.items import Item
 
-    info = ws.collection("images")
-    embedder = ws.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     pairs = image_pairs(ws.store, "images", size)
-    held = np.flatnonzero(pairs.validation)
-    items = [Item(key=pairs.ids[n], source="scaled", kind="image", prepared=Image.fromarray(pairs.targets[n]))
-             for n in held]
-    for item in items:
-        item.prepared = embedder.prepare(item)
-    ids, centres, _ = ws.reports.centroids(ws.reports.run("images")["run_id"])
-    records = ws.store.retrieve("images", [i.key for i in items], keys=["cluster"])
-    clusters = {r.id: r.payload["cluster"] for r in records}
-    nearest = ids[nearest_centre(embedder.embed(items), centres)]
-    return round(float(np.mean([c == clusters[i.key] for c, i in zip(nearest, items)])), 3)
+    return same_cluster(ws.store, ws.reports, ws.collection("images"), pairs, ws.embedder,
+                        lambda rows: pairs.targets[rows])
 
 
 def measure(name: str) -> dict:

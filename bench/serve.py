@@ -93,7 +93,8 @@ async def _client(url: str, asks: list[Ask], seed: int, per_client: int | None, 
                   latencies: list[float], errors: list[str]) -> None:
     """One client on one keep-alive connection, in plain HTTP/1.1: a load generator that takes little of the
     cores it shares with the server (16 httpx clients in threads took as much CPU as the server's routes)."""
-    host, port = urlsplit(url).hostname, urlsplit(url).port
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port
     reader, writer = await asyncio.open_connection(host, port)
     r = random.Random(seed)
     done = 0

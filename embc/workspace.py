@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from embc.cluster.describe import BackgroundWords
-    from embc.decode.decoder import Decoder
     from embc.coalesce import Coalesced
+    from embc.decode.decoder import Decoder
     from embc.ingest.embedders import Embedder
     from embc.store.reports import ReportStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
@@ -76,7 +76,7 @@ def train_decoder(store: Store, reports: ReportStore, info: CollectionInfo, fold
     same = None
     if kind == "image":
         clock.begin("check")
-        same = same_cluster(store, reports, info, decoder, pairs, load)
+        same = same_cluster(store, reports, info, pairs, load, lambda rows: decoder.decode(pairs.vectors[rows]))
     clock.end()
     return DecoderResult(info.name, kind, size, len(pairs.ids), int(pairs.validation.sum()), pairs.skipped,
                          epochs, best.epoch, round(best.train_loss, 6),
@@ -95,11 +95,11 @@ def nearest_centre(vectors: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.argmax(vectors @ centres.T - 0.5 * (centres ** 2).sum(axis=1), axis=1)
 
 
-def same_cluster(store: Store, reports: ReportStore, info: CollectionInfo, decoder: Decoder, pairs: Pairs,
-                 load: Callable) -> float | None:
-    """The share of held-out items (up to CHECKED) whose decoded image, embedded again by the collection's
-    model, is nearest the centre of the cluster the item is in (as an incremental run assigns points); None
-    without a clustered run to compare."""
+def same_cluster(store: Store, reports: ReportStore, info: CollectionInfo, pairs: Pairs, load: Callable,
+                 draw: Callable[[np.ndarray], Iterable[np.ndarray]]) -> float | None:
+    """The share of held-out items (up to CHECKED) whose image drawn by `draw(rows)` (uint8, as the decoder
+    draws them), embedded again by the collection's model, is nearest the centre of the cluster the item is in
+    (as an incremental run assigns points); None without a clustered run to compare."""
     from PIL import Image
 
     from embc.ingest.items import Item
@@ -116,8 +116,8 @@ def same_cluster(store: Store, reports: ReportStore, info: CollectionInfo, decod
         return None
     embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     items = []
-    for n, image in zip(held, decoder.decode(pairs.vectors[held])):
-        item = Item(key=pairs.ids[n], source="decoded", kind="image", prepared=Image.fromarray(image))
+    for n, image in zip(held, draw(np.array(held))):
+        item = Item(key=pairs.ids[n], source="drawn", kind="image", prepared=Image.fromarray(image))
         item.prepared = embedder.prepare(item)
         items.append(item)
     nearest = ids[nearest_centre(embedder.embed(items), centres)]
