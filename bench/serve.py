@@ -3,9 +3,10 @@
 A collection of N precomputed 384-d vectors (default 100,000) with a complete k-means run, and the WordNet
 sample embedded with MiniLM (for similar-by-text, whose cost is the sentence's embedding, not the collection's
 size). 16 clients (asyncio, one keep-alive connection each) then ask, one kind of question at a time, for a fixed
-number of requests each: the cluster list, a page of 50 members, similar by item, similar by text. Then the
-same mix while an ingest streams 500 items/s into the collection and a full recluster runs, counting errors
-and checking afterwards that every acknowledged item is there. Last, with the server stopped, the floor: the
+number of requests each: the cluster list, a page of 50 members, a page of members never asked before (which
+the server cannot have kept), similar by item, similar by text. Then the same mix while an ingest streams 500
+items/s into the collection and a full recluster runs, counting errors and checking afterwards that every
+acknowledged item is there. Last, with the server stopped, the floor: the
 engine's own retrieve-then-search by item, in-process on the same shard.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -77,9 +79,12 @@ Ask = Callable[[random.Random], tuple[str, str, "bytes | None"]]  # a random req
 def questions(n: int) -> dict[str, Ask]:
     """Each kind of question, as a function of a random generator."""
     base = f"/v1/collections/{NAME}"
+    fresh = itertools.count()  # a (cluster, page size) never asked before: an answer the server has not kept
     return {
         "cluster list": lambda r: ("GET", f"{base}/clusters", None),
         "members (page of 50)": lambda r: ("GET", f"{base}/clusters/{r.randrange(50)}/items?limit=50", None),
+        "members, never asked before (a page of 50 or more)": lambda r: (
+            "GET", f"{base}/clusters/{(i := next(fresh)) % 50}/items?limit={50 + i // 50}", None),
         "similar by item": lambda r: ("POST", f"{base}/similar", json.dumps({"item": f"p{r.randrange(n)}"}).encode()),
         "similar by text": lambda r: ("POST", "/v1/collections/wordnet/similar",
                                       json.dumps({"text": f"a kind of {r.choice(WORDS)}"}).encode()),

@@ -127,6 +127,12 @@ class Workspace:
             self._reports = ReportStore(self.layout.reports, resident=self._resident)
         return self._reports
 
+    def version(self, collection: str) -> tuple[int, int] | None:
+        """A token that changes with every write to the collection or to the report store, while answers read
+        from them stay the same: None unless this Workspace is their only writer (`resident`, embedded store)."""
+        store, reports = self.store.version(collection), self.reports.version
+        return None if store is None or reports is None else (store, reports)
+
     def embedder(self, model: str, dim: int | None = None, weights: str | None = None,
                  precision: str = "fp32") -> Embedder:
         """The embedder called `model`, loaded once per Workspace and reused by every later call."""

@@ -424,6 +424,30 @@ def test_questions_are_answered_while_a_recluster_job_runs(server):
     assert _wait(server, job)["state"] == "done"
 
 
+def test_kept_answers_change_with_every_write(server):
+    """The cluster list and pages of members are kept until the next write: each kind of write shows at once."""
+    texts = ["a puppy chewing a slipper", "a cat chasing a mouse", "a horse in a field", "a bowl of tomato soup",
+             "fresh bread from the oven", "a plate of spaghetti"]
+    server.post("/v1/collections/kept/items", json={"records": [{"id": f"k{i}", "text": t}
+                                                                for i, t in enumerate(texts)]})
+    assert _wait(server, server.post("/v1/collections/kept/recluster",
+                                     json={"k": 2, "projection": "none"}).json()["job_id"])["state"] == "done"
+    clusters = server.get("/v1/collections/kept/clusters").json()
+    assert server.get("/v1/collections/kept/clusters").json() == clusters
+    page = server.get("/v1/collections/kept/clusters/0/items").json()["items"]
+    assert server.get("/v1/collections/kept/clusters/0/items").json()["items"] == page
+
+    assert server.delete(f"/v1/collections/kept/items/{page[0]['item']}").status_code == 204
+    assert [e["item"] for e in server.get("/v1/collections/kept/clusters/0/items").json()["items"]] == [
+        e["item"] for e in page[1:]]
+    assert server.get("/v1/collections/kept/clusters").json()[0]["size"] == clusters[0]["size"] - 1
+    assert server.put("/v1/collections/kept/clusters/1/name", json={"name": "Renamed"}).status_code == 204
+    assert server.get("/v1/collections/kept/clusters").json()[1]["name"] == "Renamed"
+    assert server.delete("/v1/collections/kept").status_code == 204
+    assert server.get("/v1/collections/kept/clusters").status_code == 404
+    assert server.get("/v1/collections/kept/clusters/0/items").status_code == 404
+
+
 def test_export_streams_every_point_as_json_lines_csv_or_parquet(server):
     import io
 

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
@@ -26,6 +27,7 @@ from embc.queries import ORDERS
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
+from embc.service.answers import Answers
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
@@ -44,6 +46,8 @@ DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
+CLUSTER_LIST = TypeAdapter(list[ClusterSummary])  # the shapes of the answers `Answers` keeps
+ITEM_PAGE = TypeAdapter(schemas.ItemPage)
 
 
 BODY_ERRORS = {**ERRORS, 413: {"model": schemas.Error}, 415: {"model": schemas.Error}}
@@ -61,7 +65,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     """The service over `workspace`; with `api_key`, every route but /healthz wants `Authorization: Bearer KEY`;
     a request body over `max_body` bytes is refused with 413; `every` (seconds): recluster every collection
     on that schedule, from the server's start."""
-    jobs, metrics = Jobs(), Metrics()
+    jobs, metrics, answers = Jobs(), Metrics(), Answers(workspace)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -203,7 +207,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS,
              dependencies=[v1])
     async def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
-        return [c.to_dict() for c in await run_in_threadpool(workspace.clusters, collection, run)]
+        return await answers.json(collection, ("clusters", run), CLUSTER_LIST,
+                                  lambda: [c.to_dict() for c in workspace.clusters(collection, run)])
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS, dependencies=[v1])
@@ -212,9 +217,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
                       order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: "
                                                      "by item key")):
         start = int(cursor or 0)
-        page = (await run_in_threadpool(workspace.members, collection, cluster, start + limit + 1, run, order))[start:]
-        more = len(page) > limit
-        return {"items": [e.to_dict() for e in page[:limit]], "next_cursor": str(start + limit) if more else None}
+
+        def page() -> dict:
+            found = workspace.members(collection, cluster, start + limit + 1, run, order)[start:]
+            return {"items": [e.to_dict() for e in found[:limit]],
+                    "next_cursor": str(start + limit) if len(found) > limit else None}
+
+        return await answers.json(collection, ("members", cluster, limit, start, run, order), ITEM_PAGE, page)
 
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
               dependencies=[v1], openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))

@@ -227,6 +227,7 @@ class EmbeddedStore:
         with exclusive(self._dir(name) / "lock", f"collection '{name}'"):
             (self._dir(name) / "meta.json").unlink()
             shutil.rmtree(self._dir(name) / "shard")
+        self._changed(name)  # after the files went too: a question between the eviction and here kept a view
 
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         points = [Point(i, v, p) for i, v, p in zip(ids, np.asarray(vectors, dtype=np.float32).tolist(), payloads)]
@@ -280,6 +281,12 @@ class EmbeddedStore:
     def count(self, name: str, match: Match | None = None) -> int:
         with self._shard(name) as shard:
             return shard.count(CountRequest(exact=True, filter=_filter(match)))
+
+    def version(self, name: str) -> int | None:
+        if self._resident is None:  # the collection is open only while in use: another process may write next
+            return None
+        with self._memo_lock:
+            return self._writes.get(name, 0)
 
     def facet(self, name: str, key: str) -> dict[object, int]:
         with self._memo_lock:

@@ -180,6 +180,12 @@ class ReportStore:
                 lock.close()
 
     @property
+    def version(self) -> int | None:
+        """A number that changes with every write, or None when the file is not held open (another process may
+        write to it unseen)."""
+        return self._generation if self._resident else None
+
+    @property
     def _held(self) -> duckdb.DuckDBPyConnection | None:
         return getattr(self._local, "held", None)
 

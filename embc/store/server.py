@@ -141,6 +141,9 @@ class ServerStore:
         return self.client.count(name, count_filter=_filter(match), exact=True).count
 
     @_checked
+    def version(self, name: str) -> int | None:
+        return None  # other clients of the server write unseen
+
     def facet(self, name: str, key: str) -> dict[object, int]:
         hits = self.client.facet(name, key, limit=1_000_000, exact=True).hits
         return {hit.value: hit.count for hit in hits}

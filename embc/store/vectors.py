@@ -125,6 +125,10 @@ class Store(Protocol):
 
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
 
+    def version(self, name: str) -> int | None:
+        """A number that changes with every write to the collection, or None where another process may write
+        to it unseen (what was read from it cannot be kept)."""
+
     def close(self) -> None:
         """Let go of what the store keeps open."""
 
