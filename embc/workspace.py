@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
@@ -85,6 +86,7 @@ class Workspace:
         self._store = self._given_store = store
         self._resident = resident
         self._reports = None
+        self._opening = threading.Lock()
         self._embedders: dict[tuple, Coalesced] = {}
         self._decoders: dict[str, tuple[float, Decoder]] = {}
 
@@ -113,18 +115,20 @@ class Workspace:
     @property
     def store(self) -> Store:
         """The vector store (opened on first use)."""
-        if self._store is None:
-            self._store = open_store(self.layout, *self._qdrant, resident=self._resident)
+        with self._opening:  # threads of a server ask at once: one store, or the second waits for its locks forever
+            if self._store is None:
+                self._store = open_store(self.layout, *self._qdrant, resident=self._resident)
         return self._store
 
     @property
     def reports(self) -> ReportStore:
         """The report store, `reports.duckdb` in the data directory."""
-        if self._reports is None:
-            from embc.store.reports import ReportStore
+        with self._opening:
+            if self._reports is None:
+                from embc.store.reports import ReportStore
 
-            self.layout.root.mkdir(parents=True, exist_ok=True)
-            self._reports = ReportStore(self.layout.reports, resident=self._resident)
+                self.layout.root.mkdir(parents=True, exist_ok=True)
+                self._reports = ReportStore(self.layout.reports, resident=self._resident)
         return self._reports
 
     def version(self, collection: str) -> tuple[int, int] | None:

@@ -41,6 +41,7 @@ ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"m
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
+INDEX_CHECK = 5.0  # seconds between looks for a collection due for its vector index
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
@@ -71,6 +72,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     async def lifespan(app: FastAPI):
         if every:
             schedule.start(workspace, jobs, every)
+        schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick)
         yield
 
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",

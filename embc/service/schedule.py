@@ -1,5 +1,6 @@
-"""`embc serve --every`: recluster every collection on a schedule, inside the server, as jobs that clients
-see at /v1/jobs like their own; one line per run on stderr."""
+"""What the server does on its own: `embc serve --every` reclusters every collection on a schedule, as jobs that
+clients see at /v1/jobs like their own, and every few seconds a collection that is due gets its vector index
+built (`embc.store.indexing`); one line for each on stderr."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ def tick(workspace: Workspace, jobs: Jobs) -> None:
                 _say(f"{info.name}: decoder trained again on {r['items']} items, validation loss {r['val_loss']}")
 
 
+def index_tick(workspace: Workspace, jobs: Jobs) -> None:
+    """Build the vector index of each collection that is due for one and has no job running, one at a time."""
+    for info in workspace.collections():
+        if info.modality != DAMAGED and jobs.active(info.name) is None and workspace.store.index_due(info.name):
+            started = time.monotonic()
+            built = workspace.store.index(info.name)
+            _say(f"{info.name}: vector index {'built' if built else 'not swapped in (written to meanwhile)'} in "
+                 f"{time.monotonic() - started:.0f} s")
+
+
 def _run(jobs: Jobs, collection: str, work) -> dict | None:
     """Run a scheduled job on the collection and wait for it: its result, or None (said when it failed)."""
     job = jobs.start(collection, work, origin="schedule")
@@ -51,17 +62,17 @@ def _run(jobs: Jobs, collection: str, work) -> dict | None:
     return job.result
 
 
-def start(workspace: Workspace, jobs: Jobs, interval: float) -> threading.Thread:
-    """Tick now and every `interval` seconds after each tick's start, in a daemon thread."""
+def start(workspace: Workspace, jobs: Jobs, interval: float, work=tick) -> threading.Thread:
+    """`work` (a tick) now and every `interval` seconds after each one's start, in a daemon thread."""
     def loop() -> None:
         while True:
             started = time.monotonic()
             try:
-                tick(workspace, jobs)
+                work(workspace, jobs)
             except Exception as exc:  # a tick that fails (a store error) is reported; the next one tries again
                 _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
-    thread = threading.Thread(target=loop, name="embc-schedule", daemon=True)
+    thread = threading.Thread(target=loop, name=f"embc-{work.__name__}", daemon=True)
     thread.start()
     return thread

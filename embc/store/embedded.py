@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -20,11 +21,15 @@ from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVect
 
 from embc.coalesce import Coalescer
 from embc.errors import EmbcError, NotFound
+from embc.store import indexing
 from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
                                 reported, to_page, to_record)
 
 RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of the engine (and the GIL) each
+INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
+QUIET = 5.0  # seconds without a write before an index is built: a stream of writes would undo it at once
+SWAP_WAIT = 0.5  # seconds a swap waits for the calls under way on the shard, holding new ones back meanwhile
 _SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
 
 
@@ -85,6 +90,12 @@ class EmbeddedStore:
         self._writes: dict[str, int] = {}
         self._memo_lock = threading.Lock()
         self._searches: dict[str, Coalescer] = {}  # resident: searches asked at once go in one batch query
+        # resident: the calls using each shard, which its swap for an indexed copy waits out (see `index`)
+        self._in_use = threading.Condition()
+        self._users: dict[str, int] = {}
+        self._swapping: set[str] = set()
+        self._since_index: dict[str, tuple[int, float]] = {}  # points written since the last index, last write
+        self._indexed: set[str] = set()  # collections whose index this store built
 
     def close(self) -> None:
         """Close the collections a resident store keeps open (a no-op otherwise)."""
@@ -95,10 +106,11 @@ class EmbeddedStore:
         """Points per engine call of a write of `n`: all at once, except in a resident store."""
         return RESIDENT_WRITE if self._resident is not None else max(n, 1)
 
-    def _changed(self, name: str) -> None:
-        """After a write to the collection: what was kept of it is stale."""
+    def _changed(self, name: str, points: int = 0) -> None:
+        """After a write to the collection (of `points`): what was kept of it is stale."""
         with self._memo_lock:
             self._writes[name] = self._writes.get(name, 0) + 1
+            self._since_index[name] = (self._since_index.get(name, (0, 0.0))[0] + points, time.monotonic())
             for key in [k for k in self._facets if k[0] == name]:
                 del self._facets[key]
 
@@ -117,6 +129,7 @@ class EmbeddedStore:
                 self.collection(name)
                 stack = holding(self._dir(name) / "lock", f"collection '{name}'")
                 try:
+                    indexing.recover(self._dir(name))
                     shard = EdgeShard.load(str(self._dir(name) / "shard"))
                 except Exception as exc:
                     stack.close()
@@ -154,12 +167,14 @@ class EmbeddedStore:
             yield self._open[name]
             return
         if self._resident is not None:
-            yield self._kept(name)
+            with self._using(name):
+                yield self._kept(name)
             return
         self.collection(name)
         folder = self._dir(name)
         with exclusive(folder / "lock", f"collection '{name}'"):
             try:
+                indexing.recover(folder)
                 shard = EdgeShard.load(str(folder / "shard"))
             except Exception as exc:
                 raise EmbcError(f"cannot open collection '{name}': {exc}") from exc
@@ -168,6 +183,87 @@ class EmbeddedStore:
             finally:
                 shard.close()
                 _release_freed_memory()
+
+    @contextmanager
+    def _using(self, name: str) -> Iterator[None]:
+        """A call on a resident shard: not while it is being swapped (a thread already using it goes on)."""
+        uses = self._local.__dict__.setdefault("uses", {})
+        with self._in_use:
+            while name in self._swapping and not uses.get(name):
+                self._in_use.wait()
+            self._users[name] = self._users.get(name, 0) + 1
+        uses[name] = uses.get(name, 0) + 1
+        try:
+            yield
+        finally:
+            uses[name] -= 1
+            with self._in_use:
+                self._users[name] -= 1
+                self._in_use.notify_all()
+
+    @contextmanager
+    def _alone(self, name: str, wait: float) -> Iterator[bool]:
+        """No other call on the resident shard until the block ends; False (and no wait for them to end) when
+        calls under way do not end within `wait` seconds (a page-out may hold it for seconds)."""
+        deadline = time.monotonic() + wait
+        with self._in_use:
+            self._swapping.add(name)
+            while self._users.get(name) and time.monotonic() < deadline:
+                self._in_use.wait(max(deadline - time.monotonic(), 0))
+            alone = not self._users.get(name)
+        try:
+            yield alone
+        finally:
+            with self._in_use:
+                self._swapping.discard(name)
+                self._in_use.notify_all()
+
+    def index_due(self, name: str) -> bool:
+        """Whether a resident collection's vector index should be built (again): it holds at least INDEX_FROM
+        points, a tenth of which (all, when none was built here) were written since, and none in the last
+        QUIET seconds."""
+        if self._resident is None:
+            return False
+        with self._memo_lock:
+            written, last = self._since_index.get(name, (0, 0.0))
+            indexed = name in self._indexed
+        if time.monotonic() - last < QUIET:
+            return False
+        points = self.count(name)
+        return points >= INDEX_FROM and (not indexed or written >= points / 10)
+
+    def index(self, name: str) -> bool:
+        """Build a resident collection's vector index beside the questions (see `embc.store.indexing`), and
+        swap it in; False when the collection was written to meanwhile, and nothing changed."""
+        if self._resident is None:
+            raise EmbcError("only a resident store (a server's) builds vector indexes")
+        folder = self._dir(name)
+        version = self.version(name)
+        try:
+            with self._shard(name) as shard:
+                shard.flush()
+                copy = indexing.copy_shard(folder)
+            if self.version(name) != version:
+                return False
+            indexing.build(copy)
+            with self._alone(name, SWAP_WAIT) as alone, self._loading:  # `_evict` takes `_loading` too
+                if not alone or self.version(name) != version or name not in self._resident:
+                    return False
+                shard, stack = self._resident[name]
+                shard.close()
+                indexing.swap(folder)
+                try:
+                    self._resident[name] = (EdgeShard.load(str(folder / indexing.LIVE)), stack)
+                except Exception:
+                    indexing.swap(folder, back=True)
+                    self._resident[name] = (EdgeShard.load(str(folder / indexing.LIVE)), stack)
+                    raise
+                with self._memo_lock:
+                    self._indexed.add(name)
+                    self._since_index[name] = (0, self._since_index.get(name, (0, 0.0))[1])
+                return True
+        finally:
+            indexing.clean(folder)
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo:
         if self._resident is None:
@@ -227,6 +323,7 @@ class EmbeddedStore:
         with exclusive(self._dir(name) / "lock", f"collection '{name}'"):
             (self._dir(name) / "meta.json").unlink()
             shutil.rmtree(self._dir(name) / "shard")
+            indexing.clean(self._dir(name))
         self._changed(name)  # after the files went too: a question between the eviction and here kept a view
 
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
@@ -235,7 +332,7 @@ class EmbeddedStore:
         with self._shard(name) as shard:
             for start in range(0, len(points), per):
                 shard.update(UpdateOperation.upsert_points(points[start:start + per]))
-        self._changed(name)
+        self._changed(name, len(points))
 
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
@@ -258,7 +355,7 @@ class EmbeddedStore:
                 for start in range(0, len(ids), per):
                     # The engine takes UUID objects much faster than strings (1.4 s vs 2.3 s for 100k ids).
                     shard.update(UpdateOperation.set_payload([uuid.UUID(i) for i in ids[start:start + per]], values))
-                    self._changed(name)
+                    self._changed(name, len(ids[start:start + per]))
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
@@ -318,4 +415,4 @@ class EmbeddedStore:
     def delete(self, name: str, ids: Sequence[str]) -> None:
         with self._shard(name) as shard:
             shard.update(UpdateOperation.delete_points(list(ids)))
-        self._changed(name)
+        self._changed(name, len(ids))

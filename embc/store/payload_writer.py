@@ -54,7 +54,8 @@ def start(root: Path, name: str, groups: Sequence[Group],
     return wait
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """End this child process when `parent` ends."""
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -63,7 +64,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def main() -> int:
-    _die_with_parent(int(sys.argv[1]))
+    die_with_parent(int(sys.argv[1]))
     from embc.store.embedded import EmbeddedStore
 
     root, name, groups = pickle.load(sys.stdin.buffer)

@@ -144,6 +144,12 @@ class ServerStore:
     def version(self, name: str) -> int | None:
         return None  # other clients of the server write unseen
 
+    def index_due(self, name: str) -> bool:
+        return False  # a Qdrant server builds its indexes itself
+
+    def index(self, name: str) -> bool:
+        return False
+
     def facet(self, name: str, key: str) -> dict[object, int]:
         hits = self.client.facet(name, key, limit=1_000_000, exact=True).hits
         return {hit.value: hit.count for hit in hits}

@@ -125,6 +125,12 @@ class Store(Protocol):
 
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
 
+    def index_due(self, name: str) -> bool:
+        """Whether `index` would speed up the collection's searches now."""
+
+    def index(self, name: str) -> bool:
+        """Build the collection's vector index beside the questions; False when nothing changed."""
+
     def version(self, name: str) -> int | None:
         """A number that changes with every write to the collection, or None where another process may write
         to it unseen (what was read from it cannot be kept)."""
