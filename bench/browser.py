@@ -65,7 +65,7 @@ def main() -> None:
             started = time.perf_counter()
             build(home, n)
             print(f"built {n:,} points with a run in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            process, url = start(home)
+            process, url = start(home, "map")
             try:
                 times = first_paint(url)
             finally:

@@ -74,10 +74,13 @@ def check_cluster(store: Store, reports: ReportStore, collection: str, cluster: 
     the clusters there if it does not."""
     chosen = chosen_run(reports, collection, run)
     latest = is_latest(reports, collection, run, chosen)
+    # A cluster of the run is there while the next run's label write has moved all its points (it answers
+    # with the points that hold its label by then).
     sizes = _sizes(store, reports, collection, chosen, latest)
-    if cluster not in sizes:
-        known = ", ".join(str(c) for c in sorted(sizes)) or "none"
-        raise NotFound(f"no cluster {cluster} in collection '{collection}' (clusters: {known})")
+    known = set(sizes) | {c["id"] for c in reports.clusters(chosen["run_id"])}
+    if cluster not in known:
+        listed = ", ".join(str(c) for c in sorted(known)) or "none"
+        raise NotFound(f"no cluster {cluster} in collection '{collection}' (clusters: {listed})")
     return chosen, latest
 
 

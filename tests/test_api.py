@@ -173,3 +173,16 @@ def test_delete_items_and_a_whole_collection(tmp_path):
         ws.runs("wn")
     ws.ingest("wn", Path(WORDNET))  # the name is free again, with no runs of the old collection
     assert ws.recluster("wn", k=8, projection="none").reason == "first run"
+
+
+def test_a_cluster_whose_points_the_next_runs_label_write_has_moved_answers_empty(tmp_path):
+    ws = embc.Workspace(tmp_path / "data")
+    ws.ingest("vecs", [(f"a{i}", [1.0, 0.01 * i, 0.0]) for i in range(5)]
+              + [(f"b{i}", [0.0, 1.0, 0.01 * i]) for i in range(5)])
+    ws.recluster("vecs", k=2, seed=0, projection="none")
+    moved = [m.id for m in ws.members("vecs", 1)]
+    ws.store.set_payloads("vecs", [(moved, {"cluster": 0})])  # as a label write under way leaves them
+    assert ws.members("vecs", 1) == ws.members("vecs", 1, limit=0) == []
+    assert [(c.id, c.size) for c in ws.clusters("vecs")] == [(0, 10), (1, 0)]
+    with pytest.raises(embc.NotFound, match=r"no cluster 2 in collection 'vecs' \(clusters: 0, 1\)"):
+        ws.members("vecs", 2)

@@ -46,8 +46,8 @@ def index_tick(workspace: Workspace, jobs: Jobs) -> None:
         if info.modality != DAMAGED and jobs.active(info.name) is None and workspace.store.index_due(info.name):
             started = time.monotonic()
             built = workspace.store.index(info.name)
-            _say(f"{info.name}: vector index {'built' if built else 'not swapped in (written to meanwhile)'} in "
-                 f"{time.monotonic() - started:.0f} s")
+            _say(f"{info.name}: vector index {'built' if built else 'dropped (the collection was written to or busy)'}"
+                 f" in {time.monotonic() - started:.0f} s")
 
 
 def _run(jobs: Jobs, collection: str, work) -> dict | None:
