@@ -140,7 +140,6 @@ class ServerStore:
     def count(self, name: str, match: Match | None = None) -> int:
         return self.client.count(name, count_filter=_filter(match), exact=True).count
 
-    @_checked
     def version(self, name: str) -> int | None:
         return None  # other clients of the server write unseen
 
@@ -150,6 +149,7 @@ class ServerStore:
     def index(self, name: str) -> bool:
         return False
 
+    @_checked
     def facet(self, name: str, key: str) -> dict[object, int]:
         hits = self.client.facet(name, key, limit=1_000_000, exact=True).hits
         return {hit.value: hit.count for hit in hits}
