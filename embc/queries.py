@@ -74,10 +74,10 @@ def check_cluster(store: Store, reports: ReportStore, collection: str, cluster: 
     the clusters there if it does not."""
     chosen = chosen_run(reports, collection, run)
     latest = is_latest(reports, collection, run, chosen)
-    # A cluster of the run is there while the next run's label write has moved all its points (it answers
-    # with the points that hold its label by then).
-    sizes = _sizes(store, reports, collection, chosen, latest)
-    known = set(sizes) | {c["id"] for c in reports.clusters(chosen["run_id"])}
+    known = set(_sizes(store, reports, collection, chosen, latest))
+    if latest:  # sizes live from the store: a cluster of the run is there even when the next run's label write
+        # has moved all its points (it answers with the points that hold its label by then)
+        known |= {c["id"] for c in reports.clusters(chosen["run_id"])}
     if cluster not in known:
         listed = ", ".join(str(c) for c in sorted(known)) or "none"
         raise NotFound(f"no cluster {cluster} in collection '{collection}' (clusters: {listed})")

@@ -115,20 +115,22 @@ class Workspace:
     @property
     def store(self) -> Store:
         """The vector store (opened on first use)."""
-        with self._opening:  # threads of a server ask at once: one store, or the second waits for its locks forever
-            if self._store is None:
-                self._store = open_store(self.layout, *self._qdrant, resident=self._resident)
+        if self._store is None:
+            with self._opening:  # a server's threads ask at once: one store, or the second waits for its locks forever
+                if self._store is None:
+                    self._store = open_store(self.layout, *self._qdrant, resident=self._resident)
         return self._store
 
     @property
     def reports(self) -> ReportStore:
         """The report store, `reports.duckdb` in the data directory."""
-        with self._opening:
-            if self._reports is None:
-                from embc.store.reports import ReportStore
+        if self._reports is None:
+            with self._opening:
+                if self._reports is None:
+                    from embc.store.reports import ReportStore
 
-                self.layout.root.mkdir(parents=True, exist_ok=True)
-                self._reports = ReportStore(self.layout.reports, resident=self._resident)
+                    self.layout.root.mkdir(parents=True, exist_ok=True)
+                    self._reports = ReportStore(self.layout.reports, resident=self._resident)
         return self._reports
 
     def version(self, collection: str) -> tuple[int, int] | None:

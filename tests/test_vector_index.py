@@ -123,19 +123,19 @@ def test_the_server_indexes_a_collection_once_it_is_large_and_quiet_and_again_af
     ids = [i for page in store.pages("c", with_vectors=False, keys=[]) for i in page.ids]
     time.sleep(0.3)
     monkeypatch.setattr(embedded, "INDEX_FROM", N + 1)
-    assert not store.index_due("c")  # too small
+    assert not store.index_due("c", store.count("c"))  # too small
     monkeypatch.setattr(embedded, "INDEX_FROM", N)
-    assert store.index_due("c")
+    assert store.index_due("c", store.count("c"))
     with Workspace(tmp_path, store=store) as workspace:
         schedule.index_tick(workspace, Jobs())
-    assert not store.index_due("c")
+    assert not store.index_due("c", store.count("c"))
     store.set_payloads("c", [(ids[:N // 20], {"cluster": 9})])
     time.sleep(0.3)
-    assert not store.index_due("c")  # a twentieth of the points moved out of the index
+    assert not store.index_due("c", store.count("c"))  # a twentieth of the points moved out of the index
     store.set_payloads("c", [(ids[N // 20:N // 10], {"cluster": 9})])
     time.sleep(0.3)
-    assert store.index_due("c")  # a tenth
+    assert store.index_due("c", store.count("c"))  # a tenth
     store.set_payloads("c", [(ids[:1], {"cluster": 8})])
-    assert not store.index_due("c")  # not while written to
+    assert not store.index_due("c", store.count("c"))  # not while written to
     store.close()
     assert _indexed(tmp_path / "collections") == N

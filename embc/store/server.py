@@ -143,7 +143,7 @@ class ServerStore:
     def version(self, name: str) -> int | None:
         return None  # other clients of the server write unseen
 
-    def index_due(self, name: str) -> bool:
+    def index_due(self, name: str, points: int) -> bool:
         return False  # a Qdrant server builds its indexes itself
 
     def index(self, name: str) -> bool:

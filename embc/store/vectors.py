@@ -125,8 +125,8 @@ class Store(Protocol):
 
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
 
-    def index_due(self, name: str) -> bool:
-        """Whether `index` would speed up the collection's searches now."""
+    def index_due(self, name: str, points: int) -> bool:
+        """Whether `index` would speed up the searches of the collection, of `points`, now."""
 
     def index(self, name: str) -> bool:
         """Build the collection's vector index beside the questions; False when nothing changed."""
