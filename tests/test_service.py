@@ -328,11 +328,6 @@ def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_n
         return [{"id": f"p{first + i}", "vector": v.tolist()} for i, v in enumerate(x)]
 
     process, client = start_server(home)
-    for first in range(0, 20_000, 5_000):
-        assert client.post("/v1/collections/vecs/items", json={"records": records(first, 5_000)}).status_code == 200
-    first = client.post("/v1/collections/vecs/recluster", json={"k": 6, "projection": "pca"}).json()["job_id"]
-    assert _wait(client, first)["state"] == "done"
-
     acknowledged: list[str] = []
     stop = threading.Event()
 
@@ -348,20 +343,32 @@ def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_n
                     return  # killed with this batch in flight: neither acknowledged nor promised
                 start += 200
 
-    streamer = threading.Thread(target=stream)
-    streamer.start()
-    job = client.post("/v1/collections/vecs/recluster", json={"full": True}).json()["job_id"]
-    _until(lambda: client.get(f"/v1/jobs/{job}").json()["progress"]["step"] == "write labels", 120)
-    # Questions are answered from the last complete run while the job writes its labels.
-    asked = [client.get("/v1/collections/vecs/clusters"),
-             client.post("/v1/collections/vecs/similar", json={"item": "p7", "limit": 3})]
-    writing = client.get(f"/v1/jobs/{job}").json()["progress"]
-    assert [a.status_code for a in asked] == [200, 200] and asked[0].json()[0]["run_id"] == 1
-    assert writing["step"] == "write labels" and writing["done"] < writing["total"], writing
-    process.kill()
-    process.wait(30)
-    stop.set()
-    streamer.join()
+    streamer = threading.Thread(target=stream, daemon=True)
+    try:
+        for first in range(0, 20_000, 5_000):
+            assert client.post("/v1/collections/vecs/items", json={"records": records(first, 5_000)}).status_code == 200
+        first = client.post("/v1/collections/vecs/recluster", json={"k": 6, "projection": "pca"}).json()["job_id"]
+        assert _wait(client, first)["state"] == "done"
+        streamer.start()
+        job = client.post("/v1/collections/vecs/recluster", json={"full": True}).json()["job_id"]
+
+        def early_in_the_label_write() -> bool:  # asked without a pause: the write takes well under a second
+            step = client.get(f"/v1/jobs/{job}").json()["progress"]
+            return step["step"] == "write labels" and step["done"] < step["total"] - 2
+        _until(early_in_the_label_write, 120, pause=0)
+        # Questions are answered from the last complete run while the job writes its labels.
+        asked = [client.get("/v1/collections/vecs/clusters"),
+                 client.post("/v1/collections/vecs/similar", json={"item": "p7", "limit": 3})]
+        writing = client.get(f"/v1/jobs/{job}").json()["progress"]
+        process.kill()
+        assert [a.status_code for a in asked] == [200, 200] and asked[0].json()[0]["run_id"] == 1
+        assert writing["step"] == "write labels" and writing["done"] < writing["total"], writing
+    finally:
+        process.kill()
+        process.wait(30)
+        stop.set()
+        if streamer.is_alive():
+            streamer.join()
     assert acknowledged
 
     process, client = start_server(home)  # the same directory: its locks died with the process
@@ -406,11 +413,11 @@ def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path
         process.wait(30)
 
 
-def _until(condition, seconds: float = 120) -> None:
+def _until(condition, seconds: float = 120, pause: float = 0.3) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.3)
+        time.sleep(pause)
 
 
 def test_questions_are_answered_while_a_recluster_job_runs(server):
