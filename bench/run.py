@@ -35,11 +35,11 @@ K = 50
 DIM = 384
 
 
-def precisions() -> list[str]:
-    """fp32, and bf16 where the CPU computes it in hardware (elsewhere it is slower)."""
+def precisions(*more: str) -> list[str]:
+    """fp32, and bf16 (and `more`) where the CPU computes it in hardware (elsewhere it is slower)."""
     from embc.ingest.precision import bf16_in_hardware
 
-    return ["fp32", "bf16"] if bf16_in_hardware() else ["fp32"]
+    return ["fp32", "bf16", *more] if bf16_in_hardware() else ["fp32"]
 
 
 def compare_ingest(embedders: list, source: Path, count: int, bare: Callable[[], object], repeats: int = 3) -> dict:
@@ -72,9 +72,10 @@ def compare_ingest(embedders: list, source: Path, count: int, bare: Callable[[],
 def bench_ingest() -> dict:
     """embc's text ingest against bare fp32 `SentenceTransformer.encode` of the same texts."""
     from embc.ingest.items import Item
+    from embc.ingest.precision import OPENVINO
     from embc.ingest.registry import load_embedder
 
-    embedders = [load_embedder("minilm", precision=p) for p in precisions()]
+    embedders = [load_embedder("minilm", precision=p) for p in precisions(OPENVINO)]
     bare = embedders[0]
     texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
     for embedder in embedders:  # warm up

@@ -15,16 +15,18 @@ from embc.cluster.kmeans import SampledKMeans
 from embc.errors import EmbcError
 from embc.ingest.items import Item
 from embc.ingest.pipeline import ingest
+from embc.ingest.precision import OPENVINO
 from embc.ingest.registry import load_embedder
 from embc.ingest.sources import iter_items
 
 FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
-def test_bf16_minilm_vectors_match_fp32_and_cluster_alike(wordnet_vectors, wordnet_rows):
+@pytest.mark.parametrize("precision", ["bf16", OPENVINO])
+def test_bf16_minilm_vectors_match_fp32_and_cluster_alike(wordnet_vectors, wordnet_rows, precision):
     fp32, _, truth = wordnet_vectors
     rows = wordnet_rows[::4]
-    bf16 = load_embedder("minilm", precision="bf16").embed(
+    bf16 = load_embedder("minilm", precision=precision).embed(
         [Item(key=r["id"], source="wn", kind="text", text=r["text"]) for r in rows])
     assert bf16.dtype == np.float32 and np.allclose(np.linalg.norm(bf16, axis=1), 1, atol=1e-5)
     assert (fp32 * bf16).sum(axis=1).min() >= 0.99
@@ -47,17 +49,22 @@ def test_a_collection_keeps_the_precision_it_was_made_with(tmp_path, monkeypatch
     with Workspace(tmp_path) as ws:
         monkeypatch.setenv("EMBC_PRECISION", "bf16")
         ws.ingest("made-bf16", records[:20])
+        # A collection made in bf16 by torch, before text models ran on OpenVINO, stays with torch.
+        ingest(ws.store, "made-by-torch", [Item(key=r["id"], source="t", kind="text", text=r["text"])
+                                           for r in records[:20]], embedder=ws.embedder("minilm", precision="bf16"))
+        ws.ingest("made-by-torch", records[20:])
         monkeypatch.setenv("EMBC_PRECISION", "fp32")
         ws.ingest("made-bf16", records[20:])
         ws.ingest("made-fp32", records[:20])
-        assert {c.name: c.precision for c in ws.collections()} == {"made-bf16": "bf16", "made-fp32": "fp32"}
-        # Every vector of the first collection, the second ingest's too, came from the bf16 model.
+        assert {c.name: c.precision for c in ws.collections()} == {
+            "made-bf16": OPENVINO, "made-by-torch": "bf16", "made-fp32": "fp32"}
+        # Every vector of each collection, the later ingests' too, came from the model it was made with.
         loaded = {(key[0], key[-1]) for key in ws._embedders}
-        assert loaded == {("minilm", "bf16"), ("minilm", "fp32")}
+        assert loaded == {("minilm", OPENVINO), ("minilm", "bf16"), ("minilm", "fp32")}
         assert ws.similar("made-bf16", text=wordnet_rows[30]["text"], limit=1)[0].item == wordnet_rows[30]["id"]
-        with pytest.raises(EmbcError, match="was embedded in bf16, not fp32"):
+        with pytest.raises(EmbcError, match=f"was embedded in {OPENVINO}, not bf16"):
             ingest(ws.store, "made-bf16", [Item(key="x", source="t", kind="text", text="a dog")],
-                   embedder=ws.embedder("minilm"))
+                   embedder=ws.embedder("minilm", precision="bf16"))
 
 
 def test_an_unknown_precision_is_one_clear_line(tmp_path):

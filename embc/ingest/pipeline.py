@@ -13,8 +13,7 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import Embedder
-from embc.ingest.precision import default_precision
-from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder, neural
+from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder, new_precision
 from embc.ingest.items import Item, ItemError, cap_text, max_text, vector_problem
 from embc.results import IngestResult, Skipped
 from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
@@ -81,7 +80,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
         embedder = embedder or load(
             name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
             weights=info.weights if info else weights,
-            precision=info.precision if info else default_precision() if neural(name) else "fp32")
+            precision=info.precision if info else new_precision(name))
         if hasattr(embedder, "fit") and (retrain or not embedder.trained):
             entries = list(stream)
             embedder.fit([e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)])

@@ -6,8 +6,10 @@ under autocast (`computing`) ran the forward pass over the Fashion-MNIST sample 
 0.993. The int8 ONNX MiniLM on ONNX Runtime was slower than fp32 here. bf16 pays only on CPUs that multiply
 it in hardware (`bf16_in_hardware`); elsewhere torch emulates it, slower than fp32. It is not the default: a
 k-means fit of the slightly different vectors can land in another local minimum, and the quality floors of
-tests/test_quality.py were measured at fp32. A collection keeps the precision it was made with
-(`CollectionInfo.precision`), so its vectors are never a mix of the two.
+tests/test_quality.py were measured at fp32. New text collections in bf16 run their transformer on OpenVINO
+(`OPENVINO`; `embc.ingest.openvino_text`), 0.35x of the fp32 time against 0.50x for torch in bf16. A
+collection keeps the precision it was made with, and its engine (`CollectionInfo.precision`: fp32, bf16 or
+bf16-openvino), so its vectors are never a mix of two.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from embc.errors import ParameterError
 
 PRECISIONS = ("fp32", "bf16")
+OPENVINO = "bf16-openvino"  # the precision recorded for a sentence-transformers model run on OpenVINO
 BF16_FLAGS = {"amx_bf16", "avx512_bf16"}  # /proc/cpuinfo flags of CPUs with bfloat16 matrix arithmetic
 
 

@@ -79,6 +79,16 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
     return torchvision_embedder(name, weights, precision)
 
 
+def new_precision(model: str) -> str:
+    """What a new collection of `model` computes in: fp32, or with EMBC_PRECISION=bf16, bf16 for neural
+    models, on OpenVINO for sentence-transformers models."""
+    from embc.ingest.precision import OPENVINO, default_precision
+
+    if not neural(model) or default_precision() == "fp32":
+        return "fp32"
+    return OPENVINO if family(model) == "sentence" else "bf16"
+
+
 def neural(model: str) -> bool:
     """Whether the model is a neural network, which may compute in bf16."""
     return family(model) in ("sentence", "cnn", "clip")
