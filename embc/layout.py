@@ -54,6 +54,11 @@ class Layout:
     def models(self) -> Path:
         return self.root / "models"
 
+    @property
+    def openvino(self) -> Path:
+        """Text models converted for OpenVINO (`embc.ingest.openvino_text`), made once from their weights."""
+        return self.root / "openvino"
+
     def uploads(self, collection: str) -> Path:
         """Where the files uploaded to `embc serve` for the collection are kept."""
         return self.root / "uploads" / check_name(collection)

@@ -156,7 +156,8 @@ class Workspace:
             from embc.coalesce import Coalesced
             from embc.ingest.registry import load_embedder
 
-            self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights, precision=precision))
+            self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights, precision=precision,
+                                                            cache=self.layout.openvino))
         return self._embedders[key]
 
     # Collections

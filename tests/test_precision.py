@@ -38,6 +38,16 @@ def test_bf16_minilm_vectors_match_fp32_and_cluster_alike(wordnet_vectors, wordn
     assert abs(normalized_mutual_info_score(truth, placed) - normalized_mutual_info_score(truth, model.labels_)) <= 0.01
 
 
+def test_a_model_converted_for_openvino_is_kept_and_read_back_the_same(tmp_path, wordnet_rows):
+    items = [Item(key=r["id"], source="wn", kind="text", text=r["text"]) for r in wordnet_rows[:50]]
+    made = load_embedder("minilm", precision=OPENVINO, cache=tmp_path).embed(items)
+    kept = [p.name for p in tmp_path.iterdir()]
+    assert len(kept) == 1 and (tmp_path / kept[0] / "model.xml").exists()  # no part-written folder left
+    read_back = load_embedder("minilm", precision=OPENVINO, cache=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == kept
+    assert np.array_equal(read_back.embed(items), made)
+
+
 def test_bf16_image_vectors_match_fp32():
     items = list(iter_items([FASHION]))[:64]
     vectors = [load_embedder("effnet-lite0", precision=p).embed(items) for p in ("fp32", "bf16")]

@@ -5,22 +5,32 @@ alternated runs against torch fp32 `encode` (6.26 s): torch with bf16 weights 0.
 0.45x, OpenVINO in two streams of one core each with four requests in flight 0.35x; the least cosine to fp32
 was 0.9999 for torch bf16 and 0.99997 for OpenVINO. Tokenising the next batch overlaps the inference of the
 last one (OpenVINO lets go of the GIL). OpenVINO computes in bf16 by default only where the CPU has it, and
-in fp32 elsewhere. int8 (NNCF's post-training quantisation) was not faster than bf16 here, and some texts
-fell to cosine 0.52.
+in fp32 elsewhere. int8 (NNCF's post-training quantisation, calibrated on other texts) measured 0.25-0.47x
+against 0.34-0.42x for bf16 in the same runs, and some texts fell to cosine 0.52: not used.
 
 The transformer is converted from the loaded torch model (the weights that ship, or the path the user gave),
 never from a hub; the modules after it (pooling, normalisation) stay in torch, so any sentence-transformers
-model whose first module is a text transformer runs unchanged.
+model whose first module is a text transformer runs unchanged. Converting MiniLM took 3-4 s, so the converted
+model is kept (in the data directory's `openvino/`, under a digest of the weights and the OpenVINO version):
+loading it from there took 0.5 s.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
 import warnings
-from typing import Any, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from embc.errors import EmbcError
+
+if TYPE_CHECKING:
+    import openvino
 
 REQUESTS_PER_STREAM = 2  # one request tokenised while the other runs
 
@@ -28,9 +38,8 @@ REQUESTS_PER_STREAM = 2  # one request tokenised while the other runs
 class OpenVinoSentenceModel:
     """`encode(texts, batch_size)` of a loaded SentenceTransformer, its transformer on OpenVINO."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, cache: Path | None = None):
         import openvino
-        import torch
 
         first, self.tail = model[0], list(model)[1:]
         config = getattr(first, "modality_config", {}).get("text", {})
@@ -38,11 +47,7 @@ class OpenVinoSentenceModel:
             raise EmbcError("its first module is not a text transformer that OpenVINO can run")
         self.preprocess = model.preprocess
         self.output_key = first.module_output_name
-        example = {k: v for k, v in model.preprocess(["an example", "a longer example sentence"]).items()
-                   if isinstance(v, torch.Tensor)}
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on the model's code are not for embc's users
-            converted = openvino.convert_model(first.model, example_input=example)
+        converted = _kept(first.model, cache, lambda: _converted(model))
         self.inputs = [port.get_any_name() for port in converted.inputs]
         self.compiled = openvino.Core().compile_model(converted, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self.output = self.compiled.output(config["method_output_name"])
@@ -80,3 +85,40 @@ class OpenVinoSentenceModel:
         if failures:
             raise failures[0]
         return np.stack(vectors) if texts else np.empty((0, 0), np.float32)
+
+
+def _converted(model: Any) -> openvino.Model:
+    """The first module's model, traced on an example batch."""
+    import openvino
+    import torch
+
+    example = {k: v for k, v in model.preprocess(["an example", "a longer example sentence"]).items()
+               if isinstance(v, torch.Tensor)}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the model's code are not for embc's users
+        return openvino.convert_model(model[0].model, example_input=example)
+
+
+def _kept(module: Any, cache: Path | None, convert: Callable[[], openvino.Model]) -> openvino.Model:
+    """The converted model kept in `cache` for these weights, or `convert()`, then kept there."""
+    import openvino
+    import torch
+
+    if cache is None:
+        return convert()
+    digest = hashlib.blake2b(openvino.__version__.encode(), digest_size=16)
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().view(-1).view(torch.uint8).numpy())
+    folder = cache / digest.hexdigest()
+    if (folder / "model.xml").exists():
+        return openvino.Core().read_model(folder / "model.xml")
+    converted = convert()
+    cache.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
+    openvino.save_model(converted, part / "model.xml", compress_to_fp16=False)
+    try:
+        os.replace(part, folder)  # whole or not at all; another process may have kept it first
+    except OSError:
+        shutil.rmtree(part, ignore_errors=True)
+    return converted

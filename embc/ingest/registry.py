@@ -42,11 +42,12 @@ def check_model(name: str) -> str:
 
 
 def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
-                  precision: str = "fp32") -> Embedder:
+                  precision: str = "fp32", cache: Path | None = None) -> Embedder:
     """The embedder called `name`. `dim`: the vector size where it is a choice (precomputed vectors, the
     autoencoder's bottleneck). `weights`: a local weights file for image models (instead of the standard
     download), or the folder a trained model (word2vec, table models) is saved in. `precision`: what a neural
-    model computes in (`embc.ingest.precision`); the others compute in fp32."""
+    model computes in (`embc.ingest.precision`); the others compute in fp32. `cache`: where models converted for
+    another engine (OpenVINO) are kept, to be read back the next time."""
     kind = family(check_model(name))
     if learns(name) and weights is None:
         raise EmbcError(f"model '{name}' needs a folder to keep what it learns")
@@ -65,7 +66,7 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
     if kind == "sentence":
         from embc.ingest.text_models import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(name, precision=precision)
+        return SentenceTransformerEmbedder(name, precision=precision, cache=cache)
     if kind == "clip":
         from embc.ingest.image_models import ClipEmbedder
 

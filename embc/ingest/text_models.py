@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -26,7 +27,7 @@ class SentenceTransformerEmbedder:
 
     modality = "text"
 
-    def __init__(self, name: str, encode_batch: int = 64, precision: str = "fp32"):
+    def __init__(self, name: str, encode_batch: int = 64, precision: str = "fp32", cache: Path | None = None):
         self.name = name
         self.precision = precision
         self.encode_batch = encode_batch
@@ -49,7 +50,7 @@ class SentenceTransformerEmbedder:
             if precision == OPENVINO:
                 from embc.ingest.openvino_text import OpenVinoSentenceModel
 
-                self.engine = OpenVinoSentenceModel(self.model)
+                self.engine = OpenVinoSentenceModel(self.model, cache)
             elif precision == "bf16":
                 import torch
 
