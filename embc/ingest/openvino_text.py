@@ -77,11 +77,13 @@ class OpenVinoSentenceModel:
 
         queue = openvino.AsyncInferQueue(self.compiled, self.requests)
         queue.set_callback(finish)
-        for start in range(0, len(order), batch_size):
-            indices = order[start:start + batch_size]
-            features = self.preprocess([texts[i] for i in indices])
-            queue.start_async({name: features[name].numpy() for name in self.inputs}, (indices, features))
-        queue.wait_all()
+        try:
+            for start in range(0, len(order), batch_size):
+                indices = order[start:start + batch_size]
+                features = self.preprocess([texts[i] for i in indices])
+                queue.start_async({name: features[name].numpy() for name in self.inputs}, (indices, features))
+        finally:
+            queue.wait_all()  # nothing left running into this call's lists
         if failures:
             raise failures[0]
         return np.stack(vectors) if texts else np.empty((0, 0), np.float32)
