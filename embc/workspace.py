@@ -156,8 +156,10 @@ class Workspace:
             from embc.coalesce import Coalesced
             from embc.ingest.registry import load_embedder
 
-            self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights, precision=precision,
-                                                            cache=self.layout.openvino))
+            embedder = load_embedder(model, dim=dim, weights=weights, precision=precision, cache=self.layout.openvino)
+            if self._resident and hasattr(embedder, "answer_queries_on_openvino"):
+                embedder.answer_queries_on_openvino(self.layout.openvino)
+            self._embedders[key] = Coalesced(embedder)
         return self._embedders[key]
 
     # Collections

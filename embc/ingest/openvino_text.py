@@ -36,9 +36,11 @@ REQUESTS_PER_STREAM = 2  # one request tokenised while the other runs
 
 
 class OpenVinoSentenceModel:
-    """`encode(texts, batch_size)` of a loaded SentenceTransformer, its transformer on OpenVINO."""
+    """`encode(texts, batch_size)` of a loaded SentenceTransformer, its transformer on OpenVINO: in bf16 where
+    the CPU has it, or in fp32 (`fp32`); for throughput (streams of one core each), or for the latency of a
+    few texts at a time (`latency`: every core on one request)."""
 
-    def __init__(self, model: Any, cache: Path | None = None):
+    def __init__(self, model: Any, cache: Path | None = None, fp32: bool = False, latency: bool = False):
         import openvino
 
         first, self.tail = model[0], list(model)[1:]
@@ -49,44 +51,50 @@ class OpenVinoSentenceModel:
         self.output_key = first.module_output_name
         converted = _kept(first.model, cache, lambda: _converted(model))
         self.inputs = [port.get_any_name() for port in converted.inputs]
-        self.compiled = openvino.Core().compile_model(converted, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        settings = {"PERFORMANCE_HINT": "LATENCY" if latency else "THROUGHPUT"}
+        if fp32:
+            settings["INFERENCE_PRECISION_HINT"] = "f32"
+        self.compiled = openvino.Core().compile_model(converted, "CPU", settings)
         self.output = self.compiled.output(config["method_output_name"])
         self.requests = REQUESTS_PER_STREAM * int(self.compiled.get_property("NUM_STREAMS"))
+        self.dim = int(model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """One vector per text, in order, as the model's own `encode` gives them (before normalisation)."""
-        import openvino
         import torch
 
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # batches of similar length
-        vectors: list[np.ndarray | None] = [None] * len(texts)
-        failures: list[BaseException] = []
+        vectors = np.empty((len(texts), self.dim), np.float32)
+        # Python and torch run only in this thread: OpenVINO's own threads run nothing but the model.
+        requests = [self.compiled.create_infer_request() for _ in range(self.requests)]
+        pending: list[tuple[list[int], dict] | None] = [None] * len(requests)
 
-        def finish(request: Any, batch: tuple[list[int], dict]) -> None:  # in OpenVINO's thread
-            indices, features = batch
-            try:
-                features[self.output_key] = torch.from_numpy(request.get_tensor(self.output).data.copy())
-                with torch.no_grad():
-                    for module in self.tail:
-                        features = module(features)
-                done = features["sentence_embedding"].float().numpy()
-                for i, vector in zip(indices, done):
-                    vectors[i] = vector
-            except BaseException as exc:  # raised again in the caller's thread
-                failures.append(exc)
+        def finish(slot: int) -> None:
+            requests[slot].wait()
+            indices, features = pending[slot]
+            pending[slot] = None
+            features[self.output_key] = torch.from_numpy(requests[slot].get_tensor(self.output).data.copy())
+            with torch.no_grad():
+                for module in self.tail:
+                    features = module(features)
+            vectors[indices] = features["sentence_embedding"].float().numpy()
 
-        queue = openvino.AsyncInferQueue(self.compiled, self.requests)
-        queue.set_callback(finish)
         try:
-            for start in range(0, len(order), batch_size):
+            for n, start in enumerate(range(0, len(order), batch_size)):
+                slot = n % len(requests)
+                if pending[slot] is not None:
+                    finish(slot)
                 indices = order[start:start + batch_size]
                 features = self.preprocess([texts[i] for i in indices])
-                queue.start_async({name: features[name].numpy() for name in self.inputs}, (indices, features))
+                requests[slot].start_async({name: features[name].numpy() for name in self.inputs})
+                pending[slot] = (indices, features)
+            for slot, waiting in enumerate(pending):
+                if waiting is not None:
+                    finish(slot)
         finally:
-            queue.wait_all()  # nothing left running into this call's lists
-        if failures:
-            raise failures[0]
-        return np.stack(vectors) if texts else np.empty((0, 0), np.float32)
+            for request in requests:
+                request.wait()  # nothing left running into this call's arrays
+        return vectors
 
 
 def _converted(model: Any) -> openvino.Model:
