@@ -157,8 +157,6 @@ class Workspace:
             from embc.ingest.registry import load_embedder
 
             embedder = load_embedder(model, dim=dim, weights=weights, precision=precision, cache=self.layout.openvino)
-            if self._resident and hasattr(embedder, "answer_queries_on_openvino"):
-                embedder.answer_queries_on_openvino(self.layout.openvino)
             self._embedders[key] = Coalesced(embedder)
         return self._embedders[key]
 

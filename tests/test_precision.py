@@ -48,17 +48,6 @@ def test_a_model_converted_for_openvino_is_kept_and_read_back_the_same(tmp_path,
     assert np.array_equal(read_back.embed(items), made)
 
 
-def test_queries_answered_on_openvino_get_the_vectors_of_the_collections_engine(tmp_path, wordnet_rows):
-    items = [Item(key=r["id"], source="wn", kind="text", text=r["text"]) for r in wordnet_rows[:40]]
-    for precision in ("fp32", OPENVINO):
-        embedder = load_embedder("minilm", precision=precision, cache=tmp_path)
-        before = embedder.embed(items)
-        embedder.answer_queries_on_openvino(tmp_path)
-        assert np.array_equal(embedder.embed(items), before)  # more than a few texts: the engine as it was
-        assert embedder.query_engine is not None
-        assert (embedder.embed(items[:1]) * before[:1]).sum() >= (0.99999 if precision == "fp32" else 0.999)
-
-
 def test_bf16_image_vectors_match_fp32():
     items = list(iter_items([FASHION]))[:64]
     vectors = [load_embedder("effnet-lite0", precision=p).embed(items) for p in ("fp32", "bf16")]

@@ -36,11 +36,9 @@ REQUESTS_PER_STREAM = 2  # one request tokenised while the other runs
 
 
 class OpenVinoSentenceModel:
-    """`encode(texts, batch_size)` of a loaded SentenceTransformer, its transformer on OpenVINO: in bf16 where
-    the CPU has it, or in fp32 (`fp32`); for throughput (streams of one core each), or for the latency of a
-    few texts at a time (`latency`: every core on one request)."""
+    """`encode(texts, batch_size)` of a loaded SentenceTransformer, its transformer on OpenVINO."""
 
-    def __init__(self, model: Any, cache: Path | None = None, fp32: bool = False, latency: bool = False):
+    def __init__(self, model: Any, cache: Path | None = None):
         import openvino
 
         first, self.tail = model[0], list(model)[1:]
@@ -51,10 +49,7 @@ class OpenVinoSentenceModel:
         self.output_key = first.module_output_name
         converted = _kept(first.model, cache, lambda: _converted(model))
         self.inputs = [port.get_any_name() for port in converted.inputs]
-        settings = {"PERFORMANCE_HINT": "LATENCY" if latency else "THROUGHPUT"}
-        if fp32:
-            settings["INFERENCE_PRECISION_HINT"] = "f32"
-        self.compiled = openvino.Core().compile_model(converted, "CPU", settings)
+        self.compiled = openvino.Core().compile_model(converted, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self.output = self.compiled.output(config["method_output_name"])
         self.requests = REQUESTS_PER_STREAM * int(self.compiled.get_property("NUM_STREAMS"))
         self.dim = int(model.get_embedding_dimension())

