@@ -6,6 +6,7 @@ from pathlib import Path
 
 from embc.errors import EmbcError, ParameterError
 from embc.ingest.embedders import Embedder, PrecomputedEmbedder
+from embc.ingest.precision import OPENVINO, default_precision
 
 DEFAULT_MODEL = {"text": "minilm", "image": "effnet-lite0", "vector": "precomputed", "row": "autoencoder"}
 TORCHVISION_MODELS = ("resnet50", "vgg16", "vgg19", "inception_v3")
@@ -83,8 +84,6 @@ def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
 def new_precision(model: str) -> str:
     """What a new collection of `model` computes in: fp32, or with EMBC_PRECISION=bf16, bf16 for neural
     models, on OpenVINO for sentence-transformers models."""
-    from embc.ingest.precision import OPENVINO, default_precision
-
     if not neural(model) or default_precision() == "fp32":
         return "fp32"
     return OPENVINO if family(model) == "sentence" else "bf16"
