@@ -12,7 +12,7 @@ import numpy as np
 from embc.cluster.progress import Clock, Progress
 from embc.decode.decoder import Decoder
 from embc.decode.pairs import SIZES, Pairs, image_pairs, row_pairs
-from embc.decode.train import fit, perceived
+from embc.decode.train import Perceived, fit
 from embc.errors import EmbcError, ParameterError
 from embc.results import DecoderResult
 from embc.store.vectors import CollectionInfo, Store
@@ -22,9 +22,8 @@ if TYPE_CHECKING:
 
 EPOCHS = {"image": 20, "row": 300}
 RATE = {"image": 2e-3, "row": 3e-3}
-FEATURE_SHARE = 0.25  # the last quarter of an image decoder's epochs (at least one) also match features
+FEATURE_SHARE = 0.3  # the last 30% of an image decoder's epochs (at least one) also match features
 FEATURE_RATE = 1e-3
-PERCEIVED = 160  # the side a CNN sees decoded images at while training: 0.45x the cost of its 224
 CHECKED = 200  # held-out images embedded again to measure `same_cluster`
 
 
@@ -64,8 +63,7 @@ def train_decoder(store: Store, reports: ReportStore, info: CollectionInfo, fold
     history = fit(decoder.net, pairs, epochs - later, RATE[kind], progress=lambda done, _: clock.report(done, epochs))
     if later:
         model = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
-        side = min(PERCEIVED, model.transform.size) if model.any_size else None
-        seen = perceived(pairs, model.seer(side))
+        seen = Perceived.of(pairs, model.seer())
         history += fit(decoder.net, pairs, later, FEATURE_RATE, seen, first=epochs - later + 1,
                        progress=lambda done, _: clock.report(epochs - later + done, epochs))
     best = min((e for e in history if e.phase == history[-1].phase),

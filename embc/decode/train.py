@@ -1,7 +1,9 @@
 """Training a decoder: Adam on the squared error against the targets, the held-out tenth scored after each
 epoch, and the weights of the epoch that scored best on it kept. An image decoder's later epochs also match
 what the collection's model sees (`Perceived`): squared pixel error alone draws the blurred average of the
-images a vector could come from, which the model itself does not recognise."""
+images a vector could come from, which the model itself does not recognise. The model sees the drawn images
+in bf16 where the CPU multiplies it in hardware (1.4x faster to train through here): its features only guide
+the gradients."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from embc.decode.pairs import Pairs
+from embc.ingest.precision import bf16_in_hardware, computing
 
 BATCH = 32
-FEATURE_WEIGHT = 3.0  # the feature term's weight beside the pixels' squared error (about 0.01-0.03 by then)
+FEATURE_WEIGHT = 10.0  # the feature term's weight beside the pixels' squared error (about 0.01-0.03 by then)
 
 
 @dataclass
@@ -33,11 +36,17 @@ class Epoch:
 
 @dataclass
 class Perceived:
-    """What the collection's model sees in images: `features(images)` with gradients, and the unit-length
-    features of every target image, computed once."""
+    """What the collection's model sees in images: `features(images)` with gradients, and what it saw in each
+    item, its stored (unit-length) vector: the drawn image is to look like that to the model."""
 
     features: Callable[[torch.Tensor], torch.Tensor]
     targets: torch.Tensor
+    precision: str
+
+    @classmethod
+    def of(cls, pairs: Pairs, features: Callable[[torch.Tensor], torch.Tensor]) -> Perceived:
+        return cls(features, F.normalize(torch.from_numpy(pairs.vectors).float(), dim=1),
+                   "bf16" if bf16_in_hardware() else "fp32")
 
 
 def _target(targets: np.ndarray, rows: np.ndarray) -> torch.Tensor:
@@ -48,19 +57,13 @@ def _target(targets: np.ndarray, rows: np.ndarray) -> torch.Tensor:
     return batch
 
 
-def perceived(pairs: Pairs, features: Callable[[torch.Tensor], torch.Tensor]) -> Perceived:
-    """What the model sees in every target image, computed once, a batch at a time."""
-    with torch.inference_mode():
-        seen = [features(_target(pairs.targets, np.arange(start, min(start + BATCH, len(pairs.ids)))))
-                for start in range(0, len(pairs.ids), BATCH)]
-    return Perceived(features, F.normalize(torch.cat(seen).float(), dim=1))
-
-
 def _loss(net: torch.nn.Module, pairs: Pairs, rows: np.ndarray, seen: Perceived | None) -> torch.Tensor:
     out = net(torch.from_numpy(pairs.vectors[rows]))
     loss = ((out - _target(pairs.targets, rows)) ** 2).mean()
     if seen is not None:
-        cosine = (F.normalize(seen.features(out).float(), dim=1) * seen.targets[rows]).sum(dim=1)
+        with computing(seen.precision):
+            features = seen.features(out)
+        cosine = (F.normalize(features.float(), dim=1) * seen.targets[rows]).sum(dim=1)
         loss = loss + FEATURE_WEIGHT * (1 - cosine).mean()
     return loss
 

@@ -32,8 +32,6 @@ class ImageEmbedder:
     modality = "image"
     batch_size = 32
 
-    any_size = True  # a CNN pools whatever size it is given; a vision transformer needs its own
-
     def __init__(self, name: str, model, transform: Callable, dim: int, weights: str | None = None, head=None,
                  precision: str = "fp32"):
         self.name, self.model, self.transform, self.dim, self.weights = name, model.eval(), transform, dim, weights
@@ -49,10 +47,10 @@ class ImageEmbedder:
     def features(self, batch):
         return self.model(batch)
 
-    def seer(self, size: int | None = None) -> Callable:
+    def seer(self) -> Callable:
         """What the model sees in a batch of images (N x 3 x H x W in [0, 1]), with gradients flowing back to
-        the images: squashed to `size` (default: the model's input size) and scaled as `prepare` scales them.
-        A copy of the model laid out channels last (1.4x faster here to train through), frozen."""
+        the images: squashed to the model's input size and scaled as `prepare` scales them. A copy of the model
+        laid out channels last (1.4x faster here to train through), frozen."""
         import copy
 
         import torch
@@ -61,7 +59,7 @@ class ImageEmbedder:
         model = copy.deepcopy(self.model).to(memory_format=torch.channels_last).requires_grad_(False)
         seeing = copy.copy(self)
         seeing.model = model
-        size = size or self.transform.size
+        size = self.transform.size
         mean, std = (torch.tensor(v, dtype=torch.float32).view(1, 3, 1, 1) for v in self.transform.scaling)
 
         def see(images):
@@ -162,8 +160,6 @@ def torchvision_embedder(name: str, weights: str | None = None, precision: str =
 
 class ClipEmbedder(ImageEmbedder):
     """`clip:MODEL/PRETRAINED` through open_clip: images and texts in one space."""
-
-    any_size = False
 
     def __init__(self, name: str, weights: str | None = None, precision: str = "fp32"):
         import open_clip
