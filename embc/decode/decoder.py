@@ -13,6 +13,7 @@ import numpy as np
 from embc.errors import EmbcError
 
 WEIGHTS, FACTS = "decoder.pt", "decoder.json"
+OLD_WIDTH = 128  # the width of image decoders kept before their facts recorded it
 
 
 @dataclass
@@ -22,14 +23,17 @@ class Decoder:
     kind: str
     dim: int
     size: int
-    facts: dict = field(default_factory=dict)  # model, items, points, epochs, best_epoch, trained_at
+    facts: dict = field(default_factory=dict)  # model, items, points, epochs, best_epoch, trained_at, width
     net: object = None
 
     @classmethod
     def new(cls, kind: str, dim: int, size: int, **facts) -> Decoder:
-        from embc.decode.networks import image_decoder, row_decoder
+        from embc.decode.networks import WIDTH, image_decoder, row_decoder
 
-        net = image_decoder(dim, size) if kind == "image" else row_decoder(dim, size)
+        if kind == "image":
+            net = image_decoder(dim, size, facts.setdefault("width", WIDTH))
+        else:
+            net = row_decoder(dim, size)
         return cls(kind, dim, size, facts, net)
 
     def decode(self, vectors: np.ndarray) -> np.ndarray:
@@ -61,6 +65,8 @@ class Decoder:
 
         try:
             facts = json.loads((folder / FACTS).read_text())
+            if facts.get("kind") == "image":
+                facts.setdefault("width", OLD_WIDTH)
             decoder = cls.new(facts.pop("kind"), facts.pop("dim"), facts.pop("size"), **facts)
             decoder.net.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
