@@ -16,11 +16,11 @@ class Scaled(nn.Module):
         return x * math.sqrt(x.shape[1])
 
 
-WIDTH = 256  # channels of the first block: 128 (the width until 2026-11-30) drew tuxpaint-8 back into its
-# clusters for 61.5% of held-out items, 256 for 78.8%, at 1.3x the training time (docs/decoders.md)
+WIDTH = 256  # channels of new decoders' first block: 128 (the width until 2026-11-30) drew tuxpaint-8 back into
+# its clusters for 63.5% of held-out items, 256 for 78.8%, at 1.3x the training time (docs/decoders.md)
 
 
-def image_decoder(dim: int, size: int, width: int = WIDTH) -> nn.Module:
+def image_decoder(dim: int, size: int, width: int) -> nn.Module:
     """A dim vector to a 3 x size x size image in [0, 1] (size: one of `pairs.SIZES`): a width x 4 x 4 block
     doubled until it is size wide, halving its channels at each step."""
     steps = int(math.log2(size // 4))
