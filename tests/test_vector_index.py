@@ -4,6 +4,7 @@ swap, and a crash in the middle of a swap loses nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -11,8 +12,10 @@ import time
 import uuid
 
 import numpy as np
+import pytest
 from qdrant_edge import EdgeShard
 
+from embc.errors import EmbcError
 from embc.store.embedded import EmbeddedStore
 from embc.store.vectors import CollectionInfo
 
@@ -75,6 +78,9 @@ def test_the_index_is_built_beside_questions_and_answers_stay_the_same(tmp_path)
     assert store.count("c") == N and sorted(os.listdir(tmp_path / "c")) == ["lock", "meta.json", "shard"]
     store.close()
     assert _indexed(tmp_path) == N
+    # Searched on int8 copies of the vectors, kept in the shard's config for every later build.
+    config = json.loads((tmp_path / "c" / "shard" / "edge_config.json").read_text())
+    assert config["quantization_config"] == {"scalar": {"type": "int8", "quantile": 0.99, "memory": "cached"}}
 
 
 def test_a_write_during_the_build_cancels_the_swap_and_is_kept(tmp_path):
@@ -139,3 +145,21 @@ def test_the_server_indexes_a_collection_once_it_is_large_and_quiet_and_again_af
     assert not store.index_due("c", store.count("c"))  # not while written to
     store.close()
     assert _indexed(tmp_path / "collections") == N
+
+
+def test_a_build_that_failed_is_not_tried_again_at_once(tmp_path, monkeypatch):
+    from embc.store import embedded
+
+    monkeypatch.setattr(embedded, "QUIET", 0.0)
+    monkeypatch.setattr(embedded, "INDEX_FROM", N)
+    store, _ = _filled(tmp_path)
+    meta = tmp_path / "c" / "meta.json"  # a dimension the shard's vectors do not have: the engine refuses it
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "dim": DIM + 1}))
+    assert store.index_due("c", N)
+    with pytest.raises(EmbcError, match="building the vector index failed"):
+        store.index("c")
+    assert not store.index_due("c", N)  # each try copies the whole shard
+    assert store.count("c") == N and sorted(os.listdir(tmp_path / "c")) == ["lock", "meta.json", "shard"]
+    monkeypatch.setattr(embedded, "RETRY", 0.0)
+    assert store.index_due("c", N)
+    store.close()

@@ -16,8 +16,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
                          FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, Memory,
-                         PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest, ScrollRequest,
-                         UpdateOperation)
+                         PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest, ScalarQuantizationConfig,
+                         ScalarType, ScrollRequest, UpdateOperation)
 
 from embc.coalesce import Coalescer
 from embc.errors import EmbcError, NotFound
@@ -30,7 +30,19 @@ RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of 
 INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
 QUIET = 5.0  # seconds without a write before an index is built: a stream of writes would undo it at once
 SWAP_WAIT = 0.5  # seconds a swap waits for the calls under way on the shard, holding new ones back meanwhile
+RETRY = 600.0  # seconds before a build that failed is tried again: each try copies the whole shard
 _SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
+
+
+def shard_config(dim: int) -> EdgeConfig:
+    """A collection's engine settings."""
+    # Cold: the vectors stay in their files until read. Cached (the engine's default) reads all of them in on
+    # every opening, and embc opens a collection for each unit of work: at 100k points that is 0.2 s and
+    # 150 MB more for a count, a query or a label write. The index's int8 copies are a quarter of that, kept in
+    # memory for its searches (`indexing.SEARCH`); only an index build makes them.
+    return EdgeConfig(vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine, memory=Memory.Cold),
+                      quantization_config=ScalarQuantizationConfig(ScalarType.Int8, quantile=0.99,
+                                                                   memory=Memory.Cached))
 
 
 def _filter(match: Match | None) -> Filter | None:
@@ -96,6 +108,7 @@ class EmbeddedStore:
         self._swapping: set[str] = set()
         self._since_index: dict[str, tuple[int, float]] = {}  # points written since the last index, last write
         self._indexed: set[str] = set()  # collections whose index this store built
+        self._index_failed: dict[str, float] = {}  # when a collection's last build failed
 
     def close(self) -> None:
         """Close the collections a resident store keeps open (a no-op otherwise)."""
@@ -221,13 +234,14 @@ class EmbeddedStore:
     def index_due(self, name: str, points: int) -> bool:
         """Whether a resident collection of `points` should have its vector index built (again): it holds at
         least INDEX_FROM points, a tenth of which (all, when none was built here) were written since, and none
-        in the last QUIET seconds."""
+        in the last QUIET seconds, nor a failed build in the last RETRY seconds."""
         if self._resident is None:
             return False
         with self._memo_lock:
             written, last = self._since_index.get(name, (0, 0.0))
             indexed = name in self._indexed
-        if time.monotonic() - last < QUIET:
+            failed = self._index_failed.get(name, -RETRY)
+        if time.monotonic() - last < QUIET or time.monotonic() - failed < RETRY:
             return False
         return points >= INDEX_FROM and (not indexed or written >= points / 10)
 
@@ -244,7 +258,12 @@ class EmbeddedStore:
                 copy = indexing.copy_shard(folder)
             if self.version(name) != version:
                 return False
-            indexing.build(copy)
+            try:
+                indexing.build(copy, self.collection(name).dim)
+            except EmbcError:
+                with self._memo_lock:
+                    self._index_failed[name] = time.monotonic()
+                raise
             with self._alone(name, SWAP_WAIT) as alone, self._loading:  # `_evict` takes `_loading` too
                 if not alone or self.version(name) != version or name not in self._resident:
                     return False
@@ -277,11 +296,7 @@ class EmbeddedStore:
                 return self.collection(info.name)
             # A folder without meta.json is a creation that died part-way: start it again.
             shutil.rmtree(folder / indexing.LIVE, ignore_errors=True)
-            # Cold: the vectors stay in their files until read. Cached (the engine's default) reads all of them
-            # in on every opening, and embc opens a collection for each unit of work: at 100k points that is
-            # 0.2 s and 150 MB more for a count, a query or a label write.
-            config = EdgeConfig(vectors=EdgeVectorParams(size=info.dim, distance=Distance.Cosine, memory=Memory.Cold))
-            shard = EdgeShard.create(str(folder / indexing.LIVE), config)
+            shard = EdgeShard.create(str(folder / indexing.LIVE), shard_config(info.dim))
             try:
                 for field, kind in INDEXED_FIELDS.items():
                     shard.update(UpdateOperation.create_field_index(field, _SCHEMA[kind]))
@@ -400,7 +415,7 @@ class EmbeddedStore:
 
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
         request = QueryRequest(limit=limit, query=Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
-                               filter=_filter(match), with_payload=True)
+                               filter=_filter(match), with_payload=True, params=indexing.SEARCH)
         if self._resident is None:
             with self._shard(name) as shard:
                 return [to_record(p, False) for p in shard.query(request)]
