@@ -202,10 +202,11 @@ def under_writes(url: str, n: int, asks: list) -> dict:
 
 def floors(home: Path, n: int, count: int = 400) -> dict[bool, float]:
     """p50 ms of the engine's own retrieve-then-search by item, in-process on a copy of the collection's shard:
-    searched exactly (False), then once the engine has built its index (True)."""
+    searched exactly (False), then once the engine has built its index (True), with the server's settings."""
     from qdrant_edge import EdgeShard, Query, QueryRequest
 
     from embc.ingest.items import point_id
+    from embc.store.indexing import SEARCH
 
     copy = Path(tempfile.mkdtemp(prefix="embc-floor-")) / "shard"
     shutil.copytree(home / "collections" / NAME / "shard", copy)
@@ -219,7 +220,7 @@ def floors(home: Path, n: int, count: int = 400) -> dict[bool, float]:
         for _ in range(count):
             start = time.perf_counter()
             point = shard.retrieve([point_id(f"p{r.randrange(n)}")], with_payload=False, with_vector=True)[0]
-            shard.query(QueryRequest(limit=10, query=Query.Nearest(point.vector), with_payload=True))
+            shard.query(QueryRequest(limit=10, query=Query.Nearest(point.vector), with_payload=True, params=SEARCH))
             times.append(time.perf_counter() - start)
         p50[indexed] = statistics.median(times) * 1000
     shard.close()
