@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
@@ -99,15 +100,19 @@ class Coalescer(Generic[Request, Result]):
 
 
 class Coalesced:
-    """`embedder` for queries: `embed` calls from several threads at once share model calls."""
+    """`embedder` for queries: `embed` calls from several threads at once share model calls, which all run in
+    one thread of its own."""
 
     def __init__(self, embedder: Embedder):
         self.embedder = embedder
         self.embed: Callable[[Sequence[Item]], np.ndarray] = Coalescer(self._embed_many)
+        # torch's intra-op threads are a team per calling thread. Run from whichever caller led, a served
+        # similar-by-text answered 240-246 requests/s to 16 clients; from one thread, 292-309.
+        self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="embc-model")
 
     def prepare(self, item: Item):
         return self.embedder.prepare(item)
 
     def _embed_many(self, calls: list[Sequence[Item]]) -> list[np.ndarray]:
-        vectors = self.embedder.embed([item for items in calls for item in items])
+        vectors = self._model_thread.submit(self.embedder.embed, [item for items in calls for item in items]).result()
         return np.split(vectors, np.cumsum([len(items) for items in calls])[:-1])

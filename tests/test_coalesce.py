@@ -1,5 +1,5 @@
 """Queries asked at once from many threads share model calls (embc.coalesce): each caller gets its own
-vectors, and an item the model refuses fails only its own caller."""
+vectors, an item the model refuses fails only its own caller, and the model runs in one thread of its own."""
 
 from __future__ import annotations
 
@@ -76,3 +76,21 @@ def test_searches_asked_at_once_find_what_each_finds_alone(tmp_path, wordnet_vec
         assert all(hits[0] == ids[n] for n, hits in enumerate(alone))  # each vector finds itself first
     finally:
         store.close()
+
+
+def test_every_model_call_runs_in_the_one_model_thread():
+    threads: set[int] = set()
+
+    class Observed(PrecomputedEmbedder):
+        def embed(self, items):
+            threads.add(threading.get_ident())
+            return super().embed(items)
+
+    embedder = Coalesced(Observed(4))
+    asks = [[Item(key=f"k{n}", source="q", kind="vector", vector=np.full(4, n + 1.0, np.float32))]
+            for n in range(CALLERS)]
+    for _ in range(3):
+        for result in _together(embedder.embed, asks):
+            np.testing.assert_allclose(result, np.full((1, 4), 0.5, np.float32))
+    embedder.embed(asks[0])  # and a caller alone
+    assert len(threads) == 1 and threading.get_ident() not in threads
