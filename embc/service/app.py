@@ -16,7 +16,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
@@ -27,7 +26,7 @@ from embc.queries import ORDERS
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
-from embc.service.answers import Answers
+from embc.service.answers import PAGE, Answers
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
@@ -41,14 +40,12 @@ ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"m
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
-INDEX_CHECK = 5.0  # seconds between looks for a collection due for its vector index
+INDEX_CHECK = 5.0  # seconds between looks for a collection due for its vector index, or quiet (answers made ahead)
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
-CLUSTER_LIST = TypeAdapter(list[ClusterSummary])  # the shapes of the answers `Answers` keeps
-ITEM_PAGE = TypeAdapter(schemas.ItemPage)
 
 
 BODY_ERRORS = {**ERRORS, 413: {"model": schemas.Error}, 415: {"model": schemas.Error}}
@@ -72,7 +69,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     async def lifespan(app: FastAPI):
         if every:
             schedule.start(workspace, jobs, every)
-        schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick)
+        schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers)
         yield
 
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
@@ -209,23 +206,15 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS,
              dependencies=[v1])
     async def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
-        return await answers.json(collection, ("clusters", run), CLUSTER_LIST,
-                                  lambda: [c.to_dict() for c in workspace.clusters(collection, run)])
+        return await answers.json(collection, answers.clusters(collection, run))
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS, dependencies=[v1])
-    async def members(cluster: int, collection: str = NAME, limit: int = Query(50, ge=1, le=1_000),
+    async def members(cluster: int, collection: str = NAME, limit: int = Query(PAGE, ge=1, le=1_000),
                       cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
                       order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: "
                                                      "by item key")):
-        start = int(cursor or 0)
-
-        def page() -> dict:
-            found = workspace.members(collection, cluster, start + limit + 1, run, order)[start:]
-            return {"items": [e.to_dict() for e in found[:limit]],
-                    "next_cursor": str(start + limit) if len(found) > limit else None}
-
-        return await answers.json(collection, ("members", cluster, limit, start, run, order), ITEM_PAGE, page)
+        return await answers.json(collection, answers.members(collection, cluster, limit, int(cursor or 0), run, order))
 
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
               dependencies=[v1], openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))

@@ -1,6 +1,7 @@
 """What the server does on its own: `embc serve --every` reclusters every collection on a schedule, as jobs that
 clients see at /v1/jobs like their own, and every few seconds a collection that is due gets its vector index
-built (`embc.store.indexing`); one line for each on stderr."""
+built (`embc.store.indexing`), one line for each on stderr; a quiet collection gets the answers people ask
+first made ahead (`embc.service.answers`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from embc.service.answers import Answers
 from embc.service.jobs import Jobs
 from embc.store.vectors import DAMAGED
 from embc.workspace import Workspace
@@ -40,12 +42,16 @@ def tick(workspace: Workspace, jobs: Jobs) -> None:
                 _say(f"{info.name}: decoder trained again on {r['items']} items, validation loss {r['val_loss']}")
 
 
-def index_tick(workspace: Workspace, jobs: Jobs) -> None:
-    """Build the vector index of each collection that is due for one and has no job running, one at a time."""
+def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None) -> None:
+    """Make the first answers of each quiet collection ahead (with `answers`), and build the vector index of each
+    one that is due for one, one at a time; none for a collection with a job running."""
     for info in workspace.collections():
+        if info.modality == DAMAGED or jobs.active(info.name) is not None:
+            continue
+        if answers is not None and workspace.store.quiet(info.name):
+            answers.warm(info.name)
         # `info.points` was counted just now: a count holds the engine (10 ms at 100k).
-        if (info.modality != DAMAGED and jobs.active(info.name) is None
-                and workspace.store.index_due(info.name, info.points)):
+        if workspace.store.index_due(info.name, info.points):
             started = time.monotonic()
             built = workspace.store.index(info.name)
             _say(f"{info.name}: vector index {'built' if built else 'dropped (the collection was written to or busy)'}"
@@ -64,13 +70,14 @@ def _run(jobs: Jobs, collection: str, work) -> dict | None:
     return job.result
 
 
-def start(workspace: Workspace, jobs: Jobs, interval: float, work=tick) -> threading.Thread:
-    """`work` (a tick) now and every `interval` seconds after each one's start, in a daemon thread."""
+def start(workspace: Workspace, jobs: Jobs, interval: float, work=tick, *more) -> threading.Thread:
+    """`work(workspace, jobs, *more)` (a tick) now and every `interval` seconds after each one's start, in a daemon
+    thread."""
     def loop() -> None:
         while True:
             started = time.monotonic()
             try:
-                work(workspace, jobs)
+                work(workspace, jobs, *more)
             except Exception as exc:  # a tick that fails (a store error) is reported; the next one tries again
                 _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
             time.sleep(max(0.0, interval - (time.monotonic() - started)))

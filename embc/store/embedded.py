@@ -235,15 +235,23 @@ class EmbeddedStore:
         """Whether a resident collection of `points` should have its vector index built (again): it holds at
         least INDEX_FROM points, a tenth of which (all, when none was built here) were written since, and none
         in the last QUIET seconds, nor a failed build in the last RETRY seconds."""
+        if not self.quiet(name):
+            return False
+        with self._memo_lock:
+            written = self._since_index.get(name, (0, 0.0))[0]
+            indexed = name in self._indexed
+            failed = self._index_failed.get(name, -RETRY)
+        if time.monotonic() - failed < RETRY:
+            return False
+        return points >= INDEX_FROM and (not indexed or written >= points / 10)
+
+    def quiet(self, name: str) -> bool:
+        """Whether a resident collection had no write in the last QUIET seconds."""
         if self._resident is None:
             return False
         with self._memo_lock:
-            written, last = self._since_index.get(name, (0, 0.0))
-            indexed = name in self._indexed
-            failed = self._index_failed.get(name, -RETRY)
-        if time.monotonic() - last < QUIET or time.monotonic() - failed < RETRY:
-            return False
-        return points >= INDEX_FROM and (not indexed or written >= points / 10)
+            last = self._since_index.get(name, (0, 0.0))[1]
+        return time.monotonic() - last >= QUIET
 
     def index(self, name: str) -> bool:
         """Build a resident collection's vector index beside the questions (see `embc.store.indexing`), and

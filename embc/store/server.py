@@ -146,6 +146,9 @@ class ServerStore:
     def index_due(self, name: str, points: int) -> bool:
         return False  # a Qdrant server builds its indexes itself
 
+    def quiet(self, name: str) -> bool:
+        return False
+
     def index(self, name: str) -> bool:
         return False
 

@@ -128,6 +128,9 @@ class Store(Protocol):
     def index_due(self, name: str, points: int) -> bool:
         """Whether `index` would speed up the searches of the collection, of `points`, now."""
 
+    def quiet(self, name: str) -> bool:
+        """Whether nothing was written to the collection of late, by this store (False where others write)."""
+
     def index(self, name: str) -> bool:
         """Build the collection's vector index beside the questions; False when nothing changed."""
 
