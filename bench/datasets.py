@@ -13,6 +13,10 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
 - fashion-train-10: 1,800 items, 10 classes. The training images of Debian `dataset-fashion-mnist`
   (MIT/Expat).
 - tuxpaint-8: 600 items, 8 classes. Stamp images from Debian `tuxpaint-stamps-default`, by category (GPL-2).
+- fortunes-5: 850 items, 5 classes. Quotations from five other fortune files than fortunes-8's.
+- wordnet-nouns-20: 1,620 items, 20 classes. Noun glosses from 20 lexicographer files (WordNet 3.0 licence).
+- fashion-test-5: 720 items, 5 classes. The test images of Debian `dataset-fashion-mnist`, five of the classes.
+- digits-fashion-20: 1,590 items, 20 classes: digits-10's images and Fashion-MNIST's test images together.
 
 The Debian packages: `apt-get install -y wordnet-base fortunes dataset-fashion-mnist tuxpaint-stamps-default`.
 """
@@ -30,10 +34,13 @@ WORDNET = Path("/usr/share/wordnet")
 FORTUNES = Path("/usr/share/games/fortunes")
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 STAMPS = Path("/usr/share/tuxpaint/stamps")
-LEXNAMES = {4: "act", 7: "attribute", 9: "cognition", 10: "communication", 11: "event", 14: "group", 18: "person",
-            19: "phenomenon", 21: "possession", 27: "substance", 29: "body", 30: "change", 31: "cognition",
-            32: "communication", 33: "competition", 34: "consumption", 35: "contact", 36: "creation",
-            37: "emotion", 38: "motion", 39: "perception", 40: "possession", 41: "social"}
+LEXNAMES = {3: "tops", 4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: "cognition",
+            10: "communication", 11: "event", 12: "feeling", 13: "food", 14: "group", 15: "location", 16: "motive",
+            17: "object", 18: "person", 19: "phenomenon", 20: "plant", 21: "possession", 22: "process",
+            23: "quantity", 24: "relation", 25: "shape", 26: "state", 27: "substance", 28: "time",
+            29: "body", 30: "change", 31: "cognition", 32: "communication", 33: "competition", 34: "consumption",
+            35: "contact", 36: "creation", 37: "emotion", 38: "motion", 39: "perception", 40: "possession",
+            41: "social"}
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
                    "ankle-boot"]
 
@@ -104,19 +111,51 @@ def _fortune_files(out: Path, rng: np.random.Generator) -> int:
     return _write_jsonl(out, _uneven(quotes, [400, 300, 250, 200, 150, 120, 100, 80], rng))
 
 
+def _fortune_files_5(out: Path, rng: np.random.Generator) -> int:
+    quotes = _fortunes(["startrek", "linux", "drugs", "education", "ethnic"])
+    return _write_jsonl(out, _uneven(quotes, [300, 200, 160, 110, 80], rng))
+
+
+def _wordnet_nouns_20(out: Path, rng: np.random.Generator) -> int:
+    nouns = _glosses("noun", [4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 17, 18, 19, 20, 21, 23, 26, 27, 28])
+    return _write_jsonl(out, _uneven(nouns, [150, 140, 130, 120, 110, 100, 95, 90, 85, 80, 75, 70, 65, 60, 55, 50,
+                                             45, 40, 30, 30], rng))
+
+
 def _digits(out: Path, rng: np.random.Generator) -> int:
+    return _write_images(out, _uneven(_digit_groups(), [180, 170, 160, 150, 130, 110, 90, 75, 60, 45], rng))
+
+
+def _digit_groups() -> dict[str, list[np.ndarray]]:
+    """scikit-learn's digits by digit, upscaled to 32x32."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     pictures = (digits.images * 255 / 16).astype(np.uint8).repeat(4, 1).repeat(4, 2)
-    groups = {str(d): [pictures[i] for i in np.flatnonzero(digits.target == d)] for d in range(10)}
-    return _write_images(out, _uneven(groups, [180, 170, 160, 150, 130, 110, 90, 75, 60, 45], rng))
+    return {str(d): [pictures[i] for i in np.flatnonzero(digits.target == d)] for d in range(10)}
 
 
 def _fashion_train(out: Path, rng: np.random.Generator) -> int:
-    images, labels = _idx("train-images-idx3-ubyte.gz").reshape(-1, 28, 28), _idx("train-labels-idx1-ubyte.gz")
-    groups = {FASHION_CLASSES[c]: [images[i] for i in np.flatnonzero(labels == c)[:2000]] for c in range(10)}
-    return _write_images(out, _uneven(groups, [300, 260, 230, 200, 180, 160, 140, 120, 110, 100], rng))
+    return _write_images(out, _uneven(_fashion("train"), [300, 260, 230, 200, 180, 160, 140, 120, 110, 100], rng))
+
+
+def _fashion_test_5(out: Path, rng: np.random.Generator) -> int:
+    test = _fashion("t10k")
+    groups = {c: test[c] for c in ("trouser", "pullover", "sandal", "shirt", "bag")}
+    return _write_images(out, _uneven(groups, [250, 190, 140, 90, 50], rng))
+
+
+def _digits_fashion_20(out: Path, rng: np.random.Generator) -> int:
+    groups = {**{f"digit-{d}": images for d, images in _digit_groups().items()}, **_fashion("t10k")}
+    return _write_images(out, _uneven(groups, [140, 130, 120, 115, 110, 100, 95, 90, 85, 80, 75, 70, 65, 60, 55,
+                                               50, 45, 40, 35, 30], rng))
+
+
+def _fashion(split: str) -> dict[str, list[np.ndarray]]:
+    """Fashion-MNIST's images of a split (train, t10k) by class, at most 2,000 each."""
+    images = _idx(f"{split}-images-idx3-ubyte.gz").reshape(-1, 28, 28)
+    labels = _idx(f"{split}-labels-idx1-ubyte.gz")
+    return {FASHION_CLASSES[c]: [images[i] for i in np.flatnonzero(labels == c)[:2000]] for c in range(10)}
 
 
 def _stamps(out: Path, rng: np.random.Generator) -> int:
@@ -133,7 +172,8 @@ def _stamps(out: Path, rng: np.random.Generator) -> int:
 # Each set's file or folder name, and its maker.
 SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wordnet_verbs,
         "fortunes-8.jsonl": _fortune_files, "digits-10": _digits, "fashion-train-10": _fashion_train,
-        "tuxpaint-8": _stamps}
+        "tuxpaint-8": _stamps, "fortunes-5.jsonl": _fortune_files_5, "wordnet-nouns-20.jsonl": _wordnet_nouns_20,
+        "fashion-test-5": _fashion_test_5, "digits-fashion-20": _digits_fashion_20}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:
