@@ -35,3 +35,14 @@ def test_a_quiet_collection_gets_its_first_answers_made_ahead(clustered_home, tm
         assert answers.warm("wordnet") == 1 + len(clusters)
         page = _sent(answers, "wordnet", answers.members("wordnet", 3))
         assert [e["item"] for e in page["items"]] == [e.item for e in ws.members("wordnet", 3, PAGE)]
+
+
+def test_first_answers_are_made_once_for_each_version_of_a_collection(clustered_home, tmp_path):
+    """Answers sent out to make room are not made again at every tick (many collections, little room)."""
+    shutil.copytree(clustered_home, tmp_path / "home")
+    with Workspace(tmp_path / "home", resident=True) as ws:
+        answers = Answers(ws, max_bytes=1024)  # too little room to keep any of them
+        assert answers.warm("wordnet") == 9
+        assert answers.warm("wordnet") == 0
+        ws.rename("wordnet", 3, "body parts")  # a new version of the collection
+        assert answers.warm("wordnet") == 9

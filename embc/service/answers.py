@@ -43,6 +43,9 @@ class Answers:
         self._kept: OrderedDict[tuple, tuple[tuple, bytes]] = OrderedDict()  # (collection, question) -> version, JSON
         self._size = 0
         self._lock = threading.Lock()
+        # collection -> the version whose first answers were made ahead: made once, so that answers the least
+        # recently sent went out to make room for are not made again at every tick
+        self._warmed: dict[str, tuple] = {}
 
     def clusters(self, collection: str, run: int | None = None) -> Question:
         return ("clusters", run), CLUSTER_LIST, lambda: [c.to_dict() for c in self.workspace.clusters(collection, run)]
@@ -65,9 +68,9 @@ class Answers:
 
     def warm(self, collection: str) -> int:
         """Make the cluster list and the first page of each cluster's members (of the latest run) that are not
-        kept for the collection as it is; how many were made."""
+        kept for the collection as it is, once for each version of it; how many were made."""
         version = self.workspace.version(collection)
-        if version is None:
+        if version is None or self._warmed.get(collection) == version:
             return 0
         made = 0
         try:
@@ -81,7 +84,8 @@ class Answers:
                     self._made(collection, question, version)
                     made += 1
         except EmbcError:  # no complete run yet, or the collection went meanwhile
-            pass
+            return made
+        self._warmed[collection] = version
         return made
 
     def _kept_body(self, key: tuple, version: tuple | None) -> bytes | None:
