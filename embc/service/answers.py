@@ -74,12 +74,12 @@ class Answers:
             return 0
         made = 0
         try:
-            questions = [self.clusters(collection)]
-            listed = self._kept_body((collection, questions[0][0]), version)
+            listing = self.clusters(collection)
+            listed = self._kept_body((collection, listing[0]), version)
             if listed is None:
-                listed, made = self._made(collection, questions[0], version), 1
-            questions = [self.members(collection, c["id"]) for c in json.loads(listed)[:WARM_CLUSTERS]]
-            for question in questions:
+                listed, made = self._made(collection, listing, version), 1
+            for cluster in json.loads(listed)[:WARM_CLUSTERS]:
+                question = self.members(collection, cluster["id"])
                 if self._kept_body((collection, question[0]), version) is None:
                     self._made(collection, question, version)
                     made += 1
