@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from embc.errors import EmbcError
-from embc.store.vectors import Group, reported
+from embc.store.vectors import Group
 
 
 def start(root: Path, name: str, groups: Sequence[Group],
@@ -69,8 +69,8 @@ def main() -> int:
 
     root, name, groups = pickle.load(sys.stdin.buffer)
     try:
-        EmbeddedStore(Path(root)).set_payloads(name, reported(groups, lambda done, total: print(
-            "done", done, total, flush=True)))
+        EmbeddedStore(Path(root)).set_payloads(name, groups, lambda done, total: print(
+            "done", done, total, flush=True))
     except Exception as exc:  # every failure goes back to the job as one line
         print("error", " ".join(str(exc).split()) or type(exc).__name__, flush=True)
         return 1

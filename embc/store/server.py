@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import wraps
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -118,15 +118,16 @@ class ServerStore:
                 return
 
     @_checked
-    def set_payloads(self, name: str, groups: Iterable[Group]) -> None:
-        for ids, values in groups:
+    def set_payloads(self, name: str, groups: Sequence[Group],
+                     progress: Callable[[int, int], None] | None = None) -> None:
+        for ids, values in reported(groups, progress):
             self.client.set_payload(name, payload=values, points=list(ids), wait=True)
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
         # The client waits on the network without the GIL: a thread is enough.
         pool = ThreadPoolExecutor(1)
-        writing = pool.submit(self.set_payloads, name, reported(groups, progress))
+        writing = pool.submit(self.set_payloads, name, groups, progress)
         pool.shutdown(wait=False)
         return writing.result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from itertools import chain
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, ContextManager, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -105,8 +105,10 @@ class Store(Protocol):
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
         """All matching points, a page at a time, in a stable order; `keys` limits the payload fields."""
 
-    def set_payloads(self, name: str, groups: Iterable[Group]) -> None:
-        """For each (ids, values) group, set the same payload values on all its points: one call a group."""
+    def set_payloads(self, name: str, groups: Sequence[Group],
+                     progress: Callable[[int, int], None] | None = None) -> None:
+        """For each (ids, values) group, set the same payload values on all its points: one call a group, with
+        `progress(done, total)` after each."""
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:

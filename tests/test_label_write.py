@@ -1,0 +1,81 @@
+"""A large label write on the embedded store drops the `cluster` index for the write and builds it again after
+(cheaper than keeping it up to date at 1M points); a crash in between leaves it built again at the next
+opening; a resident store (a server's) keeps it throughout, as its questions use it."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from qdrant_edge import EdgeShard, UpdateOperation
+
+from embc.store import embedded
+from embc.store.embedded import EmbeddedStore
+from embc.store.vectors import CollectionInfo
+
+N = 60
+
+
+def _indexes(root) -> list[str]:
+    shard = EdgeShard.load(str(root / "c" / "shard"))
+    try:
+        return list(shard.info().payload_schema)
+    finally:
+        shard.close()
+
+
+@pytest.fixture
+def filled(tmp_path):
+    store = EmbeddedStore(tmp_path)
+    store.create_collection(CollectionInfo("c", 4, "test-model", "text"))
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(N, 4)).astype(np.float32)
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, str(i))) for i in range(N)]
+    store.upsert("c", ids, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), [{"item": i} for i in ids])
+    return store, ids
+
+
+def _groups(ids: list[str]) -> list:
+    return [(ids[c::3], {"cluster": c, "cluster_run": 1}) for c in range(3)]
+
+
+@pytest.mark.parametrize("resident", [False, True])
+def test_a_large_write_goes_without_the_index_and_builds_it_again(filled, tmp_path, monkeypatch, resident):
+    store, ids = filled
+    store = EmbeddedStore(tmp_path, resident=resident)
+    monkeypatch.setattr(embedded, "REINDEX_FROM", N)
+    seen = []
+
+    def progress(done: int, total: int) -> None:  # between the groups, while the write holds the shard
+        seen.append(list(store._open["c"].info().payload_schema) if not resident else
+                    list(store._kept("c").info().payload_schema))
+
+    with store.session("c"):
+        store.set_payloads("c", _groups(ids), progress)
+    assert seen == ([["cluster"]] * 3 if resident else [[]] * 3)
+    assert store.facet("c", "cluster") == {0: 20, 1: 20, 2: 20}  # a facet needs the index
+    assert store.count("c", {"cluster": 1}) == 20
+    store.close()
+    assert _indexes(tmp_path) == ["cluster"]
+
+
+def test_a_small_write_keeps_the_index(filled, tmp_path):
+    store, ids = filled
+    seen = []
+    with store.session("c"):
+        store.set_payloads("c", _groups(ids), lambda done, total: seen.append(
+            list(store._open["c"].info().payload_schema)))
+    assert seen == [["cluster"]] * 3
+
+
+def test_an_index_a_crash_left_dropped_is_built_at_the_next_opening(filled, tmp_path):
+    store, ids = filled
+    store.set_payloads("c", _groups(ids))
+    shard = EdgeShard.load(str(tmp_path / "c" / "shard"))  # killed between the drop and the build
+    shard.update(UpdateOperation.delete_field_index("cluster"))
+    shard.close()
+    assert _indexes(tmp_path) == []
+    assert store.count("c", {"cluster": 2}) == 20
+    assert _indexes(tmp_path) == ["cluster"]
+    assert store.facet("c", "cluster") == {0: 20, 1: 20, 2: 20}
