@@ -5,9 +5,9 @@
 2. a full recluster of precomputed 384-d vectors (10k, 100k, 1M) vs a bare scikit-learn KMeans fit on the
    same array, each in its own process so that peak memory (above the process's footprint once its
    libraries are imported, plus all of any process it starts) can be read and compared with the raw vector
-   bytes; then 1% more vectors and an incremental recluster, timed against the full one (below 1M: the
-   first run after the ingest, then the median of 3 alternated runs each, and the highest peak memory of the
-   3; the 1M run is a first run);
+   bytes; then 1% more vectors and an incremental recluster, timed against the full one (the first run after
+   the ingest, then runs that replace its labels alternated with the bare fit: below 1M the median of 3 each,
+   with the highest peak memory of the 3; at 1M one each);
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
    trustworthiness of both (`--no-projection` skips it).
 """
@@ -221,7 +221,7 @@ def _median_run(runs: list[dict]) -> dict:
     return run
 
 
-def bench_recluster(n: int, work: Path, warm: bool = True, repeats: int = 3) -> dict:
+def bench_recluster(n: int, work: Path, repeats: int = 3) -> dict:
     """A full recluster of n vectors against the bare fit, alternated `repeats` times; then 1% more vectors
     and an incremental run, each repeat on its own copy of the store."""
     from embc.ingest.items import point_id
@@ -237,7 +237,7 @@ def bench_recluster(n: int, work: Path, warm: bool = True, repeats: int = 3) -> 
     raw = X.nbytes
     del X, keys, order
     # The first run after the ingest also warms the numba cache and the OS file cache.
-    first = measure("embc", work, npy, n) if warm else None
+    first = measure("embc", work, npy, n)
     embc_runs, bare_runs = [], []
     for _ in range(repeats):
         embc_runs.append(measure("embc", work, npy, n))
@@ -286,8 +286,8 @@ def main() -> None:
                         f"{r['bare_s']:.2f} s | {seconds:.2f} s | **{seconds / r['bare_s']:.2f}x** | |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
-            r = bench_recluster(n, Path(work), warm=n < 1_000_000, repeats=3 if n < 1_000_000 else 1)
-        rows += [recluster_row(r, run) for run in (r["first"], r["embc"]) if run]
+            r = bench_recluster(n, Path(work), repeats=3 if n < 1_000_000 else 1)
+        rows += [recluster_row(r, run) for run in (r["first"], r["embc"])]
         inc = r["incremental"]
         assert (inc["mode"], inc["points"]) == ("incremental", n // 100), inc
         rows.append(f"| incremental recluster: {n // 100:,} new (1%) on {n:,} | the full run above "
