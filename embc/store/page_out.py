@@ -70,7 +70,7 @@ class Spill:
                     self.cache.compact(self.keys, X, self.at, force=bool(bad.any()))
                 except OSError:  # no room to rewrite it: it stays as it was, larger than it need be
                     pass
-        usable = np.isfinite(X).all(axis=1) & X.any(axis=1)
+        usable = _usable(X)
         if usable.all():
             return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads, int(bad.sum()))
         kept = np.flatnonzero(usable)
@@ -173,6 +173,18 @@ def payloads_of(store: Store, collection: str, ids: list[str]) -> list[dict]:
     """The PAYLOAD_KEYS of the points `ids`, in order; empty for a point a server deleted meanwhile."""
     found = {r.id: r.payload for r in store.retrieve(collection, ids, keys=PAYLOAD_KEYS)} if ids else {}
     return [found.get(i, {}) for i in ids]
+
+
+def _usable(X: np.ndarray, per: int = 16384) -> np.ndarray:
+    """Which rows are finite and not all zeros. Stored vectors are of unit length (the collections' distance is
+    the cosine), so those are the rows whose squared norm is finite and not 0: computed a block at a time,
+    0.17 s at 1M x 384 against 0.5-1.2 s for isfinite and any over the whole matrix."""
+    out = np.empty(len(X), bool)
+    for start in range(0, len(X), per):
+        block = X[start:start + per]
+        squared = np.einsum("ij,ij->i", block, block)
+        out[start:start + per] = np.isfinite(squared) & (squared > 0)
+    return out
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:
