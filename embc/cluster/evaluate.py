@@ -9,6 +9,7 @@ import numpy as np
 
 SILHOUETTE_SAMPLE = 10_000
 BLOCK = 1024  # sample rows per block of distances: 40 MB at the full sample
+Parts = tuple[np.ndarray, np.ndarray, np.ndarray]  # each row's cluster as 0..k-1, the sizes, the centroids
 
 
 @dataclass
@@ -47,7 +48,7 @@ def evaluate(X: np.ndarray, labels: np.ndarray, truth: Sequence[str | None] | No
         out["silhouette"] = float(result.silhouettes.mean())
         parts = _centroids(Xc, lc)  # both indices start from them: 0.4 s at 1M x 384
         out["davies_bouldin"] = davies_bouldin(Xc, lc, parts=parts)
-        out["calinski_harabasz"] = calinski_harabasz(Xc, lc, parts)
+        out["calinski_harabasz"] = calinski_harabasz(Xc, lc, parts=parts)
     if truth is not None:
         known = np.array([t is not None for t in truth], dtype=bool)
         if known.any():
@@ -129,9 +130,6 @@ def davies_bouldin(X: np.ndarray, labels: np.ndarray, chunk: int = 16384, parts:
         return 0.0
     apart[apart == 0] = np.inf
     return float(((spread[:, None] + spread[None, :]) / apart).max(axis=1).mean())
-
-
-Parts = tuple[np.ndarray, np.ndarray, np.ndarray]  # each row's cluster as 0..k-1, the sizes, the centroids
 
 
 def _centroids(X: np.ndarray, labels: np.ndarray) -> Parts:
