@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from embc.errors import EmbcError, NotFound, ParameterError
-from embc.ingest.items import point_id
+from embc.ingest.items import Item, ItemError, point_id
 from embc.results import ClusterSummary, Entry
-from embc.store.vectors import CollectionInfo, Record, Store
+from embc.store.vectors import CollectionInfo, Record, Search, Store
 
 if TYPE_CHECKING:
     from embc.store.reports import ReportStore
@@ -143,16 +144,27 @@ def find_point(store: Store, collection: str, point: str) -> Record:
     return found[0]
 
 
-def similar_items(store: Store, reports: ReportStore, collection: str, vector: np.ndarray,
-                  cluster: int | None = None, limit: int = 10, exclude: str | None = None) -> list[Entry]:
-    """Nearest items to a vector (`limit` of them, 0: all), optionally inside one cluster of the latest run;
-    `exclude`: a point id left out (the stored item asked about)."""
-    if cluster is not None:
+@dataclass
+class Nearest:
+    """A similarity question as searched: its vector, `limit` items (0: all), optionally inside one cluster of
+    the latest run, less `exclude` (the point id of the stored item asked about)."""
+
+    vector: np.ndarray
+    cluster: int | None = None
+    limit: int = 10
+    exclude: str | None = None
+
+
+def similar_items(store: Store, reports: ReportStore, collection: str, asks: Sequence[Nearest]) -> list[list[Entry]]:
+    """The nearest items for each question, from one store search."""
+    for cluster in {ask.cluster for ask in asks} - {None}:
         check_cluster(store, reports, collection, cluster)
-    wanted = limit or max(store.count(collection), 1)
-    hits = store.search(collection, vector, wanted + (exclude is not None),
-                        match=None if cluster is None else {"cluster": cluster})
-    return [entry(h) for h in hits if h.id != exclude][:wanted]
+    everything = max(store.count(collection), 1) if any(not ask.limit for ask in asks) else 0
+    wanted = [ask.limit or everything for ask in asks]
+    found = store.search_many(collection, [
+        Search(ask.vector, n + (ask.exclude is not None), None if ask.cluster is None else {"cluster": ask.cluster})
+        for ask, n in zip(asks, wanted)])
+    return [[entry(h) for h in hits if h.id != ask.exclude][:n] for ask, n, hits in zip(asks, wanted, found)]
 
 
 def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, image=None) -> np.ndarray:
@@ -160,22 +172,35 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
     by `load(model, dim=, weights=, precision=)` as the collection's items were."""
     from pathlib import Path
 
-    from embc.ingest.registry import accepts
-    from embc.ingest.items import Item, ItemError
-
-    kind = "text" if text is not None else "image"
-    if not accepts(info.model, kind):
-        raise EmbcError(f"collection '{info.name}' holds {info.modality} items ({info.model}): "
-                        f"it cannot be queried with {'a text' if kind == 'text' else 'an image'}")
+    if text is not None:
+        return embed_texts(info, load, [text])[0]
+    _check_accepts(info, "image")
     path = image if isinstance(image, (str, Path)) else None
-    if image is not None and path is not None and not Path(path).is_file():
+    if path is not None and not Path(path).is_file():
         raise EmbcError(f"no image file '{image}'")
-    query = Item(key="query", source="query", kind=kind, text=text, path=None if path is None else str(path),
+    query = Item(key="query", source="query", kind="image", path=None if path is None else str(path),
                  prepared=None if path is not None else image)
     embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     try:
-        if image is not None:
-            query.prepared = embedder.prepare(query)
+        query.prepared = embedder.prepare(query)
         return embedder.embed([query])[0]
     except ItemError as exc:
-        raise EmbcError(f"cannot embed the query {'text' if text is not None else f'image {image!r}'}: {exc}") from None
+        raise EmbcError(f"cannot embed the query image {image!r}: {exc}") from None
+
+
+def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> np.ndarray:
+    """Query texts as vectors in the collection's space, in one model call (see `embed_query`)."""
+    _check_accepts(info, "text")
+    embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+    try:
+        return embedder.embed([Item(key="query", source="query", kind="text", text=text) for text in texts])
+    except ItemError as exc:
+        raise EmbcError(f"cannot embed the query text: {exc}") from None
+
+
+def _check_accepts(info: CollectionInfo, kind: str) -> None:
+    from embc.ingest.registry import accepts
+
+    if not accepts(info.model, kind):
+        raise EmbcError(f"collection '{info.name}' holds {info.modality} items ({info.model}): "
+                        f"it cannot be queried with {'a text' if kind == 'text' else 'an image'}")

@@ -8,7 +8,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from embc.coalesce import Coalesced
     from embc.decode.decoder import Decoder
     from embc.ingest.embedders import Embedder
+    from embc.queries import Nearest
     from embc.store.reports import ReportStore
 
 Source = str | os.PathLike | Iterable[Any]
@@ -337,23 +338,39 @@ class Workspace:
                 limit: int = 10) -> list[Entry]:
         """The stored items nearest to a text, an image (a file path or a PIL image), a stored item (key or point
         id) or a vector, best first; optionally inside one cluster of the latest run."""
-        from embc.queries import embed_query, find_point, similar_items
+        return self.similar_many(collection, [dict(text=text, image=image, item=item, vector=vector, cluster=cluster,
+                                                   limit=limit)])[0]
 
-        if text is not None and (not isinstance(text, str) or not text.strip()):
-            raise ParameterError("the query text is empty")
-        _one_of(text=text, image=image, item=item, vector=vector)
+    def similar_many(self, collection: str, asks: Sequence[Mapping[str, Any]]) -> list[list[Entry]]:
+        """`similar` for each ask (a mapping of its keyword arguments), searched in one store call and with the
+        texts embedded in one model call: what a server asked many questions at once does."""
+        from embc.queries import embed_texts, similar_items
+
         info = self._info(collection)
+        asks = [{**ask, "text": _query_text(ask.get("text"))} if ask.get("text") is not None else ask for ask in asks]
+        texts = [ask["text"] for ask in asks if ask.get("text") is not None]
+        embedded = iter(embed_texts(info, self._query_embedder, texts) if len(texts) > 1 else [None] * len(texts))
+        return similar_items(self.store, self.reports, collection, [
+            self._nearest(info, embedded=next(embedded) if ask.get("text") is not None else None, **ask)
+            for ask in asks])
+
+    def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, item: str | None = None,
+                 vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None, limit: int = 10,
+                 embedded: np.ndarray | None = None) -> Nearest:
+        """A similarity question, checked, with its query embedded (unless `embedded` already) or looked up."""
+        from embc.queries import Nearest, embed_query, find_point
+
+        _one_of(text=text, image=image, item=item, vector=vector)
         limit = _limit(limit)
         cluster = None if cluster is None else _cluster_id(cluster)
-        exclude = None
         if item is not None:
-            record = find_point(self.store, collection, str(item))
-            query, exclude = record.vector, record.id
-        elif vector is not None:
-            query = _query_vector(vector, info.dim)
-        else:
-            query = embed_query(info, self._query_embedder, text=text, image=image)
-        return similar_items(self.store, self.reports, collection, query, cluster, limit, exclude)
+            record = find_point(self.store, info.name, str(item))
+            return Nearest(record.vector, cluster, limit, record.id)
+        if vector is not None:
+            return Nearest(_query_vector(vector, info.dim), cluster, limit)
+        if embedded is None:
+            embedded = embed_query(info, self._query_embedder, text=text, image=image)
+        return Nearest(embedded, cluster, limit)
 
     def item(self, collection: str, key: str) -> Entry:
         """One stored item, by item key or point id; NotFound when there is none."""
@@ -536,6 +553,12 @@ def _paths(source: Source) -> list[Path] | None:
 
         return [s if isinstance(s, Keyed) else Path(s) for s in source]
     return None
+
+
+def _query_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ParameterError("the query text is empty")
+    return text
 
 
 def _query_vector(vector, dim: int) -> np.ndarray:

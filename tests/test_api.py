@@ -82,6 +82,15 @@ def test_members_nearest_the_centre_first_and_similar_items(ws, run):
     inside = ws.similar("wordnet", item=hits[0].item, cluster=animals.id, limit=3)
     assert len(inside) == 3 and {h.cluster for h in inside} == {animals.id} and hits[0].id not in {h.id for h in inside}
 
+    # Many questions at once, searched together: each answered as when asked alone.
+    vector = [(-1.0) ** i for i in range(384)]
+    asks = [{"item": first, "cluster": animals.id, "limit": 0}, {"text": "a breed of hunting dog", "limit": 5},
+            {"item": hits[0].item, "cluster": animals.id, "limit": 3}, {"vector": vector}]
+    together = ws.similar_many("wordnet", asks)
+    assert [[h.id for h in found] for found in together] == [
+        [h.id for h in found] for found in (near, hits, inside, ws.similar("wordnet", vector=vector))]
+    assert len(together[3]) == 10
+
 
 def test_a_second_query_does_not_load_the_model_again(ws, run, monkeypatch):
     from embc.ingest import registry

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embc.errors import EmbcError
-from embc.store.vectors import CollectionInfo
+from embc.store.vectors import CollectionInfo, Search
 
 
 def _points(n: int, dim: int = 8, seed: int = 0):
@@ -103,6 +103,13 @@ def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled
     assert hits[0].id == ids[30] and hits[0].score == pytest.approx(1.0, abs=1e-4)
     assert all(store.retrieve("docs", [h.id])[0].payload["cluster"] == 1 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # Several searches in one call: each finds what it finds alone.
+    searches = [Search(vectors[30], 5, {"cluster": 1}), Search(vectors[3], 2), Search(vectors[7], 50, {"cluster": -1})]
+    alone = [store.search("docs", s.vector, s.limit, s.match) for s in searches]
+    together = store.search_many("docs", searches)
+    assert [[h.id for h in hits] for hits in together] == [[h.id for h in hits] for hits in alone]
+    assert [len(hits) for hits in together] == [5, 2, 5] and together[1][0].id == ids[3]
+    assert store.search_many("docs", []) == []
 
 
 def test_labels_written_beside_other_work_report_progress_and_errors(filled):

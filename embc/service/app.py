@@ -27,6 +27,7 @@ from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.answers import PAGE, Answers
+from embc.service.batches import Batches
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
@@ -64,6 +65,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     a request body over `max_body` bytes is refused with 413; `every` (seconds): recluster every collection
     on that schedule, from the server's start."""
     jobs, metrics, answers = Jobs(), Metrics(), Answers(workspace)
+    # Similarity questions asked at once share one search; those that embed a text or image share model calls
+    # too, apart from the others, which need no model.
+    similar_batches = Batches(lambda key, asks: workspace.similar_many(key[0], asks))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -71,6 +75,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             schedule.start(workspace, jobs, every)
         schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers)
         yield
+        similar_batches.close()
 
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
                   lifespan=lifespan)
@@ -225,8 +230,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             query = {"text": body.text, "item": body.item, "vector": body.vector}
         else:
             query = {"image": await run_in_threadpool(uploads.image, body.image)}
-        hits = await run_in_threadpool(lambda: workspace.similar(collection, cluster=body.cluster, limit=body.limit,
-                                                                 **query))
+        kind = "stored" if query.get("text") is None and query.get("image") is None else "model"
+        hits = await similar_batches((collection, kind), {"cluster": body.cluster, "limit": body.limit, **query})
         return [h.to_dict() for h in hits]
 
     @app.post("/v1/collections/{collection}/recluster", status_code=202, response_model=schemas.Accepted,

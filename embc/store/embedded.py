@@ -23,8 +23,8 @@ from embc.coalesce import Coalescer
 from embc.errors import EmbcError, NotFound
 from embc.store import indexing
 from embc.store.locking import exclusive, holding
-from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name,
-                                reported, to_page, to_record)
+from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search,
+                                check_name, reported, to_page, to_record)
 
 RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of the engine (and the GIL) each
 INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
@@ -51,6 +51,11 @@ def _filter(match: Match | None) -> Filter | None:
         return None
     return Filter(must=[IsEmptyCondition(k) if v is None else FieldCondition(key=k, match=MatchValue(v))
                         for k, v in match.items()])
+
+
+def _query(search: Search) -> QueryRequest:
+    return QueryRequest(limit=search.limit, query=Query.Nearest(np.asarray(search.vector, dtype=np.float32).tolist()),
+                        filter=_filter(search.match), with_payload=True, params=indexing.SEARCH)
 
 
 def _load(folder: Path) -> EdgeShard:
@@ -456,14 +461,17 @@ class EmbeddedStore:
         return dict(counts)
 
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
-        request = QueryRequest(limit=limit, query=Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
-                               filter=_filter(match), with_payload=True, params=indexing.SEARCH)
+        request = _query(Search(vector, limit, match))
         if self._resident is None:
             with self._shard(name) as shard:
                 return [to_record(p, False) for p in shard.query(request)]
         searches = self._searches.get(name) or self._searches.setdefault(name, Coalescer(
             lambda requests: self._query_batch(name, requests)))
         return [to_record(p, False) for p in searches(request)]
+
+    def search_many(self, name: str, searches: Sequence[Search]) -> list[list[Record]]:
+        found = self._query_batch(name, [_query(search) for search in searches]) if searches else []
+        return [[to_record(p, False) for p in hits] for hits in found]
 
     def _query_batch(self, name: str, requests: list[QueryRequest]) -> list[list]:
         with self._shard(name) as shard:

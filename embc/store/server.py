@@ -11,8 +11,8 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError, NotFound
-from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, check_name, reported,
-                                to_page, to_record)
+from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search, check_name,
+                                reported, to_page, to_record)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
@@ -158,11 +158,15 @@ class ServerStore:
         hits = self.client.facet(name, key, limit=1_000_000, exact=True).hits
         return {hit.value: hit.count for hit in hits}
 
-    @_checked
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]:
-        response = self.client.query_points(name, query=np.asarray(vector, dtype=np.float32).tolist(),
-                                            query_filter=_filter(match), limit=limit, with_payload=True)
-        return [to_record(p, False) for p in response.points]
+        return self.search_many(name, [Search(vector, limit, match)])[0]
+
+    @_checked
+    def search_many(self, name: str, searches: Sequence[Search]) -> list[list[Record]]:
+        requests = [models.QueryRequest(query=np.asarray(s.vector, dtype=np.float32).tolist(), filter=_filter(s.match),
+                                        limit=s.limit, with_payload=True) for s in searches]
+        found = self.client.query_batch_points(name, requests) if requests else []
+        return [[to_record(p, False) for p in response.points] for response in found]
 
     @_checked
     def delete(self, name: str, ids: Sequence[str]) -> None:

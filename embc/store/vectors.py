@@ -56,6 +56,15 @@ class Record:
 
 
 @dataclass
+class Search:
+    """One nearest-neighbour search: the `limit` points nearest `vector`, of those that `match`."""
+
+    vector: np.ndarray
+    limit: int
+    match: Match | None = None
+
+
+@dataclass
 class Page:
     """A page of points paged out of a collection; `total` is how many matched when the page-out began."""
 
@@ -124,6 +133,9 @@ class Store(Protocol):
         """Number of points for each value of an indexed payload field."""
 
     def search(self, name: str, vector: np.ndarray, limit: int, match: Match | None = None) -> list[Record]: ...
+
+    def search_many(self, name: str, searches: Sequence[Search]) -> list[list[Record]]:
+        """Each search's hits, best first, from one store call."""
 
     def delete(self, name: str, ids: Sequence[str]) -> None: ...
 
