@@ -6,8 +6,8 @@ Answered in anyio's worker threads (one per request waiting), similar-by-item at
 requests/s to 16 clients on 2 cores; in an executor of 2 threads, 1,194-1,350, but exact searches (before the
 collection's index is built) then lost their batching: 158 requests/s against 237 (docs/performance.md). Here a
 request waits as a future in the event loop, and each key has one call running at a time, in a small pool of
-threads, for every request of that key that arrived while its last call ran: 1,385-1,786 requests/s, and 265-273
-for exact searches.
+threads, for every request of that key that arrived while its last call ran: 1,020-1,364 requests/s against
+783-1,110 with new items in every request, and 265-273 against 237-238 for exact searches.
 """
 
 from __future__ import annotations
