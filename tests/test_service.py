@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -100,6 +101,28 @@ def test_similar_by_text_item_and_vector(server):
     assert len(by_item) == 2 and hits[0]["id"] not in {h["id"] for h in by_item}
     vector = server.post("/v1/collections/wordnet/similar", json={"vector": [0.05] * 384, "limit": 1})
     assert vector.status_code == 200 and len(vector.json()) == 1
+
+
+def test_similar_questions_asked_at_once_each_get_their_own_answer(server):
+    """Questions that arrive together are searched (and their texts embedded) in one call: each still gets
+    what it gets alone, and one that cannot be answered fails only its own request."""
+    items = [h["item"] for h in server.get("/v1/collections/wordnet/clusters/0/items?limit=12").json()["items"]]
+    bodies = [{"item": key, "limit": 3 + n % 4} for n, key in enumerate(items)]
+    bodies += [{"text": f"a kind of {word}", "limit": 4} for word in ("dog", "tree", "soup", "river", "fever")]
+    bodies += [{"item": "no-such-item"}, {"vector": [(-1.0) ** i for i in range(384)], "cluster": 0, "limit": 5}]
+
+    def ask(body: dict) -> tuple[int, object]:
+        response = server.post("/v1/collections/wordnet/similar", json=body)
+        return response.status_code, response.json()
+
+    alone = [ask(body) for body in bodies]
+    for _ in range(3):
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            together = list(pool.map(ask, bodies))
+        assert [(status, body if status != 200 else [h["id"] for h in body]) for status, body in together] == [
+            (status, body if status != 200 else [h["id"] for h in body]) for status, body in alone]
+    assert [status for status, _ in alone].count(404) == 1 and all(
+        status == 200 for status, _ in alone if status != 404)
 
 
 @pytest.mark.parametrize("method, path, body, status, error", [
