@@ -77,26 +77,30 @@ class Coalescer(Generic[Request, Result]):
         return call.outcome()
 
     def _run(self, batch: list[_Call]) -> None:
-        """Every request in one call; when that fails, each alone, so that a request that cannot be answered
-        fails only its own caller."""
         try:
-            try:
-                results = self._run_many([call.request for call in batch])
-            except Exception as exc:
-                if len(batch) == 1:
-                    batch[0].error = exc
-                    return
-                for call in batch:
-                    try:
-                        call.result = self._run_many([call.request])[0]
-                    except Exception as own:
-                        call.error = own
-                return
-            for call, result in zip(batch, results):
-                call.result = result
+            for call, (result, error) in zip(batch, outcomes(self._run_many, [call.request for call in batch])):
+                call.result, call.error = result, error
         finally:
             for call in batch:
                 call.ready.set()
+
+
+def outcomes(run: Callable[[list[Request]], Sequence[Result]],
+             requests: list[Request]) -> list[tuple[Result | None, BaseException | None]]:
+    """(result, error) of each request: every request in one `run`; when that fails, each alone, so that a
+    request that cannot be answered fails only its own caller."""
+    try:
+        return [(result, None) for result in run(requests)]
+    except Exception as exc:
+        if len(requests) == 1:
+            return [(None, exc)]
+    alone: list[tuple[Result | None, BaseException | None]] = []
+    for request in requests:
+        try:
+            alone.append((run([request])[0], None))
+        except Exception as exc:
+            alone.append((None, exc))
+    return alone
 
 
 class Coalesced:

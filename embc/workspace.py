@@ -347,12 +347,13 @@ class Workspace:
         from embc.queries import embed_texts, similar_items
 
         info = self._info(collection)
-        asks = [{**ask, "text": _query_text(ask.get("text"))} if ask.get("text") is not None else ask for ask in asks]
-        texts = [ask["text"] for ask in asks if ask.get("text") is not None]
-        embedded = iter(embed_texts(info, self._query_embedder, texts) if len(texts) > 1 else [None] * len(texts))
+        texts = {n: _query_text(ask["text"]) for n, ask in enumerate(asks) if ask.get("text") is not None}
+        # One text is embedded as `similar` embeds it; several share one model call.
+        embedded = {}
+        if len(texts) > 1:
+            embedded = dict(zip(texts, embed_texts(info, self._query_embedder, list(texts.values()))))
         return similar_items(self.store, self.reports, collection, [
-            self._nearest(info, embedded=next(embedded) if ask.get("text") is not None else None, **ask)
-            for ask in asks])
+            self._nearest(info, **{**ask, "embedded": embedded.get(n)}) for n, ask in enumerate(asks)])
 
     def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, item: str | None = None,
                  vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None, limit: int = 10,

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Generic, Hashable, Sequence, TypeVar
+from functools import partial
+from typing import Callable, Generic, Hashable, Sequence
 
-Request = TypeVar("Request")
-Result = TypeVar("Result")
+from embc.coalesce import Request, Result, outcomes
+
 THREADS = 4  # keys answered at once, at most: each key's calls run one at a time
 
 
 class Batches(Generic[Request, Result]):
     """`await batches(key, request)`: `run(key, requests)` (results in the same order) for every request of
-    that key waiting when the key's last call ended; a failed call is made again for each request alone, so
-    that a request that cannot be answered fails only its own caller."""
+    that key waiting when the key's last call ended; a failed call is made again for each request alone
+    (`embc.coalesce.outcomes`)."""
 
     def __init__(self, run: Callable[[Hashable, list[Request]], Sequence[Result]], threads: int = THREADS):
         self._run_many = run
@@ -48,8 +49,9 @@ class Batches(Generic[Request, Result]):
         try:
             while self._waiting.get(key):
                 batch = self._waiting.pop(key)
-                outcomes = await loop.run_in_executor(self._pool, self._run, key, [request for request, _ in batch])
-                for (_, future), (result, error) in zip(batch, outcomes):
+                answered = await loop.run_in_executor(self._pool, outcomes, partial(self._run_many, key),
+                                                      [request for request, _ in batch])
+                for (_, future), (result, error) in zip(batch, answered):
                     if future.done():  # its client went away
                         continue
                     if error is None:
@@ -64,17 +66,3 @@ class Batches(Generic[Request, Result]):
             raise
         finally:
             del self._draining[key]
-
-    def _run(self, key: Hashable, requests: list[Request]) -> list[tuple[Result | None, BaseException | None]]:
-        try:
-            return [(result, None) for result in self._run_many(key, requests)]
-        except Exception as exc:
-            if len(requests) == 1:
-                return [(None, exc)]
-        outcomes: list[tuple[Result | None, BaseException | None]] = []
-        for request in requests:
-            try:
-                outcomes.append((self._run_many(key, [request])[0], None))
-            except Exception as exc:
-                outcomes.append((None, exc))
-        return outcomes
