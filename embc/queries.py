@@ -134,14 +134,22 @@ def point_ids(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(i for item in items for i in _candidates(str(item))))
 
 
+def find_points(store: Store, collection: str, points: Sequence[str],
+                keys: Sequence[str] | None = None) -> dict[str, Record]:
+    """The stored points among `points` (point ids or item keys), with their vectors and the payload `keys`
+    (None: all), by the name asked, from one store call; a name that matches no point is left out."""
+    named = {point: _candidates(point) for point in points}
+    records = {r.id: r for r in store.retrieve(collection, point_ids(points), with_vectors=True, keys=keys)}
+    return {point: records[next(i for i in ids if i in records)] for point, ids in named.items()
+            if any(i in records for i in ids)}
+
+
 def find_point(store: Store, collection: str, point: str) -> Record:
     """A stored point, with its vector, by point id (UUID) or by item key (whose point id derives from it)."""
-    ids = _candidates(point)
-    records = {r.id: r for r in store.retrieve(collection, ids, with_vectors=True)}
-    found = [records[i] for i in ids if i in records]
-    if not found:
+    found = find_points(store, collection, [point]).get(point)
+    if found is None:
         raise NotFound(f"no item '{point}' in collection '{collection}'")
-    return found[0]
+    return found
 
 
 @dataclass

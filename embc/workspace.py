@@ -19,7 +19,7 @@ from embc.ingest.items import vector_problem
 from embc.layout import Layout, default_home
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
                           RunResult, SweepPoint)
-from embc.store.vectors import CollectionInfo, Store, check_name
+from embc.store.vectors import CollectionInfo, Record, Store, check_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -344,28 +344,35 @@ class Workspace:
     def similar_many(self, collection: str, asks: Sequence[Mapping[str, Any]]) -> list[list[Entry]]:
         """`similar` for each ask (a mapping of its keyword arguments), searched in one store call and with the
         texts embedded in one model call: what a server asked many questions at once does."""
-        from embc.queries import embed_texts, similar_items
+        from embc.queries import embed_texts, find_points, similar_items
 
         info = self._info(collection)
         texts = {n: _query_text(ask["text"]) for n, ask in enumerate(asks) if ask.get("text") is not None}
-        # One text is embedded as `similar` embeds it; several share one model call.
-        embedded = {}
+        items = {n: str(ask["item"]) for n, ask in enumerate(asks) if ask.get("item") is not None}
+        # One question is answered as `similar` answers it; several share one model call for their texts and one
+        # store call to look up the items they name.
+        embedded, stored = {}, {}
         if len(texts) > 1:
             embedded = dict(zip(texts, embed_texts(info, self._query_embedder, list(texts.values()))))
+        if len(items) > 1:
+            found = find_points(self.store, info.name, list(items.values()), keys=[])
+            stored = {n: found.get(item) for n, item in items.items()}
         return similar_items(self.store, self.reports, collection, [
-            self._nearest(info, **{**ask, "embedded": embedded.get(n)}) for n, ask in enumerate(asks)])
+            self._nearest(info, **{**ask, "embedded": embedded.get(n), "stored": stored.get(n)})
+            for n, ask in enumerate(asks)])
 
     def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, item: str | None = None,
                  vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None, limit: int = 10,
-                 embedded: np.ndarray | None = None) -> Nearest:
-        """A similarity question, checked, with its query embedded (unless `embedded` already) or looked up."""
+                 embedded: np.ndarray | None = None, stored: Record | None = None) -> Nearest:
+        """A similarity question, checked, with its query embedded (unless `embedded` already) or its item looked
+        up (unless `stored` already)."""
         from embc.queries import Nearest, embed_query, find_point
 
         _one_of(text=text, image=image, item=item, vector=vector)
         limit = _limit(limit)
         cluster = None if cluster is None else _cluster_id(cluster)
         if item is not None:
-            record = find_point(self.store, info.name, str(item))
+            record = stored or find_point(self.store, info.name, str(item))
             return Nearest(record.vector, cluster, limit, record.id)
         if vector is not None:
             return Nearest(_query_vector(vector, info.dim), cluster, limit)

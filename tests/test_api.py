@@ -85,10 +85,10 @@ def test_members_nearest_the_centre_first_and_similar_items(ws, run):
     # Many questions at once, searched together: each answered as when asked alone.
     vector = [(-1.0) ** i for i in range(384)]
     asks = [{"item": first, "cluster": animals.id, "limit": 0}, {"text": "a breed of hunting dog", "limit": 5},
-            {"item": hits[0].item, "cluster": animals.id, "limit": 3}, {"vector": vector}]
+            {"item": hits[0].item, "cluster": animals.id, "limit": 3}, {"vector": vector}, {"item": hits[1].id}]
     together = ws.similar_many("wordnet", asks)
-    assert [[h.id for h in found] for found in together] == [
-        [h.id for h in found] for found in (near, hits, inside, ws.similar("wordnet", vector=vector))]
+    assert [[h.id for h in found] for found in together] == [[h.id for h in found] for found in (
+        near, hits, inside, ws.similar("wordnet", vector=vector), ws.similar("wordnet", item=hits[1].id))]
     assert len(together[3]) == 10
 
 
