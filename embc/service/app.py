@@ -313,7 +313,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return FileResponse(path, media_type="image/png", background=BackgroundTask(shutil.rmtree, folder, True))
 
     @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
-        "application/x-ndjson": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}}}, dependencies=[v1])
+        media: {} for media in EXPORT_TYPES.values()}}}, dependencies=[v1])
     def export(collection: str = NAME, format: Literal[tuple(EXPORT_TYPES)] = "jsonl",
                run: int | None = Query(None, ge=1)):
         workspace.clusters(collection, run)  # what is not there is a 404 before the body starts
