@@ -24,6 +24,21 @@ def test_figures_are_titled_pngs_of_the_expected_size(clustered_home, tmp_path, 
         assert (figure.format, figure.size, figure.info["Title"]) == ("PNG", size, title)
 
 
+def test_a_figure_is_written_in_the_format_its_name_gives_and_exactly_there(clustered_home, tmp_path):
+    def plot(name: str):
+        return runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "silhouette", "-c", "wordnet",
+                                   "--out", str(tmp_path / name)])
+
+    for name, starts in (("s.svg", b"<?xml"), ("s.PDF", b"%PDF"), ("no-suffix", b"\x89PNG")):
+        assert plot(name).stdout == f"wrote {tmp_path / name}\n"
+        assert (tmp_path / name).read_bytes().startswith(starts)
+    for name in ("s.jpg", "s.txt"):
+        refused = plot(name)
+        assert (refused.exit_code, refused.stderr) == (1, f"embc: error: cannot write a figure as "
+                                                          f"'{name[1:]}': name a .png, .svg, .pdf file\n")
+        assert not (tmp_path / name).exists()
+
+
 def test_report_store_holds_silhouettes_and_clustered_coordinates(clustered_home):
     con = duckdb.connect(str(clustered_home / "reports.duckdb"), read_only=True)
     try:

@@ -1,4 +1,4 @@
-"""`embc plot`: figures of a collection's latest (or a given) run, as PNG files."""
+"""`embc plot`: figures of a collection's latest (or a given) run, as PNG, SVG or PDF files."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def plot(ctx: typer.Context,
                                      "centroids, interpolate, loss."),
          collection: str = COLLECTION, run: Optional[int] = RUN,
          cluster: Optional[str] = typer.Option(None, "--cluster", help="Montage: only this cluster."),
-         out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG file [default: COLLECTION-KIND.png, "
-                                            "never overwritten]."),
+         out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write: PNG, or SVG or PDF "
+                                            "by its name [default: COLLECTION-KIND.png, never overwritten]."),
          per_cluster: int = typer.Option(8, "--per-cluster", min=1, help="Montage: thumbnails per cluster."),
          start: Optional[str] = typer.Option(None, "--from", help="Interpolate: the item to start from."),
          end: Optional[str] = typer.Option(None, "--to", help="Interpolate: the item to end at.")) -> None:

@@ -1,14 +1,17 @@
-"""matplotlib figures, written as PNG files."""
+"""matplotlib figures, written as PNG (or SVG, PDF) files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
+from embc.errors import ParameterError
+
 THUMB = 96
 LOSSES = {"pixels": "pixel squared error", "features": "pixel error + weighted (1 - feature cosine)",
           "values": "scaled feature squared error"}  # what a decoder's loss measures in each phase
 NOISE_GREY = "#b0b0b0"
+FORMATS = ("png", "svg", "pdf")
 
 
 def _pyplot():
@@ -20,11 +23,20 @@ def _pyplot():
     return plt
 
 
+def figure_format(out: Path) -> str:
+    """The format a figure is written in, from the file's suffix (none: PNG); EmbcError for any other than
+    PNG, SVG and PDF, the formats whose files carry the figure's title."""
+    suffix = Path(out).suffix.lower()
+    if suffix and suffix[1:] not in FORMATS:
+        raise ParameterError(f"cannot write a figure as '{suffix}': name a {', '.join('.' + f for f in FORMATS)} file")
+    return suffix[1:] or "png"
+
+
 def _save(fig, out: Path, title: str) -> Path:
-    """Write the figure as a PNG whose metadata carries its title."""
+    """Write the figure at `out`, in the format its name gives, with its title in the file's metadata."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, metadata={"Title": title})
+    fig.savefig(out, format=figure_format(out), dpi=100, metadata={"Title": title})
     _pyplot().close(fig)
     return out
 
