@@ -532,11 +532,12 @@ class Workspace:
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
              cluster: int | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
-        """Draw a figure of the latest (or a given) run as a PNG file (SVG or PDF when `out` ends so): map (the 2-D map coloured by cluster),
-        elbow (the k sweep of a k="auto" run), silhouette (per-cluster blades), montage (each cluster's
-        images, `per_cluster` of them, or only `cluster`'s); with a decoder (`train_decoder`): centroids (each
-        cluster's decoded centre beside its nearest members), interpolate (decoded images on the line
-        `between` two item keys) and loss (its training and validation loss per epoch)."""
+        """Draw a figure of the latest (or a given) run as a PNG file (SVG or PDF when `out` ends so): map (the
+        2-D map coloured by cluster), elbow (the k sweep of a k="auto" run), silhouette (per-cluster blades),
+        montage (each cluster's images, `per_cluster` of them, or only `cluster`'s); with a decoder
+        (`train_decoder`): centroids (each cluster's decoded centre beside its nearest members), interpolate
+        (decoded images on the line `between` two item keys) and loss (its training and validation loss per
+        epoch)."""
         from embc.report.figures import figure_format
         from embc.report.plots import DECODED, KINDS, plot
 
