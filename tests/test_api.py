@@ -38,9 +38,12 @@ def test_ingest_twice_changes_nothing_and_records_go_in_too(ws):
     mixed = ws.ingest("notes", ["a golden retriever fetching a ball", {"id": "n2", "text": "a bowl of soup",
                                                                        "label": "food"}, 42, "  "])
     assert (mixed.added, [s.reason for s in mixed.skipped]) == (
-        2, ["a int is not a text, a dict, a (key, vector) pair or an image", "empty text"])
-    assert {c.name: c.points for c in ws.collections()} == {"notes": 2, "wordnet": 1600}
-    assert ws.delete("notes") == 2
+        2, ["an int is not a text, a dict, a (key, vector) pair or an image", "empty text"])
+    # Records without an id are keyed by their content, not their position: a second call adds to the first.
+    later = ws.ingest("notes", [{"text": "a tabby cat asleep"}, {"text": "a golden retriever fetching a ball"}])
+    assert (later.added, later.unchanged) == (1, 1)  # the second is the text given alone above
+    assert {c.name: c.points for c in ws.collections()} == {"notes": 3, "wordnet": 1600}
+    assert ws.delete("notes") == 3
 
 
 def test_recluster_returns_a_typed_run_with_labels_by_item_key(ws, run):
@@ -164,6 +167,9 @@ def test_pil_images_and_vectors_go_in_as_records(tmp_path):
     assert hits[0].score > 0.999  # the same picture, given as a file this time
     vectors = ws.ingest("vecs", [("a", [1.0, 0.0, 0.0]), ("b", [0.0, 1.0, 0.0]), {"id": "c", "vector": [1, 1, 0]}])
     assert vectors.added == 3
+    unnamed = [{"vector": [0.0, 0.0, 1.0]}, {"vector": [0.0, 1.0, 1.0]}]
+    assert ws.ingest("vecs", unnamed[:1]).added == 1 and ws.ingest("vecs", unnamed).added == 1
+    assert ws.collection("vecs").points == 5
     assert [h.item for h in ws.similar("vecs", vector=[1.0, 0.1, 0.0], limit=2)] == ["a", "c"]
 
 

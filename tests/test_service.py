@@ -3,6 +3,7 @@ auth, errors as JSON 4xx, recluster jobs, and the refusal to listen beyond loopb
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -160,6 +161,25 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
         {"id": "n3", "text": "a tabby cat asleep"}, {"id": "n4", "text": "  "}]}).json()
     assert (added["collection"], added["added"], added["skipped_items"]) == (
         "notes", 3, [{"source": "records#3", "reason": "empty text"}])
+    # A record ingest cannot use is skipped with the reason the CLI gives a JSONL line; the rest go in.
+    mixed = server.post("/v1/collections/notes/items", json={"records": [
+        {"text": 5}, {"title": "no text"}, {"id": None, "text": "a mug of tea", "source_url": "ignored"},
+        {"id": "n5", "vector": None, "text": "a teapot"}, {"id": "n6", "vector": [1.0, 2.0]}]})
+    assert mixed.status_code == 200 and mixed.json()["added"] == 2
+    assert mixed.json()["skipped_items"] == [
+        {"source": "records#0", "reason": "'text' is not a string"}, {"source": "records#1", "reason": "no 'text' field"},
+        {"source": "n6", "reason": "a vector item cannot go into a collection of text (minilm)"}]
+    # A record without an id is keyed by its text: sent again, in another request, it is the same item.
+    again = server.post("/v1/collections/notes/items", json={"records": [{"text": "a mug of tea"}]}).json()
+    assert (again["added"], again["unchanged"]) == (0, 1)
+    tea = f"text:{hashlib.sha256(b'a mug of tea').hexdigest()[:16]}"
+    assert server.get(f"/v1/collections/notes/items/{tea}").json()["text"] == "a mug of tea"
+    assert server.post("/v1/collections/notes/items", json={"records": ["a text"]}).status_code == 422  # no object
+    # A table collection's rows: every field but id and label is a feature.
+    rows = [{"id": f"r{i}", "label": "big" if i % 2 else "small", "size": float(i), "colour": "red"} for i in range(6)]
+    table = server.post("/v1/collections/rows/items", json={"records": rows, "model": "raw"}).json()
+    assert (table["added"], server.get("/v1/collections/rows").json()["model"]) == (6, "raw")
+    assert server.delete("/v1/collections/rows").status_code == 204
     accepted = server.post("/v1/collections/wordnet/recluster", json={"k": 7, "projection": "none"})
     assert accepted.status_code == 202
     busy = server.post("/v1/collections/wordnet/recluster", json={"k": 6})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import replace
 from typing import Iterable, Iterator
 
 from embc.ingest.items import Item
@@ -16,26 +18,44 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def _by_content(item: Item) -> Item:
+    """The item keyed by what it holds: its text, its vector, or its row's values and label."""
+    if item.kind == "text":
+        return replace(item, key=f"text:{_digest(item.text.encode())}")
+    if item.kind == "vector":
+        return replace(item, key=f"vector:{_digest(item.vector.tobytes())}")
+    row = json.dumps([item.values, item.label], sort_keys=True, default=str)
+    return replace(item, key=f"row:{_digest(row.encode())}")
+
+
 def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
-    """One item per record: a str is a text (its key derives from it), a dict a row like a JSONL line (`text`,
-    `label`, `id`, or `vector` for a precomputed one; every other field a feature when `fields.table`), a
-    (key, vector) pair a precomputed vector, a PIL image an image. Anything else is skipped with its reason."""
+    """One item per record: a str is a text, a dict a row like a JSONL line (`text`, `label`, `id`, or `vector`
+    for a precomputed one; every other field a feature when `fields.table`), a (key, vector) pair a precomputed
+    vector, a PIL image an image. Anything else is skipped with its reason. A record without an id is keyed by
+    its content: by its position, records sent in two calls (or a client's two batches) would share keys, and
+    the second would replace the first."""
     for n, record in enumerate(records):
         where = f"{SOURCE}#{n}"
         if isinstance(record, str):
             text = record.strip()
-            yield (Item(key=f"text:{_digest(text.encode())}", source=SOURCE, kind="text", text=text) if text
-                   else Skipped(where, "empty text"))
-        elif isinstance(record, dict) and "vector" in record and not fields.table:
-            label = record.get("label")
-            yield vector_item(str(record.get(fields.id or "id", where)), SOURCE, record["vector"],
-                              None if label is None else str(label))
+            yield _by_content(Item(key=where, source=SOURCE, kind="text", text=text)) if text \
+                else Skipped(where, "empty text")
         elif isinstance(record, dict):
-            yield (table_row if fields.table else row_item)(record, SOURCE, where, fields)
+            ident = record.get(fields.id or "id")
+            if record.get("vector") is not None and not fields.table:
+                label = record.get("label")
+                made = vector_item(where, SOURCE, record["vector"], None if label is None else str(label))
+            else:
+                made = (table_row if fields.table else row_item)(record, SOURCE, where, fields)
+            if isinstance(made, Item):
+                made = _by_content(made) if ident in (None, "") else replace(made, key=str(ident))
+            yield made
         elif isinstance(record, tuple) and len(record) == 2:
             yield vector_item(str(record[0]), SOURCE, record[1])
         elif hasattr(record, "getpixel") and hasattr(record, "tobytes"):  # a PIL image
             digest = _digest(record.tobytes())
             yield Item(key=f"image:{digest}", source=SOURCE, kind="image", data_hash=digest, prepared=record)
         else:
-            yield Skipped(where, f"a {type(record).__name__} is not a text, a dict, a (key, vector) pair or an image")
+            kind = type(record).__name__
+            yield Skipped(where, f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} is not a text, a dict, a (key, vector) "
+                                 "pair or an image")

@@ -140,8 +140,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """JSON records, or files uploaded as multipart/form-data (`files`, each file's name its key)."""
         body = await read_body(request, schemas.IngestRequest, schemas.Upload)
         if isinstance(body, schemas.IngestRequest):
-            records = [r.model_dump(exclude_none=True) for r in body.records]
-            return (await run_in_threadpool(workspace.ingest, collection, records, model=body.model)).to_dict()
+            return (await run_in_threadpool(workspace.ingest, collection, body.records, model=body.model)).to_dict()
         return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
 
     @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {

@@ -51,15 +51,19 @@ class SimilarRequest(Strict):
     limit: int = Field(10, ge=1, le=1_000)
 
 
-class Record(Strict):
-    id: str | None = Field(None, min_length=1, max_length=1_000)
-    text: str | None = None
-    label: str | None = Field(None, max_length=1_000)
-    vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
+RECORD = {"type": "object", "additionalProperties": True, "properties": {
+    "id": {"type": "string", "description": "The item's key (default: one made from the record's content, so "
+           "that a record sent again is the same item)."},
+    "text": {"type": "string"}, "label": {"type": "string", "description": "A ground-truth label, if known."},
+    "vector": {"type": "array", "items": {"type": "number"}, "description": "A precomputed vector."}}}
 
 
 class IngestRequest(Strict):
-    records: list[Record] = Field(min_length=1, max_length=10_000)
+    records: list[dict[str, Any]] = Field(
+        min_length=1, max_length=10_000, json_schema_extra={"items": RECORD},
+        description="Rows as `embc ingest` reads a JSONL file's lines: `text` (or `vector`), with `id` and "
+        "`label`; in a table collection every other field is a feature. A record that cannot be used is "
+        "skipped with its reason (`skipped_items`), and the others go in.")
     model: str | None = None
 
 
