@@ -167,7 +167,8 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
         {"id": "n5", "vector": None, "text": "a teapot"}, {"id": "n6", "vector": [1.0, 2.0]}]})
     assert mixed.status_code == 200 and mixed.json()["added"] == 2
     assert mixed.json()["skipped_items"] == [
-        {"source": "records#0", "reason": "'text' is not a string"}, {"source": "records#1", "reason": "no 'text' field"},
+        {"source": "records#0", "reason": "'text' is not a string"},
+        {"source": "records#1", "reason": "no 'text' field"},
         {"source": "n6", "reason": "a vector item cannot go into a collection of text (minilm)"}]
     # A record without an id is keyed by its text: sent again, in another request, it is the same item.
     again = server.post("/v1/collections/notes/items", json={"records": [{"text": "a mug of tea"}]}).json()
