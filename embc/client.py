@@ -20,6 +20,7 @@ from embc.store.vectors import CollectionInfo, check_name
 UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body limit (64 MiB)
 UPLOAD_FILES = 500
 PAGE = 1_000  # members per request, the most the server gives
+RECORDS = 1_000  # records per request
 
 
 def _error(response: httpx.Response) -> EmbcError:
@@ -98,7 +99,8 @@ class Client:
         else:
             from embc.ingest.pipeline import chunks
 
-            batches = (self._send(collection, batch, model) for batch in chunks(source, 1_000))
+            batches = (self._send(collection, batch, model, n * RECORDS)
+                       for n, batch in enumerate(chunks(source, RECORDS)))
         for result, inputs in batches:
             for name in ("added", "updated", "unchanged", "pruned"):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
@@ -120,11 +122,16 @@ class Client:
                 handle.close()
         return _ingested(body, collection), count_inputs([path for path, _ in batch])
 
-    def _send(self, collection: str, records: list, model: str | None) -> tuple[IngestResult, int]:
+    def _send(self, collection: str, records: list, model: str | None, first: int) -> tuple[IngestResult, int]:
+        """One request's records, the first of them record `first` of the whole ingest."""
         if not all(isinstance(r, dict) for r in records):
             raise ParameterError("through embc serve, records are dicts (id, text, label or vector)")
         body = self._call("POST", self._path(collection, "/items"), json={"records": records, "model": model}).json()
-        return _ingested(body, collection), len(records)
+        result = _ingested(body, collection)
+        for skipped in result.skipped:  # the server numbers a request's records from 0
+            if (number := skipped.source.removeprefix("records#")).isdigit():
+                skipped.source = f"records#{int(number) + first}"
+        return result, len(records)
 
     def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
                   full: bool = False, progress: Progress | None = None, refit_fraction: float = 0.3,

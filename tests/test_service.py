@@ -214,6 +214,21 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     assert 'embc_jobs{state="done"}' in metrics
 
 
+def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_them(server, monkeypatch):
+    import embc
+    from embc import client as client_module
+
+    monkeypatch.setattr(client_module, "RECORDS", 2)
+    texts = [{"text": t} for t in ("a red apple", "a green pear", "a ripe plum")]
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:
+        result = remote.ingest("fruit", [*texts[:2], {"text": 7}, texts[2], {"title": "none"}])
+        assert (result.added, [(s.source, s.reason) for s in result.skipped]) == (
+            3, [("records#2", "'text' is not a string"), ("records#4", "no 'text' field")])
+        assert remote.ingest("fruit", texts).unchanged == 3  # keyed by their texts, not their places in a batch
+        assert remote.collection("fruit").points == 3
+    assert server.delete("/v1/collections/fruit").status_code == 204
+
+
 def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "
