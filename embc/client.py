@@ -237,6 +237,10 @@ class Client:
                       [Event.of(e) for e in r["events"]], [Run.of(x) for x in r["runs"]],
                       [SweepPoint.of(p) for p in r["sweep"]])
 
+    def events(self, collection: str, run: int | None = None) -> list[Event]:
+        return [Event.of(e) for e in self._call("GET", self._path(collection, "/events"),
+                                                params=_given(run=run)).json()]
+
     def runs(self, collection: str) -> list[Run]:
         return [Run.of(r) for r in self._call("GET", self._path(collection, "/runs")).json()]
 

@@ -407,6 +407,15 @@ class Workspace:
                       [Event.of(e) for e in self.reports.events(rid)], self.runs(collection),
                       self._sweep(rid))
 
+    def events(self, collection: str, run: int | None = None) -> list[Event]:
+        """What became of the cluster ids in a full run (default: the latest complete run), as `report` gives
+        them: birth, death, split and merge, with the ids involved."""
+        from embc.queries import chosen_run
+
+        self._info(collection)
+        return [Event.of(e) for e in self.reports.events(chosen_run(self.reports, collection, run, complete=False)
+                                                         ["run_id"])]
+
     def _sweep(self, run_id: int) -> list[SweepPoint]:
         from embc.cluster.sweep import below_chord
 

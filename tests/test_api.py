@@ -115,6 +115,8 @@ def test_rename_report_export_and_runs(ws, run, tmp_path):
     assert {c.id: c.name for c in report.clusters}[3] == "my favourite cluster"
     assert [r.run_id for r in ws.runs("wordnet")] == [run.run_id]
     assert set(report.to_dict()) == {"collection", "run", "metrics", "clusters", "events", "runs", "sweep"}
+    assert ws.events("wordnet") == report.events == run.events  # the first run: every id a birth
+    assert {e.kind for e in run.events} == {"birth"} and len(run.events) == 8
 
     assert ws.export("wordnet", tmp_path / "wn.csv") == 1600
     with open(tmp_path / "wn.csv", newline="") as handle:

@@ -192,6 +192,9 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     assert done["progress"]["step"] == "write labels"
     report = server.get("/v1/collections/wordnet/report").json()
     assert set(report) == {"collection", "run", "metrics", "clusters", "events", "runs", "sweep"}
+    events = server.get("/v1/collections/wordnet/events").json()  # 8 clusters became 7: at least one id went
+    assert events == report["events"] and {e["kind"] for e in events} & {"death", "merge"}
+    assert server.get("/v1/collections/wordnet/events", params={"run": 999}).status_code == 404
     history = server.get("/v1/collections/wordnet/runs").json()
     assert history[-1]["status"] == "complete"
     # The run the 7-cluster run replaced can go; the latest cannot.

@@ -325,6 +325,12 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def report(collection: str = NAME, run: int | None = Query(None, ge=1)):
         return workspace.report(collection, run).to_dict()
 
+    @app.get("/v1/collections/{collection}/events", response_model=list[schemas.Event], responses=ERRORS,
+             dependencies=[v1])
+    def events(collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """What became of the cluster ids in a full run (default: the latest): birth, death, split, merge."""
+        return [e.to_dict() for e in workspace.events(collection, run)]
+
     @app.get("/v1/collections/{collection}/runs", responses=ERRORS, dependencies=[v1])
     def runs(collection: str = NAME):
         return [r.to_dict() for r in workspace.runs(collection)]
