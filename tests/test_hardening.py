@@ -164,6 +164,9 @@ def test_credentials_in_a_server_url_are_never_printed(tmp_path):
                       home=tmp_path, env={"EMBC_WAIT_TIMEOUT": "1"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr and "s3cret-key" not in result.stderr
+    garbled = run_embc("--qdrant-url", "http://admin:hunter2@local host:6333", "collections", home=tmp_path)
+    assert garbled.returncode == 1 and len(garbled.stderr.splitlines()) == 1 and "hunter2" not in garbled.stderr
+    assert garbled.stderr.startswith("embc: error: cannot reach Qdrant at http://***@local host:6333: ")
 
 
 class _Planted:

@@ -62,8 +62,8 @@ class ServerStore:
 
     @classmethod
     def connect(cls, url: str, api_key: str | None = None) -> "ServerStore":
-        client = QdrantClient(url=url, api_key=api_key, timeout=30)
-        try:
+        try:  # a URL that cannot be parsed fails here as one that cannot be reached
+            client = QdrantClient(url=url, api_key=api_key, timeout=30)
             client.get_collections()
         except Exception as exc:
             raise EmbcError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0] or type(exc).__name__} "
