@@ -62,11 +62,17 @@ def test_raw_features_with_a_categorical_column_and_missing_values(tmp_path):
     batch = [None if rng.random() < 0.1 else str(rng.choice(["A", "B"])) for _ in range(178)]
     source = write_csv(tmp_path / "wine.csv", "wine", extra={"batch": batch})
     text = source.read_text().replace("wine-5,14.2,", "wine-5,,", 1)  # a missing number is imputed
-    source.write_text(text + "wine-x," + "," * 14 + "class_0\n")  # every feature missing: skipped
+    source.write_text(text + "wine-x," + "," * 14 + "class_0\n"  # every feature missing: skipped
+                      # Numbers beyond float32 are skipped: one of them would make every row's vector NaN.
+                      + "wine-inf,inf" + ",1" * 12 + ",A,class_0\n" + "wine-big,1e308" + ",1" * 12 + ",A,class_0\n"
+                      + "wine-nan,nan" + ",1" * 12 + ",A,class_0\n")  # NaN is missing, imputed
     store = EmbeddedStore(tmp_path / "collections")
     summary = ingest(store, "t", iter_items([source], TABLE), model="raw", model_dir=tmp_path / "models" / "t")
-    assert summary.added == 178
-    assert [(s.source, s.reason) for s in summary.skipped] == [("wine.csv#180", "every feature value is missing")]
+    assert summary.added == 179
+    assert [(s.source, s.reason) for s in summary.skipped] == [
+        ("wine.csv#180", "every feature value is missing"),
+        ("wine.csv#181", "'alcohol' is inf: a number must lie within ±3.4e38 (float32)"),
+        ("wine.csv#182", "'alcohol' is 1e308: a number must lie within ±3.4e38 (float32)")]
     assert store.collection("t").dim == 13 + 2  # 13 standardised numbers, batch one-hot as A and B
     run = recluster(store, ReportStore(tmp_path / "reports.duckdb"), "t", "kmeans", {"k": 3}, projection="none")
     assert run["metrics"]["nmi"] >= 0.8

@@ -21,6 +21,7 @@ TEXT_SUFFIXES = {".txt", ".md"}
 ROW_SUFFIXES = {".jsonl", ".csv"}
 VECTOR_SUFFIXES = {".npy", ".parquet"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -151,8 +152,22 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
         return Skipped(where, "no feature columns")
     if all(v is None for v in values.values()):
         return Skipped(where, "every feature value is missing")
+    huge = next((k for k, v in values.items() if _out_of_range(v)), None)
+    if huge is not None:
+        return Skipped(where, f"'{huge}' is {values[huge]}: a number must lie within ±3.4e38 (float32)")
     return Item(key=str(ident) if has_id else where, source=source, kind="row", values=values,
                 label=None if label is None else str(label))
+
+
+def _out_of_range(value: object) -> bool:
+    """Whether a table value reads as a number beyond float32's range ("inf", "-Infinity", 1e308): its column
+    cannot be scaled (a square of 1e308 overflows, and makes every row's vector NaN); NaN reads as missing."""
+    try:
+        return abs(float(value)) > FLOAT32_MAX
+    except (TypeError, ValueError):
+        return False
+    except OverflowError:  # an int too large for a float
+        return True
 
 
 def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
