@@ -232,6 +232,25 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
     assert server.delete("/v1/collections/fruit").status_code == 204
 
 
+def test_a_collection_is_not_deleted_under_a_running_job():
+    import threading
+
+    from embc.errors import EmbcError
+    from embc.service.jobs import Jobs
+
+    jobs, release = Jobs(), threading.Event()
+    job = jobs.start("c", lambda progress: {"waited": release.wait(60)})
+    with pytest.raises(EmbcError, match=f"^a job on 'c' is running: job {job.id}; try again once it has ended$"):
+        with jobs.held_off("c"):
+            pass
+    with jobs.held_off("another collection"):
+        pass
+    release.set()
+    job.thread.join(60)
+    with jobs.held_off("c"):
+        assert job.state == "done"
+
+
 def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "

@@ -132,7 +132,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.delete("/v1/collections/{collection}", status_code=204, responses=ERRORS, dependencies=[v1])
     def delete_collection(collection: str = NAME):
-        workspace.delete(collection)
+        """Delete the collection, its runs and its files; a 409 while a job on it runs."""
+        with jobs.held_off(collection):
+            workspace.delete(collection)
 
     @app.post("/v1/collections/{collection}/items", response_model=schemas.IngestResult, responses=BODY_ERRORS,
               dependencies=[v1], openapi_extra=bodies(schemas.IngestRequest, schemas.Upload))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from embc.cluster.progress import Progress
-from embc.errors import describe_error
+from embc.errors import EmbcError, describe_error
 
 
 @dataclass
@@ -37,6 +38,16 @@ class Jobs:
 
     jobs: dict[str, Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def held_off(self, collection: str) -> Iterator[None]:
+        """No job of the collection starts until the block ends; EmbcError (a 409) when one is running: a
+        collection deleted under a running job failed it with the engine's own error."""
+        with self.lock:
+            job = self.active(collection)
+            if job is not None:
+                raise EmbcError(f"a job on '{collection}' is running: job {job.id}; try again once it has ended")
+            yield
 
     def active(self, collection: str) -> Job | None:
         return next((j for j in self.jobs.values() if j.collection == collection and j.state in ("queued", "running")),
