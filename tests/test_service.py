@@ -257,6 +257,17 @@ def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
                                                      "pass --key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
 
 
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_embc("serve", "--port", str(port), home=tmp_path)
+    assert (result.returncode, result.stderr) == (1, f"embc: error: cannot listen on 127.0.0.1:{port}: Address "
+                                                     "already in use (is another server there? choose another --port)\n")
+    assert not (tmp_path / "serve.json").exists()  # the data directory was never claimed
+
+
 def test_a_body_over_the_limit_is_refused_with_413(server):
     records = [{"id": f"r{i}", "text": "x" * 1000} for i in range(300)]  # about 320 KB
     big = server.post("/v1/collections/big/items", json={"records": records})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from typing import Optional
 
 import typer
@@ -19,6 +21,19 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _check_free(host: str, port: int) -> None:
+    """EmbcError, in one line, when the server could not listen at host:port (uvicorn would log its own error
+    and exit 3)."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        hint = " (is another server there? choose another --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise EmbcError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
 
 
 def _url(host: str, port: int) -> str:
@@ -48,6 +63,7 @@ def serve(ctx: typer.Context,
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
+    _check_free(host, port)
     served = ctx.obj.open(resident=True)
     owner = server_of(served.layout)
     if owner:
