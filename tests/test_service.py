@@ -263,8 +263,9 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         result = run_embc("serve", "--port", str(port), home=tmp_path)
-    assert (result.returncode, result.stderr) == (1, f"embc: error: cannot listen on 127.0.0.1:{port}: Address "
-                                                     "already in use (is another server there? choose another --port)\n")
+    assert (result.returncode, result.stderr) == (
+        1, f"embc: error: cannot listen on 127.0.0.1:{port}: Address already in use (is another server there? "
+           "choose another --port)\n")
     assert not (tmp_path / "serve.json").exists()  # the data directory was never claimed
 
 
