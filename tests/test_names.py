@@ -66,3 +66,11 @@ def test_vectors_with_nothing_to_name_them_by_are_cluster_n(tmp_path):
     run = json.loads(run_embc("recluster", "-c", "v", "--k", "3", "--projection", "none", "--json",
                               home=home).stdout)
     assert sorted(c["name"] for c in run["clusters"]) == ["cluster 0", "cluster 1", "cluster 2"]
+
+
+def test_clusters_of_the_same_texts_have_no_keywords_and_are_cluster_n(tmp_path):
+    ws = embc.Workspace(tmp_path / "data")
+    assert ws.ingest("same", [{"id": f"s{i}", "text": "the very same sentence"} for i in range(30)]).added == 30
+    run = ws.recluster("same", algorithm="agglomerative", k=3, seed=0, projection="none")
+    assert len(run.clusters) == 3 and any(not c.keywords for c in run.clusters)  # no word sets these apart
+    assert all(c.name == (", ".join(c.keywords) or f"cluster {c.id}") for c in run.clusters)

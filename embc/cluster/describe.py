@@ -159,6 +159,8 @@ def _keywords(texts: Sequence[str | None], labels: np.ndarray, centroids: dict[i
 def _mmr(words: list[str], vectors: list[np.ndarray], centre: np.ndarray) -> list[str]:
     """Maximal marginal relevance: each next word the most similar to the centre, less its similarity to the
     words already chosen."""
+    if not words:  # no word is distinctive of the cluster (its texts are those of other clusters too)
+        return []
     W = np.asarray(vectors, np.float32)
     relevance = W @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
     chosen: list[int] = []
