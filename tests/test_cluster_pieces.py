@@ -88,3 +88,12 @@ def test_noise_is_left_out_of_the_centroids():
     X = np.array([[0, 0], [0, 0.1], [1, 0], [1, 0.1], [9, 9], [9, 8]], np.float32)
     model = CentroidModel().fit(X, np.array([0, 0, 1, 1, NOISE, NOISE]))
     assert model.ids_.tolist() == [0, 1] and model.radii_.max() < 1
+
+
+def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():
+    from embc.cluster.algorithms import DBSCAN, HDBSCAN
+
+    X = _blobs([2, 1], [(0, 0), (1, 1)])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    for estimator in (HDBSCAN(reduce="none"), HDBSCAN(min_cluster_size=4, reduce="pca"), DBSCAN(reduce="none")):
+        assert estimator.fit(X).labels_.tolist() == [NOISE] * 3, estimator

@@ -142,6 +142,8 @@ class HDBSCAN(DensityClustering):
 
         size = self.min_cluster_size or smallest_cluster(len(Z))
         self.chosen_ = {} if self.min_cluster_size else {"min_size_chosen": size}
+        if len(Z) < size:  # no cluster that small can form: all noise, as DBSCAN finds there
+            return np.full(len(Z), -1)
         # A small min_samples keeps the density estimate local: with it equal to the cluster size, as by
         # default, large sets merge into two or three clusters.
         return SkHDBSCAN(min_cluster_size=size, min_samples=min(HDBSCAN_MIN_SAMPLES, size), copy=False).fit(Z).labels_
