@@ -572,11 +572,16 @@ def _paths(source: Source) -> list[Path] | None:
         from embc.ingest.sources import Keyed
 
         return [s if isinstance(s, Keyed) else Path(s) for s in source]
+    if isinstance(source, (bytes, dict)) or not isinstance(source, Iterable):
+        raise ParameterError(f"ingest takes a file or folder path, a list of paths, or an iterable of records, not "
+                             f"{repr(source)[:60]}" + (" (put one record in a list)" * isinstance(source, dict)))
     return None
 
 
 def _query_text(text) -> str:
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise ParameterError(f"the query text must be a string, not {type(text).__name__}")
+    if not text.strip():
         raise ParameterError("the query text is empty")
     return text
 

@@ -31,6 +31,17 @@ def _majority(entries: list[embc.Entry]) -> str:
     return Counter(e.label for e in entries).most_common(1)[0][0]
 
 
+def test_what_ingest_cannot_read_and_a_query_text_that_is_no_text_are_parameter_errors(ws):
+    for source, given in ((None, "None"), (42, "42"), (b"abc", "b'abc'"),
+                          ({"text": "x"}, "{'text': 'x'} (put one record in a list)")):
+        with pytest.raises(embc.ParameterError, match=re.escape(
+                f"ingest takes a file or folder path, a list of paths, or an iterable of records, not {given}")):
+            ws.ingest("notes", source)
+    with pytest.raises(embc.ParameterError, match="^the query text must be a string, not int$"):
+        ws.similar("wordnet", text=123)
+    assert [c.name for c in ws.collections()] == ["wordnet"]
+
+
 def test_ingest_twice_changes_nothing_and_records_go_in_too(ws):
     again = ws.ingest("wordnet", WORDNET)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 1600)
