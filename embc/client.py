@@ -98,7 +98,9 @@ class Client:
             batches = (self._upload(collection, batch, form) for batch in _batches(source))
         else:
             from embc.ingest.pipeline import chunks
+            from embc.ingest.records import check_records
 
+            check_records(source)
             batches = (self._send(collection, batch, model, n * RECORDS)
                        for n, batch in enumerate(chunks(source, RECORDS)))
         for result, inputs in batches:

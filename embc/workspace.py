@@ -572,9 +572,9 @@ def _paths(source: Source) -> list[Path] | None:
         from embc.ingest.sources import Keyed
 
         return [s if isinstance(s, Keyed) else Path(s) for s in source]
-    if isinstance(source, (bytes, dict)) or not isinstance(source, Iterable):
-        raise ParameterError(f"ingest takes a file or folder path, a list of paths, or an iterable of records, not "
-                             f"{repr(source)[:60]}" + (" (put one record in a list)" * isinstance(source, dict)))
+    from embc.ingest.records import check_records
+
+    check_records(source)
     return None
 
 

@@ -229,6 +229,8 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
             3, [("records#2", "'text' is not a string"), ("records#4", "no 'text' field")])
         assert remote.ingest("fruit", texts).unchanged == 3  # keyed by their texts, not their places in a batch
         assert remote.collection("fruit").points == 3
+        with pytest.raises(embc.ParameterError, match="iterable of records, not None$"):
+            remote.ingest("fruit", None)
     assert server.delete("/v1/collections/fruit").status_code == 204
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Iterable, Iterator
 
+from embc.errors import ParameterError
 from embc.ingest.items import Item
 from embc.ingest.sources import Fields, row_item, table_row, vector_item
 from embc.results import Skipped
@@ -26,6 +27,13 @@ def _by_content(item: Item) -> Item:
         return replace(item, key=f"vector:{_digest(item.vector.tobytes())}")
     row = json.dumps([item.values, item.label], sort_keys=True, default=str)
     return replace(item, key=f"row:{_digest(row.encode())}")
+
+
+def check_records(source: object) -> None:
+    """ParameterError unless `source`, given to ingest as records rather than paths, is an iterable of them."""
+    if isinstance(source, (bytes, dict)) or not isinstance(source, Iterable):
+        raise ParameterError(f"ingest takes a file or folder path, a list of paths, or an iterable of records, not "
+                             f"{repr(source)[:60]}" + (" (put one record in a list)" * isinstance(source, dict)))
 
 
 def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
