@@ -86,6 +86,13 @@ def test_decode_and_the_figures_from_the_command_line(fashion, tmp_path):
         np.save(tmp_path / "v.npy", ws.store.retrieve("fashion", [bag.id], with_vectors=True)[0].vector)
     assert embc(home, "decode", "-c", "fashion", "--vector", str(tmp_path / "v.npy"), "--out",
                 str(tmp_path / "v.png")).exit_code == 0
+    # The file's name gives the format; PNG without a suffix; a name Pillow cannot write is one line.
+    for name, kind in (("v.jpg", "JPEG"), ("v.webp", "WEBP"), ("v", "PNG")):
+        assert embc(home, "decode", "-c", "fashion", "--cluster", "0", "--out", str(tmp_path / name)).exit_code == 0
+        assert Image.open(tmp_path / name).format == kind
+    refused = embc(home, "decode", "-c", "fashion", "--cluster", "0", "--out", str(tmp_path / "v.txt"))
+    assert (refused.exit_code, refused.stderr) == (1, "embc: error: cannot write an image as '.txt': name a .png, "
+                                                      ".jpg or .webp file\n")
     for kind, extra in (("centroids", []), ("loss", []),
                         ("interpolate", ["--from", "bag/t10k-00018.png", "--to", "trouser/t10k-00002.png"])):
         result = embc(home, "plot", kind, "-c", "fashion", "--out", str(tmp_path / f"{kind}.png"), *extra)

@@ -11,7 +11,7 @@ from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, emit_json, progress_bar, stdout
 from embc.cli.query import RUN, cluster_id
-from embc.errors import EmbcError
+from embc.errors import EmbcError, ParameterError
 
 decoder_app = typer.Typer(no_args_is_help=True, help="The decoder that draws a collection's vectors as images "
                           "or table rows.")
@@ -51,7 +51,7 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
            vector: Optional[Path] = typer.Option(None, "--vector", help="A .npy file holding one vector."),
            text: Optional[str] = typer.Option(None, "--text", help="A text (CLIP collections)."),
            run: Optional[int] = RUN,
-           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image collections: the PNG file "
+           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image collections: the image file, PNG or as its name says (.jpg, .webp) "
                                               "[default: COLLECTION-decoded.png, never overwritten]."),
            fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """Draw what a point of the collection's space looks like with its decoder: an image (PNG), or for a
@@ -71,9 +71,23 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
         else:
             emit(decoded, fmt, list(decoded))
         return
+    image_format = _image_format(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    decoded.save(target)
+    decoded.save(target, format=image_format)
     stdout.print(f"wrote {target}", markup=False, highlight=False)
+
+
+def _image_format(target: Path) -> str:
+    """The image format the file's name asks for (PNG when it has no suffix); EmbcError for one Pillow cannot
+    write."""
+    from PIL import Image
+
+    if not target.suffix:
+        return "PNG"
+    found = Image.registered_extensions().get(target.suffix.lower())
+    if found is None or found not in Image.SAVE:
+        raise ParameterError(f"cannot write an image as '{target.suffix}': name a .png, .jpg or .webp file")
+    return found
 
 
 def _vector(path: Path):
