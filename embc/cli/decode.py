@@ -51,8 +51,9 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
            vector: Optional[Path] = typer.Option(None, "--vector", help="A .npy file holding one vector."),
            text: Optional[str] = typer.Option(None, "--text", help="A text (CLIP collections)."),
            run: Optional[int] = RUN,
-           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image collections: the image file, PNG or as its name says (.jpg, .webp) "
-                                              "[default: COLLECTION-decoded.png, never overwritten]."),
+           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image collections: the file, PNG or the "
+                                              "format its name gives (.jpg, .webp) [default: COLLECTION-decoded.png, "
+                                              "never overwritten]."),
            fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """Draw what a point of the collection's space looks like with its decoder: an image (PNG), or for a
     table collection the row in the original units ("the typical row of cluster 2")."""
