@@ -79,7 +79,7 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
 
 
 def _image_format(target: Path) -> str:
-    """The image format the file's name asks for (PNG when it has no suffix); EmbcError for one Pillow cannot
+    """The image format the file's name asks for (PNG when it has no suffix); ParameterError for one Pillow cannot
     write."""
     from PIL import Image
 

@@ -24,7 +24,7 @@ def _pyplot():
 
 
 def figure_format(out: Path) -> str:
-    """The format a figure is written in, from the file's suffix (none: PNG); EmbcError for any other than
+    """The format a figure is written in, from the file's suffix (none: PNG); ParameterError for any other than
     PNG, SVG and PDF, the formats whose files carry the figure's title."""
     suffix = Path(out).suffix.lower()
     if suffix and suffix[1:] not in FORMATS:
