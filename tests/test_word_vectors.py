@@ -40,13 +40,15 @@ def test_later_ingests_reuse_the_model_and_skip_texts_with_no_known_word(tmp_pat
     stamp = saved.stat().st_mtime_ns
     later = tmp_path / "later.jsonl"
     later.write_text(json.dumps({"id": "b1", "text": "the cat and the zebra"}) + "\n"
-                     + json.dumps({"id": "b2", "text": "zebra quagga"}) + "\n")
+                     + json.dumps({"id": "b2", "text": "zebra quagga"}) + "\n"
+                     + json.dumps({"id": "b3", "text": "?! 42 ..."}) + "\n")
     result = run_embc("ingest", str(later), "-c", "w", "--json", home=tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["added"], summary["words"], summary["unknown_words"]) == (1, 5, 2)  # "and", "zebra"
     assert summary["skipped_items"] == [
-        {"source": "b2", "reason": "none of its 2 words is in the word2vec vocabulary"}]
+        {"source": "b2", "reason": "none of its 2 words is in the word2vec vocabulary"},
+        {"source": "b3", "reason": "it has no words, only digits and punctuation"}]
     assert saved.stat().st_mtime_ns == stamp  # not retrained
     hits = json.loads(run_embc("similar", "--text", "cat", "-c", "w", "--json", home=tmp_path).stdout)
     assert hits

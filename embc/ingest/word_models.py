@@ -74,6 +74,8 @@ class WordVectorEmbedder:
         """The item's words that have vectors (runs ahead of `embed`); none is an error that skips the item."""
         words = tokens(item.text or "")
         known = [w for w in words if w in self.vectors.key_to_index]
+        if not words:
+            raise ItemError("it has no words, only digits and punctuation")
         if not known:
             raise ItemError(f"none of its {len(words)} words is in the {self.name} vocabulary")
         item.tags["unknown_words"] = len(words) - len(known)
