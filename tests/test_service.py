@@ -231,6 +231,7 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
         assert remote.collection("fruit").points == 3
         with pytest.raises(embc.ParameterError, match="iterable of records, not None$"):
             remote.ingest("fruit", None)
+        assert [e.to_dict() for e in remote.events("wordnet")] == server.get("/v1/collections/wordnet/events").json()
     assert server.delete("/v1/collections/fruit").status_code == 204
 
 
