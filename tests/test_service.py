@@ -215,6 +215,7 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     metrics = server.get("/metrics").text
     assert 'embc_requests_total{method="GET",route="/v1/collections",status="200"}' in metrics
     assert 'embc_jobs{state="done"}' in metrics
+    assert 'embc_points{collection="wordnet"} 1600.0' in metrics and 'collection="notes"' not in metrics
 
 
 def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_them(server, monkeypatch):

@@ -120,7 +120,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/metrics", response_class=PlainTextResponse, dependencies=[v1])
     def prometheus():
-        return PlainTextResponse(metrics.text(jobs), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(metrics.text(jobs, workspace.collections()), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/collections", response_model=list[schemas.Collection], responses=ERRORS, dependencies=[v1])
     async def collections():

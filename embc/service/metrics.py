@@ -1,10 +1,14 @@
-"""The service's Prometheus metrics: requests and their latency by route and status, and jobs by state."""
+"""The service's Prometheus metrics: requests and their latency by route and status, jobs by state, and points
+by collection."""
 
 from __future__ import annotations
 
 import time
+from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from embc.store.vectors import CollectionInfo
 
 
 class Metrics:
@@ -18,14 +22,19 @@ class Metrics:
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.jobs = Gauge("embc_jobs", "Recluster jobs this server started, by state", ["state"],
                           registry=self.registry)
+        self.points = Gauge("embc_points", "Points stored, by collection", ["collection"], registry=self.registry)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def text(self, jobs) -> str:
+    def text(self, jobs, collections: Iterable[CollectionInfo]) -> str:
+        """The metrics, with the jobs' states and the collections' sizes as they are now."""
         for state in ("queued", "running", "done", "failed"):
             self.jobs.labels(state).set(sum(j.state == state for j in jobs.jobs.values()))
+        self.points.clear()  # a deleted collection's series goes
+        for info in collections:
+            self.points.labels(info.name).set(info.points)
         return generate_latest(self.registry).decode()
 
 
