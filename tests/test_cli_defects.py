@@ -220,3 +220,15 @@ def test_ingest_prune_removes_the_points_whose_file_is_gone_and_nothing_else(tmp
     assert (pruned["unchanged"], pruned["pruned"]) == (3, 2)
     kept = json.loads(run_embc("similar", "--text", "note", "-c", "n", "-n", "0", "--json", home=home).stdout)
     assert sorted(k["item"] for k in kept) == ["0.txt", "2.txt", "4.txt", "other.txt"]
+
+
+def test_global_options_after_the_command_are_hoisted_unless_the_command_has_its_own():
+    from embc.cli.app import hoist_global_options
+
+    own = {"serve": ["--api-key", "--key"]}.get
+    assert hoist_global_options(["collections", "--api-key", "Q", "-f", "json"], lambda c: own(c) or []) == [
+        "--api-key", "Q", "collections", "-f", "json"]  # the Qdrant server's key
+    assert hoist_global_options(["serve", "--api-key", "K", "--data-dir", "d"], lambda c: own(c) or []) == [
+        "--data-dir", "d", "serve", "--api-key", "K"]  # the service's own key
+    assert hoist_global_options(["--api-key", "Q", "serve", "--api-key", "K"], lambda c: own(c) or []) == [
+        "--api-key", "Q", "serve", "--api-key", "K"]

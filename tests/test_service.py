@@ -36,7 +36,7 @@ def _free_port() -> int:
 def start_server(home: Path, *args: str) -> tuple[subprocess.Popen, httpx.Client]:
     """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--key", KEY, *args],
+    process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--api-key", KEY, *args],
                                env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"},
@@ -258,7 +258,7 @@ def test_a_collection_is_not_deleted_under_a_running_job():
 def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "
-                                                     "pass --key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
+                                                     "pass --api-key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
 
 
 def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):

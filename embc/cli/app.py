@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Optional
+from typing import Callable, Iterable, Optional
 
 import click
 import typer
@@ -58,12 +58,16 @@ class Settings:
         return Workspace(self.home, qdrant_url=self.qdrant_url, api_key=self.api_key, resident=resident)
 
 
-def hoist_global_options(args: list[str]) -> list[str]:
-    """The arguments with any global option given after the subcommand moved before it (up to a `--`)."""
+def hoist_global_options(args: list[str], own: Callable[[str], Iterable[str]] = lambda command: ()) -> list[str]:
+    """The arguments with any global option given after the subcommand moved before it (up to a `--`), unless
+    the subcommand has an option of that name itself (`own(subcommand)`): `embc serve --api-key KEY` is the
+    server's key, where hoisting it made it the Qdrant server's and left the service open to every client."""
     flags = {flag for _, flag, _, _ in GLOBAL_OPTIONS}
     command = 0  # the subcommand's position: past the options before it, and their values
     while command < len(args) and args[command].startswith("-"):
         command += 2 if args[command] in flags else 1
+    if command < len(args):
+        flags -= set(own(args[command]))
     hoisted, rest, i = [], [], command + 1
     while i < len(args) and args[i] != "--":
         takes = 2 if args[i] in flags else 1
@@ -77,7 +81,11 @@ class EmbcGroup(TyperGroup):
     and accepts the global options after the subcommand too."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(list(args)))
+        def own(name: str) -> list[str]:
+            command = self.commands.get(name)
+            return [flag for param in command.params for flag in param.opts] if command else []
+
+        return super().parse_args(ctx, hoist_global_options(list(args), own))
 
     def invoke(self, ctx: click.Context):
         try:

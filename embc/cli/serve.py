@@ -46,7 +46,7 @@ def _url(host: str, port: int) -> str:
 def serve(ctx: typer.Context,
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --api-key)."),
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-          api_key: Optional[str] = typer.Option(None, "--key", envvar="EMBC_API_KEY", show_envvar=True,
+          api_key: Optional[str] = typer.Option(None, "--api-key", "--key", envvar="EMBC_API_KEY", show_envvar=True,
                                                 help="Clients must send Authorization: Bearer KEY (needed to "
                                                 "listen beyond loopback)."),
           max_body: int = typer.Option(64 << 20, "--max-body", min=1, help="Largest request body in bytes; "
@@ -61,7 +61,7 @@ def serve(ctx: typer.Context,
 
     interval = parse_interval(every) if every else None
     if not _loopback(host) and not api_key:
-        raise EmbcError(f"refusing to listen on {host} without an API key: pass --key (or EMBC_API_KEY), or listen "
+        raise EmbcError(f"refusing to listen on {host} without an API key: pass --api-key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
     _check_free(host, port)
     served = ctx.obj.open(resident=True)
