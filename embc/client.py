@@ -21,6 +21,7 @@ UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body lim
 UPLOAD_FILES = 500
 PAGE = 1_000  # members per request, the most the server gives
 RECORDS = 1_000  # records per request
+ASKED_AT_ONCE = 8  # similarity questions in flight from one similar_many
 
 
 def _error(response: httpx.Response) -> EmbcError:
@@ -232,6 +233,18 @@ class Client:
             hits = self._call("POST", path, json=_given(text=text, item=item, vector=vector, cluster=cluster,
                                                         limit=limit)).json()
         return [Entry.of(h) for h in hits]
+
+    def similar_many(self, collection: str, asks: Sequence[dict[str, Any]]) -> list[list[Entry]]:
+        """`similar` for each ask, sent at once: the server answers the questions that arrive together in one
+        search."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(ASKED_AT_ONCE, max(len(asks), 1))) as pool:
+            return list(pool.map(lambda ask: self.similar(collection, **ask), asks))
+
+    def item(self, collection: str, key: str) -> Entry:
+        """One stored item, by item key or point id."""
+        return Entry.of(self._call("GET", self._path(collection, f"/items/{_segment(key)}")).json())
 
     def report(self, collection: str, run: int | None = None) -> Report:
         r = self._call("GET", self._path(collection, "/report"), params=_given(run=run)).json()

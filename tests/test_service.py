@@ -233,6 +233,14 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
         with pytest.raises(embc.ParameterError, match="iterable of records, not None$"):
             remote.ingest("fruit", None)
         assert [e.to_dict() for e in remote.events("wordnet")] == server.get("/v1/collections/wordnet/events").json()
+        apple = f"text:{hashlib.sha256(b'a red apple').hexdigest()[:16]}"
+        assert (remote.item("fruit", apple).text, remote.item("fruit", remote.item("fruit", apple).id).item) == (
+            "a red apple", apple)
+        with pytest.raises(embc.NotFound, match="no item 'nope/x#1' in collection 'fruit'"):
+            remote.item("fruit", "nope/x#1")
+        asks = [{"item": apple, "limit": 2}, {"text": "a plum", "limit": 1}, {"vector": [1.0] * 384}]
+        assert [[h.id for h in hits] for hits in remote.similar_many("fruit", asks)] == [
+            [h.id for h in remote.similar("fruit", **ask)] for ask in asks]
     assert server.delete("/v1/collections/fruit").status_code == 204
 
 
