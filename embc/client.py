@@ -239,6 +239,9 @@ class Client:
         search."""
         from concurrent.futures import ThreadPoolExecutor
 
+        from embc.queries import check_asks
+
+        asks = check_asks(asks)
         with ThreadPoolExecutor(min(ASKED_AT_ONCE, max(len(asks), 1))) as pool:
             return list(pool.map(lambda ask: self.similar(collection, **ask), asks))
 

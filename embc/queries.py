@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -150,6 +151,25 @@ def find_point(store: Store, collection: str, point: str) -> Record:
     if found is None:
         raise NotFound(f"no item '{point}' in collection '{collection}'")
     return found
+
+
+ASK = ("text", "image", "item", "vector", "cluster", "limit")  # the arguments of a similarity question
+
+
+def check_asks(asks: object) -> list[Mapping[str, Any]]:
+    """The questions of a `similar_many`, each a mapping of `similar`'s arguments; ParameterError otherwise."""
+    if isinstance(asks, (str, bytes, Mapping)) or not isinstance(asks, Iterable):
+        raise ParameterError(f"asks is a list of mappings of similar's arguments, not {repr(asks)[:60]}")
+    asks = list(asks)
+    for n, ask in enumerate(asks):
+        if not isinstance(ask, Mapping):
+            raise ParameterError(f"ask {n} is not a mapping of similar's arguments ({', '.join(ASK)}): "
+                                 f"{repr(ask)[:60]}")
+        unknown = sorted(set(ask) - set(ASK), key=str)
+        if unknown:
+            raise ParameterError(f"ask {n} has an argument similar does not take: {unknown[0]!r} (it takes "
+                                 f"{', '.join(ASK)})")
+    return asks
 
 
 @dataclass

@@ -344,8 +344,9 @@ class Workspace:
     def similar_many(self, collection: str, asks: Sequence[Mapping[str, Any]]) -> list[list[Entry]]:
         """`similar` for each ask (a mapping of its keyword arguments), searched in one store call and with the
         texts embedded in one model call: what a server asked many questions at once does."""
-        from embc.queries import embed_texts, find_points, similar_items
+        from embc.queries import check_asks, embed_texts, find_points, similar_items
 
+        asks = check_asks(asks)
         info = self._info(collection)
         texts = {n: _query_text(ask["text"]) for n, ask in enumerate(asks) if ask.get("text") is not None}
         items = {n: str(ask["item"]) for n, ask in enumerate(asks) if ask.get("item") is not None}

@@ -39,6 +39,11 @@ def test_what_ingest_cannot_read_and_a_query_text_that_is_no_text_are_parameter_
             ws.ingest("notes", source)
     with pytest.raises(embc.ParameterError, match="^the query text must be a string, not int$"):
         ws.similar("wordnet", text=123)
+    for asks, message in (([{"txt": "a dog"}], "ask 0 has an argument similar does not take: 'txt'"),
+                          ([{"text": "a dog"}, "a cat"], "ask 1 is not a mapping of similar's arguments"),
+                          (None, "asks is a list of mappings of similar's arguments, not None")):
+        with pytest.raises(embc.ParameterError, match=re.escape(message)):
+            ws.similar_many("wordnet", asks)
     assert [c.name for c in ws.collections()] == ["wordnet"]
 
 
