@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from embc.cluster.params import is_integer
 from embc.errors import EmbcError, NotFound, ParameterError
 from embc.ingest.items import Item, ItemError, point_id
 from embc.results import ClusterSummary, Entry
@@ -32,7 +33,9 @@ def entry(record: Record, scored: bool = True) -> Entry:
 def chosen_run(reports: ReportStore, collection: str, run: int | None = None, complete: bool = True) -> dict:
     """The latest complete run of the collection, or run `run`, which must be one of its runs (and complete,
     unless `complete` is False)."""
-    found = reports.run(collection, run)
+    if run is not None and not is_integer(run, -2**63):
+        raise ParameterError(f"a run is an integer (see `embc report -c {collection} --runs`), not {run!r}")
+    found = reports.run(collection, run) if run is None or run < 2**63 else None  # the store's ids are int64
     if found is None:
         if run is None:
             raise EmbcError(f"collection '{collection}' has no clustering yet: run `embc recluster -c {collection}`")

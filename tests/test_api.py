@@ -31,7 +31,7 @@ def _majority(entries: list[embc.Entry]) -> str:
     return Counter(e.label for e in entries).most_common(1)[0][0]
 
 
-def test_what_ingest_cannot_read_and_a_query_text_that_is_no_text_are_parameter_errors(ws):
+def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wanted(ws):
     for source, given in ((None, "None"), (42, "42"), (b"abc", "b'abc'"),
                           ({"text": "x"}, "{'text': 'x'} (put one record in a list)")):
         with pytest.raises(embc.ParameterError, match=re.escape(
@@ -39,6 +39,12 @@ def test_what_ingest_cannot_read_and_a_query_text_that_is_no_text_are_parameter_
             ws.ingest("notes", source)
     with pytest.raises(embc.ParameterError, match="^the query text must be a string, not int$"):
         ws.similar("wordnet", text=123)
+    for run in ("1", 1.5, True):
+        with pytest.raises(embc.ParameterError, match=re.escape(f"a run is an integer (see `embc report -c wordnet "
+                                                                f"--runs`), not {run!r}")):
+            ws.members("wordnet", 0, run=run)
+    with pytest.raises(embc.NotFound, match=f"^no run {2**70} of collection 'wordnet'"):
+        ws.clusters("wordnet", run=2**70)
     for asks, message in (([{"txt": "a dog"}], "ask 0 has an argument similar does not take: 'txt'"),
                           ([{"text": "a dog"}, "a cat"], "ask 1 is not a mapping of similar's arguments"),
                           (None, "asks is a list of mappings of similar's arguments, not None")):
