@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -230,8 +231,8 @@ class Workspace:
         info = self._info(collection)
         if seed is not None and not is_integer(seed, 0, 2**32):
             raise ParameterError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
-        if not 0 < refit_fraction <= 1:
-            raise ParameterError(f"refit_fraction must be in (0, 1], not {refit_fraction!r}")
+        if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, Real) or not 0 < refit_fraction <= 1:
+            raise ParameterError(f"refit_fraction must be a number in (0, 1], not {refit_fraction!r}")
         params = {"k": k, "eps": eps, "min_size": min_size, "linkage": linkage, "reduce": reduce,
                   "sample_cap": sample_cap, "n_init": n_init}
         run = recluster(self.store, self.reports, collection, algorithm, params, seed, projection, full,
@@ -554,6 +555,8 @@ class Workspace:
         info = self._info(collection)
         if kind not in KINDS:
             raise ParameterError(f"unknown figure {kind!r}: choose from {', '.join(KINDS)}")
+        if not isinstance(out, (str, os.PathLike)):
+            raise ParameterError(f"out is the file to write the figure to, not {out!r}")
         figure_format(Path(out))  # a name no figure can be written as fails before the drawing
         decoder = self.decoder(collection) if kind in DECODED else None
         if decoder is not None and decoder.kind != "image":

@@ -45,6 +45,11 @@ def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wante
             ws.members("wordnet", 0, run=run)
     with pytest.raises(embc.NotFound, match=f"^no run {2**70} of collection 'wordnet'"):
         ws.clusters("wordnet", run=2**70)
+    for call, message in ((lambda: ws.recluster("wordnet", refit_fraction="x"), "refit_fraction must be a number"),
+                          (lambda: ws.plot("wordnet", "map", None), "out is the file to write the figure to"),
+                          (lambda: ws.ingest("notes", ["a text"], model=5), "unknown model 5: use minilm")):
+        with pytest.raises(embc.ParameterError, match=message):
+            call()
     for asks, message in (([{"txt": "a dog"}], "ask 0 has an argument similar does not take: 'txt'"),
                           ([{"text": "a dog"}, "a cat"], "ask 1 is not a mapping of similar's arguments"),
                           (None, "asks is a list of mappings of similar's arguments, not None")):

@@ -37,7 +37,7 @@ def family(name: str) -> str | None:
 
 def check_model(name: str) -> str:
     """`name` if it names a model embc knows (loading it may still fail); ParameterError naming them if not."""
-    if family(name) is None:
+    if not isinstance(name, str) or family(name) is None:
         raise ParameterError(f"unknown model {name!r}: use {MODEL_CHOICES}")
     return name
 
