@@ -244,6 +244,19 @@ class Workspace:
                          [ClusterStats.of(c) for c in self.reports.clusters(run["run_id"])], run["metrics"],
                          [Event.of(e) for e in run["events"]], run["timings"], lambda: self.labels(collection))
 
+    def recluster_plan(self, collection: str, algorithm: str | None = None, **params: Any) -> tuple[str, dict]:
+        """The algorithm and parameters (k, eps, min_size, linkage, reduce, sample_cap, n_init) a full
+        `recluster` would fit with now: those given, the others the last complete run's; ParameterError for any
+        it would refuse, the collection's size too."""
+        from embc.cluster.job import choose
+        from embc.cluster.params import check_size
+
+        points = self.collection(collection).points
+        last = next((r for r in self.reports.runs(collection) if r["status"] == "complete"), None)
+        algorithm, chosen = choose(last, algorithm, params)
+        check_size(chosen, points, collection)
+        return algorithm, chosen
+
     def _keyword_model(self, info: CollectionInfo) -> BackgroundWords | None:
         """Keywords embedded by the collection's own model, when it embeds text: they name text clusters."""
         from embc.cluster.describe import BackgroundWords

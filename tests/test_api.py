@@ -45,6 +45,12 @@ def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wante
             ws.members("wordnet", 0, run=run)
     with pytest.raises(embc.NotFound, match=f"^no run {2**70} of collection 'wordnet'"):
         ws.clusters("wordnet", run=2**70)
+    assert ws.recluster_plan("wordnet", k=12) == ("kmeans", {"k": 12, "n_init": 4})
+    assert ws.recluster_plan("wordnet", "hdbscan")[1]["reduce"] == "umap"
+    for params, message in (({"k": 1}, "k must be an integer >= 2"), ({"k": 5000}, "k must be at most the "
+                            "collection's 1600 points"), ({"linkage": "ward"}, "kmeans does not take linkage")):
+        with pytest.raises(embc.ParameterError, match=message):
+            ws.recluster_plan("wordnet", **params)
     for call, message in ((lambda: ws.recluster("wordnet", refit_fraction="x"), "refit_fraction must be a number"),
                           (lambda: ws.plot("wordnet", "map", None), "out is the file to write the figure to"),
                           (lambda: ws.ingest("notes", ["a text"], model=5), "unknown model 5: use minilm")):

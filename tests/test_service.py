@@ -139,6 +139,10 @@ def test_similar_questions_asked_at_once_each_get_their_own_answer(server):
     ("get", "/v1/collections/.hidden/clusters", None, 422, "invalid request"),
     ("post", "/v1/collections/wordnet/recluster", {"k": 5000}, 422, "k must be at most"),
     ("post", "/v1/collections/wordnet/recluster", {"algorithm": "kmean"}, 422, "invalid request"),
+    # Refused before the 202, not by a job that fails after it:
+    ("post", "/v1/collections/wordnet/recluster", {"k": 1}, 422, "k must be an integer >= 2 or 'auto', not 1"),
+    ("post", "/v1/collections/wordnet/recluster", {"algorithm": "hdbscan", "k": 3}, 422, "hdbscan does not take k"),
+    ("post", "/v1/collections/wordnet/recluster", {"linkage": "ward"}, 422, "kmeans does not take linkage"),
     ("get", "/v1/jobs/nope", None, 404, "no job 'nope'"),
 ])
 def test_bad_requests_are_json_4xx(server, method, path, body, status, error):

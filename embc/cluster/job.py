@@ -66,9 +66,8 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
             info = store.collection(collection)
             history = reports.runs(collection)
             last = next((r for r in history if r["status"] == "complete"), None)
-            same_algorithm = last is not None and algorithm in (None, last["algorithm"])
-            algorithm = algorithm or (last["algorithm"] if last else "kmeans")
-            chosen = resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
+            algorithm, chosen = choose(last, algorithm, params)
+            same_algorithm = last is not None and algorithm == last["algorithm"]
             seed = seed if seed is not None else (last["seed"] if last else 0)
             projection = check_projection(projection or (last["params"].get("projection") if last else None)
                                           or "umap")
@@ -99,6 +98,15 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
                             return run
                         reason = run
         return job.full(reason)
+
+
+def choose(last: dict | None, algorithm: str | None = None, params: dict | None = None) -> tuple[str, dict]:
+    """The algorithm and parameters a run after `last` (the latest complete run, or None) uses: those given,
+    the others `last`'s when the algorithm is its, else the defaults (kmeans when none is given or was run).
+    ParameterError for a parameter the algorithm does not take, or one out of bounds."""
+    same_algorithm = last is not None and algorithm in (None, last["algorithm"])
+    algorithm = algorithm or (last["algorithm"] if last else "kmeans")
+    return algorithm, resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
 
 
 def _algorithm_params(run: dict | None) -> dict | None:

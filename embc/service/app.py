@@ -20,7 +20,6 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from embc import __version__
-from embc.cluster.params import check_size
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
 from embc.queries import ORDERS
 from embc.report.plots import KINDS
@@ -238,7 +237,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.post("/v1/collections/{collection}/recluster", status_code=202, response_model=schemas.Accepted,
               responses=ERRORS, dependencies=[v1])
     def recluster(body: schemas.ReclusterRequest, collection: str = NAME):
-        check_size({"k": body.k}, workspace.collection(collection).points, collection)  # before the 202
+        # Parameters the run would refuse are a 422 now, not a job that fails after the 202.
+        workspace.recluster_plan(collection, **body.model_dump(exclude={"seed", "projection", "full",
+                                                                        "refit_fraction"}))
         options = body.model_dump(exclude={"full"})
         return {"job_id": _started(jobs, collection, lambda progress: workspace.recluster(
             collection, full=body.full, progress=progress, **options).to_dict())}
