@@ -143,7 +143,8 @@ def find_points(store: Store, collection: str, points: Sequence[str],
     """The stored points among `points` (point ids or item keys), with their vectors and the payload `keys`
     (None: all), by the name asked, from one store call; a name that matches no point is left out."""
     named = {point: _candidates(point) for point in points}
-    records = {r.id: r for r in store.retrieve(collection, point_ids(points), with_vectors=True, keys=keys)}
+    wanted = list(dict.fromkeys(i for ids in named.values() for i in ids))
+    records = {r.id: r for r in store.retrieve(collection, wanted, with_vectors=True, keys=keys)}
     return {point: records[next(i for i in ids if i in records)] for point, ids in named.items()
             if any(i in records for i in ids)}
 

@@ -252,8 +252,7 @@ class Workspace:
         from embc.cluster.params import check_size
 
         points = self.collection(collection).points
-        last = next((r for r in self.reports.runs(collection) if r["status"] == "complete"), None)
-        algorithm, chosen = choose(last, algorithm, params)
+        algorithm, chosen = choose(self.reports.run(collection), algorithm, params)
         check_size(chosen, points, collection)
         return algorithm, chosen
 
