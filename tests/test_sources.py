@@ -50,13 +50,14 @@ def test_missing_path(tmp_path):
 
 def test_jsonl_rows_with_malformed_lines_and_missing_fields(tmp_path):
     rows = ['{"id": "x1", "text": "first", "label": "a"}', "{not json", "", '["a list"]',
-            '{"id": "x2", "body": "no text field"}', '{"id": "x3", "text": "   "}', '{"text": "no id", "label": 3}']
+            '{"id": "x2", "body": "no text field"}', '{"id": "x3", "text": "   "}', '{"text": "no id", "label": 3}',
+            "[" * 100_000 + "]" * 100_000]
     (tmp_path / "rows.jsonl").write_text("\n".join(rows))
     items, skipped = _split(list(iter_items([tmp_path / "rows.jsonl"])))
     assert [(i.key, i.text, i.label) for i in items] == [("x1", "first", "a"), ("rows.jsonl#7", "no id", "3")]
     assert skipped == {"rows.jsonl#2": "malformed JSON: Expecting property name enclosed in double quotes",
                        "rows.jsonl#4": "not a JSON object", "rows.jsonl#5": "no 'text' field",
-                       "rows.jsonl#6": "empty text"}
+                       "rows.jsonl#6": "empty text", "rows.jsonl#8": "malformed JSON: nested too deeply"}
 
 
 def test_jsonl_with_named_fields(tmp_path):
@@ -73,6 +74,10 @@ def test_csv_rows_and_malformed_rows(tmp_path):
     assert [(i.key, i.text, i.label) for i in items] == [("1", "a, quoted text", "x"), ("4", "fine", "y")]
     assert skipped == {"t.csv#3": "malformed row: 4 fields, expected 3",
                        "t.csv#4": "malformed row: 2 fields, expected 3"}
+    long = "word " * 60_000 + "end"  # one field beyond the csv module's default limit (128 KiB)
+    (tmp_path / "v.csv").write_bytes(f'id,text,label\r\n5,"{long}",z\r\n6,"two\r\nlines",z\r7,old mac,z\r'.encode())
+    items, skipped = _split(list(iter_items([tmp_path / "v.csv"])))
+    assert [(i.key, i.text) for i in items] == [("5", long), ("6", "two\r\nlines"), ("7", "old mac")] and not skipped
     (tmp_path / "u.csv").write_text("a,b\n1,2\n")
     _, skipped = _split(list(iter_items([tmp_path / "u.csv"])))
     assert skipped == {"u.csv": "no 'text' column (columns: a, b)"}

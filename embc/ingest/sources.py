@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -184,6 +185,9 @@ def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         except json.JSONDecodeError as exc:
             yield Skipped(where, f"malformed JSON: {exc.msg}")
             continue
+        except RecursionError:
+            yield Skipped(where, "malformed JSON: nested too deeply")
+            continue
         if not isinstance(row, dict):
             yield Skipped(where, "not a JSON object")
             continue
@@ -195,7 +199,9 @@ def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
     if isinstance(content, Skipped):
         yield content
         return
-    reader = csv.DictReader(io.StringIO(content), restkey="\0extra")
+    csv.field_size_limit(sys.maxsize)  # a long text is one field: the default limit (128 KiB) failed the file
+    # newline="": line breaks inside quoted fields stay in them, and a lone CR ends a row (old Mac files).
+    reader = csv.DictReader(io.StringIO(content, newline=""), restkey="\0extra")
     text_column = fields.text or "text"
     if reader.fieldnames is None or (not fields.table and text_column not in reader.fieldnames):
         yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])})")
