@@ -153,9 +153,13 @@ def test_intervals_take_units_and_a_bare_number_is_refused():
 
     from embc.cli.recluster import parse_interval
 
-    assert [parse_interval(t) for t in ("30s", "10m", "1h30m", "1d", "2h")] == [30, 600, 5400, 86400, 7200]
+    assert [parse_interval(t) for t in ("30s", "10m", "1h30m", "1d", "2h", "366d")] == [
+        30, 600, 5400, 86400, 7200, 366 * 86400]
     for text in ("10", "", "1.5h", "10 m", "m"):
         with pytest.raises(typer.BadParameter, match="a bare number has no unit"):
+            parse_interval(text)
+    for text in ("367d", "1000000000d", "9" * 30 + "s"):  # a wait this long overflowed the clock in the loop
+        with pytest.raises(typer.BadParameter, match="longer than a year"):
             parse_interval(text)
 
 

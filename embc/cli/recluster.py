@@ -20,6 +20,7 @@ from embc.results import RunResult
 
 _INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (86400, 3600, 60, 1)
+LONGEST = 366 * 86400  # the clocks that time the waits overflow not far beyond
 
 
 Algorithm = choices("Algorithm", ALGORITHMS)
@@ -35,6 +36,8 @@ def parse_interval(text: str) -> float:
     if not seconds:
         raise typer.BadParameter(f"'{text}' is not an interval: write it like 30s, 10m, 1h30m or 1d (a bare "
                                  "number has no unit)", param_hint="--every")
+    if seconds > LONGEST:
+        raise typer.BadParameter(f"'{text}' is longer than a year ({LONGEST // 86400}d at most)", param_hint="--every")
     return float(seconds)
 
 

@@ -59,7 +59,7 @@ def serve(ctx: typer.Context,
     from embc.service.app import make_app
     from embc.service.owner import claim, server_of
 
-    interval = parse_interval(every) if every else None
+    interval = parse_interval(every) if every is not None else None
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --api-key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
