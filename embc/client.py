@@ -4,12 +4,15 @@ The CLI uses it with `--server URL` (or EMBC_URL), and on a data directory that 
 from __future__ import annotations
 
 import io
+import json
+import math
 import os
 import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 import httpx
+import numpy as np
 
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, NotFound, ParameterError
@@ -60,6 +63,12 @@ class Client:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        if "json" in kwargs:  # numpy's arrays and numbers go as JSON's own; inf and nan cannot go at all
+            try:
+                kwargs["content"] = _json(kwargs.pop("json"))
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"the request cannot be sent as JSON: {exc}") from None
+            kwargs["headers"] = {"Content-Type": "application/json"}
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -126,14 +135,25 @@ class Client:
         return _ingested(body, collection), count_inputs([path for path, _ in batch])
 
     def _send(self, collection: str, records: list, model: str | None, first: int) -> tuple[IngestResult, int]:
-        """One request's records, the first of them record `first` of the whole ingest."""
-        if not all(isinstance(r, dict) for r in records):
-            raise ParameterError("through embc serve, records are dicts (id, text, label or vector)")
-        body = self._call("POST", self._path(collection, "/items"), json={"records": records, "model": model}).json()
+        """One request's records, the first of them record `first` of the whole ingest. A record that JSON
+        cannot carry (a number that is inf, an object) is skipped here with its reason, as the server skips
+        one it cannot use."""
+        sent, numbers, unsent = [], [], []
+        for number, record in enumerate(records, first):
+            try:
+                sent.append(_json(_as_row(record)))
+                numbers.append(number)
+            except (TypeError, ValueError) as exc:
+                unsent.append(Skipped(f"records#{number}", f"cannot be sent as JSON: {exc}"))
+        if not sent:
+            return IngestResult(collection, skipped=unsent), len(records)
+        body = self._call("POST", self._path(collection, "/items"), content=b'{"records": [%s], "model": %s}' % (
+            b", ".join(sent), _json(model)), headers={"Content-Type": "application/json"}).json()
         result = _ingested(body, collection)
-        for skipped in result.skipped:  # the server numbers a request's records from 0
+        for skipped in result.skipped:  # the server numbers the records it was sent from 0
             if (number := skipped.source.removeprefix("records#")).isdigit():
-                skipped.source = f"records#{int(number) + first}"
+                skipped.source = f"records#{numbers[int(number)]}"
+        result.skipped = sorted(unsent + result.skipped, key=_record_number)
         return result, len(records)
 
     def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
@@ -293,6 +313,40 @@ class Client:
                          params=_given(run=run, cluster=cluster, per_cluster=per_cluster, **ends)).content
         Path(out).write_bytes(png)
         return Path(out)
+
+
+def _json(value: Any) -> bytes:
+    """JSON of `value`, numpy's arrays and numbers included; ValueError for inf or nan, TypeError for what JSON
+    has no form of."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, np.ndarray | np.generic):
+            return v.tolist()
+        raise TypeError(f"JSON has no form of {type(v).__name__}")
+
+    try:
+        return json.dumps(value, default=plain, allow_nan=False).encode()
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        raise ValueError("a number is inf or nan, which JSON cannot carry") from None
+
+
+def _as_row(record: Any) -> dict:
+    """A record as the JSON row the server reads: a text, a dict (nan, pandas' missing value, as null) or a
+    (key, vector) pair."""
+    if isinstance(record, str):
+        return {"text": record}
+    if isinstance(record, tuple) and len(record) == 2:
+        return {"id": str(record[0]), "vector": record[1]}
+    if isinstance(record, dict):
+        return {k: None if isinstance(v, float | np.floating) and math.isnan(v) else v for k, v in record.items()}
+    raise TypeError(f"{type(record).__name__} is not a text, a dict or a (key, vector) pair (images go as files: "
+                    "ingest their paths)")
+
+
+def _record_number(skipped: Skipped) -> int:
+    number = skipped.source.removeprefix("records#")
+    return int(number) if number.isdigit() else -1
 
 
 def _given(**values: Any) -> dict:

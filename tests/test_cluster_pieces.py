@@ -97,3 +97,4 @@ def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     for estimator in (HDBSCAN(reduce="none"), HDBSCAN(min_cluster_size=4, reduce="pca"), DBSCAN(reduce="none")):
         assert estimator.fit(X).labels_.tolist() == [NOISE] * 3, estimator
+    HDBSCAN(min_cluster_size=10**30).check_memory(3)  # a size beyond the points needs no more memory than they do

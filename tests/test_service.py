@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -229,11 +230,21 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
     monkeypatch.setattr(client_module, "RECORDS", 2)
     texts = [{"text": t} for t in ("a red apple", "a green pear", "a ripe plum")]
     with embc.Client(str(server.base_url), api_key=KEY) as remote:
-        result = remote.ingest("fruit", [*texts[:2], {"text": 7}, texts[2], {"title": "none"}])
+        # As Workspace.ingest takes them: texts, dicts, (key, vector) pairs, numpy's arrays; what JSON cannot
+        # carry is skipped here, with its reason, and the rest goes in.
+        result = remote.ingest("fruit", [*texts[:2], {"text": 7}, texts[2], {"title": "none"}, "a ripe fig",
+                                         {"text": object()}, ("v1", np.ones(384, np.float32)),
+                                         {"vector": [float("inf")] * 384}])
         assert (result.added, [(s.source, s.reason) for s in result.skipped]) == (
-            3, [("records#2", "'text' is not a string"), ("records#4", "no 'text' field")])
+            4, [("records#2", "'text' is not a string"), ("records#4", "no 'text' field"),
+                ("v1", "a vector item cannot go into a collection of text (minilm)"),
+                ("records#6", "cannot be sent as JSON: JSON has no form of object"),
+                ("records#8", "cannot be sent as JSON: a number is inf or nan, which JSON cannot carry")])
         assert remote.ingest("fruit", texts).unchanged == 3  # keyed by their texts, not their places in a batch
-        assert remote.collection("fruit").points == 3
+        assert remote.collection("fruit").points == 4
+        assert len(remote.similar("fruit", vector=np.ones(384, np.float32), limit=np.int64(2))) == 2
+        with pytest.raises(embc.ParameterError, match="^the request cannot be sent as JSON: a number is inf or nan"):
+            remote.recluster("fruit", "dbscan", eps=float("inf"))
         with pytest.raises(embc.ParameterError, match="iterable of records, not None$"):
             remote.ingest("fruit", None)
         assert [e.to_dict() for e in remote.events("wordnet")] == server.get("/v1/collections/wordnet/events").json()

@@ -149,7 +149,7 @@ class HDBSCAN(DensityClustering):
         return SkHDBSCAN(min_cluster_size=size, min_samples=min(HDBSCAN_MIN_SAMPLES, size), copy=False).fit(Z).labels_
 
     def _bytes_needed(self, m: int) -> float:
-        size = self.min_cluster_size or smallest_cluster(m)
+        size = min(self.min_cluster_size or smallest_cluster(m), m)  # a larger one finds only noise
         return 8.0 * m * (REDUCED_DIMS + 2 * size)  # tree-based neighbours, no n x n matrix
 
 
