@@ -2,6 +2,9 @@
 how any error reads to a user."""
 
 import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 
 class EmbcError(Exception):
@@ -27,3 +30,18 @@ def describe_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> 
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+@contextmanager
+def writing_to(path: Path) -> Iterator[Path]:
+    """Make the folder of a file the user named; an OSError while writing it (a folder of that name, a full
+    disk, no permission) is an EmbcError that names the file, and the part written is removed."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder: name a file in it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield path
+    except OSError as exc:
+        if path.is_file():
+            path.unlink()
+        raise EmbcError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -3,13 +3,14 @@ at a time, as Parquet, CSV, TSV or JSON lines (to a file or a stream), or as one
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
-from embc.errors import ParameterError
+from embc.errors import ParameterError, writing_to
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,8 +84,7 @@ def export(store: "Store", reports: "ReportStore", collection: str, target: str 
     rows = 0
     with ExitStack() as stack:
         if isinstance(target, (str, os.PathLike)):
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            sink = stack.enter_context(open(target, "wb"))
+            sink = stack.enter_context(open(stack.enter_context(writing_to(Path(target))), "wb"))
         else:
             sink = target
         if fmt == "parquet":
@@ -94,8 +94,9 @@ def export(store: "Store", reports: "ReportStore", collection: str, target: str 
             writer = stack.enter_context(csv.CSVWriter(sink, _schema(), write_options=options))
         for table in batches(store, reports, collection, run):
             if fmt == "jsonl":
-                text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist())
-                sink.write(text.encode("utf-8"))
+                data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist()).encode()
+                if sink.write(data) < len(data):  # a pipe whose reader left mid-write takes a part without an error
+                    raise BrokenPipeError(errno.EPIPE, "the output's reader went away")
             else:
                 writer.write_table(table)
             rows += table.num_rows

@@ -217,7 +217,7 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
         query.prepared = embedder.prepare(query)
         return embedder.embed([query])[0]
     except ItemError as exc:
-        raise EmbcError(f"cannot embed the query image {image!r}: {exc}") from None
+        raise EmbcError(f"cannot embed the query image{'' if path is None else f' {str(path)!r}'}: {exc}") from None
 
 
 def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> np.ndarray:

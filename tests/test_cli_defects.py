@@ -4,8 +4,11 @@ that fit, progress in one vocabulary, choices, global options, the noise cluster
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -45,6 +48,23 @@ def test_export_picks_the_format_from_the_extension_and_a_dash_is_stdout(cluster
     unknown = cli(clustered_home, "export", "-c", "wordnet", "--out", "w.txt")
     assert (unknown.exit_code, unknown.stderr) == (1, "embc: error: cannot tell the format from 'w.txt': name a "
                                                       ".parquet, .csv, .tsv or .jsonl file, or give the format\n")
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_a_reader_that_leaves_ends_the_command(clustered_home,
+                                                                                                tmp_path):
+    for args in (["export", "-c", "wordnet", "--format", "csv"], ["plot", "map", "-c", "wordnet"]):
+        result = cli(clustered_home, *args, "--out", str(tmp_path))
+        assert (result.exit_code, result.stderr) == (
+            1, f"embc: error: cannot write {tmp_path}: it is a folder: name a file in it\n")
+    full = cli(clustered_home, "export", "-c", "wordnet", "--out", "/dev/full", "--format", "csv")
+    assert (full.exit_code, full.stderr) == (1, "embc: error: cannot write /dev/full: No space left on device\n")
+    # `embc export -o - | head -c 100`: quietly, as `cat` stops, not with BrokenPipeError.
+    process = subprocess.Popen([sys.executable, "-m", "embc", "export", "-c", "wordnet", "--out", "-"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ,
+                                                                                    "EMBC_HOME": str(clustered_home)})
+    assert len(process.stdout.read(100)) == 100
+    process.stdout.close()
+    assert (process.wait(timeout=120), process.stderr.read()) == (141, b"")
 
 
 @pytest.mark.parametrize("command", [["collections"], ["clusters", "-c", "wordnet"],

@@ -81,7 +81,7 @@ def test_a_decompression_bomb_is_skipped_and_the_good_images_go_in(tmp_path, mon
     assert summary["skipped_items"] == [{"source": "boots/huge.png", "reason": "3000x2000 is 6,000,000 pixels, "
                                          "over the limit of 5,000,000 (EMBC_MAX_IMAGE_PIXELS)"}]
     query = run_embc("similar", "--image", str(folder / "huge.png"), home=tmp_path / "home", env=env)
-    _one_line_error(query, "cannot embed the query image")
+    _one_line_error(query, f"cannot embed the query image '{folder / 'huge.png'}': 3000x2000 is 6,000,000 pixels")
 
 
 def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recorded(tmp_path):

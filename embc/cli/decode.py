@@ -11,7 +11,7 @@ from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, emit_json, progress_bar, stdout
 from embc.cli.query import RUN, cluster_id
-from embc.errors import EmbcError, ParameterError
+from embc.errors import EmbcError, ParameterError, writing_to
 
 decoder_app = typer.Typer(no_args_is_help=True, help="The decoder that draws a collection's vectors as images "
                           "or table rows.")
@@ -73,8 +73,8 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
             emit(decoded, fmt, list(decoded))
         return
     image_format = _image_format(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    decoded.save(target, format=image_format)
+    with writing_to(target):
+        decoded.save(target, format=image_format)
     stdout.print(f"wrote {target}", markup=False, highlight=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from embc.errors import ParameterError
+from embc.errors import ParameterError, writing_to
 
 THUMB = 96
 LOSSES = {"pixels": "pixel squared error", "features": "pixel error + weighted (1 - feature cosine)",
@@ -35,9 +35,11 @@ def figure_format(out: Path) -> str:
 def _save(fig, out: Path, title: str) -> Path:
     """Write the figure at `out`, in the format its name gives, with its title in the file's metadata."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format=figure_format(out), dpi=100, metadata={"Title": title})
-    _pyplot().close(fig)
+    try:
+        with writing_to(out):
+            fig.savefig(out, format=figure_format(out), dpi=100, metadata={"Title": title})
+    finally:
+        _pyplot().close(fig)
     return out
 
 
