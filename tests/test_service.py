@@ -323,16 +323,23 @@ def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
              ("files", ("../../escape.txt", b"A name that climbs out of the folder is refused.")),
              ("files", ("rows.jsonl", b'{"id": "r1", "text": "a cat"}\n{"id": "r2", "text": ""}\n')),
              ("files", (".hidden", b"hidden")),
-             ("files", ("empty.txt", b""))]
+             ("files", ("empty.txt", b"")),
+             ("files", ("x.txt", b"A file whose name the next one takes as a folder.")),
+             ("files", ("x.txt/c.txt", b"It cannot be stored there.")),
+             ("files", ("é" * 200 + ".txt", b"Within 255 characters, over 255 bytes."))]
     uploaded = server.post("/v1/collections/uploaded/items", files=files, data={"model": "minilm"})
     assert uploaded.status_code == 200, uploaded.text
     body = uploaded.json()
-    assert (body["added"], body["skipped"]) == (3, 4)
-    assert {s["source"] for s in body["skipped_items"]} == {"../../escape.txt", ".hidden", "empty.txt", "rows.jsonl#2"}
+    assert (body["added"], body["skipped"]) == (4, 6)
+    assert {s["source"]: s["reason"] for s in body["skipped_items"] if "stored" in s["reason"]} == {
+        "x.txt/c.txt": "cannot be stored under that name: File exists",
+        "é" * 200 + ".txt": "cannot be stored under that name: File name too long"}
+    assert {s["source"] for s in body["skipped_items"]} >= {"../../escape.txt", ".hidden", "empty.txt", "rows.jsonl#2"}
     keys = {h["item"] for h in server.post("/v1/collections/uploaded/similar",
                                            json={"text": "ships", "limit": 10}).json()}
-    assert keys == {"a.txt", "notes/b.txt", "r1"}  # keys as `embc ingest` gives a folder's files
+    assert keys == {"a.txt", "notes/b.txt", "r1", "x.txt"}  # keys as `embc ingest` gives a folder's files
     assert not list(server.home.parent.parent.rglob("escape.txt"))
+    assert (server.home / "uploads" / "uploaded").is_dir() and not list((server.home / "uploads").rglob("*.part"))
     assert server.get("/v1/collections/uploaded/items/notes%2Fb.txt").json()["item"] == "notes/b.txt"
     assert server.delete("/v1/collections/uploaded/items/notes/b.txt").status_code == 204  # a key with a slash
     again = server.post("/v1/collections/uploaded/items", files=files[:1]).json()

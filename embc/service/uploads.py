@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 from starlette.datastructures import UploadFile
@@ -42,13 +43,19 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[list[Keyed], list[Skipp
                                    "without '..', hidden or empty parts"))
             continue
         path = folder / key
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{uuid.uuid4().hex}.part")
-        with open(tmp, "wb") as out:
-            upload.file.seek(0)
-            while chunk := upload.file.read(1 << 20):
-                out.write(chunk)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                upload.file.seek(0)
+                while chunk := upload.file.read(1 << 20):
+                    out.write(chunk)
+            os.replace(tmp, path)
+        except OSError as exc:  # a file where its folder would go or the reverse, a name too long in bytes
+            with suppress(OSError):
+                tmp.unlink()
+            skipped.append(Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}"))
+            continue
         saved.append(Keyed(path, key))
     return saved, skipped
 
