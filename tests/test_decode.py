@@ -132,11 +132,15 @@ def test_wine_cluster_centres_decode_to_typical_rows(tmp_path):
 def test_decoder_errors_are_one_line(tmp_path):
     with Workspace(tmp_path) as ws:
         ws.ingest("vectors", [(f"v{n}", np.random.default_rng(n).normal(size=4)) for n in range(20)])
+    np.save(tmp_path / "two.npy", np.ones((2, 4)))
+    (tmp_path / "text.npy").write_text("not an array")
     cases = [(["decode", "-c", "vectors", "--item", "v1"], "has no decoder: train one with `embc decoder train"),
              (["decoder", "train", "-c", "vectors"], "holds vector items: decoders draw images and table rows"),
              (["decoder", "train", "-c", "nothing"], "no collection 'nothing'"),
              (["decode", "-c", "vectors"], "give exactly one of --item, --cluster, --vector or --text"),
              (["decode", "-c", "vectors", "--vector", str(tmp_path / "none.npy")], "no vector file"),
+             (["decode", "-c", "vectors", "--vector", str(tmp_path / "two.npy")], "of shape (2, 4), not one vector"),
+             (["decode", "-c", "vectors", "--vector", str(tmp_path / "text.npy")], "it is not a .npy array of numbers"),
              (["plot", "interpolate", "-c", "vectors", "--from", "v1"], "needs both --from KEY and --to KEY")]
     for args, message in cases:
         result = embc(tmp_path, *args)

@@ -95,8 +95,12 @@ def _vector(path: Path):
     import numpy as np
 
     try:
-        return np.load(path, allow_pickle=False).reshape(-1)
+        array = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise EmbcError(f"no vector file '{path}'") from None
-    except (OSError, ValueError) as exc:
-        raise EmbcError(f"cannot read a vector from '{path}': {exc}") from None
+    except (OSError, ValueError) as exc:  # numpy takes a file that is no .npy for pickled data
+        reason = "it is not a .npy array of numbers" if "pickle" in str(exc) else exc
+        raise EmbcError(f"cannot read a vector from '{path}': {reason}") from None
+    if array.ndim > 1 and array.size != array.shape[-1]:
+        raise EmbcError(f"'{path}' holds an array of shape {array.shape}, not one vector")
+    return array.reshape(-1)
