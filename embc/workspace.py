@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import unicodedata
 from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,7 +43,7 @@ def _limit(limit: int | None, name: str = "limit") -> int:
         return 0
     if not is_integer(limit, 0):
         raise ParameterError(f"{name} must be an integer >= 0 (0 or None: all), not {limit!r}")
-    return int(limit)
+    return min(int(limit), 2**63 - 1)  # the engine's largest: more than any collection holds
 
 
 def _cluster_id(cluster) -> int:
@@ -278,8 +279,8 @@ class Workspace:
 
         self._info(collection)
         if items is not None:
-            if isinstance(items, str):
-                raise ParameterError("items is a list of keys, not one string")
+            if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+                raise ParameterError(f"items is a list of keys, not {repr(items)[:60]}")
             found = [r.id for r in self.store.retrieve(collection, point_ids(items), keys=[])]
             if found:
                 self.store.delete(collection, found)
@@ -315,8 +316,9 @@ class Workspace:
 
         self._info(collection)
         cluster = _cluster_id(cluster)
-        if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\n" in name:
-            raise ParameterError("a cluster name is one line of 1 to 200 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or any(
+                unicodedata.category(c) == "Cc" for c in name):
+            raise ParameterError("a cluster name is one line of 1 to 200 characters, none of them a control character")
         check_cluster(self.store, self.reports, collection, cluster)
         self.reports.rename(collection, cluster, name.strip())
 
@@ -471,6 +473,8 @@ class Workspace:
         self._info(collection)
         if target is None:
             return export_table(self.store, self.reports, collection, run)
+        if not (isinstance(target, (str, os.PathLike)) and "\0" not in str(target)) and not hasattr(target, "write"):
+            raise ParameterError(f"target is a file path or a binary stream, not {repr(target)[:60]}")
         return export(self.store, self.reports, collection, target, format_for(target, format), run)
 
     # Decoders

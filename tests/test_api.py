@@ -31,7 +31,7 @@ def _majority(entries: list[embc.Entry]) -> str:
     return Counter(e.label for e in entries).most_common(1)[0][0]
 
 
-def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wanted(ws):
+def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wanted(ws, run):
     for source, given in ((None, "None"), (42, "42"), (b"abc", "b'abc'"),
                           ({"text": "x"}, "{'text': 'x'} (put one record in a list)")):
         with pytest.raises(embc.ParameterError, match=re.escape(
@@ -53,9 +53,16 @@ def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wante
             ws.recluster_plan("wordnet", **params)
     for call, message in ((lambda: ws.recluster("wordnet", refit_fraction="x"), "refit_fraction must be a number"),
                           (lambda: ws.plot("wordnet", "map", None), "out is the file to write the figure to"),
-                          (lambda: ws.ingest("notes", ["a text"], model=5), "unknown model 5: use minilm")):
+                          (lambda: ws.ingest("notes", ["a text"], model=5), "unknown model 5: use minilm"),
+                          (lambda: ws.delete("wordnet", 7), "items is a list of keys, not 7"),
+                          (lambda: ws.export("wordnet", 7), "target is a file path or a binary stream, not 7"),
+                          (lambda: ws.export("wordnet", "a\0.csv"), "target is a file path or a binary stream"),
+                          (lambda: ws.rename("wordnet", 0, "a\0b"), "none of them a control character")):
         with pytest.raises(embc.ParameterError, match=message):
             call()
+    # A limit beyond any collection (beyond the engine's 64 bits, too) is all of them.
+    assert len(ws.members("wordnet", 0, limit=10**30)) == len(ws.members("wordnet", 0))
+    assert len(ws.similar("wordnet", text="a dog", limit=10**30)) == 1600
     for asks, message in (([{"txt": "a dog"}], "ask 0 has an argument similar does not take: 'txt'"),
                           ([{"text": "a dog"}, "a cat"], "ask 1 is not a mapping of similar's arguments"),
                           (None, "asks is a list of mappings of similar's arguments, not None")):
