@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from embc.errors import ParameterError
+from embc.errors import EmbcError, ParameterError
 from embc.store.vectors import check_name
 
 
@@ -32,6 +32,14 @@ class Layout:
     """The data directory: embedded collections, the report store, vector caches, trained models."""
 
     root: Path
+
+    def make(self) -> Path:
+        """The data directory, made if it is not there yet; EmbcError when it cannot be."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbcError(f"cannot make the data directory '{self.root}': {exc.strerror or exc}") from None
+        return self.root
 
     @property
     def collections(self) -> Path:

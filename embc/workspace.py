@@ -16,6 +16,7 @@ import numpy as np
 
 from embc.cluster.params import is_integer
 from embc.cluster.progress import Progress
+from embc.environment import check_settings
 from embc.errors import EmbcError, NotFound, ParameterError
 from embc.ingest.items import vector_problem
 from embc.layout import Layout, default_home
@@ -84,6 +85,7 @@ class Workspace:
 
     def __init__(self, path: str | os.PathLike | None = None, *, qdrant_url: str | None = None,
                  api_key: str | None = None, store: Store | None = None, resident: bool = False):
+        check_settings()
         self.layout = Layout(default_home(path))
         self._qdrant = (qdrant_url, api_key)
         self._store = self._given_store = store
@@ -132,7 +134,7 @@ class Workspace:
                 if self._reports is None:
                     from embc.store.reports import ReportStore
 
-                    self.layout.root.mkdir(parents=True, exist_ok=True)
+                    self.layout.make()
                     self._reports = ReportStore(self.layout.reports, resident=self._resident)
         return self._reports
 
@@ -209,6 +211,7 @@ class Workspace:
         if prune and paths is None:
             raise ParameterError("prune needs folders to compare with: give paths, not records")
         items = iter_items(paths, fields) if paths is not None else record_items(source, fields)
+        self.layout.make()
         result = ingest(self.store, collection, items, model=model, on_progress=progress,
                         weights=str(Path(weights).resolve()) if weights else None,
                         model_dir=self.layout.model_dir(collection), dim=bottleneck, retrain=retrain,

@@ -5,6 +5,7 @@ directory."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import numpy as np
@@ -12,6 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+
+import embc
 
 from helpers import ROOT, run_embc
 
@@ -135,13 +138,44 @@ def test_a_file_as_the_data_directory_and_an_unexpected_failure_are_one_line(tmp
                     f"cannot open the report store {home / 'reports.duckdb'}: IO Error: Could not read from file")
 
 
-def test_an_error_embc_did_not_foresee_is_one_line_naming_its_type(clustered_home, tmp_path):
-    (tmp_path / "out.csv").mkdir()
-    result = run_embc("export", "-c", "wordnet", "--out", str(tmp_path / "out.csv"), home=clustered_home)
-    _one_line_error(result, f"IsADirectoryError: [Errno 21] Is a directory: '{tmp_path / 'out.csv'}'")
+@pytest.mark.parametrize("name, value, message", [
+    ("EMBC_MAX_TEXT_CHARS", "-5", "EMBC_MAX_TEXT_CHARS must be an integer >= 1, not '-5'"),  # cut every text before
+    ("EMBC_MAX_IMAGE_PIXELS", "50M", "EMBC_MAX_IMAGE_PIXELS must be an integer >= 1, not '50M'"),  # ignored before
+    ("EMBC_WAIT_TIMEOUT", "nan", "EMBC_WAIT_TIMEOUT must be a number >= 0 and <= 31622400, not 'nan'"),
+    ("EMBC_MEMORY_BUDGET", "1e400", "EMBC_MEMORY_BUDGET must be a size like 4G or 512M, not '1e400'"),
+    ("EMBC_PRECISION", "fp64", "EMBC_PRECISION must be fp32 or bf16, not 'fp64'"),
+])
+def test_a_setting_out_of_its_bounds_is_refused_before_any_work(tmp_path, monkeypatch, name, value, message):
+    (tmp_path / "a.txt").write_text("A text that would be cut to one character.")
+    result = run_embc("ingest", str(tmp_path / "a.txt"), home=tmp_path / "home", env={name: value})
+    _one_line_error(result, message)
+    assert not (tmp_path / "home" / "collections").exists()
+    monkeypatch.setenv(name, value)
+    with pytest.raises(embc.EmbcError, match=f"^{re.escape(message)}$"):
+        embc.Workspace(tmp_path / "home")
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "a.txt").write_text("A text.")
+    for args in (["ingest", str(tmp_path / "a.txt")], ["serve", "--port", "8000"]):
+        _one_line_error(run_embc("--data-dir", str(tmp_path / "file" / "home"), *args),
+                        f"cannot make the data directory '{tmp_path / 'file' / 'home'}': Not a directory")
+
+
+def test_an_error_embc_did_not_foresee_is_one_line_naming_its_type(tmp_path):
+    import duckdb
+
+    home = tmp_path / "home"
+    np.save(tmp_path / "v.npy", _unit(5))
+    assert run_embc("ingest", str(tmp_path / "v.npy"), home=home).returncode == 0
+    (home / "reports.duckdb").unlink(missing_ok=True)
+    with duckdb.connect(str(home / "reports.duckdb")) as db:  # a DuckDB file of some other tool's runs table
+        db.execute("CREATE TABLE runs (x INTEGER)")
+    result = run_embc("report", home=home)
+    _one_line_error(result, 'BinderException: Binder Error: Referenced column "collection" not found')
     assert result.stderr.strip().endswith("(set EMBC_DEBUG=1 to see where)")
-    debug = run_embc("export", "-c", "wordnet", "--out", str(tmp_path / "out.csv"), home=clustered_home,
-                     env={"EMBC_DEBUG": "1"})
+    debug = run_embc("report", home=home, env={"EMBC_DEBUG": "1"})
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 

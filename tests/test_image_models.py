@@ -50,9 +50,19 @@ def test_torchvision_models_load_a_local_state_dict(tmp_path, photos, name, dim)
 
 
 def test_a_weights_file_that_does_not_fit_is_a_clear_error(tmp_path):
+    from embc.errors import EmbcError
+
     torch.save({"nothing": torch.zeros(1)}, tmp_path / "bad.pt")
-    with pytest.raises(Exception, match="cannot load model 'resnet50'"):
+    with pytest.raises(EmbcError, match="^cannot load model 'resnet50': Error.s. in loading state_dict for ResNet: "
+                                        "Missing key.s. in state_dict: \"conv1.weight\""):
         load_embedder("resnet50", weights=str(tmp_path / "bad.pt"))
+    # Not a state dict, or one holding objects: said so, without torch's advice to load it unsafely.
+    (tmp_path / "text.pt").write_text("not weights")
+    torch.save({"fc.weight": object}, tmp_path / "objects.pt")
+    for name in ("text.pt", "objects.pt"):
+        with pytest.raises(EmbcError, match=f"^cannot load model 'resnet50': '{tmp_path / name}' is not a state dict "
+                                            "saved by torch.save, or it holds objects that would run code as they load$"):
+            load_embedder("resnet50", weights=str(tmp_path / name))
 
 
 @pytest.fixture(scope="module")

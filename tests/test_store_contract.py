@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
@@ -35,6 +36,19 @@ def test_collection_remembers_how_its_vectors_were_made(store):
     assert store.create_collection(CollectionInfo("a", 8, "m1", "text")).model == "m1"
     assert store.collection("a").dim == 8
     assert [(c.name, c.points) for c in store.collections()] == [("a", 0)]
+
+
+def test_metadata_not_as_embc_writes_it_is_a_damaged_collection(store):
+    store.create_collection(CollectionInfo("a", 8, "m1", "text"))
+    store.create_collection(CollectionInfo("b", 8, "m1", "text"))
+    bad = {"dim": "eight", "model": "m1", "modality": "text"}
+    if hasattr(store, "client"):  # a Qdrant server, where another client may write a collection's metadata
+        store.client.update_collection("a", metadata={"embc": bad})
+    else:
+        (store.root / "a" / "meta.json").write_text(json.dumps(bad))
+    with pytest.raises(EmbcError, match="^collection 'a' is damaged: .*dim is 'eight', not a number of dimensions"):
+        store.collection("a")
+    assert [(c.name, c.modality) for c in store.collections()] == [("a", "damaged"), ("b", "text")]
 
 
 def test_unknown_collection_is_a_clear_error(store):

@@ -85,8 +85,14 @@ def test_glove_file_vectors_cluster_and_count_unknown_words(tmp_path, header):
     assert run["metrics"]["nmi"] == pytest.approx(1.0)
 
 
-def test_missing_glove_file_is_one_line(tmp_path):
+def test_a_missing_empty_or_vectorless_glove_file_is_one_line(tmp_path):
     texts = tmp_path / "t.jsonl"
     texts.write_text('{"text": "cat"}\n')
-    result = run_embc("ingest", str(texts), "--model", f"glove:{tmp_path / 'nope.txt'}", home=tmp_path)
-    assert (result.returncode, result.stderr) == (1, f"embc: error: no word-vector file '{tmp_path / 'nope.txt'}'\n")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "words.txt").write_text("cat\ndog\n")  # words with no numbers: vectors of 0 dimensions
+    for name, reason in (("nope.txt", f"no word-vector file '{tmp_path / 'nope.txt'}'"),
+                         ("empty.txt", f"cannot read word vectors from '{tmp_path / 'empty.txt'}': the file is empty"),
+                         ("words.txt", f"cannot read word vectors from '{tmp_path / 'words.txt'}': no word in it has "
+                                       "a vector")):
+        result = run_embc("ingest", str(texts), "--model", f"glove:{tmp_path / name}", home=tmp_path / "home")
+        assert (result.returncode, result.stderr) == (1, f"embc: error: {reason}\n")

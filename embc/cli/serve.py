@@ -63,8 +63,9 @@ def serve(ctx: typer.Context,
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --api-key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")
-    _check_free(host, port)
     served = ctx.obj.open(resident=True)
+    served.layout.make()
+    _check_free(host, port)
     owner = server_of(served.layout)
     if owner:
         raise EmbcError(f"{served.path} is already served by embc serve at {owner}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from embc.errors import EmbcError
@@ -11,13 +12,17 @@ _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 def budget() -> int:
     """Bytes a job may use: EMBC_MEMORY_BUDGET (e.g. 4G), else half the memory available now."""
-    given = os.environ.get("EMBC_MEMORY_BUDGET", "").strip().upper().removesuffix("B")
+    raw = os.environ.get("EMBC_MEMORY_BUDGET", "").strip()
+    given = raw.upper().removesuffix("B")
     if given:
         unit = given[-1] if given[-1] in _UNITS else ""
         try:
-            return int(float(given[:len(given) - len(unit)]) * _UNITS[unit])
+            size = float(given[:len(given) - len(unit)]) * _UNITS[unit]
         except ValueError:
-            raise EmbcError(f"EMBC_MEMORY_BUDGET must be a size like 4G or 512M, not '{given}'") from None
+            size = math.nan
+        if not 0 < size < math.inf:
+            raise EmbcError(f"EMBC_MEMORY_BUDGET must be a size like 4G or 512M, not {raw!r}")
+        return int(size)
     try:
         with open("/proc/meminfo") as info:
             available = next(int(line.split()[1]) * 1024 for line in info if line.startswith("MemAvailable:"))

@@ -21,7 +21,21 @@ TORCHVISION = {"resnet50": (2048, 256, 224), "vgg16": (4096, 256, 224), "vgg19":
 
 
 def _failure(name: str, exc: Exception) -> EmbcError:
-    return EmbcError(f"cannot load model '{name}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return EmbcError(f"cannot load model '{name}': {text if len(text) <= 240 else text[:240] + '...'}")
+
+
+def _state_dict(path: str) -> dict:
+    """The tensors saved at `path`, loaded without running code the file may hold."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own message advises loading the file unsafely
+        raise EmbcError(f"'{path}' is not a state dict saved by torch.save, or it holds objects that would run "
+                        "code as they load") from None
 
 
 class ImageEmbedder:
@@ -147,7 +161,7 @@ def torchvision_embedder(name: str, weights: str | None = None, precision: str =
         extra = {"aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
         model = torchvision.models.get_model(name, weights=None if weights else "DEFAULT", **extra)
         if weights:
-            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            model.load_state_dict(_state_dict(weights))
     except Exception as exc:
         raise _failure(name, exc) from exc
     if name.startswith("vgg"):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from embc.environment import setting
 from embc.ingest.items import ItemError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -20,10 +20,7 @@ def max_pixels() -> int:
     """The most pixels an image may have (EMBC_MAX_IMAGE_PIXELS, default 50 million): a larger one is skipped
     before it is decoded, so that a decompression bomb (a small file that decodes to gigabytes) cannot exhaust
     memory."""
-    try:
-        return max(1, int(os.environ.get("EMBC_MAX_IMAGE_PIXELS", "50000000")))
-    except ValueError:
-        return 50_000_000
+    return int(setting("EMBC_MAX_IMAGE_PIXELS"))
 
 
 def check_pixels(image, limit: int | None = None) -> None:

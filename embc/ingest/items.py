@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from embc.environment import setting
 
 
 # Fixed namespace so that the same item key always maps to the same point id, on every machine.
@@ -86,10 +87,7 @@ def vector_problem(vector: np.ndarray) -> str | None:
 def max_text() -> int:
     """The most characters of a text that are embedded and stored (EMBC_MAX_TEXT_CHARS, default 20,000): models
     read far fewer (MiniLM: 256 tokens), and a 10 MB one-line file would otherwise cost minutes and gigabytes."""
-    try:
-        return max(1, int(os.environ.get("EMBC_MAX_TEXT_CHARS", "20000")))
-    except ValueError:
-        return 20_000
+    return int(setting("EMBC_MAX_TEXT_CHARS"))
 
 
 def cap_text(item: Item, limit: int) -> Item:

@@ -108,12 +108,16 @@ class WordVectorEmbedder:
 
         if not path.is_file():
             raise EmbcError(f"no word-vector file '{path}'")
+        if not path.stat().st_size:
+            raise EmbcError(f"cannot read word vectors from '{path}': the file is empty")
         binary = path.suffix == ".bin"
         try:
             header = binary or _has_header(path)
             self.vectors = KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=not header)
         except Exception as exc:  # gensim raises several types for a malformed file
             raise EmbcError(f"cannot read word vectors from '{path}': {exc}") from exc
+        if not len(self.vectors.index_to_key) or self.vectors.vector_size < 1:
+            raise EmbcError(f"cannot read word vectors from '{path}': no word in it has a vector")
         # Such files list words from the most frequent down and carry no counts: Zipf's law estimates them.
         ranks = np.arange(1, len(self.vectors.index_to_key) + 1, dtype=float)
         self.probability = dict(zip(self.vectors.index_to_key, (1 / ranks) / (1 / ranks).sum()))

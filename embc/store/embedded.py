@@ -340,7 +340,7 @@ class EmbeddedStore:
         if not meta.exists():
             raise NotFound(f"no collection '{name}': see `embc collections`, or ingest into it first")
         try:
-            return CollectionInfo(name=name, **json.loads(meta.read_text()))
+            return CollectionInfo.of_meta(name, json.loads(meta.read_text()))
         except (OSError, ValueError, TypeError) as exc:
             raise EmbcError(f"collection '{name}' is damaged: {meta} cannot be read ({exc})") from None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import sys
 import threading
 import time
@@ -11,16 +10,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from embc.environment import setting
 from embc.errors import EmbcError
 
 
 def wait_limit() -> float:
     """Seconds to wait for another process before giving up (EMBC_WAIT_TIMEOUT, default 600)."""
-    text = os.environ.get("EMBC_WAIT_TIMEOUT", "600")
-    try:
-        return float(text)
-    except ValueError:
-        raise EmbcError(f"EMBC_WAIT_TIMEOUT must be a number of seconds, not '{text}'") from None
+    return setting("EMBC_WAIT_TIMEOUT")
 
 
 _THREAD_LOCKS: dict[str, threading.Lock] = {}

@@ -11,7 +11,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError, NotFound
-from embc.store.vectors import (INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search, check_name,
+from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search, check_name,
                                 reported, to_page, to_record)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
@@ -86,14 +86,21 @@ class ServerStore:
             meta = (self.client.get_collection(name).config.metadata or {}).get(_META_KEY)
         if meta is None:
             raise NotFound(f"no collection '{name}': see `embc collections`, or ingest into it first")
-        return CollectionInfo(name=name, **meta)
+        try:
+            return CollectionInfo.of_meta(name, meta)
+        except (TypeError, ValueError) as exc:
+            raise EmbcError(f"collection '{name}' is damaged: its metadata in Qdrant cannot be read ({exc})") from None
 
     def collections(self) -> list[CollectionInfo]:
         infos = []
         for description in sorted(self.client.get_collections().collections, key=lambda c: c.name):
             meta = (self.client.get_collection(description.name).config.metadata or {}).get(_META_KEY)
-            if meta is not None:
-                infos.append(CollectionInfo(name=description.name, points=self.count(description.name), **meta))
+            if meta is None:  # not one of embc's
+                continue
+            try:
+                infos.append(CollectionInfo.of_meta(description.name, meta, self.count(description.name)))
+            except (TypeError, ValueError):
+                infos.append(CollectionInfo(description.name, 0, "", DAMAGED))
         return infos
 
     def delete_collection(self, name: str) -> None:

@@ -35,6 +35,22 @@ class CollectionInfo:
     points: int = 0
     precision: str = "fp32"  # what the model computed in (embc.ingest.precision); collections made before: fp32
 
+    @classmethod
+    def of_meta(cls, name: str, meta: object, points: int = 0) -> CollectionInfo:
+        """The collection as its stored metadata (`meta()`) describes it; ValueError for metadata that is not
+        what embc writes (a damaged or hand-edited file, another client's metadata)."""
+        if not isinstance(meta, dict):
+            raise ValueError(f"a {type(meta).__name__}, not a mapping")
+        info = cls(name=name, points=points, **meta)
+        if isinstance(info.dim, bool) or not isinstance(info.dim, int) or info.dim < 1:
+            raise ValueError(f"dim is {info.dim!r}, not a number of dimensions")
+        for field in ("model", "modality", "precision"):
+            if not isinstance(getattr(info, field), str) or not getattr(info, field):
+                raise ValueError(f"{field} is {getattr(info, field)!r}, not a name")
+        if not isinstance(info.weights, str | None):
+            raise ValueError(f"weights is {info.weights!r}, not a file name")
+        return info
+
     def meta(self) -> dict:
         return {"dim": self.dim, "model": self.model, "modality": self.modality, "weights": self.weights,
                 "precision": self.precision}
