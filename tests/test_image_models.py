@@ -60,8 +60,9 @@ def test_a_weights_file_that_does_not_fit_is_a_clear_error(tmp_path):
     (tmp_path / "text.pt").write_text("not weights")
     torch.save({"fc.weight": object}, tmp_path / "objects.pt")
     for name in ("text.pt", "objects.pt"):
-        with pytest.raises(EmbcError, match=f"^cannot load model 'resnet50': '{tmp_path / name}' is not a state dict "
-                                            "saved by torch.save, or it holds objects that would run code as they load$"):
+        with pytest.raises(EmbcError, match=f"^cannot load model 'resnet50': '{tmp_path / name}' is not a state "
+                                            "dict saved by torch.save, or it holds objects that would run code as "
+                                            "they load$"):
             load_embedder("resnet50", weights=str(tmp_path / name))
 
 
