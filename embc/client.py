@@ -8,6 +8,7 @@ import json
 import math
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
@@ -15,7 +16,7 @@ import httpx
 import numpy as np
 
 from embc.cluster.progress import Progress
-from embc.errors import EmbcError, NotFound, ParameterError
+from embc.errors import EmbcError, NotFound, ParameterError, writing_to
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
                           RunResult, Skipped, SweepPoint)
 from embc.store.vectors import CollectionInfo, check_name
@@ -285,34 +286,36 @@ class Client:
     def export(self, collection: str, target: str | os.PathLike | BinaryIO, format: str | None = None,
                run: int | None = None) -> int:
         """Stream every point to a file or a binary stream, as the server writes it; the number of rows."""
-        from embc.export import format_for
+        from embc.export import format_for, write_all
 
         fmt = format_for(target, format)
         try:
-            with self._http.stream("GET", self._path(collection, "/export"),
-                                   params=_given(format=fmt, run=run)) as response:
+            with ExitStack() as stack:
+                response = stack.enter_context(self._http.stream("GET", self._path(collection, "/export"),
+                                                                 params=_given(format=fmt, run=run)))
                 if response.status_code >= 400:
                     response.read()
                     raise _error(response)
                 rows = int(response.headers.get("x-embc-rows", 0))
-                sink = target if hasattr(target, "write") else open(target, "wb")
-                try:
-                    for chunk in response.iter_bytes():
-                        sink.write(chunk)
-                finally:
-                    if sink is not target:
-                        sink.close()
+                sink = target if hasattr(target, "write") else stack.enter_context(
+                    open(stack.enter_context(writing_to(Path(target))), "wb"))
+                for chunk in response.iter_bytes():
+                    write_all(sink, chunk)
         except httpx.TransportError as exc:
             raise EmbcError(f"the export from {self.url} broke off: {exc or type(exc).__name__}") from None
         return rows
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
              cluster: int | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
+        from embc.report.figures import figure_format
+
+        out = Path(out)
         ends = {"from": between[0], "to": between[1]} if between else {}
-        png = self._call("GET", self._path(collection, f"/plots/{kind}"),
-                         params=_given(run=run, cluster=cluster, per_cluster=per_cluster, **ends)).content
-        Path(out).write_bytes(png)
-        return Path(out)
+        figure = self._call("GET", self._path(collection, f"/plots/{kind}"), params=_given(
+            run=run, cluster=cluster, per_cluster=per_cluster, format=figure_format(out), **ends)).content
+        with writing_to(out):
+            out.write_bytes(figure)
+        return out
 
 
 def _json(value: Any) -> bytes:

@@ -75,6 +75,14 @@ def export_table(store: "Store", reports: "ReportStore", collection: str, run: i
     return pa.concat_tables([_schema().empty_table(), *batches(store, reports, collection, run)])
 
 
+def write_all(sink: BinaryIO, data: bytes) -> None:
+    """Write `data`; BrokenPipeError when the sink took only a part of it: a pipe whose reader left mid-write
+    does so without an error."""
+    written = sink.write(data)
+    if written is not None and written < len(data):
+        raise BrokenPipeError(errno.EPIPE, "the output's reader went away")
+
+
 def export(store: "Store", reports: "ReportStore", collection: str, target: str | os.PathLike | BinaryIO, fmt: str,
            run: int | None = None) -> int:
     """Write the export to a file or a binary stream a page at a time; returns the number of rows."""
@@ -94,9 +102,8 @@ def export(store: "Store", reports: "ReportStore", collection: str, target: str 
             writer = stack.enter_context(csv.CSVWriter(sink, _schema(), write_options=options))
         for table in batches(store, reports, collection, run):
             if fmt == "jsonl":
-                data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist()).encode()
-                if sink.write(data) < len(data):  # a pipe whose reader left mid-write takes a part without an error
-                    raise BrokenPipeError(errno.EPIPE, "the output's reader went away")
+                write_all(sink, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist())
+                          .encode())
             else:
                 writer.write_table(table)
             rows += table.num_rows

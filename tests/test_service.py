@@ -400,6 +400,15 @@ def test_the_cli_through_a_server_prints_what_it_prints_directly(clustered_home,
         refused = run_embc("--server", str(client.base_url), "collections")
         assert (refused.returncode, refused.stderr) == (1, "embc: error: send the API key as Authorization: "
                                                            "Bearer KEY\n")
+        # Files written here from the server's answers: a figure in the format its name asks for, an output that
+        # cannot be written as one line.
+        for name, start in (("map.svg", b"<?xml"), ("map.pdf", b"%PDF"), ("map.png", b"\x89PNG")):
+            drawn = run_embc("plot", "map", "-c", "wordnet", "--out", str(tmp_path / name), home=home, env=keyed)
+            assert drawn.returncode == 0 and (tmp_path / name).read_bytes().startswith(start), drawn.stderr
+        for args in (("plot", "map"), ("export", "--format", "csv")):
+            blocked = run_embc(*args, "-c", "wordnet", "--out", str(tmp_path), home=home, env=keyed)
+            assert (blocked.returncode, blocked.stderr.splitlines()[-1]) == (
+                1, f"embc: error: cannot write {tmp_path}: it is a folder: name a file in it")
         # Writes through the server: files uploaded under the keys the CLI gives them, a recluster job.
         (tmp_path / "notes").mkdir()
         (tmp_path / "notes" / "ship.txt").write_text("A ship is a large boat that carries cargo over the sea.")

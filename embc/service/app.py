@@ -46,6 +46,7 @@ DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
+FIGURE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}  # the formats figures take
 
 
 BODY_ERRORS = {**ERRORS, 413: {"model": schemas.Error}, 415: {"model": schemas.Error}}
@@ -295,24 +296,26 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """Name a cluster id; the name stays with the id in later runs."""
         workspace.rename(collection, cluster, body.name)
 
-    @app.get("/v1/collections/{collection}/plots/{kind}", responses={**ERRORS, 200: {"content": {"image/png": {}}}},
-             response_class=FileResponse, dependencies=[v1])
+    @app.get("/v1/collections/{collection}/plots/{kind}", responses={**ERRORS, 200: {"content": {
+        media: {} for media in FIGURE_TYPES.values()}}}, response_class=FileResponse, dependencies=[v1])
     def figure(kind: Literal[KINDS], collection: str = NAME, run: int | None = Query(None, ge=1),
                cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100),
                start: str | None = Query(None, alias="from", min_length=1, max_length=1_000),
-               end: str | None = Query(None, alias="to", min_length=1, max_length=1_000)):
-        """A figure of the latest (or a given) run as a PNG: map, elbow, silhouette, montage; with a decoder,
-        centroids, interpolate (between the items `from` and `to`) and loss."""
+               end: str | None = Query(None, alias="to", min_length=1, max_length=1_000),
+               format: Literal[tuple(FIGURE_TYPES)] = "png"):
+        """A figure of the latest (or a given) run as a PNG (or an SVG or a PDF): map, elbow, silhouette,
+        montage; with a decoder, centroids, interpolate (between the items `from` and `to`) and loss."""
         if (start is None) != (end is None):
             raise ParameterError("interpolate needs both from and to")
         folder = tempfile.mkdtemp(prefix=".plot-", dir=workspace.path)  # inside the data directory, as all it writes
         try:
-            path = workspace.plot(collection, kind, f"{folder}/{kind}.png", run, cluster, per_cluster,
+            path = workspace.plot(collection, kind, f"{folder}/{kind}.{format}", run, cluster, per_cluster,
                                   None if start is None else (start, end))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return FileResponse(path, media_type="image/png", background=BackgroundTask(shutil.rmtree, folder, True))
+        return FileResponse(path, media_type=FIGURE_TYPES[format],
+                            background=BackgroundTask(shutil.rmtree, folder, True))
 
     @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
         media: {} for media in EXPORT_TYPES.values()}}}, dependencies=[v1])
