@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Sequence
 import httpx
 import numpy as np
 
+from embc.arguments import check_cluster_id, check_export_target, check_image, check_keys, check_limit
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, NotFound, ParameterError, writing_to
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
@@ -189,8 +190,7 @@ class Client:
         """What the collection's decoder draws for an item, a cluster's centre, a vector or a text: a PIL image,
         or a table collection's row."""
         response = self._call("POST", self._path(collection, "/decode"), json=_given(
-            item=item, cluster=cluster, vector=None if vector is None else [float(v) for v in vector], text=text,
-            run=run))
+            item=item, cluster=cluster, vector=vector, text=text, run=run))
         if response.headers.get("content-type", "").startswith("image/"):
             from PIL import Image
 
@@ -202,8 +202,7 @@ class Client:
             points = self.collection(collection).points
             self._call("DELETE", self._path(collection))
             return points
-        if isinstance(items, str):
-            raise ParameterError("items is a list of keys, not one string")
+        check_keys(items)
         removed = 0
         for key in items:
             try:
@@ -217,7 +216,7 @@ class Client:
         self._call("DELETE", self._path(collection, f"/runs/{int(run)}"))
 
     def rename(self, collection: str, cluster: int, name: str) -> None:
-        self._call("PUT", self._path(collection, f"/clusters/{int(cluster)}/name"), json={"name": name})
+        self._call("PUT", self._path(collection, f"/clusters/{check_cluster_id(cluster)}/name"), json={"name": name})
 
     # Questions
 
@@ -228,10 +227,11 @@ class Client:
     def members(self, collection: str, cluster: int, limit: int | None = None, run: int | None = None,
                 order: str = "centre") -> list[Entry]:
         """The items of a cluster, a page at a time; `limit` None or 0: all of them."""
+        cluster, limit = check_cluster_id(cluster), check_limit(limit)
         out: list[Entry] = []
         cursor = None
         while not limit or len(out) < limit:
-            page = self._call("GET", self._path(collection, f"/clusters/{int(cluster)}/items"), params=_given(
+            page = self._call("GET", self._path(collection, f"/clusters/{cluster}/items"), params=_given(
                 limit=min(PAGE, (limit - len(out)) if limit else PAGE), cursor=cursor, run=run, order=order)).json()
             out += [Entry.of(e) for e in page["items"]]
             cursor = page["next_cursor"]
@@ -241,16 +241,22 @@ class Client:
 
     def similar(self, collection: str, *, text: str | None = None, image=None, item: str | None = None,
                 vector=None, cluster: int | None = None, limit: int = 10) -> list[Entry]:
-        """The nearest stored items; an image (a file path) is uploaded."""
+        """The nearest stored items; an image (a file path or a PIL image) is uploaded."""
         path = self._path(collection, "/similar")
         if image is not None:
-            if not Path(image).is_file():
+            check_image(image)
+            if hasattr(image, "getpixel"):
+                upload = ("image.png", io.BytesIO())
+                image.save(upload[1], "PNG")
+                upload[1].seek(0)
+            elif Path(image).is_file():
+                upload = (Path(image).name, open(image, "rb"))
+            else:
                 raise EmbcError(f"no image file '{image}'")
-            with open(image, "rb") as handle:
-                hits = self._call("POST", path, files={"image": (Path(image).name, handle)},
+            with upload[1]:
+                hits = self._call("POST", path, files={"image": upload},
                                   data=_given(cluster=cluster, limit=limit)).json()
         else:
-            vector = None if vector is None else [float(v) for v in vector]
             hits = self._call("POST", path, json=_given(text=text, item=item, vector=vector, cluster=cluster,
                                                         limit=limit)).json()
         return [Entry.of(h) for h in hits]
@@ -288,6 +294,7 @@ class Client:
         """Stream every point to a file or a binary stream, as the server writes it; the number of rows."""
         from embc.export import format_for, write_all
 
+        check_export_target(target)
         fmt = format_for(target, format)
         try:
             with ExitStack() as stack:
@@ -311,7 +318,7 @@ class Client:
 
         out = Path(out)
         ends = {"from": between[0], "to": between[1]} if between else {}
-        figure = self._call("GET", self._path(collection, f"/plots/{kind}"), params=_given(
+        figure = self._call("GET", self._path(collection, f"/plots/{_segment(kind)}"), params=_given(
             run=run, cluster=cluster, per_cluster=per_cluster, format=figure_format(out), **ends)).content
         with writing_to(out):
             out.write_bytes(figure)

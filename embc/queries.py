@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from embc.arguments import check_image
 from embc.cluster.params import is_integer
 from embc.errors import EmbcError, NotFound, ParameterError
 from embc.ingest.items import Item, ItemError, point_id
@@ -207,7 +209,8 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
     if text is not None:
         return embed_texts(info, load, [text])[0]
     _check_accepts(info, "image")
-    path = image if isinstance(image, (str, Path)) else None
+    check_image(image)
+    path = image if isinstance(image, (str, os.PathLike)) else None
     if path is not None and not Path(path).is_file():
         raise EmbcError(f"no image file '{image}'")
     query = Item(key="query", source="query", kind="image", path=None if path is None else str(path),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, M
 
 import numpy as np
 
+from embc.arguments import check_cluster_id, check_export_target, check_keys, check_limit
 from embc.cluster.params import is_integer
 from embc.cluster.progress import Progress
 from embc.environment import check_settings
@@ -36,21 +37,6 @@ if TYPE_CHECKING:
     from embc.store.reports import ReportStore
 
 Source = str | os.PathLike | Iterable[Any]
-
-
-def _limit(limit: int | None, name: str = "limit") -> int:
-    """`limit` as queries take it: 0 for all."""
-    if limit is None:
-        return 0
-    if not is_integer(limit, 0):
-        raise ParameterError(f"{name} must be an integer >= 0 (0 or None: all), not {limit!r}")
-    return min(int(limit), 2**63 - 1)  # the engine's largest: more than any collection holds
-
-
-def _cluster_id(cluster) -> int:
-    if not is_integer(cluster, -1):
-        raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {cluster!r}")
-    return int(cluster)
 
 
 def _one_of(**given) -> None:
@@ -282,8 +268,7 @@ class Workspace:
 
         self._info(collection)
         if items is not None:
-            if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-                raise ParameterError(f"items is a list of keys, not {repr(items)[:60]}")
+            check_keys(items)
             found = [r.id for r in self.store.retrieve(collection, point_ids(items), keys=[])]
             if found:
                 self.store.delete(collection, found)
@@ -318,7 +303,7 @@ class Workspace:
         from embc.queries import check_cluster
 
         self._info(collection)
-        cluster = _cluster_id(cluster)
+        cluster = check_cluster_id(cluster)
         if not isinstance(name, str) or not name.strip() or len(name) > 200 or any(
                 unicodedata.category(c) == "Cc" for c in name):
             raise ParameterError("a cluster name is one line of 1 to 200 characters, none of them a control character")
@@ -341,8 +326,8 @@ class Workspace:
         from embc.queries import cluster_members
 
         self._info(collection)
-        entries = cluster_members(self.store, self.reports, collection, _cluster_id(cluster), _limit(limit), run,
-                                  order)
+        entries = cluster_members(self.store, self.reports, collection, check_cluster_id(cluster), check_limit(limit),
+                                  run, order)
         if not arrow:
             return entries
         import pyarrow as pa
@@ -388,8 +373,8 @@ class Workspace:
         from embc.queries import Nearest, embed_query, find_point
 
         _one_of(text=text, image=image, item=item, vector=vector)
-        limit = _limit(limit)
-        cluster = None if cluster is None else _cluster_id(cluster)
+        limit = check_limit(limit)
+        cluster = None if cluster is None else check_cluster_id(cluster)
         if item is not None:
             record = stored or find_point(self.store, info.name, str(item))
             return Nearest(record.vector, cluster, limit, record.id)
@@ -476,8 +461,7 @@ class Workspace:
         self._info(collection)
         if target is None:
             return export_table(self.store, self.reports, collection, run)
-        if not (isinstance(target, (str, os.PathLike)) and "\0" not in str(target)) and not hasattr(target, "write"):
-            raise ParameterError(f"target is a file path or a binary stream, not {repr(target)[:60]}")
+        check_export_target(target)
         return export(self.store, self.reports, collection, target, format_for(target, format), run)
 
     # Decoders
@@ -542,7 +526,7 @@ class Workspace:
             point = find_point(self.store, collection, str(item)).vector
         elif cluster is not None:
             ids, centres, _ = self.reports.centroids(chosen_run(self.reports, collection, run)["run_id"])
-            found = np.flatnonzero(ids == _cluster_id(cluster))
+            found = np.flatnonzero(ids == check_cluster_id(cluster))
             if not len(found):
                 raise NotFound(f"no cluster {cluster} with a centre in collection '{collection}'")
             point = centres[found[0]]
@@ -581,9 +565,9 @@ class Workspace:
         if decoder is not None and decoder.kind != "image":
             raise EmbcError(f"collection '{collection}' holds {info.modality}s: its decoder draws rows, not images "
                             f"(see `embc decode -c {collection} --cluster N`)")
-        per_cluster = _limit(per_cluster, "per_cluster")
+        per_cluster = check_limit(per_cluster, "per_cluster")
         return plot(self.store, self.reports, collection, kind, Path(out), run,
-                    None if cluster is None else _cluster_id(cluster), per_cluster or 8, decoder, between)
+                    None if cluster is None else check_cluster_id(cluster), per_cluster or 8, decoder, between)
 
 
 def _paths(source: Source) -> list[Path] | None:

@@ -207,6 +207,8 @@ def test_pil_images_and_vectors_go_in_as_records(tmp_path):
     assert ws.ingest("photos", images).unchanged == 3
     hits = ws.similar("photos", image=boots[0], limit=1)
     assert hits[0].score > 0.999  # the same picture, given as a file this time
+    with pytest.raises(embc.ParameterError, match="^image is a file path or a PIL image, not 5$"):
+        ws.similar("photos", image=5)  # an AttributeError before
     vectors = ws.ingest("vecs", [("a", [1.0, 0.0, 0.0]), ("b", [0.0, 1.0, 0.0]), {"id": "c", "vector": [1, 1, 0]}])
     assert vectors.added == 3
     unnamed = [{"vector": [0.0, 0.0, 1.0]}, {"vector": [0.0, 1.0, 1.0]}]

@@ -245,6 +245,14 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
         assert len(remote.similar("fruit", vector=np.ones(384, np.float32), limit=np.int64(2))) == 2
         with pytest.raises(embc.ParameterError, match="^the request cannot be sent as JSON: a number is inf or nan"):
             remote.recluster("fruit", "dbscan", eps=float("inf"))
+        # The Workspace's checks of arguments, here before any request (a ValueError or a TypeError before).
+        for call, message in ((lambda: remote.members("fruit", "x"), "a cluster id is an integer >= -1"),
+                              (lambda: remote.members("fruit", 0, limit="5"), "limit must be an integer >= 0"),
+                              (lambda: remote.rename("fruit", None, "a"), "a cluster id is an integer >= -1"),
+                              (lambda: remote.delete("fruit", 7), "items is a list of keys, not 7"),
+                              (lambda: remote.export("fruit", 7, "csv"), "target is a file path or a binary stream")):
+            with pytest.raises(embc.ParameterError, match=message):
+                call()
         with pytest.raises(embc.ParameterError, match="iterable of records, not None$"):
             remote.ingest("fruit", None)
         assert [e.to_dict() for e in remote.events("wordnet")] == server.get("/v1/collections/wordnet/events").json()
@@ -370,6 +378,16 @@ def test_similar_to_an_uploaded_image(server):
     assert broken.status_code == 422 and "cannot be read" in broken.json()["error"]
     assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
                        data={"limit": "0"}).status_code == 422
+    # The Python client sends a PIL image as the Workspace takes one, and refuses what is neither that nor a path.
+    from PIL import Image
+
+    import embc
+
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:
+        assert [h.item for h in remote.similar("pics", image=Image.open(probe), limit=3)] == [
+            h["item"] for h in hits.json()]
+        with pytest.raises(embc.ParameterError, match="^image is a file path or a PIL image, not 5$"):
+            remote.similar("pics", image=5)
 
 
 READS = [("collections", "--json"), ("clusters", "-c", "wordnet", "--format", "table"),
