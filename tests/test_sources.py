@@ -90,9 +90,11 @@ def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
     table = pa.table({"id": ["p", "q"], "vector": [[1.0, 0, 0, 0], [0, 1.0, 0, 0]], "label": ["x", None]})
     pq.write_table(table, tmp_path / "w.parquet")
     np.save(tmp_path / "bad.npy", np.zeros(5))
+    np.save(tmp_path / "complex.npy", np.ones((2, 4)) * (1 + 2j))  # its imaginary parts would be dropped
     items, skipped = _split(list(iter_items([tmp_path])))
     assert [(i.key, i.kind, i.label) for i in items] == [
         ("a", "vector", None), ("b", "vector", None), ("c", "vector", None), ("p", "vector", "x"),
         ("q", "vector", None)]
     np.testing.assert_array_equal(items[1].vector, vectors[1])
-    assert skipped == {"bad.npy": "expected a 2-D numeric array, got shape (5,) of float64"}
+    assert skipped == {"bad.npy": "expected a 2-D array of real numbers, got shape (5,) of float64",
+                       "complex.npy": "expected a 2-D array of real numbers, got shape (2, 4) of complex128"}

@@ -233,8 +233,8 @@ def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
     except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         yield Skipped(source, f"not a readable .npy file: {exc}")
         return
-    if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.number):
-        yield Skipped(source, f"expected a 2-D numeric array, got shape {matrix.shape} of {matrix.dtype}")
+    if matrix.ndim != 2 or not (np.issubdtype(matrix.dtype, np.integer) or np.issubdtype(matrix.dtype, np.floating)):
+        yield Skipped(source, f"expected a 2-D array of real numbers, got shape {matrix.shape} of {matrix.dtype}")
         return
     ids_path = path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
     ids: list[str] | None = None
