@@ -286,6 +286,21 @@ def test_a_collection_is_not_deleted_under_a_running_job():
         assert job.state == "done"
 
 
+def test_a_server_keeps_the_last_thousand_ended_jobs_and_counts_them_all(monkeypatch):
+    """A schedule of every 30 s ends 2,880 jobs a day per collection: kept, they grew the server without end."""
+    from embc.service import jobs as module
+
+    monkeypatch.setattr(module, "KEPT", 3)
+    jobs = module.Jobs()
+    ended = []
+    for n in range(5):
+        job = jobs.start("c", lambda progress, n=n: {"n": n} if n != 1 else 1 / 0)
+        job.thread.join(60)
+        ended.append(job.id)
+    assert list(jobs.jobs) == ended[2:]  # the oldest two forgotten, oldest first
+    assert jobs.counts() == {"queued": 0, "running": 0, "done": 4, "failed": 1}
+
+
 def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "

@@ -281,7 +281,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/jobs", response_model=list[schemas.Job], responses=ERRORS, dependencies=[v1])
     def all_jobs():
-        """The jobs this server started, requested or scheduled, oldest first."""
+        """The jobs this server started, requested or scheduled, oldest first: all not yet ended, and the last
+        thousand that have."""
         return [j.to_dict() for j in list(jobs.jobs.values())]
 
     @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS, dependencies=[v1])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, describe_error
+
+ENDED = ("done", "failed")
 
 
 @dataclass
@@ -32,12 +35,31 @@ class Job:
                 "result": self.result, "error": self.error}
 
 
+KEPT = 1_000  # ended jobs kept to be asked about: a schedule of every 30 s would otherwise grow without end
+
+
 @dataclass
 class Jobs:
-    """The jobs this server started (kept until it stops)."""
+    """The jobs this server started: every one not yet ended, and the last KEPT that have ended, oldest first;
+    `ended` counts all that have ended, by state."""
 
     jobs: dict[str, Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ended: Counter = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by state: those queued and running now, and all that have ended since the server started."""
+        with self.lock:
+            now = Counter(j.state for j in self.jobs.values() if j.state in ("queued", "running"))
+            return {state: now[state] for state in ("queued", "running")} | {s: self.ended[s] for s in ENDED}
+
+    def _end(self, job: Job, state: str) -> None:
+        with self.lock:
+            job.state = state
+            self.ended[state] += 1
+            old = [key for key, j in self.jobs.items() if j.state in ENDED]
+            for key in old[:max(0, len(old) - KEPT)]:
+                del self.jobs[key]
 
     @contextmanager
     def held_off(self, collection: str) -> Iterator[None]:
@@ -50,8 +72,8 @@ class Jobs:
             yield
 
     def active(self, collection: str) -> Job | None:
-        return next((j for j in self.jobs.values() if j.collection == collection and j.state in ("queued", "running")),
-                    None)
+        return next((j for j in list(self.jobs.values())  # a copy: other threads add and remove jobs
+                     if j.collection == collection and j.state in ("queued", "running")), None)
 
     def start(self, collection: str, work: Callable[[Progress], dict], origin: str = "request") -> Job | None:
         """Start `work(progress)` for the collection; None when a job of the collection is already running."""
@@ -68,9 +90,11 @@ class Jobs:
             job.state = "running"
             try:
                 job.result = work(progress)
-                job.state = "done"
             except Exception as exc:  # the job's failure is its state, for the client to read
-                job.error, job.state = describe_error(exc), "failed"
+                job.error = describe_error(exc)
+                self._end(job, "failed")
+            else:
+                self._end(job, "done")
 
         job.thread = threading.Thread(target=run, name=f"embc-job-{job.id[:8]}", daemon=True)
         job.thread.start()

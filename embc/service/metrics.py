@@ -30,8 +30,8 @@ class Metrics:
 
     def text(self, jobs, collections: Iterable[CollectionInfo]) -> str:
         """The metrics, with the jobs' states and the collections' sizes as they are now."""
-        for state in ("queued", "running", "done", "failed"):
-            self.jobs.labels(state).set(sum(j.state == state for j in jobs.jobs.values()))
+        for state, count in jobs.counts().items():
+            self.jobs.labels(state).set(count)
         self.points.clear()  # a deleted collection's series goes
         for info in collections:
             self.points.labels(info.name).set(info.points)
