@@ -151,6 +151,23 @@ def test_bad_requests_are_json_4xx(server, method, path, body, status, error):
     assert response.status_code == status and response.json()["error"].startswith(error), response.text
 
 
+def test_a_model_read_from_a_path_the_client_names_is_refused(server):
+    """glove:/etc/passwd read the file (and its error quoted a word of it); clip:ARCH/PATH would unpickle one."""
+    from embc.ingest.registry import names_a_path
+
+    assert [names_a_path(m) for m in ("minilm", "word2vec", "effnet-lite0", "resnet50", "raw", "glove:w.txt",
+                                      "sentence-transformers:org/some-model", "sentence-transformers:/models/m",
+                                      "sentence-transformers:~/m", "clip:ViT-B-32/openai", "clip:ViT-B-32/./w.pt")] == [
+        False, False, False, False, False, True, False, True, True, False, True]
+    for model in ("glove:/etc/passwd", f"sentence-transformers:{server.home}", "clip:ViT-B-32//etc/passwd"):
+        for request in ({"json": {"records": [{"text": "a"}], "model": model}},
+                        {"files": [("files", ("a.txt", b"a"))], "data": {"model": model}}):
+            refused = server.post("/v1/collections/elsewhere/items", **request)
+            assert refused.status_code == 422, refused.text
+            assert "the service reads no path a client names" in refused.json()["detail"][0]["msg"]
+    assert "elsewhere" not in [c["name"] for c in server.get("/v1/collections").json()]
+
+
 def _wait(server, job: str) -> dict:
     deadline = time.monotonic() + 300
     while True:
@@ -391,6 +408,9 @@ def test_similar_to_an_uploaded_image(server):
     assert {h["item"] for h in hits.json()} <= {p.name for p in pictures[6:]}  # sneakers near a sneaker
     broken = server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"not an image")})
     assert broken.status_code == 422 and "cannot be read" in broken.json()["error"]
+    fake = server.post("/v1/collections/pics/items", files=[("files", ("fake.png", b"not an image"))]).json()
+    assert fake["skipped_items"] == [{"source": "fake.png", "reason": "not an image"}]
+    assert not (server.home / "uploads" / "pics" / "fake.png").exists()  # kept only for a point that shows it
     assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
                        data={"limit": "0"}).status_code == 422
     # The Python client sends a PIL image as the Workspace takes one, and refuses what is neither that nor a path.

@@ -42,6 +42,20 @@ def check_model(name: str) -> str:
     return name
 
 
+def names_a_path(name: str) -> bool:
+    """Whether the model `name` is read from a file or folder its name gives: glove:PATH, and a
+    sentence-transformers model or CLIP's pretrained weights given as a path (not a model hub's name)."""
+    kind = family(name)
+    if kind == "words":
+        return name != "word2vec"
+    if kind not in ("sentence", "clip") or name == "minilm":
+        return False
+    given = name.split(":", 1)[1]
+    if kind == "clip":
+        given = given.partition("/")[2]
+    return given.startswith(("/", ".", "~")) or (bool(given) and Path(given).expanduser().exists())
+
+
 def load_embedder(name: str, dim: int | None = None, weights: str | None = None,
                   precision: str = "fp32", cache: Path | None = None) -> Embedder:
     """The embedder called `name`. `dim`: the vector size where it is a choice (precomputed vectors, the

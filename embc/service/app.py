@@ -373,13 +373,15 @@ def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload)
     that have no usable name skipped."""
     check_name(collection)
     saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
+    result = IngestResult(collection)
     try:
         # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
-        result = workspace.ingest(collection, saved, model=body.model, text_field=body.text_field,
-                                  label_field=body.label_field, id_field=body.id_field,
-                                  folder_labels=all("/" in s.key for s in saved) if body.folder_labels is None
-                                  else body.folder_labels) if saved else IngestResult(collection)
+        if saved:
+            result = workspace.ingest(collection, saved, model=body.model, text_field=body.text_field,
+                                      label_field=body.label_field, id_field=body.id_field,
+                                      folder_labels=all("/" in s.key for s in saved) if body.folder_labels is None
+                                      else body.folder_labels)
     finally:
-        uploads.discard(saved)
+        uploads.discard(saved, {s.source for s in result.skipped})
     result.skipped[:0] = skipped
     return result

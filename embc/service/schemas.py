@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -58,13 +58,27 @@ RECORD = {"type": "object", "additionalProperties": True, "properties": {
     "vector": {"type": "array", "items": {"type": "number"}, "description": "A precomputed vector."}}}
 
 
+def _served_model(name: str | None) -> str | None:
+    from embc.ingest.registry import names_a_path
+
+    if name is not None and names_a_path(name):
+        raise ValueError(f"model {name!r} names a file or folder, and the service reads no path a client names: "
+                         "name one that ships with embc or comes from a model hub, or make the collection with "
+                         "the server stopped (`embc ingest --model ...`)")
+    return name
+
+
+# A model a client names; one read from a path it gives is refused (it would read outside the data directory).
+ServedModel = Annotated[str | None, AfterValidator(_served_model)]
+
+
 class IngestRequest(Strict):
     records: list[dict[str, Any]] = Field(
         min_length=1, max_length=10_000, json_schema_extra={"items": RECORD},
         description="Rows as `embc ingest` reads a JSONL file's lines: `text` (or `vector`), with `id` and "
         "`label`; in a table collection every other field is a feature. A record that cannot be used is "
         "skipped with its reason (`skipped_items`), and the others go in.")
-    model: str | None = None
+    model: ServedModel = None
 
 
 class Upload(Strict):
@@ -73,7 +87,7 @@ class Upload(Strict):
     files: list[Any] = Field(min_length=1, json_schema_extra={"items": {"type": "string", "format": "binary"}},
                              description="Text files, JSONL, CSV, .npy or Parquet tables, or images; each file's "
                              "name is its key.")
-    model: str | None = None
+    model: ServedModel = None
     text_field: str | None = None
     label_field: str | None = None
     id_field: str | None = None

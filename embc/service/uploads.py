@@ -60,10 +60,11 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[list[Keyed], list[Skipp
     return saved, skipped
 
 
-def discard(files: list[Keyed]) -> None:
-    """Remove the uploads an ingest has read, except images, which their points still show."""
+def discard(files: list[Keyed], skipped: set[str] = frozenset()) -> None:
+    """Remove the uploads an ingest has read, except images stored as points, which the points still show;
+    `skipped`: the keys of those the ingest skipped (an image that is not one is not kept either)."""
     for file in files:
-        if file.path.suffix.lower() not in IMAGE_SUFFIXES:
+        if file.path.suffix.lower() not in IMAGE_SUFFIXES or file.key in skipped:
             file.path.unlink(missing_ok=True)
 
 
