@@ -45,7 +45,9 @@ class BackgroundWords:
             # in this one finds a half-made `torch` in sys.modules and fails on `torch.Tensor`.
             if importlib.util.find_spec("torch") is not None:
                 importlib.import_module("torch")
-            self._thread = threading.Thread(target=self._loading, name="embc-keyword-model", daemon=True)
+            # Not a daemon: a job that fails early would end the process while the thread is inside torch's C++
+            # code, which aborts it (SIGABRT, "FATAL: exception not rethrown") instead of exiting with its error.
+            self._thread = threading.Thread(target=self._loading, name="embc-keyword-model")
             self._thread.start()
 
     def _loading(self) -> None:
