@@ -19,7 +19,7 @@ from embc.cluster.params import is_integer
 from embc.cluster.progress import Progress
 from embc.environment import check_settings
 from embc.errors import EmbcError, NotFound, ParameterError
-from embc.ingest.items import vector_problem
+from embc.ingest.items import max_text, vector_problem
 from embc.layout import Layout, default_home
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
                           RunResult, SweepPoint)
@@ -362,7 +362,7 @@ class Workspace:
             found = find_points(self.store, info.name, list(items.values()), keys=[])
             stored = {n: found.get(item) for n, item in items.items()}
         return similar_items(self.store, self.reports, collection, [
-            self._nearest(info, **{**ask, "embedded": embedded.get(n), "stored": stored.get(n)})
+            self._nearest(info, **{**ask, "text": texts.get(n), "embedded": embedded.get(n), "stored": stored.get(n)})
             for n, ask in enumerate(asks)])
 
     def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, item: str | None = None,
@@ -533,9 +533,7 @@ class Workspace:
         elif vector is not None:
             point = _query_vector(vector, info.dim)
         else:
-            if not isinstance(text, str) or not text.strip():
-                raise ParameterError("the text to decode is empty")
-            point = embed_query(info, self._query_embedder, text=text)
+            point = embed_query(info, self._query_embedder, text=_query_text(text))
         decoded = decoder.decode(point)
         if decoder.kind == "image":
             from PIL import Image
@@ -586,11 +584,12 @@ def _paths(source: Source) -> list[Path] | None:
 
 
 def _query_text(text) -> str:
+    """The query text, cut as ingest cuts a stored one (a 10 MB text took minutes and gigabytes to embed)."""
     if not isinstance(text, str):
         raise ParameterError(f"the query text must be a string, not {type(text).__name__}")
     if not text.strip():
         raise ParameterError("the query text is empty")
-    return text
+    return text[:max_text()]
 
 
 def _query_vector(vector, dim: int) -> np.ndarray:
