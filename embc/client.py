@@ -107,7 +107,8 @@ class Client:
         if isinstance(source, (str, os.PathLike)):
             source = [source]
         if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
-            batches = (self._upload(collection, batch, form) for batch in _batches(source))
+            batches = (self._upload(collection, batch, form) if isinstance(batch, list)
+                       else (IngestResult(collection, skipped=[batch]), 1) for batch in _batches(source))
         else:
             from embc.ingest.pipeline import chunks
             from embc.ingest.records import check_records
@@ -369,15 +370,20 @@ def _segment(key: str) -> str:
     return quote(str(key), safe="")
 
 
-def _batches(paths: Sequence[str | os.PathLike]) -> Iterable[list[tuple[Path, str]]]:
-    """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size."""
+def _batches(paths: Sequence[str | os.PathLike]) -> Iterable[list[tuple[Path, str]] | Skipped]:
+    """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size; a path that is
+    not there comes between them as a skip with its reason, where `embc ingest` reports it."""
     from embc.ingest.sources import files_in
 
     batch: list[tuple[Path, str]] = []
     size = 0
     for file, key, _ in files_in(paths):
         if not file.exists():
-            raise EmbcError(f"no such file or folder: {key}")
+            if batch:
+                yield batch
+                batch, size = [], 0
+            yield Skipped(key, "no such file or folder")
+            continue
         if batch and (size + file.stat().st_size > UPLOAD_BYTES or len(batch) >= UPLOAD_FILES):
             yield batch
             batch, size = [], 0

@@ -466,9 +466,12 @@ def test_the_cli_through_a_server_prints_what_it_prints_directly(clustered_home,
         (tmp_path / "notes").mkdir()
         (tmp_path / "notes" / "ship.txt").write_text("A ship is a large boat that carries cargo over the sea.")
         (tmp_path / "notes" / "bad.txt").write_bytes(b"\xff\xfe\x00")
-        added = run_embc("ingest", str(tmp_path / "notes"), "-c", "wordnet", "--json", home=home, env=keyed)
+        added = run_embc("ingest", str(tmp_path / "notes"), str(tmp_path / "gone.txt"), "-c", "wordnet", "--json",
+                         home=home, env=keyed)
         assert added.returncode == 0 and json.loads(added.stdout)["added"] == 1
-        assert json.loads(added.stdout)["skipped_items"][0]["source"] == "bad.txt"
+        # A path that is not there is skipped, as `embc ingest` skips it directly, and the rest goes in.
+        assert [(s["source"], s["reason"]) for s in json.loads(added.stdout)["skipped_items"]] == [
+            ("bad.txt", "binary file"), (str(tmp_path / "gone.txt"), "no such file or folder")]
         run = run_embc("recluster", "-c", "wordnet", "--quiet", home=home, env=keyed)
         assert run.returncode == 0 and "(incremental:" in run.stdout, run.stdout + run.stderr
         found = run_embc("similar", "--id", "ship.txt", "-c", "wordnet", "-n", "1", "--json", home=home, env=keyed)
