@@ -73,7 +73,7 @@ def _with_chosen(params: dict, estimator) -> dict:
 
 def _enough(n: int, params: dict, collection: str) -> None:
     if n < max(3, params["k"] if isinstance(params.get("k"), int) else 2):
-        raise EmbcError(f"collection '{collection}' has {n} points: too few to cluster")
+        raise EmbcError(f"collection '{collection}' has {n} point{'s' * (n != 1)}: too few to cluster")
 
 
 def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, seed: int, clock: Clock) -> Fit:

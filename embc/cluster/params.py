@@ -102,6 +102,6 @@ def check_size(params: dict, points: int, collection: str) -> None:
     """Refuse a fit that cannot be made on `points` points: too few, or more clusters than points."""
     k = params.get("k")
     if points < 3:
-        raise ParameterError(f"collection '{collection}' has {points} points: too few to cluster")
+        raise ParameterError(f"collection '{collection}' has {points} point{'s' * (points != 1)}: too few to cluster")
     if isinstance(k, int) and k > points:
         raise ParameterError(f"k must be at most the collection's {points} points, not {k}")
