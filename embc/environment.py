@@ -8,10 +8,11 @@ import os
 
 from embc.errors import EmbcError
 
+LONGEST_WAIT = 366 * 86400  # seconds: the clocks that time a wait (a lock's, a schedule's) overflow not far beyond
 NUMBERS = {  # name: (default, lowest, highest, whether an integer); what each means is where it is read
     "EMBC_MAX_IMAGE_PIXELS": (50_000_000, 1, math.inf, True),
     "EMBC_MAX_TEXT_CHARS": (20_000, 1, math.inf, True),
-    "EMBC_WAIT_TIMEOUT": (600.0, 0.0, 366 * 86400.0, False),  # a year: the clocks that wait overflow beyond
+    "EMBC_WAIT_TIMEOUT": (600.0, 0.0, float(LONGEST_WAIT), False),
 }
 
 

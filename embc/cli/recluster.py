@@ -15,12 +15,12 @@ from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, stdout
 from embc.cli.report import print_report
 from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
+from embc.environment import LONGEST_WAIT
 from embc.errors import ParameterError
 from embc.results import RunResult
 
 _INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (86400, 3600, 60, 1)
-LONGEST = 366 * 86400  # the clocks that time the waits overflow not far beyond
 
 
 Algorithm = choices("Algorithm", ALGORITHMS)
@@ -36,8 +36,9 @@ def parse_interval(text: str) -> float:
     if not seconds:
         raise typer.BadParameter(f"'{text}' is not an interval: write it like 30s, 10m, 1h30m or 1d (a bare "
                                  "number has no unit)", param_hint="--every")
-    if seconds > LONGEST:
-        raise typer.BadParameter(f"'{text}' is longer than a year ({LONGEST // 86400}d at most)", param_hint="--every")
+    if seconds > LONGEST_WAIT:
+        raise typer.BadParameter(f"'{text}' is longer than a year ({LONGEST_WAIT // 86400}d at most)",
+                                 param_hint="--every")
     return float(seconds)
 
 

@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, describe_error
 
+LIVE = ("queued", "running")
 ENDED = ("done", "failed")
 
 
@@ -50,8 +51,8 @@ class Jobs:
     def counts(self) -> dict[str, int]:
         """Jobs by state: those queued and running now, and all that have ended since the server started."""
         with self.lock:
-            now = Counter(j.state for j in self.jobs.values() if j.state in ("queued", "running"))
-            return {state: now[state] for state in ("queued", "running")} | {s: self.ended[s] for s in ENDED}
+            now = Counter(j.state for j in self.jobs.values() if j.state in LIVE)
+            return {state: now[state] for state in LIVE} | {state: self.ended[state] for state in ENDED}
 
     def _end(self, job: Job, state: str) -> None:
         with self.lock:
@@ -73,7 +74,7 @@ class Jobs:
 
     def active(self, collection: str) -> Job | None:
         return next((j for j in list(self.jobs.values())  # a copy: other threads add and remove jobs
-                     if j.collection == collection and j.state in ("queued", "running")), None)
+                     if j.collection == collection and j.state in LIVE), None)
 
     def start(self, collection: str, work: Callable[[Progress], dict], origin: str = "request") -> Job | None:
         """Start `work(progress)` for the collection; None when a job of the collection is already running."""
