@@ -411,6 +411,16 @@ def test_similar_to_an_uploaded_image(server):
     fake = server.post("/v1/collections/pics/items", files=[("files", ("fake.png", b"not an image"))]).json()
     assert fake["skipped_items"] == [{"source": "fake.png", "reason": "not an image"}]
     assert not (server.home / "uploads" / "pics" / "fake.png").exists()  # kept only for a point that shows it
+    # A broken file uploaded again under a stored image's name is skipped, and the point's image stays.
+    again = server.post("/v1/collections/pics/items", files=[("files", (pictures[0].name, b"not an image")),
+                                                             ("files", (pictures[1].name, b"not an image")),
+                                                             ("files", (pictures[1].name, pictures[1].read_bytes()))])
+    assert again.json()["skipped_items"] == [
+        {"source": pictures[1].name, "reason": "another upload of this request has the same name"},
+        {"source": pictures[0].name, "reason": "not an image"},
+        {"source": pictures[1].name, "reason": "not an image"}]
+    assert all((server.home / "uploads" / "pics" / p.name).read_bytes() == p.read_bytes() for p in pictures[:2])
+    assert not [p.name for p in (server.home / "uploads" / "pics").iterdir() if p.name.startswith(".")]
     assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
                        data={"limit": "0"}).status_code == 422
     # The Python client sends a PIL image as the Workspace takes one, and refuses what is neither that nor a path.

@@ -374,14 +374,16 @@ def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload)
     check_name(collection)
     saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
     result = IngestResult(collection)
+    skipped_keys = None
     try:
         # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
-        if saved:
-            result = workspace.ingest(collection, saved, model=body.model, text_field=body.text_field,
+        if saved.files:
+            result = workspace.ingest(collection, saved.files, model=body.model, text_field=body.text_field,
                                       label_field=body.label_field, id_field=body.id_field,
-                                      folder_labels=all("/" in s.key for s in saved) if body.folder_labels is None
-                                      else body.folder_labels)
+                                      folder_labels=all("/" in s.key for s in saved.files)
+                                      if body.folder_labels is None else body.folder_labels)
+        skipped_keys = {s.source for s in result.skipped}
     finally:
-        uploads.discard(saved, {s.source for s in result.skipped})
+        saved.settle(skipped_keys)
     result.skipped[:0] = skipped
     return result

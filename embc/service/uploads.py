@@ -8,6 +8,7 @@ import os
 import re
 import uuid
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.datastructures import UploadFile
@@ -32,15 +33,42 @@ def upload_key(given: str | None) -> str | None:
     return "/".join(parts)
 
 
-def save(folder: Path, files: list[UploadFile]) -> tuple[list[Keyed], list[Skipped]]:
+@dataclass
+class Saved:
+    """Uploads written where ingest reads them (`files`), with a link to each earlier upload of an image of the
+    same name (`earlier`), kept until the ingest has stored the new one: an image the ingest skips must not
+    replace the file that its point still shows."""
+
+    files: list[Keyed] = field(default_factory=list)
+    earlier: dict[str, Path] = field(default_factory=dict)
+
+    def settle(self, skipped: set[str] | None) -> None:
+        """After the ingest (`skipped`: the keys it skipped; None: it failed): remove what it read, except the
+        images it stored, which their points show, and put back the earlier image of every one it did not."""
+        for file in self.files:
+            stored = skipped is not None and file.key not in skipped
+            earlier = self.earlier.pop(file.key, None)
+            if earlier is not None and not stored:
+                os.replace(earlier, file.path)
+                continue
+            if earlier is not None:
+                earlier.unlink(missing_ok=True)
+            if not stored or file.path.suffix.lower() not in IMAGE_SUFFIXES:
+                file.path.unlink(missing_ok=True)
+
+
+def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
     """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
     file would), to be read under that key; those without a usable name are skipped with the reason."""
-    saved, skipped = [], []
+    saved, skipped = Saved(), []
     for upload in files:
         key = upload_key(upload.filename)
         if key is None:
             skipped.append(Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path "
                                    "without '..', hidden or empty parts"))
+            continue
+        if any(file.key == key for file in saved.files):
+            skipped.append(Skipped(key, "another upload of this request has the same name"))
             continue
         path = folder / key
         tmp = path.with_name(f".{uuid.uuid4().hex}.part")
@@ -50,22 +78,17 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[list[Keyed], list[Skipp
                 upload.file.seek(0)
                 while chunk := upload.file.read(1 << 20):
                     out.write(chunk)
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                saved.earlier[key] = path.with_name(f".{uuid.uuid4().hex}.earlier")
+                os.link(path, saved.earlier[key])  # a second name: the path holds a whole file throughout
             os.replace(tmp, path)
         except OSError as exc:  # a file where its folder would go or the reverse, a name too long in bytes
             with suppress(OSError):
                 tmp.unlink()
             skipped.append(Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}"))
             continue
-        saved.append(Keyed(path, key))
+        saved.files.append(Keyed(path, key))
     return saved, skipped
-
-
-def discard(files: list[Keyed], skipped: set[str] = frozenset()) -> None:
-    """Remove the uploads an ingest has read, except images stored as points, which the points still show;
-    `skipped`: the keys of those the ingest skipped (an image that is not one is not kept either)."""
-    for file in files:
-        if file.path.suffix.lower() not in IMAGE_SUFFIXES or file.key in skipped:
-            file.path.unlink(missing_ok=True)
 
 
 def image(upload: UploadFile):
