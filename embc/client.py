@@ -373,16 +373,16 @@ def _segment(key: str) -> str:
 def _batches(paths: Sequence[str | os.PathLike]) -> Iterable[list[tuple[Path, str]] | Skipped]:
     """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size; a path that is
     not there comes between them as a skip with its reason, where `embc ingest` reports it."""
-    from embc.ingest.sources import files_in
+    from embc.ingest.sources import files_in, unreadable
 
     batch: list[tuple[Path, str]] = []
     size = 0
     for file, key, _ in files_in(paths):
-        if not file.exists():
+        if (problem := unreadable(file)) is not None:
             if batch:
                 yield batch
                 batch, size = [], 0
-            yield Skipped(key, "no such file or folder")
+            yield Skipped(key, problem)
             continue
         if batch and (size + file.stat().st_size > UPLOAD_BYTES or len(batch) >= UPLOAD_FILES):
             yield batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 
 from embc.ingest.items import Item
 from embc.results import Skipped
-from embc.ingest.sources import Fields, iter_items
+from embc.ingest.sources import Fields, count_inputs, iter_items
 
 
 def _split(entries):
@@ -46,6 +47,20 @@ def test_naming_a_file_or_its_folder_gives_the_same_item_key(tmp_path):
 def test_missing_path(tmp_path):
     _, skipped = _split(list(iter_items([tmp_path / "nope"])))
     assert skipped == {str(tmp_path / "nope"): "no such file or folder"}
+
+
+def test_a_link_to_nothing_and_a_pipe_are_skipped_with_their_reasons_not_waited_on(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hello")
+    (folder / "gone.txt").symlink_to(tmp_path / "deleted.txt")
+    for name in ("pipe.txt", "pipe.jsonl", "pipe.npy"):
+        os.mkfifo(folder / name)
+    assert count_inputs([folder, folder / "pipe.npy"]) == 6
+    items, skipped = _split(list(iter_items([folder, folder / "pipe.jsonl"])))
+    assert [i.key for i in items] == ["a.txt"]
+    assert skipped == {"gone.txt": "a link to nothing", "pipe.txt": "not a regular file",
+                       "pipe.jsonl": "not a regular file", "pipe.npy": "not a regular file"}
 
 
 def test_jsonl_rows_with_malformed_lines_and_missing_fields(tmp_path):

@@ -53,8 +53,8 @@ def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterato
     """Every item under `paths`, in a stable order, and every input that had to be skipped."""
     fields = fields or Fields()
     for file, source, root in files_in(paths):
-        if not file.exists():
-            yield Skipped(source, "no such file or folder")
+        if (problem := unreadable(file)) is not None:
+            yield Skipped(source, problem)
             continue
         for entry in read_file(file, source, fields):
             if root is not None and isinstance(entry, Item):
@@ -319,14 +319,26 @@ def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None]]:
             yield path, path.name if path.exists() else str(raw), None
             continue
         root = str(path.resolve())
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        for file in sorted(p for p in path.rglob("*") if not p.is_dir()):
             rel = file.relative_to(path)
             if not any(part.startswith(".") for part in rel.parts) and not file.name.endswith(IDS_SUFFIX):
                 yield file, rel.as_posix(), root
 
 
+def unreadable(file: Path) -> str | None:
+    """Why a path named or found in a folder cannot be read as a file, if it cannot: a pipe or a device would
+    block or never end."""
+    if file.is_file():
+        return None
+    if file.is_symlink() and not file.exists():
+        return "a link to nothing"
+    return "not a regular file" if file.exists() else "no such file or folder"
+
+
 def _inputs_in(path: Path) -> int:
     suffix = path.suffix.lower()
+    if unreadable(path) is not None:  # one skipped input; opening a pipe to count its rows would wait for good
+        return 1
     try:
         if suffix in ROW_SUFFIXES:
             with open(path, "rb") as handle:
