@@ -113,3 +113,11 @@ def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
     np.testing.assert_array_equal(items[1].vector, vectors[1])
     assert skipped == {"bad.npy": "expected a 2-D array of real numbers, got shape (5,) of float64",
                        "complex.npy": "expected a 2-D array of real numbers, got shape (2, 4) of complex128"}
+
+
+def test_a_key_or_label_that_is_not_a_string_is_kept_as_json_writes_it(tmp_path):
+    rows = [{"id": True, "text": "yes", "label": False}, {"id": [1, "a"], "text": "list", "label": {"b": 1, "a": "é"}},
+            {"id": 7, "text": "number", "label": 2.5}]
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    items, _ = _split(list(iter_items([tmp_path / "rows.jsonl"])))
+    assert [(i.key, i.label) for i in items] == [("true", "false"), ('[1, "a"]', '{"a": "é", "b": 1}'), ("7", "2.5")]

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from embc.errors import ParameterError
 from embc.ingest.items import Item
-from embc.ingest.sources import Fields, row_item, table_row, vector_item
+from embc.ingest.sources import Fields, as_text, row_item, table_row, vector_item
 from embc.results import Skipped
 
 SOURCE = "records"
@@ -52,11 +52,11 @@ def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
             ident = record.get(fields.id or "id")
             if record.get("vector") is not None and not fields.table:
                 label = record.get("label")
-                made = vector_item(where, SOURCE, record["vector"], None if label is None else str(label))
+                made = vector_item(where, SOURCE, record["vector"], as_text(label))
             else:
                 made = (table_row if fields.table else row_item)(record, SOURCE, where, fields)
             if isinstance(made, Item):
-                made = _by_content(made) if ident in (None, "") else replace(made, key=str(ident))
+                made = _by_content(made) if ident in (None, "") else replace(made, key=as_text(ident))
             yield made
         elif isinstance(record, tuple) and len(record) == 2:
             yield vector_item(str(record[0]), SOURCE, record[1])

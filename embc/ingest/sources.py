@@ -122,6 +122,19 @@ def _image_file(path: Path, source: str, folder_labels: bool) -> Item | Skipped:
                 data_hash=hashlib.sha256(data).hexdigest())
 
 
+def as_text(value: object) -> str | None:
+    """A key's or a label's value as text: a string as it is, true, a list or an object as JSON writes them (not
+    as Python's True or its dict), None for None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, dict, list)):
+        try:
+            return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError):  # a record built in Python may hold what JSON cannot
+            pass
+    return str(value)
+
+
 def row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
     try:
         has_text, text = fields.pick(row, "text", "text")
@@ -135,9 +148,9 @@ def row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipp
         return Skipped(where, f"'{fields.text or 'text'}' is not a string")
     if not text.strip():
         return Skipped(where, "empty text")
-    key = str(ident) if has_id else where
+    key = as_text(ident) if has_id else where
     return Item(key=key, source=source, kind="text", text=text.strip(),
-                label=None if label is None else str(label))
+                label=as_text(label))
 
 
 def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
@@ -156,8 +169,8 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
     huge = next((k for k, v in values.items() if _out_of_range(v)), None)
     if huge is not None:
         return Skipped(where, f"'{huge}' is {values[huge]}: a number must lie within ±3.4e38 (float32)")
-    return Item(key=str(ident) if has_id else where, source=source, kind="row", values=values,
-                label=None if label is None else str(label))
+    return Item(key=as_text(ident) if has_id else where, source=source, kind="row", values=values,
+                label=as_text(label))
 
 
 def _out_of_range(value: object) -> bool:
@@ -281,7 +294,7 @@ def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped
                 yield Skipped(where, "missing id or vector")
                 continue
             label = data[label_col][i] if label_col in data else None
-            yield vector_item(str(ident), source, vector, None if label is None else str(label))
+            yield vector_item(as_text(ident), source, vector, as_text(label))
         row += batch.num_rows
 
 
