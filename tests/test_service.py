@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -590,6 +591,35 @@ def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_n
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_a_server_stopped_during_a_recluster_ends_the_job_closes_the_store_and_lets_the_directory_go(tmp_path):
+    home = tmp_path / "home"
+    x = np.random.default_rng(0).normal(size=(20_000, 32))
+    process, client = start_server(home)
+    try:
+        for first in range(0, 20_000, 5_000):
+            records = [{"id": f"p{i}", "vector": x[i].tolist()} for i in range(first, first + 5_000)]
+            assert client.post("/v1/collections/vecs/items", json={"records": records}).status_code == 200
+        job = client.post("/v1/collections/vecs/recluster", json={"k": 6}).json()["job_id"]
+        _until(lambda: client.get(f"/v1/jobs/{job}").json()["progress"]["step"] is not None, pause=0)
+        process.terminate()
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert not (home / "serve.json").exists()
+
+    process, client = start_server(home)
+    try:
+        assert client.get("/v1/collections").json()[0]["points"] == 20_000
+        runs = client.get("/v1/collections/vecs/runs").json()
+        assert runs[0]["status"] == "failed" and "server stopped" in runs[0]["error"], runs
+        again = _wait(client, client.post("/v1/collections/vecs/recluster", json={"k": 6}).json()["job_id"])
+        assert again["state"] == "done" and again["result"]["points"] == 20_000, again
+    finally:
+        process.terminate()
+        process.wait(60)
 
 
 def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import signal
 import socket
 from typing import Optional
 
@@ -42,6 +43,10 @@ def _url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
+def _exit_on_signal(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 def serve(ctx: typer.Context,
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --api-key)."),
@@ -69,6 +74,9 @@ def serve(ctx: typer.Context,
     owner = server_of(served.layout)
     if owner:
         raise EmbcError(f"{served.path} is already served by embc serve at {owner}")
+    # uvicorn stops on SIGTERM, then raises it again for the exit status; the default action would then end the
+    # process before the workspace closes and the claim is let go.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with claim(served.layout, _url(host, port)), served:
         uvicorn.run(make_app(served, api_key, max_body, interval), host=host, port=port, log_level="warning",
                     access_log=False)

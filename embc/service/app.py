@@ -40,6 +40,7 @@ ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"m
           404: {"model": schemas.Error}, 409: {"model": schemas.Error}, 422: {"model": schemas.Error}}
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
+STOP_WAIT = 30.0  # seconds a stopping server waits for its jobs to end at their next step, before closing the store
 INDEX_CHECK = 5.0  # seconds between looks for a collection due for its vector index, or quiet (answers made ahead)
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
@@ -71,10 +72,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if every:
-            schedule.start(workspace, jobs, every)
-        schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers)
+        threads = [schedule.start(workspace, jobs, every)] if every else []
+        threads.append(schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers))
         yield
+        # The workspace closes after this: its store must not be in use by a job or a tick then.
+        await run_in_threadpool(jobs.stop, STOP_WAIT, *threads)
         similar_batches.close()
 
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",

@@ -4,6 +4,7 @@ its state and progress until asked."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ class Jobs:
     jobs: dict[str, Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ended: Counter = field(default_factory=Counter)
+    stopping: threading.Event = field(default_factory=threading.Event)  # the server is stopping: no new work
 
     def counts(self) -> dict[str, int]:
         """Jobs by state: those queued and running now, and all that have ended since the server started."""
@@ -79,12 +81,16 @@ class Jobs:
     def start(self, collection: str, work: Callable[[Progress], dict], origin: str = "request") -> Job | None:
         """Start `work(progress)` for the collection; None when a job of the collection is already running."""
         with self.lock:
+            if self.stopping.is_set():
+                raise EmbcError("the server is stopping: no job starts now")
             if self.active(collection):
                 return None
             job = Job(uuid.uuid4().hex, collection, origin=origin)
             self.jobs[job.id] = job
 
         def progress(step: str, done: int, total: int) -> None:
+            if self.stopping.is_set():  # at the job's next step: it ends as a crash would, which loses nothing
+                raise EmbcError("the server stopped during the job; the next run starts again")
             job.step, job.done, job.total = step, done, total
 
         def run() -> None:
@@ -100,3 +106,11 @@ class Jobs:
         job.thread = threading.Thread(target=run, name=f"embc-job-{job.id[:8]}", daemon=True)
         job.thread.start()
         return job
+
+    def stop(self, timeout: float, *others: threading.Thread) -> None:
+        """Start no more jobs, end the running ones at their next step, and wait up to `timeout` seconds for them
+        and for `others` (threads that start jobs or use the store), so that the store closes after them."""
+        self.stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in [job.thread for job in list(self.jobs.values()) if job.thread is not None] + list(others):
+            thread.join(max(0.0, deadline - time.monotonic()))

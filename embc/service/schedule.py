@@ -46,6 +46,8 @@ def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None)
     """Make the first answers of each quiet collection ahead (with `answers`), and build the vector index of each
     one that is due for one, one at a time; none for a collection with a job running."""
     for info in workspace.collections():
+        if jobs.stopping.is_set():
+            return
         if info.modality == DAMAGED or jobs.active(info.name) is not None:
             continue
         if answers is not None and workspace.store.quiet(info.name):
@@ -53,7 +55,9 @@ def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None)
         # `info.points` was counted just now: a count holds the engine (10 ms at 100k).
         if workspace.store.index_due(info.name, info.points):
             started = time.monotonic()
-            built = workspace.store.index(info.name)
+            built = workspace.store.index(info.name, jobs.stopping)
+            if jobs.stopping.is_set():
+                return
             _say(f"{info.name}: vector index {'built' if built else 'dropped (the collection was written to or busy)'}"
                  f" in {time.monotonic() - started:.0f} s")
 
@@ -72,15 +76,16 @@ def _run(jobs: Jobs, collection: str, work) -> dict | None:
 
 def start(workspace: Workspace, jobs: Jobs, interval: float, work=tick, *more) -> threading.Thread:
     """`work(workspace, jobs, *more)` (a tick) now and every `interval` seconds after each one's start, in a daemon
-    thread."""
+    thread, until the jobs stop."""
     def loop() -> None:
-        while True:
+        while not jobs.stopping.is_set():
             started = time.monotonic()
             try:
                 work(workspace, jobs, *more)
             except Exception as exc:  # a tick that fails (a store error) is reported; the next one tries again
-                _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+                if not jobs.stopping.is_set():
+                    _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
+            jobs.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
 
     thread = threading.Thread(target=loop, name=f"embc-{work.__name__}", daemon=True)
     thread.start()

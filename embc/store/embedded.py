@@ -274,9 +274,9 @@ class EmbeddedStore:
             last = self._since_index.get(name, (0, 0.0))[1]
         return time.monotonic() - last >= QUIET
 
-    def index(self, name: str) -> bool:
+    def index(self, name: str, stop: threading.Event | None = None) -> bool:
         """Build a resident collection's vector index beside the questions (see `embc.store.indexing`), and
-        swap it in; False when the collection was written to meanwhile, and nothing changed."""
+        swap it in; False when the collection was written to meanwhile, or `stop` was set, and nothing changed."""
         if self._resident is None:
             raise EmbcError("only a resident store (a server's) builds vector indexes")
         folder = self._dir(name)
@@ -288,7 +288,8 @@ class EmbeddedStore:
             if self.version(name) != version:
                 return False
             try:
-                indexing.build(copy, self.collection(name).dim)
+                if not indexing.build(copy, self.collection(name).dim, stop):
+                    return False
             except EmbcError:
                 with self._memo_lock:
                     self._index_failed[name] = time.monotonic()

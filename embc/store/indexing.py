@@ -22,11 +22,13 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from qdrant_edge import QuantizationSearchParams, SearchParams
 
 LIVE, NEW, OLD = "shard", "shard.new", "shard.old"
+STOP_CHECK = 0.5  # seconds between looks at whether a build should stop
 # Candidates from the int8 copies, twice as many as asked rescored; an ef of 192 keeps the recall of the
 # graph over the vectors alone (ef 128 lost 2 of every 100 of the ten nearest).
 SEARCH = SearchParams(hnsw_ef=192, quantization=QuantizationSearchParams(rescore=True, oversampling=2.0))
@@ -50,15 +52,25 @@ def copy_shard(folder: Path) -> Path:
     return folder / NEW
 
 
-def build(shard: Path, dim: int) -> None:
-    """Build the index of the shard at `shard` (of `dim`-d vectors) in a child process, at low priority;
-    EmbcError if it fails."""
+def build(shard: Path, dim: int, stop: threading.Event | None = None) -> bool:
+    """Build the index of the shard at `shard` (of `dim`-d vectors) in a child process, at low priority; False
+    when `stop` was set first (the child is ended), EmbcError if it fails."""
     from embc.errors import EmbcError
 
-    done = subprocess.run([sys.executable, "-m", "embc.store.indexing", str(os.getpid()), str(shard), str(dim)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise EmbcError(f"building the vector index failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    child = subprocess.Popen([sys.executable, "-m", "embc.store.indexing", str(os.getpid()), str(shard), str(dim)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while True:
+        try:
+            _, errors = child.communicate(timeout=STOP_CHECK)
+            break
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                child.kill()
+                child.communicate()
+                return False
+    if child.returncode != 0:
+        raise EmbcError(f"building the vector index failed: {(errors.strip().splitlines() or ['?'])[-1]}")
+    return True
 
 
 def swap(folder: Path, back: bool = False) -> None:

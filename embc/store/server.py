@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import wraps
@@ -157,7 +158,7 @@ class ServerStore:
     def quiet(self, name: str) -> bool:
         return False
 
-    def index(self, name: str) -> bool:
+    def index(self, name: str, stop: threading.Event | None = None) -> bool:
         return False
 
     @_checked

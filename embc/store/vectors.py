@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from itertools import chain
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Iterator, Protocol, Sequence
@@ -161,8 +162,9 @@ class Store(Protocol):
     def quiet(self, name: str) -> bool:
         """Whether nothing was written to the collection of late, by this store (False where others write)."""
 
-    def index(self, name: str) -> bool:
-        """Build the collection's vector index beside the questions; False when nothing changed."""
+    def index(self, name: str, stop: threading.Event | None = None) -> bool:
+        """Build the collection's vector index beside the questions; False when nothing changed (or `stop` was
+        set before it was done)."""
 
     def version(self, name: str) -> int | None:
         """A number that changes with every write to the collection, or None where another process may write
