@@ -31,9 +31,14 @@ def check_keys(items: object) -> None:
         raise ParameterError(f"items is a list of keys, not {repr(items)[:60]}")
 
 
+def is_image(value: object) -> bool:
+    """Whether `value` is a PIL image (told by what it does: PIL is imported only where images are read)."""
+    return hasattr(value, "getpixel") and hasattr(value, "tobytes")
+
+
 def check_image(image: object) -> None:
     """ParameterError unless `image` is a file path or a PIL image."""
-    if not isinstance(image, (str, os.PathLike)) and not hasattr(image, "getpixel"):
+    if not isinstance(image, (str, os.PathLike)) and not is_image(image):
         raise ParameterError(f"image is a file path or a PIL image, not {repr(image)[:60]}")
 
 

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Sequence
 import httpx
 import numpy as np
 
-from embc.arguments import check_cluster_id, check_export_target, check_image, check_keys, check_limit
+from embc.arguments import check_cluster_id, check_export_target, check_image, check_keys, check_limit, is_image
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, NotFound, ParameterError, writing_to
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
@@ -150,6 +150,8 @@ class Client:
                 unsent.append(Skipped(f"records#{number}", f"cannot be sent as JSON: {exc}"))
         if not sent:
             return IngestResult(collection, skipped=unsent), len(records)
+        # The body joined from the records as they were made, each alone so that one JSON cannot carry is
+        # found: not made a second time whole.
         body = self._call("POST", self._path(collection, "/items"), content=b'{"records": [%s], "model": %s}' % (
             b", ".join(sent), _json(model)), headers={"Content-Type": "application/json"}).json()
         result = _ingested(body, collection)
@@ -246,7 +248,7 @@ class Client:
         path = self._path(collection, "/similar")
         if image is not None:
             check_image(image)
-            if hasattr(image, "getpixel"):
+            if is_image(image):
                 upload = ("image.png", io.BytesIO())
                 image.save(upload[1], "PNG")
                 upload[1].seek(0)

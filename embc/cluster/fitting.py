@@ -11,7 +11,7 @@ import numpy as np
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
 from embc.cluster.progress import Clock
-from embc.errors import EmbcError
+from embc.cluster.params import check_size
 from embc.store.page_out import PAGE, Vectors, payloads_of, previous_clusters
 from embc.store.vectors import Store
 
@@ -71,16 +71,11 @@ def _with_chosen(params: dict, estimator) -> dict:
     return {**params, **getattr(estimator, "chosen_", {})}
 
 
-def _enough(n: int, params: dict, collection: str) -> None:
-    if n < max(3, params["k"] if isinstance(params.get("k"), int) else 2):
-        raise EmbcError(f"collection '{collection}' has {n} point{'s' * (n != 1)}: too few to cluster")
-
-
 def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, seed: int, clock: Clock) -> Fit:
     """A fit of every paged-out point (`spill` with keep=DESCRIBE_SAMPLE)."""
     from embc.cluster.algorithms import make_estimator
 
-    _enough(len(data.ids), params, collection)
+    check_size(params, len(data.ids), collection)
     params, sweep_rows = _choose_k(data.X, params, seed, clock)
     clock.begin("fit")
     estimator = make_estimator(algorithm, params, seed)
@@ -108,9 +103,9 @@ def fit_streamed(store: Store, collection: str, algorithm: str, params: dict, se
             picked.append(page.vectors[keep])
             sample_ids += [page.ids[i] for i in keep]
         payloads = payloads_of(store, collection, sample_ids)
-    _enough(total, params, collection)
+    check_size(params, total, collection)
     Xs = np.vstack(picked)
-    _enough(len(Xs), params, collection)
+    check_size(params, len(Xs), collection)
     params, sweep_rows = _choose_k(Xs, params, seed, clock)
     clock.begin("fit")
     estimator = make_estimator(algorithm, params, seed)

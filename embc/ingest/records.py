@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from embc.arguments import is_image
 from embc.errors import ParameterError
 from embc.ingest.items import Item
 from embc.ingest.sources import Fields, as_text, row_item, table_row, vector_item
@@ -60,7 +61,7 @@ def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
             yield made
         elif isinstance(record, tuple) and len(record) == 2:
             yield vector_item(str(record[0]), SOURCE, record[1])
-        elif hasattr(record, "getpixel") and hasattr(record, "tobytes"):  # a PIL image
+        elif is_image(record):
             digest = _digest(record.tobytes())
             yield Item(key=f"image:{digest}", source=SOURCE, kind="image", data_hash=digest, prepared=record)
         else:
