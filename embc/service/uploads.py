@@ -83,8 +83,9 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
                 os.link(path, saved.earlier[key])  # a second name: the path holds a whole file throughout
             os.replace(tmp, path)
         except OSError as exc:  # a file where its folder would go or the reverse, a name too long in bytes
-            with suppress(OSError):
-                tmp.unlink()
+            for leftover in filter(None, (tmp, saved.earlier.pop(key, None))):  # the stored file stays as it was
+                with suppress(OSError):
+                    leftover.unlink()
             skipped.append(Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}"))
             continue
         saved.files.append(Keyed(path, key))
