@@ -1,0 +1,127 @@
+"""Random sequences of ingests (with repeated keys, changed vectors and bad vectors), deletes, reclusters of every
+algorithm (full and incremental) and renames, through the Workspace and through a Client of a real `embc
+serve`, checked after every step against a model of the collection: its keys."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+
+import numpy as np
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import embc
+from embc.errors import EmbcError
+from test_service import KEY, start_server
+
+DIM = 8
+CENTRES = np.random.default_rng(0).normal(size=(5, DIM)) * 3
+KEYS = [f"k{i}" for i in range(60)]
+TAKE_K = ("kmeans", "agglomerative")
+SETTINGS = settings(max_examples=8, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck),
+                    database=None)
+
+
+class Collection(RuleBasedStateMachine):
+    """One fresh collection of `target` (a Workspace or a Client) per example."""
+
+    target = None
+    numbers = itertools.count()
+
+    def __init__(self):
+        super().__init__()
+        self.name = f"c{next(self.numbers)}"
+        self.model: set[str] = set()
+        self.clustered = False
+        self.algorithm = "kmeans"
+
+    def teardown(self):
+        if any(c.name == self.name for c in self.target.collections()):
+            self.target.delete(self.name)
+
+    @rule(keys=st.lists(st.sampled_from(KEYS), min_size=1, max_size=25), seed=st.integers(0, 1000),
+          bad=st.sampled_from([None, "nan", "dimensions", "zeros"]))
+    def ingest(self, keys, seed, bad):
+        rng = np.random.default_rng(seed)
+        records = [(key, CENTRES[int(key[1:]) % 5] + rng.normal(size=DIM)) for key in keys]
+        records += {None: [], "nan": [("bad", np.full(DIM, np.nan))], "dimensions": [("bad", np.ones(DIM + 1))],
+                    "zeros": [("bad", np.zeros(DIM))]}[bad]
+        if bad == "nan" and isinstance(self.target, embc.Client):
+            records[-1] = ("bad", np.full(DIM, np.inf))  # skipped by the client: JSON cannot carry it
+        result = self.target.ingest(self.name, records)
+        self.model |= set(keys)
+        assert result.added + result.updated + result.unchanged == len(set(keys)), result
+        refused = [s.source for s in result.skipped if "duplicate" not in s.reason]
+        assert refused == [] if bad is None else refused in (["bad"], [f"records#{len(records) - 1}"]), result
+
+    @precondition(lambda self: self.model)
+    @rule(keys=st.lists(st.sampled_from(KEYS), max_size=10))
+    def delete(self, keys):
+        assert self.target.delete(self.name, keys) == len(set(keys) & self.model)
+        self.model -= set(keys)
+
+    @precondition(lambda self: self.model)
+    @rule(k=st.integers(2, 6), full=st.booleans(),
+          algorithm=st.sampled_from(["kmeans", "agglomerative", "dbscan", "hdbscan", None]))
+    def recluster(self, k, full, algorithm):
+        chosen = algorithm or self.algorithm
+        try:
+            run = self.target.recluster(self.name, algorithm, k if chosen in TAKE_K else None, full=full,
+                                        projection="pca")
+        except EmbcError as exc:
+            assert "too few to cluster" in str(exc) or "k must be at most" in str(exc), exc
+            return
+        self.algorithm = chosen
+        if run.run_id is None:
+            return
+        self.clustered = True
+        members = {c.id: [e.item for e in self.target.members(self.name, c.id)]
+                   for c in self.target.clusters(self.name)}
+        assert sorted(itertools.chain(*members.values())) == sorted(self.model)
+        assert sum(c.size for c in self.target.clusters(self.name)) == len(self.model)
+
+    @precondition(lambda self: self.clustered and self.model)
+    @rule(name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip() and s.isprintable()))
+    def rename(self, name):
+        cluster = self.target.clusters(self.name)[0].id
+        self.target.rename(self.name, cluster, name)
+        assert [c.name for c in self.target.clusters(self.name) if c.id == cluster] == [name.strip()]
+
+    @invariant()
+    def every_key_is_stored_once_and_answers(self):
+        if not self.model:
+            return
+        assert self.target.collection(self.name).points == len(self.model)
+        key = min(self.model)
+        hits = self.target.similar(self.name, item=key, limit=3)
+        assert key not in [h.item for h in hits] and len(hits) == min(3, len(self.model) - 1), hits
+        if self.clustered:
+            out = io.BytesIO()
+            assert self.target.export(self.name, out, format="jsonl") == len(self.model)
+            assert sorted(json.loads(line)["item"] for line in out.getvalue().splitlines()) == sorted(self.model)
+
+
+def _run(target) -> None:
+    Collection.target = target
+    try:
+        Collection.TestCase.settings = SETTINGS
+        Collection.TestCase().runTest()
+    finally:
+        Collection.target = None
+
+
+def test_random_operations_on_a_workspace_keep_every_key_once(tmp_path):
+    with embc.Workspace(tmp_path / "home") as workspace:
+        _run(workspace)
+
+
+def test_random_operations_through_a_served_client_keep_every_key_once(tmp_path):
+    process, http = start_server(tmp_path / "home")
+    try:
+        with embc.Client(str(http.base_url), api_key=KEY) as client:
+            _run(client)
+    finally:
+        process.terminate()
+        process.wait(60)
