@@ -455,7 +455,8 @@ class EmbeddedStore:
             before = self._writes.get(name, 0)
         with self._shard(name) as shard:
             hits = shard.facet(FacetRequest(key=key, limit=1_000_000, exact=True)).hits
-        counts = {hit.value: hit.count for hit in hits}
+        # An open shard's index keeps a value whose points have all moved to another (as a count of 0).
+        counts = {hit.value: hit.count for hit in hits if hit.count > 0}
         with self._memo_lock:
             if self._resident is not None and self._writes.get(name, 0) == before:  # no write since it began
                 self._facets[(name, key)] = counts
