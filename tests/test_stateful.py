@@ -36,6 +36,7 @@ class Collection(RuleBasedStateMachine):
         self.model: set[str] = set()
         self.clustered = False
         self.algorithm = "kmeans"
+        self.names: dict[int, str] = {}  # names given to cluster ids, which keep them in later runs
 
     def teardown(self):
         if any(c.name == self.name for c in self.target.collections()):
@@ -80,14 +81,42 @@ class Collection(RuleBasedStateMachine):
         members = {c.id: [e.item for e in self.target.members(self.name, c.id)]
                    for c in self.target.clusters(self.name)}
         assert sorted(itertools.chain(*members.values())) == sorted(self.model)
-        assert sum(c.size for c in self.target.clusters(self.name)) == len(self.model)
+        clusters = self.target.clusters(self.name)
+        assert sum(c.size for c in clusters) == len(self.model)
+        assert all(c.name == self.names[c.id] for c in clusters if c.id in self.names), (clusters, self.names)
 
     @precondition(lambda self: self.clustered and self.model)
     @rule(name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip() and s.isprintable()))
     def rename(self, name):
         cluster = self.target.clusters(self.name)[0].id
         self.target.rename(self.name, cluster, name)
+        self.names[cluster] = name.strip()
         assert [c.name for c in self.target.clusters(self.name) if c.id == cluster] == [name.strip()]
+
+    @precondition(lambda self: self.clustered and self.model)
+    @rule(data=st.data())
+    def similar_inside_a_cluster(self, data):
+        clusters = self.target.clusters(self.name)
+        cluster = data.draw(st.sampled_from([c.id for c in clusters]))
+        hits = self.target.similar(self.name, item=data.draw(st.sampled_from(sorted(self.model))), cluster=cluster,
+                                   limit=5)
+        assert {h.cluster for h in hits} <= {cluster}, hits
+
+    @precondition(lambda self: self.clustered)
+    @rule(data=st.data())
+    def delete_a_run(self, data):
+        runs = {r.run_id: r for r in self.target.runs(self.name)}
+        latest = runs[max(runs)]
+        run = runs[data.draw(st.sampled_from(sorted(runs)))]
+        # The runs the clusters come from now stay, and so do the incremental runs on top of them.
+        kept = {latest.run_id, latest.base_run} & ({run.run_id} | ({run.base_run} if run.mode == "incremental"
+                                                                   else set()))
+        try:
+            self.target.delete_run(self.name, run.run_id)
+        except EmbcError as exc:
+            assert kept and "come from now" in str(exc), (run, latest, exc)
+        else:
+            assert not kept and run.run_id not in [r.run_id for r in self.target.runs(self.name)]
 
     @invariant()
     def every_key_is_stored_once_and_answers(self):
