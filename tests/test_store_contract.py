@@ -126,6 +126,15 @@ def test_labels_one_call_per_cluster_then_count_facet_and_filtered_search(filled
     assert store.search_many("docs", []) == []
 
 
+def test_labels_for_points_deleted_since_the_job_read_them_go_to_the_rest(filled):
+    store, ids, _ = filled
+    store.delete("docs", [ids[3], ids[30]])
+    store.set_payloads("docs", [(ids[:20], {"cluster": 0}), (ids[20:], {"cluster": 1})])
+    assert store.facet("docs", "cluster") == {0: 19, 1: 29} and store.count("docs") == 48  # none comes back
+    store.start_set_payloads("docs", [(ids[:20], {"cluster": 2})])()
+    assert store.count("docs", {"cluster": 2}) == 19
+
+
 def test_labels_written_beside_other_work_report_progress_and_errors(filled):
     store, ids, _ = filled
     groups = [(ids[:20], {"cluster": 0, "cluster_run": 2}), (ids[20:], {"cluster": 1, "cluster_run": 2})]

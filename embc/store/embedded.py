@@ -24,7 +24,7 @@ from embc.errors import EmbcError, NotFound
 from embc.store import indexing
 from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search,
-                                check_name, reported, to_page, to_record)
+                                check_name, reported, to_page, to_record, to_those_present)
 
 RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of the engine (and the GIL) each
 INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
@@ -84,6 +84,12 @@ def _release_freed_memory() -> None:
     trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
     if trim:
         trim(0)
+
+
+def _present(shard: EdgeShard, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of the points that the shard holds."""
+    found = {str(p.id) for p in shard.retrieve(ids, with_payload=False, with_vector=False)}
+    return [i for i in ids if str(i) in found]
 
 
 def _with_payload(keys: Sequence[str] | None):
@@ -400,7 +406,8 @@ class EmbeddedStore:
                 for start in range(0, len(ids), per):
                     chunk = ids[start:start + per]
                     # The engine takes UUID objects much faster than strings (1.4 s vs 2.3 s for 100k ids).
-                    shard.update(UpdateOperation.set_payload([uuid.UUID(i) for i in chunk], values))
+                    to_those_present(lambda points: shard.update(UpdateOperation.set_payload(points, values)),
+                                     lambda points: _present(shard, points), [uuid.UUID(i) for i in chunk])
                     self._changed(name, len(chunk))
             _add_indexes(shard, dropped)
 

@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError, NotFound
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search, check_name,
-                                reported, to_page, to_record)
+                                reported, to_page, to_record, to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
@@ -128,8 +128,13 @@ class ServerStore:
     @_checked
     def set_payloads(self, name: str, groups: Sequence[Group],
                      progress: Callable[[int, int], None] | None = None) -> None:
+        def present(ids: list) -> list:
+            found = {str(r.id) for r in self.client.retrieve(name, ids, with_payload=False, with_vectors=False)}
+            return [i for i in ids if i in found]
+
         for ids, values in reported(groups, progress):
-            self.client.set_payload(name, payload=values, points=list(ids), wait=True)
+            to_those_present(lambda points: self.client.set_payload(name, payload=values, points=points, wait=True),
+                             present, list(ids))
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:

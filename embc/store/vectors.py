@@ -183,6 +183,19 @@ def reported(groups: Sequence[Group],
             progress(done, len(groups))
 
 
+def to_those_present(write: Callable[[list], object], present: Callable[[list], list], ids: list) -> None:
+    """`write(ids)`; where it fails because some of the points are gone (deleted after the job read them, by a
+    client of the server or by another process between the job's steps), `write` the rest."""
+    try:
+        write(ids)
+    except Exception:
+        rest = present(ids)
+        if len(rest) == len(ids):
+            raise
+        if rest:
+            write(rest)
+
+
 # Payload fields that get an index, with their type: clusters are listed and counted by `cluster`. It is
 # only ever matched by value, so its index has no range part, which would make every label write about a
 # third slower. Items need none: a point's id is derived from its item key. An index costs every opening
