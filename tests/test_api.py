@@ -253,3 +253,26 @@ def test_a_cluster_whose_points_the_next_runs_label_write_has_moved_answers_empt
     assert [(c.id, c.size) for c in ws.clusters("vecs")] == [(0, 10), (1, 0)]
     with pytest.raises(embc.NotFound, match=r"no cluster 2 in collection 'vecs' \(clusters: 0, 1\)"):
         ws.members("vecs", 2)
+
+
+def test_an_item_ingested_again_during_a_recluster_is_not_left_with_its_old_vectors_cluster(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 16)) * 5
+    ws = embc.Workspace(tmp_path / "data")
+    ws.ingest("blobs", [(f"p{i}", centres[i % 4] + rng.normal(size=16)) for i in range(800)])
+    ws.recluster("blobs", k=4, projection="pca")
+    moved = {f"p{i}": centres[(i + 1) % 4] + rng.normal(size=16) for i in range(40)}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step == "evaluate" and not done:  # fitted on the old vectors, labels not yet written
+            assert ws.ingest("blobs", list(moved.items())).updated == 40
+
+    ws.recluster("blobs", full=True, progress=progress)
+    labels = ws.labels("blobs")
+    assert not set(moved) & set(labels)  # their labels were of the old vectors: cleared
+    assert ws.recluster("blobs").points == 40
+    labels = ws.labels("blobs")
+    blob = {b: Counter(labels[f"p{i}"] for i in range(40, 800) if i % 4 == b).most_common(1)[0][0] for b in range(4)}
+    assert all(labels[key] == blob[(int(key[1:]) + 1) % 4] for key in moved)

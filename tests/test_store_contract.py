@@ -135,6 +135,21 @@ def test_labels_for_points_deleted_since_the_job_read_them_go_to_the_rest(filled
     assert store.count("docs", {"cluster": 2}) == 19
 
 
+def test_a_watch_sees_what_this_process_upserts_and_labels_are_cleared_from_the_points_still_there(filled):
+    store, ids, vectors = filled
+    store.set_payloads("docs", [(ids, {"cluster": 0, "cluster_run": 1})])
+    with store.watch("docs") as upserted:
+        store.upsert("docs", ids[:2], vectors[:2], [{"item": "again"}] * 2)
+        assert upserted() == set(ids[:2])
+    store.upsert("docs", ids[2:3], vectors[2:3], [{"item": "after"}])
+    assert upserted() == set(ids[:2])
+    store.delete("docs", ids[1:2])
+    store.clear_labels("docs", [ids[1], ids[5], ids[6]])
+    assert store.count("docs", {"cluster": None}) == 4  # ids 0 and 2 (upserted), 5 and 6 (cleared)
+    assert store.retrieve("docs", ids[5:6])[0].payload["text"] == "text 5"  # the rest of the payload stays
+    assert "cluster_run" not in store.retrieve("docs", ids[5:6])[0].payload
+
+
 def test_labels_written_beside_other_work_report_progress_and_errors(filled):
     store, ids, _ = filled
     groups = [(ids[:20], {"cluster": 0, "cluster_run": 2}), (ids[20:], {"cluster": 1, "cluster_run": 2})]

@@ -60,7 +60,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
     and `projection` (umap, tsne, pca, or "none"). `vectors_dir` holds the collections' vector caches;
     `words` embeds keywords in the collection's space, to name text clusters (see `embc.cluster.describe`).
     Parameters are checked before any work: a refused run (ParameterError) records nothing."""
-    with reports.job(collection):
+    with reports.job(collection), store.watch(collection) as upserted:
         # Deciding, and a small job, make many small queries: one connection to the report store for all.
         with reports.session():
             info = store.collection(collection)
@@ -78,7 +78,7 @@ def recluster(store: Store, reports: ReportStore, collection: str, algorithm: st
                     and projection == last["params"].get("projection"))
             reason = _full_reason(last, history, full, same)
             job = Job(store, reports, collection, info.model, algorithm, chosen, seed, projection, last, progress,
-                      vectors_dir, words)
+                      vectors_dir, words, upserted)
             if not reason:
                 # A small job: the store stays open for all its calls (a full fit never holds it).
                 with store.session(collection):
@@ -154,6 +154,7 @@ class Job:
     progress: Progress | None
     vectors_dir: Path
     words: BackgroundWords | None = None
+    upserted: Callable[[], set[str]] = set  # the ids upserted into the collection since the job began
 
     def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> Callable[[], None]:
         """Start writing each point's cluster and this run's id, one store call per cluster, beside the rest of
@@ -163,8 +164,16 @@ class Job:
         groups = [([ids[i] for i in group], {"cluster": int(labels[group[0]]), "cluster_run": run_id})
                   for group in np.split(order, bounds)]
         progress = self.progress
-        return self.store.start_set_payloads(
+        writing = self.store.start_set_payloads(
             self.collection, groups, progress and (lambda done, total: progress("write labels", done, total)))
+
+        def written() -> None:
+            writing()
+            # A point upserted since the job began (a client of the server ingesting meanwhile) now holds the
+            # label of a vector it no longer has, or was never clustered: cleared, the next run assigns it.
+            if stale := self.upserted():
+                self.store.clear_labels(self.collection, sorted(stale))
+        return written
 
     def _start(self, mode: str, params: dict, base_run: int | None = None) -> int:
         return self.reports.start_run(self.collection, mode, self.algorithm, {**params, "projection": self.projection},

@@ -6,14 +6,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import wraps
-from typing import Callable, Iterator, Sequence
+from typing import Callable, ContextManager, Iterator, Sequence
 
 import numpy as np
 from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError, NotFound
-from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, CollectionInfo, Group, Match, Page, Record, Search, check_name,
-                                reported, to_page, to_record, to_those_present)
+from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, LABEL_KEYS, CollectionInfo, Group, Match, Page, Record, Search,
+                                Watches, check_name, reported, to_page, to_record, to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
@@ -52,6 +52,7 @@ class ServerStore:
 
     def __init__(self, client: QdrantClient):
         self.client = client
+        self._watches = Watches()
 
     @contextmanager
     def session(self, name: str) -> Iterator[None]:
@@ -112,6 +113,15 @@ class ServerStore:
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         self.client.upsert(name, points=models.Batch(ids=list(ids), vectors=np.asarray(vectors, np.float32).tolist(),
                                                      payloads=list(payloads)), wait=True)
+        self._watches.saw(name, ids)
+
+    def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
+        return self._watches.watch(name)
+
+    @_checked
+    def clear_labels(self, name: str, ids: Sequence[str]) -> None:
+        to_those_present(lambda points: self.client.delete_payload(name, keys=LABEL_KEYS, points=points, wait=True),
+                         lambda points: self._present(name, points), list(ids))
 
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
@@ -128,13 +138,14 @@ class ServerStore:
     @_checked
     def set_payloads(self, name: str, groups: Sequence[Group],
                      progress: Callable[[int, int], None] | None = None) -> None:
-        def present(ids: list) -> list:
-            found = {str(r.id) for r in self.client.retrieve(name, ids, with_payload=False, with_vectors=False)}
-            return [i for i in ids if i in found]
-
         for ids, values in reported(groups, progress):
             to_those_present(lambda points: self.client.set_payload(name, payload=values, points=points, wait=True),
-                             present, list(ids))
+                             lambda points: self._present(name, points), list(ids))
+
+    def _present(self, name: str, ids: list[str]) -> list[str]:
+        """Those of the points that the collection holds."""
+        found = {str(r.id) for r in self.client.retrieve(name, ids, with_payload=False, with_vectors=False)}
+        return [i for i in ids if i in found]
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:
