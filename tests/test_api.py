@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import embc
-from helpers import ROOT, WORDNET
+from helpers import ROOT, WORDNET, run_embc
 
 
 @pytest.fixture(scope="module")
@@ -255,8 +255,11 @@ def test_a_cluster_whose_points_the_next_runs_label_write_has_moved_answers_empt
         ws.members("vecs", 2)
 
 
-def test_an_item_ingested_again_during_a_recluster_is_not_left_with_its_old_vectors_cluster(tmp_path):
+@pytest.mark.parametrize("by", ["this process", "another process"])
+def test_an_item_ingested_again_during_a_recluster_is_not_left_with_its_old_vectors_cluster(tmp_path, by):
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 16)) * 5
@@ -264,10 +267,17 @@ def test_an_item_ingested_again_during_a_recluster_is_not_left_with_its_old_vect
     ws.ingest("blobs", [(f"p{i}", centres[i % 4] + rng.normal(size=16)) for i in range(800)])
     ws.recluster("blobs", k=4, projection="pca")
     moved = {f"p{i}": centres[(i + 1) % 4] + rng.normal(size=16) for i in range(40)}
+    pq.write_table(pa.table({"id": list(moved), "vector": [v.tolist() for v in moved.values()]}),
+                   tmp_path / "moved.parquet")
 
     def progress(step: str, done: int, total: int) -> None:
         if step == "evaluate" and not done:  # fitted on the old vectors, labels not yet written
-            assert ws.ingest("blobs", list(moved.items())).updated == 40
+            if by == "this process":
+                assert ws.ingest("blobs", list(moved.items())).updated == 40
+            else:
+                done = run_embc("ingest", str(tmp_path / "moved.parquet"), "-c", "blobs", "--json",
+                                home=tmp_path / "data")
+                assert done.returncode == 0 and '"updated": 40' in done.stdout, done.stderr
 
     ws.recluster("blobs", full=True, progress=progress)
     labels = ws.labels("blobs")

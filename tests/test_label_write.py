@@ -83,3 +83,16 @@ def test_an_index_a_crash_left_dropped_is_built_at_the_next_opening(filled, tmp_
     assert store.count("c", {"cluster": 2}) == 20
     assert _indexes(tmp_path) == ["cluster"]
     assert store.facet("c", "cluster") == {0: 20, 1: 20, 2: 20}
+
+
+def test_watches_of_upserts_end_with_their_job_and_a_dead_process_watch_goes(tmp_path):
+    from embc.store import upserted
+
+    (tmp_path / "999999999.abc.upserted").write_text("")  # a job killed while it watched: no such process now
+    with upserted.watching(tmp_path) as seen:
+        assert not (tmp_path / "999999999.abc.upserted").exists()
+        upserted.note(tmp_path, ["a", "b"])
+        upserted.note(tmp_path, ["b", "c"])
+        assert seen() == {"a", "b", "c"}
+    upserted.note(tmp_path, ["d"])  # after the watch ended: no file is made again
+    assert not list(tmp_path.glob("*.upserted"))

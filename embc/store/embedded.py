@@ -21,10 +21,10 @@ from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVect
 
 from embc.coalesce import Coalescer
 from embc.errors import EmbcError, NotFound
-from embc.store import indexing
+from embc.store import indexing, upserted
 from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, LABEL_KEYS, CollectionInfo, Group, Match, Page, Record,
-                                Search, Watches, check_name, reported, to_page, to_record, to_those_present)
+                                Search, check_name, reported, to_page, to_record, to_those_present)
 
 RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of the engine (and the GIL) each
 INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
@@ -141,7 +141,6 @@ class EmbeddedStore:
         self._since_index: dict[str, tuple[int, float]] = {}  # points written since the last index, last write
         self._indexed: set[str] = set()  # collections whose index this store built
         self._index_failed: dict[str, float] = {}  # when a collection's last build failed
-        self._watches = Watches()
 
     def close(self) -> None:
         """Close the collections a resident store keeps open (a no-op otherwise)."""
@@ -383,10 +382,10 @@ class EmbeddedStore:
             for start in range(0, len(points), per):
                 shard.update(UpdateOperation.upsert_points(points[start:start + per]))
         self._changed(name, len(points))
-        self._watches.saw(name, ids)
+        upserted.note(self._dir(name), ids)
 
     def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
-        return self._watches.watch(name)
+        return upserted.watching(self._dir(name))
 
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
         with self._shard(name) as shard:

@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError, NotFound
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, LABEL_KEYS, CollectionInfo, Group, Match, Page, Record, Search,
-                                Watches, check_name, reported, to_page, to_record, to_those_present)
+                                check_name, reported, to_page, to_record, to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
@@ -45,6 +45,36 @@ def _checked(method: Callable) -> Callable:
             raise
 
     return call
+
+
+class Watches:
+    """The points upserted into each collection through this process while someone watches it (another client
+    of the Qdrant server writes unseen)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._open: dict[str, list[set[str]]] = {}
+
+    @contextmanager
+    def watch(self, name: str) -> Iterator[Callable[[], set[str]]]:
+        """While the block runs: a call that gives the ids upserted into the collection since it began."""
+        seen: set[str] = set()
+        with self._lock:
+            self._open.setdefault(name, []).append(seen)
+        try:
+            yield lambda: self._copy(seen)
+        finally:
+            with self._lock:
+                self._open[name].remove(seen)
+
+    def _copy(self, seen: set[str]) -> set[str]:
+        with self._lock:
+            return set(seen)
+
+    def saw(self, name: str, ids: Sequence[str]) -> None:
+        with self._lock:
+            for seen in self._open.get(name, ()):
+                seen.update(ids)
 
 
 class ServerStore:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import contextmanager
 from itertools import chain
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Iterator, Protocol, Sequence
@@ -138,8 +137,8 @@ class Store(Protocol):
         `progress(done, total)` after each."""
 
     def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
-        """While the block runs: a call that gives the ids this process upserted into the collection since it
-        began (a job's labels are stale for those)."""
+        """While the block runs: a call that gives the ids upserted into the collection since it began, by embc
+        (any process on an embedded store, this one on a server); a job's labels are stale for those."""
 
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
         """Remove the run's labels (LABEL_KEYS) from the points, those still there: the next run assigns them."""
@@ -192,36 +191,6 @@ def reported(groups: Sequence[Group],
 
 
 LABEL_KEYS = ["cluster", "cluster_run"]  # what a run writes into each point's payload
-
-
-class Watches:
-    """The points upserted into each collection, by this process, while someone watches it (another process,
-    or another client of a Qdrant server, writes unseen)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._open: dict[str, list[set[str]]] = {}
-
-    @contextmanager
-    def watch(self, name: str) -> Iterator[Callable[[], set[str]]]:
-        """While the block runs: a call that gives the ids upserted into the collection since it began."""
-        seen: set[str] = set()
-        with self._lock:
-            self._open.setdefault(name, []).append(seen)
-        try:
-            yield lambda: self._copy(seen)
-        finally:
-            with self._lock:
-                self._open[name].remove(seen)
-
-    def _copy(self, seen: set[str]) -> set[str]:
-        with self._lock:
-            return set(seen)
-
-    def saw(self, name: str, ids: Sequence[str]) -> None:
-        with self._lock:
-            for seen in self._open.get(name, ()):
-                seen.update(ids)
 
 
 def to_those_present(write: Callable[[list], object], present: Callable[[list], list], ids: list) -> None:
