@@ -15,9 +15,9 @@ from typing import Callable, ContextManager, Iterable, Iterator, Sequence
 
 import numpy as np
 from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest,
-                         FieldCondition, Filter, IntegerIndexParams, IsEmptyCondition, MatchValue, Memory,
-                         PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest, ScalarQuantizationConfig,
-                         ScalarType, ScrollRequest, UpdateOperation)
+                         FieldCondition, Filter, HasIdCondition, IntegerIndexParams, IsEmptyCondition, MatchValue,
+                         Memory, PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest,
+                         ScalarQuantizationConfig, ScalarType, ScrollRequest, UpdateOperation)
 
 from embc.coalesce import Coalescer
 from embc.errors import EmbcError, NotFound
@@ -86,10 +86,9 @@ def _release_freed_memory() -> None:
         trim(0)
 
 
-def _present(shard: EdgeShard, ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """Those of the points that the shard holds."""
-    found = {str(p.id) for p in shard.retrieve(ids, with_payload=False, with_vector=False)}
-    return [i for i in ids if str(i) in found]
+def _of(ids: list[uuid.UUID]) -> Filter:
+    """The points of `ids` that are there (a write by ids fails on one that is not)."""
+    return Filter(must=[HasIdCondition(set(ids))])
 
 
 def _with_payload(keys: Sequence[str] | None):
@@ -389,8 +388,7 @@ class EmbeddedStore:
 
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
         with self._shard(name) as shard:
-            to_those_present(lambda points: shard.update(UpdateOperation.delete_payload(points, LABEL_KEYS)),
-                             lambda points: _present(shard, points), [uuid.UUID(i) for i in ids])
+            shard.update(UpdateOperation.delete_payload_by_filter(_of([uuid.UUID(i) for i in ids]), LABEL_KEYS))
         self._changed(name, len(ids))
 
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
@@ -416,8 +414,9 @@ class EmbeddedStore:
                 for start in range(0, len(ids), per):
                     chunk = ids[start:start + per]
                     # The engine takes UUID objects much faster than strings (1.4 s vs 2.3 s for 100k ids).
-                    to_those_present(lambda points: shard.update(UpdateOperation.set_payload(points, values)),
-                                     lambda points: _present(shard, points), [uuid.UUID(i) for i in chunk])
+                    points = [uuid.UUID(i) for i in chunk]
+                    to_those_present(lambda: shard.update(UpdateOperation.set_payload(points, values)),
+                                     lambda: shard.update(UpdateOperation.set_payload_by_filter(_of(points), values)))
                     self._changed(name, len(chunk))
             _add_indexes(shard, dropped)
 

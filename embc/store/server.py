@@ -47,6 +47,11 @@ def _checked(method: Callable) -> Callable:
     return call
 
 
+def _of(ids: Sequence[str]) -> models.FilterSelector:
+    """The points of `ids` that are there (a write by ids fails on one that is not)."""
+    return models.FilterSelector(filter=models.Filter(must=[models.HasIdCondition(has_id=list(ids))]))
+
+
 class Watches:
     """The points upserted into each collection through this process while someone watches it (another client
     of the Qdrant server writes unseen)."""
@@ -150,8 +155,7 @@ class ServerStore:
 
     @_checked
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
-        to_those_present(lambda points: self.client.delete_payload(name, keys=LABEL_KEYS, points=points, wait=True),
-                         lambda points: self._present(name, points), list(ids))
+        self.client.delete_payload(name, keys=LABEL_KEYS, points=_of(ids), wait=True)
 
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
@@ -169,13 +173,8 @@ class ServerStore:
     def set_payloads(self, name: str, groups: Sequence[Group],
                      progress: Callable[[int, int], None] | None = None) -> None:
         for ids, values in reported(groups, progress):
-            to_those_present(lambda points: self.client.set_payload(name, payload=values, points=points, wait=True),
-                             lambda points: self._present(name, points), list(ids))
-
-    def _present(self, name: str, ids: list[str]) -> list[str]:
-        """Those of the points that the collection holds."""
-        found = {str(r.id) for r in self.client.retrieve(name, ids, with_payload=False, with_vectors=False)}
-        return [i for i in ids if i in found]
+            to_those_present(lambda: self.client.set_payload(name, payload=values, points=list(ids), wait=True),
+                             lambda: self.client.set_payload(name, payload=values, points=_of(ids), wait=True))
 
     def start_set_payloads(self, name: str, groups: Sequence[Group],
                            progress: Callable[[int, int], None] | None = None) -> Callable[[], None]:

@@ -193,17 +193,15 @@ def reported(groups: Sequence[Group],
 LABEL_KEYS = ["cluster", "cluster_run"]  # what a run writes into each point's payload
 
 
-def to_those_present(write: Callable[[list], object], present: Callable[[list], list], ids: list) -> None:
-    """`write(ids)`; where it fails because some of the points are gone (deleted after the job read them, by a
-    client of the server or by another process between the job's steps), `write` the rest."""
+def to_those_present(by_ids: Callable[[], object], by_filter: Callable[[], object]) -> None:
+    """`by_ids()`, a write to points named by their ids (the engine's fastest), or where it fails because some
+    of them are gone (deleted after the job read them, by a client of the server or by another process between
+    the job's steps), `by_filter()`: the same write to those still there, matched by a filter on their ids. A
+    failure of another kind fails that way too, and is raised."""
     try:
-        write(ids)
+        by_ids()
     except Exception:
-        rest = present(ids)
-        if len(rest) == len(ids):
-            raise
-        if rest:
-            write(rest)
+        by_filter()
 
 
 # Payload fields that get an index, with their type: clusters are listed and counted by `cluster`. It is
