@@ -4,6 +4,7 @@ auth, errors as JSON 4xx, recluster jobs, and the refusal to listen beyond loopb
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -23,6 +24,7 @@ import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
+import embc
 from helpers import run_embc
 
 KEY = "test-key-0123456789"
@@ -242,7 +244,6 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
 
 
 def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_them(server, monkeypatch):
-    import embc
     from embc import client as client_module
 
     monkeypatch.setattr(client_module, "RECORDS", 2)
@@ -426,8 +427,6 @@ def test_similar_to_an_uploaded_image(server):
                        data={"limit": "0"}).status_code == 422
     # The Python client sends a PIL image as the Workspace takes one, and refuses what is neither that nor a path.
     from PIL import Image
-
-    import embc
 
     with embc.Client(str(server.base_url), api_key=KEY) as remote:
         assert [h.item for h in remote.similar("pics", image=Image.open(probe), limit=3)] == [
@@ -734,3 +733,69 @@ def test_the_api_never_answers_5xx_and_always_matches_its_schema(server):
         check()
         fuzzed += 1
     assert fuzzed >= 8
+
+
+def test_concurrent_ingests_deletes_questions_and_reclusters_lose_duplicate_and_mislabel_nothing(tmp_path):
+    """Four clients ingest, re-ingest, delete and ask about keys of their own while a fifth reclusters, full or
+    incremental, for 20 seconds; then every key that should be there is there once, with a label."""
+    import random
+    import threading
+
+    centres = np.random.default_rng(0).normal(size=(5, 16)) * 4
+    process, http = start_server(tmp_path / "home")
+    stop, problems, kept = threading.Event(), [], {}
+
+    def writer(t: int) -> None:
+        rng, pick = np.random.default_rng(t), random.Random(t)
+        keys, mine = [f"t{t}-{i}" for i in range(2000)], kept.setdefault(t, set())
+        with embc.Client(str(http.base_url), api_key=KEY) as client:
+            while not stop.is_set():
+                try:
+                    if pick.random() < 0.6 or not mine:
+                        chosen = pick.sample(keys, pick.randint(1, 200))
+                        client.ingest("v", [(k, centres[hash(k) % 5] + rng.normal(size=16)) for k in chosen])
+                        mine.update(chosen)
+                    elif pick.random() < 0.5:
+                        chosen = pick.sample(keys, pick.randint(1, 100))
+                        if client.delete("v", chosen) != len(mine & set(chosen)):
+                            problems.append("a delete counted other points than were there")
+                        mine.difference_update(chosen)
+                    elif mine:
+                        client.similar("v", item=pick.choice(sorted(mine)), limit=5)
+                except embc.EmbcError as exc:
+                    problems.append(str(exc))
+
+    def reclusterer() -> None:
+        pick = random.Random(9)
+        with embc.Client(str(http.base_url), api_key=KEY) as client:
+            while not stop.is_set():
+                try:
+                    client.recluster("v", "kmeans", 5, full=pick.random() < 0.4, projection="pca")
+                except embc.EmbcError as exc:
+                    if "no collection" not in str(exc):
+                        problems.append(f"recluster: {exc}")
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)] + [threading.Thread(target=reclusterer)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(20)
+        stop.set()
+        for thread in threads:
+            thread.join(300)
+        with embc.Client(str(http.base_url), api_key=KEY) as client:
+            jobs = http.get("/v1/jobs").json()
+            assert jobs and all(j["state"] == "done" for j in jobs), [j["error"] for j in jobs if j["error"]]
+            client.recluster("v")  # assigns what came in after the last run
+            out = io.BytesIO()
+            client.export("v", out, format="jsonl")
+            rows = [json.loads(line) for line in out.getvalue().splitlines()]
+            expected = set().union(*kept.values())
+            assert sorted(r["item"] for r in rows) == sorted(expected)  # each key once, none lost, none back
+            assert all(r["cluster"] is not None for r in rows)
+            assert sum(c.size for c in client.clusters("v")) == len(expected)
+    finally:
+        stop.set()
+        process.terminate()
+        process.wait(60)
+    assert not problems, problems[:5]
