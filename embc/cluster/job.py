@@ -169,8 +169,8 @@ class Job:
 
         def written() -> None:
             writing()
-            # A point upserted since the job began (a client of the server ingesting meanwhile) now holds the
-            # label of a vector it no longer has, or was never clustered: cleared, the next run assigns it.
+            # A point upserted since the job began (by a client of the server, or another embc process) now holds
+            # the label of a vector it no longer has, or of none: cleared, the next run assigns it.
             if stale := self.upserted():
                 self.store.clear_labels(self.collection, sorted(stale))
         return written
