@@ -60,14 +60,14 @@ class Saved:
 def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
     """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
     file would), to be read under that key; those without a usable name are skipped with the reason."""
-    saved, skipped = Saved(), []
+    saved, skipped, stored = Saved(), [], set()
     for upload in files:
         key = upload_key(upload.filename)
         if key is None:
             skipped.append(Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path "
                                    "without '..', hidden or empty parts"))
             continue
-        if any(file.key == key for file in saved.files):
+        if key in stored:  # a set: a request may carry many thousands of small files
             skipped.append(Skipped(key, "another upload of this request has the same name"))
             continue
         path = folder / key
@@ -89,6 +89,7 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
             skipped.append(Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}"))
             continue
         saved.files.append(Keyed(path, key))
+        stored.add(key)
     return saved, skipped
 
 
