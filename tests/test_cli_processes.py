@@ -36,6 +36,11 @@ def test_ingest_reports_skips_and_exits_1_only_when_nothing_went_in(tmp_path):
     assert "skipped empty.txt: empty file" in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "embc: error: nothing ingested: all 1 inputs were skipped"
 
+    long = tmp_path / ("a-long-name-" * 8 + ".txt")  # a skip line past 80 columns stays one line in a log
+    long.write_text("")
+    result = run_embc("ingest", str(long), "-c", "other", "--quiet", home=tmp_path / "home")
+    assert result.stderr.splitlines()[0] == f"skipped {long.name}: empty file"
+
 
 def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):
     _vectors(tmp_path / "v.npy", 3)

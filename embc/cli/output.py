@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 stdout = Console(soft_wrap=False)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # a line in a log stays one line, however long
 
 
 def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
