@@ -37,6 +37,21 @@ def test_folder_of_text_files_recursively_with_bad_files_skipped(tmp_path):
                        "data.xyz": "unsupported file type '.xyz'"}
 
 
+def test_text_with_a_byte_order_mark_is_read_in_the_encoding_it_names(tmp_path):
+    (tmp_path / "le.txt").write_bytes("Grüße aus Köln".encode("utf-16"))  # with its BOM, as Windows writes it
+    (tmp_path / "be.txt").write_bytes(b"\xfe\xff" + "big end".encode("utf-16-be"))
+    (tmp_path / "wide.txt").write_bytes("four bytes a char".encode("utf-32"))
+    (tmp_path / "rows.csv").write_bytes("text,label\nthé vert,drink\n".encode("utf-16"))
+    (tmp_path / "cut.txt").write_bytes("odd".encode("utf-16") + b"\x00")
+    (tmp_path / "blank.txt").write_bytes(" \n".encode("utf-16"))
+    items, skipped = _split(list(iter_items([tmp_path])))
+    assert [(i.key, i.text, i.label) for i in items] == [
+        ("be.txt", "big end", None), ("le.txt", "Grüße aus Köln", None), ("rows.csv#2", "thé vert", "drink"),
+        ("wide.txt", "four bytes a char", None)]
+    assert skipped == {"cut.txt": "not UTF-16 text, as its byte-order mark says (truncated data at offset 8)",
+                       "blank.txt": "empty file"}
+
+
 def test_naming_a_file_or_its_folder_gives_the_same_item_key(tmp_path):
     (tmp_path / "a.txt").write_text("hello")
     by_file, _ = _split(list(iter_items([tmp_path / "a.txt"])))

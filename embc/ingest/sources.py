@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -23,6 +24,10 @@ ROW_SUFFIXES = {".jsonl", ".csv"}
 VECTOR_SUFFIXES = {".npy", ".parquet"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Text that names its encoding by a byte-order mark (Windows' "Unicode" files); UTF-32's marks first, as
+# UTF-32-LE's begins with UTF-16-LE's. Anything else must be UTF-8.
+MARKED = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+          (codecs.BOM_UTF16_BE, "utf-16")]
 
 
 @dataclass
@@ -92,6 +97,13 @@ def _decode(path: Path, source: str) -> str | Skipped:
     data = _read(path, source)
     if isinstance(data, Skipped):
         return data
+    encoding = next((name for mark, name in MARKED if data.startswith(mark)), None)
+    if encoding:
+        try:
+            data = data.decode(encoding).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Skipped(source, f"not {encoding.upper()} text, as its byte-order mark says ({exc.reason} at "
+                                   f"offset {exc.start})")
     if not data.strip():
         return Skipped(source, "empty file")
     if b"\0" in data[:8192]:
