@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 
 from embc.errors import EmbcError
+from embc.store.embedded import EmbeddedStore
+from embc.store.server import ServerStore
 from embc.store.vectors import CollectionInfo, Search
 
 
@@ -135,13 +138,21 @@ def test_labels_for_points_deleted_since_the_job_read_them_go_to_the_rest(filled
     assert store.count("docs", {"cluster": 2}) == 19
 
 
-def test_a_watch_sees_what_this_process_upserts_and_labels_are_cleared_from_the_points_still_there(filled):
+def _stamped(item: str) -> dict:
+    """A payload as ingest writes it, stamped with the time."""
+    return {"item": item, "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def test_a_watch_sees_what_any_writer_upserts_and_labels_are_cleared_from_the_points_still_there(filled):
     store, ids, vectors = filled
     store.set_payloads("docs", [(ids, {"cluster": 0, "cluster_run": 1})])
+    # Another process: a second adapter over the same folder, or another client of the same server.
+    other = EmbeddedStore(store.root) if isinstance(store, EmbeddedStore) else ServerStore(store.client)
     with store.watch("docs") as upserted:
-        store.upsert("docs", ids[:2], vectors[:2], [{"item": "again"}] * 2)
+        store.upsert("docs", ids[:1], vectors[:1], [_stamped("again")])
+        other.upsert("docs", ids[1:2], vectors[1:2], [_stamped("from elsewhere")])
         assert upserted() == set(ids[:2])
-    store.upsert("docs", ids[2:3], vectors[2:3], [{"item": "after"}])
+    store.upsert("docs", ids[2:3], vectors[2:3], [_stamped("after")])
     store.delete("docs", ids[1:2])
     store.clear_labels("docs", [ids[1], ids[5], ids[6]])
     assert store.count("docs", {"cluster": None}) == 4  # ids 0 and 2 (upserted), 5 and 6 (cleared)

@@ -17,7 +17,7 @@ from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder, 
 from embc.ingest.items import Item, ItemError, cap_text, max_text, vector_problem
 from embc.results import IngestResult, Skipped
 from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
-from embc.store.vectors import CollectionInfo, Store, check_name
+from embc.store.vectors import INGESTED_KEY, CollectionInfo, Store, check_name
 
 # Opening an embedded collection costs up to half a second at 100k points, so each round trip to the store
 # (stored hashes looked up, then vectors upserted) covers many items; the model sees smaller batches, and
@@ -187,7 +187,7 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
     kept_ids = [pid for pid, _ in kept]
     hashes = [vector_hash(vector) for vector in vectors]
     store.upsert(info.name, kept_ids, vectors,
-                 [{**item.payload(), "ingested_at": now, HASH_KEY: h} for (_, item), h in zip(kept, hashes)])
+                 [{**item.payload(), INGESTED_KEY: now, HASH_KEY: h} for (_, item), h in zip(kept, hashes)])
     if cache is not None:
         try:
             cache.append(keys(kept_ids, hashes), vectors)

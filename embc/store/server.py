@@ -5,17 +5,19 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from functools import wraps
-from typing import Callable, ContextManager, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from qdrant_client import QdrantClient, models
 
 from embc.errors import EmbcError, NotFound
-from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, LABEL_KEYS, CollectionInfo, Group, Match, Page, Record, Search,
-                                check_name, reported, to_page, to_record, to_those_present)
+from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, INGESTED_KEY, LABEL_KEYS, CollectionInfo, Group, Match, Page,
+                                Record, Search, check_name, reported, to_page, to_record, to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
+CLOCK_MARGIN = timedelta(seconds=5)
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
 
 
@@ -52,42 +54,11 @@ def _of(ids: Sequence[str]) -> models.FilterSelector:
     return models.FilterSelector(filter=models.Filter(must=[models.HasIdCondition(has_id=list(ids))]))
 
 
-class Watches:
-    """The points upserted into each collection through this process while someone watches it (another client
-    of the Qdrant server writes unseen)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._open: dict[str, list[set[str]]] = {}
-
-    @contextmanager
-    def watch(self, name: str) -> Iterator[Callable[[], set[str]]]:
-        """While the block runs: a call that gives the ids upserted into the collection since it began."""
-        seen: set[str] = set()
-        with self._lock:
-            self._open.setdefault(name, []).append(seen)
-        try:
-            yield lambda: self._copy(seen)
-        finally:
-            with self._lock:
-                self._open[name].remove(seen)
-
-    def _copy(self, seen: set[str]) -> set[str]:
-        with self._lock:
-            return set(seen)
-
-    def saw(self, name: str, ids: Sequence[str]) -> None:
-        with self._lock:
-            for seen in self._open.get(name, ()):
-                seen.update(ids)
-
-
 class ServerStore:
     """One Qdrant collection per embc collection; the collection's metadata says how its vectors were made."""
 
     def __init__(self, client: QdrantClient):
         self.client = client
-        self._watches = Watches()
 
     @contextmanager
     def session(self, name: str) -> Iterator[None]:
@@ -148,10 +119,14 @@ class ServerStore:
     def upsert(self, name: str, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[dict]) -> None:
         self.client.upsert(name, points=models.Batch(ids=list(ids), vectors=np.asarray(vectors, np.float32).tolist(),
                                                      payloads=list(payloads)), wait=True)
-        self._watches.saw(name, ids)
 
-    def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
-        return self._watches.watch(name)
+    @contextmanager
+    def watch(self, name: str) -> Iterator[Callable[[], set[str]]]:
+        # Any process on any host may write to a server: the points are found by the time their ingest stamped
+        # on them, which every embc upsert does, less a margin for the clocks of other hosts.
+        since = datetime.now(timezone.utc).replace(microsecond=0) - CLOCK_MARGIN
+        stamped = models.Filter(must=[models.FieldCondition(key=INGESTED_KEY, range=models.DatetimeRange(gte=since))])
+        yield lambda: {str(record.id) for records in self._scroll(name, stamped) for record in records}
 
     @_checked
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
@@ -160,12 +135,17 @@ class ServerStore:
     def pages(self, name: str, page_size: int = 2048, with_vectors: bool = True,
               keys: Sequence[str] | None = None, match: Match | None = None) -> Iterator[Page]:
         total = self.count(name, match)
+        for records in self._scroll(name, _filter(match), page_size, _with_payload(keys), with_vectors):
+            yield to_page(records, with_vectors, total)
+
+    def _scroll(self, name: str, where: models.Filter | None, page_size: int = 2048, with_payload=False,
+                with_vectors: bool = False) -> Iterator[list[models.Record]]:
         offset = None
         while True:
-            records, offset = self.client.scroll(name, scroll_filter=_filter(match), limit=page_size, offset=offset,
-                                                 with_payload=_with_payload(keys), with_vectors=with_vectors)
+            records, offset = self.client.scroll(name, scroll_filter=where, limit=page_size, offset=offset,
+                                                 with_payload=with_payload, with_vectors=with_vectors)
             if records:
-                yield to_page(records, with_vectors, total)
+                yield records
             if offset is None:
                 return
 

@@ -137,8 +137,9 @@ class Store(Protocol):
         `progress(done, total)` after each."""
 
     def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
-        """While the block runs: a call that gives the ids upserted into the collection since it began, by embc
-        (any process on an embedded store, this one on a server); a job's labels are stale for those."""
+        """While the block runs: a call that gives the ids upserted into the collection since it began, by any embc
+        process (on a server, any host: by their ingest time, so a few seconds before too); a job's labels are
+        stale for those."""
 
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
         """Remove the run's labels (LABEL_KEYS) from the points, those still there: the next run assigns them."""
@@ -191,6 +192,7 @@ def reported(groups: Sequence[Group],
 
 
 LABEL_KEYS = ["cluster", "cluster_run"]  # what a run writes into each point's payload
+INGESTED_KEY = "ingested_at"  # when ingest upserted the point (UTC, ISO 8601)
 
 
 def to_those_present(by_ids: Callable[[], object], by_filter: Callable[[], object]) -> None:
