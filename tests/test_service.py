@@ -16,6 +16,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -377,6 +378,9 @@ def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
         "x.txt/c.txt": "cannot be stored under that name: File exists",
         "é" * 200 + ".txt": "cannot be stored under that name: File name too long"}
     assert {s["source"] for s in body["skipped_items"]} >= {"../../escape.txt", ".hidden", "empty.txt", "rows.jsonl#2"}
+    assert body["skipped_items"][0] == {"source": "../../escape.txt", "reason": (
+        "not a usable file name: a relative path of at most 16 parts of 1-255 characters, without '..', hidden parts "
+        "or control characters")}
     keys = {h["item"] for h in server.post("/v1/collections/uploaded/similar",
                                            json={"text": "ships", "limit": 10}).json()}
     assert keys == {"a.txt", "notes/b.txt", "r1", "x.txt"}  # keys as `embc ingest` gives a folder's files
@@ -619,6 +623,24 @@ def test_a_server_stopped_during_a_recluster_ends_the_job_closes_the_store_and_l
     finally:
         process.terminate()
         process.wait(60)
+
+
+def test_a_client_that_never_ends_its_body_does_not_hold_up_a_stop(tmp_path):
+    process, client = start_server(tmp_path)
+    try:
+        port = urlsplit(str(client.base_url)).port
+        with socket.create_connection(("127.0.0.1", port)) as stuck:
+            stuck.sendall(b"POST /v1/collections/x/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 1000\r\n\r\n{\"records\": [")
+            time.sleep(0.5)
+            process.terminate()
+            _, err = process.communicate(timeout=30)  # it waited for the request before: forever
+            answer = stuck.recv(4096).decode()
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 503") and json.loads(body) == {"error": "the server is stopping", "detail": None}
 
 
 def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path):

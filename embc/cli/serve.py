@@ -61,7 +61,7 @@ def serve(ctx: typer.Context,
     """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
     import uvicorn
 
-    from embc.service.app import make_app
+    from embc.service.app import REQUEST_WAIT, make_app
     from embc.service.owner import claim, server_of
 
     interval = parse_interval(every) if every is not None else None
@@ -79,4 +79,4 @@ def serve(ctx: typer.Context,
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with claim(served.layout, _url(host, port)), served:
         uvicorn.run(make_app(served, api_key, max_body, interval), host=host, port=port, log_level="warning",
-                    access_log=False)
+                    access_log=False, timeout_graceful_shutdown=REQUEST_WAIT)

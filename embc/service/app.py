@@ -33,6 +33,7 @@ from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thu
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
+from embc.service.stopping import Stoppable
 from embc.store.vectors import check_name
 from embc.workspace import Workspace
 
@@ -41,6 +42,7 @@ ERRORS = {400: {"model": schemas.Error}, 401: {"model": schemas.Error}, 403: {"m
 NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
             description="A collection name: letters, digits, '_', '-' and '.'.")
 STOP_WAIT = 30.0  # seconds a stopping server waits for its jobs to end at their next step, before closing the store
+REQUEST_WAIT = 5  # seconds a stopping server waits for the requests in flight (a client may never end its body)
 INDEX_CHECK = 5.0  # seconds between looks for a collection due for its vector index, or quiet (answers made ahead)
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
@@ -83,6 +85,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=max_body)
     app.add_middleware(Measured, metrics=metrics)
+    app.add_middleware(Stoppable)
 
     # Dependencies and routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for
     # such a route, the check of its response) in a worker thread, each hop a fraction of a millisecond.

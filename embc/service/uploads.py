@@ -65,7 +65,8 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
         key = upload_key(upload.filename)
         if key is None:
             skipped.append(Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path "
-                                   "without '..', hidden or empty parts"))
+                                   f"of at most {MAX_DEPTH} parts of 1-255 characters, without '..', hidden parts or "
+                                   "control characters"))
             continue
         if key in stored:  # a set: a request may carry many thousands of small files
             skipped.append(Skipped(key, "another upload of this request has the same name"))
