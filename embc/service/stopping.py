@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-BODY = json.dumps({"error": "the server is stopping", "detail": None}).encode()
+BODY = json.dumps({"error": "the server is stopping", "detail": None}, separators=(",", ":")).encode()
 
 
 class Stoppable:
