@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -140,12 +141,14 @@ def test_labels_for_points_deleted_since_the_job_read_them_go_to_the_rest(filled
 
 def _stamped(item: str) -> dict:
     """A payload as ingest writes it, stamped with the time."""
-    return {"item": item, "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {"item": item, "ingested_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
 
 
 def test_a_watch_sees_what_any_writer_upserts_and_labels_are_cleared_from_the_points_still_there(filled):
     store, ids, vectors = filled
     store.set_payloads("docs", [(ids, {"cluster": 0, "cluster_run": 1})])
+    store.upsert("docs", ids[10:12], vectors[10:12], [_stamped("just before")] * 2)  # ingest, then recluster at once
+    time.sleep(0.002)  # the stamps are to the millisecond
     # Another process: a second adapter over the same folder, or another client of the same server.
     other = EmbeddedStore(store.root) if isinstance(store, EmbeddedStore) else ServerStore(store.client)
     with store.watch("docs") as upserted:
@@ -155,7 +158,7 @@ def test_a_watch_sees_what_any_writer_upserts_and_labels_are_cleared_from_the_po
     store.upsert("docs", ids[2:3], vectors[2:3], [_stamped("after")])
     store.delete("docs", ids[1:2])
     store.clear_labels("docs", [ids[1], ids[5], ids[6]])
-    assert store.count("docs", {"cluster": None}) == 4  # ids 0 and 2 (upserted), 5 and 6 (cleared)
+    assert store.count("docs", {"cluster": None}) == 6  # ids 0, 2, 10 and 11 (upserted), 5 and 6 (cleared)
     assert store.retrieve("docs", ids[5:6])[0].payload["text"] == "text 5"  # the rest of the payload stays
     assert "cluster_run" not in store.retrieve("docs", ids[5:6])[0].payload
 

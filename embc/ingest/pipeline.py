@@ -182,7 +182,7 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
     kept = [pair for pair, ok in zip(changed, embedded) if ok]
     if not kept:
         return
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # what a job's watch on a server compares
     vectors = vectors[embedded]
     kept_ids = [pid for pid, _ in kept]
     hashes = [vector_hash(vector) for vector in vectors]

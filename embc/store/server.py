@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import wraps
 from typing import Callable, Iterator, Sequence
 
@@ -17,7 +17,6 @@ from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, INGESTED_KEY, LABEL_KEY
                                 Record, Search, check_name, reported, to_page, to_record, to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
-CLOCK_MARGIN = timedelta(seconds=5)
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
 
 
@@ -123,8 +122,9 @@ class ServerStore:
     @contextmanager
     def watch(self, name: str) -> Iterator[Callable[[], set[str]]]:
         # Any process on any host may write to a server: the points are found by the time their ingest stamped
-        # on them, which every embc upsert does, less a margin for the clocks of other hosts.
-        since = datetime.now(timezone.utc).replace(microsecond=0) - CLOCK_MARGIN
+        # on them (every embc upsert does, to the millisecond), so other hosts' clocks must agree with this one's.
+        now = datetime.now(timezone.utc)
+        since = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as the stamps: to the millisecond, cut
         stamped = models.Filter(must=[models.FieldCondition(key=INGESTED_KEY, range=models.DatetimeRange(gte=since))])
         yield lambda: {str(record.id) for records in self._scroll(name, stamped) for record in records}
 
