@@ -138,8 +138,7 @@ class Store(Protocol):
 
     def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
         """While the block runs: a call that gives the ids upserted into the collection since it began, by any embc
-        process (on a server, any host: by their ingest time, so a few seconds before too); a job's labels are
-        stale for those."""
+        process (on a server, any host: found by their ingest time); a job's labels are stale for those."""
 
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
         """Remove the run's labels (LABEL_KEYS) from the points, those still there: the next run assigns them."""
