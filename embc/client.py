@@ -49,8 +49,11 @@ class Client:
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 600):
         self.url = url.rstrip("/")
         key = api_key or os.environ.get("EMBC_API_KEY")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout,
-                                  headers={"Authorization": f"Bearer {key}"} if key else {})
+        try:
+            self._http = httpx.Client(base_url=self.url, timeout=timeout,
+                                      headers={"Authorization": f"Bearer {key}"} if key else {})
+        except httpx.InvalidURL as exc:
+            raise ParameterError(f"not a URL of embc serve: {self.url} ({exc})") from None
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"
