@@ -54,7 +54,6 @@ def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):
     assert result.stderr.startswith("embc: error: no collection 'missing'") and result.stderr.count("\n") == 1
 
 
-
 def test_a_server_url_that_is_wrong_or_not_answering_is_one_line_without_its_password(tmp_path):
     for url, message in (("http://[::1", "not a URL of embc serve: http://[::1 (Invalid port: ':1')"),
                          ("http://h:abc", "not a URL of embc serve: http://h:abc (Invalid port: 'abc')"),
@@ -62,6 +61,7 @@ def test_a_server_url_that_is_wrong_or_not_answering_is_one_line_without_its_pas
         result = run_embc("clusters", home=tmp_path, env={"EMBC_URL": url})
         assert (result.returncode, result.stdout) == (1, ""), url
         assert result.stderr.startswith("embc: error: " + message) and result.stderr.count("\n") == 1, result.stderr
+
 
 @pytest.mark.parametrize("command", [["--help"], ["collections"], ["clusters", "-c", "wordnet"],
                                      ["cluster", "0", "-c", "wordnet"], ["report", "-c", "wordnet"],

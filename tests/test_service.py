@@ -79,6 +79,14 @@ def test_health_auth_and_openapi(server):
     assert (wrong.status_code, wrong.json()["error"]) == (403, "wrong API key")
     paths = server.get("/openapi.json").json()["paths"]
     assert {"/v1/collections", "/v1/collections/{collection}/similar", "/v1/jobs/{job_id}"} <= set(paths)
+    # The key is checked before the body is read: without it, a client cannot make the server hold a body.
+    port = urlsplit(str(server.base_url)).port
+    for auth, status in ((b"", 401), (b"Authorization: Bearer nope\r\n", 403)):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as early:
+            early.sendall(b"POST /v1/collections/x/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          + auth + f"Content-Length: {MAX_BODY}\r\n\r\n".encode() + b"[" * 1000)
+            assert early.recv(4096).decode().startswith(f"HTTP/1.1 {status} "), auth
+    assert server.get("/", headers={"Authorization": ""}).status_code == 200  # the map's page asks for the key
 
 
 def test_collections_clusters_and_members_paged_with_a_cursor(server):
@@ -631,7 +639,7 @@ def test_a_client_that_never_ends_its_body_does_not_hold_up_a_stop(tmp_path):
         port = urlsplit(str(client.base_url)).port
         with socket.create_connection(("127.0.0.1", port)) as stuck:
             stuck.sendall(b"POST /v1/collections/x/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: 1000\r\n\r\n{\"records\": [")
+                          b"Authorization: Bearer " + KEY.encode() + b"\r\nContent-Length: 1000\r\n\r\n{\"records\": [")
             time.sleep(0.5)
             process.terminate()
             _, err = process.communicate(timeout=30)  # it waited for the request before: forever

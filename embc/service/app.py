@@ -3,7 +3,6 @@ requests. Every error is JSON `{"error", "detail"}` with a 4xx status."""
 
 from __future__ import annotations
 
-import hmac
 import io
 import logging
 import shutil
@@ -11,7 +10,7 @@ import tempfile
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -30,6 +29,7 @@ from embc.service.batches import Batches
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
+from embc.service.keys import KeyCheck
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
@@ -84,20 +84,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=max_body)
+    if api_key is not None:
+        app.add_middleware(KeyCheck, key=api_key)  # outside the body limit: no body is read without the key
     app.add_middleware(Measured, metrics=metrics)
     app.add_middleware(Stoppable)
 
-    # Dependencies and routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for
-    # such a route, the check of its response) in a worker thread, each hop a fraction of a millisecond.
-    async def authorised(request: Request) -> None:
-        if api_key is None:
-            return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise HTTPException(401, "send the API key as Authorization: Bearer KEY")
-        if not hmac.compare_digest(given.encode(), api_key.encode()):
-            raise HTTPException(403, "wrong API key")
-
+    # Routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for such a route, the
+    # check of its response) in a worker thread, each hop a fraction of a millisecond.
     @app.exception_handler(EmbcError)
     async def embc_error(request: Request, exc: EmbcError):
         return JSONResponse({"error": describe_error(exc, (api_key,)), "detail": None}, _status(exc))
@@ -117,32 +110,30 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "detail": detail}, 422)
 
-    v1 = Depends(authorised)
-
     @app.get("/healthz", response_model=schemas.Health)
     async def healthz():
         return {"status": "ok", "version": __version__}
 
-    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[v1])
+    @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus():
         return PlainTextResponse(metrics.text(jobs, workspace.collections()), media_type="text/plain; version=0.0.4")
 
-    @app.get("/v1/collections", response_model=list[schemas.Collection], responses=ERRORS, dependencies=[v1])
+    @app.get("/v1/collections", response_model=list[schemas.Collection], responses=ERRORS)
     async def collections():
         return [c.to_dict() for c in await run_in_threadpool(workspace.collections)]
 
-    @app.get("/v1/collections/{collection}", response_model=schemas.Collection, responses=ERRORS, dependencies=[v1])
+    @app.get("/v1/collections/{collection}", response_model=schemas.Collection, responses=ERRORS)
     def collection_info(collection: str = NAME):
         return workspace.collection(collection).to_dict()
 
-    @app.delete("/v1/collections/{collection}", status_code=204, responses=ERRORS, dependencies=[v1])
+    @app.delete("/v1/collections/{collection}", status_code=204, responses=ERRORS)
     def delete_collection(collection: str = NAME):
         """Delete the collection, its runs and its files; a 409 while a job on it runs."""
         with jobs.held_off(collection):
             workspace.delete(collection)
 
     @app.post("/v1/collections/{collection}/items", response_model=schemas.IngestResult, responses=BODY_ERRORS,
-              dependencies=[v1], openapi_extra=bodies(schemas.IngestRequest, schemas.Upload))
+              openapi_extra=bodies(schemas.IngestRequest, schemas.Upload))
     async def ingest(request: Request, collection: str = NAME):
         """JSON records, or files uploaded as multipart/form-data (`files`, each file's name its key)."""
         body = await read_body(request, schemas.IngestRequest, schemas.Upload)
@@ -151,47 +142,44 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
 
     @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {
-        "image/png": {}}}}, response_class=Response, dependencies=[v1])
+        "image/png": {}}}}, response_class=Response)
     def item_image(key: str, collection: str = NAME, size: int = Query(160, ge=16, le=1024)):
         """An image item's picture, at most `size` pixels on its longer side, as PNG."""
         return Response(picture(workspace.item(collection, key), size), media_type="image/png",
                         headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/v1/collections/{collection}/items/{key:path}", response_model=schemas.Item, responses=ERRORS,
-             dependencies=[v1])
+    @app.get("/v1/collections/{collection}/items/{key:path}", response_model=schemas.Item, responses=ERRORS)
     async def item(key: str, collection: str = NAME):
         """One item, by key or point id (a key may hold slashes: a folder's file, `bag/x.png`)."""
         return (await run_in_threadpool(workspace.item, collection, key)).to_dict()
 
     @app.get("/v1/collections/{collection}/map", responses={**ERRORS, 200: {"content": {
-        "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])
+        "application/octet-stream": {}}}}, response_class=Response)
     def map_points(collection: str = NAME, run: int | None = Query(None, ge=1)):
         """The run's 2-D map as little-endian typed arrays: n (uint32), then x and y (float32 x n), then the
         cluster of each point (int32 x n, -1: noise); points in the order `/map/{index}` counts them."""
         return Response(map_bytes(workspace.map_points(collection, run)), media_type="application/octet-stream")
 
     @app.get("/v1/collections/{collection}/map/thumbnail", responses={**ERRORS, 200: {"content": {
-        "image/png": {}}}}, response_class=Response, dependencies=[v1])
+        "image/png": {}}}}, response_class=Response)
     def map_thumbnail(collection: str = NAME, run: int | None = Query(None, ge=1),
                       size: int = Query(160, ge=16, le=1024)):
         """The run's map as a small PNG, a pixel a point, coloured as the page colours clusters."""
         return Response(thumbnail(workspace.map_points(collection, run), size), media_type="image/png")
 
     @app.get("/v1/collections/{collection}/map/ids", responses={**ERRORS, 200: {"content": {
-        "application/octet-stream": {}}}}, response_class=Response, dependencies=[v1])
+        "application/octet-stream": {}}}}, response_class=Response)
     def map_ids(collection: str = NAME, run: int | None = Query(None, ge=1)):
         """The point ids of the run's map, 16 bytes each (a UUID's), in the map's order: to find where an item
         (a search hit, say) is drawn."""
         return Response(id_bytes(workspace.map_points(collection, run)), media_type="application/octet-stream")
 
-    @app.get("/v1/collections/{collection}/map/labels", response_model=schemas.MapLabels, responses=ERRORS,
-             dependencies=[v1])
+    @app.get("/v1/collections/{collection}/map/labels", response_model=schemas.MapLabels, responses=ERRORS)
     def map_labels(collection: str = NAME, run: int | None = Query(None, ge=1)):
         """Each map point's ground-truth label, as an index into `labels` (-1: none)."""
         return label_codes(workspace.map_points(collection, run)["point_id"], workspace.labels_of(collection))
 
-    @app.get("/v1/collections/{collection}/map/{index}", response_model=schemas.Item, responses=ERRORS,
-             dependencies=[v1])
+    @app.get("/v1/collections/{collection}/map/{index}", response_model=schemas.Item, responses=ERRORS)
     def map_point(index: int, collection: str = NAME, run: int | None = Query(None, ge=1)):
         """The item drawn as point `index` of the run's map."""
         ids = workspace.map_points(collection, run)["point_id"]
@@ -209,18 +197,17 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     def map_page(collection: str = NAME):
         return HTMLResponse((WEB / "map.html").read_text())
 
-    @app.delete("/v1/collections/{collection}/items/{key:path}", status_code=204, responses=ERRORS, dependencies=[v1])
+    @app.delete("/v1/collections/{collection}/items/{key:path}", status_code=204, responses=ERRORS)
     def delete_item(key: str, collection: str = NAME):
         if not workspace.delete(collection, [key]):
             raise NotFound(f"no item '{key}' in collection '{collection}'")
 
-    @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS,
-             dependencies=[v1])
+    @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS)
     async def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
         return await answers.json(collection, answers.clusters(collection, run))
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
-             responses=ERRORS, dependencies=[v1])
+             responses=ERRORS)
     async def members(cluster: int, collection: str = NAME, limit: int = Query(PAGE, ge=1, le=1_000),
                       cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
                       order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: "
@@ -228,7 +215,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return await answers.json(collection, answers.members(collection, cluster, limit, int(cursor or 0), run, order))
 
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
-              dependencies=[v1], openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))
+              openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))
     async def similar(request: Request, collection: str = NAME):
         """Nearest to a text, a stored item or a vector (JSON), or to an image uploaded as multipart/form-data."""
         body = await read_body(request, schemas.SimilarRequest, schemas.ImageQuery)
@@ -241,7 +228,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return [h.to_dict() for h in hits]
 
     @app.post("/v1/collections/{collection}/recluster", status_code=202, response_model=schemas.Accepted,
-              responses=ERRORS, dependencies=[v1])
+              responses=ERRORS)
     def recluster(body: schemas.ReclusterRequest, collection: str = NAME):
         # Parameters the run would refuse are a 422 now, not a job that fails after the 202.
         workspace.recluster_plan(collection, **body.model_dump(exclude={"seed", "projection", "full",
@@ -251,7 +238,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             collection, full=body.full, progress=progress, **options).to_dict())}
 
     @app.post("/v1/collections/{collection}/decoder", status_code=202, response_model=schemas.Accepted,
-              responses=ERRORS, dependencies=[v1])
+              responses=ERRORS)
     def train_decoder(body: schemas.DecoderRequest, collection: str = NAME):
         """Train (or train again) the decoder that draws the collection's vectors as images or rows, as a job."""
         from embc.decode.job import kind_of
@@ -260,8 +247,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return {"job_id": _started(jobs, collection, lambda progress: workspace.train_decoder(
             collection, body.size, body.epochs, progress).to_dict())}
 
-    @app.get("/v1/collections/{collection}/decoder", response_model=schemas.DecoderState, responses=ERRORS,
-             dependencies=[v1])
+    @app.get("/v1/collections/{collection}/decoder", response_model=schemas.DecoderState, responses=ERRORS)
     def decoder_state(collection: str = NAME):
         """Whether the collection has a decoder (`trained`), and what it draws and was trained on."""
         workspace.collection(collection)
@@ -272,38 +258,37 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return {"trained": True, "kind": decoder.kind, "size": decoder.size,
                 **{k: decoder.facts.get(k) for k in ("items", "epochs", "best_epoch", "trained_at")}}
 
-    @app.post("/v1/collections/{collection}/decode", response_class=Response, responses=DECODED, dependencies=[v1])
+    @app.post("/v1/collections/{collection}/decode", response_class=Response, responses=DECODED)
     def decode(body: schemas.DecodeRequest, collection: str = NAME):
         """What a stored item, a cluster's centre, a vector or a text looks like, drawn by the collection's
         decoder: a PNG, or a table collection's row as JSON."""
         return _decoded(workspace.decode(collection, **body.model_dump()))
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/decoded", response_class=Response,
-             responses=DECODED, dependencies=[v1])
+             responses=DECODED)
     def decoded_centre(cluster: int, collection: str = NAME, run: int | None = Query(None, ge=1)):
         """A cluster's centre drawn by the collection's decoder (the map's panel shows it)."""
         return _decoded(workspace.decode(collection, cluster=cluster, run=run))
 
-    @app.get("/v1/jobs", response_model=list[schemas.Job], responses=ERRORS, dependencies=[v1])
+    @app.get("/v1/jobs", response_model=list[schemas.Job], responses=ERRORS)
     def all_jobs():
         """The jobs this server started, requested or scheduled, oldest first: all not yet ended, and the last
         thousand that have."""
         return [j.to_dict() for j in list(jobs.jobs.values())]
 
-    @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS, dependencies=[v1])
+    @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS)
     def job(job_id: str):
         if job_id not in jobs.jobs:
             raise HTTPException(404, f"no job '{job_id}'")
         return jobs.jobs[job_id].to_dict()
 
-    @app.put("/v1/collections/{collection}/clusters/{cluster}/name", status_code=204, responses=ERRORS,
-             dependencies=[v1])
+    @app.put("/v1/collections/{collection}/clusters/{cluster}/name", status_code=204, responses=ERRORS)
     def rename(body: schemas.Rename, cluster: int, collection: str = NAME):
         """Name a cluster id; the name stays with the id in later runs."""
         workspace.rename(collection, cluster, body.name)
 
     @app.get("/v1/collections/{collection}/plots/{kind}", responses={**ERRORS, 200: {"content": {
-        media: {} for media in FIGURE_TYPES.values()}}}, response_class=FileResponse, dependencies=[v1])
+        media: {} for media in FIGURE_TYPES.values()}}}, response_class=FileResponse)
     def figure(kind: Literal[KINDS], collection: str = NAME, run: int | None = Query(None, ge=1),
                cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100),
                start: str | None = Query(None, alias="from", min_length=1, max_length=1_000),
@@ -324,7 +309,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
                             background=BackgroundTask(shutil.rmtree, folder, True))
 
     @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
-        media: {} for media in EXPORT_TYPES.values()}}}, dependencies=[v1])
+        media: {} for media in EXPORT_TYPES.values()}}})
     def export(collection: str = NAME, format: Literal[tuple(EXPORT_TYPES)] = "jsonl",
                run: int | None = Query(None, ge=1)):
         workspace.clusters(collection, run)  # what is not there is a 404 before the body starts
@@ -333,21 +318,20 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
             "Content-Disposition": f'attachment; filename="{collection}.{format}"', "X-Embc-Rows": str(rows)})
 
-    @app.get("/v1/collections/{collection}/report", responses=ERRORS, dependencies=[v1])
+    @app.get("/v1/collections/{collection}/report", responses=ERRORS)
     def report(collection: str = NAME, run: int | None = Query(None, ge=1)):
         return workspace.report(collection, run).to_dict()
 
-    @app.get("/v1/collections/{collection}/events", response_model=list[schemas.Event], responses=ERRORS,
-             dependencies=[v1])
+    @app.get("/v1/collections/{collection}/events", response_model=list[schemas.Event], responses=ERRORS)
     def events(collection: str = NAME, run: int | None = Query(None, ge=1)):
         """What became of the cluster ids in a full run (default: the latest): birth, death, split, merge."""
         return [e.to_dict() for e in workspace.events(collection, run)]
 
-    @app.get("/v1/collections/{collection}/runs", responses=ERRORS, dependencies=[v1])
+    @app.get("/v1/collections/{collection}/runs", responses=ERRORS)
     def runs(collection: str = NAME):
         return [r.to_dict() for r in workspace.runs(collection)]
 
-    @app.delete("/v1/collections/{collection}/runs/{run}", status_code=204, responses=ERRORS, dependencies=[v1])
+    @app.delete("/v1/collections/{collection}/runs/{run}", status_code=204, responses=ERRORS)
     def delete_run(run: int, collection: str = NAME):
         """Delete a run from the history: a failed one, or one that a later full run replaced."""
         workspace.delete_run(collection, run)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+from embc.service.replies import send_error
 
 
 class BodyLimit:
@@ -35,8 +35,4 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send) -> None:
-        body = json.dumps({"error": f"the request body is over the limit of {self.limit:,} bytes",
-                           "detail": None}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, f"the request body is over the limit of {self.limit:,} bytes")

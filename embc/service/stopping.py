@@ -4,9 +4,8 @@ wait): answered 503 where nothing was sent yet, instead of ending in a traceback
 from __future__ import annotations
 
 import asyncio
-import json
 
-BODY = json.dumps({"error": "the server is stopping", "detail": None}, separators=(",", ":")).encode()
+from embc.service.replies import send_error
 
 
 class Stoppable:
@@ -29,6 +28,4 @@ class Stoppable:
             await self.app(scope, receive, sending)
         except asyncio.CancelledError:
             if not started:
-                await send({"type": "http.response.start", "status": 503, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
-                await send({"type": "http.response.body", "body": BODY})
+                await send_error(send, 503, "the server is stopping")

@@ -1,0 +1,35 @@
+"""The API key: every request but the public pages (health, the map's page and its files, the API's docs) sends
+`Authorization: Bearer KEY`. It is checked, in constant time, before the request's body is read: a client
+without the key cannot make the server hold a body of up to the size limit."""
+
+from __future__ import annotations
+
+import hmac
+
+from embc.service.replies import send_error
+
+PUBLIC = {"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+PUBLIC_UNDER = ("/static/", "/c/")  # the map's files, and its page for a collection (which asks for the key)
+MISSING = "send the API key as Authorization: Bearer KEY"
+WRONG = "wrong API key"
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC or path.startswith(PUBLIC_UNDER)
+
+
+class KeyCheck:
+    """ASGI middleware: 401 without the key, 403 with a wrong one, on every path that is not public."""
+
+    def __init__(self, app, key: str):
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or is_public(scope["path"]):
+            return await self.app(scope, receive, send)
+        scheme, _, given = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
+        if scheme.lower() != b"bearer" or not given:
+            return await send_error(send, 401, MISSING, [(b"www-authenticate", b"Bearer")])
+        if not hmac.compare_digest(given, self.key):
+            return await send_error(send, 403, WRONG, [(b"www-authenticate", b'Bearer error="invalid_token"')])
+        await self.app(scope, receive, send)
