@@ -86,7 +86,9 @@ def test_health_auth_and_openapi(server):
             early.sendall(b"POST /v1/collections/x/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                           + auth + f"Content-Length: {MAX_BODY}\r\n\r\n".encode() + b"[" * 1000)
             assert early.recv(4096).decode().startswith(f"HTTP/1.1 {status} "), auth
-    assert server.get("/", headers={"Authorization": ""}).status_code == 200  # the map's page asks for the key
+    for public in ("/", "/c/wordnet", "/static/map.js", "/docs", "/openapi.json"):  # the map's page asks for the key
+        assert server.get(public, headers={"Authorization": ""}).status_code == 200, public
+    assert server.get("/metrics", headers={"Authorization": ""}).status_code == 401
 
 
 def test_collections_clusters_and_members_paged_with_a_cursor(server):
