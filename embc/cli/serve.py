@@ -62,9 +62,12 @@ def serve(ctx: typer.Context,
     import uvicorn
 
     from embc.service.app import REQUEST_WAIT, make_app
+    from embc.service.keys import check_key
     from embc.service.owner import claim, server_of
 
     interval = parse_interval(every) if every is not None else None
+    if api_key is not None:
+        check_key(api_key)
     if not _loopback(host) and not api_key:
         raise EmbcError(f"refusing to listen on {host} without an API key: pass --api-key (or EMBC_API_KEY), or listen "
                         "on 127.0.0.1")

@@ -5,13 +5,22 @@ without the key cannot make the server hold a body of up to the size limit."""
 from __future__ import annotations
 
 import hmac
+import re
 
+from embc.errors import ParameterError
 from embc.service.replies import send_error
 
 PUBLIC = {"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 PUBLIC_UNDER = ("/static/", "/c/")  # the map's files, and its page for a collection (which asks for the key)
 MISSING = "send the API key as Authorization: Bearer KEY"
 WRONG = "wrong API key"
+
+
+def check_key(key: str) -> None:
+    """Refuse a key that no client could send in a header, or send at all (an empty one locks every client out)."""
+    if not re.fullmatch(r"[!-~]+", key):
+        raise ParameterError("an API key is one or more visible ASCII characters, without spaces: clients send it "
+                             "in a header (for example: openssl rand -hex 16)")
 
 
 def is_public(path: str) -> bool:
@@ -22,6 +31,7 @@ class KeyCheck:
     """ASGI middleware: 401 without the key, 403 with a wrong one, on every path that is not public."""
 
     def __init__(self, app, key: str):
+        check_key(key)
         self.app, self.key = app, key.encode()
 
     async def __call__(self, scope, receive, send):
