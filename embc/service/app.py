@@ -29,7 +29,7 @@ from embc.service.batches import Batches
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
-from embc.service.keys import KeyCheck
+from embc.service.keys import KeyCheck, check_key
 from embc.service.limits import BodyLimit
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
@@ -85,6 +85,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=max_body)
     if api_key is not None:
+        check_key(api_key)
         app.add_middleware(KeyCheck, key=api_key)  # outside the body limit: no body is read without the key
     app.add_middleware(Measured, metrics=metrics)
     app.add_middleware(Stoppable)
