@@ -64,9 +64,9 @@ def _status(exc: EmbcError) -> int:
 
 def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY,
              every: float | None = None) -> FastAPI:
-    """The service over `workspace`; with `api_key`, every route but /healthz wants `Authorization: Bearer KEY`;
-    a request body over `max_body` bytes is refused with 413; `every` (seconds): recluster every collection
-    on that schedule, from the server's start."""
+    """The service over `workspace`; with `api_key`, every path but the public ones (`keys.PUBLIC`: health, the
+    map's page and files, the docs) wants `Authorization: Bearer KEY`; a request body over `max_body` bytes is
+    refused with 413; `every` (seconds): recluster every collection on that schedule, from the server's start."""
     jobs, metrics, answers = Jobs(), Metrics(), Answers(workspace)
     # Similarity questions asked at once share one search; those that embed a text or image share model calls
     # too, apart from the others, which need no model.
