@@ -213,18 +213,20 @@ def test_rename_keeps_the_name_across_a_refit_and_delete_removes_items_and_colle
         "my cluster")
     assert cli(home, "rename", "99", "x", "-c", "wordnet").exit_code == 1
 
-    gone = cli(home, "delete", "wn-noun.animal-75", "wn-noun.food-3", "-c", "wordnet")
-    assert (gone.exit_code, gone.stdout) == (0, "deleted 2 of 2 items from 'wordnet'\n")
-    missing = cli(home, "delete", "wn-noun.animal-75", "-c", "wordnet")
+    gone = cli(home, "delete", "wn-noun.animal-75", "wn-noun.food-3", "wn-noun.food-3", "-c", "wordnet")
+    assert (gone.exit_code, gone.stdout) == (0, "deleted 2 of 2 items from 'wordnet'\n")  # a key named twice: once
+    missing = cli(home, "delete", "wn-noun.animal-75", "wn-noun.food-4", "-c", "wordnet")
     assert (missing.exit_code, missing.stderr) == (
-        1, "embc: error: 1 of the items named are not in collection 'wordnet'\n")
-    assert json.loads(cli(home, "collections", "--json").stdout)[0]["points"] == 1598
+        1, "embc: error: 1 of the items named is not in collection 'wordnet'\n")
+    assert json.loads(cli(home, "collections", "--json").stdout)[0]["points"] == 1597
     assert cli(home, "delete", "-c", "wordnet").exit_code == 1  # neither items, --run nor --all
+    assert cli(home, "delete", "--all", "--run", "1", "-c", "wordnet").stderr == (
+        "embc: error: give one of: item keys, --run N, --all\n")
     assert cli(home, "delete", "--run", "2", "-c", "wordnet").stderr == (
         "embc: error: run 2 is one the clusters of 'wordnet' come from now\n")
     assert cli(home, "delete", "--run", "1", "-c", "wordnet").stdout == "deleted run 1 of 'wordnet'\n"
     assert [r["run_id"] for r in json.loads(cli(home, "report", "-c", "wordnet", "--runs", "--json").stdout)] == [2]
-    assert cli(home, "delete", "--all", "-c", "wordnet").stdout == "deleted collection 'wordnet' (1598 points)\n"
+    assert cli(home, "delete", "--all", "-c", "wordnet").stdout == "deleted collection 'wordnet' (1597 points)\n"
     assert json.loads(cli(home, "collections", "--json").stdout) == []
     assert cli(home, "report", "-c", "wordnet").stderr.startswith("embc: error: no collection 'wordnet'")
 

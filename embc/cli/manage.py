@@ -22,20 +22,25 @@ def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None,
            run: Optional[int] = typer.Option(None, "--run", help="Delete a run from the history (a failed one, or "
                                              "one a later full run replaced).")) -> None:
     """Delete items by key, a run with --run, or with --all a whole collection."""
-    if sum((bool(items), everything, run is not None)) != 1:
+    given = sum((bool(items), everything, run is not None))
+    if given > 1:
+        raise EmbcError("give one of: item keys, --run N, --all")
+    if not given:
         raise EmbcError("name the items to delete, or give --run N to delete a run, or --all to delete the whole "
                         "collection")
     if run is not None:
         workspace(ctx).delete_run(collection, run)
         stdout.print(f"deleted run {run} of '{collection}'", markup=False, highlight=False)
         return
+    items = list(dict.fromkeys(items or []))  # a key named twice is one item
     removed = workspace(ctx).delete(collection, None if everything else items)
     if everything:
         stdout.print(f"deleted collection '{collection}' ({removed} points)", markup=False, highlight=False)
         return
     stdout.print(f"deleted {removed} of {len(items)} items from '{collection}'", markup=False, highlight=False)
-    if removed < len(items):
-        raise EmbcError(f"{len(items) - removed} of the items named are not in collection '{collection}'")
+    if missing := len(items) - removed:
+        raise EmbcError(f"{missing} of the items named {'is' if missing == 1 else 'are'} not in collection "
+                        f"'{collection}'")
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
