@@ -316,6 +316,41 @@ def test_a_collection_is_not_deleted_under_a_running_job():
         assert job.state == "done"
 
 
+def test_a_collection_deleted_while_ingests_write_to_it_leaves_the_server_answering(tmp_path):
+    """Its shard was closed under a write: the engine refused ("Already borrowed", a 500), the collection's lock
+    stayed held, and every later call on any collection waited for it: the server answered nothing more."""
+    import threading
+
+    process, client = start_server(tmp_path)
+    statuses, stop = [], threading.Event()
+
+    def ingest():
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            records = [{"id": f"r{n}-{i}", "vector": [1.0, float(i), float(n)]} for i in range(200)]
+            statuses.append(client.post("/v1/collections/c/items", json={"records": records}).status_code)
+
+    try:
+        writers = [threading.Thread(target=ingest) for _ in range(2)]
+        for writer in writers:
+            writer.start()
+        for _ in range(5):
+            time.sleep(0.7)
+            statuses.append(client.delete("/v1/collections/c", timeout=60).status_code)
+        stop.set()
+        for writer in writers:
+            writer.join(120)
+        # A write whose collection went under it is a 404, as for one that was never there.
+        assert set(statuses) <= {200, 204, 404} and statuses.count(204) >= 1, statuses
+        after = client.post("/v1/collections/c/items", json={"records": [{"id": "last", "vector": [1.0, 2.0, 3.0]}]})
+        assert after.status_code == 200 and client.get("/v1/collections/c", timeout=10).status_code == 200
+    finally:
+        stop.set()
+        process.terminate()
+        process.wait(30)
+
+
 def test_a_server_keeps_the_last_thousand_ended_jobs_and_counts_them_all(monkeypatch):
     """A schedule of every 30 s ends 2,880 jobs a day per collection: kept, they grew the server without end."""
     from embc.service import jobs as module

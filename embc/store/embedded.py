@@ -9,7 +9,7 @@ import shutil
 import threading
 import time
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Callable, ContextManager, Iterable, Iterator, Sequence
 
@@ -30,6 +30,7 @@ RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of 
 INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
 QUIET = 5.0  # seconds without a write before an index is built: a stream of writes would undo it at once
 SWAP_WAIT = 0.5  # seconds a swap waits for the calls under way on the shard, holding new ones back meanwhile
+CLOSE_WAIT = 5.0  # seconds a resident shard's closing (to delete it, or the store's) waits for the calls on it
 RETRY = 600.0  # seconds before a build that failed is tried again: each try copies the whole shard
 REINDEX_FROM = 200_000  # points written and labelled before, from which a label write rebuilds the index
 _SCHEMA = {"integer": IntegerIndexParams(lookup=True, range=False)}
@@ -136,15 +137,18 @@ class EmbeddedStore:
         # resident: the calls using each shard, which its swap for an indexed copy waits out (see `index`)
         self._in_use = threading.Condition()
         self._users: dict[str, int] = {}
-        self._swapping: set[str] = set()
+        self._swapping: dict[str, int] = {}  # blocks holding new calls back (an index swap, a closing) at once
         self._since_index: dict[str, tuple[int, float]] = {}  # points written since the last index, last write
         self._indexed: set[str] = set()  # collections whose index this store built
         self._index_failed: dict[str, float] = {}  # when a collection's last build failed
 
     def close(self) -> None:
-        """Close the collections a resident store keeps open (a no-op otherwise)."""
+        """Close the collections a resident store keeps open (a no-op otherwise). One whose calls do not end
+        within CLOSE_WAIT (a request thread its server stopped waiting for) stays open until the process ends:
+        its writes are in the engine's log."""
         for name in list(self._resident or ()):
-            self._evict(name)
+            with suppress(EmbcError), self._closed(name):
+                pass
 
     def _per_write(self, n: int) -> int:
         """Points per engine call of a write of `n`: all at once, except in a resident store."""
@@ -158,13 +162,23 @@ class EmbeddedStore:
             for key in [k for k in self._facets if k[0] == name]:
                 del self._facets[key]
 
-    def _evict(self, name: str) -> None:
-        self._changed(name)
-        with self._loading:
-            shard, lock = self._resident.pop(name, (None, None))
-        if shard is not None:
-            shard.close()
-            lock.close()
+    @contextmanager
+    def _closed(self, name: str) -> Iterator[None]:
+        """A resident shard closed and its lock let go once the calls on it have ended (EmbcError when they do
+        not within CLOSE_WAIT), and no call on it until the block ends; the next loads it again. Closing it
+        under a call fails in the engine ("Already borrowed"), and left the lock held: every later load waited."""
+        with self._alone(name, CLOSE_WAIT) as alone:
+            if not alone:
+                raise EmbcError(f"collection '{name}' is in use: try again")
+            self._changed(name)
+            with self._loading:
+                shard, lock = self._resident.pop(name, (None, None))
+            if shard is not None:
+                try:
+                    shard.close()
+                finally:
+                    lock.close()
+            yield
 
     def _kept(self, name: str) -> EdgeShard:
         """The resident shard of the collection, loaded (and its lock taken) on first use."""
@@ -228,7 +242,7 @@ class EmbeddedStore:
         """A call on a resident shard: not while it is being swapped (a thread already using it goes on)."""
         uses = self._local.__dict__.setdefault("uses", {})
         with self._in_use:
-            while name in self._swapping and not uses.get(name):
+            while self._swapping.get(name) and not uses.get(name):
                 self._in_use.wait()
             self._users[name] = self._users.get(name, 0) + 1
         uses[name] = uses.get(name, 0) + 1
@@ -246,7 +260,7 @@ class EmbeddedStore:
         calls under way do not end within `wait` seconds (a page-out may hold it for seconds)."""
         deadline = time.monotonic() + wait
         with self._in_use:
-            self._swapping.add(name)
+            self._swapping[name] = self._swapping.get(name, 0) + 1
             while self._users.get(name) and time.monotonic() < deadline:
                 self._in_use.wait(max(deadline - time.monotonic(), 0))
             alone = not self._users.get(name)
@@ -254,7 +268,7 @@ class EmbeddedStore:
             yield alone
         finally:
             with self._in_use:
-                self._swapping.discard(name)
+                self._swapping[name] -= 1
                 self._in_use.notify_all()
 
     def index_due(self, name: str, points: int) -> bool:
@@ -299,7 +313,7 @@ class EmbeddedStore:
                 with self._memo_lock:
                     self._index_failed[name] = time.monotonic()
                 raise
-            with self._alone(name, SWAP_WAIT) as alone, self._loading:  # `_evict` takes `_loading` too
+            with self._alone(name, SWAP_WAIT) as alone, self._loading:  # `_closed` takes `_loading` too
                 if not alone or self.version(name) != version or name not in self._resident:
                     return False
                 shard, stack = self._resident[name]
@@ -366,9 +380,9 @@ class EmbeddedStore:
 
     def delete_collection(self, name: str) -> None:
         self.collection(name)
-        if self._resident is not None:
-            self._evict(name)
-        with exclusive(self._dir(name) / "lock", f"collection '{name}'"):
+        # Calls that arrive meanwhile wait for the files to go, and then find no collection.
+        with self._closed(name) if self._resident is not None else nullcontext(), \
+                exclusive(self._dir(name) / "lock", f"collection '{name}'"):
             (self._dir(name) / "meta.json").unlink()
             shutil.rmtree(self._dir(name) / indexing.LIVE)
             indexing.clean(self._dir(name))
