@@ -24,6 +24,8 @@ from embc.store.vectors import CollectionInfo, check_name
 
 UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body limit (64 MiB)
 UPLOAD_FILES = 500
+FORM_BYTES = 4_096  # of a request beside its files or records: form fields, JSON around the records
+PART_BYTES = 256  # of each file's part of a form, beside its name and bytes
 PAGE = 1_000  # members per request, the most the server gives
 RECORDS = 1_000  # records per request
 ASKED_AT_ONCE = 8  # similarity questions in flight from one similar_many
@@ -48,6 +50,7 @@ class Client:
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 600):
         self.url = url.rstrip("/")
+        self._max_body: int | None = None
         key = api_key or os.environ.get("EMBC_API_KEY")
         try:
             self._http = httpx.Client(base_url=self.url, timeout=timeout,
@@ -111,7 +114,8 @@ class Client:
             source = [source]
         if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
             batches = (self._upload(collection, batch, form) if isinstance(batch, list)
-                       else (IngestResult(collection, skipped=[batch]), 1) for batch in _batches(source))
+                       else (IngestResult(collection, skipped=[batch]), 1)
+                       for batch in _batches(source, self._server_max_body()))
         else:
             from embc.ingest.pipeline import chunks
             from embc.ingest.records import check_records
@@ -120,12 +124,16 @@ class Client:
             batches = (self._send(collection, batch, model, n * RECORDS)
                        for n, batch in enumerate(chunks(source, RECORDS)))
         for result, inputs in batches:
-            for name in ("added", "updated", "unchanged", "pruned"):
-                setattr(total, name, getattr(total, name) + getattr(result, name))
-            total.skipped += result.skipped
+            total.add(result)
             if progress:
                 progress(inputs)
         return total
+
+    def _server_max_body(self) -> int:
+        """The largest request body the server takes (asked once)."""
+        if self._max_body is None:
+            self._max_body = int(self._call("GET", "/healthz").json().get("max_body", UPLOAD_BYTES + FORM_BYTES))
+        return self._max_body
 
     def _upload(self, collection: str, batch: list[tuple[Path, str]], form: dict) -> tuple[IngestResult, int]:
         """One request's files; with the number of inputs in them (rows of a table), as the CLI counts them."""
@@ -151,16 +159,22 @@ class Client:
                 numbers.append(number)
             except (TypeError, ValueError) as exc:
                 unsent.append(Skipped(f"records#{number}", f"cannot be sent as JSON: {exc}"))
-        if not sent:
-            return IngestResult(collection, skipped=unsent), len(records)
-        # The body joined from the records as they were made, each alone so that one JSON cannot carry is
-        # found: not made a second time whole.
-        body = self._call("POST", self._path(collection, "/items"), content=b'{"records": [%s], "model": %s}' % (
-            b", ".join(sent), _json(model)), headers={"Content-Type": "application/json"}).json()
-        result = _ingested(body, collection)
-        for skipped in result.skipped:  # the server numbers the records it was sent from 0
-            if (number := skipped.source.removeprefix("records#")).isdigit():
-                skipped.source = f"records#{numbers[int(number)]}"
+        result = IngestResult(collection)
+        max_body = self._server_max_body()
+        most, batch_bytes = _room(max_body)
+        for group in _fitting([len(row) + 2 for row in sent], batch_bytes):
+            if len(group) == 1 and len(sent[group[0]]) + 2 > most:
+                unsent.append(Skipped(f"records#{numbers[group[0]]}", _too_large(max_body)))
+                continue
+            # The body joined from the records as they were made, each alone so that one JSON cannot carry is
+            # found: not made a second time whole.
+            body = self._call("POST", self._path(collection, "/items"), content=b'{"records": [%s], "model": %s}' % (
+                b", ".join(sent[i] for i in group), _json(model)), headers={"Content-Type": "application/json"}).json()
+            part = _ingested(body, collection)
+            for skipped in part.skipped:  # the server numbers the records it was sent from 0
+                if (number := skipped.source.removeprefix("records#")).isdigit():
+                    skipped.source = f"records#{numbers[group[int(number)]]}"
+            result.add(part)
         result.skipped = sorted(unsent + result.skipped, key=_record_number)
         return result, len(records)
 
@@ -375,27 +389,55 @@ def _segment(key: str) -> str:
     return quote(str(key), safe="")
 
 
-def _batches(paths: Sequence[str | os.PathLike]) -> Iterable[list[tuple[Path, str]] | Skipped]:
-    """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size; a path that is
-    not there comes between them as a skip with its reason, where `embc ingest` reports it."""
+def _batches(paths: Sequence[str | os.PathLike], max_body: int) -> Iterable[list[tuple[Path, str]] | Skipped]:
+    """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size under the
+    server's `max_body`; a path that is not there, or a file larger than a request may be, comes between them
+    as a skip with its reason, where `embc ingest` reports it."""
     from embc.ingest.sources import files_in, unreadable
 
+    most, batch_bytes = _room(max_body)
     batch: list[tuple[Path, str]] = []
     size = 0
     for file, key, _ in files_in(paths):
-        if (problem := unreadable(file)) is not None:
+        cost = file.stat().st_size + len(key.encode()) + PART_BYTES if file.is_file() else 0
+        if (problem := unreadable(file) or (_too_large(max_body) if cost > most else None)) is not None:
             if batch:
                 yield batch
                 batch, size = [], 0
             yield Skipped(key, problem)
             continue
-        if batch and (size + file.stat().st_size > UPLOAD_BYTES or len(batch) >= UPLOAD_FILES):
+        if batch and (size + cost > batch_bytes or len(batch) >= UPLOAD_FILES):
             yield batch
             batch, size = [], 0
         batch.append((file, key))
-        size += file.stat().st_size
+        size += cost
     if batch:
         yield batch
+
+
+def _room(max_body: int) -> tuple[int, int]:
+    """The most bytes of files or records that one request can carry under a server's `max_body`, and the
+    most that a batch of several carries (a larger one goes alone)."""
+    most = max_body - FORM_BYTES
+    return most, min(UPLOAD_BYTES, most)
+
+
+def _fitting(sizes: list[int], room: int) -> Iterable[list[int]]:
+    """The indices of `sizes` in runs whose sum is at most `room`; one larger than `room` alone."""
+    group: list[int] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if group and total + size > room:
+            yield group
+            group, total = [], 0
+        group.append(i)
+        total += size
+    if group:
+        yield group
+
+
+def _too_large(max_body: int) -> str:
+    return f"too large for the server: a request body may hold {max_body:,} bytes (embc serve --max-body)"
 
 
 def _ingested(body: dict, collection: str) -> IngestResult:

@@ -188,6 +188,12 @@ class IngestResult(_Result):
     pruned: int = 0
     notes: dict = field(default_factory=dict)
 
+    def add(self, other: IngestResult) -> None:
+        """Count in `other`, a later part of the same ingest."""
+        for name in ("added", "updated", "unchanged", "pruned"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped += other.skipped
+
     def to_dict(self) -> dict:
         return {"collection": self.collection, "added": self.added, "updated": self.updated,
                 "unchanged": self.unchanged, "skipped": len(self.skipped),

@@ -71,7 +71,8 @@ def server(clustered_home, tmp_path_factory):
 
 
 def test_health_auth_and_openapi(server):
-    assert server.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok", "version": "0.2.0"}
+    health = server.get("/healthz", headers={"Authorization": ""}).json()
+    assert health == {"status": "ok", "version": "0.2.0", "max_body": MAX_BODY}
     missing = server.get("/v1/collections", headers={"Authorization": ""})
     assert (missing.status_code, missing.json()) == (401, {"error": "send the API key as Authorization: Bearer KEY",
                                                            "detail": None})
@@ -295,6 +296,24 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
         assert [[h.id for h in hits] for hits in remote.similar_many("fruit", asks)] == [
             [h.id for h in remote.similar("fruit", **ask)] for ask in asks]
     assert server.delete("/v1/collections/fruit").status_code == 204
+
+
+def test_the_python_client_keeps_each_request_under_the_servers_body_limit(server, tmp_path):
+    """A file or a record larger than the server takes failed the whole ingest with a 413 before."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "big.txt").write_text("x" * (MAX_BODY + 1))
+    for n in range(6):  # 360 KB in all: in two requests or more
+        (notes / f"n{n}.txt").write_text(f"note {n} about a ship at sea " * 2_000)
+    reason = f"too large for the server: a request body may hold {MAX_BODY:,} bytes (embc serve --max-body)"
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:
+        files = remote.ingest("limits", notes)
+        assert (files.added, [(s.source, s.reason) for s in files.skipped]) == (6, [("big.txt", reason)])
+        records = remote.ingest("limits", [{"id": "huge", "text": "y" * MAX_BODY}] + [
+            {"id": f"r{n}", "text": f"record {n} of a harbour " * 2_500} for n in range(5)])
+        assert (records.added, [(s.source, s.reason) for s in records.skipped]) == (5, [("records#0", reason)])
+        assert remote.collection("limits").points == 11
+    assert server.delete("/v1/collections/limits").status_code == 204
 
 
 def test_a_collection_is_not_deleted_under_a_running_job():

@@ -113,7 +113,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/healthz", response_model=schemas.Health)
     async def healthz():
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "version": __version__, "max_body": max_body}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus():

@@ -200,3 +200,5 @@ class Accepted(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
+    max_body: int = Field(description="The largest request body the server takes, in bytes (`--max-body`): "
+                          "a client sends larger uploads in several requests.")
