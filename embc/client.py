@@ -187,16 +187,20 @@ class Client:
         return _run_result(self._wait(job, progress), collection)
 
     def _wait(self, job: str, progress: Progress | None) -> dict:
-        """The result of a job on the server, once it is done, reporting its progress meanwhile."""
-        while True:
-            state = self._call("GET", f"/v1/jobs/{job}").json()
-            if progress and state["progress"]["step"]:
-                progress(state["progress"]["step"], state["progress"]["done"], state["progress"]["total"])
-            if state["state"] == "failed":
-                raise EmbcError(state["error"])
-            if state["state"] == "done":
-                return state["result"]
-            time.sleep(0.25)
+        """The result of a job on the server, once it is done, reporting its progress meanwhile. Interrupted, the
+        wait ends and the job goes on: the KeyboardInterrupt says where to follow it."""
+        try:
+            while True:
+                state = self._call("GET", f"/v1/jobs/{job}").json()
+                if progress and state["progress"]["step"]:
+                    progress(state["progress"]["step"], state["progress"]["done"], state["progress"]["total"])
+                if state["state"] == "failed":
+                    raise EmbcError(state["error"])
+                if state["state"] == "done":
+                    return state["result"]
+                time.sleep(0.25)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"job {job} goes on in the server: {self.url}/v1/jobs/{job}") from None
 
     def train_decoder(self, collection: str, size: int | None = None, epochs: int | None = None,
                       progress: Progress | None = None) -> DecoderResult:

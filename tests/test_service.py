@@ -567,6 +567,26 @@ def test_the_cli_through_a_server_prints_what_it_prints_directly(clustered_home,
         process.wait(30)
 
 
+def test_a_cli_interrupted_while_it_waits_for_a_job_says_the_job_goes_on_and_where(clustered_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    process, client = start_server(home)
+    try:
+        waiting = subprocess.Popen([sys.executable, "-m", "embc", "recluster", "-c", "wordnet", "--full"],
+                                   env={**os.environ, "EMBC_URL": str(client.base_url), "EMBC_API_KEY": KEY},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert waiting.stderr.readline().startswith("embc: ")  # the job's first step: the CLI waits on it
+        waiting.send_signal(signal.SIGINT)
+        _, err = waiting.communicate(timeout=60)
+        job = client.get("/v1/jobs").json()[0]["id"]
+        assert (waiting.returncode, err.splitlines()[-1]) == (
+            130, f"embc: interrupted: job {job} goes on in the server: {client.base_url}/v1/jobs/{job}")
+        _until(lambda: client.get(f"/v1/jobs/{job}").json()["state"] == "done")
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(clustered_home, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(clustered_home, home)

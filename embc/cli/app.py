@@ -93,6 +93,9 @@ class EmbcGroup(TyperGroup):
         except BrokenPipeError:  # the reader went away (`embc export -o - | head`): stop quietly, as `cat` does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails else
             raise typer.Exit(141) from None
+        except KeyboardInterrupt as exc:
+            click.echo(f"embc: interrupted{f': {exc}' if str(exc) else ''}", err=True)
+            raise typer.Exit(130) from None
         except Exception as exc:
             if hasattr(exc, "exit_code") or (os.environ.get("EMBC_DEBUG") and not isinstance(exc, EmbcError)):
                 raise  # the command line's own exits and usage errors, or a traceback asked for
