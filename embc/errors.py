@@ -25,6 +25,11 @@ def describe_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> 
     text = " ".join(str(exc).split()) or type(exc).__name__
     if not isinstance(exc, EmbcError):
         text = f"{type(exc).__name__}: {text} (set EMBC_DEBUG=1 to see where)"
+    return masked(text, secrets)
+
+
+def masked(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """`text` with any credential masked: a password in a URL, and each of `secrets`."""
     text = re.sub(r"(://)[^/@\s]*@", r"\1***@", text)
     for secret in secrets:
         if secret:

@@ -12,7 +12,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from embc.errors import EmbcError, describe_error
+from embc.errors import EmbcError, describe_error, masked
 
 # The global options, also accepted after the subcommand: (name, flag, envvar, help).
 GLOBAL_OPTIONS = [
@@ -94,15 +94,19 @@ class EmbcGroup(TyperGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails else
             raise typer.Exit(141) from None
         except KeyboardInterrupt as exc:
-            click.echo(f"embc: interrupted{f': {exc}' if str(exc) else ''}", err=True)
+            click.echo(masked(f"embc: interrupted{f': {exc}' if str(exc) else ''}", _secrets(ctx)), err=True)
             raise typer.Exit(130) from None
         except Exception as exc:
             if hasattr(exc, "exit_code") or (os.environ.get("EMBC_DEBUG") and not isinstance(exc, EmbcError)):
                 raise  # the command line's own exits and usage errors, or a traceback asked for
-            settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
-            secrets = (settings.api_key, os.environ.get("EMBC_QDRANT_API_KEY"), os.environ.get("EMBC_API_KEY"))
-            click.echo(f"embc: error: {describe_error(exc, secrets)}", err=True)
+            click.echo(f"embc: error: {describe_error(exc, _secrets(ctx))}", err=True)
             raise typer.Exit(1) from None
+
+
+def _secrets(ctx: click.Context) -> tuple[str | None, ...]:
+    """The keys a message must never show."""
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    return settings.api_key, os.environ.get("EMBC_QDRANT_API_KEY"), os.environ.get("EMBC_API_KEY")
 
 
 # Boxed help and errors in a terminal; plain lines in logs and pipes.
