@@ -269,9 +269,10 @@ class Workspace:
         self._info(collection)
         if items is not None:
             check_keys(items)
-            found = [r.id for r in self.store.retrieve(collection, point_ids(items), keys=[])]
+            found = self.store.retrieve(collection, point_ids(items), keys=["path"])
             if found:
-                self.store.delete(collection, found)
+                self.store.delete(collection, [r.id for r in found])
+                self._forget_uploads(collection, [r.payload.get("path") for r in found])
             return len(found)
         points = self.store.count(collection)
         self.store.delete_collection(collection)
@@ -282,6 +283,14 @@ class Workspace:
         self._embedders = {key: e for key, e in self._embedders.items()
                            if key[2] != str(self.layout.model_dir(collection))}
         return points
+
+    def _forget_uploads(self, collection: str, paths: list[str | None]) -> None:
+        """Remove the files that `embc serve` kept for deleted items (uploaded images); a file anywhere else is
+        the user's own, and stays."""
+        kept = self.layout.uploads(collection).resolve()
+        for path in filter(None, paths):
+            if (file := Path(path).resolve()).is_relative_to(kept):
+                file.unlink(missing_ok=True)
 
     def delete_run(self, collection: str, run: int) -> None:
         """Delete a run from the history: a failed one, or one that a later full run replaced. The runs that the

@@ -217,6 +217,9 @@ def test_pil_images_and_vectors_go_in_as_records(tmp_path):
     assert hits[0].score > 0.999  # the same picture, given as a file this time
     with pytest.raises(embc.ParameterError, match="^image is a file path or a PIL image, not 5$"):
         ws.similar("photos", image=5)  # an AttributeError before
+    # Deleting an item whose image is the user's own file leaves the file (a server's uploads go, test_service).
+    assert ws.ingest("own", boots[:1]).added == 1 and ws.delete("own", [boots[0].name]) == 1
+    assert boots[0].is_file()
     vectors = ws.ingest("vecs", [("a", [1.0, 0.0, 0.0]), ("b", [0.0, 1.0, 0.0]), {"id": "c", "vector": [1, 1, 0]}])
     assert vectors.added == 3
     unnamed = [{"vector": [0.0, 0.0, 1.0]}, {"vector": [0.0, 1.0, 1.0]}]

@@ -496,6 +496,10 @@ def test_similar_to_an_uploaded_image(server):
         {"source": pictures[1].name, "reason": "not an image"}]
     assert all((server.home / "uploads" / "pics" / p.name).read_bytes() == p.read_bytes() for p in pictures[:2])
     assert not [p.name for p in (server.home / "uploads" / "pics").iterdir() if p.name.startswith(".")]
+    # A deleted item's uploaded image goes with it; they stayed on the server's disk before.
+    assert server.delete(f"/v1/collections/pics/items/{pictures[2].name}").status_code == 204
+    assert sorted(p.name for p in (server.home / "uploads" / "pics").iterdir()) == sorted(
+        p.name for p in pictures if p != pictures[2])
     assert server.post("/v1/collections/pics/similar", files={"image": ("x.png", b"x")},
                        data={"limit": "0"}).status_code == 422
     # The Python client sends a PIL image as the Workspace takes one, and refuses what is neither that nor a path.
