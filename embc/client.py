@@ -162,8 +162,9 @@ class Client:
         result = IngestResult(collection)
         max_body = self._server_max_body()
         most, batch_bytes = _room(max_body)
-        for group in _fitting([len(row) + 2 for row in sent], batch_bytes):
-            if len(group) == 1 and len(sent[group[0]]) + 2 > most:
+        sizes = [len(row) + 2 for row in sent]  # each with its ", " in the joined body
+        for group in _fitting(sizes, batch_bytes):
+            if len(group) == 1 and sizes[group[0]] > most:
                 unsent.append(Skipped(f"records#{numbers[group[0]]}", _too_large(max_body)))
                 continue
             # The body joined from the records as they were made, each alone so that one JSON cannot carry is
