@@ -270,10 +270,13 @@ def test_an_item_ingested_again_during_a_recluster_is_not_left_with_its_old_vect
     ws.ingest("blobs", [(f"p{i}", centres[i % 4] + rng.normal(size=16)) for i in range(800)])
     ws.recluster("blobs", k=4, projection="pca")
     moved = {f"p{i}": centres[(i + 1) % 4] + rng.normal(size=16) for i in range(40)}
+    early = {f"p{i}": centres[(i + 1) % 4] + rng.normal(size=16) for i in range(40, 80)}
     pq.write_table(pa.table({"id": list(moved), "vector": [v.tolist() for v in moved.values()]}),
                    tmp_path / "moved.parquet")
 
     def progress(step: str, done: int, total: int) -> None:
+        if step == "page out" and not done:  # upserted during the job, but before it reads them
+            assert ws.ingest("blobs", list(early.items())).updated == 40
         if step == "evaluate" and not done:  # fitted on the old vectors, labels not yet written
             if by == "this process":
                 assert ws.ingest("blobs", list(moved.items())).updated == 40
@@ -285,7 +288,8 @@ def test_an_item_ingested_again_during_a_recluster_is_not_left_with_its_old_vect
     ws.recluster("blobs", full=True, progress=progress)
     labels = ws.labels("blobs")
     assert not set(moved) & set(labels)  # their labels were of the old vectors: cleared
+    blob = {b: Counter(labels[f"p{i}"] for i in range(80, 800) if i % 4 == b).most_common(1)[0][0] for b in range(4)}
+    assert all(labels[key] == blob[(int(key[1:]) + 1) % 4] for key in early)  # fitted on their new vectors: kept
     assert ws.recluster("blobs").points == 40
     labels = ws.labels("blobs")
-    blob = {b: Counter(labels[f"p{i}"] for i in range(40, 800) if i % 4 == b).most_common(1)[0][0] for b in range(4)}
     assert all(labels[key] == blob[(int(key[1:]) + 1) % 4] for key in moved)

@@ -173,7 +173,7 @@ def test_memory_budget_refuses_a_job_with_advice(home):
                                     "over the 5.0 MiB budget: lower --sample-cap, or use --algorithm kmeans")
     assert len(ReportStore(home / "reports.duckdb").runs("wordnet")) == 1  # refused before the run started
     result = run_embc("recluster", "-c", "wordnet", "--full", home=home, env={"EMBC_MEMORY_BUDGET": "100K"})
-    assert (result.returncode, result.stderr) == (1, "embc: error: streaming 1,600 points needs about 234.4 KiB of "
+    assert (result.returncode, result.stderr) == (1, "embc: error: streaming 1,600 points needs about 284.4 KiB of "
                                                      "memory, over the 100.0 KiB budget: give the job more memory "
                                                      "(or set EMBC_MEMORY_BUDGET)\n")
 

@@ -13,11 +13,12 @@ from embc.cluster.assign import NOISE, CentroidModel
 from embc.cluster.progress import Clock
 from embc.cluster.params import check_size
 from embc.store.page_out import PAGE, Vectors, payloads_of, previous_clusters
+from embc.store.vector_cache import HASH_KEY, keys
 from embc.store.vectors import Store
 
 POINT_OVERHEAD = 300  # bytes per paged-out point besides its vector: id, labels, previous cluster
 DESCRIBE_SAMPLE = 20_000  # points whose payloads name the clusters (keywords, representatives)
-STREAMED_POINT = 150  # bytes per point a streamed fit keeps: id, label, previous cluster
+STREAMED_POINT = 182  # bytes per point a streamed fit keeps: id, its vector's key, label, previous cluster
 STREAM_SAMPLE = 10_000
 EPOCHS = 2  # MiniBatchKMeans passes over the pages after a k-means++ fit on the sample
 
@@ -26,9 +27,11 @@ EPOCHS = 2  # MiniBatchKMeans passes over the pages after a k-means++ fit on the
 class Fit:
     """A fitted collection: every point's id, fitted label, previous cluster and ground truth; the vectors of
     every point, or of a sample when streamed (`x_rows`: their positions among `ids`), None once freed; the
-    payloads of the points at `rows`."""
+    payloads of the points at `rows`; which vector each point had when it was read (`keys`, see
+    `embc.store.page_out.changed`)."""
 
     ids: list[str]
+    keys: np.ndarray
     labels: np.ndarray
     previous: np.ndarray
     truth: list
@@ -80,7 +83,7 @@ def fit_in_memory(data: Vectors, collection: str, algorithm: str, params: dict, 
     clock.begin("fit")
     estimator = make_estimator(algorithm, params, seed)
     labels = estimator.fit(data.X).labels_.astype(np.int64)
-    return Fit(data.ids, labels, data.previous, data.truth, data.X, None, data.rows, data.payloads,
+    return Fit(data.ids, data.keys, labels, data.previous, data.truth, data.X, None, data.rows, data.payloads,
                CentroidModel().fit(data.X, labels), getattr(estimator, "inertia_", None),
                _with_chosen(params, estimator), sweep_rows)
 
@@ -135,11 +138,12 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
     radii = np.zeros(len(centre_ids))
     inertia = 0.0
     ids: list[str] = []
+    point_keys: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     previous: list[np.ndarray] = []
     truth: list = []
     clock.begin("assign")
-    for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label"]):
+    for page in store.pages(collection, page_size=PAGE, keys=["cluster", "label", HASH_KEY]):
         page_labels = np.asarray(predict(page.vectors), np.int64)
         inside = np.flatnonzero(page_labels != NOISE)
         rows = np.array([row_of[int(c)] for c in page_labels[inside]], np.int64)
@@ -147,6 +151,7 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
         inertia += float(d2.sum())
         np.maximum.at(radii, rows, np.sqrt(d2))
         ids += page.ids
+        point_keys.append(keys(page.ids, [p.get(HASH_KEY) for p in page.payloads]))
         labels.append(page_labels)
         previous.append(previous_clusters(page.payloads))
         truth += [p.get("label") for p in page.payloads]
@@ -158,5 +163,5 @@ def _assign_pages(store: Store, collection: str, predict, centre_ids: np.ndarray
     present = np.isin(centre_ids, all_labels)
     model = CentroidModel(np.asarray(centre_ids)[present], centres[present], radii[present])
     rows = np.array([position[sample_ids[j]] for j in kept], np.int64)
-    return Fit(ids, all_labels, np.concatenate(previous), truth, Xs[kept], rows, rows, [payloads[j] for j in kept],
-               model, inertia, params, sweep_rows)
+    return Fit(ids, np.concatenate(point_keys), all_labels, np.concatenate(previous), truth, Xs[kept], rows, rows,
+               [payloads[j] for j in kept], model, inertia, params, sweep_rows)

@@ -28,7 +28,7 @@ from embc.cluster.evaluate import Evaluation
 from embc.cluster.fitting import Fit
 from embc.cluster.params import check_projection, check_size, resolve
 from embc.cluster.progress import Clock, Progress
-from embc.store.page_out import Spill, Vectors, page_out, spill
+from embc.store.page_out import Spill, Vectors, changed, page_out, spill
 from embc.store.reports import INTERRUPTED, ReportStore, RunRecord
 from embc.store.vectors import Store
 
@@ -156,9 +156,9 @@ class Job:
     words: BackgroundWords | None = None
     upserted: Callable[[], set[str]] = set  # the ids upserted into the collection since the job began
 
-    def _write_labels(self, ids: list[str], labels: np.ndarray, run_id: int) -> Callable[[], None]:
+    def _write_labels(self, ids: list[str], read: np.ndarray, labels: np.ndarray, run_id: int) -> Callable[[], None]:
         """Start writing each point's cluster and this run's id, one store call per cluster, beside the rest of
-        the job; the result waits for the write to end."""
+        the job; the result waits for the write to end. `read`: the points' cache keys as they were read."""
         order = np.argsort(labels, kind="stable")
         bounds = np.flatnonzero(np.diff(labels[order])) + 1
         groups = [([ids[i] for i in group], {"cluster": int(labels[group[0]]), "cluster_run": run_id})
@@ -169,10 +169,10 @@ class Job:
 
         def written() -> None:
             writing()
-            # A point upserted since the job began (by a client of the server, or another embc process) now holds
-            # the label of a vector it no longer has, or of none: cleared, the next run assigns it.
-            if stale := self.upserted():
-                self.store.clear_labels(self.collection, sorted(stale))
+            # A point upserted with another vector after it was read (by a client of the server, or another embc
+            # process) now holds the label of a vector it no longer has: cleared, the next run assigns it.
+            if stale := changed(self.store, self.collection, ids, read, self.upserted()):
+                self.store.clear_labels(self.collection, stale)
         return written
 
     def _start(self, mode: str, params: dict, base_run: int | None = None) -> int:
@@ -300,7 +300,7 @@ class Job:
 
         plan = plan_map(fit.X, labels[rows], self.seed, self.projection) if self.projection != "none" else None
         fit.X = None  # the store opens again, with its own memory
-        writing = self._write_labels(fit.ids, labels, run_id)
+        writing = self._write_labels(fit.ids, fit.keys, labels, run_id)
         try:
             if plan is not None:  # a full run without a map still drops the last map's anchors
                 xy = plan.layout()
@@ -336,7 +336,7 @@ class Job:
         base = self.last["base_run"] or self.last["run_id"]
         run_id = self._start("incremental", self.params, base)
         with self._failing(run_id):
-            self._write_labels(data.ids, labels, run_id)()
+            self._write_labels(data.ids, data.keys, labels, run_id)()
             clusters = self.reports.clusters(self.last["run_id"])
             added = dict(zip(*np.unique(labels, return_counts=True)))
             extents = model.extents()

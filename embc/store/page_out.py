@@ -24,9 +24,11 @@ Progress = Callable[[str, int, int], None]  # (step, done, total)
 @dataclass
 class Vectors:
     """Points paged out: ids, vectors, each one's previous cluster (-1: none) and ground-truth label, and the
-    payloads of `rows`, a sample of them (all when few) that names clusters."""
+    payloads of `rows`, a sample of them (all when few) that names clusters. `keys` say which vector each point
+    had when it was read (see `changed`)."""
 
     ids: list[str]
+    keys: np.ndarray
     X: np.ndarray
     previous: np.ndarray
     truth: list
@@ -72,13 +74,14 @@ class Spill:
                     pass
         usable = _usable(X)
         if usable.all():
-            return Vectors(self.ids, X, self.previous, self.truth, self.rows, self.payloads, int(bad.sum()))
+            return Vectors(self.ids, self.keys, X, self.previous, self.truth, self.rows, self.payloads,
+                           int(bad.sum()))
         kept = np.flatnonzero(usable)
         sampled = usable[self.rows]
         position = np.cumsum(usable) - 1
-        return Vectors([self.ids[i] for i in kept], X[kept], self.previous[kept], [self.truth[i] for i in kept],
-                       position[self.rows[sampled]], [p for p, ok in zip(self.payloads, sampled) if ok],
-                       int(bad.sum()), int(len(X) - len(kept)))
+        return Vectors([self.ids[i] for i in kept], self.keys[kept], X[kept], self.previous[kept],
+                       [self.truth[i] for i in kept], position[self.rows[sampled]],
+                       [p for p, ok in zip(self.payloads, sampled) if ok], int(bad.sum()), int(len(X) - len(kept)))
 
 
 def spill(store: Store, collection: str, cache: VectorCache, progress: Progress | None = None,
@@ -139,6 +142,20 @@ def _cache_rows(store: Store, collection: str, cache: VectorCache, page: Page) -
         vectors = np.array([fetched[page.ids[i]] for i in missing], np.float32).reshape(len(missing), -1)
     at[missing] = _append(cache, page_keys[missing], vectors)
     return page, page_keys, at
+
+
+def changed(store: Store, collection: str, ids: list[str], read: np.ndarray, upserted: set[str]) -> list[str]:
+    """Of the points `ids`, read with the cache keys `read`, those upserted since (`upserted`) whose vector is not
+    the one read: a run's labels for them are of a vector they no longer have. A point upserted again with the
+    same vector, or before its vector was read, keeps its label."""
+    where = [i for i, point in enumerate(ids) if point in upserted]
+    if not where:
+        return []
+    wanted = [ids[i] for i in where]
+    now = {r.id: r.payload.get(HASH_KEY) for r in store.retrieve(collection, wanted, keys=[HASH_KEY])}
+    current = keys(wanted, [now.get(point) for point in wanted])  # a deleted point's key is empty: no match
+    same = (current == read[where]) & (current != b"")
+    return [point for point, kept in zip(wanted, same) if not kept]
 
 
 def page_out(store: Store, collection: str, scratch: Path, progress: Progress | None = None,
