@@ -12,7 +12,9 @@ import pytest
 
 from embc.errors import EmbcError
 from embc.store.embedded import EmbeddedStore
+from embc.store.page_out import changed
 from embc.store.server import ServerStore
+from embc.store.vector_cache import HASH_KEY, keys, vector_hash
 from embc.store.vectors import CollectionInfo, Search
 
 
@@ -142,6 +144,17 @@ def test_labels_for_points_deleted_since_the_job_read_them_go_to_the_rest(filled
 def _stamped(item: str) -> dict:
     """A payload as ingest writes it, stamped with the time."""
     return {"item": item, "ingested_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+
+
+def test_of_the_points_upserted_since_they_were_read_those_with_another_vector_or_none_have_changed(filled):
+    store, ids, vectors = filled
+    hashes = [vector_hash(v) for v in vectors[:4]]
+    store.upsert("docs", ids[:4], vectors[:4], [{HASH_KEY: h} for h in hashes])
+    read = keys(ids[:4], hashes)
+    store.upsert("docs", ids[1:2], vectors[1:2], [{HASH_KEY: hashes[1]}])  # the same vector again
+    store.upsert("docs", ids[2:3], vectors[5:6], [{HASH_KEY: vector_hash(vectors[5])}])
+    store.delete("docs", ids[3:4])
+    assert changed(store, "docs", ids[:4], read, set(ids[1:4]) | {str(uuid.uuid4())}) == [ids[2], ids[3]]
 
 
 def test_a_watch_sees_what_any_writer_upserts_and_labels_are_cleared_from_the_points_still_there(filled):
