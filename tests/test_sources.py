@@ -129,6 +129,22 @@ def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
                        "complex.npy": "expected a 2-D array of real numbers, got shape (2, 4) of complex128"}
 
 
+def test_jsonl_rows_with_a_vector_are_precomputed_vectors_as_records_are(tmp_path):
+    rows = [{"id": "a", "vector": [1, 0, 0], "label": "x"}, {"vector": [0, 1, 0]}, {"id": "c", "vector": "1,2"},
+            {"id": "d", "vector": [0, 0, 0]}, {"id": "e", "text": "a text", "vector": None}]
+    (tmp_path / "v.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    items, skipped = _split(list(iter_items([tmp_path / "v.jsonl"])))
+    assert [(i.key, i.kind, i.label) for i in items] == [("a", "vector", "x"), ("v.jsonl#2", "vector", None),
+                                                         ("e", "text", None)]
+    np.testing.assert_array_equal(items[0].vector, [1, 0, 0])
+    assert skipped == {"c": "the vector is not a list of numbers",
+                       "d": "the vector is all zeros: it has no direction to compare"}
+    (tmp_path / "n.jsonl").write_text(json.dumps({"id": "f", "emb": [0, 1], "body": "its text"}))
+    assert [i.kind for i in iter_items([tmp_path / "n.jsonl"], Fields(vector="emb"))] == ["vector"]
+    assert [i.kind for i in iter_items([tmp_path / "n.jsonl"], Fields(text="body"))] == ["text"]
+    assert _split(list(iter_items([tmp_path / "n.jsonl"], Fields(vector="vec"))))[1] == {"n.jsonl#1": "no 'vec' field"}
+
+
 def test_a_key_or_label_that_is_not_a_string_is_kept_as_json_writes_it(tmp_path):
     rows = [{"id": True, "text": "yes", "label": False}, {"id": [1, "a"], "text": "list", "label": {"b": 1, "a": "é"}},
             {"id": 7, "text": "number", "label": 2.5}]

@@ -30,7 +30,8 @@ def ingest(
     text_field: Optional[str] = typer.Option(None, help="JSONL/CSV field holding the text (default: text)."),
     label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label (default: label)."),
     id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id (default: id, else the row)."),
-    vector_field: Optional[str] = typer.Option(None, help="Parquet column holding vectors (default: vector)."),
+    vector_field: Optional[str] = typer.Option(None, help="Parquet column or JSONL field holding precomputed "
+                                               "vectors (default: vector)."),
     bottleneck: Optional[int] = typer.Option(None, min=1, help="autoencoder: size of the bottleneck, the vectors' "
                                              "dimension (default: 8)."),
     retrain: bool = typer.Option(False, "--retrain", help="Retrain the collection's own model (word2vec, "

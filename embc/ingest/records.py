@@ -51,11 +51,10 @@ def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
                 else Skipped(where, "empty text")
         elif isinstance(record, dict):
             ident = record.get(fields.id or "id")
-            if record.get("vector") is not None and not fields.table:
-                label = record.get("label")
-                made = vector_item(where, SOURCE, record["vector"], as_text(label))
+            if fields.table:
+                made = table_row(record, SOURCE, where, fields)
             else:
-                made = (table_row if fields.table else row_item)(record, SOURCE, where, fields)
+                made = row_item(record, SOURCE, where, fields, vectors=True)
             if isinstance(made, Item):
                 made = _by_content(made) if ident in (None, "") else replace(made, key=as_text(ident))
             yield made

@@ -46,9 +46,9 @@ class Fields:
     def pick(self, row: dict, name: str, default: str) -> tuple[bool, object]:
         """(found, value) for field `name`; a field the user named must be there, a default one may be absent."""
         wanted = getattr(self, name)
-        key = wanted or default
-        if key in row and row[key] not in (None, ""):
-            return True, row[key]
+        value = row.get(wanted or default)
+        if value is not None and not (isinstance(value, str) and not value):  # a vector may be a numpy array
+            return True, value
         if wanted is not None and name != "label":
             raise KeyError(wanted)
         return False, None
@@ -146,22 +146,26 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
-def row_item(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
+def row_item(row: dict, source: str, where: str, fields: Fields, vectors: bool = False) -> Item | Skipped:
+    """A row's text item; with `vectors` (JSON rows), the precomputed vector of a row that has one in its `vector`
+    field (or the one `fields` names), unless only a text field is named."""
     try:
         has_text, text = fields.pick(row, "text", "text")
         has_id, ident = fields.pick(row, "id", "id")
         _, label = fields.pick(row, "label", "label")
+        has_vector, vector = fields.pick(row, "vector", "vector") if vectors else (False, None)
     except KeyError as exc:
         return Skipped(where, f"no '{exc.args[0]}' field")
+    key = as_text(ident) if has_id else where
+    if has_vector and (fields.vector is not None or fields.text is None):
+        return vector_item(key, source, vector, as_text(label))
     if not has_text:
         return Skipped(where, f"no '{fields.text or 'text'}' field")
     if not isinstance(text, str):
         return Skipped(where, f"'{fields.text or 'text'}' is not a string")
     if not text.strip():
         return Skipped(where, "empty text")
-    key = as_text(ident) if has_id else where
-    return Item(key=key, source=source, kind="text", text=text.strip(),
-                label=as_text(label))
+    return Item(key=key, source=source, kind="text", text=text.strip(), label=as_text(label))
 
 
 def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
@@ -215,7 +219,7 @@ def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         if not isinstance(row, dict):
             yield Skipped(where, "not a JSON object")
             continue
-        yield row_item(row, source, where, fields)
+        yield row_item(row, source, where, fields, vectors=True)
 
 
 def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
