@@ -145,6 +145,18 @@ def test_jsonl_rows_with_a_vector_are_precomputed_vectors_as_records_are(tmp_pat
     assert _split(list(iter_items([tmp_path / "n.jsonl"], Fields(vector="vec"))))[1] == {"n.jsonl#1": "no 'vec' field"}
 
 
+def test_parquet_rows_are_read_as_jsonl_rows_are_texts_or_vectors(tmp_path):
+    pq.write_table(pa.table({"id": ["a", None], "text": ["first text", "second"], "label": ["x", "y"],
+                             "other": [1, 2]}), tmp_path / "t.parquet")
+    pq.write_table(pa.table({"a": [1], "b": [2]}), tmp_path / "n.parquet")
+    items, skipped = _split(list(iter_items([tmp_path / "t.parquet", tmp_path / "n.parquet"])))
+    assert [(i.key, i.kind, i.text, i.label) for i in items] == [("a", "text", "first text", "x"),
+                                                                 ("t.parquet#1", "text", "second", "y")]
+    assert skipped == {"n.parquet": "no 'text' or 'vector' column (columns: a, b)"}
+    _, skipped = _split(list(iter_items([tmp_path / "t.parquet"], Fields(text="body"))))
+    assert skipped == {"t.parquet": "no 'body' column (columns: id, text, label, other)"}
+
+
 def test_a_key_or_label_that_is_not_a_string_is_kept_as_json_writes_it(tmp_path):
     rows = [{"id": True, "text": "yes", "label": False}, {"id": [1, "a"], "text": "list", "label": {"b": 1, "a": "é"}},
             {"id": 7, "text": "number", "label": 2.5}]

@@ -79,7 +79,7 @@ def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skippe
     elif suffix == ".npy":
         yield from _npy(path, source)
     elif suffix == ".parquet":
-        yield from (_parquet_rows if fields.table else _parquet)(path, source, fields)
+        yield from _parquet(path, source, fields)
     elif suffix in IMAGE_SUFFIXES:
         yield _image_file(path, source, fields.folder_labels)
     else:
@@ -289,39 +289,31 @@ def _open_parquet(path: Path, source: str):
 
 
 def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+    """Parquet rows as JSONL rows are read (a text, or a precomputed vector), or as table rows; a column the user
+    named that is not there, or neither a text nor a vector column, skips the file with the columns it has."""
     table = _open_parquet(path, source)
     if isinstance(table, Skipped):
         yield table
         return
     columns = table.schema_arrow.names
-    id_col, vec_col, label_col = fields.id or "id", fields.vector or "vector", fields.label or "label"
-    missing = [c for c in (id_col, vec_col) if c not in columns]
-    if missing:
-        yield Skipped(source, f"no '{missing[0]}' column (columns: {', '.join(columns)})")
-        return
-    wanted = [id_col, vec_col] + ([label_col] if label_col in columns else [])
+    wanted = None  # a table row's features are every column
+    if not fields.table:
+        named = {role: getattr(fields, role) or role for role in ("text", "vector", "id", "label")}
+        absent = [name for role, name in named.items() if getattr(fields, role) and role != "label"
+                  and name not in columns]
+        if absent or (named["text"] not in columns and named["vector"] not in columns):
+            missing = f"'{absent[0]}'" if absent else f"'{named['text']}' or '{named['vector']}'"
+            yield Skipped(source, f"no {missing} column (columns: {', '.join(columns)})")
+            return
+        wanted = [c for c in columns if c in named.values()]
     row = 0
     for batch in table.iter_batches(batch_size=4096, columns=wanted):
-        data = batch.to_pydict()
-        for i, (ident, vector) in enumerate(zip(data[id_col], data[vec_col])):
-            where = f"{source}#{row + i}"
-            if ident is None or vector is None:
-                yield Skipped(where, "missing id or vector")
-                continue
-            label = data[label_col][i] if label_col in data else None
-            yield vector_item(as_text(ident), source, vector, as_text(label))
-        row += batch.num_rows
-
-
-def _parquet_rows(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
-    table = _open_parquet(path, source)
-    if isinstance(table, Skipped):
-        yield table
-        return
-    row = 0
-    for batch in table.iter_batches(batch_size=4096):
         for values in batch.to_pylist():
-            yield table_row(values, source, f"{source}#{row}", fields)
+            where = f"{source}#{row}"
+            if fields.table:
+                yield table_row(values, source, where, fields)
+            else:
+                yield row_item(values, source, where, fields, vectors=True)
             row += 1
 
 
