@@ -107,6 +107,10 @@ def test_csv_rows_and_malformed_rows(tmp_path):
     (tmp_path / "v.csv").write_bytes(f'id,text,label\r\n5,"{long}",z\r\n6,"two\r\nlines",z\r7,old mac,z\r'.encode())
     items, skipped = _split(list(iter_items([tmp_path / "v.csv"])))
     assert [(i.key, i.text) for i in items] == [("5", long), ("6", "two\r\nlines"), ("7", "old mac")] and not skipped
+    (tmp_path / "t.tsv").write_text('id\ttext\tlabel\n1\ta, "quoted" text\tx\n2\ttabs\tand\tmore\n')
+    items, skipped = _split(list(iter_items([tmp_path / "t.tsv"])))
+    assert [(i.key, i.text, i.label) for i in items] == [("1", 'a, "quoted" text', "x")]
+    assert skipped == {"t.tsv#3": "malformed row: 4 fields, expected 3"} and count_inputs([tmp_path / "t.tsv"]) == 2
     (tmp_path / "u.csv").write_text("a,b\n1,2\n")
     _, skipped = _split(list(iter_items([tmp_path / "u.csv"])))
     assert skipped == {"u.csv": "no 'text' column (columns: a, b)"}
@@ -143,6 +147,9 @@ def test_jsonl_rows_with_a_vector_are_precomputed_vectors_as_records_are(tmp_pat
     assert [i.kind for i in iter_items([tmp_path / "n.jsonl"], Fields(vector="emb"))] == ["vector"]
     assert [i.kind for i in iter_items([tmp_path / "n.jsonl"], Fields(text="body"))] == ["text"]
     assert _split(list(iter_items([tmp_path / "n.jsonl"], Fields(vector="vec"))))[1] == {"n.jsonl#1": "no 'vec' field"}
+    (tmp_path / "t.jsonl").write_text(json.dumps({"id": "g", "x": 1.5, "y": "red", "label": "l"}))
+    assert [(i.key, i.kind, i.values, i.label) for i in iter_items([tmp_path / "t.jsonl"], Fields(table=True))] == [
+        ("g", "row", {"x": 1.5, "y": "red"}, "l")]
 
 
 def test_parquet_rows_are_read_as_jsonl_rows_are_texts_or_vectors(tmp_path):

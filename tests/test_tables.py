@@ -114,9 +114,24 @@ def test_tsne_embeds_its_rows_and_refuses_new_ones(tmp_path):
     assert json.loads(retrained.stdout)["added"] == 8 and json.loads(retrained.stdout)["updated"] == 170
 
 
-@pytest.mark.parametrize("model", ["autoencoder", "raw"])
-def test_table_models_reject_text_items(tmp_path, model):
-    source = tmp_path / "notes.jsonl"
-    source.write_text('{"id": "a", "text": "hello"}\n')
+@pytest.mark.parametrize("model", ["autoencoder", "raw", "word2vec"])
+def test_a_model_that_learns_from_its_items_refuses_inputs_it_cannot_embed_in_one_line(tmp_path, model):
+    if model == "word2vec":  # vectors, not texts
+        source = tmp_path / "n.npy"
+        np.save(source, np.ones((2, 3)))
+    else:
+        source = tmp_path / "notes.txt"
+        source.write_text("hello\n")
     result = run_embc("ingest", str(source), "-c", "t", "--model", model, home=tmp_path)
-    assert result.returncode == 1
+    kind = "texts" if model == "word2vec" else "table rows"
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (1, (
+        f"embc: error: nothing to train {model} on: it learns its vectors from the {kind} it embeds, and none of "
+        "the inputs is one"))
+
+
+def test_jsonl_rows_are_table_rows_for_a_table_model(tmp_path):
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "x": i, "colour": "red" if i % 2 else "blue"}) + "\n"
+                              for i in range(6)))
+    result = run_embc("ingest", str(source), "-c", "t", "--model", "raw", "--json", home=tmp_path)
+    assert result.returncode == 0 and json.loads(result.stdout)["added"] == 6, result.stderr

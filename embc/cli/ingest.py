@@ -17,8 +17,8 @@ COLLECTION = typer.Option("default", "--collection", "-c", help="Collection name
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt .md .jsonl .csv, images, or vectors "
-                                       "in .npy/.parquet."),
+    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt .md, rows in .jsonl .csv .tsv "
+                                       ".parquet, images, or vectors in .npy."),
     collection: str = COLLECTION,
     model: Optional[str] = typer.Option(
         None, "--model", "-m", help="Text: minilm (default), sentence-transformers:NAME_OR_PATH, word2vec, "

@@ -13,7 +13,7 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import Embedder
-from embc.ingest.registry import DEFAULT_MODEL, accepts, learns, load_embedder, new_precision
+from embc.ingest.registry import DEFAULT_MODEL, accepts, family, learns, load_embedder, new_precision
 from embc.ingest.items import Item, ItemError, cap_text, max_text, vector_problem
 from embc.results import IngestResult, Skipped
 from embc.store.vector_cache import HASH_KEY, VectorCache, keys, vector_hash
@@ -83,7 +83,12 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             precision=info.precision if info else new_precision(name))
         if hasattr(embedder, "fit") and (retrain or not embedder.trained):
             entries = list(stream)
-            embedder.fit([e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)])
+            learned = [e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)]
+            if not learned:
+                raise EmbcError(f"nothing to train {name} on: it learns its vectors from the "
+                                f"{'table rows' if family(name) == 'table' else 'texts'} it embeds, and none of the "
+                                "inputs is one")
+            embedder.fit(learned)
             stream = iter(entries)
             if info is not None and embedder.dim != info.dim:
                 raise EmbcError(f"the retrained {name} model makes {embedder.dim}-dimensional vectors, the "

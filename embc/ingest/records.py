@@ -10,7 +10,7 @@ from dataclasses import replace
 from embc.arguments import is_image
 from embc.errors import ParameterError
 from embc.ingest.items import Item
-from embc.ingest.sources import Fields, as_text, row_item, table_row, vector_item
+from embc.ingest.sources import Fields, as_text, json_row, vector_item
 from embc.results import Skipped
 
 SOURCE = "records"
@@ -51,10 +51,7 @@ def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
                 else Skipped(where, "empty text")
         elif isinstance(record, dict):
             ident = record.get(fields.id or "id")
-            if fields.table:
-                made = table_row(record, SOURCE, where, fields)
-            else:
-                made = row_item(record, SOURCE, where, fields, vectors=True)
+            made = json_row(record, SOURCE, where, fields)
             if isinstance(made, Item):
                 made = _by_content(made) if ident in (None, "") else replace(made, key=as_text(ident))
             yield made

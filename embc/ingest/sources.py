@@ -20,7 +20,8 @@ from embc.ingest.items import Item, vector_problem
 from embc.results import Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
-ROW_SUFFIXES = {".jsonl", ".csv"}
+ROW_SUFFIXES = {".jsonl", ".csv", ".tsv"}
+DELIMITERS = {".csv": ",", ".tsv": "\t"}
 VECTOR_SUFFIXES = {".npy", ".parquet"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -74,8 +75,8 @@ def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skippe
         yield from _text_file(path, source)
     elif suffix == ".jsonl":
         yield from _jsonl(path, source, fields)
-    elif suffix == ".csv":
-        yield from _csv(path, source, fields)
+    elif suffix in DELIMITERS:
+        yield from _csv(path, source, fields, DELIMITERS[suffix])
     elif suffix == ".npy":
         yield from _npy(path, source)
     elif suffix == ".parquet":
@@ -168,6 +169,14 @@ def row_item(row: dict, source: str, where: str, fields: Fields, vectors: bool =
     return Item(key=key, source=source, kind="text", text=text.strip(), label=as_text(label))
 
 
+def json_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
+    """A row of JSONL or Parquet, or a record: a table row for a table model, else a text or a precomputed
+    vector."""
+    if fields.table:
+        return table_row(row, source, where, fields)
+    return row_item(row, source, where, fields, vectors=True)
+
+
 def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
     """A table row: its id and label columns, and every other column as a feature (None where missing)."""
     try:
@@ -219,17 +228,17 @@ def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         if not isinstance(row, dict):
             yield Skipped(where, "not a JSON object")
             continue
-        yield row_item(row, source, where, fields, vectors=True)
+        yield json_row(row, source, where, fields)
 
 
-def _csv(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",") -> Iterator[Item | Skipped]:
     content = _decode(path, source)
     if isinstance(content, Skipped):
         yield content
         return
     csv.field_size_limit(sys.maxsize)  # a long text is one field: the default limit (128 KiB) failed the file
     # newline="": line breaks inside quoted fields stay in them, and a lone CR ends a row (old Mac files).
-    reader = csv.DictReader(io.StringIO(content, newline=""), restkey="\0extra")
+    reader = csv.DictReader(io.StringIO(content, newline=""), restkey="\0extra", delimiter=delimiter)
     text_column = fields.text or "text"
     if reader.fieldnames is None or (not fields.table and text_column not in reader.fieldnames):
         yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])})")
@@ -309,11 +318,7 @@ def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped
     row = 0
     for batch in table.iter_batches(batch_size=4096, columns=wanted):
         for values in batch.to_pylist():
-            where = f"{source}#{row}"
-            if fields.table:
-                yield table_row(values, source, where, fields)
-            else:
-                yield row_item(values, source, where, fields, vectors=True)
+            yield json_row(values, source, f"{source}#{row}", fields)
             row += 1
 
 
@@ -363,7 +368,7 @@ def _inputs_in(path: Path) -> int:
         if suffix in ROW_SUFFIXES:
             with open(path, "rb") as handle:
                 lines = sum(1 for line in handle if line.strip())
-            return max(1, lines - (suffix == ".csv"))
+            return max(1, lines - (suffix in DELIMITERS))  # less the header
         if suffix == ".npy":
             return max(1, len(np.load(path, mmap_mode="r", allow_pickle=False)))
         if suffix == ".parquet":
