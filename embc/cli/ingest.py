@@ -53,7 +53,7 @@ def ingest(
     if fmt is Format.table:
         for skipped in result.skipped:
             say(f"skipped {skipped.source}: {skipped.reason}")
-        if result.notes.get("words"):
+        if result.notes.get("unknown_words"):
             say(f"{result.notes['unknown_words']} of {result.notes['words']} words have no vector and were left out")
     if result.added + result.updated + result.unchanged == 0:
         raise EmbcError(f"nothing ingested: all {len(result.skipped)} inputs were skipped" if result.skipped
