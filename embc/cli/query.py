@@ -69,7 +69,8 @@ def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text
             item: Optional[str] = typer.Option(None, "--id", help="A stored item: item key or point id."),
             image: Optional[Path] = typer.Option(None, "--image", help="A query image file (need not be stored)."),
             collection: str = COLLECTION,
-            in_cluster: Optional[str] = typer.Option(None, "--cluster", help="Search inside one cluster."),
+            in_cluster: Optional[str] = typer.Option(None, "--cluster",
+                                                     help="Search inside one cluster (an id, or noise)."),
             limit: int = LIMIT, fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """The items nearest to a text, an image, or a stored item."""
     if sum(q is not None for q in (text, item, image)) != 1:
