@@ -22,7 +22,6 @@ from embc.results import Skipped
 TEXT_SUFFIXES = {".txt", ".md"}
 ROW_SUFFIXES = {".jsonl", ".csv", ".tsv"}
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
-VECTOR_SUFFIXES = {".npy", ".parquet"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Text that names its encoding by a byte-order mark (Windows' "Unicode" files); UTF-32's marks first, as
