@@ -4,6 +4,7 @@ nearest-centroid model."""
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import adjusted_rand_score
 
 from embc.cluster.assign import NOISE, CentroidModel
 from embc.cluster.matching import match_clusters
@@ -88,6 +89,21 @@ def test_noise_is_left_out_of_the_centroids():
     X = np.array([[0, 0], [0, 0.1], [1, 0], [1, 0.1], [9, 9], [9, 8]], np.float32)
     model = CentroidModel().fit(X, np.array([0, 0, 1, 1, NOISE, NOISE]))
     assert model.ids_.tolist() == [0, 1] and model.radii_.max() < 1
+
+
+def test_hdbscan_reads_the_density_tree_below_a_cluster_of_most_of_the_points():
+    """Two far-apart groups of blobs, of 400 and 200 points: excess of mass alone keeps the larger group as one
+    cluster (two clusters in all); no cluster may hold over half the points, so its four blobs are found."""
+    from embc.cluster.algorithms import HDBSCAN
+
+    rng = np.random.default_rng(0)
+    blobs = [(60 * group, 6 * blob) for group, count in ((0, 4), (1, 2)) for blob in range(count)]
+    X = np.vstack([np.array([x, y, 0, 0, 0]) + rng.normal(size=(100, 5)) for x, y in blobs])
+    labels = HDBSCAN(min_cluster_size=6, reduce="none").fit(X).labels_
+    sizes = np.unique(labels[labels != NOISE], return_counts=True)[1]
+    assert len(sizes) >= 5 and sizes.max() <= 300, sizes
+    truth = np.repeat(np.arange(6), 100)
+    assert adjusted_rand_score(truth, labels) > 0.8
 
 
 def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():

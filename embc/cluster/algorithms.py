@@ -22,6 +22,7 @@ from embc.cluster.reduce import reduce
 REDUCED_DIMS = 5
 REDUCE_NEIGHBOURS = 30
 MIN_SHARE = 0.01
+MAX_SHARE = 0.5  # hdbscan: the most of the points fitted that one cluster may hold (see HDBSCAN)
 MIN_CLUSTER = 5
 HDBSCAN_MIN_SAMPLES = 5
 EPS_QUANTILES = np.arange(0.20, 0.96, 0.05)
@@ -128,7 +129,10 @@ class DBSCAN(DensityClustering):
 
 
 class HDBSCAN(DensityClustering):
-    """HDBSCAN; without `min_cluster_size`, 1% of the points fitted (at least MIN_CLUSTER)."""
+    """HDBSCAN; without `min_cluster_size`, 1% of the points fitted (at least MIN_CLUSTER). No cluster may hold
+    more than MAX_SHARE of them: where the density tree's most lasting split is into two far-apart groups of
+    topics, its excess-of-mass choice kept the larger group whole, one cluster of most of a collection; the tree
+    is read below it instead. Where no cluster that large was chosen, the result is the same."""
 
     def __init__(self, min_cluster_size: int | None = None, reduce: str = "umap", sample_cap: int = SAMPLE_CAP,
                  random_state: int = 0):
@@ -146,7 +150,8 @@ class HDBSCAN(DensityClustering):
             return np.full(len(Z), -1)
         # A small min_samples keeps the density estimate local: with it equal to the cluster size, as by
         # default, large sets merge into two or three clusters.
-        return SkHDBSCAN(min_cluster_size=size, min_samples=min(HDBSCAN_MIN_SAMPLES, size), copy=False).fit(Z).labels_
+        return SkHDBSCAN(min_cluster_size=size, min_samples=min(HDBSCAN_MIN_SAMPLES, size),
+                         max_cluster_size=max(size, int(MAX_SHARE * len(Z))), copy=False).fit(Z).labels_
 
     def _bytes_needed(self, m: int) -> float:
         size = min(self.min_cluster_size or smallest_cluster(m), m)  # a larger one finds only noise
