@@ -27,7 +27,7 @@ def ingest(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Local weights file for an image model."),
     folder_labels: bool = typer.Option(True, "--folder-labels/--no-folder-labels",
                                        help="An image's folder name is its ground-truth label."),
-    text_field: Optional[str] = typer.Option(None, help="JSONL/CSV field holding the text (default: text)."),
+    text_field: Optional[str] = typer.Option(None, help="Row field holding the text (default: text)."),
     label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label (default: label)."),
     id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id (default: id, else the row)."),
     vector_field: Optional[str] = typer.Option(None, help="Parquet column or JSONL field holding precomputed "

@@ -32,7 +32,7 @@ MARKED = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (cod
 
 @dataclass
 class Fields:
-    """Which fields of a JSONL/CSV row (or Parquet column) hold what; `None` means the default name, if present.
+    """Which fields of a JSONL, CSV, TSV or Parquet row hold what; `None` means the default name, if present.
     `folder_labels`: an image's label is the name of its folder; `table`: rows are table rows (for the
     table embedders), whose columns other than the id and label are its features."""
 
