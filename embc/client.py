@@ -315,16 +315,19 @@ class Client:
         return [Run.of(r) for r in self._call("GET", self._path(collection, "/runs")).json()]
 
     def export(self, collection: str, target: str | os.PathLike | BinaryIO, format: str | None = None,
-               run: int | None = None) -> int:
-        """Stream every point to a file or a binary stream, as the server writes it; the number of rows."""
-        from embc.export import format_for, write_all
+               run: int | None = None, vectors: bool = False) -> int:
+        """Stream every point (with `vectors`, and its vector) to a file or a binary stream, as the server writes
+        it; the number of rows."""
+        from embc.export import check_vectors, format_for, write_all
 
         check_export_target(target)
         fmt = format_for(target, format)
+        check_vectors(fmt, vectors)
         try:
             with ExitStack() as stack:
                 response = stack.enter_context(self._http.stream("GET", self._path(collection, "/export"),
-                                                                 params=_given(format=fmt, run=run)))
+                                                                 params=_given(format=fmt, run=run,
+                                                                               vectors=vectors or None)))
                 if response.status_code >= 400:
                     response.read()
                     raise _error(response)

@@ -1,5 +1,6 @@
-"""Export a collection: every point with its cluster, the cluster's name, its label and its 2-D position, a page
-at a time, as Parquet, CSV, TSV or JSON lines (to a file or a stream), or as one Arrow table."""
+"""Export a collection: every point with its cluster, the cluster's name, its label and its 2-D position (and on
+request its vector), a page at a time, as Parquet, CSV, TSV or JSON lines (to a file or a stream), or as one
+Arrow table."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from embc.store.reports import ReportStore
     from embc.store.vectors import Store
 
-COLUMNS = ["id", "item", "source", "kind", "label", "cluster", "cluster_name", "x", "y", "text", "path"]
 FORMATS = ("parquet", "csv", "tsv", "jsonl")
 _PAYLOAD = ["item", "source", "kind", "label", "cluster", "text", "path"]
 
@@ -36,17 +36,26 @@ def format_for(target: str | os.PathLike | BinaryIO, given: str | None = None) -
     return suffix
 
 
-def _schema() -> "pa.Schema":
+def _schema(vectors: bool = False) -> "pa.Schema":
     import pyarrow as pa
 
     return pa.schema([("id", pa.string()), ("item", pa.string()), ("source", pa.string()), ("kind", pa.string()),
                       ("label", pa.string()), ("cluster", pa.int32()), ("cluster_name", pa.string()),
-                      ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string())])
+                      ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string())]
+                     + [("vector", pa.list_(pa.float32()))] * vectors)
 
 
-def batches(store: "Store", reports: "ReportStore", collection: str, run: int | None = None) -> Iterator["pa.Table"]:
-    """The export's rows, one Arrow table per page of the store. With `run` (an earlier run than the latest),
-    clusters and positions are that run's."""
+def check_vectors(fmt: str, vectors: bool) -> None:
+    """ParameterError for vectors asked for in a format whose cells cannot hold a list."""
+    if vectors and fmt in ("csv", "tsv"):
+        raise ParameterError(f"vectors cannot go into {fmt.upper()}, whose cells hold no lists: export them as "
+                             "parquet or jsonl")
+
+
+def batches(store: "Store", reports: "ReportStore", collection: str, run: int | None = None,
+            vectors: bool = False) -> Iterator["pa.Table"]:
+    """The export's rows, one Arrow table per page of the store; with `vectors`, each point's stored vector
+    too. With `run` (an earlier run than the latest), clusters and positions are that run's."""
     import pyarrow as pa
 
     from embc.queries import chosen_run, is_latest
@@ -56,8 +65,8 @@ def batches(store: "Store", reports: "ReportStore", collection: str, run: int | 
     names = {c["id"]: c["name"] for c in reports.clusters(chosen["run_id"])}
     coords = reports.columns("coords", chosen["run_id"])
     position = {pid: n for n, pid in enumerate(coords["point_id"])}
-    schema = _schema()
-    for page in store.pages(collection, with_vectors=False, keys=_PAYLOAD):
+    schema = _schema(vectors)
+    for page in store.pages(collection, with_vectors=vectors, keys=_PAYLOAD):
         at = [position.get(pid) for pid in page.ids]
         xy = {axis: [None if n is None else float(coords[axis][n]) for n in at] for axis in ("x", "y")}
         columns = {key: [p.get(key) for p in page.payloads] for key in _PAYLOAD}
@@ -65,14 +74,17 @@ def batches(store: "Store", reports: "ReportStore", collection: str, run: int | 
         if not latest:
             columns["cluster"] = [None if n is None else int(coords["cluster"][n]) for n in at]
         columns["cluster_name"] = [names.get(c) for c in columns["cluster"]]
-        yield pa.table({"id": page.ids, **columns, **xy}, schema=schema).select(COLUMNS)
+        if vectors:
+            columns["vector"] = page.vectors.tolist()
+        yield pa.table({"id": page.ids, **columns, **xy}, schema=schema).select(schema.names)
 
 
-def export_table(store: "Store", reports: "ReportStore", collection: str, run: int | None = None) -> "pa.Table":
+def export_table(store: "Store", reports: "ReportStore", collection: str, run: int | None = None,
+                 vectors: bool = False) -> "pa.Table":
     """The whole export as one Arrow table."""
     import pyarrow as pa
 
-    return pa.concat_tables([_schema().empty_table(), *batches(store, reports, collection, run)])
+    return pa.concat_tables([_schema(vectors).empty_table(), *batches(store, reports, collection, run, vectors)])
 
 
 def write_all(sink: BinaryIO, data: bytes) -> None:
@@ -84,11 +96,13 @@ def write_all(sink: BinaryIO, data: bytes) -> None:
 
 
 def export(store: "Store", reports: "ReportStore", collection: str, target: str | os.PathLike | BinaryIO, fmt: str,
-           run: int | None = None) -> int:
+           run: int | None = None, vectors: bool = False) -> int:
     """Write the export to a file or a binary stream a page at a time; returns the number of rows."""
     import pyarrow.csv as csv
     import pyarrow.parquet as pq
 
+    check_vectors(fmt, vectors)
+    schema = _schema(vectors)
     rows = 0
     with ExitStack() as stack:
         if isinstance(target, (str, os.PathLike)):
@@ -96,11 +110,11 @@ def export(store: "Store", reports: "ReportStore", collection: str, target: str 
         else:
             sink = target
         if fmt == "parquet":
-            writer = stack.enter_context(pq.ParquetWriter(sink, _schema()))
+            writer = stack.enter_context(pq.ParquetWriter(sink, schema))
         elif fmt in ("csv", "tsv"):
             options = csv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
-            writer = stack.enter_context(csv.CSVWriter(sink, _schema(), write_options=options))
-        for table in batches(store, reports, collection, run):
+            writer = stack.enter_context(csv.CSVWriter(sink, schema, write_options=options))
+        for table in batches(store, reports, collection, run, vectors):
             if fmt == "jsonl":
                 write_all(sink, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist())
                           .encode())
@@ -108,5 +122,5 @@ def export(store: "Store", reports: "ReportStore", collection: str, target: str 
                 writer.write_table(table)
             rows += table.num_rows
         if fmt in ("parquet", "csv", "tsv") and rows == 0:
-            writer.write_table(_schema().empty_table())
+            writer.write_table(schema.empty_table())
     return rows

@@ -461,17 +461,18 @@ class Workspace:
         return {i: str(p["label"]) for i, p in self._payloads(collection, ["label"]) if p.get("label") is not None}
 
     def export(self, collection: str, target: str | os.PathLike | BinaryIO | None = None,
-               format: str | None = None, run: int | None = None) -> "int | pa.Table":
-        """Every point with its cluster, the cluster's name, its label and its 2-D position. To a file (format
-        from its extension: .parquet, .csv, .tsv, .jsonl, or `format`) or a binary stream, written a page at
-        a time, returning the number of rows; with no `target`, as an Arrow table."""
+               format: str | None = None, run: int | None = None, vectors: bool = False) -> "int | pa.Table":
+        """Every point with its cluster, the cluster's name, its label and its 2-D position, and with `vectors`
+        its stored vector (Parquet, JSON lines and Arrow only). To a file (format from its extension: .parquet,
+        .csv, .tsv, .jsonl, or `format`) or a binary stream, written a page at a time, returning the number of
+        rows; with no `target`, as an Arrow table."""
         from embc.export import export, export_table, format_for
 
         self._info(collection)
         if target is None:
-            return export_table(self.store, self.reports, collection, run)
+            return export_table(self.store, self.reports, collection, run, vectors)
         check_export_target(target)
-        return export(self.store, self.reports, collection, target, format_for(target, format), run)
+        return export(self.store, self.reports, collection, target, format_for(target, format), run, vectors)
 
     # Decoders
 

@@ -178,6 +178,23 @@ def test_rename_report_export_and_runs(ws, run, tmp_path):
     assert len((tmp_path / "wn.jsonl").read_text().splitlines()) == 1600
 
 
+def test_vectors_exported_go_back_in_as_the_same_items(ws, run, tmp_path):
+    """`export(vectors=True)` adds each point's stored vector; ingested from the file, keyed by `item`, they make a
+    collection of the same items, vectors and labels."""
+    import numpy as np
+
+    assert ws.export("wordnet", tmp_path / "wn.parquet", vectors=True) == 1600
+    with pytest.raises(embc.ParameterError, match="vectors cannot go into CSV"):
+        ws.export("wordnet", tmp_path / "wn.csv", vectors=True)
+    assert ws.ingest("copy", tmp_path / "wn.parquet", id_field="item").added == 1600
+    ws.recluster("copy", k=8, projection="none")
+    before, after = (ws.export(name, vectors=True).sort_by("item") for name in ("wordnet", "copy"))
+    assert after["item"] == before["item"] and after["label"] == before["label"]
+    cosines = (np.array(before["vector"].to_pylist()) * np.array(after["vector"].to_pylist())).sum(axis=1)
+    assert len(cosines) == 1600 and cosines.min() > 0.9999
+    assert ws.collection("copy").model == "precomputed"
+
+
 @pytest.mark.parametrize("call, allowed", [
     (lambda ws: ws.recluster("wordnet", projection="umpa"), "umap, tsne, pca, none"),
     (lambda ws: ws.recluster("wordnet", k="7"), "an integer >= 2 or 'auto'"),

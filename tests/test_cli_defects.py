@@ -45,6 +45,9 @@ def test_export_picks_the_format_from_the_extension_and_a_dash_is_stdout(cluster
     assert len(rows) == 1600 and {r["cluster"] for r in rows} == set(range(8)) and not (tmp_path / "-").exists()
     as_csv = run_embc("export", "-c", "wordnet", "--out", "-", "--format", "csv", home=clustered_home)
     assert as_csv.stdout.splitlines()[0].startswith('"id","item"') and len(as_csv.stdout.splitlines()) == 1601
+    vectors = cli(clustered_home, "export", "-c", "wordnet", "--out", "v.tsv", "--vectors")
+    assert (vectors.exit_code, vectors.stderr) == (1, "embc: error: vectors cannot go into TSV, whose cells hold "
+                                                      "no lists: export them as parquet or jsonl\n")
     unknown = cli(clustered_home, "export", "-c", "wordnet", "--out", "w.txt")
     assert (unknown.exit_code, unknown.stderr) == (1, "embc: error: cannot tell the format from 'w.txt': name a "
                                                       ".parquet, .csv, .tsv or .jsonl file, or give the format\n")

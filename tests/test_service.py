@@ -820,6 +820,10 @@ def test_export_streams_every_point_as_json_lines_csv_or_parquet(server):
     assert set(documented["responses"]["200"]["content"]) >= served
     parquet = server.get("/v1/collections/wordnet/export", params={"format": "parquet"})
     assert pq.read_table(io.BytesIO(parquet.content)).num_rows == 1600
+    with_vectors = server.get("/v1/collections/wordnet/export", params={"vectors": "true"}).text.splitlines()
+    assert len(with_vectors) == 1600 and len(json.loads(with_vectors[0])["vector"]) == 384
+    refused = server.get("/v1/collections/wordnet/export", params={"vectors": "true", "format": "csv"})
+    assert refused.status_code == 422 and refused.json()["error"].startswith("vectors cannot go into CSV")
     missing = server.get("/v1/collections/nope/export")
     assert missing.status_code == 404 and missing.json()["error"].startswith("no collection 'nope'")
 

@@ -91,14 +91,16 @@ def export(ctx: typer.Context, collection: str = COLLECTION,
                                    "for stdout."),
            fmt: Optional[ExportFormat] = typer.Option(None, "--format", "-f", help="Default: from the file's "
                                                       "extension; jsonl for stdout."),
-           run: Optional[int] = RUN) -> None:
+           run: Optional[int] = RUN,
+           vectors: bool = typer.Option(False, "--vectors", help="Each point's stored vector too, as a `vector` "
+                                        "column (parquet, jsonl).")) -> None:
     """Write every point with its cluster, cluster name, label and 2-D position, a page at a time."""
     ws = workspace(ctx)
     fmt = fmt and fmt.value
     if out == "-":
-        rows = ws.export(collection, sys.stdout.buffer, fmt or "jsonl", run)
+        rows = ws.export(collection, sys.stdout.buffer, fmt or "jsonl", run, vectors=vectors)
         sys.stdout.flush()
         say(f"wrote {rows} rows")
         return
-    rows = ws.export(collection, Path(out), fmt, run)
+    rows = ws.export(collection, Path(out), fmt, run, vectors=vectors)
     stdout.print(f"wrote {rows} rows to {out}", markup=False, highlight=False)

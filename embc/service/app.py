@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
+from embc.export import check_vectors
 from embc.queries import ORDERS
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
@@ -312,10 +313,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/export", responses={**ERRORS, 200: {"content": {
         media: {} for media in EXPORT_TYPES.values()}}})
     def export(collection: str = NAME, format: Literal[tuple(EXPORT_TYPES)] = "jsonl",
-               run: int | None = Query(None, ge=1)):
-        workspace.clusters(collection, run)  # what is not there is a 404 before the body starts
+               run: int | None = Query(None, ge=1), vectors: bool = False):
+        """Every point with its cluster, cluster name, label and 2-D position; with `vectors`, its stored vector
+        (jsonl and parquet)."""
+        check_vectors(format, vectors)  # errors before the body starts: a 422, a 404
+        workspace.clusters(collection, run)
         rows = workspace.collection(collection).points  # as the export begins: ingests may add more meanwhile
-        body = streamed(lambda sink: workspace.export(collection, sink, format, run))
+        body = streamed(lambda sink: workspace.export(collection, sink, format, run, vectors))
         return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
             "Content-Disposition": f'attachment; filename="{collection}.{format}"', "X-Embc-Rows": str(rows)})
 
