@@ -143,6 +143,10 @@ def test_montage_is_a_png_with_a_row_per_cluster(fashion_home, tmp_path):
                                "--out", str(one)]).exit_code == 0
     with Image.open(one) as figure:
         assert figure.height < 400
+    missing = runner.invoke(app, ["--data-dir", str(home), "plot", "montage", "-c", "fashion", "--cluster", "99",
+                                  "--out", str(one)])
+    assert missing.exit_code == 1 and missing.stderr.startswith(
+        "embc: error: no cluster 99 in collection 'fashion' (clusters: 0, 1, ")
 
 
 def test_image_queries_on_a_text_collection_and_missing_images_are_clear_errors(fashion_home, tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embc.errors import EmbcError, NotFound
-from embc.queries import chosen_run, cluster_list, cluster_members
+from embc.errors import EmbcError
+from embc.queries import check_cluster, chosen_run, cluster_list, cluster_members
 from embc.report import figures
 
 if TYPE_CHECKING:
@@ -23,11 +23,9 @@ STEPS = 8  # decoded images between two items
 def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None = None,
                  per_cluster: int = 8, run: int | None = None) -> list[dict]:
     """For each cluster (or just one): id, name, size and the image paths of up to `per_cluster` members."""
-    clusters = cluster_list(store, reports, collection, run)
     if cluster is not None:
-        clusters = [c for c in clusters if c.id == cluster]
-        if not clusters:
-            raise NotFound(f"no cluster {cluster} in collection '{collection}'")
+        check_cluster(store, reports, collection, cluster, run)  # NotFound naming the clusters there are
+    clusters = [c for c in cluster_list(store, reports, collection, run) if cluster is None or c.id == cluster]
     rows = []
     for c in clusters:
         members = cluster_members(store, reports, collection, c.id, per_cluster, run)
