@@ -148,7 +148,8 @@ def changed(store: Store, collection: str, ids: list[str], read: np.ndarray, ups
     """Of the points `ids`, read with the cache keys `read`, those upserted since (`upserted`) whose vector is not
     the one read: a run's labels for them are of a vector they no longer have. A point upserted again with the
     same vector, or before its vector was read, keeps its label."""
-    where = [i for i, point in enumerate(ids) if point in upserted]
+    # After most jobs nothing was upserted: then no pass over every id (a million at 1M points).
+    where = [i for i, point in enumerate(ids) if point in upserted] if upserted else []
     if not where:
         return []
     wanted = [ids[i] for i in where]
