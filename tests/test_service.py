@@ -512,6 +512,26 @@ def test_similar_to_an_uploaded_image(server):
             remote.similar("pics", image=5)
 
 
+def test_an_item_deleted_while_an_upload_of_it_is_embedded_goes_with_its_image(server):
+    """A delete of a key that an upload is storing waits for the upload: before, it removed the newly uploaded
+    file while the model ran, and the upload then stored a point whose image was gone."""
+    pictures = sorted(FASHION.glob("*/*.png"))
+    folder = server.home / "uploads" / "racing"
+    assert server.post("/v1/collections/racing/items",
+                       files=[("files", ("k.png", pictures[0].read_bytes()))]).json()["added"] == 1
+    others = [("files", (f"p{i}.png", p.read_bytes())) for i, p in enumerate(pictures[2:202])]
+    with ThreadPoolExecutor(1) as pool:
+        upload = pool.submit(server.post, "/v1/collections/racing/items",
+                             files=[("files", ("k.png", pictures[1].read_bytes())), *others])
+        _until(lambda: (folder / "p199.png").is_file() or upload.done(), pause=0.01)  # saved; 200 images to embed
+        assert not upload.done()
+        assert server.delete("/v1/collections/racing/items/k.png").status_code == 204
+        assert upload.result().json()["added"] == 200
+    assert server.get("/v1/collections/racing/items/k.png").status_code == 404
+    assert not (folder / "k.png").exists()
+    assert server.delete("/v1/collections/racing").status_code == 204
+
+
 READS = [("collections", "--json"), ("clusters", "-c", "wordnet", "--format", "table"),
          ("clusters", "-c", "wordnet", "--format", "csv"), ("cluster", "3", "-c", "wordnet", "--json"),
          ("cluster", "noise", "-c", "wordnet", "--order", "key", "-n", "0", "--json"),

@@ -21,13 +21,14 @@ from starlette.exceptions import HTTPException
 from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
 from embc.export import check_vectors
-from embc.queries import ORDERS
+from embc.queries import ORDERS, point_ids
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
 from embc.service import schedule, schemas, uploads
 from embc.service.answers import PAGE, Answers
 from embc.service.batches import Batches
 from embc.service.bodies import bodies, describe_bodies, read_body
+from embc.service.claims import Claims
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.keys import KeyCheck, check_key
@@ -68,7 +69,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     """The service over `workspace`; with `api_key`, every path but the public ones (`keys.PUBLIC`: health, the
     map's page and files, the docs) wants `Authorization: Bearer KEY`; a request body over `max_body` bytes is
     refused with 413; `every` (seconds): recluster every collection on that schedule, from the server's start."""
-    jobs, metrics, answers = Jobs(), Metrics(), Answers(workspace)
+    jobs, metrics, answers, claims = Jobs(), Metrics(), Answers(workspace), Claims()
     # Similarity questions asked at once share one search; those that embed a text or image share model calls
     # too, apart from the others, which need no model.
     similar_batches = Batches(lambda key, asks: workspace.similar_many(key[0], asks))
@@ -141,7 +142,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         body = await read_body(request, schemas.IngestRequest, schemas.Upload)
         if isinstance(body, schemas.IngestRequest):
             return (await run_in_threadpool(workspace.ingest, collection, body.records, model=body.model)).to_dict()
-        return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
+        return (await run_in_threadpool(_ingest_uploads, workspace, claims, collection, body)).to_dict()
 
     @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {
         "image/png": {}}}}, response_class=Response)
@@ -201,7 +202,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.delete("/v1/collections/{collection}/items/{key:path}", status_code=204, responses=ERRORS)
     def delete_item(key: str, collection: str = NAME):
-        if not workspace.delete(collection, [key]):
+        with claims.hold(collection, point_ids([key])):
+            deleted = workspace.delete(collection, [key])
+        if not deleted:
             raise NotFound(f"no item '{key}' in collection '{collection}'")
 
     @app.get("/v1/collections/{collection}/clusters", response_model=list[ClusterSummary], responses=ERRORS)
@@ -362,22 +365,24 @@ def _decoded(decoded) -> Response:
     return Response(png.getvalue(), media_type="image/png")
 
 
-def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload) -> IngestResult:
+def _ingest_uploads(workspace: Workspace, claims: Claims, collection: str, body: schemas.Upload) -> IngestResult:
     """Ingest the uploaded files as `embc ingest` reads files, each under its name as key, with the uploads
-    that have no usable name skipped."""
+    that have no usable name skipped. Their items are held (`claims`) until their files are settled."""
     check_name(collection)
-    saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
-    result = IngestResult(collection)
-    skipped_keys = None
-    try:
-        # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
-        if saved.files:
-            result = workspace.ingest(collection, saved.files, model=body.model, text_field=body.text_field,
-                                      label_field=body.label_field, id_field=body.id_field,
-                                      folder_labels=all("/" in s.key for s in saved.files)
-                                      if body.folder_labels is None else body.folder_labels)
-        skipped_keys = {s.source for s in result.skipped}
-    finally:
-        saved.settle(skipped_keys)
+    keys = [key for upload in body.files if (key := uploads.upload_key(upload.filename))]
+    with claims.hold(collection, point_ids(keys)):
+        saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
+        result = IngestResult(collection)
+        skipped_keys = None
+        try:
+            # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
+            if saved.files:
+                result = workspace.ingest(collection, saved.files, model=body.model, text_field=body.text_field,
+                                          label_field=body.label_field, id_field=body.id_field,
+                                          folder_labels=all("/" in s.key for s in saved.files)
+                                          if body.folder_labels is None else body.folder_labels)
+            skipped_keys = {s.source for s in result.skipped}
+        finally:
+            saved.settle(skipped_keys)
     result.skipped[:0] = skipped
     return result
