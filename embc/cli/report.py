@@ -25,8 +25,9 @@ ExportFormat = choices("ExportFormat", FORMATS)
 
 
 def params_text(params: dict | None) -> str:
-    """Parameters as people write them: k=8 n_init=4."""
-    return " ".join(f"{k}={v}" for k, v in (params or {}).items())
+    """Parameters as people write them: k=8 n_init=4 eps_chosen=0.45 (a number chosen from the data to four
+    significant digits; the JSON formats give it whole)."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in (params or {}).items())
 
 
 def _history_row(run: Run) -> dict:
