@@ -532,6 +532,44 @@ def test_an_item_deleted_while_an_upload_of_it_is_embedded_goes_with_its_image(s
     assert server.delete("/v1/collections/racing").status_code == 204
 
 
+def test_a_server_killed_while_an_upload_is_embedded_leaves_each_image_with_its_point(tmp_path):
+    """Killed after an upload's files were written and before its ingest stored them, a server settles them at
+    its next start as the ingest would have: an image that replaced a stored one is the earlier one again (its
+    point was embedded from that), the new images go, and nothing is left hidden."""
+    pictures = sorted(FASHION.glob("*/*.png"))
+    home = tmp_path / "home"
+    folder = home / "uploads" / "killed"
+    process, client = start_server(home)
+    try:
+        first = [("files", (f"k{i}.png", p.read_bytes())) for i, p in enumerate(pictures[:10])]
+        assert client.post("/v1/collections/killed/items", files=first).json()["added"] == 10
+        replacing = [("files", (f"k{i}.png", p.read_bytes())) for i, p in enumerate(pictures[10:20])]
+        new = [("files", (f"n{i}.png", p.read_bytes())) for i, p in enumerate(pictures[20:220])]
+        with ThreadPoolExecutor(1) as pool:
+            upload = pool.submit(client.post, "/v1/collections/killed/items", files=replacing + new)
+            _until(lambda: (folder / "n199.png").is_file() or upload.done(), pause=0.01)  # 210 images to embed
+            assert not upload.done()
+            process.kill()
+            with pytest.raises(httpx.TransportError):
+                upload.result()
+    finally:
+        process.kill()
+        process.wait(30)
+    assert len(list(folder.glob(".*.earlier"))) == 10 and (folder / "n0.png").is_file()  # as the kill left them
+    process, client = start_server(home)
+    try:
+        assert not list(folder.rglob(".*"))
+        kept = {p.name: p.read_bytes() for p in folder.iterdir()}
+        assert kept == {name: data for _, (name, data) in first}
+        for name, data in kept.items():
+            hit = client.post("/v1/collections/killed/similar", files={"image": (name, data)},
+                              data={"limit": "1"}).json()[0]
+            assert hit["item"] == name and hit["score"] > 0.999
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 READS = [("collections", "--json"), ("clusters", "-c", "wordnet", "--format", "table"),
          ("clusters", "-c", "wordnet", "--format", "csv"), ("cluster", "3", "-c", "wordnet", "--json"),
          ("cluster", "noise", "-c", "wordnet", "--order", "key", "-n", "0", "--json"),

@@ -8,6 +8,7 @@ import logging
 import shutil
 import tempfile
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Literal
 
 from fastapi import FastAPI, Path, Query, Request
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException
 from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
 from embc.export import check_vectors
+from embc.ingest.items import point_id
 from embc.queries import ORDERS, point_ids
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, IngestResult
@@ -76,6 +78,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await run_in_threadpool(recover_uploads, workspace)
         threads = [schedule.start(workspace, jobs, every)] if every else []
         threads.append(schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers))
         yield
@@ -371,9 +374,9 @@ def _ingest_uploads(workspace: Workspace, claims: Claims, collection: str, body:
     check_name(collection)
     keys = [key for upload in body.files if (key := uploads.upload_key(upload.filename))]
     with claims.hold(collection, point_ids(keys)):
-        saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files)
+        hashes = partial(_content_hashes, workspace, collection)
+        saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files, hashes)
         result = IngestResult(collection)
-        skipped_keys = None
         try:
             # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
             if saved.files:
@@ -381,8 +384,29 @@ def _ingest_uploads(workspace: Workspace, claims: Claims, collection: str, body:
                                           label_field=body.label_field, id_field=body.id_field,
                                           folder_labels=all("/" in s.key for s in saved.files)
                                           if body.folder_labels is None else body.folder_labels)
-            skipped_keys = {s.source for s in result.skipped}
-        finally:
-            saved.settle(skipped_keys)
+        except BaseException:  # part of it may be stored: the store says which
+            saved.settle(saved.stored(hashes))
+            raise
+        saved.settle({s.key for s in saved.files} - {s.source for s in result.skipped})
     result.skipped[:0] = skipped
     return result
+
+
+def _content_hashes(workspace: Workspace, collection: str, keys: list[str]) -> dict[str, str]:
+    """The content hash of each of these items that the collection holds."""
+    ids = {point_id(key): key for key in keys}
+    try:
+        found = workspace.store.retrieve(collection, list(ids), keys=["content_hash"]) if ids else []
+    except NotFound:
+        return {}
+    return {ids[r.id]: r.payload.get("content_hash") for r in found}
+
+
+def recover_uploads(workspace: Workspace) -> None:
+    """Settle the uploads a killed server left half-done, in every collection's folder (`uploads.recover`)."""
+    root = workspace.layout.root / "uploads"
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            uploads.recover(workspace.layout.uploads(folder.name), partial(_content_hashes, workspace, folder.name))
+        except EmbcError as exc:  # not a collection's name, or one that cannot be opened: its files wait
+            schedule.say(f"the uploads of '{folder.name}' stay as they are: {exc}")

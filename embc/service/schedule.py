@@ -16,7 +16,7 @@ from embc.store.vectors import DAMAGED
 from embc.workspace import Workspace
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} embc serve: {line}", file=sys.stderr, flush=True)
 
 
@@ -25,21 +25,21 @@ def tick(workspace: Workspace, jobs: Jobs) -> None:
     started is left to it), and its decoder, where it has one and has grown past it."""
     for info in workspace.collections():
         if info.modality == DAMAGED:
-            _say(f"{info.name}: damaged, skipped")
+            say(f"{info.name}: damaged, skipped")
             continue
         r = _run(jobs, info.name, lambda progress, name=info.name: workspace.recluster(
             name, progress=progress).to_dict())
         if r is None:
             continue
         if r["run_id"] is None:
-            _say(f"{info.name}: {r['reason']}")
+            say(f"{info.name}: {r['reason']}")
         else:
-            _say(f"{info.name}: run {r['run_id']} ({r['mode']}: {r['reason']}), {r['points']} points")
+            say(f"{info.name}: run {r['run_id']} ({r['mode']}: {r['reason']}), {r['points']} points")
         if workspace.decoder_due(info.name):
             r = _run(jobs, info.name, lambda progress, name=info.name: workspace.train_decoder(
                 name, progress=progress).to_dict())
             if r is not None:
-                _say(f"{info.name}: decoder trained again on {r['items']} items, validation loss {r['val_loss']}")
+                say(f"{info.name}: decoder trained again on {r['items']} items, validation loss {r['val_loss']}")
 
 
 def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None) -> None:
@@ -58,8 +58,8 @@ def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None)
             built = workspace.store.index(info.name, jobs.stopping)
             if jobs.stopping.is_set():
                 return
-            _say(f"{info.name}: vector index {'built' if built else 'dropped (the collection was written to or busy)'}"
-                 f" in {time.monotonic() - started:.0f} s")
+            say(f"{info.name}: vector index {'built' if built else 'dropped (the collection was written to or busy)'}"
+                f" in {time.monotonic() - started:.0f} s")
 
 
 def _run(jobs: Jobs, collection: str, work) -> dict | None:
@@ -69,7 +69,7 @@ def _run(jobs: Jobs, collection: str, work) -> dict | None:
         return None
     job.thread.join()
     if job.state == "failed":
-        _say(f"{collection}: error: {job.error}")
+        say(f"{collection}: error: {job.error}")
         return None
     return job.result
 
@@ -84,7 +84,7 @@ def start(workspace: Workspace, jobs: Jobs, interval: float, work=tick, *more) -
                 work(workspace, jobs, *more)
             except Exception as exc:  # a tick that fails (a store error) is reported; the next one tries again
                 if not jobs.stopping.is_set():
-                    _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
+                    say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
             jobs.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
 
     thread = threading.Thread(target=loop, name=f"embc-{work.__name__}", daemon=True)

@@ -4,12 +4,14 @@ own file name (its item key, as when the file is named on the command line) in t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from starlette.datastructures import UploadFile
 
@@ -20,6 +22,7 @@ from embc.results import Skipped
 
 _PART = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
 MAX_DEPTH = 16
+JOURNAL = ".upload-{}.json"  # in a collection's folder: hidden, so no upload's name
 
 
 def upload_key(given: str | None) -> str | None:
@@ -33,44 +36,73 @@ def upload_key(given: str | None) -> str | None:
     return "/".join(parts)
 
 
+Hashes = Callable[[list[str]], dict[str, str]]  # item keys -> the content hash of each one stored
+
+
 @dataclass
 class Saved:
-    """Uploads written where ingest reads them (`files`), with a link to each earlier upload of an image of the
-    same name (`earlier`), kept until the ingest has stored the new one: an image the ingest skips must not
-    replace the file that its point still shows."""
+    """Uploads written where ingest reads them (`files`). Each image that replaced an earlier
+    upload of the same name keeps that one under a second name (`earlier`) until the ingest has stored the new
+    one: an image the ingest skips must not replace the file that its point still shows. A journal beside them
+    names every key with the content hash stored for it before (`before`), written before any file is, so that
+    what a killed server left half-done is settled at its next start (`recover`)."""
 
+    journal: Path
+    before: dict[str, str | None]
+    earlier: dict[str, Path] = field(default_factory=dict)  # planned: for the images whose name held a file
     files: list[Keyed] = field(default_factory=list)
-    earlier: dict[str, Path] = field(default_factory=dict)
 
-    def settle(self, skipped: set[str] | None) -> None:
-        """After the ingest (`skipped`: the keys it skipped; None: it failed): remove what it read, except the
-        images it stored, which their points show, and put back the earlier image of every one it did not."""
+    def stored(self, hashes: Hashes) -> set[str]:
+        """The keys whose point now holds other content than before: what the ingest stored, read from the
+        store (after an ingest that failed part-way, or one a killed server left)."""
+        now = hashes(list(self.before))
+        return {key for key, was in self.before.items() if now.get(key) not in (None, was)}
+
+    def settle(self, stored: set[str]) -> None:
+        """After the ingest (`stored`: the keys it stored): remove what it read, except the images it stored,
+        which their points show, and put back the earlier image of every one it did not; then the journal."""
         for file in self.files:
-            stored = skipped is not None and file.key not in skipped
-            earlier = self.earlier.pop(file.key, None)
-            if earlier is not None and not stored:
-                os.replace(earlier, file.path)
-                continue
-            if earlier is not None:
-                earlier.unlink(missing_ok=True)
-            if not stored or file.path.suffix.lower() not in IMAGE_SUFFIXES:
+            earlier = self.earlier.get(file.key)
+            if file.path.suffix.lower() not in IMAGE_SUFFIXES:
                 file.path.unlink(missing_ok=True)
+            elif file.key in stored:
+                if earlier is not None:
+                    earlier.unlink(missing_ok=True)
+            elif earlier is not None and earlier.exists():
+                os.replace(earlier, file.path)
+            elif earlier is None:  # (with an earlier name and no file there, the new one never replaced it)
+                file.path.unlink(missing_ok=True)
+        self.journal.unlink(missing_ok=True)
+
+    def write_journal(self) -> None:
+        tmp = self.journal.with_name(f".{uuid.uuid4().hex}.part")
+        tmp.write_text(json.dumps({"before": self.before,
+                                   "earlier": {key: path.name for key, path in self.earlier.items()}}))
+        os.replace(tmp, self.journal)
 
 
-def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
+def save(folder: Path, files: list[UploadFile], hashes: Hashes) -> tuple[Saved, list[Skipped]]:
     """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
-    file would), to be read under that key; those without a usable name are skipped with the reason."""
-    saved, skipped, stored = Saved(), [], set()
-    for upload in files:
+    file would), to be read under that key; those without a usable name are skipped with the reason, in the
+    order they came."""
+    problems: dict[int, Skipped] = {}
+    named: dict[str, tuple[int, UploadFile]] = {}
+    for at, upload in enumerate(files):
         key = upload_key(upload.filename)
         if key is None:
-            skipped.append(Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path "
-                                   f"of at most {MAX_DEPTH} parts of 1-255 characters, without '..', hidden parts or "
-                                   "control characters"))
-            continue
-        if key in stored:  # a set: a request may carry many thousands of small files
-            skipped.append(Skipped(key, "another upload of this request has the same name"))
-            continue
+            problems[at] = Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path of "
+                                   f"at most {MAX_DEPTH} parts of 1-255 characters, without '..', hidden parts or "
+                                   "control characters")
+        elif key in named:  # a dict: a request may carry many thousands of small files
+            problems[at] = Skipped(key, "another upload of this request has the same name")
+        else:
+            named[key] = at, upload
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = Saved(folder / JOURNAL.format(uuid.uuid4().hex), {key: None for key in named} | hashes(list(named)),
+                  {key: (folder / key).with_name(f".{uuid.uuid4().hex}.earlier") for key in named
+                   if (folder / key).suffix.lower() in IMAGE_SUFFIXES and (folder / key).is_file()})
+    saved.write_journal()
+    for key, (at, upload) in named.items():
         path = folder / key
         tmp = path.with_name(f".{uuid.uuid4().hex}.part")
         try:
@@ -79,19 +111,38 @@ def save(folder: Path, files: list[UploadFile]) -> tuple[Saved, list[Skipped]]:
                 upload.file.seek(0)
                 while chunk := upload.file.read(1 << 20):
                     out.write(chunk)
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-                saved.earlier[key] = path.with_name(f".{uuid.uuid4().hex}.earlier")
+            if key in saved.earlier:
                 os.link(path, saved.earlier[key])  # a second name: the path holds a whole file throughout
             os.replace(tmp, path)
         except OSError as exc:  # a file where its folder would go or the reverse, a name too long in bytes
-            for leftover in filter(None, (tmp, saved.earlier.pop(key, None))):  # the stored file stays as it was
+            for leftover in filter(None, (tmp, saved.earlier.get(key))):  # the stored file stays as it was
                 with suppress(OSError):
                     leftover.unlink()
-            skipped.append(Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}"))
+            problems[at] = Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}")
             continue
         saved.files.append(Keyed(path, key))
-        stored.add(key)
-    return saved, skipped
+    return saved, [problems[at] for at in sorted(problems)]
+
+
+def recover(folder: Path, hashes: Hashes) -> None:
+    """Settle the uploads that a killed server left in `folder` (a collection's) as their ingest would have:
+    the images it stored stay, the earlier ones of the others come back, the rest goes."""
+    if not folder.is_dir():
+        return
+    for leftover in folder.rglob(".*.part"):
+        leftover.unlink(missing_ok=True)
+    for journal in folder.glob(JOURNAL.format("*")):
+        try:
+            plan = json.loads(journal.read_text())
+            saved = Saved(journal, plan["before"],
+                          {key: (folder / key).with_name(name) for key, name in plan["earlier"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # damaged (a kill cannot: it is
+            journal.unlink(missing_ok=True)  # written whole or not at all): the files stay as they are
+            continue
+        saved.files = [Keyed(folder / key, key) for key in saved.before if (folder / key).is_file()]
+        saved.settle(saved.stored(hashes))
+    for leftover in folder.rglob(".*.earlier"):  # of a name that is no longer a file
+        leftover.unlink(missing_ok=True)
 
 
 def image(upload: UploadFile):
