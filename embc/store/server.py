@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Callable, Iterator, Sequence
 
@@ -17,6 +17,9 @@ from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, INGESTED_KEY, LABEL_KEY
                                 Record, Search, check_name, reported, to_page, to_record, to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
+# How far behind this one another host's clock may run for a job's watch to see its upserts: the watch takes
+# in the points stamped that long before the job began too, which `page_out.changed` then keeps by their vector.
+CLOCK_SKEW = timedelta(minutes=5)
 _META_KEY = "embc"  # collection metadata key: marks embc's collections and says how their vectors were made
 
 
@@ -122,9 +125,8 @@ class ServerStore:
     @contextmanager
     def watch(self, name: str) -> Iterator[Callable[[], set[str]]]:
         # Any process on any host may write to a server: the points are found by the time their ingest stamped
-        # on them (every embc upsert does, to the millisecond), so other hosts' clocks must agree with this one's.
-        now = datetime.now(timezone.utc)
-        since = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as the stamps: to the millisecond, cut
+        # on them (every embc upsert does), from CLOCK_SKEW before the job began, for hosts whose clocks run behind.
+        since = datetime.now(timezone.utc) - CLOCK_SKEW
         stamped = models.Filter(must=[models.FieldCondition(key=INGESTED_KEY, range=models.DatetimeRange(gte=since))])
         yield lambda: {str(record.id) for records in self._scroll(name, stamped) for record in records}
 

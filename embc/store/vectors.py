@@ -138,7 +138,8 @@ class Store(Protocol):
 
     def watch(self, name: str) -> ContextManager[Callable[[], set[str]]]:
         """While the block runs: a call that gives the ids upserted into the collection since it began, by any embc
-        process (on a server, any host: found by their ingest time); a job's labels are stale for those."""
+        process (on a server, any host: found by their ingest time, so also those of the minutes before, for
+        clocks that run behind); a job's labels may be stale for those (`page_out.changed` says which)."""
 
     def clear_labels(self, name: str, ids: Sequence[str]) -> None:
         """Remove the run's labels (LABEL_KEYS) from the points, those still there: the next run assigns them."""
