@@ -91,3 +91,20 @@ def test_random_parameters_are_refused_before_any_work_or_run(ws, clustered, par
         assert str(exc)
         return
     assert run.points == 60 and run.mode == "full" and sum(c.size for c in run.clusters) == 60
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.one_of(st.text(max_size=40), st.lists(st.sampled_from(["..", ".", "", "a", ".a", "b\\c", "/", "é", "\0",
+                                                                      " x", "C:", "~"]), max_size=6).map("/".join)))
+def test_an_uploaded_file_name_is_refused_or_names_a_file_inside_the_collections_folder(name):
+    """A client names its uploads: the name is a key that stays inside the collection's folder, is no hidden
+    file (embc's own there are), and is read back as it was sent, or it is refused."""
+    from embc.service.uploads import upload_key
+
+    key = upload_key(name)
+    if key is None:
+        return
+    folder = Path("/data/uploads/c")
+    assert (folder / key).resolve().is_relative_to(folder) and (folder / key).resolve() != folder
+    assert not any(part.startswith(".") for part in Path(key).parts) and "\0" not in key
+    assert key == name.replace("\\", "/")
