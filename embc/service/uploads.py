@@ -127,11 +127,12 @@ def save(folder: Path, files: list[UploadFile], hashes: Hashes) -> tuple[Saved, 
 def recover(folder: Path, hashes: Hashes) -> None:
     """Settle the uploads that a killed server left in `folder` (a collection's) as their ingest would have:
     the images it stored stay, the earlier ones of the others come back, the rest goes."""
-    if not folder.is_dir():
-        return
-    for leftover in folder.rglob(".*.part"):
+    journals = sorted(folder.glob(JOURNAL.format("*")))
+    # Files are written only while a journal names them (its own is written first, beside it): without one, no
+    # need to look through every image kept.
+    for leftover in (folder.rglob if journals else folder.glob)(".*.part"):
         leftover.unlink(missing_ok=True)
-    for journal in folder.glob(JOURNAL.format("*")):
+    for journal in journals:
         try:
             plan = json.loads(journal.read_text())
             saved = Saved(journal, plan["before"],
@@ -141,7 +142,7 @@ def recover(folder: Path, hashes: Hashes) -> None:
             continue
         saved.files = [Keyed(folder / key, key) for key in saved.before if (folder / key).is_file()]
         saved.settle(saved.stored(hashes))
-    for leftover in folder.rglob(".*.earlier"):  # of a name that is no longer a file
+    for leftover in folder.rglob(".*.earlier") if journals else []:  # of a name that is no longer a file
         leftover.unlink(missing_ok=True)
 
 
