@@ -67,9 +67,14 @@ class Layout:
         """Text models converted for OpenVINO (`embc.ingest.openvino_text`), made once from their weights."""
         return self.root / "openvino"
 
+    @property
+    def all_uploads(self) -> Path:
+        """Where the files uploaded to `embc serve` are kept, a folder per collection (`uploads`)."""
+        return self.root / "uploads"
+
     def uploads(self, collection: str) -> Path:
         """Where the files uploaded to `embc serve` for the collection are kept."""
-        return self.root / "uploads" / check_name(collection)
+        return self.all_uploads / check_name(collection)
 
     def model_dir(self, collection: str) -> Path:
         """Where a model trained on the collection's own items (word2vec, table models) is kept."""

@@ -404,7 +404,7 @@ def _content_hashes(workspace: Workspace, collection: str, keys: list[str]) -> d
 
 def recover_uploads(workspace: Workspace) -> None:
     """Settle the uploads a killed server left half-done, in every collection's folder (`uploads.recover`)."""
-    root = workspace.layout.root / "uploads"
+    root = workspace.layout.all_uploads
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         try:
             uploads.recover(workspace.layout.uploads(folder.name), partial(_content_hashes, workspace, folder.name))
