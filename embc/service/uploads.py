@@ -41,11 +41,11 @@ Hashes = Callable[[list[str]], dict[str, str]]  # item keys -> the content hash 
 
 @dataclass
 class Saved:
-    """Uploads written where ingest reads them (`files`). Each image that replaced an earlier
-    upload of the same name keeps that one under a second name (`earlier`) until the ingest has stored the new
-    one: an image the ingest skips must not replace the file that its point still shows. A journal beside them
-    names every key with the content hash stored for it before (`before`), written before any file is, so that
-    what a killed server left half-done is settled at its next start (`recover`)."""
+    """Uploads written where ingest reads them (`files`). Each image that replaced an earlier upload of the same
+    name keeps that one under a second name (`earlier`) until the ingest has stored the new one: an image the
+    ingest skips must not replace the file that its point still shows. A journal beside them names every key
+    with the content hash stored for it before (`before`), written before any file is, so that what a killed
+    server left half-done is settled at its next start (`recover`)."""
 
     journal: Path
     before: dict[str, str | None]
