@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -162,7 +161,6 @@ def test_a_watch_sees_what_any_writer_upserts_and_labels_are_cleared_from_the_po
     store, ids, vectors = filled
     store.set_payloads("docs", [(ids, {"cluster": 0, "cluster_run": 1})])
     store.upsert("docs", ids[10:12], vectors[10:12], [_stamped("just before")] * 2)  # ingest, then recluster at once
-    time.sleep(0.002)  # the stamps are to the millisecond
     # Another process: a second adapter over the same folder, or another client of the same server.
     other = EmbeddedStore(store.root) if isinstance(store, EmbeddedStore) else ServerStore(store.client)
     with store.watch("docs") as upserted:
