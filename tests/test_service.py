@@ -794,6 +794,36 @@ def test_a_client_that_never_ends_its_body_does_not_hold_up_a_stop(tmp_path):
     assert head.startswith("HTTP/1.1 503") and json.loads(body) == {"error": "the server is stopping", "detail": None}
 
 
+def test_a_body_that_stops_arriving_is_refused_with_408_and_one_that_keeps_coming_is_not(tmp_path):
+    process, client = start_server(tmp_path, "--body-timeout", "2")
+    head = (b"POST /v1/collections/v/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n")
+    try:
+        port = urlsplit(str(client.base_url)).port
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as stalled:
+            stalled.sendall(head % 1000 + b'{"records": [')
+            started, answer = time.monotonic(), b""
+            while chunk := stalled.recv(4096):  # until the server closes the connection
+                answer += chunk
+            waited = time.monotonic() - started
+        body = b'{"records": [{"id": "a", "vector": [1, 0]}]}'
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as slow:  # 2.5 s in all, 0.5 s a part
+            slow.sendall(head % len(body))
+            for start in range(0, len(body), 10):
+                time.sleep(0.5)
+                slow.sendall(body[start:start + 10])
+            slow_answer = slow.recv(4096).decode()
+        points = client.get("/v1/collections/v").json()["points"]
+    finally:
+        process.terminate()
+        process.wait(30)
+    status, _, error = answer.decode().partition("\r\n\r\n")
+    assert status.startswith("HTTP/1.1 408") and "connection: close" in status.lower() and waited >= 2, status
+    assert json.loads(error) == {"error": "the request body stopped arriving: nothing more came for 2 s",
+                                 "detail": None}
+    assert slow_answer.startswith("HTTP/1.1 200") and points == 1, slow_answer
+
+
 def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path):
     """docker-compose.yml's embc service, run here as written (with the embedded store: no Qdrant server runs
     on these machines): its command serves beyond loopback with the key, and its healthcheck passes."""

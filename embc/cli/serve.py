@@ -56,6 +56,8 @@ def serve(ctx: typer.Context,
                                                 "listen beyond loopback)."),
           max_body: int = typer.Option(64 << 20, "--max-body", min=1, help="Largest request body in bytes; "
                                        "larger ones are refused with 413."),
+          body_timeout: float = typer.Option(60.0, "--body-timeout", min=0.1, help="Seconds a request body may "
+                                             "stall before the request is refused with 408."),
           every: Optional[str] = typer.Option(None, "--every", help="Recluster every collection on a schedule: "
                                               "30s, 10m, 1h30m, 1d (with each one's last parameters).")) -> None:
     """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
@@ -81,5 +83,5 @@ def serve(ctx: typer.Context,
     # process before the workspace closes and the claim is let go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with claim(served.layout, _url(host, port)), served:
-        uvicorn.run(make_app(served, api_key, max_body, interval), host=host, port=port, log_level="warning",
+        uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout), host=host, port=port, log_level="warning",
                     access_log=False, timeout_graceful_shutdown=REQUEST_WAIT)

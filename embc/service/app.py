@@ -34,7 +34,7 @@ from embc.service.claims import Claims
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.keys import KeyCheck, check_key
-from embc.service.limits import BodyLimit
+from embc.service.limits import BODY_WAIT, BodyLimit
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
 from embc.service.stopping import Stoppable
@@ -67,10 +67,11 @@ def _status(exc: EmbcError) -> int:
 
 
 def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY,
-             every: float | None = None) -> FastAPI:
+             every: float | None = None, body_wait: float = BODY_WAIT) -> FastAPI:
     """The service over `workspace`; with `api_key`, every path but the public ones (`keys.PUBLIC`: health, the
     map's page and files, the docs) wants `Authorization: Bearer KEY`; a request body over `max_body` bytes is
-    refused with 413; `every` (seconds): recluster every collection on that schedule, from the server's start."""
+    refused with 413, and one of which nothing more arrives for `body_wait` seconds with 408; `every` (seconds):
+    recluster every collection on that schedule, from the server's start."""
     jobs, metrics, answers, claims = Jobs(), Metrics(), Answers(workspace), Claims()
     # Similarity questions asked at once share one search; those that embed a text or image share model calls
     # too, apart from the others, which need no model.
@@ -88,7 +89,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
                   lifespan=lifespan)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=max_body, wait=body_wait)
     if api_key is not None:
         check_key(api_key)
         app.add_middleware(KeyCheck, key=api_key)  # outside the body limit: no body is read without the key
