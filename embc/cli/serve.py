@@ -83,5 +83,5 @@ def serve(ctx: typer.Context,
     # process before the workspace closes and the claim is let go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with claim(served.layout, _url(host, port)), served:
-        uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout), host=host, port=port, log_level="warning",
-                    access_log=False, timeout_graceful_shutdown=REQUEST_WAIT)
+        uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout), host=host, port=port,
+                    log_level="warning", access_log=False, timeout_graceful_shutdown=REQUEST_WAIT)
