@@ -69,9 +69,9 @@ def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     ordered = np.sort(reach)[::-1]
     knee_eps = float(ordered[knee(list(range(len(ordered))), list(ordered))])
     rules = {"knee of the k-distance curve": DBSCAN(eps=knee_eps, min_samples=10).fit(Z).labels_,
-             "best silhouette x share": fits[int(np.argmax(scores))],
+             "best DBCV": fits[int(np.argmax(scores))],
              "most clusters": fits[max(range(len(fits)), key=lambda i: (counts[i], i))],
-             "best silhouette x share, of those with >= half the most clusters":
+             "best DBCV, of those with >= half the most clusters":
                  fits[max(half, key=scores.__getitem__)]}
     return {rule: absorb_noise(Z, labels) for rule, labels in rules.items()}
 

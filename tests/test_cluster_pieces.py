@@ -1,9 +1,10 @@
 """Unit tests of the clustering pieces: stable id matching and its events, the knee of the elbow, the
-nearest-centroid model."""
+nearest-centroid model, the density fits and the score that chooses DBSCAN's radius."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from embc.cluster.assign import NOISE, CentroidModel
@@ -114,3 +115,25 @@ def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():
     for estimator in (HDBSCAN(reduce="none"), HDBSCAN(min_cluster_size=4, reduce="pca"), DBSCAN(reduce="none")):
         assert estimator.fit(X).labels_.tolist() == [NOISE] * 3, estimator
     HDBSCAN(min_cluster_size=10**30).check_memory(3)  # a size beyond the points needs no more memory than they do
+
+
+def test_dbcv_weighs_each_clusters_valley_against_its_sparseness_and_counts_noise_against_it():
+    """Worked by hand: in 1-D, clusters {0, 1, 2} and {10, 11, 12}. Core distances 4/3, 1, 4/3; each tree's inner
+    node is its middle point, so sparseness 4/3 (its heaviest edge) and separation 10: (10 - 4/3) / 10 each."""
+    from embc.cluster.validity import dbcv
+
+    X = np.array([[0.0], [1], [2], [10], [11], [12], [50]])
+    assert dbcv(X[:6], np.array([0, 0, 0, 1, 1, 1])) == pytest.approx(13 / 15)
+    assert dbcv(X, np.array([0, 0, 0, 1, 1, 1, NOISE])) == pytest.approx(6 / 7 * 13 / 15)
+    assert dbcv(X[:6], np.array([0, 0, 0, 0, 0, 0])) == -1.0
+
+
+def test_dbcv_scores_the_blobs_above_a_blob_cut_in_two_or_two_blobs_merged():
+    from embc.cluster.validity import dbcv
+
+    X = _blobs([60, 60, 60], [(0, 0), (1, 0), (0, 1)])
+    truth = np.repeat([0, 1, 2], 60)
+    cut = truth.copy()
+    cut[:30] = 3
+    merged = np.where(truth == 2, 1, truth)
+    assert dbcv(X, truth) > 0.8 > max(dbcv(X, cut), dbcv(X, merged))

@@ -103,7 +103,7 @@ class DensityClustering(SampledClustering):
 class DBSCAN(DensityClustering):
     """DBSCAN; without `eps`, one of the quantiles of the distances to the `min_samples`-th neighbour: of those
     that find at least half as many clusters (of `smallest_cluster` points or more) as any, the one whose
-    clusters score best (`eps_score`)."""
+    clusters are best told apart by density (`eps_score`)."""
 
     def __init__(self, eps: float | None = None, min_samples: int = 10, reduce: str = "umap",
                  sample_cap: int = SAMPLE_CAP, random_state: int = 0):
@@ -121,7 +121,7 @@ class DBSCAN(DensityClustering):
             return SkDBSCAN(eps=self.eps, min_samples=self.min_samples).fit(Z).labels_
         fits = eps_candidates(Z, self.min_samples)
         counts = [len(np.unique(labels[labels != NOISE])) for _, labels in fits]
-        # The silhouette alone rewards a radius that merges everything into two or three clusters.
+        # The score alone rewards, on some collections, a radius that merges everything into two or three clusters.
         resolving = [fit for fit, count in zip(fits, counts) if count >= max(counts) / 2]
         eps, labels = max(resolving, key=lambda fit: eps_score(Z, fit[1], self.random_state))
         self.chosen_ = {"eps_chosen": eps}
@@ -189,16 +189,12 @@ def drop_small(labels: np.ndarray, smallest: int) -> np.ndarray:
 
 
 def eps_score(Z: np.ndarray, labels: np.ndarray, seed: int) -> float:
-    """How well a density fit separates the points it clusters, discounted by those it leaves out: the
-    silhouette (in the reduced space) of the clustered points times their share."""
-    from sklearn.metrics import silhouette_score
+    """How well a density fit separates the points it clusters, discounted by those it leaves out: DBCV (in the
+    reduced space) on a sample of at most SCORE_SAMPLE points, the same sample for every fit of Z."""
+    from embc.cluster.validity import dbcv
 
-    clustered = labels != NOISE
-    if len(np.unique(labels[clustered])) < 2:
-        return -1.0
-    sample = min(int(clustered.sum()), SCORE_SAMPLE)
-    silhouette = silhouette_score(Z[clustered], labels[clustered], sample_size=sample, random_state=seed)
-    return float(silhouette * clustered.mean())
+    sample = np.sort(np.random.default_rng(seed).permutation(len(Z))[:SCORE_SAMPLE])
+    return dbcv(Z[sample], labels[sample])
 
 
 def absorb_noise(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
