@@ -128,6 +128,22 @@ def test_dbcv_weighs_each_clusters_valley_against_its_sparseness_and_counts_nois
     assert dbcv(X[:6], np.array([0, 0, 0, 0, 0, 0])) == -1.0
 
 
+def test_dbcv_spanning_trees_are_minimal_and_points_at_one_place_leave_no_cluster_without_one():
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    from embc.cluster.validity import _spanning_tree, dbcv
+
+    for n in (2, 3, 40):
+        weights = cdist(*2 * [np.random.default_rng(n).normal(size=(n, 3))])
+        ends, chosen = _spanning_tree(weights)
+        assert len(ends) == n - 1 and len(np.unique(ends)) == n and np.allclose(weights[ends[:, 0], ends[:, 1]], chosen)
+        assert chosen.sum() == pytest.approx(minimum_spanning_tree(weights).sum())
+    # scipy's sparse trees drop edges of weight 0: five points at one place would have had no tree.
+    X = np.vstack([np.zeros((5, 2)), _blobs([20], [(3, 3)])])
+    assert 0.5 < dbcv(X, np.repeat([0, 1], [5, 20])) <= 1
+
+
 def test_dbcv_scores_the_blobs_above_a_blob_cut_in_two_or_two_blobs_merged():
     from embc.cluster.validity import dbcv
 

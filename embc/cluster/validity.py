@@ -6,7 +6,6 @@ find."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
 from embc.cluster.assign import NOISE
@@ -25,14 +24,14 @@ def dbcv(Z: np.ndarray, labels: np.ndarray) -> float:
         members = Z[labels == c].astype(np.float64)
         distances = cdist(members, members)
         core = _core_distances(distances, dims)
-        tree = minimum_spanning_tree(np.maximum(distances, np.maximum.outer(core, core))).tocoo()
-        degree = np.bincount(np.concatenate([tree.row, tree.col]), minlength=len(members))
+        ends, weights = _spanning_tree(np.maximum(distances, np.maximum.outer(core, core)))
+        degree = np.bincount(ends.ravel(), minlength=len(members))
         # The tree's inner nodes and edges: its leaves are the cluster's fringe, which says nothing of its density.
         nodes = np.flatnonzero(degree > 1)
         if len(nodes) == 0:
             nodes = np.arange(len(members))
-        edges = np.isin(tree.row, nodes) & np.isin(tree.col, nodes)
-        weights = tree.data[edges] if edges.any() else tree.data
+        inside = np.isin(ends, nodes).all(1)
+        weights = weights[inside] if inside.any() else weights
         sparseness.append(weights.max() if len(weights) else 0.0)
         inner.append(members[nodes])
         inner_cores.append(core[nodes])
@@ -59,3 +58,25 @@ def _core_distances(distances: np.ndarray, dims: int) -> np.ndarray:
     out = np.zeros(len(distances))
     np.power(total, -1.0 / dims, out=out, where=total > 0)
     return out
+
+
+def _spanning_tree(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The minimum spanning tree of a complete graph, by Prim's algorithm on its dense matrix of weights (n^2
+    steps, where a sparse algorithm takes n^2 log n): its edges as (n - 1, 2) ends and their weights. Mutual
+    reachability ties many weights, and which of the tied trees is taken moves the score: as the hdbscan
+    package, each step takes the lowest-numbered nearest point, joined to the lowest-numbered point of the tree
+    at that weight."""
+    n = len(weights)
+    ends, chosen = np.empty((max(n - 1, 0), 2), np.int64), np.empty(max(n - 1, 0))
+    reached = np.zeros(n, bool)
+    reached[0] = True
+    nearest = weights[0].copy()
+    nearest[0] = np.inf
+    for step in range(n - 1):
+        new = int(np.argmin(nearest))
+        chosen[step] = nearest[new]
+        ends[step] = np.flatnonzero(reached & np.isclose(weights[new], chosen[step]))[0], new
+        reached[new] = True
+        np.minimum(nearest, weights[new], out=nearest)
+        nearest[reached] = np.inf
+    return ends, chosen
