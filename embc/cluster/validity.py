@@ -28,8 +28,8 @@ def dbcv(Z: np.ndarray, labels: np.ndarray) -> float:
         degree = np.bincount(ends.ravel(), minlength=len(members))
         # The tree's inner nodes and edges: its leaves are the cluster's fringe, which says nothing of its density.
         nodes = np.flatnonzero(degree > 1)
-        if len(nodes) == 0:
-            nodes = np.arange(len(members))
+        if len(nodes) == 0:  # one or two points (of a sample): the first stands for them, as in the hdbscan package
+            nodes = np.zeros(1, np.int64)
         inside = np.isin(ends, nodes).all(1)
         weights = weights[inside] if inside.any() else weights
         sparseness.append(weights.max() if len(weights) else 0.0)
