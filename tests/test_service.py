@@ -514,7 +514,9 @@ def test_similar_to_an_uploaded_image(server):
 
 def test_an_item_deleted_while_an_upload_of_it_is_embedded_goes_with_its_image(server):
     """A delete of a key that an upload is storing waits for the upload: before, it removed the newly uploaded
-    file while the model ran, and the upload then stored a point whose image was gone."""
+    file while the model ran, and the upload then stored a point whose image was gone. Deletes that wait do not
+    hold the server's worker threads (40): 45 of them once left none for the other routes until the upload
+    ended."""
     pictures = sorted(FASHION.glob("*/*.png"))
     folder = server.home / "uploads" / "racing"
     assert server.post("/v1/collections/racing/items",
@@ -525,8 +527,13 @@ def test_an_item_deleted_while_an_upload_of_it_is_embedded_goes_with_its_image(s
                              files=[("files", ("k.png", pictures[1].read_bytes())), *others])
         _until(lambda: (folder / "p199.png").is_file() or upload.done(), pause=0.01)  # saved; 200 images to embed
         assert not upload.done()
-        assert server.delete("/v1/collections/racing/items/k.png").status_code == 204
-        assert upload.result().json()["added"] == 200
+        with ThreadPoolExecutor(45) as deleters:
+            deletes = [deleters.submit(server.delete, "/v1/collections/racing/items/k.png") for _ in range(45)]
+            time.sleep(0.5)
+            assert server.get("/v1/collections/racing/items/nowhere.png").status_code == 404  # a route with a thread
+            assert not upload.done()
+            assert upload.result().json()["added"] == 200
+            assert sorted(d.result().status_code for d in deletes) == [204] + [404] * 44
     assert server.get("/v1/collections/racing/items/k.png").status_code == 404
     assert not (folder / "k.png").exists()
     assert server.delete("/v1/collections/racing").status_code == 204

@@ -146,7 +146,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         body = await read_body(request, schemas.IngestRequest, schemas.Upload)
         if isinstance(body, schemas.IngestRequest):
             return (await run_in_threadpool(workspace.ingest, collection, body.records, model=body.model)).to_dict()
-        return (await run_in_threadpool(_ingest_uploads, workspace, claims, collection, body)).to_dict()
+        keys = [key for upload in body.files if (key := uploads.upload_key(upload.filename))]
+        async with claims.hold(collection, point_ids(keys)):  # until their files are settled
+            return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
 
     @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {
         "image/png": {}}}}, response_class=Response)
@@ -205,9 +207,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return HTMLResponse((WEB / "map.html").read_text())
 
     @app.delete("/v1/collections/{collection}/items/{key:path}", status_code=204, responses=ERRORS)
-    def delete_item(key: str, collection: str = NAME):
-        with claims.hold(collection, point_ids([key])):
-            deleted = workspace.delete(collection, [key])
+    async def delete_item(key: str, collection: str = NAME):
+        async with claims.hold(collection, point_ids([key])):
+            deleted = await run_in_threadpool(workspace.delete, collection, [key])
         if not deleted:
             raise NotFound(f"no item '{key}' in collection '{collection}'")
 
@@ -369,26 +371,24 @@ def _decoded(decoded) -> Response:
     return Response(png.getvalue(), media_type="image/png")
 
 
-def _ingest_uploads(workspace: Workspace, claims: Claims, collection: str, body: schemas.Upload) -> IngestResult:
+def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload) -> IngestResult:
     """Ingest the uploaded files as `embc ingest` reads files, each under its name as key, with the uploads
-    that have no usable name skipped. Their items are held (`claims`) until their files are settled."""
+    that have no usable name skipped."""
     check_name(collection)
-    keys = [key for upload in body.files if (key := uploads.upload_key(upload.filename))]
-    with claims.hold(collection, point_ids(keys)):
-        hashes = partial(_content_hashes, workspace, collection)
-        saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files, hashes)
-        result = IngestResult(collection)
-        try:
-            # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
-            if saved.files:
-                result = workspace.ingest(collection, saved.files, model=body.model, text_field=body.text_field,
-                                          label_field=body.label_field, id_field=body.id_field,
-                                          folder_labels=all("/" in s.key for s in saved.files)
-                                          if body.folder_labels is None else body.folder_labels)
-        except BaseException:  # part of it may be stored: the store says which
-            saved.settle(saved.stored(hashes))
-            raise
-        saved.settle({s.key for s in saved.files} - {s.source for s in result.skipped})
+    hashes = partial(_content_hashes, workspace, collection)
+    saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files, hashes)
+    result = IngestResult(collection)
+    try:
+        # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).
+        if saved.files:
+            result = workspace.ingest(collection, saved.files, model=body.model, text_field=body.text_field,
+                                      label_field=body.label_field, id_field=body.id_field,
+                                      folder_labels=all("/" in s.key for s in saved.files)
+                                      if body.folder_labels is None else body.folder_labels)
+    except BaseException:  # part of it may be stored: the store says which
+        saved.settle(saved.stored(hashes))
+        raise
+    saved.settle({s.key for s in saved.files} - {s.source for s in result.skipped})
     result.skipped[:0] = skipped
     return result
 

@@ -5,28 +5,29 @@ then stored a point whose image was gone (or put the earlier file back for a poi
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+import asyncio
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Iterable
 
 
 class Claims:
     """Items (collection, point id) held by requests; a request waits until none of its items is held by
-    another, then holds all of them at once, so that two requests never wait for each other."""
+    another, then holds all of them at once, so that two requests never wait for each other. Requests wait in
+    the event loop, not in worker threads: those are few (40), and every blocking route needs one."""
 
     def __init__(self) -> None:
         self._held: set[tuple[str, str]] = set()
-        self._released = threading.Condition()
+        self._released = asyncio.Event()  # set, and replaced, whenever items are let go
 
-    @contextmanager
-    def hold(self, collection: str, points: Iterable[str]) -> Iterator[None]:
+    @asynccontextmanager
+    async def hold(self, collection: str, points: Iterable[str]) -> AsyncIterator[None]:
         wanted = {(collection, point) for point in points}
-        with self._released:
-            self._released.wait_for(lambda: self._held.isdisjoint(wanted))
-            self._held |= wanted
+        while not self._held.isdisjoint(wanted):  # the event loop's thread alone touches the set
+            await self._released.wait()
+        self._held |= wanted
         try:
             yield
         finally:
-            with self._released:
-                self._held -= wanted
-                self._released.notify_all()
+            self._held -= wanted
+            released, self._released = self._released, asyncio.Event()
+            released.set()
