@@ -146,9 +146,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         body = await read_body(request, schemas.IngestRequest, schemas.Upload)
         if isinstance(body, schemas.IngestRequest):
             return (await run_in_threadpool(workspace.ingest, collection, body.records, model=body.model)).to_dict()
-        keys = [key for upload in body.files if (key := uploads.upload_key(upload.filename))]
-        async with claims.hold(collection, point_ids(keys)):  # until their files are settled
-            return (await run_in_threadpool(_ingest_uploads, workspace, collection, body)).to_dict()
+        named = uploads.named(body.files)
+        async with claims.hold(collection, point_ids(list(named.uploads))):  # until their files are settled
+            return (await run_in_threadpool(_ingest_uploads, workspace, collection, body, named)).to_dict()
 
     @app.get("/v1/collections/{collection}/items/{key:path}/image", responses={**ERRORS, 200: {"content": {
         "image/png": {}}}}, response_class=Response)
@@ -371,12 +371,13 @@ def _decoded(decoded) -> Response:
     return Response(png.getvalue(), media_type="image/png")
 
 
-def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload) -> IngestResult:
-    """Ingest the uploaded files as `embc ingest` reads files, each under its name as key, with the uploads
-    that have no usable name skipped."""
+def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload,
+                    named: uploads.Named) -> IngestResult:
+    """Ingest the uploaded files (`named`: the body's, by key) as `embc ingest` reads files, each under its name
+    as key, with the uploads that have no usable name skipped."""
     check_name(collection)
     hashes = partial(_content_hashes, workspace, collection)
-    saved, skipped = uploads.save(workspace.layout.uploads(collection), body.files, hashes)
+    saved, skipped = uploads.save(workspace.layout.uploads(collection), named, hashes)
     result = IngestResult(collection)
     try:
         # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).

@@ -81,22 +81,36 @@ class Saved:
         os.replace(tmp, self.journal)
 
 
-def save(folder: Path, files: list[UploadFile], hashes: Hashes) -> tuple[Saved, list[Skipped]]:
-    """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
-    file would), to be read under that key; those without a usable name are skipped with the reason, in the
-    order they came."""
-    problems: dict[int, Skipped] = {}
-    named: dict[str, tuple[int, UploadFile]] = {}
+@dataclass
+class Named:
+    """A request's uploads under their item keys, each with its place in the request (`uploads`), and the skips
+    of those without a usable name or with one an earlier upload took, by place (`problems`)."""
+
+    uploads: dict[str, tuple[int, UploadFile]] = field(default_factory=dict)
+    problems: dict[int, Skipped] = field(default_factory=dict)
+
+
+def named(files: list[UploadFile]) -> Named:
+    """The uploads by the key each is read under (`upload_key`)."""
+    out = Named()
     for at, upload in enumerate(files):
         key = upload_key(upload.filename)
         if key is None:
-            problems[at] = Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path of "
-                                   f"at most {MAX_DEPTH} parts of 1-255 characters, without '..', hidden parts or "
-                                   "control characters")
-        elif key in named:  # a dict: a request may carry many thousands of small files
-            problems[at] = Skipped(key, "another upload of this request has the same name")
+            out.problems[at] = Skipped(str(upload.filename or "(no name)"), "not a usable file name: a relative path "
+                                       f"of at most {MAX_DEPTH} parts of 1-255 characters, without '..', hidden parts "
+                                       "or control characters")
+        elif key in out.uploads:  # a dict: a request may carry many thousands of small files
+            out.problems[at] = Skipped(key, "another upload of this request has the same name")
         else:
-            named[key] = at, upload
+            out.uploads[key] = at, upload
+    return out
+
+
+def save(folder: Path, request: Named, hashes: Hashes) -> tuple[Saved, list[Skipped]]:
+    """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
+    file would), to be read under that key; those without a usable name are skipped with the reason, in the
+    order they came."""
+    named, problems = request.uploads, dict(request.problems)  # the writes' own skips join the request's
     folder.mkdir(parents=True, exist_ok=True)
     saved = Saved(folder / JOURNAL.format(uuid.uuid4().hex), {key: None for key in named} | hashes(list(named)),
                   {key: (folder / key).with_name(f".{uuid.uuid4().hex}.earlier") for key in named
