@@ -831,6 +831,38 @@ def test_a_body_that_stops_arriving_is_refused_with_408_and_one_that_keeps_comin
     assert slow_answer.startswith("HTTP/1.1 200") and points == 1, slow_answer
 
 
+def test_headers_that_do_not_all_arrive_in_time_get_408_and_the_connection_closes(tmp_path):
+    process, client = start_server(tmp_path, "--header-timeout", "2")
+    port = urlsplit(str(client.base_url)).port
+
+    def answer(parts: list[bytes], pause: float) -> tuple[bytes, float]:
+        """All the server sends on a connection fed `parts` `pause` seconds apart, and how long until it closed."""
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+            started, got = time.monotonic(), b""
+            for part in parts:
+                time.sleep(pause)
+                conn.sendall(part)
+            while chunk := conn.recv(4096):
+                got += chunk
+            return got, time.monotonic() - started
+
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\nConnection: close\r\n\r\n"
+    try:
+        silent, silent_wait = answer([], 0)
+        trickled, trickled_wait = answer([request[i:i + 8] for i in range(0, 32, 8)], 0.4)  # 1.6 s, not all
+        slow_but_in_time, _ = answer([request[i:i + 16] for i in range(0, len(request), 16)], 0.2)
+        assert client.get("/healthz").status_code == 200
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    for refused, waited in ((silent, silent_wait), (trickled, trickled_wait)):
+        head, _, body = refused.decode().partition("\r\n\r\n")
+        assert head.startswith("HTTP/1.1 408") and "connection: close" in head and 2 <= waited < 10, (head, waited)
+        assert json.loads(body) == {"error": "the request headers did not all arrive within 2 s", "detail": None}
+    assert slow_but_in_time.startswith(b"HTTP/1.1 200"), slow_but_in_time
+    assert "Traceback" not in err, err
+
+
 def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path):
     """docker-compose.yml's embc service, run here as written (with the embedded store: no Qdrant server runs
     on these machines): its command serves beyond loopback with the key, and its healthcheck passes."""

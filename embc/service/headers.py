@@ -1,0 +1,54 @@
+"""A deadline on each request's headers: uvicorn waits for them without end, so a client that opens connections
+and sends nothing, or its headers a byte at a time, would hold each one open for as long as it likes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, but a request whose headers are not all in `wait` seconds after its connection
+    opened (or, on a kept-alive connection, after its first byte) gets a 408 JSON error and its connection
+    closes. The body's own wait is `BodyLimit`'s."""
+
+    def __init__(self, *args, wait: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wait, self.deadline = wait, None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.deadline = self.loop.call_later(self.wait, self._expired)
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _expired(self) -> None:
+        self.deadline = None
+        if self.transport.is_closing():
+            return
+        body = json.dumps({"error": f"the request headers did not all arrive within {self.wait:g} s",
+                           "detail": None}).encode()
+        self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+        self.transport.close()
