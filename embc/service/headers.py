@@ -47,6 +47,10 @@ class HeaderDeadline(HttpToolsProtocol):
         self.deadline = None
         if self.transport.is_closing():
             return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # Pipelined behind a request still being answered: the client waits on the server, so its wait starts
+            # again, and a 408 now would land inside that answer.
+            return self._arm()
         body = json.dumps({"error": f"the request headers did not all arrive within {self.wait:g} s",
                            "detail": None}).encode()
         self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
