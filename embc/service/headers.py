@@ -4,9 +4,10 @@ and sends nothing, or its headers a byte at a time, would hold each one open for
 from __future__ import annotations
 
 import asyncio
-import json
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from embc.service.replies import error_body
 
 
 class HeaderDeadline(HttpToolsProtocol):
@@ -24,7 +25,8 @@ class HeaderDeadline(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm()
+        if self.deadline is None:  # a kept-alive connection's next request; the first keeps its connection's
+            self._arm()
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -51,8 +53,7 @@ class HeaderDeadline(HttpToolsProtocol):
             # Pipelined behind a request still being answered: the client waits on the server, so its wait starts
             # again, and a 408 now would land inside that answer.
             return self._arm()
-        body = json.dumps({"error": f"the request headers did not all arrive within {self.wait:g} s",
-                           "detail": None}).encode()
+        body = error_body(f"the request headers did not all arrive within {self.wait:g} s")
         self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
                              b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
         self.transport.close()
