@@ -98,14 +98,36 @@ def cluster_members(store: Store, reports: ReportStore, collection: str, cluster
     if order not in ORDERS:
         raise ParameterError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
     chosen, latest = check_cluster(store, reports, collection, cluster, run)
+    return _members(store, reports, collection, [cluster], limit, chosen, latest, order)[0]
+
+
+def clusters_members(store: Store, reports: ReportStore, collection: str, clusters: Sequence[int], limit: int,
+                     run: int | None = None) -> list[list[Entry]]:
+    """`cluster_members` of each of `clusters`, nearest the centre first, all of one run and known to be in it
+    (as `cluster_list` gives them): the run and its centres are looked up once, not once a cluster."""
+    chosen = chosen_run(reports, collection, run)
+    return _members(store, reports, collection, clusters, limit, chosen, is_latest(reports, collection, run, chosen),
+                    "centre")
+
+
+def _members(store: Store, reports: ReportStore, collection: str, clusters: Sequence[int], limit: int, chosen: dict,
+             latest: bool, order: str) -> list[list[Entry]]:
     ids, centres, _ = reports.centroids(chosen["run_id"])
-    centre = centres[list(ids).index(cluster)] if order == "centre" and cluster in ids else None
-    if not latest:
-        coords = reports.columns("coords", chosen["run_id"])
+    row = {int(cid): i for i, cid in enumerate(ids)}
+    coords = None if latest else reports.columns("coords", chosen["run_id"])
+    return [_cluster_entries(store, collection, cluster, limit, chosen["run_id"], coords,
+                             centres[row[cluster]] if order == "centre" and cluster in row else None)
+            for cluster in clusters]
+
+
+def _cluster_entries(store: Store, collection: str, cluster: int, limit: int, run_id: int, coords: dict | None,
+                     centre: np.ndarray | None) -> list[Entry]:
+    """One cluster's members, nearest `centre` first or, without one, by key: from the store's payloads for the
+    latest run, from the run's map (`coords`) for an earlier one."""
+    if coords is not None:
         members = [pid for pid, c in zip(coords["point_id"], coords["cluster"]) if c == cluster]
         if not members:
-            raise EmbcError(f"run {chosen['run_id']} kept no map, so not which point was in which cluster: "
-                            "ask the latest run")
+            raise EmbcError(f"run {run_id} kept no map, so not which point was in which cluster: ask the latest run")
         records = store.retrieve(collection, members, with_vectors=centre is not None, keys=ITEM_KEYS)
         if centre is not None:
             records.sort(key=lambda r: -float(r.vector @ centre))

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embc.errors import EmbcError
-from embc.queries import check_cluster, chosen_run, cluster_list, cluster_members
+from embc.queries import check_cluster, chosen_run, cluster_list, clusters_members
 from embc.report import figures
 
 if TYPE_CHECKING:
@@ -26,9 +26,9 @@ def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: i
     if cluster is not None:
         check_cluster(store, reports, collection, cluster, run)  # NotFound naming the clusters there are
     clusters = [c for c in cluster_list(store, reports, collection, run) if cluster is None or c.id == cluster]
+    shown = clusters_members(store, reports, collection, [c.id for c in clusters], per_cluster, run)
     rows = []
-    for c in clusters:
-        members = cluster_members(store, reports, collection, c.id, per_cluster, run)
+    for c, members in zip(clusters, shown):
         paths = [m.path for m in members if m.path]
         if not paths:
             raise EmbcError(f"cluster {c.id} of collection '{collection}' has no images to show")
@@ -42,13 +42,10 @@ def centroid_rows(store: Store, reports: ReportStore, collection: str, decoder: 
     chosen = chosen_run(reports, collection, run)
     ids, centres, _ = reports.centroids(chosen["run_id"])
     drawn = dict(zip(ids.tolist(), decoder.decode(centres))) if len(ids) else {}
-    rows = []
-    for c in cluster_list(store, reports, collection, run):
-        if c.id in drawn:
-            members = cluster_members(store, reports, collection, c.id, NEAREST, run)
-            rows.append({"id": c.id, "name": c.name or "", "size": c.size,
-                         "paths": [drawn[c.id], *[m.path for m in members if m.path]]})
-    return rows
+    clusters = [c for c in cluster_list(store, reports, collection, run) if c.id in drawn]
+    nearest = clusters_members(store, reports, collection, [c.id for c in clusters], NEAREST, run)
+    return [{"id": c.id, "name": c.name or "", "size": c.size,
+             "paths": [drawn[c.id], *(m.path for m in near if m.path)]} for c, near in zip(clusters, nearest)]
 
 
 def interpolation(store: Store, collection: str, decoder: Decoder, between: tuple[str, str]) -> dict:
