@@ -107,6 +107,19 @@ def test_hdbscan_reads_the_density_tree_below_a_cluster_of_most_of_the_points():
     assert adjusted_rand_score(truth, labels) > 0.8
 
 
+def test_density_fits_of_few_points_keep_classes_smaller_than_the_usual_neighbourhood_apart():
+    """300 points in 20 classes of 15: a reduction from 30 neighbours ties each class to the next (9-11
+    clusters); on so few points it keeps fewer neighbours, and both density fits find every class."""
+    from embc.cluster.algorithms import DBSCAN, HDBSCAN
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(20), 15)
+    X = (rng.normal(size=(20, 32))[truth] + 0.8 * rng.normal(size=(300, 32))).astype(np.float32)
+    for estimator in (DBSCAN(), HDBSCAN()):
+        labels = estimator.fit(X).labels_
+        assert len(set(labels.tolist()) - {NOISE}) >= 19 and adjusted_rand_score(truth, labels) > 0.9, estimator
+
+
 def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():
     from embc.cluster.algorithms import DBSCAN, HDBSCAN
 

@@ -21,6 +21,8 @@ from embc.cluster.reduce import reduce
 # neighbours keep topics apart better than 10 from 15, where hdbscan merged most of a set into two clusters.
 REDUCED_DIMS = 5
 REDUCE_NEIGHBOURS = 30
+NEIGHBOURS_PER_POINTS = 20  # on small samples, fewer neighbours (reduce_neighbours)
+MIN_NEIGHBOURS = 10
 MIN_SHARE = 0.01
 MAX_SHARE = 0.5  # hdbscan: the most of the points fitted that one cluster may hold (see HDBSCAN)
 MIN_CLUSTER = 5
@@ -93,7 +95,7 @@ class DensityClustering(SampledClustering):
     chosen_: dict
 
     def _fit_sample(self, X: np.ndarray) -> np.ndarray:
-        Z = reduce(X, self.reduce, REDUCED_DIMS, self.random_state, neighbours=REDUCE_NEIGHBOURS)
+        Z = reduce(X, self.reduce, REDUCED_DIMS, self.random_state, neighbours=reduce_neighbours(len(X)))
         return absorb_noise(Z, self._cluster(Z))
 
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
@@ -156,6 +158,13 @@ class HDBSCAN(DensityClustering):
     def _bytes_needed(self, m: int) -> float:
         size = min(self.min_cluster_size or smallest_cluster(m), m)  # a larger one finds only noise
         return 8.0 * m * (REDUCED_DIMS + 2 * size)  # tree-based neighbours, no n x n matrix
+
+
+def reduce_neighbours(n: int) -> int:
+    """The neighbours of each point that the reduction of `n` points keeps: REDUCE_NEIGHBOURS, or one per
+    NEIGHBOURS_PER_POINTS points on fewer than 600 (at least MIN_NEIGHBOURS). A neighbourhood wider than a class
+    ties it to the next: on 300 points in 20 classes, 30 neighbours left 9-11 clusters and 15 found all 20."""
+    return max(MIN_NEIGHBOURS, min(REDUCE_NEIGHBOURS, n // NEIGHBOURS_PER_POINTS))
 
 
 def reach_distances(Z: np.ndarray, min_samples: int) -> np.ndarray:
