@@ -456,6 +456,6 @@ def _ingested(body: dict, collection: str) -> IngestResult:
 def _run_result(r: dict, collection: str) -> RunResult:
     if r["run_id"] is None:
         return RunResult(None, r["mode"], r["reason"], collection, 0)
-    return RunResult(r["run_id"], r["mode"], r["reason"], collection, r["points"], r["params"],
+    return RunResult(r["run_id"], r["mode"], r["reason"], collection, r["points"], r.get("algorithm"), r["params"],
                      [ClusterStats.of(c) for c in r["clusters"]], r["metrics"], [Event.of(e) for e in r["events"]],
                      r["timings"])

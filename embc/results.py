@@ -145,6 +145,7 @@ class RunResult(_Result):
     reason: str
     collection: str
     points: int
+    algorithm: str | None = None
     params: dict = field(default_factory=dict)
     clusters: list[ClusterStats] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
@@ -163,8 +164,8 @@ class RunResult(_Result):
         out = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
         out["clusters"] = [c.to_dict() for c in self.clusters]
         out["events"] = [e.to_dict() for e in self.events]
-        return {key: out[key] for key in ("run_id", "mode", "reason", "collection", "params", "points", "clusters",
-                                          "metrics", "events", "timings")}
+        return {key: out[key] for key in ("run_id", "mode", "reason", "collection", "algorithm", "params", "points",
+                                          "clusters", "metrics", "events", "timings")}
 
 
 @dataclass

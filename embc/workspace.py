@@ -230,9 +230,10 @@ class Workspace:
         if run["run_id"] is None:
             return RunResult(None, run["mode"], run["reason"], collection, 0)
         # The clusters as recorded: with the names users gave their ids.
-        return RunResult(run["run_id"], run["mode"], run["reason"], collection, run["points"], run["params"],
-                         [ClusterStats.of(c) for c in self.reports.clusters(run["run_id"])], run["metrics"],
-                         [Event.of(e) for e in run["events"]], run["timings"], lambda: self.labels(collection))
+        return RunResult(run["run_id"], run["mode"], run["reason"], collection, run["points"], run["algorithm"],
+                         run["params"], [ClusterStats.of(c) for c in self.reports.clusters(run["run_id"])],
+                         run["metrics"], [Event.of(e) for e in run["events"]], run["timings"],
+                         lambda: self.labels(collection))
 
     def recluster_plan(self, collection: str, algorithm: str | None = None, **params: Any) -> tuple[str, dict]:
         """The algorithm and parameters (k, eps, min_size, linkage, reduce, sample_cap, n_init) a full

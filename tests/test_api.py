@@ -96,8 +96,9 @@ def test_recluster_returns_a_typed_run_with_labels_by_item_key(ws, run):
     assert len(labels) == 1600 and set(labels.values()) == set(range(8))
     assert labels["wn-noun.animal-75"] in range(8)
     document = run.to_dict()
-    assert list(document) == ["run_id", "mode", "reason", "collection", "params", "points", "clusters", "metrics",
-                              "events", "timings"]
+    assert list(document) == ["run_id", "mode", "reason", "collection", "algorithm", "params", "points", "clusters",
+                              "metrics", "events", "timings"]
+    assert document["algorithm"] == run.algorithm == "kmeans"
     assert ws.recluster("wordnet").to_dict() == {"run_id": None, "mode": "none",
                                                  "reason": f"nothing new since run {run.run_id}", "points": 0}
 

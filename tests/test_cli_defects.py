@@ -150,13 +150,19 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
     assert (unknown.exit_code, unknown.stderr) == (1, cli(clustered_home, "cluster", "42", "-c", "wordnet").stderr)
     assert cli(clustered_home, "cluster", "1.5", "-c", "wordnet").exit_code == 2
     density = cli(home, "recluster", "-c", "wordnet", "--algorithm", "dbscan", "--projection", "none")
-    assert density.exit_code == 0, density.stderr
+    assert density.exit_code == 0 and "note:" not in density.stderr, density.stderr
     eps = json.loads(cli(home, "report", "-c", "wordnet", "--json").stdout)["run"]["params"]["eps_chosen"]
     assert re.search(rf"eps_chosen={eps:.4g} ", cli(home, "report", "-c", "wordnet", "--runs").stdout)  # not 17 digits
     noise = json.loads(cli(home, "cluster", "noise", "-c", "wordnet", "-n", "0", "--json").stdout)
     assert noise and {n["cluster"] for n in noise} == {-1}
     assert [n["item"] for n in noise] == sorted(n["item"] for n in noise)  # noise has no centre: by key
     assert json.loads(cli(home, "cluster", "-1", "-c", "wordnet", "-n", "0", "--json").stdout) == noise
+    # A density fit that finds nothing says what to try, rather than leave a user with one noise cluster.
+    nothing = cli(home, "recluster", "-c", "wordnet", "--algorithm", "hdbscan", "--min-size", "2000", "--reduce",
+                  "none", "--projection", "none")
+    assert (nothing.exit_code, nothing.stderr.splitlines()[-1]) == (0, (
+        "note: hdbscan found no clusters in 1600 points (100% noise): try a smaller --min-size, or --algorithm "
+        "kmeans with --k"))
 
 
 @pytest.mark.parametrize("args, choices", [

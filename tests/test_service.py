@@ -226,6 +226,7 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     if busy.status_code == 202:
         _wait(server, busy.json()["job_id"])
     assert done["state"] == "done" and done["result"]["mode"] == "full" and len(done["result"]["clusters"]) == 7
+    assert done["result"]["algorithm"] == "kmeans"  # the last run's, reused where the request names none
     assert done["progress"]["step"] == "write labels"
     report = server.get("/v1/collections/wordnet/report").json()
     assert set(report) == {"collection", "run", "metrics", "clusters", "events", "runs", "sweep"}

@@ -65,8 +65,10 @@ def recluster(
                                     "of k-means inertia over k = 2-25 on a sample (default: 8)."),
     eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
                                         "(default: the one whose clusters separate best)."),
-    min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10), hdbscan "
-                                           "min_cluster_size (default: 1% of the points fitted, at least 5)."),
+    min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10; a sixth of the "
+                                           "points fitted, at least 3, on fewer than 60), hdbscan min_cluster_size "
+                                           "(default: 1% of the points fitted, at least 5; an eighth, at least 3, "
+                                           "on fewer than 40)."),
     linkage: Optional[Linkage] = typer.Option(None, help="agglomerative linkage (default: ward)."),
     reduce: Optional[Reduction] = typer.Option(None, help="dbscan/hdbscan run on: umap (5-D), pca (5-D) or the "
                                                "vectors (default: umap)."),
@@ -124,6 +126,8 @@ def _run_once(ctx: typer.Context, collection: str, full: bool, as_json: bool, qu
         stdout.print(f"{prefix}{collection}: {run.reason}", markup=False, highlight=False)
     else:
         stdout.print(f"{prefix}{_summary(run)}", markup=False, highlight=False)
+        if (hint := _density_hint(run)) is not None:
+            say(hint)
         if run.mode == "full":
             print_report(workspace(ctx).report(collection, run.run_id))
 
@@ -132,3 +136,14 @@ def _summary(run: RunResult) -> str:
     clusters = sum(c.id >= 0 for c in run.clusters)
     return (f"run {run.run_id} ({run.mode}: {run.reason}): {run.points} points, {clusters} clusters "
             f"({run.timings['total']:.1f} s)")
+
+
+def _density_hint(run: RunResult) -> str | None:
+    """What to try when a density fit found fewer than two clusters: its groups were smaller than it asks for, or
+    too few points to tell groups from noise."""
+    found = sum(c.id >= 0 for c in run.clusters)
+    if run.mode != "full" or run.algorithm not in ("dbscan", "hdbscan") or found >= 2:
+        return None
+    noise = sum(c.size for c in run.clusters if c.id < 0) / max(run.points, 1)
+    return (f"note: {run.algorithm} found {'one cluster' if found else 'no clusters'} in {run.points} points "
+            f"({noise:.0%} noise): try a smaller --min-size, or --algorithm kmeans with --k")

@@ -217,8 +217,8 @@ class Job:
                                sweep=fit.sweep, events=events, anchors={})
             timings = self._map_and_write(fit, labels, ids, rows, run.run_id, record, clock)
         return {"run_id": run.run_id, "mode": "full", "reason": reason, "collection": self.collection,
-                "params": fit.params, "points": len(fit.ids), "clusters": _public(clusters),
-                "metrics": record.metrics, "events": events, "timings": timings}
+                "algorithm": self.algorithm, "params": fit.params, "points": len(fit.ids),
+                "clusters": _public(clusters), "metrics": record.metrics, "events": events, "timings": timings}
 
     def _open_full(self, clock: Clock) -> _FullRun:
         """Check the job, start the run, and page the vectors out (unless they are to be streamed), all in one
@@ -354,9 +354,9 @@ class Job:
         self.reports.finish_run(run_id, RunRecord(len(labels), metrics, clusters,
                                                   {**self.params, "projection": self.projection}, coords), timings)
         return {"run_id": run_id, "mode": "incremental", "reason": f"{len(labels)} new points",
-                "collection": self.collection, "params": self.params, "points": len(labels),
-                "clusters": _public(clusters), "metrics": self.reports.metrics(run_id), "events": [],
-                "timings": timings}
+                "collection": self.collection, "algorithm": self.algorithm, "params": self.params,
+                "points": len(labels), "clusters": _public(clusters), "metrics": self.reports.metrics(run_id),
+                "events": [], "timings": timings}
 
     def _place(self, data: Vectors, labels: np.ndarray, base_run: int) -> dict | None:
         """Map positions for new points among the anchors of the full run's map, which do not move."""

@@ -19,8 +19,10 @@ SAMPLE_CAP = 10_000
 DEFAULTS: dict[str, dict] = {
     # Four k-means++ starts: on WordNet-8, refits with other seeds keep 98% of points together (67-81% with one).
     "kmeans": {"k": 8, "n_init": 4},
-    "dbscan": {"eps": None, "min_size": 10, "reduce": "umap", "sample_cap": SAMPLE_CAP},
-    # min_size None: 1% of the points fitted, at least 5 (embc.cluster.algorithms.smallest_cluster).
+    # min_size None, dbscan: 10, or a sixth of the points fitted on fewer than 60, at least 3 (core_samples);
+    # hdbscan: 1% of them, at least 5, or an eighth on fewer than 40, at least 3 (smallest_cluster), both in
+    # embc.cluster.algorithms.
+    "dbscan": {"eps": None, "min_size": None, "reduce": "umap", "sample_cap": SAMPLE_CAP},
     "hdbscan": {"min_size": None, "reduce": "umap", "sample_cap": SAMPLE_CAP},
     "agglomerative": {"k": 8, "linkage": "ward", "sample_cap": SAMPLE_CAP},
 }
