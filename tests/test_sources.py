@@ -95,6 +95,12 @@ def test_jsonl_with_named_fields(tmp_path):
     items, skipped = _split(list(iter_items([tmp_path / "r.jsonl"], Fields(text="body", label="cls", id="key"))))
     assert [(i.key, i.text, i.label) for i in items] == [("k1", "hello", "greeting")]
     assert skipped == {"r.jsonl#2": "no 'key' field"}
+    # An empty cell is there but empty: said so, not "no field" (as a user reads the file, the column is there).
+    (tmp_path / "e.csv").write_text("key,body\n,a text with no key\nk2,\nk3,a third\n")
+    items, skipped = _split(list(iter_items([tmp_path / "e.csv"], Fields(text="body", id="key"))))
+    assert [i.key for i in items] == ["k3"] and skipped == {"e.csv#2": "empty 'key'", "e.csv#3": "empty text"}
+    (tmp_path / "n.jsonl").write_text('{"text": null}\n{"text": ""}\n')
+    assert _split(list(iter_items([tmp_path / "n.jsonl"])))[1] == {"n.jsonl#1": "empty text", "n.jsonl#2": "empty text"}
 
 
 def test_csv_rows_and_malformed_rows(tmp_path):

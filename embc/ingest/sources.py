@@ -155,17 +155,24 @@ def row_item(row: dict, source: str, where: str, fields: Fields, vectors: bool =
         _, label = fields.pick(row, "label", "label")
         has_vector, vector = fields.pick(row, "vector", "vector") if vectors else (False, None)
     except KeyError as exc:
-        return Skipped(where, f"no '{exc.args[0]}' field")
+        return Skipped(where, _lacking(row, exc.args[0], fields))
     key = as_text(ident) if has_id else where
     if has_vector and (fields.vector is not None or fields.text is None):
         return vector_item(key, source, vector, as_text(label))
     if not has_text:
-        return Skipped(where, f"no '{fields.text or 'text'}' field")
+        return Skipped(where, _lacking(row, fields.text or "text", fields))
     if not isinstance(text, str):
         return Skipped(where, f"'{fields.text or 'text'}' is not a string")
     if not text.strip():
         return Skipped(where, "empty text")
     return Item(key=key, source=source, kind="text", text=text.strip(), label=as_text(label))
+
+
+def _lacking(row: dict, name: str, fields: Fields) -> str:
+    """Why a row has no value in field `name`: the field is not there, or it is empty (a CSV cell, a null)."""
+    if name not in row:
+        return f"no '{name}' field"
+    return "empty text" if name == (fields.text or "text") else f"empty '{name}'"
 
 
 def json_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
@@ -182,7 +189,7 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
         has_id, ident = fields.pick(row, "id", "id")
         _, label = fields.pick(row, "label", "label")
     except KeyError as exc:
-        return Skipped(where, f"no '{exc.args[0]}' field")
+        return Skipped(where, _lacking(row, exc.args[0], fields))
     reserved = {fields.id or "id", fields.label or "label"}
     values = {k: None if v in ("", None) else v for k, v in row.items() if k not in reserved}
     if not values:
