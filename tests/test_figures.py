@@ -95,6 +95,10 @@ def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_hom
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", "many"])
     assert result.exit_code == 2
     assert "'many' is not a number of clusters: give an integer >= 2, or auto" in result.stderr
+    result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "montage", "-c", "wordnet"])
+    assert (result.exit_code, result.stderr) == (1, "embc: error: collection 'wordnet' holds text items (minilm): a "
+                                                    "montage shows images; see a cluster's members with `embc cluster "
+                                                    "ID -c wordnet`\n")
 
 
 def test_history_export_stability_and_other_projections(clustered_home, tmp_path):
