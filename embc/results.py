@@ -154,6 +154,11 @@ class RunResult(_Result):
     _labels: Callable[[], dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     @property
+    def n_clusters(self) -> int:
+        """The clusters found, noise not counted."""
+        return sum(c.id >= 0 for c in self.clusters)
+
+    @property
     def labels(self) -> dict[str, int]:
         """Each item key's cluster (-1: noise), as stored."""
         return self._labels() if self._labels else {}

@@ -133,17 +133,15 @@ def _run_once(ctx: typer.Context, collection: str, full: bool, as_json: bool, qu
 
 
 def _summary(run: RunResult) -> str:
-    clusters = sum(c.id >= 0 for c in run.clusters)
-    return (f"run {run.run_id} ({run.mode}: {run.reason}): {run.points} points, {clusters} clusters "
+    return (f"run {run.run_id} ({run.mode}: {run.reason}): {run.points} points, {run.n_clusters} clusters "
             f"({run.timings['total']:.1f} s)")
 
 
 def _density_hint(run: RunResult) -> str | None:
     """What to try when a density fit found fewer than two clusters: its groups were smaller than it asks for, or
     too few points to tell groups from noise."""
-    found = sum(c.id >= 0 for c in run.clusters)
-    if run.mode != "full" or run.algorithm not in ("dbscan", "hdbscan") or found >= 2:
+    if run.mode != "full" or run.algorithm not in ("dbscan", "hdbscan") or run.n_clusters >= 2:
         return None
     noise = sum(c.size for c in run.clusters if c.id < 0) / max(run.points, 1)
-    return (f"note: {run.algorithm} found {'one cluster' if found else 'no clusters'} in {run.points} points "
+    return (f"note: {run.algorithm} found {'one cluster' if run.n_clusters else 'no clusters'} in {run.points} points "
             f"({noise:.0%} noise): try a smaller --min-size, or --algorithm kmeans with --k")

@@ -106,6 +106,11 @@ class DensityClustering(SampledClustering):
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _size(self, given: int | None, default: int) -> int:
+        """The size setting a fit uses: `given`, else `default`, recorded as the run's min_size_chosen."""
+        self.chosen_ = {} if given else {"min_size_chosen": default}
+        return given or default
+
 
 class DBSCAN(DensityClustering):
     """DBSCAN; without `eps`, one of the quantiles of the distances to the `min_samples`-th neighbour: of those
@@ -124,8 +129,7 @@ class DBSCAN(DensityClustering):
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import DBSCAN as SkDBSCAN
 
-        min_samples = self.min_samples or core_samples(len(Z))
-        self.chosen_ = {} if self.min_samples else {"min_size_chosen": min_samples}
+        min_samples = self._size(self.min_samples, core_samples(len(Z)))
         if self.eps:
             return SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_
         fits = eps_candidates(Z, min_samples)
@@ -153,8 +157,7 @@ class HDBSCAN(DensityClustering):
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import HDBSCAN as SkHDBSCAN
 
-        size = self.min_cluster_size or smallest_cluster(len(Z))
-        self.chosen_ = {} if self.min_cluster_size else {"min_size_chosen": size}
+        size = self._size(self.min_cluster_size, smallest_cluster(len(Z)))
         if len(Z) < size:  # no cluster that small can form: all noise, as DBSCAN finds there
             return np.full(len(Z), -1)
         # A small min_samples keeps the density estimate local: with it equal to the cluster size, as by
