@@ -103,6 +103,15 @@ def test_jsonl_with_named_fields(tmp_path):
     assert _split(list(iter_items([tmp_path / "n.jsonl"])))[1] == {"n.jsonl#1": "empty text", "n.jsonl#2": "empty text"}
 
 
+def test_jsonl_lines_break_only_at_line_ends_not_at_the_separators_json_may_hold_in_a_string(tmp_path):
+    # json.dumps(ensure_ascii=False) writes U+2028, U+2029 and NEL as they are; str.splitlines broke at them.
+    rows = [{"text": "one\u2028two\u2029three\x85four"}, {"text": "five"}]
+    (tmp_path / "u.jsonl").write_bytes("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode())
+    items, skipped = _split(list(iter_items([tmp_path / "u.jsonl"])))
+    assert [(i.key, i.text) for i in items] == [("u.jsonl#1", rows[0]["text"]), ("u.jsonl#2", "five")]
+    assert skipped == {}
+
+
 def test_csv_rows_and_malformed_rows(tmp_path):
     (tmp_path / "t.csv").write_text('id,text,label\n1,"a, quoted text",x\n2,too,many,fields\n3,short\n4,fine,y\n')
     items, skipped = _split(list(iter_items([tmp_path / "t.csv"])))

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from embc.results import Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
 ROW_SUFFIXES = {".jsonl", ".csv", ".tsv"}
+# JSON may hold U+2028, U+2029 and NEL raw inside a string, which str.splitlines would break at; \r and \n
+# it may not.
+LINE_BREAK = re.compile("\r\n|\r|\n")
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -219,7 +223,7 @@ def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
     if isinstance(content, Skipped):
         yield content
         return
-    for lineno, line in enumerate(content.splitlines(), 1):
+    for lineno, line in enumerate(LINE_BREAK.split(content), 1):
         if not line.strip():
             continue
         where = f"{source}#{lineno}"
