@@ -9,8 +9,9 @@ import math
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Sequence
 
 import httpx
 import numpy as np
@@ -21,6 +22,9 @@ from embc.errors import EmbcError, NotFound, ParameterError, writing_to
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
                           RunResult, Skipped, SweepPoint)
 from embc.store.vectors import CollectionInfo, check_name
+
+if TYPE_CHECKING:
+    from embc.ingest.table_parts import TablePart
 
 UPLOAD_BYTES = 16 << 20  # per request: well under the server's default body limit (64 MiB)
 UPLOAD_FILES = 500
@@ -113,9 +117,7 @@ class Client:
         if isinstance(source, (str, os.PathLike)):
             source = [source]
         if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
-            batches = (self._upload(collection, batch, form) if isinstance(batch, list)
-                       else (IngestResult(collection, skipped=[batch]), 1)
-                       for batch in _batches(source, self._server_max_body()))
+            batches = self._uploads(collection, source, form)
         else:
             from embc.ingest.pipeline import chunks
             from embc.ingest.records import check_records
@@ -135,18 +137,39 @@ class Client:
             self._max_body = int(self._call("GET", "/healthz").json().get("max_body", UPLOAD_BYTES + FORM_BYTES))
         return self._max_body
 
+    def _uploads(self, collection: str, paths: Sequence[os.PathLike], form: dict) -> Iterable[tuple[IngestResult, int]]:
+        """Each request's result, with the number of inputs it took (as `embc ingest` counts them)."""
+        refused: set[str] = set()  # tables the server skipped whole (no text column): so would it every part
+        for batch in _batches(paths, self._server_max_body()):
+            if isinstance(batch, list):
+                yield self._upload(collection, batch, form)
+            elif isinstance(batch, Skipped):
+                yield IngestResult(collection, skipped=[batch]), 1
+            elif batch.key in refused:
+                yield IngestResult(collection), batch.rows.rows
+            else:
+                result = self._post_files(collection, [(batch.key, batch.rows.data)],
+                                          {**form, "line_offset": str(batch.rows.line_offset)})
+                if any(s.source == batch.key for s in result.skipped):
+                    refused.add(batch.key)
+                yield result, batch.rows.rows
+
     def _upload(self, collection: str, batch: list[tuple[Path, str]], form: dict) -> tuple[IngestResult, int]:
         """One request's files; with the number of inputs in them (rows of a table), as the CLI counts them."""
         from embc.ingest.sources import count_inputs
 
         handles = [open(path, "rb") for path, _ in batch]
         try:
-            files = [("files", (key, handle)) for (_, key), handle in zip(batch, handles)]
-            body = self._call("POST", self._path(collection, "/items"), files=files, data=form).json()
+            result = self._post_files(collection, [(key, handle) for (_, key), handle in zip(batch, handles)], form)
         finally:
             for handle in handles:
                 handle.close()
-        return _ingested(body, collection), count_inputs([path for path, _ in batch])
+        return result, count_inputs([path for path, _ in batch])
+
+    def _post_files(self, collection: str, files: list[tuple[str, BinaryIO | bytes]], form: dict) -> IngestResult:
+        body = self._call("POST", self._path(collection, "/items"), files=[("files", f) for f in files],
+                          data=form).json()
+        return _ingested(body, collection)
 
     def _send(self, collection: str, records: list, model: str | None, first: int) -> tuple[IngestResult, int]:
         """One request's records, the first of them record `first` of the whole ingest. A record that JSON
@@ -397,22 +420,35 @@ def _segment(key: str) -> str:
     return quote(str(key), safe="")
 
 
-def _batches(paths: Sequence[str | os.PathLike], max_body: int) -> Iterable[list[tuple[Path, str]] | Skipped]:
+@dataclass
+class Part:
+    """Rows of a table too large for one request, sent under the table's key."""
+
+    key: str
+    rows: TablePart
+
+
+def _batches(paths: Sequence[str | os.PathLike], max_body: int) -> Iterable[list[tuple[Path, str]] | Part | Skipped]:
     """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size under the
-    server's `max_body`; a path that is not there, or a file larger than a request may be, comes between them
-    as a skip with its reason, where `embc ingest` reports it."""
-    from embc.ingest.sources import files_in, unreadable
+    server's `max_body`. A JSONL, CSV or TSV file larger than a request may be comes between them in parts of
+    whole rows; a path that is not there, another file too large, or a row too large, as a skip with its reason,
+    where `embc ingest` reports it."""
+    from embc.ingest.sources import ROW_SUFFIXES, files_in, unreadable
 
     most, batch_bytes = _room(max_body)
     batch: list[tuple[Path, str]] = []
     size = 0
-    for file, key, _ in files_in(paths):
+    for file, key, _, _ in files_in(paths):
         cost = file.stat().st_size + len(key.encode()) + PART_BYTES if file.is_file() else 0
-        if (problem := unreadable(file) or (_too_large(max_body) if cost > most else None)) is not None:
+        problem = unreadable(file)
+        if problem is not None or cost > most:
             if batch:
                 yield batch
                 batch, size = [], 0
-            yield Skipped(key, problem)
+            if problem is None and file.suffix.lower() in ROW_SUFFIXES:
+                yield from _parts(file, key, max_body)
+            else:
+                yield Skipped(key, problem or _too_large(max_body))
             continue
         if batch and (size + cost > batch_bytes or len(batch) >= UPLOAD_FILES):
             yield batch
@@ -421,6 +457,20 @@ def _batches(paths: Sequence[str | os.PathLike], max_body: int) -> Iterable[list
         size += cost
     if batch:
         yield batch
+
+
+def _parts(file: Path, key: str, max_body: int) -> Iterable[Part | Skipped]:
+    """The table at `file` in parts that each fit a request; a row too large for one alone is skipped."""
+    from embc.ingest.table_parts import UnsplittableTable, table_parts
+
+    most, batch_bytes = _room(max_body)
+    room = batch_bytes - len(key.encode()) - PART_BYTES
+    try:
+        for rows in table_parts(file, room):
+            too_large = len(rows.data) + len(key.encode()) + PART_BYTES > most
+            yield Skipped(f"{key}#{rows.first_key}", _too_large(max_body)) if too_large else Part(key, rows)
+    except UnsplittableTable as exc:
+        yield Skipped(key, f"{_too_large(max_body)}, and cannot be sent in parts: {exc}")
 
 
 def _room(max_body: int) -> tuple[int, int]:

@@ -108,3 +108,46 @@ def test_an_uploaded_file_name_is_refused_or_names_a_file_inside_the_collections
     assert (folder / key).resolve().is_relative_to(folder) and (folder / key).resolve() != folder
     assert not any(part.startswith(".") for part in Path(key).parts) and "\0" not in key
     assert key == name.replace("\\", "/")
+
+
+def _read(path: Path, source: str, line_offset: int = 0) -> list[tuple[str, str | None]]:
+    from embc.ingest.items import Item
+    from embc.ingest.sources import Fields, read_file
+
+    return [(e.key, e.text) if isinstance(e, Item) else (e.source, e.reason)
+            for e in read_file(path, source, Fields(), line_offset)]
+
+
+CELLS = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=30) | st.sampled_from(
+    ["a,b", 'say "hi"', "two\nlines", "cr\rlf\r\n", "\u2028", "\x85", ""])
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(CELLS, CELLS), max_size=40), budget=st.integers(20, 400),
+       suffix=st.sampled_from([".csv", ".tsv", ".jsonl"]), ending=st.sampled_from(["\n", "\r\n", "\r"]))
+def test_a_table_cut_into_parts_reads_back_as_the_whole_file_row_for_row_and_key_for_key(
+        rows, budget, suffix, ending):
+    """What a client sends a server in parts (`table_parts`) is read, with each part's line offset, into the
+    same items and skips, under the same keys, as the whole file."""
+    import csv
+    import io
+    import json
+
+    from embc.ingest.table_parts import table_parts
+
+    folder = Path(tempfile.mkdtemp())
+    whole = folder / f"whole{suffix}"
+    if suffix == ".jsonl":
+        whole.write_text("".join(json.dumps({"text": a, "label": b}, ensure_ascii=False) + ending for a, b in rows),
+                         newline="")
+    else:
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, delimiter="," if suffix == ".csv" else "\t", lineterminator=ending)
+        writer.writerows([("text", "label"), *rows])
+        whole.write_text(out.getvalue(), newline="")
+    read = []
+    for n, part in enumerate(table_parts(whole, budget)):
+        assert part.rows == 1 or len(part.data) <= budget
+        (folder / f"part{n}{suffix}").write_bytes(part.data)
+        read += _read(folder / f"part{n}{suffix}", whole.name, part.line_offset)
+    assert read == [r for r in _read(whole, whole.name) if r[0] != whole.name]  # a part is never 'an empty file'

@@ -3,6 +3,7 @@ auth, errors as JSON 4xx, recluster jobs, and the refusal to listen beyond loopb
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import itertools
@@ -315,6 +316,42 @@ def test_the_python_client_keeps_each_request_under_the_servers_body_limit(serve
         assert (records.added, [(s.source, s.reason) for s in records.skipped]) == (5, [("records#0", reason)])
         assert remote.collection("limits").points == 11
     assert server.delete("/v1/collections/limits").status_code == 204
+
+
+def test_a_table_larger_than_a_request_goes_in_parts_under_the_keys_a_local_ingest_gives(server, tmp_path):
+    """A CSV or JSONL file over the server's body limit was skipped whole; now its rows go in parts of whole rows
+    (a quoted line break stays inside its row), each keyed by its line in the whole file, and a row too large
+    for any request is skipped alone."""
+    from embc.ingest.items import Item
+    from embc.ingest.sources import Fields, read_file
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    words = "harbour ship anchor tide sail rope mast deck keel hull".split()
+    texts = [" ".join(words[(n + j) % 10] for j in range(300)) + (f"\nrow {n}" if n % 9 == 0 else f" row {n}")
+             for n in range(130)]
+    texts[72] = "z " * MAX_BODY + "\nz"  # no request can hold this row, of two lines
+    with open(tables / "big.csv", "w", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["text", "label"])
+        writer.writerows([text, n % 4] for n, text in enumerate(texts))
+    (tables / "big.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[:72] + texts[73:]))
+    (tables / "latin1.csv").write_bytes(b"text\n" + b"caf\xe9 au lait\n" * 20_000)
+    (tables / "untitled.csv").write_text("body\n" + "a row without a text column\n" * 20_000)
+    reason = f"too large for the server: a request body may hold {MAX_BODY:,} bytes (embc serve --max-body)"
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:
+        result = remote.ingest("tables", tables)
+        assert [(s.source, s.reason) for s in result.skipped] == [
+            ("big.csv#83", reason),  # keyed by its last line: after the header, 72 rows, 9 of them of two lines
+            ("latin1.csv", f"{reason}, and cannot be sent in parts: not UTF-8 text (byte 0xe9 at offset 8)"),
+            ("untitled.csv", "no 'text' column (columns: body)")]  # once, not once a part
+        for name in ("big.csv", "big.jsonl"):
+            whole = [i for i in read_file(tables / name, name, Fields())
+                     if isinstance(i, Item) and i.key != "big.csv#83"]
+            assert len(whole) > 100 and sum(len(i.text) for i in whole) > MAX_BODY  # two parts or more
+            assert {i.key: i.text for i in whole} == {i.key: remote.item("tables", i.key).text for i in whole}
+        assert result.added == remote.collection("tables").points == 129 + 129
+    assert server.delete("/v1/collections/tables").status_code == 204
 
 
 def test_a_collection_is_not_deleted_under_a_running_job():

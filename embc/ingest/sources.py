@@ -61,25 +61,26 @@ class Fields:
 def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterator[Item | Skipped]:
     """Every item under `paths`, in a stable order, and every input that had to be skipped."""
     fields = fields or Fields()
-    for file, source, root in files_in(paths):
+    for file, source, root, line_offset in files_in(paths):
         if (problem := unreadable(file)) is not None:
             yield Skipped(source, problem)
             continue
-        for entry in read_file(file, source, fields):
+        for entry in read_file(file, source, fields, line_offset):
             if root is not None and isinstance(entry, Item):
                 entry.root = root
             yield entry
 
 
-def read_file(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
-    """Items from one file; `source` is its path relative to the folder the user named."""
+def read_file(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Iterator[Item | Skipped]:
+    """Items from one file; `source` is its path relative to the folder the user named. A JSONL, CSV or TSV
+    row is keyed by its line (`source#LINE`), plus `line_offset` when the file is a part of a larger one."""
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         yield from _text_file(path, source)
     elif suffix == ".jsonl":
-        yield from _jsonl(path, source, fields)
+        yield from _jsonl(path, source, fields, line_offset)
     elif suffix in DELIMITERS:
-        yield from _csv(path, source, fields, DELIMITERS[suffix])
+        yield from _csv(path, source, fields, DELIMITERS[suffix], line_offset)
     elif suffix == ".npy":
         yield from _npy(path, source)
     elif suffix == ".parquet":
@@ -218,12 +219,12 @@ def _out_of_range(value: object) -> bool:
         return True
 
 
-def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+def _jsonl(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Iterator[Item | Skipped]:
     content = _decode(path, source)
     if isinstance(content, Skipped):
         yield content
         return
-    for lineno, line in enumerate(LINE_BREAK.split(content), 1):
+    for lineno, line in enumerate(LINE_BREAK.split(content), 1 + line_offset):
         if not line.strip():
             continue
         where = f"{source}#{lineno}"
@@ -241,7 +242,8 @@ def _jsonl(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
         yield json_row(row, source, where, fields)
 
 
-def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",") -> Iterator[Item | Skipped]:
+def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_offset: int = 0
+         ) -> Iterator[Item | Skipped]:
     content = _decode(path, source)
     if isinstance(content, Skipped):
         yield content
@@ -255,7 +257,7 @@ def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",") -> Itera
         return
     width = len(reader.fieldnames)
     for row in reader:
-        where = f"{source}#{reader.line_num}"
+        where = f"{source}#{reader.line_num + line_offset}"
         if "\0extra" in row or None in row.values():
             got = width + len(row.get("\0extra", [])) - sum(v is None for v in row.values())
             yield Skipped(where, f"malformed row: {got} fields, expected {width}")
@@ -333,31 +335,33 @@ def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped
 
 
 class Keyed(os.PathLike):
-    """A file read under a key given with it (an upload's name) instead of the one its path would give."""
+    """A file read under a key given with it (an upload's name) instead of the one its path would give; a part
+    of a larger table numbers its rows' lines from `line_offset` + 1 (as `read_file`)."""
 
-    def __init__(self, path: Path, key: str):
-        self.path, self.key = Path(path), key
+    def __init__(self, path: Path, key: str, line_offset: int = 0):
+        self.path, self.key, self.line_offset = Path(path), key, line_offset
 
     def __fspath__(self) -> str:
         return str(self.path)
 
 
-def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None]]:
-    """Each file to read as (path, source, root): a file named is its own source; a folder's files, hidden ones
-    left out, have their path relative to it as source and the folder as root."""
+def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None, int]]:
+    """Each file to read as (path, source, root, line_offset): a file named is its own source; a folder's
+    files, hidden ones left out, have their path relative to it as source and the folder as root; a `Keyed`
+    file has its key as source, and its line offset."""
     for raw in paths:
         if isinstance(raw, Keyed):
-            yield raw.path, raw.key, None
+            yield raw.path, raw.key, None, raw.line_offset
             continue
         path = Path(raw)
         if not path.is_dir():
-            yield path, path.name if path.exists() else str(raw), None
+            yield path, path.name if path.exists() else str(raw), None, 0
             continue
         root = str(path.resolve())
         for file in sorted(p for p in path.rglob("*") if not p.is_dir()):
             rel = file.relative_to(path)
             if not any(part.startswith(".") for part in rel.parts) and not file.name.endswith(IDS_SUFFIX):
-                yield file, rel.as_posix(), root
+                yield file, rel.as_posix(), root, 0
 
 
 def unreadable(file: Path) -> str | None:
@@ -392,4 +396,4 @@ def _inputs_in(path: Path) -> int:
 
 def count_inputs(paths: list[str | Path]) -> int:
     """About how many inputs `iter_items` will yield (rows counted by lines), for a progress bar's total."""
-    return sum(_inputs_in(path) for path, _, _ in files_in(paths))
+    return sum(_inputs_in(path) for path, *_ in files_in(paths))

@@ -377,7 +377,7 @@ def _ingest_uploads(workspace: Workspace, collection: str, body: schemas.Upload,
     as key, with the uploads that have no usable name skipped."""
     check_name(collection)
     hashes = partial(_content_hashes, workspace, collection)
-    saved, skipped = uploads.save(workspace.layout.uploads(collection), named, hashes)
+    saved, skipped = uploads.save(workspace.layout.uploads(collection), named, hashes, body.line_offset)
     result = IngestResult(collection)
     try:
         # An image's folder is its label, as for a folder ingested: when every upload names one (bag/x.png).

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+LINE_OFFSET_MAX = 10**12
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -93,6 +95,9 @@ class Upload(Strict):
     id_field: str | None = None
     folder_labels: bool | None = Field(None, description="An image's folder is its label (default: when every "
                                        "file's name has a folder, as bag/x.png).")
+    line_offset: int = Field(0, ge=0, le=LINE_OFFSET_MAX, description="Added to the line of each JSONL, CSV or "
+                             "TSV row, which keys it (FILE#LINE): a part of a larger table, sent alone with the "
+                             "table's header, keeps its rows' keys.")
 
 
 class ImageQuery(Strict):

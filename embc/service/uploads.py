@@ -106,10 +106,10 @@ def named(files: list[UploadFile]) -> Named:
     return out
 
 
-def save(folder: Path, request: Named, hashes: Hashes) -> tuple[Saved, list[Skipped]]:
+def save(folder: Path, request: Named, hashes: Hashes, line_offset: int = 0) -> tuple[Saved, list[Skipped]]:
     """Write the uploads under `folder`, each at its key (one uploaded again replaces the file, as a changed
-    file would), to be read under that key; those without a usable name are skipped with the reason, in the
-    order they came."""
+    file would), to be read under that key (and its rows' lines from `line_offset`); those without a usable
+    name are skipped with the reason, in the order they came."""
     named, problems = request.uploads, dict(request.problems)  # the writes' own skips join the request's
     folder.mkdir(parents=True, exist_ok=True)
     saved = Saved(folder / JOURNAL.format(uuid.uuid4().hex), {key: None for key in named} | hashes(list(named)),
@@ -134,7 +134,7 @@ def save(folder: Path, request: Named, hashes: Hashes) -> tuple[Saved, list[Skip
                     leftover.unlink()
             problems[at] = Skipped(key, f"cannot be stored under that name: {exc.strerror or exc}")
             continue
-        saved.files.append(Keyed(path, key))
+        saved.files.append(Keyed(path, key, line_offset))
     return saved, [problems[at] for at in sorted(problems)]
 
 
