@@ -901,6 +901,40 @@ def test_headers_that_do_not_all_arrive_in_time_get_408_and_the_connection_close
     assert "Traceback" not in err, err
 
 
+def test_a_connection_past_the_most_held_open_gets_503_and_the_others_are_served(tmp_path):
+    """Idle connections held every file descriptor a client could make the server open; now those past
+    --max-connections are answered at once and closed, and a connection opens again once one has closed."""
+    process, client = start_server(tmp_path, "--max-connections", "3")
+    port = urlsplit(str(client.base_url)).port
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+    def answer(conn: socket.socket) -> bytes:
+        conn.sendall(request)
+        got = b""
+        while chunk := conn.recv(4096):
+            got += chunk
+        return got
+
+    client.close()  # its pooled connection would count among the three
+    try:
+        held = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(3)]
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as extra:
+            refused = answer(extra)
+        first = answer(held.pop())  # the server answers those it holds
+        _until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200, 10)  # room again
+        for conn in held:
+            conn.close()
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    head, _, body = refused.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 503") and "retry-after: 1" in head and "connection: close" in head, head
+    assert json.loads(body) == {"error": "the server holds the most connections it keeps open (3, embc serve "
+                                "--max-connections): try again shortly", "detail": None}
+    assert first.startswith(b"HTTP/1.1 200"), first
+    assert "Traceback" not in err, err
+
+
 def test_the_compose_service_command_and_its_healthcheck_run_as_written(tmp_path):
     """docker-compose.yml's embc service, run here as written (with the embedded store: no Qdrant server runs
     on these machines): its command serves beyond loopback with the key, and its healthcheck passes."""

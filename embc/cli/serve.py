@@ -61,13 +61,15 @@ def serve(ctx: typer.Context,
                                              "stall before the request is refused with 408."),
           header_timeout: float = typer.Option(20.0, "--header-timeout", min=0.1, help="Seconds a request's "
                                                "headers may take to arrive before it is refused with 408."),
+          max_connections: int = typer.Option(512, "--max-connections", min=1, help="Connections held open at "
+                                              "once; one more is refused with 503."),
           every: Optional[str] = typer.Option(None, "--every", help="Recluster every collection on a schedule: "
                                               "30s, 10m, 1h30m, 1d (with each one's last parameters).")) -> None:
     """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
     import uvicorn
 
     from embc.service.app import REQUEST_WAIT, make_app
-    from embc.service.headers import HeaderDeadline
+    from embc.service.connections import ConnectionLimit
     from embc.service.keys import check_key
     from embc.service.owner import claim, server_of
 
@@ -88,5 +90,5 @@ def serve(ctx: typer.Context,
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with claim(served.layout, _url(host, port)), served:
         uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout), host=host, port=port,
-                    http=partial(HeaderDeadline, wait=header_timeout), log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=REQUEST_WAIT)
+                    http=partial(ConnectionLimit, wait=header_timeout, most=max_connections), log_level="warning",
+                    access_log=False, timeout_graceful_shutdown=REQUEST_WAIT)

@@ -7,7 +7,7 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from embc.service.replies import error_body
+from embc.service.replies import raw_error
 
 
 class HeaderDeadline(HttpToolsProtocol):
@@ -53,7 +53,6 @@ class HeaderDeadline(HttpToolsProtocol):
             # Pipelined behind a request still being answered: the client waits on the server, so its wait starts
             # again, and a 408 now would land inside that answer.
             return self._arm()
-        body = error_body(f"the request headers did not all arrive within {self.wait:g} s")
-        self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+        self.transport.write(raw_error("408 Request Timeout",
+                                       f"the request headers did not all arrive within {self.wait:g} s"))
         self.transport.close()
