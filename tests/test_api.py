@@ -198,8 +198,8 @@ def test_vectors_exported_go_back_in_as_the_same_items(ws, run, tmp_path):
 
 @pytest.mark.parametrize("call, allowed", [
     (lambda ws: ws.recluster("wordnet", projection="umpa"), "umap, tsne, pca, none"),
-    (lambda ws: ws.recluster("wordnet", k="7"), "an integer >= 2 or 'auto'"),
-    (lambda ws: ws.recluster("wordnet", k=1), "an integer >= 2 or 'auto'"),
+    (lambda ws: ws.recluster("wordnet", k="7"), "an integer >= 2, 'auto'"),
+    (lambda ws: ws.recluster("wordnet", k=1), "an integer >= 2, 'auto'"),
     (lambda ws: ws.recluster("wordnet", k=5000, full=True), "at most the collection's 1600 points"),
     (lambda ws: ws.recluster("wordnet", algorithm="kmean"), "kmeans, dbscan, hdbscan, agglomerative"),
     (lambda ws: ws.recluster("wordnet", algorithm="agglomerative", linkage="single"), "ward, average, complete"),

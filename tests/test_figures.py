@@ -89,12 +89,40 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
         assert figure.size == (800, 500) and "elbow and silhouette over k" in figure.info["Title"]
 
 
+def test_a_range_of_k_sweeps_that_range_and_chooses_its_elbow_within_it(clustered_home, tmp_path):
+    """For a user who expects few topics, or many: the knee moves with the range swept, so the range is theirs."""
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    from embc.cluster.params import check_size
+    from embc.errors import ParameterError
+
+    for given in ("6-7", "1-9", "3-200"):
+        result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "wordnet", "--k", given])
+        assert (result.exit_code, result.stderr) == (1, "embc: error: k must be an integer >= 2, 'auto' (chosen from "
+                                                        "2-25), or a range LO-HI to choose from, as '4-12' (2 <= LO, "
+                                                        f"LO + 2 <= HI <= 100), not '{given}'\n")
+    with pytest.raises(ParameterError, match="^k's range must begin below the collection's 40 points, not at 50$"):
+        check_size({"k": "50-60"}, 40, "small")
+    result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "wordnet", "--k", "3-6", "--json"])
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    report = json.loads(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "wordnet", "--json"]).stdout)
+    assert [p["k"] for p in report["sweep"]] == [3, 4, 5, 6] and 3 <= run["params"]["k"] <= 6
+    assert [p["k"] for p in report["sweep"] if p["chosen"]] == [run["params"]["k"]] and run["params"]["k_auto"]
+    assert len({c["id"] for c in run["clusters"] if c["id"] >= 0}) == run["params"]["k"]
+
+
 def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_home):
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "elbow", "-c", "wordnet"])
     assert (result.exit_code, result.stderr) == (1, "embc: error: run 1 has no k sweep: recluster with --k auto\n")
-    result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", "many"])
-    assert result.exit_code == 2
-    assert "'many' is not a number of clusters: give an integer >= 2, or auto" in result.stderr
+    for given in ("many", "²"):
+        result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", given])
+        assert result.exit_code == 2
+        assert f"'{given}' is not a number of clusters: give an integer >= 2, auto, or a range to choose from (as " \
+            "4-12)" in " ".join(result.stderr.replace("│", "").split())
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "montage", "-c", "wordnet"])
     assert (result.exit_code, result.stderr) == (1, "embc: error: collection 'wordnet' holds text items (minilm): a "
                                                     "montage shows images; see a cluster's members with `embc cluster "

@@ -43,11 +43,13 @@ def parse_interval(text: str) -> float:
 
 
 def _k(value: Optional[str]) -> int | str | None:
-    if value is None or value == "auto":
+    from embc.cluster.params import k_range
+
+    if value is None or k_range(value) is not None:  # auto, or a range to choose from
         return value
-    if not value.isdigit() or int(value) < 2:
-        raise typer.BadParameter(f"'{value}' is not a number of clusters: give an integer >= 2, or auto",
-                                 param_hint="--k")
+    if not (value.isascii() and value.isdigit()) or int(value) < 2:  # not '²', which isdigit() lets by
+        raise typer.BadParameter(f"'{value}' is not a number of clusters: give an integer >= 2, auto, or a range "
+                                 "to choose from (as 4-12)", param_hint="--k")
     return int(value)
 
 
@@ -61,8 +63,9 @@ def recluster(
     collection: str = COLLECTION,
     algorithm: Optional[Algorithm] = typer.Option(None, "--algorithm", "-a", help="Default: the last run's, else "
                                                   "kmeans."),
-    k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative), or auto: the elbow "
-                                    "of k-means inertia over k = 2-25 on a sample (default: 8)."),
+    k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative); auto: the elbow "
+                                    "of k-means inertia over k = 2-25 on a sample; a range as 4-12: the elbow "
+                                    "over that range (default: 8)."),
     eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
                                         "(default: the one whose clusters separate best)."),
     min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10; a sixth of the "

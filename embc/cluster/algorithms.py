@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
-from embc.cluster.params import SAMPLE_CAP
+from embc.cluster.params import SAMPLE_CAP, k_range
 from embc.cluster.reduce import reduce
 
 # Chosen on eight labelled sets and checked on twelve of 5-20 classes (docs/quality.md): 5 dimensions from 30
@@ -256,7 +256,7 @@ def make_estimator(algorithm: str, params: dict, seed: int):
     if algorithm == "kmeans":
         from embc.cluster.kmeans import SampledKMeans  # torch takes a second to import
 
-        return SampledKMeans(n_clusters=2 if params["k"] == "auto" else params["k"], n_init=params["n_init"],
+        return SampledKMeans(n_clusters=2 if k_range(params["k"]) else params["k"], n_init=params["n_init"],
                              random_state=seed)
     if algorithm == "agglomerative":
         return Agglomerative(params["k"], params["linkage"], params["sample_cap"], seed)

@@ -11,7 +11,7 @@ import numpy as np
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel
 from embc.cluster.progress import Clock
-from embc.cluster.params import check_size
+from embc.cluster.params import check_size, k_range
 from embc.store.page_out import PAGE, Vectors, payloads_of, previous_clusters
 from embc.store.vector_cache import HASH_KEY, keys
 from embc.store.vectors import Store
@@ -55,13 +55,14 @@ def fits_in_memory(n: int, dim: int) -> bool:
 
 
 def _choose_k(X: np.ndarray, params: dict, seed: int, clock: Clock) -> tuple[dict, list[dict]]:
-    """`k: auto` resolved by a sweep on X (see `embc.cluster.sweep`)."""
-    if params.get("k") != "auto":
+    """`k: auto` (or a range, "LO-HI") resolved by a sweep on X (see `embc.cluster.sweep`)."""
+    span = k_range(params.get("k"))
+    if span is None:
         return params, []
     from embc.cluster.sweep import choose_k, sweep
 
     clock.begin("sweep")
-    rows = sweep(X, seed)
+    rows = sweep(X, seed, span)
     params = {**params, "k": choose_k(rows), "k_auto": True}
     for row in rows:
         row["chosen"] = row["k"] == params["k"]

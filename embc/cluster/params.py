@@ -6,6 +6,7 @@ records nothing and changes nothing."""
 
 from __future__ import annotations
 
+import re
 from numbers import Integral, Real
 
 from embc.errors import ParameterError
@@ -15,6 +16,8 @@ LINKAGES = ("ward", "average", "complete")
 REDUCTIONS = ("umap", "pca", "none")
 PROJECTIONS = ("umap", "tsne", "pca", "none")
 SAMPLE_CAP = 10_000
+K_SWEPT = (2, 25)  # the k that `k: "auto"` chooses from (embc.cluster.sweep)
+K_SWEPT_MOST = 100  # the largest k a sweep fits: a range is given for its ends, not to fit thousands
 
 DEFAULTS: dict[str, dict] = {
     # Four k-means++ starts: on WordNet-8, refits with other seeds keep 98% of points together (67-81% with one).
@@ -34,12 +37,27 @@ def is_integer(value, low: int, high: int | None = None) -> bool:
             and (high is None or value < high))
 
 
-def _integer(low: int, auto: bool = False):
+def _integer(low: int):
     def check(value) -> str | None:
-        if (auto and value == "auto") or is_integer(value, low):
-            return None
-        return f"an integer >= {low}" + (" or 'auto'" if auto else "")
+        return None if is_integer(value, low) else f"an integer >= {low}"
     return check
+
+
+def k_range(k) -> tuple[int, int] | None:
+    """The range a sweep chooses k from, for a `k` given as "auto" (2-25) or as "LO-HI"; None for a number (or
+    any other value)."""
+    if k == "auto":
+        return K_SWEPT
+    found = re.fullmatch(r"([0-9]{1,4})-([0-9]{1,4})", k) if isinstance(k, str) else None
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def _k(value) -> str | None:
+    span = k_range(value)
+    if is_integer(value, 2) or (span is not None and 2 <= span[0] and span[0] + 2 <= span[1] <= K_SWEPT_MOST):
+        return None
+    return (f"an integer >= 2, 'auto' (chosen from {K_SWEPT[0]}-{K_SWEPT[1]}), or a range LO-HI to choose from, "
+            f"as '4-12' (2 <= LO, LO + 2 <= HI <= {K_SWEPT_MOST})")
 
 
 def _positive_or_none(value) -> str | None:
@@ -57,7 +75,7 @@ def _one_of(choices: tuple[str, ...]):
 
 
 CONSTRAINTS = {
-    "k": _integer(2, auto=True),
+    "k": _k,
     "n_init": _integer(1),
     "eps": _positive_or_none,
     "min_size": _integer(2),
@@ -93,8 +111,8 @@ def resolve(algorithm: str, given: dict, previous: dict | None = None) -> dict:
         problem = value is not None and CONSTRAINTS[key](value)
         if problem:
             raise ParameterError(f"{key} must be {problem}, not {value!r}")
-    if algorithm != "kmeans" and given.get("k") == "auto":
-        raise ParameterError(f"{algorithm} needs k as a number: 'auto' is for kmeans")
+    if algorithm != "kmeans" and k_range(given.get("k")) is not None:
+        raise ParameterError(f"{algorithm} needs k as a number: {given['k']!r}, a choice of k, is for kmeans")
     params = {**DEFAULTS[algorithm], **(previous or {})}
     params.update({key: value for key, value in given.items() if value is not None})
     return {key: params[key] for key in DEFAULTS[algorithm]}
@@ -107,3 +125,6 @@ def check_size(params: dict, points: int, collection: str) -> None:
         raise ParameterError(f"collection '{collection}' has {points} point{'s' * (points != 1)}: too few to cluster")
     if isinstance(k, int) and k > points:
         raise ParameterError(f"k must be at most the collection's {points} points, not {k}")
+    span = k_range(k)
+    if span is not None and span[0] >= points:
+        raise ParameterError(f"k's range must begin below the collection's {points} points, not at {span[0]}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from embc.cluster.evaluate import silhouette
+from embc.cluster.params import K_SWEPT
 
 SWEEP_SAMPLE = 5000
-K_RANGE = (2, 25)
 SWEEP_STARTS = 3  # one start per k makes the inertia curve jagged enough to move its elbow by 3
 
 
-def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_RANGE,
+def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_SWEPT,
           sample: int = SWEEP_SAMPLE) -> list[dict]:
     """k-means inertia and silhouette for each k in range, fitted on a random sample of at most `sample`."""
     from sklearn.cluster import KMeans

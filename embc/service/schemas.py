@@ -125,7 +125,9 @@ class IngestResult(BaseModel):
 
 class ReclusterRequest(Strict):
     algorithm: Literal["kmeans", "dbscan", "hdbscan", "agglomerative"] | None = None
-    k: int | Literal["auto"] | None = None
+    k: int | Literal["auto"] | Annotated[str, Field(pattern=r"^[0-9]{1,4}-[0-9]{1,4}$")] | None = Field(
+        None, description="Clusters; 'auto': chosen by the elbow over 2-25; 'LO-HI': chosen by the elbow over that "
+        "range.")
     eps: float | None = Field(None, gt=0)
     min_size: int | None = Field(None, ge=2)
     linkage: Literal["ward", "average", "complete"] | None = None
