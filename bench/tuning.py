@@ -7,7 +7,8 @@ kept in bench/data/vectors.
   (`absorb_noise`) or left: NMI >= 0.9x k-means at the true k, noise <= 30%, clusters >= half the classes.
 - dbscan: the rule that picks eps among the k-distance quantiles, the same targets.
 - k: the elbow over several ranges of k, with one or three k-means starts, alone or moved to the best
-  silhouette within 2: chosen k within 0.7x-1.4x of the classes."""
+  silhouette within 2, and over the ranges a user who expects about the true number would give (`--k LO-HI`):
+  chosen k within 0.7x-1.4x of the classes."""
 
 from __future__ import annotations
 
@@ -76,10 +77,10 @@ def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     return {rule: absorb_noise(Z, labels) for rule, labels in rules.items()}
 
 
-def k_rules(X: np.ndarray, Z: np.ndarray) -> dict[str, int]:
+def k_rules(X: np.ndarray, Z: np.ndarray, true_k: int) -> dict[str, int]:
     out = {}
     for starts in (1, 3):
-        fits = {k: KMeans(k, n_init=starts, random_state=0).fit(X) for k in range(2, 31)}
+        fits = {k: KMeans(k, n_init=starts, random_state=0).fit(X) for k in range(2, max(30, 2 * true_k) + 1)}
         for top in (20, 25, 30):
             ks = list(range(2, top + 1))
             elbow = knee(ks, [fits[k].inertia_ for k in ks])
@@ -87,6 +88,10 @@ def k_rules(X: np.ndarray, Z: np.ndarray) -> dict[str, int]:
             near = [k for k in ks if abs(k - elbow) <= 2]
             out[f"elbow 2-{top}, {starts} start(s), best silhouette within 2"] = max(
                 near, key=lambda k: silhouette_score(X, fits[k].labels_))
+        if starts == 3:  # `--k LO-HI`, with the range a user who expects about the true k would give
+            for rule, low in (("--k c/2-2c (c: the classes)", max(2, true_k // 2)), ("--k 2-2c", 2)):
+                ks = list(range(low, 2 * true_k + 1))
+                out[rule] = knee(ks, [fits[k].inertia_ for k in ks])
         if starts == 1:
             out["best silhouette 2-30"] = max(fits, key=lambda k: silhouette_score(X, fits[k].labels_))
             out["best silhouette in the 5-D reduction 2-30"] = max(
@@ -109,7 +114,7 @@ def main() -> None:
             met["hdbscan"][config] = met["hdbscan"].get(config, 0) + density_ok(y, labels, base)
         for rule, labels in dbscan_rules(Z[5, 30]).items():
             met["dbscan"][rule] = met["dbscan"].get(rule, 0) + density_ok(y, labels, base)
-        for rule, k in k_rules(X, Z[5, 30]).items():
+        for rule, k in k_rules(X, Z[5, 30], true_k).items():
             met["k"][rule] = met["k"].get(rule, 0) + (0.7 * true_k <= k <= 1.4 * true_k)
         print(f"{name}: done", flush=True)
     for what, counts in met.items():
