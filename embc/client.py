@@ -464,10 +464,10 @@ def _parts(file: Path, key: str, max_body: int) -> Iterable[Part | Skipped]:
     from embc.ingest.table_parts import UnsplittableTable, table_parts
 
     most, batch_bytes = _room(max_body)
-    room = batch_bytes - len(key.encode()) - PART_BYTES
+    overhead = len(key.encode()) + PART_BYTES  # of the file's part of the form, as `_batches` counts it
     try:
-        for rows in table_parts(file, room):
-            too_large = len(rows.data) + len(key.encode()) + PART_BYTES > most
+        for rows in table_parts(file, batch_bytes - overhead):
+            too_large = len(rows.data) + overhead > most
             yield Skipped(f"{key}#{rows.first_key}", _too_large(max_body)) if too_large else Part(key, rows)
     except UnsplittableTable as exc:
         yield Skipped(key, f"{_too_large(max_body)}, and cannot be sent in parts: {exc}")

@@ -18,6 +18,7 @@ PROJECTIONS = ("umap", "tsne", "pca", "none")
 SAMPLE_CAP = 10_000
 K_SWEPT = (2, 25)  # the k that `k: "auto"` chooses from (embc.cluster.sweep)
 K_SWEPT_MOST = 100  # the largest k a sweep fits: a range is given for its ends, not to fit thousands
+K_RANGE = "([0-9]{1,4})-([0-9]{1,4})"  # k given as a range to choose from, "LO-HI" (also the API schema's pattern)
 
 DEFAULTS: dict[str, dict] = {
     # Four k-means++ starts: on WordNet-8, refits with other seeds keep 98% of points together (67-81% with one).
@@ -48,7 +49,7 @@ def k_range(k) -> tuple[int, int] | None:
     any other value)."""
     if k == "auto":
         return K_SWEPT
-    found = re.fullmatch(r"([0-9]{1,4})-([0-9]{1,4})", k) if isinstance(k, str) else None
+    found = re.fullmatch(K_RANGE, k) if isinstance(k, str) else None
     return (int(found[1]), int(found[2])) if found else None
 
 

@@ -115,7 +115,12 @@ def _decode(path: Path, source: str) -> str | Skipped:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return Skipped(source, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})")
+        return Skipped(source, not_utf8(data[exc.start], exc.start))
+
+
+def not_utf8(byte: int, offset: int) -> str:
+    """Why a file is not read as text: the first byte that is not UTF-8, and where."""
+    return f"not UTF-8 text (byte 0x{byte:02x} at offset {offset})"
 
 
 def _text_file(path: Path, source: str) -> Iterator[Item | Skipped]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from embc.ingest.sources import DELIMITERS, MARKED
+from embc.ingest.sources import DELIMITERS, MARKED, not_utf8
 
 CHUNK = 1 << 20
 
@@ -73,9 +73,7 @@ def _check_utf8(path: Path) -> None:
             try:
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
-                at = offset - pending + exc.start
-                raise UnsplittableTable(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {at})") \
-                    from None
+                raise UnsplittableTable(not_utf8(exc.object[exc.start], offset - pending + exc.start)) from None
             if not chunk:
                 return
             offset += len(chunk)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from embc.cluster.params import K_RANGE, K_SWEPT
+
 LINE_OFFSET_MAX = 10**12
 
 
@@ -125,9 +127,9 @@ class IngestResult(BaseModel):
 
 class ReclusterRequest(Strict):
     algorithm: Literal["kmeans", "dbscan", "hdbscan", "agglomerative"] | None = None
-    k: int | Literal["auto"] | Annotated[str, Field(pattern=r"^[0-9]{1,4}-[0-9]{1,4}$")] | None = Field(
-        None, description="Clusters; 'auto': chosen by the elbow over 2-25; 'LO-HI': chosen by the elbow over that "
-        "range.")
+    k: int | Literal["auto"] | Annotated[str, Field(pattern=f"^{K_RANGE}$")] | None = Field(
+        None, description=f"Clusters; 'auto': chosen by the elbow over {K_SWEPT[0]}-{K_SWEPT[1]}; 'LO-HI': chosen "
+        "by the elbow over that range.")
     eps: float | None = Field(None, gt=0)
     min_size: int | None = Field(None, ge=2)
     linkage: Literal["ward", "average", "complete"] | None = None
