@@ -148,15 +148,17 @@ class Client:
             elif batch.key in refused:
                 yield IngestResult(collection), batch.rows.rows
             else:
-                result = self._post_files(collection, [(batch.key, batch.rows.data)],
-                                          {**form, "line_offset": str(batch.rows.line_offset)})
+                files = [(batch.key, batch.rows.data)]
+                if batch.rows.ids is not None:
+                    files.append((ids_key(batch.key), batch.rows.ids))
+                result = self._post_files(collection, files, {**form, "line_offset": str(batch.rows.line_offset)})
                 if any(s.source == batch.key for s in result.skipped):
                     refused.add(batch.key)
                 yield result, batch.rows.rows
 
     def _upload(self, collection: str, batch: list[tuple[Path, str]], form: dict) -> tuple[IngestResult, int]:
         """One request's files; with the number of inputs in them (rows of a table), as the CLI counts them."""
-        from embc.ingest.sources import count_inputs
+        from embc.ingest.sources import IDS_SUFFIX, count_inputs
 
         handles = [open(path, "rb") for path, _ in batch]
         try:
@@ -164,7 +166,7 @@ class Client:
         finally:
             for handle in handles:
                 handle.close()
-        return result, count_inputs([path for path, _ in batch])
+        return result, count_inputs([path for path, key in batch if not key.endswith(IDS_SUFFIX)])
 
     def _post_files(self, collection: str, files: list[tuple[str, BinaryIO | bytes]], form: dict) -> IngestResult:
         body = self._call("POST", self._path(collection, "/items"), files=[("files", f) for f in files],
@@ -430,44 +432,65 @@ class Part:
 
 def _batches(paths: Sequence[str | os.PathLike], max_body: int) -> Iterable[list[tuple[Path, str]] | Part | Skipped]:
     """(file, key) pairs to upload, keyed as `embc ingest` keys them, in batches of bounded size under the
-    server's `max_body`. A JSONL, CSV or TSV file larger than a request may be comes between them in parts of
-    whole rows; a path that is not there, another file too large, or a row too large, as a skip with its reason,
-    where `embc ingest` reports it."""
-    from embc.ingest.sources import ROW_SUFFIXES, files_in, unreadable
+    server's `max_body`, a .npy file with its ids beside it. A table (JSONL, CSV, TSV, Parquet, .npy) larger than
+    a request may be comes between them in parts of whole rows; a path that is not there, another file too
+    large, or a row too large, as a skip with its reason, where `embc ingest` reports it."""
+    from embc.ingest.sources import files_in, unreadable
+    from embc.ingest.table_parts import SPLITTABLE
 
     most, batch_bytes = _room(max_body)
     batch: list[tuple[Path, str]] = []
     size = 0
     for file, key, _, _ in files_in(paths):
-        cost = file.stat().st_size + len(key.encode()) + PART_BYTES if file.is_file() else 0
+        files = _with_ids(file, key) if file.is_file() else []
+        cost = sum(f.stat().st_size + len(k.encode()) + PART_BYTES for f, k in files)
         problem = unreadable(file)
         if problem is not None or cost > most:
             if batch:
                 yield batch
                 batch, size = [], 0
-            if problem is None and file.suffix.lower() in ROW_SUFFIXES:
-                yield from _parts(file, key, max_body)
+            if problem is None and file.suffix.lower() in SPLITTABLE:
+                yield from _parts(file, key, max_body, len(files))
             else:
                 yield Skipped(key, problem or _too_large(max_body))
             continue
-        if batch and (size + cost > batch_bytes or len(batch) >= UPLOAD_FILES):
+        if batch and (size + cost > batch_bytes or len(batch) + len(files) > UPLOAD_FILES):
             yield batch
             batch, size = [], 0
-        batch.append((file, key))
+        batch.extend(files)
         size += cost
     if batch:
         yield batch
 
 
-def _parts(file: Path, key: str, max_body: int) -> Iterable[Part | Skipped]:
-    """The table at `file` in parts that each fit a request; a row too large for one alone is skipped."""
+def _with_ids(file: Path, key: str) -> list[tuple[Path, str]]:
+    """The file to upload, and with a .npy file its ids (`NAME.ids.txt`) if it has them: the server reads them
+    only beside the array, from the same request."""
+    from embc.ingest.sources import ids_path
+
+    ids = ids_path(file) if file.suffix.lower() == ".npy" else None
+    return [(file, key)] + ([(ids, ids_key(key))] if ids is not None and ids.is_file() else [])
+
+
+def ids_key(key: str) -> str:
+    """The upload key of the ids of the .npy file uploaded as `key`."""
+    from pathlib import PurePosixPath
+
+    from embc.ingest.sources import ids_path
+
+    return ids_path(PurePosixPath(key)).as_posix()
+
+
+def _parts(file: Path, key: str, max_body: int, files: int) -> Iterable[Part | Skipped]:
+    """The table at `file` (sent as `files` files: a .npy with its ids as two) in parts that each fit a request;
+    a row too large for one alone is skipped."""
     from embc.ingest.table_parts import UnsplittableTable, table_parts
 
     most, batch_bytes = _room(max_body)
-    overhead = len(key.encode()) + PART_BYTES  # of the file's part of the form, as `_batches` counts it
+    overhead = files * (len(key.encode()) + PART_BYTES)  # of the files' parts of the form, as `_batches` counts it
     try:
         for rows in table_parts(file, batch_bytes - overhead):
-            too_large = len(rows.data) + overhead > most
+            too_large = rows.size + overhead > most
             yield Skipped(f"{key}#{rows.first_key}", _too_large(max_body)) if too_large else Part(key, rows)
     except UnsplittableTable as exc:
         yield Skipped(key, f"{_too_large(max_body)}, and cannot be sent in parts: {exc}")

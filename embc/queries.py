@@ -230,7 +230,7 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
 
     if text is not None:
         return embed_texts(info, load, [text])[0]
-    _check_accepts(info, "image")
+    check_accepts(info, "image", "it cannot be queried with an image")
     check_image(image)
     path = image if isinstance(image, (str, os.PathLike)) else None
     if path is not None and not Path(path).is_file():
@@ -247,7 +247,7 @@ def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, i
 
 def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> np.ndarray:
     """Query texts as vectors in the collection's space, in one model call (see `embed_query`)."""
-    _check_accepts(info, "text")
+    check_accepts(info, "text", "it cannot be queried with a text")
     embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     try:
         return embedder.embed([Item(key="query", source="query", kind="text", text=text) for text in texts])
@@ -255,9 +255,9 @@ def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> n
         raise EmbcError(f"cannot embed the query text: {exc}") from None
 
 
-def _check_accepts(info: CollectionInfo, kind: str) -> None:
+def check_accepts(info: CollectionInfo, kind: str, refusal: str) -> None:
+    """EmbcError saying `refusal` unless the collection's model embeds `kind` ("text" or "image")."""
     from embc.ingest.registry import accepts
 
     if not accepts(info.model, kind):
-        raise EmbcError(f"collection '{info.name}' holds {info.modality} items ({info.model}): "
-                        f"it cannot be queried with {'a text' if kind == 'text' else 'an image'}")
+        raise EmbcError(f"collection '{info.name}' holds {info.modality} items ({info.model}): {refusal}")

@@ -571,11 +571,10 @@ class Workspace:
             raise ParameterError(f"out is the file to write the figure to, not {out!r}")
         figure_format(Path(out))  # a name no figure can be written as fails before the drawing
         if kind == "montage":
-            from embc.ingest.registry import accepts
+            from embc.queries import check_accepts
 
-            if not accepts(info.model, "image"):
-                raise EmbcError(f"collection '{collection}' holds {info.modality} items ({info.model}): a montage "
-                                f"shows images; see a cluster's members with `embc cluster ID -c {collection}`")
+            check_accepts(info, "image", f"a montage shows images; see a cluster's members with `embc cluster ID -c "
+                                         f"{collection}`")
         decoder = self.decoder(collection) if kind in DECODED else None
         if decoder is not None and decoder.kind != "image":
             raise EmbcError(f"collection '{collection}' holds {info.modality}s: its decoder draws rows, not images "

@@ -114,7 +114,7 @@ def _read(path: Path, source: str, line_offset: int = 0) -> list[tuple[str, str 
     from embc.ingest.items import Item
     from embc.ingest.sources import Fields, read_file
 
-    return [(e.key, e.text) if isinstance(e, Item) else (e.source, e.reason)
+    return [(e.key, e.text if e.vector is None else e.vector.tolist()) if isinstance(e, Item) else (e.source, e.reason)
             for e in read_file(path, source, Fields(), line_offset)]
 
 
@@ -151,3 +151,35 @@ def test_a_table_cut_into_parts_reads_back_as_the_whole_file_row_for_row_and_key
         (folder / f"part{n}{suffix}").write_bytes(part.data)
         read += _read(folder / f"part{n}{suffix}", whole.name, part.line_offset)
     assert read == [r for r in _read(whole, whole.name) if r[0] != whole.name]  # a part is never 'an empty file'
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 60), dims=st.integers(1, 12), budget=st.integers(1, 3_000),
+       dtype=st.sampled_from(["float32", "float64", "int16"]), ids=st.booleans(), parquet=st.booleans())
+def test_vectors_cut_into_parts_read_back_as_the_whole_file(rows, dims, budget, dtype, ids, parquet):
+    """A .npy file (with or without its ids) or a Parquet file cut into parts by `table_parts` reads back, each
+    part with its line offset and its ids beside it, as the same items under the same keys as the whole file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from embc.ingest.sources import ids_path
+    from embc.ingest.table_parts import table_parts
+
+    folder = Path(tempfile.mkdtemp())
+    matrix = np.random.default_rng(rows * dims).normal(size=(rows, dims)).astype(dtype) + 1  # no all-zero row
+    suffix = ".parquet" if parquet else ".npy"
+    whole = folder / f"whole{suffix}"
+    if parquet:
+        pq.write_table(pa.table({"vector": matrix.tolist()}), whole)
+    else:
+        np.save(whole, matrix)
+        if ids:
+            ids_path(whole).write_text("".join(f"id {n} é\n" for n in range(rows)))
+    read = []
+    for n, part in enumerate(table_parts(whole, budget)):
+        assert part.rows == 1 or part.size <= budget
+        (folder / f"part{n}{suffix}").write_bytes(part.data)
+        if part.ids is not None:
+            ids_path(folder / f"part{n}{suffix}").write_bytes(part.ids)
+        read += _read(folder / f"part{n}{suffix}", whole.name, part.line_offset)
+    assert read == _read(whole, whole.name) and len(read) == rows

@@ -471,6 +471,47 @@ def test_a_body_over_the_limit_is_refused_with_413(server):
 FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
+def test_vectors_and_parquet_larger_than_a_request_go_in_parts_and_an_arrays_ids_go_with_it(server, tmp_path):
+    """A .npy or Parquet file over the server's body limit was skipped whole, and a .npy file's ids beside it
+    were never sent, so that its vectors were keyed `FILE#ROW` through a server and by their ids directly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from embc.ingest.items import Item
+    from embc.ingest.sources import Fields, read_file
+
+    rng = np.random.default_rng(0)
+    tables = tmp_path / "tables"
+    (tables / "sub").mkdir(parents=True)
+    np.save(tables / "sub" / "named.npy", rng.normal(size=(900, 64)).astype(np.float32))  # 230 KB: in parts
+    (tables / "sub" / "named.ids.txt").write_text("".join(f"v{n}\n" for n in range(900)))
+    np.save(tables / "bare.npy", rng.normal(size=(1000, 64)))  # 512 KB of float64, without ids
+    np.save(tables / "small.npy", rng.normal(size=(3, 64)).astype(np.float32))  # in one request, with its ids
+    (tables / "small.ids.txt").write_text("s0\ns1\ns2\n")
+    rows = [list(rng.normal(size=64)) for _ in range(600)]  # 300 KB of random float64: no compression fits it
+    rows[150] = list(rng.normal(size=30_000))  # no request can hold this row
+    pq.write_table(pa.table({"vector": rows}), tables / "big.parquet")
+    reason = f"too large for the server: a request body may hold {MAX_BODY:,} bytes (embc serve --max-body)"
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:
+        result = remote.ingest("arrays", tables)
+        assert [(s.source, s.reason) for s in result.skipped] == [("big.parquet#150", reason)]
+        remote.recluster("arrays", "kmeans", k=2)  # an export follows a clustering
+        out = io.BytesIO()
+        remote.export("arrays", out, format="jsonl", vectors=True)
+    stored = {row["item"]: row for row in map(json.loads, out.getvalue().splitlines())}
+    local = [i for name in ("sub/named.npy", "bare.npy", "small.npy", "big.parquet")
+             for i in read_file(tables / name, name, Fields()) if isinstance(i, Item) and i.key != "big.parquet#150"]
+    assert result.added == len(local) == len(stored) == 900 + 1000 + 3 + 599
+    assert {"v0", "v899", "bare.npy#999", "s2", "big.parquet#599"} <= stored.keys() == {i.key for i in local}
+    for item in local:
+        unit = item.vector / np.linalg.norm(item.vector)
+        assert np.allclose(stored[item.key]["vector"], unit, atol=1e-6), item.key
+    alone = server.post("/v1/collections/arrays/items", files=[("files", ("w.ids.txt", b"w0\n"))]).json()
+    assert alone["skipped_items"] == [{"source": "w.ids.txt", "reason": (
+        "the ids of w.npy, which this request does not carry: send them together")}]
+    assert server.delete("/v1/collections/arrays").status_code == 204
+
+
 def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
     files = [("files", ("a.txt", b"A lighthouse guides ships at night.")),
              ("files", ("notes/b.txt", b"A harbour shelters ships from the storm.")),

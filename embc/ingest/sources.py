@@ -11,8 +11,8 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
+from pathlib import Path, PurePath
+from typing import Iterator, TypeVar
 
 import numpy as np
 
@@ -73,7 +73,8 @@ def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterato
 
 def read_file(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Iterator[Item | Skipped]:
     """Items from one file; `source` is its path relative to the folder the user named. A JSONL, CSV or TSV
-    row is keyed by its line (`source#LINE`), plus `line_offset` when the file is a part of a larger one."""
+    row is keyed by its line (`source#LINE`), a Parquet row or a vector without an id by its number from 0
+    (`source#ROW`), plus `line_offset` when the file is a part of a larger one."""
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         yield from _text_file(path, source)
@@ -82,9 +83,9 @@ def read_file(path: Path, source: str, fields: Fields, line_offset: int = 0) -> 
     elif suffix in DELIMITERS:
         yield from _csv(path, source, fields, DELIMITERS[suffix], line_offset)
     elif suffix == ".npy":
-        yield from _npy(path, source)
+        yield from _npy(path, source, line_offset)
     elif suffix == ".parquet":
-        yield from _parquet(path, source, fields)
+        yield from _parquet(path, source, fields, line_offset)
     elif suffix in IMAGE_SUFFIXES:
         yield _image_file(path, source, fields.folder_labels)
     else:
@@ -281,31 +282,50 @@ def vector_item(key: str, source: str, vector, label: str | None = None) -> Item
                                                       label=label)
 
 
-def _npy(path: Path, source: str) -> Iterator[Item | Skipped]:
+class UnreadableVectors(ValueError):
+    """A .npy file, or its ids beside it, that cannot be read as vectors (the reason is the message)."""
+
+
+P = TypeVar("P", bound=PurePath)
+
+
+def ids_path(path: P) -> P:
+    """Where the ids of the vectors in the .npy file at `path` are (its sidecar: one id per line)."""
+    return path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
+
+
+def load_vectors(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """The 2-D array of a .npy file (mapped, not read) and the ids beside it, if there are; UnreadableVectors
+    with the reason otherwise."""
     try:
         matrix = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
-        yield Skipped(source, f"not a readable .npy file: {exc}")
-        return
+        raise UnreadableVectors(f"not a readable .npy file: {exc}") from None
     if matrix.ndim != 2 or not (np.issubdtype(matrix.dtype, np.integer) or np.issubdtype(matrix.dtype, np.floating)):
-        yield Skipped(source, f"expected a 2-D array of real numbers, got shape {matrix.shape} of {matrix.dtype}")
+        raise UnreadableVectors(f"expected a 2-D array of real numbers, got shape {matrix.shape} of {matrix.dtype}")
+    sidecar = ids_path(path)
+    if not sidecar.exists():
+        return matrix, None
+    try:
+        ids = [line.strip() for line in sidecar.read_text("utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableVectors(f"{sidecar.name} cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+    if len(ids) != len(matrix):
+        raise UnreadableVectors(f"{sidecar.name} has {len(ids)} ids for {len(matrix)} vectors")
+    return matrix, ids
+
+
+def _npy(path: Path, source: str, row_offset: int = 0) -> Iterator[Item | Skipped]:
+    try:
+        matrix, ids = load_vectors(path)
+    except UnreadableVectors as exc:
+        yield Skipped(source, str(exc))
         return
-    ids_path = path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
-    ids: list[str] | None = None
-    if ids_path.exists():
-        try:
-            ids = [line.strip() for line in ids_path.read_text("utf-8").splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
-            yield Skipped(source, f"{ids_path.name} cannot be read as UTF-8 text ({exc.__class__.__name__})")
-            return
-        if len(ids) != len(matrix):
-            yield Skipped(source, f"{ids_path.name} has {len(ids)} ids for {len(matrix)} vectors")
-            return
     for row in range(len(matrix)):
-        yield vector_item(ids[row] if ids else f"{source}#{row}", source, matrix[row])
+        yield vector_item(ids[row] if ids else f"{source}#{row + row_offset}", source, matrix[row])
 
 
-def _open_parquet(path: Path, source: str):
+def open_parquet(path: Path, source: str):
     import pyarrow.parquet as pq
 
     try:
@@ -314,10 +334,10 @@ def _open_parquet(path: Path, source: str):
         return Skipped(source, f"not a readable Parquet file: {exc}")
 
 
-def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped]:
+def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> Iterator[Item | Skipped]:
     """Parquet rows as JSONL rows are read (a text, or a precomputed vector), or as table rows; a column the user
     named that is not there, or neither a text nor a vector column, skips the file with the columns it has."""
-    table = _open_parquet(path, source)
+    table = open_parquet(path, source)
     if isinstance(table, Skipped):
         yield table
         return
@@ -332,7 +352,7 @@ def _parquet(path: Path, source: str, fields: Fields) -> Iterator[Item | Skipped
             yield Skipped(source, f"no {missing} column (columns: {', '.join(columns)})")
             return
         wanted = [c for c in columns if c in named.values()]
-    row = 0
+    row = row_offset
     for batch in table.iter_batches(batch_size=4096, columns=wanted):
         for values in batch.to_pylist():
             yield json_row(values, source, f"{source}#{row}", fields)
@@ -352,11 +372,12 @@ class Keyed(os.PathLike):
 
 def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None, int]]:
     """Each file to read as (path, source, root, line_offset): a file named is its own source; a folder's
-    files, hidden ones left out, have their path relative to it as source and the folder as root; a `Keyed`
-    file has its key as source, and its line offset."""
+    files, hidden ones and ids files (`*.ids.txt`, read beside their .npy) left out, have their path relative to
+    it as source and the folder as root; a `Keyed` file has its key as source, and its line offset."""
     for raw in paths:
         if isinstance(raw, Keyed):
-            yield raw.path, raw.key, None, raw.line_offset
+            if not raw.key.endswith(IDS_SUFFIX):  # an upload's ids, read beside its array
+                yield raw.path, raw.key, None, raw.line_offset
             continue
         path = Path(raw)
         if not path.is_dir():

@@ -1,31 +1,44 @@
-"""A JSONL, CSV or TSV file cut into parts of whole rows, each under a byte budget: how a client sends a table
-larger than a server takes in one request. Each part keeps its rows' keys (`FILE#LINE`) through its line
-offset, which the server adds to the lines it reads (`read_file`)."""
+"""A JSONL, CSV, TSV, Parquet or .npy file cut into parts of whole rows, each under a byte budget: how a client
+sends a table larger than a server takes in one request. Each part keeps its rows' keys (`FILE#LINE`,
+`FILE#ROW`) through its line offset, which the server adds to the lines or rows it reads (`read_file`)."""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from embc.ingest.sources import DELIMITERS, MARKED, not_utf8
+import numpy as np
 
+from embc.ingest.sources import (DELIMITERS, MARKED, ROW_SUFFIXES, UnreadableVectors, load_vectors, not_utf8,
+                                 open_parquet)
+from embc.results import Skipped
+
+SPLITTABLE = ROW_SUFFIXES | {".npy", ".parquet"}
 CHUNK = 1 << 20
+NPY_HEADER = 256  # bytes of a .npy file before its array, at most (numpy pads it to a multiple of 64)
 
 
 @dataclass
 class TablePart:
-    """Rows of a table as a file of their own: a CSV or TSV part begins with the table's header. Its line
-    `n` is the table's line `n + line_offset`; `first_key` is its first row's key (`FILE#LINE`) without the
-    file: the line where that row ends."""
+    """Rows of a table as a file of their own: a CSV or TSV part begins with the table's header. Its line or
+    row `n` is the table's `n + line_offset`; `first_key` is its first row's key (`FILE#LINE`, `FILE#ROW`)
+    without the file: for a text table, the line where that row ends. A .npy part's ids, when the array has
+    them, are `ids`: its `NAME.ids.txt`, sent with it."""
 
     data: bytes
     line_offset: int
     first_key: int
     rows: int
+    ids: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.ids or b"")
 
 
 class UnsplittableTable(ValueError):
@@ -80,10 +93,19 @@ def _check_utf8(path: Path) -> None:
 
 
 def table_parts(path: Path, budget: int) -> Iterator[TablePart]:
-    """The rows of the JSONL, CSV or TSV file at `path` in parts of at most `budget` bytes each (a row larger
-    than that alone in its part), read as `read_file` reads them: UTF-8, lines ending at \\r, \\n or \\r\\n.
-    UnsplittableTable, before any part, when it is not UTF-8."""
+    """The rows of the JSONL, CSV, TSV, Parquet or .npy file at `path` in parts of at most `budget` bytes each (a
+    row larger than that alone in its part); UnsplittableTable, before any part, when the file cannot be read."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _vector_parts(path, budget)
+    if suffix == ".parquet":
+        return _parquet_parts(path, budget)
     _check_utf8(path)
+    return _text_parts(path, budget)
+
+
+def _text_parts(path: Path, budget: int) -> Iterator[TablePart]:
+    """A text table's rows, read as `read_file` reads them: UTF-8, lines ending at \\r, \\n or \\r\\n."""
     delimiter = DELIMITERS.get(path.suffix.lower())
     # newline="": line ends are kept as they are, as the server's reader sees them
     with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -104,3 +126,57 @@ def table_parts(path: Path, budget: int) -> Iterator[TablePart]:
             line += lines
         if part:
             yield _part(head, part, header_lines, first)
+
+
+def _vector_parts(path: Path, budget: int) -> Iterator[TablePart]:
+    """The vectors of a .npy file in parts, each with its ids if the array has them."""
+    try:
+        matrix, ids = load_vectors(path)
+    except UnreadableVectors as exc:
+        raise UnsplittableTable(str(exc)) from None
+    costs = np.full(len(matrix), matrix.dtype.itemsize * matrix.shape[1], dtype=np.int64)
+    if ids is not None:
+        costs += [len(i.encode()) + 1 for i in ids]
+    ends = np.cumsum(costs)  # bytes up to each row's end
+
+    def part(start: int, end: int) -> TablePart:
+        out = io.BytesIO()
+        np.save(out, np.ascontiguousarray(matrix[start:end]), allow_pickle=False)
+        listed = None if ids is None else "".join(f"{i}\n" for i in ids[start:end]).encode()
+        return TablePart(out.getvalue(), start, start, end - start, listed)
+
+    start = 0
+    while start < len(matrix):
+        before = int(ends[start - 1]) if start else 0
+        end = max(start + 1, int(np.searchsorted(ends, before + budget - NPY_HEADER, side="right")))
+        yield part(start, end)
+        start = end
+
+
+def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart]:
+    """The rows of a Parquet file in parts, each a Parquet file of its own."""
+    table = open_parquet(path, path.name)
+    if isinstance(table, Skipped):
+        raise UnsplittableTable(table.reason)
+    rows = max(1, table.metadata.num_rows)
+    # Parts of about half the budget at the file's own bytes a row; one that comes out larger is halved.
+    batch = max(1, budget * rows // (2 * max(1, path.stat().st_size)))
+    start = 0
+    for records in table.iter_batches(batch_size=batch):
+        yield from _fitting_parquet(records, start, budget)
+        start += records.num_rows
+
+
+def _fitting_parquet(records, start: int, budget: int) -> Iterator[TablePart]:
+    """`records` (a pyarrow RecordBatch, the file's rows from `start`) as Parquet parts of at most `budget`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_batches([records]), out)
+    if out.tell() <= budget or records.num_rows == 1:
+        yield TablePart(out.getvalue(), start, start, records.num_rows)
+        return
+    half = records.num_rows // 2
+    yield from _fitting_parquet(records.slice(0, half), start, budget)
+    yield from _fitting_parquet(records.slice(half), start + half, budget)

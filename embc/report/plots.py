@@ -20,8 +20,8 @@ NEAREST = 3  # real members beside each decoded centre
 STEPS = 8  # decoded images between two items
 
 
-def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None = None,
-                 per_cluster: int = 8, run: int | None = None) -> list[dict]:
+def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None, per_cluster: int,
+                 run: int) -> list[dict]:
     """For each cluster (or just one): id, name, size and the image paths of up to `per_cluster` members."""
     if cluster is not None:
         check_cluster(store, reports, collection, cluster, run)  # NotFound naming the clusters there are
@@ -36,11 +36,9 @@ def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: i
     return rows
 
 
-def centroid_rows(store: Store, reports: ReportStore, collection: str, decoder: Decoder,
-                  run: int | None = None) -> list[dict]:
-    """For each cluster: its decoded centre, then the image paths of the members nearest that centre."""
-    chosen = chosen_run(reports, collection, run)
-    ids, centres, _ = reports.centroids(chosen["run_id"])
+def centroid_rows(store: Store, reports: ReportStore, collection: str, decoder: Decoder, run: int) -> list[dict]:
+    """For each cluster of run `run`: its decoded centre, then the image paths of the members nearest it."""
+    ids, centres, _ = reports.centroids(run)
     drawn = dict(zip(ids.tolist(), decoder.decode(centres))) if len(ids) else {}
     clusters = [c for c in cluster_list(store, reports, collection, run) if c.id in drawn]
     nearest = clusters_members(store, reports, collection, [c.id for c in clusters], NEAREST, run)
@@ -77,6 +75,8 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
             raise EmbcError("interpolate needs the two items to go between (--from KEY --to KEY)")
         return figures.montage([interpolation(store, collection, decoder, between)], out,
                                f"{collection}: decoded along the line between two items")
+    # The run is looked up once: the latest may change while the figure is drawn, and its rows and heading must
+    # come from the same one.
     chosen = chosen_run(reports, collection, run)
     rid = chosen["run_id"]
     names = {c["id"]: c["name"] for c in reports.clusters(rid)}
@@ -102,9 +102,9 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
         return figures.silhouette_blades(values, names, reports.metrics(rid).get("silhouette"), out,
                                          f"{heading}: silhouette per cluster")
     if kind == "montage":
-        rows = montage_rows(store, reports, collection, cluster, per_cluster, run)
+        rows = montage_rows(store, reports, collection, cluster, per_cluster, rid)
         return figures.montage(rows, out, f"{collection}: run {rid}, {len(rows)} clusters")
     if kind == "centroids":
-        rows = centroid_rows(store, reports, collection, decoder, run)
+        rows = centroid_rows(store, reports, collection, decoder, rid)
         return figures.montage(rows, out, f"{collection}: run {rid}, decoded centres, nearest members")
     raise EmbcError(f"unknown figure '{kind}': choose from {', '.join(KINDS)}")

@@ -10,14 +10,14 @@ import re
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from starlette.datastructures import UploadFile
 
 from embc.errors import ParameterError
 from embc.ingest.images import IMAGE_SUFFIXES, UnreadableImage, load_rgb
-from embc.ingest.sources import Keyed
+from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_path
 from embc.results import Skipped
 
 _PART = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
@@ -91,7 +91,8 @@ class Named:
 
 
 def named(files: list[UploadFile]) -> Named:
-    """The uploads by the key each is read under (`upload_key`)."""
+    """The uploads by the key each is read under (`upload_key`); a .npy file's ids (`NAME.ids.txt`) only with
+    the array, in the same request."""
     out = Named()
     for at, upload in enumerate(files):
         key = upload_key(upload.filename)
@@ -103,6 +104,12 @@ def named(files: list[UploadFile]) -> Named:
             out.problems[at] = Skipped(key, "another upload of this request has the same name")
         else:
             out.uploads[key] = at, upload
+    beside = {ids_path(PurePosixPath(key)).as_posix() for key in out.uploads if key.lower().endswith(".npy")}
+    for key, (at, _) in list(out.uploads.items()):
+        if key.endswith(IDS_SUFFIX) and key not in beside:  # read only beside its array
+            out.problems[at] = Skipped(key, f"the ids of {key[: -len(IDS_SUFFIX)]}.npy, which this request does not "
+                                       "carry: send them together")
+            del out.uploads[key]
     return out
 
 
