@@ -41,7 +41,8 @@ def test_non_finite_zero_and_malformed_vectors_are_skipped_and_the_rest_stored(t
     (tmp_path / "w.npy").write_bytes((tmp_path / "v.npy").read_bytes())
     (tmp_path / "w.ids.txt").write_bytes(b"\xff\xfe not utf-8\n" * 6)
     result = run_embc("ingest", str(tmp_path / "v.npy"), str(tmp_path / "strings.parquet"),
-                      str(tmp_path / "nulls.parquet"), str(tmp_path / "w.npy"), "--json", home=tmp_path / "home")
+                      str(tmp_path / "nulls.parquet"), str(tmp_path / "w.npy"), str(tmp_path / "v.ids.txt"), "--json",
+                      home=tmp_path / "home")
     assert result.returncode == 0 and "Traceback" not in result.stderr
     summary = json.loads(result.stdout)
     reasons = {s["source"]: s["reason"] for s in summary["skipped_items"]}
@@ -51,6 +52,7 @@ def test_non_finite_zero_and_malformed_vectors_are_skipped_and_the_rest_stored(t
     assert reasons["n2"] == "the vector has non-finite values (NaN or infinity)"
     assert reasons["s1"] == "the vector is not a list of numbers"
     assert reasons["w.npy"] == "w.ids.txt cannot be read as UTF-8 text (UnicodeDecodeError)"
+    assert reasons["v.ids.txt"] == "the ids of v.npy: ingest v.npy, and they are read with it"  # not a text
     recluster = run_embc("recluster", "--k", "2", "--projection", "none", "--json", home=tmp_path / "home")
     assert recluster.returncode == 0 and json.loads(recluster.stdout)["points"] == 4
 

@@ -74,9 +74,13 @@ def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterato
 def read_file(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Iterator[Item | Skipped]:
     """Items from one file; `source` is its path relative to the folder the user named. A JSONL, CSV or TSV
     row is keyed by its line (`source#LINE`), a Parquet row or a vector without an id by its number from 0
-    (`source#ROW`), plus `line_offset` when the file is a part of a larger one."""
+    (`source#ROW`), plus `line_offset` when the file is a part of a larger one. An ids file (`NAME.ids.txt`) is
+    read only with its array."""
     suffix = path.suffix.lower()
-    if suffix in TEXT_SUFFIXES:
+    if path.name.endswith(IDS_SUFFIX):
+        array = path.name[: -len(IDS_SUFFIX)] + ".npy"
+        yield Skipped(source, f"the ids of {array}: ingest {array}, and they are read with it")
+    elif suffix in TEXT_SUFFIXES:
         yield from _text_file(path, source)
     elif suffix == ".jsonl":
         yield from _jsonl(path, source, fields, line_offset)
