@@ -484,14 +484,19 @@ def ids_key(key: str) -> str:
 def _parts(file: Path, key: str, max_body: int, files: int) -> Iterable[Part | Skipped]:
     """The table at `file` (sent as `files` files: a .npy with its ids as two) in parts that each fit a request;
     a row too large for one alone is skipped."""
+    from embc.ingest.sources import DamagedRows
     from embc.ingest.table_parts import UnsplittableTable, table_parts
 
     most, batch_bytes = _room(max_body)
     overhead = files * (len(key.encode()) + PART_BYTES)  # of the files' parts of the form, as `_batches` counts it
     try:
         for rows in table_parts(file, batch_bytes - overhead):
-            too_large = rows.size + overhead > most
-            yield Skipped(f"{key}#{rows.first_key}", _too_large(max_body)) if too_large else Part(key, rows)
+            if isinstance(rows, DamagedRows):
+                yield rows.skipped(key)
+            elif rows.size + overhead > most:
+                yield Skipped(f"{key}#{rows.first_key}", _too_large(max_body))
+            else:
+                yield Part(key, rows)
     except UnsplittableTable as exc:
         yield Skipped(key, f"{_too_large(max_body)}, and cannot be sent in parts: {exc}")
 

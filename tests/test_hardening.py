@@ -57,6 +57,27 @@ def test_non_finite_zero_and_malformed_vectors_are_skipped_and_the_rest_stored(t
     assert recluster.returncode == 0 and json.loads(recluster.stdout)["points"] == 4
 
 
+def test_the_rows_of_a_damaged_parquet_page_are_skipped_and_the_rest_goes_in(tmp_path):
+    """A damaged page failed the whole ingest ("embc: error: OSError: ..."), the other files' items with it."""
+    pq.write_table(pa.table({"vector": [[float(i % 7 + 1), 1.0] for i in range(6000)]}), tmp_path / "dam.parquet",
+                   row_group_size=1000, compression="zstd")
+    column = pq.ParquetFile(tmp_path / "dam.parquet").metadata.row_group(2).column(0)
+    data = bytearray((tmp_path / "dam.parquet").read_bytes())
+    middle = column.data_page_offset + column.total_compressed_size // 2
+    data[middle:middle + 16] = b"\xff" * 16  # in the page of rows 2000-2999
+    (tmp_path / "dam.parquet").write_bytes(data)
+    np.save(tmp_path / "v.npy", _unit(5, dim=2))
+    result = run_embc("ingest", str(tmp_path / "dam.parquet"), str(tmp_path / "v.npy"), "--json",
+                      home=tmp_path / "home")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 5000 + 5  # the other row groups, and the other file
+    [skipped] = summary["skipped_items"]
+    assert skipped["source"] == "dam.parquet#2000"
+    assert skipped["reason"].startswith("rows 2000-2999 cannot be read (a damaged page): ")
+    assert "\n" not in skipped["reason"]
+
+
 def test_a_vector_another_client_stored_non_finite_is_left_out_of_a_recluster_and_counted(tmp_path):
     from embc.store.embedded import EmbeddedStore
 

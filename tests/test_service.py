@@ -479,6 +479,7 @@ def test_vectors_and_parquet_larger_than_a_request_go_in_parts_and_an_arrays_ids
 
     from embc.ingest.items import Item
     from embc.ingest.sources import Fields, read_file
+    from embc.results import Skipped
 
     rng = np.random.default_rng(0)
     tables = tmp_path / "tables"
@@ -491,18 +492,28 @@ def test_vectors_and_parquet_larger_than_a_request_go_in_parts_and_an_arrays_ids
     rows = [list(rng.normal(size=64)) for _ in range(600)]  # 300 KB of random float64: no compression fits it
     rows[150] = list(rng.normal(size=30_000))  # no request can hold this row
     pq.write_table(pa.table({"vector": rows}), tables / "big.parquet")
+    pq.write_table(pa.table({"vector": rows[:150] + rows[151:]}), tables / "damaged.parquet", row_group_size=100)
+    data = bytearray((tables / "damaged.parquet").read_bytes())
+    header = pq.ParquetFile(tables / "damaged.parquet").metadata.row_group(4).column(0).data_page_offset
+    data[header:header + 8] = b"\xff" * 8  # rows 400-499 cannot be read
+    (tables / "damaged.parquet").write_bytes(data)
+    [damaged] = [e for e in read_file(tables / "damaged.parquet", "damaged.parquet", Fields())
+                 if isinstance(e, Skipped)]
     reason = f"too large for the server: a request body may hold {MAX_BODY:,} bytes (embc serve --max-body)"
     with embc.Client(str(server.base_url), api_key=KEY) as remote:
         result = remote.ingest("arrays", tables)
-        assert [(s.source, s.reason) for s in result.skipped] == [("big.parquet#150", reason)]
+        assert [(s.source, s.reason) for s in result.skipped] == [
+            ("big.parquet#150", reason), ("damaged.parquet#400", damaged.reason)]  # as a local ingest reports it
+        assert damaged.reason.startswith("rows 400-499 cannot be read (a damaged page): ")
         remote.recluster("arrays", "kmeans", k=2)  # an export follows a clustering
         out = io.BytesIO()
         remote.export("arrays", out, format="jsonl", vectors=True)
     stored = {row["item"]: row for row in map(json.loads, out.getvalue().splitlines())}
-    local = [i for name in ("sub/named.npy", "bare.npy", "small.npy", "big.parquet")
+    local = [i for name in ("sub/named.npy", "bare.npy", "small.npy", "big.parquet", "damaged.parquet")
              for i in read_file(tables / name, name, Fields()) if isinstance(i, Item) and i.key != "big.parquet#150"]
-    assert result.added == len(local) == len(stored) == 900 + 1000 + 3 + 599
-    assert {"v0", "v899", "bare.npy#999", "s2", "big.parquet#599"} <= stored.keys() == {i.key for i in local}
+    assert result.added == len(local) == len(stored) == 900 + 1000 + 3 + 599 + 499
+    assert {"v0", "v899", "bare.npy#999", "s2", "big.parquet#599", "damaged.parquet#399", "damaged.parquet#500"} <= (
+        stored.keys()) == {i.key for i in local}
     for item in local:
         unit = item.vector / np.linalg.norm(item.vector)
         assert np.allclose(stored[item.key]["vector"], unit, atol=1e-6), item.key

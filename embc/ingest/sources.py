@@ -335,7 +335,7 @@ def open_parquet(path: Path, source: str):
     try:
         return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
-        return Skipped(source, f"not a readable Parquet file: {exc}")
+        return Skipped(source, f"not a readable Parquet file: {' '.join(str(exc).split())}")
 
 
 def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> Iterator[Item | Skipped]:
@@ -357,10 +357,45 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
             return
         wanted = [c for c in columns if c in named.values()]
     row = row_offset
-    for batch in table.iter_batches(batch_size=4096, columns=wanted):
+    for batch in parquet_batches(table, 4096, wanted, row_offset):
+        if isinstance(batch, DamagedRows):
+            yield batch.skipped(source)
+            row += batch.rows
+            continue
         for values in batch.to_pylist():
             yield json_row(values, source, f"{source}#{row}", fields)
             row += 1
+
+
+@dataclass
+class DamagedRows:
+    """Rows of a Parquet file that a damaged page keeps from being read: `rows` of them from row `first`."""
+
+    first: int
+    rows: int
+    reason: str
+
+    def skipped(self, source: str) -> Skipped:
+        """The skip of these rows of the file read as `source`, keyed by the first of them."""
+        return Skipped(f"{source}#{self.first}", f"rows {self.first}-{self.first + self.rows - 1} cannot be read "
+                       f"(a damaged page): {self.reason}")
+
+
+def parquet_batches(table, size: int, columns: list[str] | None = None, first: int = 0) -> Iterator:
+    """The rows of an open Parquet file (`open_parquet`) as record batches of up to `size` rows, numbered from
+    `first`; where a damaged page stops a row group, the rest of that group as DamagedRows, and the next group."""
+    from pyarrow import ArrowException
+
+    row = first
+    for group in range(table.num_row_groups):
+        end = row + table.metadata.row_group(group).num_rows
+        try:
+            for batch in table.iter_batches(batch_size=size, row_groups=[group], columns=columns):
+                yield batch
+                row += batch.num_rows
+        except (OSError, ValueError, ArrowException) as exc:  # pyarrow raises several types for a damaged page
+            yield DamagedRows(row, end - row, " ".join(str(exc).split()))  # its messages run over several lines
+        row = end
 
 
 class Keyed(os.PathLike):

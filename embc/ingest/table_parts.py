@@ -14,8 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from embc.ingest.sources import (DELIMITERS, MARKED, ROW_SUFFIXES, UnreadableVectors, load_vectors, not_utf8,
-                                 open_parquet)
+from embc.ingest.sources import (DELIMITERS, MARKED, ROW_SUFFIXES, DamagedRows, UnreadableVectors,
+                                 load_vectors, not_utf8, open_parquet, parquet_batches)
 from embc.results import Skipped
 
 SPLITTABLE = ROW_SUFFIXES | {".npy", ".parquet"}
@@ -92,9 +92,10 @@ def _check_utf8(path: Path) -> None:
             offset += len(chunk)
 
 
-def table_parts(path: Path, budget: int) -> Iterator[TablePart]:
+def table_parts(path: Path, budget: int) -> Iterator[TablePart | DamagedRows]:
     """The rows of the JSONL, CSV, TSV, Parquet or .npy file at `path` in parts of at most `budget` bytes each (a
-    row larger than that alone in its part); UnsplittableTable, before any part, when the file cannot be read."""
+    row larger than that alone in its part), and the rows of a Parquet file that a damaged page keeps from being
+    read; UnsplittableTable, before any part, when the file cannot be read."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _vector_parts(path, budget)
@@ -153,8 +154,9 @@ def _vector_parts(path: Path, budget: int) -> Iterator[TablePart]:
         start = end
 
 
-def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart]:
-    """The rows of a Parquet file in parts, each a Parquet file of its own."""
+def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart | DamagedRows]:
+    """The rows of a Parquet file in parts, each a Parquet file of its own, and those a damaged page keeps from
+    being read."""
     table = open_parquet(path, path.name)
     if isinstance(table, Skipped):
         raise UnsplittableTable(table.reason)
@@ -162,7 +164,11 @@ def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart]:
     # Parts of about half the budget at the file's own bytes a row; one that comes out larger is halved.
     batch = max(1, budget * rows // (2 * max(1, path.stat().st_size)))
     start = 0
-    for records in table.iter_batches(batch_size=batch):
+    for records in parquet_batches(table, batch):
+        if isinstance(records, DamagedRows):
+            yield records
+            start += records.rows
+            continue
         yield from _fitting_parquet(records, start, budget)
         start += records.num_rows
 
