@@ -394,7 +394,8 @@ def parquet_batches(table, size: int, columns: list[str] | None = None, first: i
                 yield batch
                 row += batch.num_rows
         except (OSError, ValueError, ArrowException) as exc:  # pyarrow raises several types for a damaged page
-            yield DamagedRows(row, end - row, " ".join(str(exc).split()))  # its messages run over several lines
+            if end > row:
+                yield DamagedRows(row, end - row, " ".join(str(exc).split()))  # its messages run over several lines
         row = end
 
 

@@ -22,7 +22,8 @@ STEPS = 8  # decoded images between two items
 
 def montage_rows(store: Store, reports: ReportStore, collection: str, cluster: int | None, per_cluster: int,
                  run: int) -> list[dict]:
-    """For each cluster (or just one): id, name, size and the image paths of up to `per_cluster` members."""
+    """For each cluster of run `run` (or just one): id, name, size and the image paths of up to `per_cluster`
+    members."""
     if cluster is not None:
         check_cluster(store, reports, collection, cluster, run)  # NotFound naming the clusters there are
     clusters = [c for c in cluster_list(store, reports, collection, run) if cluster is None or c.id == cluster]
