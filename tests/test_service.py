@@ -519,7 +519,7 @@ def test_vectors_and_parquet_larger_than_a_request_go_in_parts_and_an_arrays_ids
         assert np.allclose(stored[item.key]["vector"], unit, atol=1e-6), item.key
     alone = server.post("/v1/collections/arrays/items", files=[("files", ("w.ids.txt", b"w0\n"))]).json()
     assert alone["skipped_items"] == [{"source": "w.ids.txt", "reason": (
-        "the ids of w.npy, which this request does not carry: send them together")}]
+        "the ids of w.npy: ingest w.npy, and they are read with it")}]  # as `embc ingest w.ids.txt` says
     assert server.delete("/v1/collections/arrays").status_code == 204
 
 

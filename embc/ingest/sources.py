@@ -78,8 +78,7 @@ def read_file(path: Path, source: str, fields: Fields, line_offset: int = 0) -> 
     read only with its array."""
     suffix = path.suffix.lower()
     if path.name.endswith(IDS_SUFFIX):
-        array = path.name[: -len(IDS_SUFFIX)] + ".npy"
-        yield Skipped(source, f"the ids of {array}: ingest {array}, and they are read with it")
+        yield Skipped(source, ids_alone(source))
     elif suffix in TEXT_SUFFIXES:
         yield from _text_file(path, source)
     elif suffix == ".jsonl":
@@ -296,6 +295,12 @@ P = TypeVar("P", bound=PurePath)
 def ids_path(path: P) -> P:
     """Where the ids of the vectors in the .npy file at `path` are (its sidecar: one id per line)."""
     return path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
+
+
+def ids_alone(key: str) -> str:
+    """Why the ids file `key` (`NAME.ids.txt`) is not read on its own."""
+    array = key[: -len(IDS_SUFFIX)] + ".npy"
+    return f"the ids of {array}: ingest {array}, and they are read with it"
 
 
 def load_vectors(path: Path) -> tuple[np.ndarray, list[str] | None]:

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 
 from embc.errors import ParameterError
 from embc.ingest.images import IMAGE_SUFFIXES, UnreadableImage, load_rgb
-from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_path
+from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_alone, ids_path
 from embc.results import Skipped
 
 _PART = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
@@ -106,9 +106,8 @@ def named(files: list[UploadFile]) -> Named:
             out.uploads[key] = at, upload
     beside = {ids_path(PurePosixPath(key)).as_posix() for key in out.uploads if key.lower().endswith(".npy")}
     for key, (at, _) in list(out.uploads.items()):
-        if key.endswith(IDS_SUFFIX) and key not in beside:  # read only beside its array
-            out.problems[at] = Skipped(key, f"the ids of {key[: -len(IDS_SUFFIX)]}.npy, which this request does not "
-                                       "carry: send them together")
+        if key.endswith(IDS_SUFFIX) and key not in beside:  # read only beside its array, as a local ingest reads it
+            out.problems[at] = Skipped(key, ids_alone(key))
             del out.uploads[key]
     return out
 
