@@ -139,6 +139,8 @@ class Client:
 
     def _uploads(self, collection: str, paths: Sequence[os.PathLike], form: dict) -> Iterable[tuple[IngestResult, int]]:
         """Each request's result, with the number of inputs it took (as `embc ingest` counts them)."""
+        from embc.ingest.sources import ids_key
+
         refused: set[str] = set()  # tables the server skipped whole (no text column): so would it every part
         for batch in _batches(paths, self._server_max_body()):
             if isinstance(batch, list):
@@ -466,19 +468,10 @@ def _batches(paths: Sequence[str | os.PathLike], max_body: int) -> Iterable[list
 def _with_ids(file: Path, key: str) -> list[tuple[Path, str]]:
     """The file to upload, and with a .npy file its ids (`NAME.ids.txt`) if it has them: the server reads them
     only beside the array, from the same request."""
-    from embc.ingest.sources import ids_path
+    from embc.ingest.sources import ids_key, ids_path
 
     ids = ids_path(file) if file.suffix.lower() == ".npy" else None
     return [(file, key)] + ([(ids, ids_key(key))] if ids is not None and ids.is_file() else [])
-
-
-def ids_key(key: str) -> str:
-    """The upload key of the ids of the .npy file uploaded as `key`."""
-    from pathlib import PurePosixPath
-
-    from embc.ingest.sources import ids_path
-
-    return ids_path(PurePosixPath(key)).as_posix()
 
 
 def _parts(file: Path, key: str, max_body: int, files: int) -> Iterable[Part | Skipped]:

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Iterator, TypeVar
 
 import numpy as np
@@ -295,6 +295,11 @@ P = TypeVar("P", bound=PurePath)
 def ids_path(path: P) -> P:
     """Where the ids of the vectors in the .npy file at `path` are (its sidecar: one id per line)."""
     return path.with_name(path.name[: -len(".npy")] + IDS_SUFFIX)
+
+
+def ids_key(key: str) -> str:
+    """The key (a relative path with /) of the ids of the .npy file keyed `key`, as `ids_path` places them."""
+    return ids_path(PurePosixPath(key)).as_posix()
 
 
 def ids_alone(key: str) -> str:

@@ -10,14 +10,14 @@ import re
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable
 
 from starlette.datastructures import UploadFile
 
 from embc.errors import ParameterError
 from embc.ingest.images import IMAGE_SUFFIXES, UnreadableImage, load_rgb
-from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_alone, ids_path
+from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_alone, ids_key
 from embc.results import Skipped
 
 _PART = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
@@ -104,7 +104,7 @@ def named(files: list[UploadFile]) -> Named:
             out.problems[at] = Skipped(key, "another upload of this request has the same name")
         else:
             out.uploads[key] = at, upload
-    beside = {ids_path(PurePosixPath(key)).as_posix() for key in out.uploads if key.lower().endswith(".npy")}
+    beside = {ids_key(key) for key in out.uploads if key.lower().endswith(".npy")}
     for key, (at, _) in list(out.uploads.items()):
         if key.endswith(IDS_SUFFIX) and key not in beside:  # read only beside its array, as a local ingest reads it
             out.problems[at] = Skipped(key, ids_alone(key))
