@@ -154,11 +154,13 @@ def test_a_table_cut_into_parts_reads_back_as_the_whole_file_row_for_row_and_key
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=st.integers(1, 60), dims=st.integers(1, 12), budget=st.integers(1, 3_000),
-       dtype=st.sampled_from(["float32", "float64", "int16"]), ids=st.booleans(), parquet=st.booleans())
-def test_vectors_cut_into_parts_read_back_as_the_whole_file(rows, dims, budget, dtype, ids, parquet):
-    """A .npy file (with or without its ids) or a Parquet file cut into parts by `table_parts` reads back, each
-    part with its line offset and its ids beside it, as the same items under the same keys as the whole file."""
+@given(rows=st.integers(1, 60), dims=st.integers(1, 12), budget=st.integers(1, 3_000) | st.integers(3_000, 40_000),
+       dtype=st.sampled_from(["float32", "float64", "int16"]), ids=st.booleans(), parquet=st.booleans(),
+       group=st.integers(1, 60))
+def test_vectors_cut_into_parts_read_back_as_the_whole_file(rows, dims, budget, dtype, ids, parquet, group):
+    """A .npy file (with or without its ids) or a Parquet file (in row groups of `group` rows) cut into parts by
+    `table_parts` reads back, each part with its line offset and its ids beside it, as the same items under the
+    same keys as the whole file; a Parquet file of half the budget goes in one part, whatever its row groups."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -170,13 +172,16 @@ def test_vectors_cut_into_parts_read_back_as_the_whole_file(rows, dims, budget, 
     suffix = ".parquet" if parquet else ".npy"
     whole = folder / f"whole{suffix}"
     if parquet:
-        pq.write_table(pa.table({"vector": matrix.tolist()}), whole)
+        pq.write_table(pa.table({"vector": matrix.tolist()}), whole, row_group_size=group)
     else:
         np.save(whole, matrix)
         if ids:
             ids_path(whole).write_text("".join(f"id {n} é\n" for n in range(rows)))
     read = []
-    for n, part in enumerate(table_parts(whole, budget)):
+    parts = list(table_parts(whole, budget))
+    if parquet and 2 * whole.stat().st_size <= budget:
+        assert len(parts) == 1
+    for n, part in enumerate(parts):
         assert part.rows == 1 or part.size <= budget
         (folder / f"part{n}{suffix}").write_bytes(part.data)
         if part.ids is not None:

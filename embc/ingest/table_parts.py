@@ -156,33 +156,41 @@ def _vector_parts(path: Path, budget: int) -> Iterator[TablePart]:
 
 def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart | DamagedRows]:
     """The rows of a Parquet file in parts, each a Parquet file of its own, and those a damaged page keeps from
-    being read."""
+    being read. Small row groups are gathered into one part, up to the budget."""
     table = open_parquet(path, path.name)
     if isinstance(table, Skipped):
         raise UnsplittableTable(table.reason)
     rows = max(1, table.metadata.num_rows)
     # Parts of about half the budget at the file's own bytes a row; one that comes out larger is halved.
     batch = max(1, budget * rows // (2 * max(1, path.stat().st_size)))
-    start = 0
+    gathered: list = []  # record batches read and not yet sent: `held` rows, the file's rows from `start`
+    start = held = 0
     for records in parquet_batches(table, batch):
+        if isinstance(records, DamagedRows) or held + records.num_rows > batch:
+            yield from _fitting_parquet(gathered, start, budget)
+            start, held, gathered = start + held, 0, []
         if isinstance(records, DamagedRows):
             yield records
             start += records.rows
-            continue
-        yield from _fitting_parquet(records, start, budget)
-        start += records.num_rows
+        else:
+            gathered.append(records)
+            held += records.num_rows
+    yield from _fitting_parquet(gathered, start, budget)
 
 
-def _fitting_parquet(records, start: int, budget: int) -> Iterator[TablePart]:
-    """`records` (a pyarrow RecordBatch, the file's rows from `start`) as Parquet parts of at most `budget`."""
+def _fitting_parquet(batches: list, start: int, budget: int) -> Iterator[TablePart]:
+    """`batches` (pyarrow RecordBatches, the file's rows from `start`) as Parquet parts of at most `budget`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if not batches:
+        return
+    records = pa.Table.from_batches(batches)
     out = io.BytesIO()
-    pq.write_table(pa.Table.from_batches([records]), out)
+    pq.write_table(records, out)
     if out.tell() <= budget or records.num_rows == 1:
         yield TablePart(out.getvalue(), start, start, records.num_rows)
         return
     half = records.num_rows // 2
-    yield from _fitting_parquet(records.slice(0, half), start, budget)
-    yield from _fitting_parquet(records.slice(half), start + half, budget)
+    yield from _fitting_parquet(records.slice(0, half).to_batches(), start, budget)
+    yield from _fitting_parquet(records.slice(half).to_batches(), start + half, budget)
