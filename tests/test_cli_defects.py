@@ -163,6 +163,13 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
     assert (nothing.exit_code, nothing.stderr.splitlines()[-1]) == (0, (
         "note: hdbscan found no clusters in 1600 points (100% noise): try a smaller --min-size, or --algorithm "
         "kmeans with --k"))
+    # A k given after a density run, with no algorithm: the last run's algorithm is kept, and the refusal says so.
+    kept = cli(home, "recluster", "-c", "wordnet", "--k", "5")
+    assert (kept.exit_code, kept.stderr) == (1, (
+        "embc: error: hdbscan does not take k: it takes min_size, reduce, sample_cap (hdbscan is the last run's "
+        "algorithm, kept when none is given; kmeans or agglomerative take k)\n"))
+    named = cli(home, "recluster", "-c", "wordnet", "--algorithm", "dbscan", "--k", "5")
+    assert named.stderr == "embc: error: dbscan does not take k: it takes eps, min_size, reduce, sample_cap\n"
 
 
 @pytest.mark.parametrize("args, choices", [

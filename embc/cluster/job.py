@@ -107,8 +107,9 @@ def choose(last: dict | None, algorithm: str | None = None, params: dict | None 
     the others `last`'s when the algorithm is its, else the defaults (kmeans when none is given or was run).
     ParameterError for a parameter the algorithm does not take, or one out of bounds."""
     same_algorithm = last is not None and algorithm in (None, last["algorithm"])
+    reused = last is not None and algorithm is None
     algorithm = algorithm or (last["algorithm"] if last else "kmeans")
-    return algorithm, resolve(algorithm, params or {}, last["params"] if same_algorithm else None)
+    return algorithm, resolve(algorithm, params or {}, last["params"] if same_algorithm else None, reused)
 
 
 def _algorithm_params(run: dict | None) -> dict | None:

@@ -100,14 +100,18 @@ def check_projection(projection: str) -> str:
     return _choice("projection", projection, PROJECTIONS)
 
 
-def resolve(algorithm: str, given: dict, previous: dict | None = None) -> dict:
+def resolve(algorithm: str, given: dict, previous: dict | None = None, reused: bool = False) -> dict:
     """The parameters a run uses: those given, else the previous run's (same algorithm), else the defaults.
-    Raises ParameterError for an unknown algorithm or parameter, or a value outside its constraint."""
+    Raises ParameterError for an unknown algorithm or parameter, or a value outside its constraint; `reused`:
+    the algorithm is the last run's, kept because none was given, which the refusal says."""
     check_algorithm(algorithm)
     unknown = sorted(key for key, value in given.items() if value is not None and key not in DEFAULTS[algorithm])
     if unknown:
+        takers = [a for a in ALGORITHMS if all(key in DEFAULTS[a] for key in unknown)]
+        hint = (f" ({algorithm} is the last run's algorithm, kept when none is given; {' or '.join(takers)} "
+                f"take{'s' if len(takers) == 1 else ''} {', '.join(unknown)})" if reused and takers else "")
         raise ParameterError(f"{algorithm} does not take {', '.join(unknown)}: it takes "
-                             f"{', '.join(DEFAULTS[algorithm])}")
+                             f"{', '.join(DEFAULTS[algorithm])}{hint}")
     for key, value in given.items():
         problem = value is not None and CONSTRAINTS[key](value)
         if problem:
