@@ -55,15 +55,19 @@ def check_vectors(fmt: str, vectors: bool) -> None:
 def batches(store: "Store", reports: "ReportStore", collection: str, run: int | None = None,
             vectors: bool = False) -> Iterator["pa.Table"]:
     """The export's rows, one Arrow table per page of the store; with `vectors`, each point's stored vector
-    too. With `run` (an earlier run than the latest), clusters and positions are that run's."""
+    too. With `run` (an earlier run than the latest), clusters and positions are that run's; before the first
+    run, every point without them."""
     import pyarrow as pa
 
     from embc.queries import chosen_run, is_latest
 
-    chosen = chosen_run(reports, collection, run)
-    latest = is_latest(reports, collection, run, chosen)
-    names = {c["id"]: c["name"] for c in reports.clusters(chosen["run_id"])}
-    coords = reports.columns("coords", chosen["run_id"])
+    if run is None and reports.run(collection) is None:
+        names, coords, latest = {}, {"point_id": [], "cluster": [], "x": [], "y": []}, True
+    else:
+        chosen = chosen_run(reports, collection, run)
+        latest = is_latest(reports, collection, run, chosen)
+        names = {c["id"]: c["name"] for c in reports.clusters(chosen["run_id"])}
+        coords = reports.columns("coords", chosen["run_id"])
     position = {pid: n for n, pid in enumerate(coords["point_id"])}
     schema = _schema(vectors)
     for page in store.pages(collection, with_vectors=vectors, keys=_PAYLOAD):

@@ -244,6 +244,11 @@ def test_pil_images_and_vectors_go_in_as_records(tmp_path):
     assert ws.ingest("vecs", unnamed[:1]).added == 1 and ws.ingest("vecs", unnamed).added == 1
     assert ws.collection("vecs").points == 5
     assert [h.item for h in ws.similar("vecs", vector=[1.0, 0.1, 0.0], limit=2)] == ["a", "c"]
+    # Before any run an export has every point, with its vector and no cluster or position.
+    table = ws.export("vecs", vectors=True)
+    assert table.num_rows == 5 and {"a", "b", "c"} <= set(table["item"].to_pylist())
+    assert set(table["cluster"].to_pylist()) == set(table["x"].to_pylist()) == {None}
+    assert [1.0, 0.0, 0.0] in table["vector"].to_pylist()  # "a", as stored
 
 
 def test_delete_items_and_a_whole_collection(tmp_path):

@@ -222,6 +222,11 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     rows = [{"id": f"r{i}", "label": "big" if i % 2 else "small", "size": float(i), "colour": "red"} for i in range(6)]
     table = server.post("/v1/collections/rows/items", json={"records": rows, "model": "raw"}).json()
     assert (table["added"], server.get("/v1/collections/rows").json()["model"]) == (6, "raw")
+    # Not clustered yet: an export has every row, with no cluster or position; a run named is not there.
+    exported = [json.loads(line) for line in server.get("/v1/collections/rows/export").text.splitlines()]
+    assert sorted(e["item"] for e in exported) == [f"r{i}" for i in range(6)]
+    assert {(e["cluster"], e["cluster_name"], e["x"], e["y"]) for e in exported} == {(None, None, None, None)}
+    assert server.get("/v1/collections/rows/export", params={"run": 1}).status_code == 404
     assert server.delete("/v1/collections/rows").status_code == 204
     accepted = server.post("/v1/collections/wordnet/recluster", json={"k": 7, "projection": "none"})
     assert accepted.status_code == 202

@@ -326,7 +326,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """Every point with its cluster, cluster name, label and 2-D position; with `vectors`, its stored vector
         (jsonl and parquet)."""
         check_vectors(format, vectors)  # errors before the body starts: a 422, a 404
-        workspace.clusters(collection, run)
+        if run is not None:
+            workspace.clusters(collection, run)
         rows = workspace.collection(collection).points  # as the export begins: ingests may add more meanwhile
         body = streamed(lambda sink: workspace.export(collection, sink, format, run, vectors))
         return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
