@@ -464,9 +464,9 @@ class Workspace:
     def export(self, collection: str, target: str | os.PathLike | BinaryIO | None = None,
                format: str | None = None, run: int | None = None, vectors: bool = False) -> "int | pa.Table":
         """Every point with its cluster, the cluster's name, its label and its 2-D position (none of them before
-        the first run), and with `vectors` its stored vector (Parquet, JSON lines and Arrow only). To a file (format from its extension: .parquet,
-        .csv, .tsv, .jsonl, or `format`) or a binary stream, written a page at a time, returning the number of
-        rows; with no `target`, as an Arrow table."""
+        the first run), and with `vectors` its stored vector (Parquet, JSON lines and Arrow only). To a file
+        (format from its extension: .parquet, .csv, .tsv, .jsonl, or `format`) or a binary stream, written a page
+        at a time, returning the number of rows; with no `target`, as an Arrow table."""
         from embc.export import export, export_table, format_for
 
         self._info(collection)
