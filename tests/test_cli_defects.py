@@ -168,6 +168,7 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
     assert (kept.exit_code, kept.stderr) == (1, (
         "embc: error: hdbscan does not take k: it takes min_size, reduce, sample_cap (hdbscan is the last run's "
         "algorithm, kept when none is given; kmeans or agglomerative take k)\n"))
+    assert cli(home, "recluster", "-c", "wordnet", "--k", "auto").stderr.endswith("; kmeans takes k)\n")
     named = cli(home, "recluster", "-c", "wordnet", "--algorithm", "dbscan", "--k", "5")
     assert named.stderr == "embc: error: dbscan does not take k: it takes eps, min_size, reduce, sample_cap\n"
 

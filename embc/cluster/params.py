@@ -107,7 +107,8 @@ def resolve(algorithm: str, given: dict, previous: dict | None = None, reused: b
     check_algorithm(algorithm)
     unknown = sorted(key for key, value in given.items() if value is not None and key not in DEFAULTS[algorithm])
     if unknown:
-        takers = [a for a in ALGORITHMS if all(key in DEFAULTS[a] for key in unknown)]
+        takers = [a for a in ALGORITHMS if all(key in DEFAULTS[a] for key in unknown)
+                  and (a == "kmeans" or k_range(given.get("k")) is None)]  # a choice of k is for kmeans alone
         hint = (f" ({algorithm} is the last run's algorithm, kept when none is given; {' or '.join(takers)} "
                 f"take{'s' if len(takers) == 1 else ''} {', '.join(unknown)})" if reused and takers else "")
         raise ParameterError(f"{algorithm} does not take {', '.join(unknown)}: it takes "
