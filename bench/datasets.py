@@ -22,8 +22,8 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   Component left out). Made after the defaults were chosen, to check them on a source they were not tuned on.
 - emoji-images-8: the same emoji, drawn 72x72 on white from Debian `fonts-noto-color-emoji` (SIL OFL 1.1).
 
-The Debian packages: `apt-get install -y wordnet-base fortunes dataset-fashion-mnist tuxpaint-stamps-default
-unicode-data fonts-noto-color-emoji`.
+The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
+dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji`.
 """
 
 from __future__ import annotations
