@@ -157,6 +157,8 @@ def _vector_parts(path: Path, budget: int) -> Iterator[TablePart]:
 def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart | DamagedRows]:
     """The rows of a Parquet file in parts, each a Parquet file of its own, and those a damaged page keeps from
     being read. Small row groups are gathered into one part, up to the budget."""
+    import pyarrow as pa
+
     table = open_parquet(path, path.name)
     if isinstance(table, Skipped):
         raise UnsplittableTable(table.reason)
@@ -166,8 +168,8 @@ def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart | DamagedRows]
     gathered: list = []  # record batches read and not yet sent: `held` rows, the file's rows from `start`
     start = held = 0
     for records in parquet_batches(table, batch):
-        if isinstance(records, DamagedRows) or held + records.num_rows > batch:
-            yield from _fitting_parquet(gathered, start, budget)
+        if gathered and (isinstance(records, DamagedRows) or held + records.num_rows > batch):
+            yield from _fitting_parquet(pa.Table.from_batches(gathered), start, budget)
             start, held, gathered = start + held, 0, []
         if isinstance(records, DamagedRows):
             yield records
@@ -175,22 +177,19 @@ def _parquet_parts(path: Path, budget: int) -> Iterator[TablePart | DamagedRows]
         else:
             gathered.append(records)
             held += records.num_rows
-    yield from _fitting_parquet(gathered, start, budget)
+    if gathered:
+        yield from _fitting_parquet(pa.Table.from_batches(gathered), start, budget)
 
 
-def _fitting_parquet(batches: list, start: int, budget: int) -> Iterator[TablePart]:
-    """`batches` (pyarrow RecordBatches, the file's rows from `start`) as Parquet parts of at most `budget`."""
-    import pyarrow as pa
+def _fitting_parquet(records, start: int, budget: int) -> Iterator[TablePart]:
+    """`records` (a pyarrow Table, the file's rows from `start`) as Parquet parts of at most `budget`."""
     import pyarrow.parquet as pq
 
-    if not batches:
-        return
-    records = pa.Table.from_batches(batches)
     out = io.BytesIO()
     pq.write_table(records, out)
     if out.tell() <= budget or records.num_rows == 1:
         yield TablePart(out.getvalue(), start, start, records.num_rows)
         return
     half = records.num_rows // 2
-    yield from _fitting_parquet(records.slice(0, half).to_batches(), start, budget)
-    yield from _fitting_parquet(records.slice(half).to_batches(), start + half, budget)
+    yield from _fitting_parquet(records.slice(0, half), start, budget)
+    yield from _fitting_parquet(records.slice(half), start + half, budget)
