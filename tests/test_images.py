@@ -75,6 +75,9 @@ def test_bad_image_files_are_skipped_with_reasons_and_the_rest_goes_in(tmp_path)
     with pytest.raises(UnreadableImage, match="not an image"):
         load_rgb(folder / "notes.jpg")
     store = EmbeddedStore(tmp_path / "collections")
+    broken = ingest(store, "broken", iter_items([folder / "notes.jpg", folder / "truncated.jpg"]))
+    assert (broken.added, len(broken.skipped)) == (0, 2)
+    assert store.collections() == []  # nothing stored: no empty collection left with its model fixed
     summary = ingest(store, "photos", iter_items([tmp_path / "photos"]))
     assert summary.added == 1
     reasons = {s.source: s.reason for s in summary.skipped}

@@ -93,10 +93,9 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             if info is not None and embedder.dim != info.dim:
                 raise EmbcError(f"the retrained {name} model makes {embedder.dim}-dimensional vectors, the "
                                 f"collection holds {info.dim}: ingest into a new collection")
-        if info is None:
-            info = store.create_collection(CollectionInfo(collection, embedder.dim, embedder.name,
-                                                          embedder.modality, embedder.weights,
-                                                          precision=embedder.precision))
+    target = _Target(store, info or CollectionInfo(collection, embedder.dim, embedder.name, embedder.modality,
+                                                   embedder.weights, precision=embedder.precision), info is not None)
+    info = target.info
     # Loading a model takes seconds: an ingest with nothing new never does.
     loaded: list[Embedder] = [embedder] if embedder else []
 
@@ -118,7 +117,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
                 else:
                     wanted.append(entry)
             progress(len(chunk) - len(wanted))
-            _store_chunk(store, info, get_embedder, wanted, summary, progress, retrain, cache)
+            _store_chunk(target, get_embedder, wanted, summary, progress, retrain, cache)
     if loaded and hasattr(loaded[0], "notes"):
         summary.notes = loaded[0].notes()
     return summary
@@ -150,15 +149,40 @@ def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None
     return None
 
 
-def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], Embedder], items: list[Item],
+class _Target:
+    """The collection an ingest writes to. A new one is created with the first vectors stored: an ingest that
+    stores nothing (every image unreadable) leaves no empty collection, with its model fixed, behind."""
+
+    def __init__(self, store: Store, info: CollectionInfo, exists: bool):
+        self.store, self.info, self.exists = store, info, exists
+
+    def hashes(self, ids: list[str]) -> dict[str, str | None]:
+        """The stored content hash of each of `ids` that the collection holds."""
+        if not self.exists:
+            return {}
+        found = self.store.retrieve(self.info.name, ids, keys=["content_hash"])
+        return {r.id: r.payload.get("content_hash") for r in found}
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
+        if not self.exists:
+            made = self.store.create_collection(self.info)
+            if made.meta() != self.info.meta():  # another client's ingest created it meanwhile, with another model
+                raise EmbcError(f"collection '{made.name}' was just created with '{made.model}' ({made.dim} "
+                                f"dimensions), not '{self.info.model}': ingest again")
+            self.exists = True
+        self.store.upsert(self.info.name, ids, vectors, payloads)
+
+
+def _store_chunk(target: _Target, get_embedder: Callable[[], Embedder], items: list[Item],
                  summary: IngestResult, progress: Callable[[int], None], everything: bool = False,
                  cache: VectorCache | None = None) -> None:
     """Embed and upsert the items whose content changed (`everything`: all of them), and add their vectors to
     the `cache`."""
     if not items:
         return
+    info = target.info
     ids = [item.point_id for item in items]
-    stored = {r.id: r.payload.get("content_hash") for r in store.retrieve(info.name, ids, keys=["content_hash"])}
+    stored = target.hashes(ids)
     changed = [(pid, item) for pid, item in zip(ids, items) if everything or stored.get(pid) != item.content_hash]
     summary.unchanged += len(items) - len(changed)
     progress(len(items) - len(changed))
@@ -191,8 +215,8 @@ def _store_chunk(store: Store, info: CollectionInfo, get_embedder: Callable[[], 
     vectors = vectors[embedded]
     kept_ids = [pid for pid, _ in kept]
     hashes = [vector_hash(vector) for vector in vectors]
-    store.upsert(info.name, kept_ids, vectors,
-                 [{**item.payload(), INGESTED_KEY: now, HASH_KEY: h} for (_, item), h in zip(kept, hashes)])
+    target.upsert(kept_ids, vectors,
+                  [{**item.payload(), INGESTED_KEY: now, HASH_KEY: h} for (_, item), h in zip(kept, hashes)])
     if cache is not None:
         try:
             cache.append(keys(kept_ids, hashes), vectors)

@@ -213,8 +213,15 @@ def to_those_present(by_ids: Callable[[], object], by_filter: Callable[[], objec
 INDEXED_FIELDS = {"cluster": "integer"}
 
 
+def _shown(name: object) -> str:
+    """A name as an error shows it: quoted, and cut short when long."""
+    text = repr(name)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(str(name))} characters)"
+
+
 def check_name(name: str) -> str:
     """A collection name that is safe as a folder name and a Qdrant collection name."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise EmbcError(f"invalid collection name '{name}': use letters, digits, '_', '-' and '.'")
+        raise EmbcError(f"invalid collection name {_shown(name)}: use 1-100 letters, digits, '_', '-' and '.', "
+                        "starting with a letter or digit")
     return name
