@@ -133,6 +133,7 @@ def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recor
     (["recluster", "-c", "../../escape"], "invalid collection name '../../escape'"),
     (["ingest", "README.md", "-c", "wordnet\n"], "invalid collection name 'wordnet"),
     (["ingest", "README.md", "-c", "/tmp/elsewhere", "--model", "raw"], "invalid collection name '/tmp/elsewhere'"),
+    (["clusters", "-c", "n" * 300], f"invalid collection name '{'n' * 39}... (300 characters): use 1-100 letters"),
 ])
 def test_bad_names_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
     before = set(tmp_path.parent.parent.iterdir())
