@@ -112,13 +112,15 @@ class Run(_Result):
 @dataclass
 class SweepPoint(_Result):
     """One k of a `--k auto` sweep: the sample's inertia and silhouette, and the criterion, how far the
-    (normalised) inertia lies below the chord from the first k to the last; the chosen k lies farthest."""
+    (normalised) inertia lies below the chord from the first k to the last; the chosen k lies farthest, and
+    `near_knee` marks the k within 10% of it."""
 
     k: int
     inertia: float
     silhouette: float | None
     below_chord: float
     chosen: bool
+    near_knee: bool
 
 
 @dataclass

@@ -431,14 +431,14 @@ class Workspace:
                                                          ["run_id"])]
 
     def _sweep(self, run_id: int) -> list[SweepPoint]:
-        from embc.cluster.sweep import below_chord
+        from embc.cluster.sweep import below_chord, near_knee
 
         rows = self.reports.sweep(run_id)
         if not rows:
             return []
         criterion = below_chord([r["k"] for r in rows], [r["inertia"] for r in rows])
-        return [SweepPoint(r["k"], r["inertia"], r["silhouette"], float(c), bool(r["chosen"]))
-                for r, c in zip(rows, criterion)]
+        return [SweepPoint(r["k"], r["inertia"], r["silhouette"], float(c), bool(r["chosen"]), bool(near))
+                for r, c, near in zip(rows, criterion, near_knee(criterion))]
 
     def runs(self, collection: str) -> list[Run]:
         """Every run of the collection, newest first, complete or not (a run whose job was killed: failed)."""

@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from embc.cluster.assign import NOISE, CentroidModel
 from embc.cluster.matching import match_clusters
-from embc.cluster.sweep import choose_k, knee
+from embc.cluster.sweep import below_chord, choose_k, knee, near_knee
 
 
 def _blobs(sizes: list[int], centres: list[tuple[float, float]], seed: int = 0) -> np.ndarray:
@@ -73,6 +73,14 @@ def test_the_knee_is_the_k_farthest_below_the_line_and_choose_k_takes_it_whateve
     silhouettes = [.9, .2, .3, .5, .4, .2, .1, .6, .1]
     rows = [{"k": k, "inertia": i, "silhouette": s} for k, i, s in zip(ks, inertias, silhouettes)]
     assert choose_k(rows) == 4  # k = 2's best silhouette does not pull it down
+
+
+def test_near_the_knee_are_the_k_within_a_tenth_of_its_distance_below_the_chord():
+    ks = list(range(2, 11))
+    sharp = below_chord(ks, [100, 60, 30, 25, 22, 20, 19, 18, 17])
+    assert [k for k, near in zip(ks, near_knee(sharp)) if near] == [4]
+    gradual = below_chord(ks, [100, 88, 79, 72, 66, 61, 57, 54, 52])  # no bend stands out: a wide band
+    assert [k for k, near in zip(ks, near_knee(gradual)) if near] == [4, 5, 6, 7]
 
 
 def test_centroid_model_assigns_nearest_clusters_and_noise_outside_every_extent():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from embc import Workspace
 from embc.cli import app
 
 runner = CliRunner()
@@ -80,6 +82,9 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
     report = json.loads(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "wordnet", "--json"]).stdout)
     farthest = max(report["sweep"], key=lambda p: p["below_chord"])
     assert farthest["chosen"] and farthest["k"] == run["params"]["k"] and len(report["sweep"]) == 24
+    near = [p["k"] for p in report["sweep"] if p["near_knee"]]
+    assert near == [p["k"] for p in report["sweep"] if p["below_chord"] >= 0.9 * farthest["below_chord"]]
+    assert farthest["k"] in near
     table = runner.invoke(app, ["--data-dir", str(home), "report", "-c", "wordnet"]).stdout
     assert "k (*): the inertia farthest below the chord" in table and f"{farthest['k']} *" in table
     out = tmp_path / "elbow.png"
@@ -87,6 +92,23 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
     assert result.exit_code == 0, result.stderr
     with Image.open(out) as figure:
         assert figure.size == (800, 500) and "elbow and silhouette over k" in figure.info["Title"]
+        band = np.all(np.abs(np.asarray(figure.convert("RGB"), int) - 236) <= 2, axis=2)  # grey at 15% on white
+    assert band.sum() > 2000 * len(near)  # the k near the knee, shaded: a column of about 25 x 400 pixels a k
+
+
+def test_a_sweep_without_a_bend_says_the_number_of_clusters_is_open(tmp_path):
+    """Vectors without clusters: the inertia falls evenly, many k lie near its knee, and the report says so."""
+    np.save(tmp_path / "noise.npy", np.random.default_rng(0).normal(size=(400, 16)).astype(np.float32))
+    home = tmp_path / "home"
+    ingested = runner.invoke(app, ["--data-dir", str(home), "ingest", str(tmp_path / "noise.npy"), "-c", "n"])
+    assert ingested.exit_code == 0, ingested.stderr
+    result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "n", "--k", "auto", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = " ".join(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "n"]).stdout.split())  # unwrapped
+    near = [p.k for p in Workspace(home).report("n").sweep if p.near_knee]
+    assert max(near) - min(near) >= 3
+    assert (f"k = {min(near)}-{max(near)} lie within 10% of it: the curve bends gradually, so the data leaves the"
+            in report) and "--k LO-HI around what you expect" in report
 
 
 def test_a_range_of_k_sweeps_that_range_and_chooses_its_elbow_within_it(clustered_home, tmp_path):
