@@ -69,7 +69,7 @@ def serve(ctx: typer.Context,
     import uvicorn
 
     from embc.service.app import REQUEST_WAIT, make_app
-    from embc.service.connections import ConnectionLimit
+    from embc.service.connections import KEEP_ALIVE, ConnectionLimit
     from embc.service.keys import check_key
     from embc.service.owner import claim, server_of
 
@@ -91,4 +91,4 @@ def serve(ctx: typer.Context,
     with claim(served.layout, _url(host, port)), served:
         uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout), host=host, port=port,
                     http=partial(ConnectionLimit, wait=header_timeout, most=max_connections), log_level="warning",
-                    access_log=False, timeout_graceful_shutdown=REQUEST_WAIT)
+                    access_log=False, timeout_graceful_shutdown=REQUEST_WAIT, timeout_keep_alive=KEEP_ALIVE)

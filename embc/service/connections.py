@@ -9,6 +9,10 @@ from embc.service.headers import HeaderDeadline
 from embc.service.replies import raw_error
 
 LINGER = 1.0  # seconds a refused connection stays half-open: time for the client's request to arrive and be dropped
+# Seconds an idle kept-alive connection stays open: longer than clients keep one idle (httpx, under embc's client:
+# 5 s), so that none sends a request on a connection the server is closing. At uvicorn's 5 s, the same as httpx's,
+# one could; a job holding the GIL makes the server's close late, and the request that came meanwhile is reset.
+KEEP_ALIVE = 30
 
 
 class ConnectionLimit(HeaderDeadline):
