@@ -1149,6 +1149,10 @@ def test_writes_never_answer_5xx_and_always_match_the_schema(clustered_home, tmp
     try:
         assert _fuzz(client, writes=True, examples=20) >= 7
         assert client.get("/v1/collections/wordnet").status_code == 200
+    except BaseException:
+        process.terminate()
+        print("the server's stderr:", process.communicate(timeout=60)[1][-4000:])  # shown with the failure
+        raise
     finally:
         process.terminate()
         process.wait(60)
