@@ -431,14 +431,13 @@ class Workspace:
                                                          ["run_id"])]
 
     def _sweep(self, run_id: int) -> list[SweepPoint]:
-        from embc.cluster.sweep import below_chord, near_knee
+        from embc.cluster.sweep import judged
 
         rows = self.reports.sweep(run_id)
         if not rows:
             return []
-        criterion = below_chord([r["k"] for r in rows], [r["inertia"] for r in rows])
         return [SweepPoint(r["k"], r["inertia"], r["silhouette"], float(c), bool(r["chosen"]), bool(near))
-                for r, c, near in zip(rows, criterion, near_knee(criterion))]
+                for r, c, near in zip(rows, *judged(rows))]
 
     def runs(self, collection: str) -> list[Run]:
         """Every run of the collection, newest first, complete or not (a run whose job was killed: failed)."""

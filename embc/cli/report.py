@@ -59,11 +59,14 @@ def print_report(report: Report) -> None:
         table("k sweep", ["k", "inertia", "silhouette", "below chord"],
               [[f"{p.k}{' *' if p.chosen else ''}", f"{p.inertia:.1f}",
                 "" if p.silhouette is None else f"{p.silhouette:.3f}", f"{p.below_chord:.3f}"] for p in report.sweep])
+        from embc.cluster.sweep import KNEE_BAND
+
         near = [p.k for p in report.sweep if p.near_knee]
         stdout.print("k (*): the inertia farthest below the chord from the first k to the last", highlight=False)
         if max(near) - min(near) >= WIDE_BAND:
-            stdout.print(f"k = {min(near)}-{max(near)} lie within 10% of it: the curve bends gradually, so the data "
-                         "leaves the number of clusters open; give --k N, or --k LO-HI around what you expect",
+            stdout.print(f"k = {min(near)}-{max(near)} lie within {1 - KNEE_BAND:.0%} of it: the curve bends "
+                         "gradually, so the data leaves the number of clusters open; give --k N, or --k LO-HI "
+                         "around what you expect",
                          highlight=False)
     if report.events:
         table("cluster id events", ["event", "cluster", "related"],

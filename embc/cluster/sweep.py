@@ -46,6 +46,12 @@ def near_knee(criterion: np.ndarray) -> np.ndarray:
     return criterion >= KNEE_BAND * criterion.max()
 
 
+def judged(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """A recorded sweep's criterion for each k (`below_chord`), and which k lie near its knee (`near_knee`)."""
+    criterion = below_chord([r["k"] for r in rows], [r["inertia"] for r in rows])
+    return criterion, near_knee(criterion)
+
+
 def knee(ks: list[int], inertias: list[float]) -> int:
     """The elbow of a decreasing curve (Kneedle): the k farthest below the straight line from end to end."""
     return ks[int(np.argmax(below_chord(ks, inertias)))]

@@ -79,7 +79,7 @@ def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> P
 def elbow(rows: Sequence[dict], out: Path, title: str) -> Path:
     """Inertia over k (the elbow), the chord whose farthest point below it is the elbow, the silhouette over
     the same k, and the chosen k marked."""
-    from embc.cluster.sweep import below_chord, near_knee
+    from embc.cluster.sweep import KNEE_BAND, judged
 
     plt = _pyplot()
     ks = [r["k"] for r in rows]
@@ -94,9 +94,9 @@ def elbow(rows: Sequence[dict], out: Path, title: str) -> Path:
     right.set_ylabel("silhouette", color="tab:orange")
     chosen = next(r["k"] for r in rows if r["chosen"])
     ax.axvline(chosen, color="black", linestyle=":", label=f"chosen k = {chosen}")
-    near = [k for k, close in zip(ks, near_knee(below_chord(ks, [r["inertia"] for r in rows]))) if close]
+    near = [k for k, close in zip(ks, judged(rows)[1]) if close]
     ax.axvspan(min(near) - 0.5, max(near) + 0.5, color="grey", alpha=0.15,
-               label=f"within 10% of the elbow: k = {min(near)}-{max(near)}")
+               label=f"within {1 - KNEE_BAND:.0%} of the elbow: k = {min(near)}-{max(near)}")
     ax.set_xticks(ks)
     handles = [h for axis in (ax, right) for h in axis.get_legend_handles_labels()[0]]
     ax.legend(handles, [h.get_label() for h in handles], loc="upper right")
