@@ -272,3 +272,30 @@ def test_a_page_without_the_key_asks_for_it(browser, served):
     assert asked == ["This embc server wants its API key:"]
     assert httpx.get(f"{served.base_url}/c/wordnet").status_code == 200  # the page itself holds no data
     context.close()
+
+
+def test_a_k_auto_run_shows_its_sweep_beside_the_map(page, served):
+    from PIL import Image
+
+    # Four tight blobs of 50 points: the knee of the inertia over k is 4, and only the k near it lie in its band.
+    rng = np.random.default_rng(0)
+    centres = np.eye(16)[:4] * 10
+    records = [{"id": f"p{i}", "vector": (centres[i % 4] + rng.normal(size=16)).tolist()} for i in range(200)]
+    assert served.post("/v1/collections/blobs/items", json={"records": records}).json()["added"] == 200
+    _job(page, served, "/v1/collections/blobs/recluster", {"k": "auto"})
+    sweep = served.get("/v1/collections/blobs/report").json()["sweep"]
+    chosen = next(p["k"] for p in sweep if p["chosen"])
+    near = [p["k"] for p in sweep if p["near_knee"]]
+    assert chosen == 4
+    _open_map(page, served, "blobs")
+    assert page.is_visible("#sweep")
+    band = f"; k = {min(near)}-{max(near)} lie near the knee (grey)" if len(near) > 1 else ""
+    assert page.inner_text("#sweep figcaption") == (
+        f"k = 4 (red): the knee of the inertia over k = {sweep[0]['k']}-{sweep[-1]['k']}{band}")
+    assert page.evaluate("document.querySelectorAll('#sweep polyline')[0].points.length") == len(sweep)
+    shot = Image.open(io.BytesIO(page.locator("#sweep svg").screenshot())).convert("RGB")
+    colours = {colour for _, colour in shot.getcolors(maxcolors=1 << 16)}
+    assert _rgb("#d62728") in colours and _rgb("#dddddd") in colours  # the chosen k, and the band near the knee
+    assert page.errors == []
+    _open_map(page, served, "wordnet")  # a run told its k has no sweep: nothing drawn
+    assert page.is_hidden("#sweep")

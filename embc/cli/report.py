@@ -19,7 +19,7 @@ METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bo
            "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction",
            "skipped_points", "cache_repaired"]
 # A band of k near the knee this wide says the data leaves k open: it is 8-10 on the shipped WordNet sample, whose
-# 8 classes stand apart, and from 3 to 8 wide (as 6-12) on the thirteen other labelled sets of docs/quality.md.
+# 8 classes stand apart, and from 3 to 8 wide (as 6-12) on the fifteen other labelled sets of docs/quality.md.
 WIDE_BAND = 3
 RUN_COLUMNS = ["run", "mode", "status", "algorithm", "points", "clusters", "seconds", "finished"]
 

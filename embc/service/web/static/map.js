@@ -1,6 +1,7 @@
 // The map of one collection: every point of a run drawn with WebGL2, coloured by cluster; pan (drag), zoom
 // (wheel), hover for the item, a legend whose clusters open a panel of their members, a search box.
 import { api, json } from "/static/api.js";
+import { drawSweep } from "/static/sweep.js";
 
 const collection = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/v1/collections/${encodeURIComponent(collection)}`;
@@ -345,11 +346,12 @@ async function load(run) {
                      highlighted: () => [...(state.highlight || [])].sort((a, b) => a - b) };
 }
 
-// The run's metrics and cluster id events, and the collection's runs.
+// The run's metrics, k sweep and cluster id events, and the collection's runs.
 const SHOWN = ["silhouette", "nmi", "ari", "davies_bouldin", "noise_fraction", "new_points"];
 function history(report) {
   $("#metrics").textContent = SHOWN.filter((m) => m in report.metrics)
     .map((m) => `${m} ${Number(report.metrics[m]).toFixed(3)}`).join(" · ");
+  drawSweep($("#sweep"), report.sweep);
   $("#events").replaceChildren(...report.events.map((e) => Object.assign(document.createElement("li"), {
     textContent: `${e.kind}: cluster ${e.cluster}${e.related.length ? ` (${e.related.join(", ")})` : ""}` })));
   $("#runs tbody").replaceChildren(...report.runs.map((r) => {
