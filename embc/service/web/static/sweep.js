@@ -22,12 +22,13 @@ export function drawSweep(figure, points) {
   const x = (k) => PAD + ((k - first) / Math.max(last - first, 1)) * (WIDTH - 2 * PAD);
   const y = (inertia) => PAD / 2 + ((high - inertia) / (high - low || 1)) * (HEIGHT - 2 * PAD);
   const near = points.filter((p) => p.near_knee).map((p) => p.k);
+  const [from, to] = [Math.min(...near), Math.max(...near)];
   const chosen = points.find((p) => p.chosen);
-  const step = (x(last) - x(first)) / Math.max(last - first, 1);
+  const step = x(first + 1) - x(first);
   const svg = shape("svg", { width: WIDTH, height: HEIGHT, viewBox: `0 0 ${WIDTH} ${HEIGHT}` });
   svg.append(
-    shape("rect", { x: x(Math.min(...near)) - step / 2, y: 0, width: (Math.max(...near) - Math.min(...near) + 1) * step,
-                    height: HEIGHT - PAD, fill: "#dddddd", class: "near-knee" }),
+    shape("rect", { x: x(from) - step / 2, y: 0, width: (to - from + 1) * step, height: HEIGHT - PAD,
+                    fill: "#dddddd", class: "near-knee" }),
     shape("line", { x1: x(first), y1: y(inertias[0]), x2: x(last), y2: y(inertias.at(-1)), stroke: "#999999",
                     "stroke-dasharray": "4 3" }),
     shape("polyline", { points: points.map((p) => `${x(p.k)},${y(p.inertia)}`).join(" "), fill: "none",
@@ -36,7 +37,7 @@ export function drawSweep(figure, points) {
     ...[...new Set([first, chosen.k, last])].map((k) => shape("text", { x: x(k), y: HEIGHT - 3,
                                                                        "text-anchor": "middle" }, k)),
   );
-  const band = near.length > 1 ? `; k = ${Math.min(...near)}-${Math.max(...near)} lie near the knee (grey)` : "";
+  const band = to > from ? `; k = ${from}-${to} lie near the knee (grey)` : "";
   figure.querySelector("figcaption").textContent =
     `k = ${chosen.k} (red): the knee of the inertia over k = ${first}-${last}${band}`;
   figure.querySelector("svg")?.remove();
