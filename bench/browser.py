@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embc.store.embedded import INDEX_FROM
 from serve import start
 
 DIM = 32
@@ -65,7 +66,7 @@ def main() -> None:
             started = time.perf_counter()
             build(home, n)
             print(f"built {n:,} points with a run in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            process, url = start(home, "map")
+            process, url = start(home, n >= INDEX_FROM, "map")
             try:
                 times = first_paint(url)
             finally:

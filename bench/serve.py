@@ -60,9 +60,9 @@ def build(home: Path, n: int) -> None:
         ws.recluster("wordnet", "kmeans", 8, seed=0, projection="pca")
 
 
-def start(home: Path, indexed_from_start: bool, collection: str = NAME) -> tuple[subprocess.Popen, str]:
+def start(home: Path, indexes: bool, collection: str = NAME) -> tuple[subprocess.Popen, str]:
     """`embc serve` over `home` (its stderr passed on), and its URL once it answers and, where it indexes the
-    collection (`indexed_from_start`: INDEX_FROM points or more), has built the vector index of `collection` in
+    collection (`indexes`: INDEX_FROM points or more), has built the vector index of `collection` in
     the background, as it does after it starts: measured without a build beside it."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port)],
@@ -87,7 +87,7 @@ def start(home: Path, indexed_from_start: bool, collection: str = NAME) -> tuple
     else:
         process.kill()
         raise SystemExit("embc serve did not start")
-    if not indexed_from_start:
+    if not indexes:
         return process, url
     if not indexed.wait(1200):
         process.kill()
