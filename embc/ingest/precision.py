@@ -4,7 +4,9 @@ Measured on this project's machine (AMX, 2 cores, 2026-11-30): MiniLM with bf16 
 sample in 0.41-0.50x of its fp32 time, every vector at cosine >= 0.9999 to the fp32 one; EfficientNet-Lite0
 under autocast (`computing`) ran the forward pass over the Fashion-MNIST sample in 0.52-0.57x, cosine >=
 0.993. The int8 ONNX MiniLM on ONNX Runtime was slower than fp32 here. bf16 pays only on CPUs that multiply
-it in hardware (`bf16_in_hardware`); elsewhere torch emulates it, slower than fp32. It is not the default: a
+it in hardware (`bf16_in_hardware`); elsewhere torch emulates it, slower than fp32. Nor does it pay on every
+CPU that does: on an Intel Xeon whose virtual machine shows AVX512-BF16 but hides AMX (2026-12-03), MiniLM took
+1.41x its fp32 time on OpenVINO and 1.55x on torch, while EfficientNet-Lite0 took 0.62x. It is not the default: a
 k-means fit of the slightly different vectors can land in another local minimum, and the quality floors of
 tests/test_quality.py were measured at fp32. New text collections in bf16 run their transformer on OpenVINO
 (`OPENVINO`; `embc.ingest.openvino_text`), 0.35x of the fp32 time against 0.50x for torch in bf16. A
