@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from embc.store.embedded import INDEX_FROM
 from serve import start
 
 DIM = 32
@@ -66,7 +65,7 @@ def main() -> None:
             started = time.perf_counter()
             build(home, n)
             print(f"built {n:,} points with a run in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            process, url = start(home, n >= INDEX_FROM, "map")
+            process, url = start(home, "map")
             try:
                 times = first_paint(url)
             finally:

@@ -60,10 +60,10 @@ def build(home: Path, n: int) -> None:
         ws.recluster("wordnet", "kmeans", 8, seed=0, projection="pca")
 
 
-def start(home: Path, indexes: bool, collection: str = NAME) -> tuple[subprocess.Popen, str]:
-    """`embc serve` over `home` (its stderr passed on), and its URL once it answers and, where it indexes the
-    collection (`indexes`: INDEX_FROM points or more), has built the vector index of `collection` in
-    the background, as it does after it starts: measured without a build beside it."""
+def start(home: Path, collection: str = NAME) -> tuple[subprocess.Popen, str]:
+    """`embc serve` over `home` (its stderr passed on), and its URL once it answers and, where it indexes
+    `collection` (INDEX_FROM points or more), has built its vector index in the background, as it does after
+    it starts: measured without a build beside it."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port)],
                                env={**os.environ, "EMBC_HOME": str(home)}, stderr=subprocess.PIPE, text=True)
@@ -87,7 +87,7 @@ def start(home: Path, indexes: bool, collection: str = NAME) -> tuple[subprocess
     else:
         process.kill()
         raise SystemExit("embc serve did not start")
-    if not indexes:
+    if httpx.get(f"{url}/v1/collections/{collection}").json()["points"] < INDEX_FROM:
         return process, url
     if not indexed.wait(1200):
         process.kill()
@@ -244,7 +244,7 @@ def main() -> None:
         build(home, args.n)
         print(f"built {args.n:,} points with a run in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         floor = floors(home, args.n)
-        process, url = start(home, args.n >= INDEX_FROM)
+        process, url = start(home)
         try:
             kinds = questions(args.n)
             for ask in kinds.values():  # the first of each loads what it needs
