@@ -78,14 +78,15 @@ def cluster_list(store: Store, reports: ReportStore, collection: str, run: int |
 def check_cluster(store: Store, reports: ReportStore, collection: str, cluster: int,
                   run: int | None = None) -> tuple[dict, bool]:
     """The run (latest, or `run`) in which `cluster` exists, and whether it is the latest; EmbcError naming
-    the clusters there if it does not."""
+    the clusters there if it does not. Noise is in every run, if only as an empty cluster: a density fit or an
+    incremental run may leave none, and a script asking for it wants no points, not an error."""
     chosen = chosen_run(reports, collection, run)
     latest = is_latest(reports, collection, run, chosen)
     known = set(_sizes(store, reports, collection, chosen, latest))
     if latest:  # sizes live from the store: a cluster of the run is there even when the next run's label write
         # has moved all its points (it answers with the points that hold its label by then)
         known |= {c["id"] for c in reports.clusters(chosen["run_id"])}
-    if cluster not in known:
+    if cluster not in known and cluster != NOISE:
         listed = ", ".join(str(c) for c in sorted(known)) or "none"
         raise NotFound(f"no cluster {cluster} in collection '{collection}' (clusters: {listed})")
     return chosen, latest
@@ -125,9 +126,9 @@ def _cluster_entries(store: Store, collection: str, cluster: int, limit: int, ru
     """One cluster's members, nearest `centre` first or, without one, by key: from the store's payloads for the
     latest run, from the run's map (`coords`) for an earlier one."""
     if coords is not None:
-        members = [pid for pid, c in zip(coords["point_id"], coords["cluster"]) if c == cluster]
-        if not members:
+        if not len(coords["point_id"]):
             raise EmbcError(f"run {run_id} kept no map, so not which point was in which cluster: ask the latest run")
+        members = [pid for pid, c in zip(coords["point_id"], coords["cluster"]) if c == cluster]
         records = store.retrieve(collection, members, with_vectors=centre is not None, keys=ITEM_KEYS)
         if centre is not None:
             records.sort(key=lambda r: -float(r.vector @ centre))

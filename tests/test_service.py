@@ -110,6 +110,8 @@ def test_collections_clusters_and_members_paged_with_a_cursor(server):
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == clusters[3]["size"]
+    noise = server.get("/v1/collections/wordnet/clusters/-1/items")  # k-means leaves none: no points, not a 404
+    assert (noise.status_code, noise.json()) == (200, {"items": [], "next_cursor": None})
 
 
 def test_similar_by_text_item_and_vector(server):

@@ -9,9 +9,9 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit
+from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say
 from embc.errors import EmbcError
-from embc.queries import ORDERS
+from embc.queries import NOISE, ORDERS
 
 LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
 RUN = typer.Option(None, "--run", help="A run id (see `embc report --runs`); default: the latest complete run.")
@@ -25,7 +25,7 @@ Order = choices("Order", ORDERS)
 def cluster_id(value: str) -> int:
     """A cluster id on the command line: an integer, or `noise` for -1."""
     if value == "noise":
-        return -1
+        return NOISE
     try:
         number = int(value)
     except ValueError:
@@ -61,6 +61,8 @@ def cluster(ctx: typer.Context,
     """The items in cluster ID."""
     number = cluster_id(cluster)
     items = workspace(ctx).members(collection, number, limit, run, order.value)
+    if not items and number == NOISE:
+        say(f"note: no point of '{collection}' is noise in this run")
     _items([i.to_dict() for i in items], chosen(fmt, as_json), f"cluster {number}", False)
 
 
