@@ -76,17 +76,18 @@ def cluster_list(store: Store, reports: ReportStore, collection: str, run: int |
 
 
 def check_cluster(store: Store, reports: ReportStore, collection: str, cluster: int,
-                  run: int | None = None) -> tuple[dict, bool]:
+                  run: int | None = None, listing: bool = False) -> tuple[dict, bool]:
     """The run (latest, or `run`) in which `cluster` exists, and whether it is the latest; EmbcError naming
-    the clusters there if it does not. Noise is in every run, if only as an empty cluster: a density fit or an
-    incremental run may leave none, and a script asking for it wants no points, not an error."""
+    the clusters there if it does not. `listing`: the question lists members, and noise is then in every run, if
+    only as an empty cluster (a density fit or an incremental run may leave none): a script asking for it
+    wants no points, not an error."""
     chosen = chosen_run(reports, collection, run)
     latest = is_latest(reports, collection, run, chosen)
     known = set(_sizes(store, reports, collection, chosen, latest))
     if latest:  # sizes live from the store: a cluster of the run is there even when the next run's label write
         # has moved all its points (it answers with the points that hold its label by then)
         known |= {c["id"] for c in reports.clusters(chosen["run_id"])}
-    if cluster not in known and cluster != NOISE:
+    if cluster not in known and not (listing and cluster == NOISE):
         listed = ", ".join(str(c) for c in sorted(known)) or "none"
         raise NotFound(f"no cluster {cluster} in collection '{collection}' (clusters: {listed})")
     return chosen, latest
@@ -98,7 +99,7 @@ def cluster_members(store: Store, reports: ReportStore, collection: str, cluster
     has none, by key), or by item key."""
     if order not in ORDERS:
         raise ParameterError(f"unknown order {order!r}: choose from {', '.join(ORDERS)}")
-    chosen, latest = check_cluster(store, reports, collection, cluster, run)
+    chosen, latest = check_cluster(store, reports, collection, cluster, run, listing=True)
     return _members(store, reports, collection, [cluster], limit, chosen, latest, order)[0]
 
 
@@ -215,7 +216,7 @@ class Nearest:
 def similar_items(store: Store, reports: ReportStore, collection: str, asks: Sequence[Nearest]) -> list[list[Entry]]:
     """The nearest items for each question, from one store search."""
     for cluster in {ask.cluster for ask in asks} - {None}:
-        check_cluster(store, reports, collection, cluster)
+        check_cluster(store, reports, collection, cluster, listing=True)
     everything = max(store.count(collection), 1) if any(not ask.limit for ask in asks) else 0
     wanted = [ask.limit or everything for ask in asks]
     found = store.search_many(collection, [

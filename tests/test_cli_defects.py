@@ -148,6 +148,11 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
         none = cli(clustered_home, "cluster", name, "-c", "wordnet", "--json")
         assert (none.exit_code, json.loads(none.stdout), none.stderr) == (
             0, [], "note: no point of 'wordnet' is noise in this run\n")
+    within = cli(clustered_home, "similar", "--text", "a dog", "-c", "wordnet", "--cluster", "noise", "--json")
+    assert (within.exit_code, json.loads(within.stdout)) == (0, [])
+    named = cli(clustered_home, "rename", "noise", "stray", "-c", "wordnet")  # no noise to name
+    assert (named.exit_code, named.stderr) == (1, cli(clustered_home, "cluster", "42", "-c", "wordnet").stderr.replace(
+        "42", "-1"))
     unknown = cli(clustered_home, "similar", "--text", "a dog", "-c", "wordnet", "--cluster", "42")
     assert (unknown.exit_code, unknown.stderr) == (1, cli(clustered_home, "cluster", "42", "-c", "wordnet").stderr)
     assert cli(clustered_home, "cluster", "1.5", "-c", "wordnet").exit_code == 2
