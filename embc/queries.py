@@ -130,9 +130,7 @@ def _cluster_entries(store: Store, collection: str, cluster: int, limit: int, ru
         if not len(coords["point_id"]):
             raise EmbcError(f"run {run_id} kept no map, so not which point was in which cluster: ask the latest run")
         members = [pid for pid, c in zip(coords["point_id"], coords["cluster"]) if c == cluster]
-        # An earlier run's noise may have no points: no store call for them.
-        records = (store.retrieve(collection, members, with_vectors=centre is not None, keys=ITEM_KEYS)
-                   if members else [])
+        records = store.retrieve(collection, members, with_vectors=centre is not None, keys=ITEM_KEYS)
         if centre is not None:
             records.sort(key=lambda r: -float(r.vector @ centre))
             records = [Record(r.id, r.payload) for r in records]

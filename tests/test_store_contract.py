@@ -72,6 +72,7 @@ def test_upsert_retrieve_and_count(filled):
     assert by_id[ids[0]].payload == {"item": "item-0"}
     np.testing.assert_allclose(by_id[ids[0]].vector, vectors[0], atol=1e-6)
     assert store.retrieve("docs", [str(uuid.uuid4())]) == []
+    assert store.retrieve("docs", []) == store.retrieve("gone", []) == []  # none asked: no store call to fail
     # Upserting an existing id replaces the point: nothing is duplicated.
     store.upsert("docs", ids[:1], vectors[1:2], [{"item": "replaced"}])
     assert store.count("docs") == 50

@@ -399,7 +399,7 @@ def _content_hashes(workspace: Workspace, collection: str, keys: list[str]) -> d
     """The content hash of each of these items that the collection holds."""
     ids = {point_id(key): key for key in keys}
     try:
-        found = workspace.store.retrieve(collection, list(ids), keys=["content_hash"]) if ids else []
+        found = workspace.store.retrieve(collection, list(ids), keys=["content_hash"])
     except NotFound:
         return {}
     return {ids[r.id]: r.payload.get("content_hash") for r in found}

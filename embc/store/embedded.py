@@ -464,6 +464,8 @@ class EmbeddedStore:
 
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
                  keys: Sequence[str] | None = None) -> list[Record]:
+        if not ids:  # nothing asked: no shard opened, and no error for a collection that is gone
+            return []
         with self._shard(name) as shard:
             points = shard.retrieve(list(ids), with_payload=_with_payload(keys), with_vector=with_vectors)
         return [to_record(p, with_vectors) for p in points]

@@ -189,7 +189,7 @@ def _no_room(cache: VectorCache, exc: OSError) -> EmbcError:
 
 def payloads_of(store: Store, collection: str, ids: list[str]) -> list[dict]:
     """The PAYLOAD_KEYS of the points `ids`, in order; empty for a point a server deleted meanwhile."""
-    found = {r.id: r.payload for r in store.retrieve(collection, ids, keys=PAYLOAD_KEYS)} if ids else {}
+    found = {r.id: r.payload for r in store.retrieve(collection, ids, keys=PAYLOAD_KEYS)}
     return [found.get(i, {}) for i in ids]
 
 

@@ -169,6 +169,8 @@ class ServerStore:
     @_checked
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
                  keys: Sequence[str] | None = None) -> list[Record]:
+        if not ids:  # nothing asked: no round trip, and no error for a collection that is gone
+            return []
         points = self.client.retrieve(name, ids=list(ids), with_payload=_with_payload(keys), with_vectors=with_vectors)
         return [to_record(p, with_vectors) for p in points]
 

@@ -150,7 +150,8 @@ class Store(Protocol):
         result to wait for the write to end (it raises what the write raised)."""
 
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False,
-                 keys: Sequence[str] | None = None) -> list[Record]: ...
+                 keys: Sequence[str] | None = None) -> list[Record]:
+        """The points among `ids` that the collection holds; none asked, none returned without a store call."""
 
     def count(self, name: str, match: Match | None = None) -> int: ...
 
