@@ -938,8 +938,10 @@ def test_headers_that_do_not_all_arrive_in_time_get_408_and_the_connection_close
 
     def answer(parts: list[bytes], pause: float) -> tuple[bytes, float]:
         """All the server sends on a connection fed `parts` `pause` seconds apart, and how long until it closed."""
+        # The clock starts before the connection: the server's starts when it accepts, which may come before
+        # create_connection returns.
+        started, got = time.monotonic(), b""
         with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
-            started, got = time.monotonic(), b""
             for part in parts:
                 time.sleep(pause)
                 conn.sendall(part)
