@@ -19,7 +19,7 @@ from embc.cluster.params import is_integer
 from embc.cluster.progress import Progress
 from embc.environment import check_settings
 from embc.errors import EmbcError, NotFound, ParameterError
-from embc.ingest.items import max_text, vector_problem
+from embc.ingest.items import as_vector, max_text, vector_problem
 from embc.layout import Layout, default_home
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
                           RunResult, SweepPoint)
@@ -609,7 +609,7 @@ def _query_text(text) -> str:
 
 def _query_vector(vector, dim: int) -> np.ndarray:
     try:
-        query = np.asarray(vector, dtype=np.float32)
+        query = as_vector(vector)
     except (TypeError, ValueError):
         raise ParameterError("vector must be a list of numbers") from None
     if query.shape != (dim,):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import embc
+from embc.ingest.items import NON_FINITE
 from helpers import ROOT, WORDNET, run_embc
 
 
@@ -244,6 +246,12 @@ def test_pil_images_and_vectors_go_in_as_records(tmp_path):
     assert ws.ingest("vecs", unnamed[:1]).added == 1 and ws.ingest("vecs", unnamed).added == 1
     assert ws.collection("vecs").points == 5
     assert [h.item for h in ws.similar("vecs", vector=[1.0, 0.1, 0.0], limit=2)] == ["a", "c"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a number beyond float32 made numpy print an overflow warning
+        beyond = ws.ingest("vecs", [("big", [1e39, 0.0, 0.0])])
+        with pytest.raises(embc.ParameterError, match=re.escape(NON_FINITE)):
+            ws.similar("vecs", vector=[1e39, 0.0, 0.0])
+    assert [(s.source, s.reason) for s in beyond.skipped] == [("big", NON_FINITE)]
     # Before any run an export has every point, with its vector and no cluster or position.
     table = ws.export("vecs", vectors=True)
     assert table.num_rows == 5 and {"a", "b", "c"} <= set(table["item"].to_pylist())

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 import embc
+from embc.ingest.items import NON_FINITE
 
 from helpers import ROOT, run_embc
 
@@ -38,23 +39,25 @@ def test_non_finite_zero_and_malformed_vectors_are_skipped_and_the_rest_stored(t
     pq.write_table(pa.table({"id": ["s1", "s2"], "vector": [["a", "b"], ["c", "d"]]}), tmp_path / "strings.parquet")
     pq.write_table(pa.table({"id": ["n1", "n2"], "vector": [[0.5] * 8, [0.5, None] + [0.5] * 6]}),
                    tmp_path / "nulls.parquet")
+    np.save(tmp_path / "big.npy", np.array([[1e39] + [0.5] * 7, [0.5] * 8]))  # float64: the first is beyond float32
+    (tmp_path / "big.ids.txt").write_text("b1\nb2\n")
     (tmp_path / "w.npy").write_bytes((tmp_path / "v.npy").read_bytes())
     (tmp_path / "w.ids.txt").write_bytes(b"\xff\xfe not utf-8\n" * 6)
     result = run_embc("ingest", str(tmp_path / "v.npy"), str(tmp_path / "strings.parquet"),
-                      str(tmp_path / "nulls.parquet"), str(tmp_path / "w.npy"), str(tmp_path / "v.ids.txt"), "--json",
+                      str(tmp_path / "nulls.parquet"), str(tmp_path / "w.npy"), str(tmp_path / "v.ids.txt"),
+                      str(tmp_path / "big.npy"), "--json",
                       home=tmp_path / "home")
     assert result.returncode == 0 and "Traceback" not in result.stderr
     summary = json.loads(result.stdout)
     reasons = {s["source"]: s["reason"] for s in summary["skipped_items"]}
-    assert summary["added"] == 4  # k0, k4, k5 and n1
-    assert reasons["k1"] == reasons["k2"] == "the vector has non-finite values (NaN or infinity)"
+    assert summary["added"] == 5  # k0, k4, k5, n1 and b2
+    assert reasons["k1"] == reasons["k2"] == reasons["n2"] == reasons["b1"] == NON_FINITE
     assert reasons["k3"] == "the vector is all zeros: it has no direction to compare"
-    assert reasons["n2"] == "the vector has non-finite values (NaN or infinity)"
     assert reasons["s1"] == "the vector is not a list of numbers"
     assert reasons["w.npy"] == "w.ids.txt cannot be read as UTF-8 text (UnicodeDecodeError)"
     assert reasons["v.ids.txt"] == "the ids of v.npy: ingest v.npy, and they are read with it"  # not a text
     recluster = run_embc("recluster", "--k", "2", "--projection", "none", "--json", home=tmp_path / "home")
-    assert recluster.returncode == 0 and json.loads(recluster.stdout)["points"] == 4
+    assert recluster.returncode == 0 and json.loads(recluster.stdout)["points"] == 5
 
 
 def test_the_rows_of_a_damaged_parquet_page_are_skipped_and_the_rest_goes_in(tmp_path):

@@ -15,6 +15,7 @@ from embc.environment import setting
 
 # Fixed namespace so that the same item key always maps to the same point id, on every machine.
 _NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4a43-9b7e-2f5d0c9e7a11")
+NON_FINITE = "the vector has non-finite values (NaN or infinity, or beyond float32's range of 3.4e38)"
 
 
 @dataclass
@@ -74,11 +75,18 @@ def point_id(key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
+def as_vector(values) -> np.ndarray:
+    """`values` as float32 (TypeError or ValueError where they are not numbers). A number beyond float32's range
+    becomes infinity, which `vector_problem` names, instead of a numpy overflow warning on stderr."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
+
+
 def vector_problem(vector: np.ndarray) -> str | None:
-    """Why a vector cannot be stored, if it cannot: a non-finite value (NaN or infinity), or no direction (all
-    zeros), which cosine similarity cannot compare."""
+    """Why a vector cannot be stored, if it cannot: a non-finite value (NaN or infinity, as a number beyond
+    float32's range becomes), or no direction (all zeros), which cosine similarity cannot compare."""
     if not np.isfinite(vector).all():
-        return "the vector has non-finite values (NaN or infinity)"
+        return NON_FINITE
     if not np.any(vector):
         return "the vector is all zeros: it has no direction to compare"
     return None

@@ -17,7 +17,7 @@ from typing import Iterator, TypeVar
 import numpy as np
 
 from embc.ingest.images import IMAGE_SUFFIXES
-from embc.ingest.items import Item, vector_problem
+from embc.ingest.items import Item, as_vector, vector_problem
 from embc.results import Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -277,7 +277,7 @@ def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_off
 def vector_item(key: str, source: str, vector, label: str | None = None) -> Item | Skipped:
     """A precomputed vector, or why it cannot be one: not numbers, not a flat list, non-finite, or all zeros."""
     try:
-        array = np.asarray(vector, dtype=np.float32)
+        array = as_vector(vector)
     except (TypeError, ValueError):
         return Skipped(key, "the vector is not a list of numbers")
     problem = vector_problem(array) if array.ndim == 1 and len(array) else "the vector is not a flat list of numbers"
