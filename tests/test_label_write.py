@@ -5,7 +5,9 @@ as its questions use it."""
 
 from __future__ import annotations
 
+import gc
 import uuid
+import warnings
 
 import numpy as np
 import pytest
@@ -96,3 +98,17 @@ def test_watches_of_upserts_end_with_their_job_and_a_dead_process_watch_goes(tmp
         assert seen() == {"a", "b", "c"}
     upserted.note(tmp_path, ["d"])  # after the watch ended: no file is made again
     assert not list(tmp_path.glob("*.upserted"))
+
+
+def test_a_write_in_a_second_process_closes_its_pipes(filled):
+    """Each recluster's write left the child's stdout open until the garbage collector found it (a
+    ResourceWarning in a notebook, a descriptor held meanwhile in `embc serve`)."""
+    store, ids = filled
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        wait = store.start_set_payloads("c", _groups(ids))
+        wait()
+        del wait
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    assert store.count("c", {"cluster": 1}) == 20

@@ -35,12 +35,13 @@ def start(root: Path, name: str, groups: Sequence[Group],
                 pickle.dump((str(root), name, list(groups)), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         except BrokenPipeError:
             pass  # the child failed early: its last line says why
-        for line in child.stdout:
-            word, _, rest = line.decode().rstrip("\n").partition(" ")
-            if word == "done" and progress:
-                progress(*map(int, rest.split()))
-            elif word in ("ok", "error"):
-                outcome.append(rest if word == "error" else "")
+        with child.stdout:
+            for line in child.stdout:
+                word, _, rest = line.decode().rstrip("\n").partition(" ")
+                if word == "done" and progress:
+                    progress(*map(int, rest.split()))
+                elif word in ("ok", "error"):
+                    outcome.append(rest if word == "error" else "")
 
     talker = threading.Thread(target=talk, daemon=True)
     talker.start()
