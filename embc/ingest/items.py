@@ -15,6 +15,7 @@ from embc.environment import setting
 
 # Fixed namespace so that the same item key always maps to the same point id, on every machine.
 _NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4a43-9b7e-2f5d0c9e7a11")
+
 NON_FINITE = "the vector has non-finite values (NaN or infinity, or beyond float32's range of 3.4e38)"
 
 
