@@ -304,8 +304,9 @@ class Workspace:
         current = {latest["run_id"], latest["base_run"]} if latest else set()
         base = found["base_run"] if found["mode"] == "incremental" else None
         if run in current or (base is not None and base in current) or found["status"] == "running":
-            raise EmbcError(f"run {run} is one the clusters of '{collection}' come from now"
-                            if found["status"] != "running" else f"run {run} is running")
+            raise EmbcError(f"run {run} is running" if found["status"] == "running" else
+                            f"run {run} is one the clusters of '{collection}' come from now: only a failed run, or "
+                            "one a later full run replaced, can be deleted")
         self.reports.delete_run(run)
 
     def rename(self, collection: str, cluster: int, name: str) -> None:

@@ -249,7 +249,8 @@ def test_rename_keeps_the_name_across_a_refit_and_delete_removes_items_and_colle
     assert cli(home, "delete", "--all", "--run", "1", "-c", "wordnet").stderr == (
         "embc: error: give one of: item keys, --run N, --all\n")
     assert cli(home, "delete", "--run", "2", "-c", "wordnet").stderr == (
-        "embc: error: run 2 is one the clusters of 'wordnet' come from now\n")
+        "embc: error: run 2 is one the clusters of 'wordnet' come from now: only a failed run, or one a later "
+        "full run replaced, can be deleted\n")
     assert cli(home, "delete", "--run", "1", "-c", "wordnet").stdout == "deleted run 1 of 'wordnet'\n"
     assert [r["run_id"] for r in json.loads(cli(home, "report", "-c", "wordnet", "--runs", "--json").stdout)] == [2]
     assert cli(home, "delete", "--all", "-c", "wordnet").stdout == "deleted collection 'wordnet' (1597 points)\n"

@@ -1,5 +1,5 @@
-"""The README's tour, run as written, in order: each command exits 0, prints no traceback, and prints the
-lines the README shows under it."""
+"""The README's tour and its Python API example, run as written, in order: each command exits 0, prints no
+traceback, and prints the lines the README shows under it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from helpers import ROOT
 
 TOUR = re.compile(r"<!-- tour -->\n```console\n(.*?)```", re.S)
+PYTHON_API = re.compile(r"## Python API\n.*?```python\n(.*?)```", re.S)
 
 
 def _tour() -> list[tuple[str, list[str]]]:
@@ -66,3 +67,16 @@ def test_the_readme_tour_runs_in_order_and_prints_what_it_shows(tmp_path):
         assert "Traceback" not in result.stderr, f"{command}\n{result.stderr}"
         for line in shown:
             assert _plain(line) in _plain(result.stdout), f"{command}: no {line!r} in\n{result.stdout}"
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path):
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    example = PYTHON_API.search((ROOT / "README.md").read_text()).group(1)
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    printed = [line.split(" ", 2) for line in result.stdout.splitlines()]
+    assert [int(i) for i, _, _ in printed] == list(range(8)) and sum(int(n) for _, n, _ in printed) == 1600
+    with open(tmp_path / "wordnet.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 1600
+    assert (tmp_path / "elbow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
