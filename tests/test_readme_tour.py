@@ -4,6 +4,7 @@ traceback, and prints the lines the README shows under it."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -11,10 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import ROOT
+from helpers import ROOT, run_embc
 
 TOUR = re.compile(r"<!-- tour -->\n```console\n(.*?)```", re.S)
 PYTHON_API = re.compile(r"## Python API\n.*?```python\n(.*?)```", re.S)
+# The command line's table: a command (its cell may hold escaped pipes) and the JSON shape it prints.
+SHAPES = re.compile(r"^\| `(\w+)(?:\\\||[^|])*\| `([\[{][^`]*)`", re.M)
 
 
 def _tour() -> list[tuple[str, list[str]]]:
@@ -80,3 +83,32 @@ def test_the_readme_python_example_runs_as_written(tmp_path):
     with open(tmp_path / "wordnet.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 1600
     assert (tmp_path / "elbow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _keys(shape: str) -> list[str]:
+    """The keys a JSON shape in the README names for its outermost object: `[{"a", "b": [{"c"}]}]` gives a, b."""
+    depth, outer, keys = 0, None, []
+    for token in re.finditer(r'[\[{]|[\]}]|"(\w+)"', shape):
+        if token.group(1) is None:
+            depth += 1 if token.group() in "[{" else -1
+            outer = depth if outer is None and token.group() == "{" else outer
+        elif depth == outer:
+            keys.append(token.group(1))
+    return keys
+
+
+def test_the_readme_json_shapes_are_what_the_commands_print(clustered_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    (tmp_path / "notes.txt").write_text("a bowl of soup")
+    commands = {"collections": ["collections"], "clusters": ["clusters", "-c", "wordnet"],
+                "cluster": ["cluster", "3", "-c", "wordnet"], "similar": ["similar", "--text", "a dog", "-c", "wordnet"],
+                "report": ["report", "-c", "wordnet"], "ingest": ["ingest", str(tmp_path / "notes.txt"), "-c", "notes"],
+                "recluster": ["recluster", "-c", "wordnet", "--k", "9"]}
+    shapes = dict(SHAPES.findall((ROOT / "README.md").read_text()))
+    assert set(shapes) == set(commands)
+    for command, shape in shapes.items():
+        result = run_embc(*commands[command], "--json", home=home)
+        assert result.returncode == 0, result.stderr
+        printed = json.loads(result.stdout)
+        assert list(printed[0] if isinstance(printed, list) else printed) == _keys(shape), command
