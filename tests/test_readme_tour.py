@@ -102,8 +102,9 @@ def test_the_readme_json_shapes_are_what_the_commands_print(clustered_home, tmp_
     shutil.copytree(clustered_home, home)
     (tmp_path / "notes.txt").write_text("a bowl of soup")
     commands = {"collections": ["collections"], "clusters": ["clusters", "-c", "wordnet"],
-                "cluster": ["cluster", "3", "-c", "wordnet"], "similar": ["similar", "--text", "a dog", "-c", "wordnet"],
-                "report": ["report", "-c", "wordnet"], "ingest": ["ingest", str(tmp_path / "notes.txt"), "-c", "notes"],
+                "cluster": ["cluster", "3", "-c", "wordnet"],
+                "similar": ["similar", "--text", "a dog", "-c", "wordnet"], "report": ["report", "-c", "wordnet"],
+                "ingest": ["ingest", str(tmp_path / "notes.txt"), "-c", "notes"],
                 "recluster": ["recluster", "-c", "wordnet", "--k", "9"]}
     shapes = dict(SHAPES.findall((ROOT / "README.md").read_text()))
     assert set(shapes) == set(commands)
