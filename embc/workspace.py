@@ -79,6 +79,7 @@ class Workspace:
         self._reports = None
         self._opening = threading.Lock()
         self._embedders: dict[tuple, Coalesced] = {}
+        self._loading = threading.Lock()  # a model is loaded once, however many threads ask for it first
         self._decoders: dict[str, tuple[float, Decoder]] = {}
 
     def __enter__(self) -> Workspace:
@@ -144,11 +145,13 @@ class Workspace:
         # The dimension is a choice only for precomputed vectors and trained models; others have their own.
         key = (model, dim if model == "precomputed" or learns(model) else None, weights, precision)
         if key not in self._embedders:
-            from embc.coalesce import Coalesced
-            from embc.ingest.registry import load_embedder
+            with self._loading:
+                if key not in self._embedders:
+                    from embc.coalesce import Coalesced
+                    from embc.ingest.registry import load_embedder
 
-            embedder = load_embedder(model, dim=dim, weights=weights, precision=precision, cache=self.layout.openvino)
-            self._embedders[key] = Coalesced(embedder)
+                    self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights,
+                                                                   precision=precision, cache=self.layout.openvino))
         return self._embedders[key]
 
     # Collections

@@ -46,3 +46,25 @@ def test_first_answers_are_made_once_for_each_version_of_a_collection(clustered_
         assert answers.warm("wordnet") == 0
         ws.rename("wordnet", 3, "body parts")  # a new version of the collection
         assert answers.warm("wordnet") == 9
+
+
+def test_a_quiet_collection_gets_its_query_model_loaded_once_and_a_failure_said_once(clustered_home, tmp_path,
+                                                                                     capsys):
+    """The server loads the model of a quiet collection's text and image questions ahead, so that the first one
+    does not wait for it; one that cannot be loaded is said on stderr once, and a collection of vectors has none."""
+    shutil.copytree(clustered_home, tmp_path / "home")
+    glove = tmp_path / "glove.txt"
+    glove.write_text("dog 1 0\ncat 0 1\n")
+    with Workspace(tmp_path / "home") as ws:
+        ws.ingest("words", ["dog", "cat"], model=f"glove:{glove}")
+        ws.ingest("vectors", [("v1", [1.0, 0.0]), ("v2", [0.0, 1.0])])
+    glove.unlink()
+    with Workspace(tmp_path / "home", resident=True) as ws:  # a server's: nothing written by it yet, all quiet
+        tried: set = set()
+        for _ in range(2):
+            schedule.index_tick(ws, Jobs(), Answers(ws), tried)
+        said = [line.split("embc serve: ", 1)[1] for line in capsys.readouterr().err.splitlines()]
+        assert [line.split(" loaded")[0] for line in said if "minilm" in line] == ["wordnet: model minilm"]
+        assert [line for line in said if line.startswith("words")] == [
+            f"words: model glove:{glove} not loaded ahead: no word-vector file '{glove}'"]
+        assert not any(line.startswith("vectors") for line in said)

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
 import embc
+from embc.service.app import INDEX_CHECK
 from helpers import run_embc
 
 KEY = "test-key-0123456789"
@@ -39,12 +40,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, *args: str) -> tuple[subprocess.Popen, httpx.Client]:
+def start_server(home: Path, *args: str, stderr=subprocess.PIPE) -> tuple[subprocess.Popen, httpx.Client]:
     """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--api-key", KEY, *args],
                                env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=stderr, text=True)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"},
                           timeout=120)
     deadline = time.monotonic() + 120
@@ -778,6 +779,27 @@ def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(cluste
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert "wordnet: run" in err and "incremental" in err  # one line per run in the server's log
+
+
+def test_a_server_loads_a_quiet_collections_model_before_its_first_question_unless_told_not_to(
+        clustered_home, tmp_path):
+    started = {}
+    for name, args in (("ahead", ()), ("lazy", ("--lazy-models",))):
+        shutil.copytree(clustered_home, tmp_path / name)
+        with open(tmp_path / f"{name}.err", "w") as err:
+            started[name] = start_server(tmp_path / name, *args, stderr=err)
+    try:
+        _until(lambda: "wordnet: model minilm loaded in " in (tmp_path / "ahead.err").read_text(), 300)
+        time.sleep(2 * INDEX_CHECK)  # the lazy server has had as long, and longer than a tick
+        assert "loaded" not in (tmp_path / "lazy.err").read_text()
+        for _, client in started.values():
+            hits = client.post("/v1/collections/wordnet/similar", json={"text": "a hunting dog", "limit": 3})
+            assert hits.status_code == 200 and len(hits.json()) == 3
+        assert "loaded" not in (tmp_path / "lazy.err").read_text()  # asked for, not loaded ahead: no line
+    finally:
+        for process, _ in started.values():
+            process.terminate()
+            process.wait(60)
 
 
 def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_nothing(tmp_path):

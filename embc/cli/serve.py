@@ -64,7 +64,10 @@ def serve(ctx: typer.Context,
           max_connections: int = typer.Option(512, "--max-connections", min=1, help="Connections held open at "
                                               "once; one more is refused with 503."),
           every: Optional[str] = typer.Option(None, "--every", help="Recluster every collection on a schedule: "
-                                              "30s, 10m, 1h30m, 1d (with each one's last parameters).")) -> None:
+                                              "30s, 10m, 1h30m, 1d (with each one's last parameters)."),
+          lazy_models: bool = typer.Option(False, "--lazy-models", help="Load a collection's model at its first "
+                                           "text or image question, not ahead once it is quiet (less memory for "
+                                           "models never asked for).")) -> None:
     """Serve the data directory over HTTP: the JSON API under /v1, OpenAPI docs at /docs."""
     import uvicorn
 
@@ -89,6 +92,6 @@ def serve(ctx: typer.Context,
     # process before the workspace closes and the claim is let go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     with claim(served.layout, _url(host, port)), served:
-        uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout), host=host, port=port,
+        uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout, not lazy_models), host=host, port=port,
                     http=partial(ConnectionLimit, wait=header_timeout, most=max_connections), log_level="warning",
                     access_log=False, timeout_graceful_shutdown=REQUEST_WAIT, timeout_keep_alive=KEEP_ALIVE)

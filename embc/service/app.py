@@ -67,11 +67,12 @@ def _status(exc: EmbcError) -> int:
 
 
 def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY,
-             every: float | None = None, body_wait: float = BODY_WAIT) -> FastAPI:
+             every: float | None = None, body_wait: float = BODY_WAIT, models_ahead: bool = True) -> FastAPI:
     """The service over `workspace`; with `api_key`, every path but the public ones (`keys.PUBLIC`: health, the
     map's page and files, the docs) wants `Authorization: Bearer KEY`; a request body over `max_body` bytes is
     refused with 413, and one of which nothing more arrives for `body_wait` seconds with 408; `every` (seconds):
-    recluster every collection on that schedule, from the server's start."""
+    recluster every collection on that schedule, from the server's start; `models_ahead`: load each quiet
+    collection's query model before its first question asks for it."""
     jobs, metrics, answers, claims = Jobs(), Metrics(), Answers(workspace), Claims()
     # Similarity questions asked at once share one search; those that embed a text or image share model calls
     # too, apart from the others, which need no model.
@@ -81,7 +82,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     async def lifespan(app: FastAPI):
         await run_in_threadpool(recover_uploads, workspace)
         threads = [schedule.start(workspace, jobs, every)] if every else []
-        threads.append(schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers))
+        threads.append(schedule.start(workspace, jobs, INDEX_CHECK, schedule.index_tick, answers,
+                                      set() if models_ahead else None))
         yield
         # The workspace closes after this: its store must not be in use by a job or a tick then.
         await run_in_threadpool(jobs.stop, STOP_WAIT, *threads)

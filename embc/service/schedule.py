@@ -1,7 +1,7 @@
 """What the server does on its own: `embc serve --every` reclusters every collection on a schedule, as jobs that
 clients see at /v1/jobs like their own, and every few seconds a collection that is due gets its vector index
 built (`embc.store.indexing`), one line for each on stderr; a quiet collection gets the answers people ask
-first made ahead (`embc.service.answers`)."""
+first made ahead (`embc.service.answers`), and the model its text and image questions are embedded by loaded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from embc.service.answers import Answers
 from embc.service.jobs import Jobs
-from embc.store.vectors import DAMAGED
+from embc.store.vectors import DAMAGED, CollectionInfo
 from embc.workspace import Workspace
 
 
@@ -42,9 +42,11 @@ def tick(workspace: Workspace, jobs: Jobs) -> None:
                 say(f"{info.name}: decoder trained again on {r['items']} items, validation loss {r['val_loss']}")
 
 
-def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None) -> None:
-    """Make the first answers of each quiet collection ahead (with `answers`), and build the vector index of each
-    one that is due for one, one at a time; none for a collection with a job running."""
+def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None,
+               models_tried: set[tuple] | None = None) -> None:
+    """Make the first answers of each quiet collection ahead (with `answers`) and load its query model (each model
+    once: `models_tried` holds those tried), and build the vector index of each one that is due for one, one at
+    a time; none for a collection with a job running."""
     for info in workspace.collections():
         if jobs.stopping.is_set():
             return
@@ -52,6 +54,8 @@ def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None)
             continue
         if answers is not None and workspace.store.quiet(info.name):
             answers.warm(info.name)
+            if models_tried is not None:
+                load_model(workspace, info, models_tried)
         # `info.points` was counted just now: a count holds the engine (10 ms at 100k).
         if workspace.store.index_due(info.name, info.points):
             started = time.monotonic()
@@ -60,6 +64,24 @@ def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None)
                 return
             say(f"{info.name}: vector index {'built' if built else 'dropped (the collection was written to or busy)'}"
                 f" in {time.monotonic() - started:.0f} s")
+
+
+def load_model(workspace: Workspace, info: CollectionInfo, tried: set[tuple]) -> None:
+    """Load the model that embeds the collection's text and image questions, unless it was `tried`, so that the
+    first question does not wait for it (seconds; over 20 for some image models): a line on stderr."""
+    from embc.ingest.registry import accepts
+
+    model = (info.model, info.dim, info.weights, info.precision)
+    if model in tried or not (accepts(info.model, "text") or accepts(info.model, "image")):
+        return
+    tried.add(model)
+    started = time.monotonic()
+    try:
+        workspace.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+    except Exception as exc:  # the first question that needs it will say why, to whoever asks
+        say(f"{info.name}: model {info.model} not loaded ahead: {' '.join(str(exc).split()) or type(exc).__name__}")
+        return
+    say(f"{info.name}: model {info.model} loaded in {time.monotonic() - started:.0f} s")
 
 
 def _run(jobs: Jobs, collection: str, work) -> dict | None:
