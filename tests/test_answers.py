@@ -1,5 +1,6 @@
-"""The server's kept answers (embc.service.answers): a quiet collection gets its cluster list and the first page
-of every cluster made ahead, the same bytes a question would get, and nothing is made while it is written to."""
+"""What the server makes ready for a quiet collection: its cluster list and the first page of every cluster
+(embc.service.answers), the same bytes a question would get, with nothing made while it is written to; and the
+model its questions are embedded by."""
 
 from __future__ import annotations
 
