@@ -784,11 +784,11 @@ def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(cluste
 def test_a_server_loads_a_quiet_collections_model_before_its_first_question_unless_told_not_to(
         clustered_home, tmp_path):
     started = {}
-    for name, args in (("ahead", ()), ("lazy", ("--lazy-models",))):
-        shutil.copytree(clustered_home, tmp_path / name)
-        with open(tmp_path / f"{name}.err", "w") as err:
-            started[name] = start_server(tmp_path / name, *args, stderr=err)
     try:
+        for name, args in (("ahead", ()), ("lazy", ("--lazy-models",))):
+            shutil.copytree(clustered_home, tmp_path / name)
+            with open(tmp_path / f"{name}.err", "w") as err:
+                started[name] = start_server(tmp_path / name, *args, stderr=err)
         _until(lambda: "wordnet: model minilm loaded in " in (tmp_path / "ahead.err").read_text(), 300)
         time.sleep(2 * INDEX_CHECK)  # the lazy server has had as long, and longer than a tick
         assert "loaded" not in (tmp_path / "lazy.err").read_text()

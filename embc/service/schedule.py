@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from embc.errors import describe_error
 from embc.service.answers import Answers
 from embc.service.jobs import Jobs
 from embc.store.vectors import DAMAGED, CollectionInfo
@@ -79,7 +80,7 @@ def load_model(workspace: Workspace, info: CollectionInfo, tried: set[tuple]) ->
     try:
         workspace.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     except Exception as exc:  # the first question that needs it will say why, to whoever asks
-        say(f"{info.name}: model {info.model} not loaded ahead: {' '.join(str(exc).split()) or type(exc).__name__}")
+        say(f"{info.name}: model {info.model} not loaded ahead: {describe_error(exc)}")
         return
     say(f"{info.name}: model {info.model} loaded in {time.monotonic() - started:.0f} s")
 
