@@ -32,16 +32,23 @@ def entry(record: Record, scored: bool = True) -> Entry:
     return Entry(record.id, p.get("item"), p.get("label"), p.get("cluster"), p.get("text"), p.get("path"), score)
 
 
+def _runs_it_has(reports: ReportStore, collection: str) -> str:
+    ids = [str(r["run_id"]) for r in reports.runs(collection)]
+    if not ids:
+        return "it has no runs yet"
+    return f"its runs are {', '.join(ids)}" if len(ids) <= 10 else f"its latest runs are {', '.join(ids[:10])}"
+
+
 def chosen_run(reports: ReportStore, collection: str, run: int | None = None, complete: bool = True) -> dict:
     """The latest complete run of the collection, or run `run`, which must be one of its runs (and complete,
     unless `complete` is False)."""
     if run is not None and not is_integer(run, -2**63):
-        raise ParameterError(f"a run is an integer (see `embc report -c {collection} --runs`), not {run!r}")
+        raise ParameterError(f"a run is an integer, one of the collection's run ids, not {run!r}")
     found = reports.run(collection, run) if run is None or run < 2**63 else None  # the store's ids are int64
     if found is None:
         if run is None:
-            raise EmbcError(f"collection '{collection}' has no clustering yet: run `embc recluster -c {collection}`")
-        raise NotFound(f"no run {run} of collection '{collection}': see `embc report -c {collection} --runs`")
+            raise EmbcError(f"collection '{collection}' has no clustering yet: recluster it first")
+        raise NotFound(f"no run {run} of collection '{collection}': {_runs_it_has(reports, collection)}")
     if complete and found["status"] != "complete":
         raise EmbcError(f"run {run} of collection '{collection}' did not complete ({found['status']}: "
                         f"{found['error'] or 'no error recorded'})")

@@ -509,8 +509,7 @@ class Workspace:
         try:
             stamp = (folder / FACTS).stat().st_mtime
         except FileNotFoundError:
-            raise NotFound(f"collection '{collection}' has no decoder: train one with "
-                           f"`embc decoder train -c {collection}`") from None
+            raise NotFound(f"collection '{collection}' has no decoder: train one first") from None
         if self._decoders.get(collection, (None,))[0] != stamp:
             self._decoders[collection] = (stamp, Decoder.load(folder))
         return self._decoders[collection][1]
@@ -576,12 +575,11 @@ class Workspace:
         if kind == "montage":
             from embc.queries import check_accepts
 
-            check_accepts(info, "image", f"a montage shows images; see a cluster's members with `embc cluster ID -c "
-                                         f"{collection}`")
+            check_accepts(info, "image", "a montage shows images; list a cluster's members instead")
         decoder = self.decoder(collection) if kind in DECODED else None
         if decoder is not None and decoder.kind != "image":
-            raise EmbcError(f"collection '{collection}' holds {info.modality}s: its decoder draws rows, not images "
-                            f"(see `embc decode -c {collection} --cluster N`)")
+            raise EmbcError(f"collection '{collection}' holds {info.modality}s: its decoder draws rows, not images: "
+                            "decode a cluster or an item instead")
         per_cluster = check_limit(per_cluster, "per_cluster")
         return plot(self.store, self.reports, collection, kind, Path(out), run,
                     None if cluster is None else check_cluster_id(cluster), per_cluster or 8, decoder, between)

@@ -222,7 +222,7 @@ def test_elbow_of_an_earlier_run_with_run(home, tmp_path):
     assert cli(home, "recluster", "-c", "wordnet", "--k", "auto", "--projection", "none").exit_code == 0
     assert cli(home, "recluster", "-c", "wordnet", "--k", "7", "--projection", "none").exit_code == 0
     latest = cli(home, "plot", "elbow", "-c", "wordnet", "--out", str(tmp_path / "e.png"))
-    assert (latest.exit_code, latest.stderr) == (1, "embc: error: run 3 has no k sweep: run 2 has one: add --run 2\n")
+    assert (latest.exit_code, latest.stderr) == (1, "embc: error: run 3 has no k sweep: run 2 has one\n")
     assert cli(home, "plot", "elbow", "-c", "wordnet", "--run", "2", "--out", str(tmp_path / "e.png")).exit_code == 0
     assert (tmp_path / "e.png").read_bytes().startswith(b"\x89PNG")
     sizes = json.loads(cli(home, "clusters", "-c", "wordnet", "--run", "1", "--json").stdout)

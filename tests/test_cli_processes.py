@@ -48,7 +48,7 @@ def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):
     result = run_embc("ingest", str(tmp_path / "v.npy"), "--model", "minilm", home=tmp_path)
     assert result.returncode == 1
     assert result.stderr == ("embc: error: collection 'default' was embedded with 'precomputed', not 'minilm': "
-                             "use the same --model, or another --collection\n")
+                             "use the same model, or another collection\n")
     result = run_embc("cluster", "1", "-c", "missing", home=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("embc: error: no collection 'missing'") and result.stderr.count("\n") == 1

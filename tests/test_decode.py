@@ -134,7 +134,7 @@ def test_decoder_errors_are_one_line(tmp_path):
         ws.ingest("vectors", [(f"v{n}", np.random.default_rng(n).normal(size=4)) for n in range(20)])
     np.save(tmp_path / "two.npy", np.ones((2, 4)))
     (tmp_path / "text.npy").write_text("not an array")
-    cases = [(["decode", "-c", "vectors", "--item", "v1"], "has no decoder: train one with `embc decoder train"),
+    cases = [(["decode", "-c", "vectors", "--item", "v1"], "has no decoder: train one first"),
              (["decoder", "train", "-c", "vectors"], "holds vector items: decoders draw images and table rows"),
              (["decoder", "train", "-c", "nothing"], "no collection 'nothing'"),
              (["decode", "-c", "vectors"], "give exactly one of --item, --cluster, --vector or --text"),

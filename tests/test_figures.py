@@ -139,7 +139,7 @@ def test_a_range_of_k_sweeps_that_range_and_chooses_its_elbow_within_it(clustere
 
 def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_home):
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "elbow", "-c", "wordnet"])
-    assert (result.exit_code, result.stderr) == (1, "embc: error: run 1 has no k sweep: recluster with --k auto\n")
+    assert (result.exit_code, result.stderr) == (1, "embc: error: run 1 has no k sweep: recluster with k auto\n")
     for given in ("many", "²"):
         result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", given])
         assert result.exit_code == 2
@@ -147,8 +147,7 @@ def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_hom
             "4-12)" in " ".join(result.stderr.replace("│", "").split())
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "montage", "-c", "wordnet"])
     assert (result.exit_code, result.stderr) == (1, "embc: error: collection 'wordnet' holds text items (minilm): a "
-                                                    "montage shows images; see a cluster's members with `embc cluster "
-                                                    "ID -c wordnet`\n")
+                                                    "montage shows images; list a cluster's members instead\n")
 
 
 def test_history_export_stability_and_other_projections(clustered_home, tmp_path):

@@ -67,7 +67,7 @@ class SampledClustering(ClusterMixin, BaseEstimator):
         """Refuse, before any work, a fit of `n` points that would not fit the memory budget."""
         m = min(n, self.sample_cap)
         memory.require(self._bytes_needed(m), f"{type(self).__name__} on {m:,} points",
-                       "lower --sample-cap, or use --algorithm kmeans")
+                       "lower the sample cap, or use the kmeans algorithm")
 
     def _fit_sample(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -120,7 +120,7 @@ def _full_reason(last: dict | None, history: list[dict], full: bool, same_params
     if last is None:
         return "first run"
     if full:
-        return "asked for (--full)"
+        return "asked for"
     if history[0]["run_id"] != last["run_id"]:
         return f"run {history[0]['run_id']} did not complete"
     if not same_params:

@@ -53,4 +53,4 @@ def check(folder: Path) -> None:
     if not recorded or not hmac.compare_digest(json.dumps(_macs(folder, key), sort_keys=True),
                                                json.dumps(recorded, sort_keys=True)):
         raise EmbcError(f"the model files in {folder} were not written by embc, or changed since: embc will not "
-                        "load them (loading a pickle runs code). Remove the folder, or ingest again with --retrain")
+                        "load them (loading a pickle runs code). Remove the folder, or ingest again, retraining")

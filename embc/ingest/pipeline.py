@@ -44,10 +44,10 @@ def resolve_model(store: Store, collection: str, requested: str | None,
     if info is not None:
         if requested and requested != info.model:
             raise EmbcError(f"collection '{collection}' was embedded with '{info.model}', not '{requested}': "
-                            "use the same --model, or another --collection")
+                            "use the same model, or another collection")
         if weights and weights != info.weights:
             raise EmbcError(f"collection '{collection}' was embedded with weights {info.weights or 'standard'}, "
-                            f"not {weights}: use the same --weights, or another --collection")
+                            f"not {weights}: use the same weights, or another collection")
         return info.model, info
     return requested or DEFAULT_MODEL.get(first_kind or "text", "minilm"), None
 

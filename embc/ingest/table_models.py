@@ -131,7 +131,7 @@ class TableEmbedder:
             missing = [item.key for item in items if item.content_hash not in self.fitted]
             if missing:
                 raise EmbcError(f"tsne cannot embed rows it was not fitted on ({missing[0]}, ...): t-SNE has no "
-                                "transform. Re-ingest every row with --retrain, or use --model autoencoder")
+                                "transform. Ingest every row again, retraining, or use the autoencoder model")
             return np.stack([self.fitted[item.content_hash] for item in items])
         X = self.features.transform([item.values or {} for item in items])
         if self.encoder is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, NotFound
 from embc.queries import check_cluster, chosen_run, cluster_list, clusters_members
 from embc.report import figures
 
@@ -68,12 +68,11 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
     if kind == "loss":
         rows = reports.decoder_epochs(collection)
         if not rows:
-            raise EmbcError(f"collection '{collection}' has no decoder: train one with "
-                            f"`embc decoder train -c {collection}`")
+            raise NotFound(f"collection '{collection}' has no decoder: train one first")
         return figures.loss_curves(rows, out, f"{collection}: decoder loss per epoch ({rows[0]['trained_at']})")
     if kind == "interpolate":
         if between is None:
-            raise EmbcError("interpolate needs the two items to go between (--from KEY --to KEY)")
+            raise EmbcError("interpolate needs the two items to go between")
         return figures.montage([interpolation(store, collection, decoder, between)], out,
                                f"{collection}: decoded along the line between two items")
     # The run is looked up once: the latest may change while the figure is drawn, and its rows and heading must
@@ -85,15 +84,14 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
     if kind == "map":
         coords = reports.columns("coords", rid)
         if not len(coords["x"]):
-            raise EmbcError(f"run {rid} has no 2-D map: recluster with --projection umap, tsne or pca")
+            raise EmbcError(f"run {rid} has no 2-D map: recluster with a projection (umap, tsne or pca)")
         return figures.cluster_map(coords, names, out, f"{heading}: 2-D map ({len(coords['x'])} points)")
     if kind == "elbow":
         rows = reports.sweep(rid)
         if not rows:
             with_sweep = [r["run_id"] for r in reports.runs(collection)
                           if r["status"] == "complete" and reports.sweep(r["run_id"])]
-            hint = (f"run {with_sweep[0]} has one: add --run {with_sweep[0]}" if with_sweep
-                    else "recluster with --k auto")
+            hint = f"run {with_sweep[0]} has one" if with_sweep else "recluster with k auto"
             raise EmbcError(f"run {rid} has no k sweep: {hint}")
         return figures.elbow(rows, out, f"{heading}: elbow and silhouette over k")
     if kind == "silhouette":

@@ -107,7 +107,7 @@ def start(workspace: Workspace, jobs: Jobs, interval: float, work=tick, *more) -
                 work(workspace, jobs, *more)
             except Exception as exc:  # a tick that fails (a store error) is reported; the next one tries again
                 if not jobs.stopping.is_set():
-                    say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
+                    say(f"error: {describe_error(exc)}")
             jobs.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
 
     thread = threading.Thread(target=loop, name=f"embc-{work.__name__}", daemon=True)

@@ -20,11 +20,11 @@ from qdrant_edge import (CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVect
                          ScalarQuantizationConfig, ScalarType, ScrollRequest, UpdateOperation)
 
 from embc.coalesce import Coalescer
-from embc.errors import EmbcError, NotFound
+from embc.errors import EmbcError
 from embc.store import indexing, upserted
 from embc.store.locking import exclusive, holding
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, LABEL_KEYS, CollectionInfo, Group, Match, Page, Record,
-                                Search, check_name, reported, to_page, to_record, to_those_present)
+                                Search, check_name, missing_collection, reported, to_page, to_record, to_those_present)
 
 RESIDENT_WRITE = 1024  # points per write call in a resident store: a few ms of the engine (and the GIL) each
 INDEX_FROM = 20_000  # points from which a resident collection gets a vector index: exact search takes 4-5 ms
@@ -358,7 +358,7 @@ class EmbeddedStore:
     def collection(self, name: str) -> CollectionInfo:
         meta = self._dir(name) / "meta.json"
         if not meta.exists():
-            raise NotFound(f"no collection '{name}': see `embc collections`, or ingest into it first")
+            raise missing_collection(name)
         try:
             return CollectionInfo.of_meta(name, json.loads(meta.read_text()))
         except (OSError, ValueError, TypeError) as exc:

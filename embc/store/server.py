@@ -12,9 +12,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from embc.errors import EmbcError, NotFound
+from embc.errors import EmbcError
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, INGESTED_KEY, LABEL_KEYS, CollectionInfo, Group, Match, Page,
-                                Record, Search, check_name, reported, to_page, to_record, to_those_present)
+                                Record, Search, check_name, missing_collection, reported, to_page, to_record,
+                                to_those_present)
 
 _SCHEMA = {"integer": models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False)}
 # How far behind this one another host's clock may run for a job's watch to see its upserts: the watch takes
@@ -77,7 +78,7 @@ class ServerStore:
             client.get_collections()
         except Exception as exc:
             raise EmbcError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0] or type(exc).__name__} "
-                            "(is the server running? check --qdrant-url and --api-key)") from exc
+                            "(is the server running? check its URL and API key)") from exc
         return cls(client)
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo:
@@ -95,7 +96,7 @@ class ServerStore:
         if self.client.collection_exists(check_name(name)):
             meta = (self.client.get_collection(name).config.metadata or {}).get(_META_KEY)
         if meta is None:
-            raise NotFound(f"no collection '{name}': see `embc collections`, or ingest into it first")
+            raise missing_collection(name)
         try:
             return CollectionInfo.of_meta(name, meta)
         except (TypeError, ValueError) as exc:

@@ -10,7 +10,7 @@ from typing import Callable, ContextManager, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, NotFound
 
 # Equality filters on payload fields, e.g. {"cluster": 7}, where None means "the field is missing" (points
 # not yet clustered): all that embc's queries need.
@@ -89,6 +89,10 @@ class Page:
     vectors: np.ndarray | None
     payloads: list[dict]
     total: int
+
+
+def missing_collection(name: str) -> NotFound:
+    return NotFound(f"no collection '{name}': ingest into it first")
 
 
 def to_record(point, with_vector: bool) -> Record:
