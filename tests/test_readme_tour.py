@@ -7,10 +7,12 @@ import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from helpers import ROOT, run_embc
 
@@ -113,3 +115,55 @@ def test_the_readme_json_shapes_are_what_the_commands_print(clustered_home, tmp_
         assert result.returncode == 0, result.stderr
         printed = json.loads(result.stdout)
         assert list(printed[0] if isinstance(printed, list) else printed) == _keys(shape), command
+
+
+def _curl_lines() -> list[list[str]]:
+    """The README's curl commands as argument lists: continued lines joined, comments cut."""
+    block = re.search(r"```sh\n(curl localhost:8000/healthz.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    joined = re.sub(r"\\\n\s*", "", re.sub(r"[ \t]+#[^\n]*", "", block))
+    lines = [shlex.split(line) for line in joined.splitlines() if line.strip()]
+    assert len(lines) == len(re.findall(r"^curl ", block, re.M)) and {args[0] for args in lines} == {"curl"}
+    return lines
+
+
+def _request(args: list[str]) -> tuple[str, str, dict, set[str]]:
+    """(method, path, query, body field names) of one curl command."""
+    url = next(a for a in args if a.startswith("localhost:8000/"))
+    method = next((a[2:] for a in args if a.startswith("-X")), "GET")
+    fields: set[str] = set()
+    for flag, value in zip(args, args[1:]):
+        if flag == "-d":
+            fields |= set(json.loads(value))
+        elif flag == "-F":
+            fields.add(value.split("=", 1)[0])
+    parts = urlsplit("http://" + url)
+    return method.lower(), parts.path, dict(parse_qsl(parts.query)), fields
+
+
+def _properties(spec: dict, operation: dict) -> set[str]:
+    """The fields an operation's request body takes, JSON or multipart."""
+    names: set[str] = set()
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        schema = media["schema"]
+        if "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        names |= set(schema.get("properties", {}))
+    return names
+
+
+def test_the_readme_curl_lines_are_requests_the_service_takes(tmp_path):
+    """Each curl line's method and path are a route of the service, its query parameters and body fields are
+    that route's: the README's HTTP examples cannot drift from the API."""
+    from embc import Workspace
+    from embc.service.app import make_app
+
+    with Workspace(tmp_path) as ws:
+        spec = make_app(ws).openapi()
+    for args in _curl_lines():
+        method, path, query, fields = _request(args)
+        routes = [p for p in spec["paths"] if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", p), path)]
+        assert routes, path
+        operation = spec["paths"][routes[0]].get(method)
+        assert operation is not None, (method, path)
+        assert set(query) <= {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}, path
+        assert fields <= _properties(spec, operation), (path, fields)
