@@ -1,5 +1,6 @@
 """Recluster as a scheduled job: every algorithm on real data, incremental runs, stable cluster ids, one job
-per collection, recovery from SIGKILL, the memory budget and --every."""
+per collection, recovery from SIGKILL, the memory budget, --every, and
+a server's tick that fails."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ import numpy as np
 import pytest
 from helpers import recluster, run_embc
 
+from embc import Workspace
 from embc.errors import EmbcError
 from embc.ingest.pipeline import ingest
 from embc.ingest.sources import iter_items
+from embc.service import schedule
+from embc.service.jobs import Jobs
 from embc.store.embedded import EmbeddedStore
 from embc.store.reports import ReportStore
 
@@ -170,7 +174,7 @@ def test_memory_budget_refuses_a_job_with_advice(home):
                       env={"EMBC_MEMORY_BUDGET": "5M"})
     assert result.returncode == 1
     assert result.stderr.startswith("embc: error: Agglomerative on 1,600 points needs about 9.8 MiB of memory, "
-                                    "over the 5.0 MiB budget: lower --sample-cap, or use --algorithm kmeans")
+                                    "over the 5.0 MiB budget: lower the sample cap, or use the kmeans algorithm")
     assert len(ReportStore(home / "reports.duckdb").runs("wordnet")) == 1  # refused before the run started
     result = run_embc("recluster", "-c", "wordnet", "--full", home=home, env={"EMBC_MEMORY_BUDGET": "100K"})
     assert (result.returncode, result.stderr) == (1, "embc: error: streaming 1,600 points needs about 284.4 KiB of "
@@ -270,7 +274,7 @@ def test_every_runs_on_a_schedule_and_survives_errors(home, tmp_path):
     assert len(ticks) >= 2  # each tick says when it ran
     missing = run_embc("recluster", "-c", "nope", "--every", "1s", home=home)  # permanent: stops at once
     assert (missing.returncode, missing.stderr.splitlines()[-1]) == (
-        1, "embc: error: no collection 'nope': see `embc collections`, or ingest into it first")
+        1, "embc: error: no collection 'nope': ingest into it first")
     for interval in ("soon", "10", "5x"):
         bad = run_embc("recluster", "--every", interval, home=home)
         assert bad.returncode == 2 and bad.stderr.strip().endswith(
@@ -311,3 +315,22 @@ def test_report_store_sessions_nest(tmp_path):
         # The outer session still holds the file: this call neither reopens it nor waits for its lock.
         assert reports.runs("x") == []
     assert reports.runs("x") == []
+
+
+def test_a_server_tick_that_fails_is_one_line_with_credentials_masked_and_the_next_one_runs(tmp_path, capsys):
+    calls = []
+
+    def failing(workspace, jobs):
+        calls.append(time.monotonic())
+        raise ConnectionError("cannot reach http://admin:hunter2@qdrant:6333/collections\n  (refused)")
+
+    jobs = Jobs()
+    with Workspace(tmp_path) as ws:
+        thread = schedule.start(ws, jobs, 0.05, failing)
+        deadline = time.monotonic() + 30
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        jobs.stop(5, thread)
+    said = {line.split("embc serve: ", 1)[1] for line in capsys.readouterr().err.splitlines()}
+    assert len(calls) >= 2 and said == {"error: ConnectionError: cannot reach http://***@qdrant:6333/collections "
+                                        "(refused) (set EMBC_DEBUG=1 to see where)"}
