@@ -57,8 +57,11 @@ def test_metadata_not_as_embc_writes_it_is_a_damaged_collection(store):
 
 
 def test_unknown_collection_is_a_clear_error(store):
-    with pytest.raises(EmbcError, match="no collection 'nope'"):
+    with pytest.raises(EmbcError, match="^no collection 'nope': ingest into it first$"):
         store.collection("nope")
+    store.create_collection(CollectionInfo("wordnet", 8, "m1", "text"))
+    with pytest.raises(EmbcError, match="^no collection 'wordnte': did you mean 'wordnet'\\?$"):
+        store.collection("wordnte")
     with pytest.raises(EmbcError, match="invalid collection name"):
         store.collection("../etc")
 

@@ -358,7 +358,7 @@ class EmbeddedStore:
     def collection(self, name: str) -> CollectionInfo:
         meta = self._dir(name) / "meta.json"
         if not meta.exists():
-            raise missing_collection(name)
+            raise missing_collection(name, (path.parent.name for path in self.root.glob("*/meta.json")))
         try:
             return CollectionInfo.of_meta(name, json.loads(meta.read_text()))
         except (OSError, ValueError, TypeError) as exc:

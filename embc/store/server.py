@@ -96,7 +96,7 @@ class ServerStore:
         if self.client.collection_exists(check_name(name)):
             meta = (self.client.get_collection(name).config.metadata or {}).get(_META_KEY)
         if meta is None:
-            raise missing_collection(name)
+            raise missing_collection(name, (c.name for c in self.client.get_collections().collections))
         try:
             return CollectionInfo.of_meta(name, meta)
         except (TypeError, ValueError) as exc:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from itertools import chain
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Iterator, Protocol, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -91,8 +92,10 @@ class Page:
     total: int
 
 
-def missing_collection(name: str) -> NotFound:
-    return NotFound(f"no collection '{name}': ingest into it first")
+def missing_collection(name: str, names: Iterable[str]) -> NotFound:
+    """The error for a collection that is not there, naming the one of `names` it may be a slip for."""
+    close = difflib.get_close_matches(name, [other for other in names if other != name], n=1)
+    return NotFound(f"no collection '{name}': " + (f"did you mean '{close[0]}'?" if close else "ingest into it first"))
 
 
 def to_record(point, with_vector: bool) -> Record:
