@@ -503,13 +503,13 @@ class Workspace:
 
     def decoder(self, collection: str) -> Decoder:
         """The collection's trained decoder, loaded once (and again after it is trained again)."""
-        from embc.decode.decoder import FACTS, Decoder
+        from embc.decode.decoder import FACTS, Decoder, missing
 
         folder = self.layout.decoder(collection)
         try:
             stamp = (folder / FACTS).stat().st_mtime
         except FileNotFoundError:
-            raise NotFound(f"collection '{collection}' has no decoder: train one first") from None
+            raise missing(collection) from None
         if self._decoders.get(collection, (None,))[0] != stamp:
             self._decoders[collection] = (stamp, Decoder.load(folder))
         return self._decoders[collection][1]

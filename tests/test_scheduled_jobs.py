@@ -1,6 +1,5 @@
 """Recluster as a scheduled job: every algorithm on real data, incremental runs, stable cluster ids, one job
-per collection, recovery from SIGKILL, the memory budget, --every, and
-a server's tick that fails."""
+per collection, recovery from SIGKILL, the memory budget, --every, and a server's tick that fails."""
 
 from __future__ import annotations
 

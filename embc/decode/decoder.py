@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, NotFound
 
 WEIGHTS, FACTS = "decoder.pt", "decoder.json"
 OLD_WIDTH = 128  # the width of image decoders kept before their facts recorded it
@@ -77,3 +77,7 @@ class Decoder:
 
 def exists(folder: Path) -> bool:
     return (folder / FACTS).is_file()
+
+
+def missing(collection: str) -> NotFound:
+    return NotFound(f"collection '{collection}' has no decoder: train one first")

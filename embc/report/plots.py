@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embc.errors import EmbcError, NotFound
+from embc.decode.decoder import missing
+from embc.errors import EmbcError
 from embc.queries import check_cluster, chosen_run, cluster_list, clusters_members
 from embc.report import figures
 
@@ -68,7 +69,7 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
     if kind == "loss":
         rows = reports.decoder_epochs(collection)
         if not rows:
-            raise NotFound(f"collection '{collection}' has no decoder: train one first")
+            raise missing(collection)
         return figures.loss_curves(rows, out, f"{collection}: decoder loss per epoch ({rows[0]['trained_at']})")
     if kind == "interpolate":
         if between is None:
