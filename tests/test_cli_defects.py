@@ -180,6 +180,17 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
     assert named.stderr == "embc: error: dbscan does not take k: it takes eps, min_size, reduce, sample_cap\n"
 
 
+def test_counts_of_one_read_in_the_singular(tmp_path):
+    # Five rows in two far-apart pairs and a stray: dbscan's smallest core (3) joins them all into one cluster.
+    rows = tmp_path / "t.csv"
+    rows.write_text("id,a,b\n1,1.0,2.0\n2,1.1,2.1\n3,9,9\n4,9.1,9.2\n5,5,1\n")
+    home = tmp_path / "home"
+    assert cli(home, "ingest", str(rows), "-c", "t", "--model", "raw").exit_code == 0
+    one = cli(home, "recluster", "-c", "t", "--algorithm", "dbscan")
+    assert one.exit_code == 0 and one.stdout.startswith("run 1 (full: first run): 5 points, 1 cluster ("), one.stdout
+    assert "5 points, 1 cluster, model raw" in " ".join(cli(home, "report", "-c", "t").stdout.split())
+
+
 @pytest.mark.parametrize("args, choices", [
     (["recluster", "--algorithm", "kmean"], "'kmeans', 'dbscan', 'hdbscan', 'agglomerative'"),
     (["recluster", "--projection", "umpa"], "'umap', 'tsne', 'pca', 'none'"),

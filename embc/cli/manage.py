@@ -11,6 +11,7 @@ from embc.cli.ingest import COLLECTION
 from embc.cli.output import stdout
 from embc.cli.query import cluster_id
 from embc.errors import EmbcError
+from embc.wording import counted
 
 
 @app.command()
@@ -35,7 +36,8 @@ def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None,
     items = list(dict.fromkeys(items or []))  # a key named twice is one item
     removed = workspace(ctx).delete(collection, None if everything else items)
     if everything:
-        stdout.print(f"deleted collection '{collection}' ({removed} points)", markup=False, highlight=False)
+        stdout.print(f"deleted collection '{collection}' ({counted(removed, 'point')})", markup=False,
+                     highlight=False)
         return
     stdout.print(f"deleted {removed} of {len(items)} items from '{collection}'", markup=False, highlight=False)
     if missing := len(items) - removed:

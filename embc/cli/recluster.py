@@ -18,6 +18,7 @@ from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
 from embc.environment import LONGEST_WAIT
 from embc.errors import ParameterError
 from embc.results import RunResult
+from embc.wording import counted
 
 _INTERVAL = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (86400, 3600, 60, 1)
@@ -136,8 +137,8 @@ def _run_once(ctx: typer.Context, collection: str, full: bool, as_json: bool, qu
 
 
 def _summary(run: RunResult) -> str:
-    return (f"run {run.run_id} ({run.mode}: {run.reason}): {run.points} points, {run.n_clusters} clusters "
-            f"({run.timings['total']:.1f} s)")
+    return (f"run {run.run_id} ({run.mode}: {run.reason}): {counted(run.points, 'point')}, "
+            f"{counted(run.n_clusters, 'cluster')} ({run.timings['total']:.1f} s)")
 
 
 def _density_hint(run: RunResult) -> str | None:

@@ -14,6 +14,7 @@ from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say,
 from embc.cli.query import RUN
 from embc.export import FORMATS
 from embc.results import Report, Run
+from embc.wording import counted
 
 METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
            "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction",
@@ -43,8 +44,8 @@ def _history_row(run: Run) -> dict:
 
 def print_report(report: Report) -> None:
     run, metrics = report.run, report.metrics
-    size = (f"{run.n_points} points, {run.n_clusters} clusters" if run.n_points is not None
-            else "nothing recorded")
+    size = (f"{counted(run.n_points, 'point')}, {counted(run.n_clusters, 'cluster')}"
+            if run.n_points is not None else "nothing recorded")
     stdout.print(f"[bold]{report.collection}[/bold] run {run.run_id} ({run.mode}, {run.status}): {run.algorithm} "
                  f"{params_text(run.params)}, seed {run.seed}, {size}, model {run.model}", highlight=False)
     if run.error:
@@ -112,7 +113,7 @@ def export(ctx: typer.Context, collection: str = COLLECTION,
     if out == "-":
         rows = ws.export(collection, sys.stdout.buffer, fmt or "jsonl", run, vectors=vectors)
         sys.stdout.flush()
-        say(f"wrote {rows} rows")
+        say(f"wrote {counted(rows, 'row')}")
         return
     rows = ws.export(collection, Path(out), fmt, run, vectors=vectors)
-    stdout.print(f"wrote {rows} rows to {out}", markup=False, highlight=False)
+    stdout.print(f"wrote {counted(rows, 'row')} to {out}", markup=False, highlight=False)

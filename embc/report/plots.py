@@ -9,6 +9,7 @@ from embc.decode.decoder import missing
 from embc.errors import EmbcError
 from embc.queries import check_cluster, chosen_run, cluster_list, clusters_members
 from embc.report import figures
+from embc.wording import counted
 
 if TYPE_CHECKING:
     from embc.decode.decoder import Decoder
@@ -81,12 +82,13 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
     chosen = chosen_run(reports, collection, run)
     rid = chosen["run_id"]
     names = {c["id"]: c["name"] for c in reports.clusters(rid)}
-    heading = f"{collection}: run {rid}, {chosen['algorithm']}, {chosen['n_clusters']} clusters"
+    heading = f"{collection}: run {rid}, {chosen['algorithm']}, {counted(chosen['n_clusters'], 'cluster')}"
     if kind == "map":
         coords = reports.columns("coords", rid)
         if not len(coords["x"]):
             raise EmbcError(f"run {rid} has no 2-D map: recluster with a projection (umap, tsne or pca)")
-        return figures.cluster_map(coords, names, out, f"{heading}: 2-D map ({len(coords['x'])} points)")
+        return figures.cluster_map(coords, names, out,
+                                   f"{heading}: 2-D map ({counted(len(coords['x']), 'point')})")
     if kind == "elbow":
         rows = reports.sweep(rid)
         if not rows:
@@ -103,7 +105,7 @@ def plot(store: Store, reports: ReportStore, collection: str, kind: str, out: Pa
                                          f"{heading}: silhouette per cluster")
     if kind == "montage":
         rows = montage_rows(store, reports, collection, cluster, per_cluster, rid)
-        return figures.montage(rows, out, f"{collection}: run {rid}, {len(rows)} clusters")
+        return figures.montage(rows, out, f"{collection}: run {rid}, {counted(len(rows), 'cluster')}")
     if kind == "centroids":
         rows = centroid_rows(store, reports, collection, decoder, rid)
         return figures.montage(rows, out, f"{collection}: run {rid}, decoded centres, nearest members")
