@@ -356,7 +356,8 @@ def test_a_table_larger_than_a_request_goes_in_parts_under_the_keys_a_local_inge
         assert [(s.source, s.reason) for s in result.skipped] == [
             ("big.csv#83", reason),  # keyed by its last line: after the header, 72 rows, 9 of them of two lines
             ("latin1.csv", f"{reason}, and cannot be sent in parts: not UTF-8 text (byte 0xe9 at offset 8)"),
-            ("untitled.csv", "no 'text' column (columns: body)")]  # once, not once a part
+            ("untitled.csv", "no 'text' column (columns: body): name the text field, "
+             "or embed rows of values with a table model (autoencoder, tsne, raw)")]  # once, not once a part
         for name in ("big.csv", "big.jsonl"):
             whole = [i for i in read_file(tables / name, name, Fields())
                      if isinstance(i, Item) and i.key != "big.csv#83"]

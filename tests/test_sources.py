@@ -128,7 +128,8 @@ def test_csv_rows_and_malformed_rows(tmp_path):
     assert skipped == {"t.tsv#3": "malformed row: 4 fields, expected 3"} and count_inputs([tmp_path / "t.tsv"]) == 2
     (tmp_path / "u.csv").write_text("a,b\n1,2\n")
     _, skipped = _split(list(iter_items([tmp_path / "u.csv"])))
-    assert skipped == {"u.csv": "no 'text' column (columns: a, b)"}
+    assert skipped == {"u.csv": "no 'text' column (columns: a, b): name the text field, or embed rows of "
+                       "values with a table model (autoencoder, tsne, raw)"}
 
 
 def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
@@ -174,7 +175,8 @@ def test_parquet_rows_are_read_as_jsonl_rows_are_texts_or_vectors(tmp_path):
     items, skipped = _split(list(iter_items([tmp_path / "t.parquet", tmp_path / "n.parquet"])))
     assert [(i.key, i.kind, i.text, i.label) for i in items] == [("a", "text", "first text", "x"),
                                                                  ("t.parquet#1", "text", "second", "y")]
-    assert skipped == {"n.parquet": "no 'text' or 'vector' column (columns: a, b)"}
+    assert skipped == {"n.parquet": "no 'text' or 'vector' column (columns: a, b): name the text field, or embed "
+                       "rows of values with a table model (autoencoder, tsne, raw)"}
     _, skipped = _split(list(iter_items([tmp_path / "t.parquet"], Fields(text="body"))))
     assert skipped == {"t.parquet": "no 'body' column (columns: id, text, label, other)"}
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from embc.ingest.images import IMAGE_SUFFIXES
 from embc.ingest.items import Item, as_vector, vector_problem
+from embc.ingest.registry import TABLE_MODELS
 from embc.results import Skipped
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -27,6 +28,7 @@ ROW_SUFFIXES = {".jsonl", ".csv", ".tsv"}
 LINE_BREAK = re.compile("\r\n|\r|\n")
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
+NO_TEXT_HINT = f"name the text field, or embed rows of values with a table model ({', '.join(TABLE_MODELS)})"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Text that names its encoding by a byte-order mark (Windows' "Unicode" files); UTF-32's marks first, as
 # UTF-32-LE's begins with UTF-16-LE's. Anything else must be UTF-8.
@@ -262,7 +264,8 @@ def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_off
     reader = csv.DictReader(io.StringIO(content, newline=""), restkey="\0extra", delimiter=delimiter)
     text_column = fields.text or "text"
     if reader.fieldnames is None or (not fields.table and text_column not in reader.fieldnames):
-        yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])})")
+        yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])}): "
+                              f"{NO_TEXT_HINT}")
         return
     width = len(reader.fieldnames)
     for row in reader:
@@ -363,7 +366,8 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
                   and name not in columns]
         if absent or (named["text"] not in columns and named["vector"] not in columns):
             missing = f"'{absent[0]}'" if absent else f"'{named['text']}' or '{named['vector']}'"
-            yield Skipped(source, f"no {missing} column (columns: {', '.join(columns)})")
+            hint = "" if absent else f": {NO_TEXT_HINT}"
+            yield Skipped(source, f"no {missing} column (columns: {', '.join(columns)}){hint}")
             return
         wanted = [c for c in columns if c in named.values()]
     row = row_offset
