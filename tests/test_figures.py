@@ -140,11 +140,12 @@ def test_a_range_of_k_sweeps_that_range_and_chooses_its_elbow_within_it(clustere
 def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_home):
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "elbow", "-c", "wordnet"])
     assert (result.exit_code, result.stderr) == (1, "embc: error: run 1 has no k sweep: recluster with k auto\n")
-    for given in ("many", "²"):
+    for given in ("many", "²", "1", "2-3"):
         result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", given])
         assert result.exit_code == 2
-        assert f"'{given}' is not a number of clusters: give an integer >= 2, auto, or a range to choose from (as " \
-            "4-12)" in " ".join(result.stderr.replace("│", "").split())
+        assert f"'{given}' is not a number of clusters: give an integer >= 2, 'auto' (chosen from 2-25), or a range " \
+            "LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100)" in " ".join(
+                result.stderr.replace("│", "").split())
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "montage", "-c", "wordnet"])
     assert (result.exit_code, result.stderr) == (1, "embc: error: collection 'wordnet' holds text items (minilm): a "
                                                     "montage shows images; list a cluster's members instead\n")

@@ -44,14 +44,14 @@ def parse_interval(text: str) -> float:
 
 
 def _k(value: Optional[str]) -> int | str | None:
-    from embc.cluster.params import k_range
+    from embc.cluster.params import k_problem
 
-    if value is None or k_range(value) is not None:  # auto, or a range to choose from
-        return value
-    if not (value.isascii() and value.isdigit()) or int(value) < 2:  # not '²', which isdigit() lets by
-        raise typer.BadParameter(f"'{value}' is not a number of clusters: give an integer >= 2, auto, or a range "
-                                 "to choose from (as 4-12)", param_hint="--k")
-    return int(value)
+    if value is None:
+        return None
+    k = int(value) if value.isascii() and value.isdigit() else value  # not '²', which isdigit() lets by
+    if (problem := k_problem(k)) is not None:
+        raise typer.BadParameter(f"'{value}' is not a number of clusters: give {problem}", param_hint="--k")
+    return k
 
 
 def _value(choice: Enum | None) -> str | None:

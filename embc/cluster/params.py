@@ -53,7 +53,8 @@ def k_range(k) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
-def _k(value) -> str | None:
+def k_problem(value) -> str | None:
+    """What a value of k should be, or None where it is one: a number, auto, or a range to choose from."""
     span = k_range(value)
     if is_integer(value, 2) or (span is not None and 2 <= span[0] and span[0] + 2 <= span[1] <= K_SWEPT_MOST):
         return None
@@ -76,7 +77,7 @@ def _one_of(choices: tuple[str, ...]):
 
 
 CONSTRAINTS = {
-    "k": _k,
+    "k": k_problem,
     "n_init": _integer(1),
     "eps": _positive_or_none,
     "min_size": _integer(2),
