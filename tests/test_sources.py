@@ -130,6 +130,8 @@ def test_csv_rows_and_malformed_rows(tmp_path):
     _, skipped = _split(list(iter_items([tmp_path / "u.csv"])))
     assert skipped == {"u.csv": "no 'text' column (columns: a, b): name the text field, or embed rows of "
                        "values with a table model (autoencoder, tsne, raw)"}
+    _, skipped = _split(list(iter_items([tmp_path / "u.csv"], Fields(text="body"))))
+    assert skipped == {"u.csv": "no 'body' column (columns: a, b)"}  # a field named by the user: no hint
 
 
 def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):

@@ -264,8 +264,8 @@ def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_off
     reader = csv.DictReader(io.StringIO(content, newline=""), restkey="\0extra", delimiter=delimiter)
     text_column = fields.text or "text"
     if reader.fieldnames is None or (not fields.table and text_column not in reader.fieldnames):
-        yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])}): "
-                              f"{NO_TEXT_HINT}")
+        hint = "" if fields.text else f": {NO_TEXT_HINT}"
+        yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])}){hint}")
         return
     width = len(reader.fieldnames)
     for row in reader:
