@@ -181,7 +181,7 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
 
 
 def test_counts_of_one_read_in_the_singular(tmp_path):
-    # Five rows in two far-apart pairs and a stray: dbscan's smallest core (3) joins them all into one cluster.
+    # Five table rows are too few for dbscan to tell groups apart: it finds one cluster.
     rows = tmp_path / "t.csv"
     rows.write_text("id,a,b\n1,1.0,2.0\n2,1.1,2.1\n3,9,9\n4,9.1,9.2\n5,5,1\n")
     home = tmp_path / "home"

@@ -173,6 +173,7 @@ class Job:
             nonlocal counts
             counts = (done, total)
             progress("write labels", done, total)
+
         writing = self.store.start_set_payloads(self.collection, groups, progress and report)
 
         def written() -> None:
