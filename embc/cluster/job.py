@@ -167,21 +167,15 @@ class Job:
         groups = [([ids[i] for i in group], {"cluster": int(labels[group[0]]), "cluster_run": run_id})
                   for group in np.split(order, bounds)]
         progress = self.progress
-        counts = (0, 0)
-
-        def report(done: int, total: int) -> None:
-            nonlocal counts
-            counts = (done, total)
-            progress("write labels", done, total)
-
-        writing = self.store.start_set_payloads(self.collection, groups, progress and report)
+        writing = self.store.start_set_payloads(
+            self.collection, groups, progress and (lambda done, total: progress("write labels", done, total)))
 
         def written() -> None:
             writing()
-            if progress and counts[1]:
+            if progress and groups:
                 # Written beside the job's other steps, the labels may be done before the step itself is announced
-                # (done 0 of 0): the last count again, so a job that has ended says how far it got.
-                progress("write labels", *counts)
+                # (done 0 of 0): every group is written once `writing` returns, so a job that has ended says so.
+                progress("write labels", len(groups), len(groups))
             # A point upserted with another vector after it was read (by a client of the server, or another embc
             # process) now holds the label of a vector it no longer has: cleared, the next run assigns it.
             if stale := changed(self.store, self.collection, ids, read, self.upserted()):
