@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from embc.wording import visible
+
 
 class EmbcError(Exception):
     """A user-facing error: the message says what went wrong and what to do."""
@@ -20,9 +22,10 @@ class NotFound(EmbcError, LookupError):
 
 
 def describe_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
-    """An error as users read it: one line, with any credential (an API key, a password in a URL) masked.
-    Errors embc did not foresee name their type, and how to see the traceback."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """An error as users read it: one line, its control characters written as escapes, with any credential (an
+    API key, a password in a URL) masked. Errors embc did not foresee name their type, and how to see the
+    traceback."""
+    text = visible(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, EmbcError):
         text = f"{type(exc).__name__}: {text} (set EMBC_DEBUG=1 to see where)"
     return masked(text, secrets)

@@ -83,7 +83,8 @@ def test_read_commands_print_every_format(clustered_home, command):
         assert len(out) == len(rows) + 1 and sep in out[0]
     assert json.loads(cli(clustered_home, *command, "--json").stdout) == rows
     bad = cli(clustered_home, *command, "-f", "xml")
-    assert bad.exit_code == 2 and "'xml' is not one of 'table', 'json', 'jsonl', 'csv', 'tsv'" in bad.stderr
+    assert bad.exit_code == 2
+    assert "'--format' / '-f': 'xml' is not one of 'table', 'json', 'jsonl', 'csv', 'tsv'" in bad.stderr
 
 
 def test_piped_tables_fit_80_columns_with_no_box_lines_or_python_reprs(clustered_home):
@@ -296,3 +297,45 @@ def test_global_options_after_the_command_are_hoisted_unless_the_command_has_its
         "--data-dir", "d", "serve", "--api-key", "K"]  # the service's own key
     assert hoist_global_options(["--api-key", "Q", "serve", "--api-key", "K"], lambda c: own(c) or []) == [
         "--api-key", "Q", "serve", "--api-key", "K"]
+
+
+def test_help_says_what_each_option_takes_rather_than_a_python_type():
+    """An option of free text reads `--collection NAME`, `--id KEY`, `--out FILE`, not `<str>` or `<path>`."""
+    from typer.main import get_command
+
+    def commands(group, path=()):
+        for name, command in group.commands.items():
+            yield from commands(command, path + (name,)) if hasattr(command, "commands") else [path + (name,)]
+
+    names = list(commands(get_command(app)))
+    assert ("decoder", "train") in names and len(names) > 12
+    for name in names:
+        result = runner.invoke(app, [*name, "--help"], env={"COLUMNS": "200"})
+        options = [line for line in result.stdout.splitlines() if line.lstrip().startswith("-")]
+        assert result.exit_code == 0 and options, name
+        assert not [line for line in options if re.search(r"<(str|path)>", line)], (name, options)
+    assert "--collection NAME" in runner.invoke(app, ["similar", "--help"], env={"COLUMNS": "200"}).stdout
+
+
+def test_escape_sequences_in_stored_text_are_shown_to_the_terminal_not_obeyed(home, tmp_path):
+    """A document, an item key or a file name may hold escape sequences (clear the screen, retitle the window):
+    tables, notes and errors print them as escapes."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"id": "esc\x1b[31mred", "text": "a hunting dog \x1b[2J\x1b]0;owned\x07 barks"}) + "\n")
+    empty = tmp_path / "bell\x07\x9b2J.txt"
+    empty.write_text("")
+    ingested = cli(home, "ingest", str(rows), str(empty), "-c", "wordnet")
+    assert ingested.exit_code == 0 and ingested.stdout.split()[-4:] == ["1", "0", "0", "1"]
+    assert "skipped bell\\x07\\x9b2J.txt" in ingested.stderr
+    similar = cli(home, "similar", "--text", "a hunting dog barks", "-c", "wordnet", "-n", "1")
+    assert similar.exit_code == 0 and "esc\\x1b[31mred" in similar.stdout
+    assert "\\x1b[2J" in similar.stdout and "owned\\x07" in similar.stdout
+    missing = cli(home, "similar", "--id", "gone\x1b[2J", "-c", "wordnet")
+    assert missing.exit_code == 1 and "embc: error: no item 'gone\\x1b[2J' in collection 'wordnet'" in missing.stderr
+    outputs = ingested.stdout + ingested.stderr + similar.stdout + missing.stdout + missing.stderr
+    assert not set("\x1b\x07\x9b") & set(outputs)
+    query = ("similar", "--text", "a hunting dog barks", "-c", "wordnet", "-n", "1")
+    assert json.loads(cli(home, *query, "--json").stdout)[0]["item"] == "esc\x1b[31mred"  # the data is kept exact
+    assert cli(home, *query, "-f", "csv").stdout.splitlines()[1].startswith("esc\x1b[31mred,")  # as in a pipe
+    shown = run_embc(*query, "-f", "csv", home=home, env={"FORCE_COLOR": "1"})  # as in a terminal
+    assert shown.stdout.splitlines()[1].startswith("esc\\x1b[31mred,")

@@ -57,7 +57,7 @@ def test_report_store_holds_silhouettes_and_clustered_coordinates(clustered_home
 def test_an_unknown_figure_is_a_clear_error(clustered_home):
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "pie", "-c", "wordnet"])
     assert result.exit_code == 2  # a usage error: the choices are listed
-    assert "'pie' is not one of" in result.stderr and "'map', 'elbow', 'silhouette', 'montage'" in result.stderr
+    assert "'KIND': 'pie' is not one of" in result.stderr and "'map', 'elbow', 'silhouette', 'montage'" in result.stderr
 
 
 def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clustered_home, tmp_path):

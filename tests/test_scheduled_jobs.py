@@ -267,10 +267,16 @@ def test_every_runs_on_a_schedule_and_survives_errors(home, tmp_path):
         deadline = time.monotonic() + 120
         while log.read_text().count("nothing new since run 1") < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert run_embc("delete", "--all", "-c", "wordnet", home=home).returncode == 0  # each tick now fails
+        while log.read_text().count("embc: error:") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker.poll() is None  # still running
         worker.terminate()
         worker.wait(30)
-    ticks = re.findall(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ wordnet: nothing new since run 1$", log.read_text(), re.M)
-    assert len(ticks) >= 2  # each tick says when it ran
+    stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    assert len(re.findall(stamp + r" wordnet: nothing new since run 1$", log.read_text(), re.M)) >= 2
+    failed = re.findall(stamp + r" embc: error: (.*)$", log.read_text(), re.M)
+    assert len(failed) >= 2 and set(failed) == {"no collection 'wordnet': ingest into it first"}, log.read_text()
     missing = run_embc("recluster", "-c", "nope", "--every", "1s", home=home)  # permanent: stops at once
     assert (missing.returncode, missing.stderr.splitlines()[-1]) == (
         1, "embc: error: no collection 'nope': ingest into it first")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterable, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -48,7 +47,7 @@ class Settings:
         if url:
             from embc.client import Client
 
-            click.echo(f"embc: {home} is served by embc serve at {url}: asking it", err=True)
+            typer.echo(f"embc: {home} is served by embc serve at {url}: asking it", err=True)
             return Client(url)
         return self.open()
 
@@ -87,23 +86,27 @@ class EmbcGroup(TyperGroup):
 
         return super().parse_args(ctx, hoist_global_options(list(args), own))
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:  # the reader went away (`embc export -o - | head`): stop quietly, as `cat` does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails else
             raise typer.Exit(141) from None
+        except typer.BadParameter as exc:
+            # Typer checks a choice with pydantic, whose message starts with the error's type.
+            exc.message = exc.message.removeprefix("Value error, ")
+            raise
         except KeyboardInterrupt as exc:
-            click.echo(masked(f"embc: interrupted{f': {exc}' if str(exc) else ''}", _secrets(ctx)), err=True)
+            typer.echo(masked(f"embc: interrupted{f': {exc}' if str(exc) else ''}", secret_keys(ctx)), err=True)
             raise typer.Exit(130) from None
         except Exception as exc:
             if hasattr(exc, "exit_code") or (os.environ.get("EMBC_DEBUG") and not isinstance(exc, EmbcError)):
                 raise  # the command line's own exits and usage errors, or a traceback asked for
-            click.echo(f"embc: error: {describe_error(exc, _secrets(ctx))}", err=True)
+            typer.echo(f"embc: error: {describe_error(exc, secret_keys(ctx))}", err=True)
             raise typer.Exit(1) from None
 
 
-def _secrets(ctx: click.Context) -> tuple[str | None, ...]:
+def secret_keys(ctx: typer.Context) -> tuple[str | None, ...]:
     """The keys a message must never show."""
     settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
     return settings.api_key, os.environ.get("EMBC_QDRANT_API_KEY"), os.environ.get("EMBC_API_KEY")
@@ -128,9 +131,10 @@ def main_options(
     ctx: typer.Context,
     home: Optional[str] = typer.Option(None, "--data-dir", envvar="EMBC_HOME", metavar="PATH",
                                        help=GLOBAL_OPTIONS[0][3]),
-    qdrant_url: Optional[str] = typer.Option(None, "--qdrant-url", envvar="EMBC_QDRANT_URL", help=GLOBAL_OPTIONS[1][3]),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="EMBC_QDRANT_API_KEY", help=GLOBAL_OPTIONS[2][3],
-                                          show_envvar=False),
+    qdrant_url: Optional[str] = typer.Option(None, "--qdrant-url", envvar="EMBC_QDRANT_URL", metavar="URL",
+                                             help=GLOBAL_OPTIONS[1][3]),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="EMBC_QDRANT_API_KEY", metavar="KEY",
+                                          help=GLOBAL_OPTIONS[2][3], show_envvar=False),
     server: Optional[str] = typer.Option(None, "--server", envvar="EMBC_URL", metavar="URL", help=GLOBAL_OPTIONS[3][3]),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:

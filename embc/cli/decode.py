@@ -45,15 +45,17 @@ def train(ctx: typer.Context, collection: str = COLLECTION,
 
 @app.command()
 def decode(ctx: typer.Context, collection: str = COLLECTION,
-           item: Optional[str] = typer.Option(None, "--item", help="A stored item: item key or point id."),
-           cluster: Optional[str] = typer.Option(None, "--cluster", help="A cluster of the latest (or --run) run: "
-                                                 "its centre."),
-           vector: Optional[Path] = typer.Option(None, "--vector", help="A .npy file holding one vector."),
-           text: Optional[str] = typer.Option(None, "--text", help="A text (CLIP collections)."),
+           item: Optional[str] = typer.Option(None, "--item", metavar="KEY",
+                                              help="A stored item: item key or point id."),
+           cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ID",
+                                                 help="A cluster of the latest (or --run) run: its centre."),
+           vector: Optional[Path] = typer.Option(None, "--vector", metavar="FILE",
+                                                 help="A .npy file holding one vector."),
+           text: Optional[str] = typer.Option(None, "--text", metavar="TEXT", help="A text (CLIP collections)."),
            run: Optional[int] = RUN,
-           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Image collections: the file, PNG or the "
-                                              "format its name gives (.jpg, .webp) [default: COLLECTION-decoded.png, "
-                                              "never overwritten]."),
+           out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                              help="Image collections: the file, PNG or the format its name gives "
+                                              "(.jpg, .webp) [default: COLLECTION-decoded.png, never overwritten]."),
            fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """Draw what a point of the collection's space looks like with its decoder: an image (PNG), or for a
     table collection the row in the original units ("the typical row of cluster 2")."""

@@ -11,27 +11,30 @@ from embc.cli.app import app, workspace
 from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, progress_bar, say
 from embc.errors import EmbcError
 
-COLLECTION = typer.Option("default", "--collection", "-c", help="Collection name.")
+COLLECTION = typer.Option("default", "--collection", "-c", metavar="NAME", help="Collection name.")
 
 
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt .md, rows in .jsonl .csv .tsv "
-                                       ".parquet, images, or vectors in .npy."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH", help="Files or folders: .txt .md, rows in .jsonl "
+                                       ".csv .tsv .parquet, images, or vectors in .npy."),
     collection: str = COLLECTION,
     model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="Text: minilm (default), sentence-transformers:NAME_OR_PATH, word2vec, "
-        "glove:PATH. Images: effnet-lite0 (default), resnet50, vgg16, vgg19, inception_v3, clip:MODEL/PRETRAINED. "
-        "Table rows (CSV, Parquet): autoencoder, tsne, raw."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Local weights file for an image model."),
+        None, "--model", "-m", metavar="MODEL", help="Text: minilm (default), sentence-transformers:NAME_OR_PATH, "
+        "word2vec, glove:PATH. Images: effnet-lite0 (default), resnet50, vgg16, vgg19, inception_v3, "
+        "clip:MODEL/PRETRAINED. Table rows (CSV, Parquet): autoencoder, tsne, raw."),
+    weights: Optional[Path] = typer.Option(None, "--weights", metavar="FILE",
+                                           help="Local weights file for an image model."),
     folder_labels: bool = typer.Option(True, "--folder-labels/--no-folder-labels",
                                        help="An image's folder name is its ground-truth label."),
-    text_field: Optional[str] = typer.Option(None, help="Row field holding the text (default: text)."),
-    label_field: Optional[str] = typer.Option(None, help="Field holding a ground-truth label (default: label)."),
-    id_field: Optional[str] = typer.Option(None, help="Field holding a stable item id (default: id, else the row)."),
-    vector_field: Optional[str] = typer.Option(None, help="Parquet column or JSONL field holding precomputed "
-                                               "vectors (default: vector)."),
+    text_field: Optional[str] = typer.Option(None, metavar="FIELD", help="Row field holding the text (default: text)."),
+    label_field: Optional[str] = typer.Option(None, metavar="FIELD",
+                                              help="Field holding a ground-truth label (default: label)."),
+    id_field: Optional[str] = typer.Option(None, metavar="FIELD",
+                                           help="Field holding a stable item id (default: id, else the row)."),
+    vector_field: Optional[str] = typer.Option(None, metavar="FIELD", help="Parquet column or JSONL field holding "
+                                               "precomputed vectors (default: vector)."),
     bottleneck: Optional[int] = typer.Option(None, min=1, help="autoencoder: size of the bottleneck, the vectors' "
                                              "dimension (default: 8)."),
     retrain: bool = typer.Option(False, "--retrain", help="Retrain the collection's own model (word2vec, "

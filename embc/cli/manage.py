@@ -15,9 +15,10 @@ from embc.wording import counted
 
 
 @app.command()
-def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None, metavar="[KEY]...",
+def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None, metavar="KEY",
                                                                            help="Item keys or point ids."),
-           collection: str = typer.Option(..., "--collection", "-c", help="Collection name (never a default)."),
+           collection: str = typer.Option(..., "--collection", "-c", metavar="NAME",
+                                          help="Collection name (never a default)."),
            everything: bool = typer.Option(False, "--all", help="Delete the whole collection, with its runs, "
                                            "vector cache and trained model."),
            run: Optional[int] = typer.Option(None, "--run", help="Delete a run from the history (a failed one, or "

@@ -14,6 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from embc.wording import visible
+
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)  # a line in a log stays one line, however long
 
@@ -45,10 +47,10 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items())
+        return visible(" ".join(f"{k}={v}" for k, v in value.items()))
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
-    return str(value)
+        return visible(", ".join(map(str, value)))
+    return visible(str(value))
 
 
 def emit(document: dict | list[dict], fmt: Format, columns: Sequence[str], title: str | None = None,
@@ -64,13 +66,14 @@ def emit(document: dict | list[dict], fmt: Format, columns: Sequence[str], title
     elif fmt in (Format.csv, Format.tsv):
         writer = csv.writer(sys.stdout, delimiter="\t" if fmt is Format.tsv else ",", lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[_plain(row.get(c)) for c in columns] for row in rows])
+        shown = visible if stdout.is_terminal else str  # a terminal shows what a file or a pipe keeps exact
+        writer.writerows([[shown(_plain(row.get(c))) for c in columns] for row in rows])
     else:
         table(title, columns, [[row.get(c) for c in columns] for row in rows], wrap)
 
 
-def _plain(value: object) -> object:
-    return json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value)
+def _plain(value: object) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]],
@@ -87,7 +90,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
 
 def say(message: str) -> None:
     """A line for people on stderr."""
-    stderr.print(message, markup=False, highlight=False)
+    stderr.print(visible(message), markup=False, highlight=False)
 
 
 class _Steps:

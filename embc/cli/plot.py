@@ -23,12 +23,14 @@ def plot(ctx: typer.Context,
          kind: Kind = typer.Argument(..., metavar="KIND", help="map, elbow, silhouette, montage; with a decoder: "
                                      "centroids, interpolate, loss."),
          collection: str = COLLECTION, run: Optional[int] = RUN,
-         cluster: Optional[str] = typer.Option(None, "--cluster", help="Montage: only this cluster."),
-         out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write: PNG, or SVG or PDF "
-                                            "by its name [default: COLLECTION-KIND.png, never overwritten]."),
+         cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ID", help="Montage: only this cluster."),
+         out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE", help="File to write: PNG, or SVG or "
+                                            "PDF by its name [default: COLLECTION-KIND.png, never overwritten]."),
          per_cluster: int = typer.Option(8, "--per-cluster", min=1, help="Montage: thumbnails per cluster."),
-         start: Optional[str] = typer.Option(None, "--from", help="Interpolate: the item to start from."),
-         end: Optional[str] = typer.Option(None, "--to", help="Interpolate: the item to end at.")) -> None:
+         start: Optional[str] = typer.Option(None, "--from", metavar="KEY",
+                                             help="Interpolate: the item to start from."),
+         end: Optional[str] = typer.Option(None, "--to", metavar="KEY",
+                                           help="Interpolate: the item to end at.")) -> None:
     """Draw a figure of the latest run: map (the 2-D map coloured by cluster), elbow (the k sweep of a
     --k auto run), silhouette (per-cluster blades), montage (thumbnails of each cluster's images). With a
     decoder (`embc decoder train`): centroids (each cluster's decoded centre beside its nearest members),

@@ -67,11 +67,13 @@ def cluster(ctx: typer.Context,
 
 
 @app.command()
-def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text", help="Query text."),
-            item: Optional[str] = typer.Option(None, "--id", help="A stored item: item key or point id."),
-            image: Optional[Path] = typer.Option(None, "--image", help="A query image file (need not be stored)."),
+def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text", metavar="TEXT", help="Query text."),
+            item: Optional[str] = typer.Option(None, "--id", metavar="KEY",
+                                               help="A stored item: item key or point id."),
+            image: Optional[Path] = typer.Option(None, "--image", metavar="FILE",
+                                                 help="A query image file (need not be stored)."),
             collection: str = COLLECTION,
-            in_cluster: Optional[str] = typer.Option(None, "--cluster",
+            in_cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ID",
                                                      help="Search inside one cluster (an id, or noise)."),
             limit: int = LIMIT, fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """The items nearest to a text, an image, or a stored item."""

@@ -10,13 +10,13 @@ from typing import Optional
 
 import typer
 
-from embc.cli.app import app, workspace
+from embc.cli.app import app, secret_keys, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, stdout
 from embc.cli.report import print_report
 from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
 from embc.environment import LONGEST_WAIT
-from embc.errors import ParameterError
+from embc.errors import ParameterError, describe_error
 from embc.results import RunResult
 from embc.wording import counted
 
@@ -64,9 +64,9 @@ def recluster(
     collection: str = COLLECTION,
     algorithm: Optional[Algorithm] = typer.Option(None, "--algorithm", "-a", help="Default: the last run's, else "
                                                   "kmeans."),
-    k: Optional[str] = typer.Option(None, "--k", "-k", help="Clusters (kmeans, agglomerative); auto: the elbow "
-                                    "of k-means inertia over k = 2-25 on a sample; a range as 4-12: the elbow "
-                                    "over that range (default: 8)."),
+    k: Optional[str] = typer.Option(None, "--k", "-k", metavar="K", help="Clusters (kmeans, agglomerative); auto: "
+                                    "the elbow of k-means inertia over k = 2-25 on a sample; a range as 4-12: the "
+                                    "elbow over that range (default: 8)."),
     eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
                                         "(default: the one whose clusters separate best)."),
     min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10; a sixth of the "
@@ -86,8 +86,8 @@ def recluster(
     full: bool = typer.Option(False, "--full", help="Refit every point even when few are new."),
     refit_fraction: float = typer.Option(0.3, min=0, max=1, help="Refit when the points added since "
                                          "the last full fit exceed this share of it."),
-    every: Optional[str] = typer.Option(None, "--every", help="Run in the foreground on a schedule: 30s, 10m, "
-                                        "1h30m, 1d."),
+    every: Optional[str] = typer.Option(None, "--every", metavar="INTERVAL", help="Run in the foreground on a "
+                                        "schedule: 30s, 10m, 1h30m, 1d."),
     as_json: bool = AS_JSON, quiet: bool = QUIET,
 ) -> None:
     """Bring the clustering up to date: assign new points to the clusters, or refit when needed; write each
@@ -107,7 +107,7 @@ def recluster(
         except ParameterError:
             raise  # the same parameters would be refused every time: stop at once
         except Exception as exc:  # a scheduled worker reports and tries again next time
-            say(f"{_now()} embc: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            say(f"{_now()} embc: error: {describe_error(exc, secret_keys(ctx))}")
         full = False  # --full applies to the first run only
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 

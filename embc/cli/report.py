@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
@@ -14,7 +15,7 @@ from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say,
 from embc.cli.query import RUN
 from embc.export import FORMATS
 from embc.results import Report, Run
-from embc.wording import counted
+from embc.wording import counted, visible
 
 METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bouldin", "calinski_harabasz",
            "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction",
@@ -46,10 +47,11 @@ def print_report(report: Report) -> None:
     run, metrics = report.run, report.metrics
     size = (f"{counted(run.n_points, 'point')}, {counted(run.n_clusters, 'cluster')}"
             if run.n_points is not None else "nothing recorded")
+    model = escape(visible(run.model))  # a path the user named may hold brackets, which rich reads as markup
     stdout.print(f"[bold]{report.collection}[/bold] run {run.run_id} ({run.mode}, {run.status}): {run.algorithm} "
-                 f"{params_text(run.params)}, seed {run.seed}, {size}, model {run.model}", highlight=False)
+                 f"{params_text(run.params)}, seed {run.seed}, {size}, model {model}", highlight=False)
     if run.error:
-        stdout.print(f"error: {run.error}", markup=False, highlight=False)
+        stdout.print(f"error: {visible(run.error)}", markup=False, highlight=False)
     if metrics:
         table("metrics", ["metric", "value"], [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
     if run.mode == "incremental":
@@ -100,8 +102,8 @@ def report(ctx: typer.Context, collection: str = COLLECTION, run: Optional[int] 
 
 @app.command()
 def export(ctx: typer.Context, collection: str = COLLECTION,
-           out: str = typer.Option(..., "--out", "-o", help="File to write (.parquet, .csv, .tsv, .jsonl), or - "
-                                   "for stdout."),
+           out: str = typer.Option(..., "--out", "-o", metavar="FILE", help="File to write (.parquet, .csv, .tsv, "
+                                   ".jsonl), or - for stdout."),
            fmt: Optional[ExportFormat] = typer.Option(None, "--format", "-f", help="Default: from the file's "
                                                       "extension; jsonl for stdout."),
            run: Optional[int] = RUN,

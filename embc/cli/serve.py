@@ -50,9 +50,11 @@ def _exit_on_signal(signum: int, frame) -> None:
 
 @app.command()
 def serve(ctx: typer.Context,
-          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --api-key)."),
+          host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS",
+                                   help="Address to listen on (loopback unless --api-key)."),
           port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-          api_key: Optional[str] = typer.Option(None, "--api-key", "--key", envvar="EMBC_API_KEY", show_envvar=True,
+          api_key: Optional[str] = typer.Option(None, "--api-key", "--key", metavar="KEY", envvar="EMBC_API_KEY",
+                                                show_envvar=True,
                                                 help="Clients must send Authorization: Bearer KEY (needed to "
                                                 "listen beyond loopback)."),
           max_body: int = typer.Option(64 << 20, "--max-body", min=1, help="Largest request body in bytes; "
@@ -63,8 +65,8 @@ def serve(ctx: typer.Context,
                                                "headers may take to arrive before it is refused with 408."),
           max_connections: int = typer.Option(512, "--max-connections", min=1, help="Connections held open at "
                                               "once; one more is refused with 503."),
-          every: Optional[str] = typer.Option(None, "--every", help="Recluster every collection on a schedule: "
-                                              "30s, 10m, 1h30m, 1d (with each one's last parameters)."),
+          every: Optional[str] = typer.Option(None, "--every", metavar="INTERVAL", help="Recluster every collection "
+                                              "on a schedule: 30s, 10m, 1h30m, 1d (with each one's last parameters)."),
           lazy_models: bool = typer.Option(False, "--lazy-models", help="Load a collection's model at its first "
                                            "text or image question, not ahead once it is quiet (less memory for "
                                            "models never asked for).")) -> None:

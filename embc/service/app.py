@@ -116,7 +116,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        # A validator's own message, without the "Value error, " that pydantic puts before it.
+        detail = [{"loc": list(e["loc"]), "msg": str(e["ctx"]["error"]) if e.get("type") == "value_error" else e["msg"]}
+                  for e in exc.errors()]
         return JSONResponse({"error": "invalid request", "detail": detail}, 422)
 
     @app.get("/healthz", response_model=schemas.Health)
