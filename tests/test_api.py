@@ -50,7 +50,9 @@ def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wante
     assert ws.recluster_plan("wordnet", k=12) == ("kmeans", {"k": 12, "n_init": 4})
     assert ws.recluster_plan("wordnet", "hdbscan")[1]["reduce"] == "umap"
     for params, message in (({"k": 1}, "k must be an integer >= 2"), ({"k": 5000}, "k must be at most the "
-                            "collection's 1600 points"), ({"linkage": "ward"}, "kmeans does not take linkage")):
+                            "collection's 1600 points"), ({"linkage": "ward"}, "kmeans does not take linkage"),
+                            ({"algorithm": "dbscan", "eps": 0}, re.escape("eps must be a finite number > 0, or unset "
+                                                                          "(chosen from the data), not 0"))):
         with pytest.raises(embc.ParameterError, match=message):
             ws.recluster_plan("wordnet", **params)
     for call, message in ((lambda: ws.recluster("wordnet", refit_fraction="x"), "refit_fraction must be a number"),

@@ -66,7 +66,7 @@ def _positive_or_none(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, Real) or not value > 0 or value == float("inf"):
-        return "a finite number > 0, or None (chosen from the data)"
+        return "a finite number > 0, or unset (chosen from the data)"
     return None
 
 
