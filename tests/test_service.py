@@ -782,6 +782,8 @@ def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(cluste
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert "wordnet: run" in err and "incremental" in err  # one line per run in the server's log
+    assert f" embc serve: serving {home} at {str(client.base_url).rstrip('/')}: the map at /, the API at /v1 (its " \
+           "docs at /docs); Ctrl-C stops\n" in err  # where it listens, once it does
 
 
 def test_a_server_loads_a_quiet_collections_model_before_its_first_question_unless_told_not_to(

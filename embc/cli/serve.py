@@ -76,6 +76,7 @@ def serve(ctx: typer.Context,
     from embc.service.app import REQUEST_WAIT, make_app
     from embc.service.connections import KEEP_ALIVE, ConnectionLimit
     from embc.service.keys import check_key
+    from embc.service.listening import AnnouncedServer
     from embc.service.owner import claim, server_of
 
     interval = parse_interval(every) if every is not None else None
@@ -93,7 +94,17 @@ def serve(ctx: typer.Context,
     # uvicorn stops on SIGTERM, then raises it again for the exit status; the default action would then end the
     # process before the workspace closes and the claim is let go.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with claim(served.layout, _url(host, port)), served:
-        uvicorn.run(make_app(served, api_key, max_body, interval, body_timeout, not lazy_models), host=host, port=port,
-                    http=partial(ConnectionLimit, wait=header_timeout, most=max_connections), log_level="warning",
-                    access_log=False, timeout_graceful_shutdown=REQUEST_WAIT, timeout_keep_alive=KEEP_ALIVE)
+    url = _url(host, port)
+    with claim(served.layout, url), served:
+        config = uvicorn.Config(make_app(served, api_key, max_body, interval, body_timeout, not lazy_models),
+                                host=host, port=port, log_level="warning", access_log=False,
+                                http=partial(ConnectionLimit, wait=header_timeout, most=max_connections),
+                                timeout_graceful_shutdown=REQUEST_WAIT, timeout_keep_alive=KEEP_ALIVE)
+        server = AnnouncedServer(config, f"serving {served.path} at {url}: the map at /, the API at /v1 (its "
+                                         "docs at /docs); Ctrl-C stops")
+        try:
+            server.run()
+        except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped, as uvicorn.run takes it
+            pass
+        if not server.started:  # uvicorn said why, and exits 3, as uvicorn.run does
+            raise typer.Exit(3)
