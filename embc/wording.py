@@ -2,9 +2,10 @@
 
 import re
 
-# C0 controls but tab and newline, DEL and C1 controls: ESC and CSI start the sequences that move a
-# terminal's cursor, clear its screen, retitle its window or write its clipboard.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls, DEL and C1 controls: ESC and CSI start the sequences that move a terminal's cursor, clear its
+# screen, retitle its window or write its clipboard; a line break in a one-line message would forge another.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a table cell keeps its tabs and lines
 
 
 def counted(n: int, noun: str) -> str:
@@ -12,7 +13,7 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def visible(text: str) -> str:
+def visible(text: str, one_line: bool = True) -> str:
     """`text` with each control character written as an escape (`\\x1b`), so that what a document or a file
-    name holds is shown to a terminal, never obeyed by it."""
-    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    name holds is shown to a terminal, never obeyed by it; with `one_line=False`, tabs and line breaks stay."""
+    return (_CONTROLS if one_line else _CONTROLS_BUT_LAYOUT).sub(lambda match: f"\\x{ord(match.group()):02x}", text)

@@ -322,11 +322,14 @@ def test_escape_sequences_in_stored_text_are_shown_to_the_terminal_not_obeyed(ho
     tables, notes and errors print them as escapes."""
     rows = tmp_path / "rows.jsonl"
     rows.write_text(json.dumps({"id": "esc\x1b[31mred", "text": "a hunting dog \x1b[2J\x1b]0;owned\x07 barks"}) + "\n")
-    empty = tmp_path / "bell\x07\x9b2J.txt"
+    empty, forged = tmp_path / "bell\x07\x9b2J.txt", tmp_path / "a.txt\nembc: error: forged"
     empty.write_text("")
-    ingested = cli(home, "ingest", str(rows), str(empty), "-c", "wordnet")
-    assert ingested.exit_code == 0 and ingested.stdout.split()[-4:] == ["1", "0", "0", "1"]
+    forged.write_text("")
+    ingested = cli(home, "ingest", str(rows), str(empty), str(forged), "-c", "wordnet")
+    assert ingested.exit_code == 0 and ingested.stdout.split()[-4:] == ["1", "0", "0", "2"]
     assert "skipped bell\\x07\\x9b2J.txt" in ingested.stderr
+    assert "skipped a.txt\\x0aembc: error: forged: " in ingested.stderr  # a line break cannot forge a line
+    assert not [line for line in ingested.stderr.splitlines() if line.startswith("embc: error")]
     similar = cli(home, "similar", "--text", "a hunting dog barks", "-c", "wordnet", "-n", "1")
     assert similar.exit_code == 0 and "esc\\x1b[31mred" in similar.stdout
     assert "\\x1b[2J" in similar.stdout and "owned\\x07" in similar.stdout

@@ -47,10 +47,10 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return visible(" ".join(f"{k}={v}" for k, v in value.items()))
+        return visible(" ".join(f"{k}={v}" for k, v in value.items()), one_line=False)
     if isinstance(value, (list, tuple)):
-        return visible(", ".join(map(str, value)))
-    return visible(str(value))
+        return visible(", ".join(map(str, value)), one_line=False)
+    return visible(str(value), one_line=False)
 
 
 def emit(document: dict | list[dict], fmt: Format, columns: Sequence[str], title: str | None = None,
@@ -66,8 +66,10 @@ def emit(document: dict | list[dict], fmt: Format, columns: Sequence[str], title
     elif fmt in (Format.csv, Format.tsv):
         writer = csv.writer(sys.stdout, delimiter="\t" if fmt is Format.tsv else ",", lineterminator="\n")
         writer.writerow(columns)
-        shown = visible if stdout.is_terminal else str  # a terminal shows what a file or a pipe keeps exact
-        writer.writerows([[shown(_plain(row.get(c))) for c in columns] for row in rows])
+        cells = [[_plain(row.get(c)) for c in columns] for row in rows]
+        if stdout.is_terminal:  # a terminal shows what a file or a pipe keeps exact
+            cells = [[visible(cell, one_line=False) for cell in line] for line in cells]
+        writer.writerows(cells)
     else:
         table(title, columns, [[row.get(c) for c in columns] for row in rows], wrap)
 
