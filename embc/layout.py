@@ -76,6 +76,25 @@ class Layout:
         """Where the files uploaded to `embc serve` for the collection are kept."""
         return self.all_uploads / check_name(collection)
 
+    @property
+    def jobs(self) -> Path:
+        """The locks that keep one recluster job per collection (`ReportStore.job`)."""
+        return self.root / "jobs"
+
+    def check_outside(self, path: str | os.PathLike) -> None:
+        """ParameterError when `path`, a file the user names to write (an export, a figure), is one of the
+        directory's own files or lies in one of its folders: writing it would replace what embc keeps."""
+        try:
+            inside = Path(path).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return
+        top = inside.parts[0] if inside.parts else ""
+        folders = {p.name for p in (self.collections, self.vectors, self.models, self.openvino, self.all_uploads,
+                                    self.jobs)}
+        if top in folders or top.startswith((self.reports.name, self.served.name)):
+            raise ParameterError(f"'{path}' would replace or sit among embc's own files in the data directory "
+                                 f"{self.root}: write it elsewhere")
+
     def model_dir(self, collection: str) -> Path:
         """Where a model trained on the collection's own items (word2vec, table models) is kept."""
         return self.models / check_name(collection)

@@ -476,6 +476,8 @@ class Workspace:
         if target is None:
             return export_table(self.store, self.reports, collection, run, vectors)
         check_export_target(target)
+        if isinstance(target, (str, os.PathLike)):
+            self.layout.check_outside(target)
         return export(self.store, self.reports, collection, target, format_for(target, format), run, vectors)
 
     # Decoders
@@ -572,6 +574,7 @@ class Workspace:
         if not isinstance(out, (str, os.PathLike)):
             raise ParameterError(f"out is the file to write the figure to, not {out!r}")
         figure_format(Path(out))  # a name no figure can be written as fails before the drawing
+        self.layout.check_outside(out)
         if kind == "montage":
             from embc.queries import check_accepts
 

@@ -61,6 +61,9 @@ def test_arguments_of_the_wrong_kind_are_parameter_errors_that_say_what_is_wante
                           (lambda: ws.delete("wordnet", 7), "items is a list of keys, not 7"),
                           (lambda: ws.export("wordnet", 7), "target is a file path or a binary stream, not 7"),
                           (lambda: ws.export("wordnet", "a\0.csv"), "target is a file path or a binary stream"),
+                          (lambda: ws.export("wordnet", ws.path / "reports.duckdb"), "would replace or sit among "
+                           "embc's own files in the data directory"),
+                          (lambda: ws.plot("wordnet", "map", ws.path / "collections" / "map.png"), "embc's own files"),
                           (lambda: ws.rename("wordnet", 0, "a\0b"), "none of them a control character")):
         with pytest.raises(embc.ParameterError, match=message):
             call()

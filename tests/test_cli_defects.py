@@ -342,3 +342,16 @@ def test_escape_sequences_in_stored_text_are_shown_to_the_terminal_not_obeyed(ho
     assert cli(home, *query, "-f", "csv").stdout.splitlines()[1].startswith("esc\x1b[31mred,")  # as in a pipe
     shown = run_embc(*query, "-f", "csv", home=home, env={"FORCE_COLOR": "1"})  # as in a terminal
     assert shown.stdout.splitlines()[1].startswith("esc\\x1b[31mred,")
+
+
+def test_a_file_written_where_embc_keeps_its_own_is_refused_and_nothing_stored_is_lost(home, tmp_path):
+    """`export --out DATA_DIR/reports.duckdb` replaced the report store with a CSV, and the run history was lost."""
+    for command in (["export", "-c", "wordnet", "-f", "csv", "--out", str(home / "reports.duckdb")],
+                    ["plot", "map", "-c", "wordnet", "--out", str(home / "collections" / "map.png")],
+                    ["decode", "-c", "wordnet", "--cluster", "0", "--out", str(home / "vectors" / "c.png")],
+                    ["export", "-c", "wordnet", "--out", str(tmp_path / "elsewhere" / ".." / "home" / "models" / "x")]):
+        refused = cli(home, *command)
+        assert refused.exit_code == 1, command
+        assert "would replace or sit among embc's own files in the data directory" in refused.stderr, refused.stderr
+    assert json.loads(cli(home, "report", "-c", "wordnet", "--runs", "--json").stdout)[0]["status"] == "complete"
+    assert cli(home, "export", "-c", "wordnet", "--out", str(home / "mine.csv")).exit_code == 0  # beside them: fine

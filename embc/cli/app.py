@@ -51,6 +51,14 @@ class Settings:
             return Client(url)
         return self.open()
 
+    def check_output(self, path: str | os.PathLike) -> None:
+        """ParameterError when a file the user names to write would replace one of the local data directory's own
+        (also when a server owns it, since the file is written here)."""
+        if not self.server:
+            from embc.layout import Layout, default_home
+
+            Layout(default_home(self.home)).check_outside(path)
+
     def open(self, resident: bool = False):
         from embc.workspace import Workspace
 

@@ -64,6 +64,7 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
     target = out or Path(f"{collection}-decoded.png")
     if out is None and target.exists():
         raise EmbcError(f"{target} exists: name the file to write with --out")
+    ctx.obj.check_output(target)
     decoded = workspace(ctx).decode(collection, item=item, cluster=None if cluster is None else cluster_id(cluster),
                                     vector=None if vector is None else _vector(vector), text=text, run=run)
     if isinstance(decoded, dict):

@@ -40,6 +40,7 @@ def plot(ctx: typer.Context,
     target = out or Path(f"{collection}-{kind.value}.png")
     if out is None and target.exists():
         raise EmbcError(f"{target} exists: name the file to write with --out")
+    ctx.obj.check_output(target)
     path = workspace(ctx).plot(collection, kind.value, target, run, None if cluster is None else cluster_id(cluster),
                                per_cluster, None if start is None else (start, end))
     stdout.print(f"wrote {path}", markup=False, highlight=False)

@@ -117,5 +117,6 @@ def export(ctx: typer.Context, collection: str = COLLECTION,
         sys.stdout.flush()
         say(f"wrote {counted(rows, 'row')}")
         return
+    ctx.obj.check_output(out)
     rows = ws.export(collection, Path(out), fmt, run, vectors=vectors)
     stdout.print(f"wrote {counted(rows, 'row')} to {out}", markup=False, highlight=False)
