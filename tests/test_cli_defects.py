@@ -321,12 +321,14 @@ def test_escape_sequences_in_stored_text_are_shown_to_the_terminal_not_obeyed(ho
     """A document, an item key or a file name may hold escape sequences (clear the screen, retitle the window):
     tables, notes and errors print them as escapes."""
     rows = tmp_path / "rows.jsonl"
-    rows.write_text(json.dumps({"id": "esc\x1b[31mred", "text": "a hunting dog \x1b[2J\x1b]0;owned\x07 barks"}) + "\n")
+    markup = "a hunting dog [red]barks[/red] at [link=https://example.com]a link[/link] [/]"
+    rows.write_text(json.dumps({"id": "esc\x1b[31mred", "text": "a hunting dog \x1b[2J\x1b]0;owned\x07 barks"}) + "\n"
+                    + json.dumps({"id": "[bold]mark[/bold]", "text": markup}) + "\n")
     empty, forged = tmp_path / "bell\x07\x9b2J.txt", tmp_path / "a.txt\nembc: error: forged"
     empty.write_text("")
     forged.write_text("")
     ingested = cli(home, "ingest", str(rows), str(empty), str(forged), "-c", "wordnet")
-    assert ingested.exit_code == 0 and ingested.stdout.split()[-4:] == ["1", "0", "0", "2"]
+    assert ingested.exit_code == 0 and ingested.stdout.split()[-4:] == ["2", "0", "0", "2"]
     assert "skipped bell\\x07\\x9b2J.txt" in ingested.stderr
     assert "skipped a.txt\\x0aembc: error: forged: " in ingested.stderr  # a line break cannot forge a line
     assert not [line for line in ingested.stderr.splitlines() if line.startswith("embc: error")]
@@ -337,6 +339,10 @@ def test_escape_sequences_in_stored_text_are_shown_to_the_terminal_not_obeyed(ho
     assert missing.exit_code == 1 and "embc: error: no item 'gone\\x1b[2J' in collection 'wordnet'" in missing.stderr
     outputs = ingested.stdout + ingested.stderr + similar.stdout + missing.stdout + missing.stderr
     assert not set("\x1b\x07\x9b") & set(outputs)
+    # Rich reads "[...]" in a string as markup: "[/]" ended the command with a MarkupError, "[link=...]" made a link.
+    marked = cli(home, "similar", "--text", markup, "-c", "wordnet", "-n", "1")
+    assert marked.exit_code == 0, marked.stderr
+    assert all(shown in marked.stdout.split() for shown in ("[bold]mark[/bold]", "[red]barks[/red]", "[/]"))
     query = ("similar", "--text", "a hunting dog barks", "-c", "wordnet", "-n", "1")
     assert json.loads(cli(home, *query, "--json").stdout)[0]["item"] == "esc\x1b[31mred"  # the data is kept exact
     assert cli(home, *query, "-f", "csv").stdout.splitlines()[1].startswith("esc\x1b[31mred,")  # as in a pipe

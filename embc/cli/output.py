@@ -13,6 +13,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from embc.wording import visible
 
@@ -85,8 +86,8 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
                 pad_edge=False)
     for column in columns:
         out.add_column(column, overflow="fold" if column in wrap else "ellipsis", no_wrap=column not in wrap)
-    for row in rows:
-        out.add_row(*[_cell(v) for v in row])
+    for row in rows:  # as Text, which rich never reads as markup: a document's "[/]" would end the command
+        out.add_row(*[Text(_cell(v)) for v in row])
     stdout.print(out)
 
 
