@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import duckdb
 import numpy as np
 import pytest
@@ -61,9 +64,6 @@ def test_an_unknown_figure_is_a_clear_error(clustered_home):
 
 
 def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clustered_home, tmp_path):
-    import json
-    import shutil
-
     home = tmp_path / "home"
     shutil.copytree(clustered_home, home)
     result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "wordnet", "--k", "auto", "--json"])
@@ -113,9 +113,6 @@ def test_a_sweep_without_a_bend_says_the_number_of_clusters_is_open(tmp_path):
 
 def test_a_range_of_k_sweeps_that_range_and_chooses_its_elbow_within_it(clustered_home, tmp_path):
     """For a user who expects few topics, or many: the knee moves with the range swept, so the range is theirs."""
-    import json
-    import shutil
-
     home = tmp_path / "home"
     shutil.copytree(clustered_home, home)
     from embc.cluster.params import check_size
@@ -154,9 +151,6 @@ def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_hom
 
 
 def test_history_export_stability_and_other_projections(clustered_home, tmp_path):
-    import json
-    import shutil
-
     import pyarrow.parquet as pq
 
     home = tmp_path / "home"
@@ -184,8 +178,6 @@ def test_history_export_stability_and_other_projections(clustered_home, tmp_path
 
 
 def test_the_animal_cluster_is_named_with_an_animal_word(clustered_home):
-    import json
-
     home = ["--data-dir", str(clustered_home)]
     animal_counts = {}
     for row in json.loads(runner.invoke(app, [*home, "clusters", "-c", "wordnet", "--json"]).stdout):
@@ -195,3 +187,15 @@ def test_the_animal_cluster_is_named_with_an_animal_word(clustered_home):
     _, keywords = max(animal_counts.values())
     assert set(keywords) & {"animal", "animals", "fish", "bird", "birds", "dog", "mammal", "insect", "snake",
                             "breed", "species"}
+
+
+def test_names_with_dollar_signs_are_drawn_as_text_not_typeset(clustered_home, tmp_path):
+    """A cluster named 'a $\\frac$ b' failed the map and the silhouette with matplotlib's TeX parser's error."""
+    home = tmp_path / "home"
+    shutil.copytree(clustered_home, home)
+    assert runner.invoke(app, ["--data-dir", str(home), "rename", "0", "a $\\frac$ b", "-c", "wordnet"]
+                         ).exit_code == 0
+    for kind in ("map", "silhouette"):
+        drawn = runner.invoke(app, ["--data-dir", str(home), "plot", kind, "-c", "wordnet", "--out",
+                                    str(tmp_path / f"{kind}.png")])
+        assert drawn.exit_code == 0, drawn.stderr

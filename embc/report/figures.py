@@ -18,6 +18,9 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    # Names, keywords and labels come from users and their documents: "$5 and $x" is text, not TeX to typeset
+    # (and "$\frac$" would fail the figure).
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt
