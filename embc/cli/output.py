@@ -42,16 +42,20 @@ def emit_json(document: object) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> Text:
+    """A table cell: its control characters as escapes, and as Text, which rich never reads as markup (a
+    document's "[/]" would end the command)."""
     if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return visible(" ".join(f"{k}={v}" for k, v in value.items()), one_line=False)
-    if isinstance(value, (list, tuple)):
-        return visible(", ".join(map(str, value)), one_line=False)
-    return visible(str(value), one_line=False)
+        text = ""
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, dict):
+        text = " ".join(f"{k}={v}" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(map(str, value))
+    else:
+        text = str(value)
+    return Text(visible(text, one_line=False))
 
 
 def emit(document: dict | list[dict], fmt: Format, columns: Sequence[str], title: str | None = None,
@@ -86,8 +90,8 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
                 pad_edge=False)
     for column in columns:
         out.add_column(column, overflow="fold" if column in wrap else "ellipsis", no_wrap=column not in wrap)
-    for row in rows:  # as Text, which rich never reads as markup: a document's "[/]" would end the command
-        out.add_row(*[Text(_cell(v)) for v in row])
+    for row in rows:
+        out.add_row(*[_cell(v) for v in row])
     stdout.print(out)
 
 
