@@ -135,3 +135,33 @@ def test_jsonl_rows_are_table_rows_for_a_table_model(tmp_path):
                               for i in range(6)))
     result = run_embc("ingest", str(source), "-c", "t", "--model", "raw", "--json", home=tmp_path)
     assert result.returncode == 0 and json.loads(result.stdout)["added"] == 6, result.stderr
+
+
+def test_rows_with_lists_records_timestamps_and_decimals_are_features(tmp_path):
+    """A Parquet column of tags (lists), of nested records, of timestamps or of decimals ended the ingest with
+    'setting an array element with a sequence' or the store's refusal of a datetime; each is now a feature, as a
+    CSV cell of the same text would be, and the same file again changes nothing."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": f"r{i}", "x": float(i), "tags": [["red"], ["red", "blue"], [], None][i % 4],
+             "meta": {"shop": "ab"[i % 2]}, "when": datetime.datetime(2024, 1, 1 + i % 3),
+             "price": decimal.Decimal(f"{i % 5}.50")} for i in range(12)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "rows.parquet")
+    (tmp_path / "rows.jsonl").write_text("".join(
+        json.dumps({**r, "id": f"j{r['id']}", "when": str(r["when"]), "price": float(r["price"])}) + "\n"
+        for r in rows))
+    for name in ("rows.parquet", "rows.jsonl"):
+        for model in ("raw", "autoencoder"):
+            result = run_embc("ingest", str(tmp_path / name), "-c", f"{model}-{name[5:]}", "--model", model,
+                              "--json", home=tmp_path / "home")
+            assert result.returncode == 0 and json.loads(result.stdout)["added"] == 12, result.stderr
+    again = run_embc("ingest", str(tmp_path / "rows.parquet"), "-c", "raw-parquet", "--json", home=tmp_path / "home")
+    assert json.loads(again.stdout)["unchanged"] == 12
+    dims = {c["name"]: c["dim"] for c in json.loads(run_embc("collections", "--json", home=tmp_path / "home").stdout)}
+    # x and price standardised, and one-hot: tags ["red"], ["red", "blue"] and [] (None imputed), shop a and b,
+    # and three days.
+    assert dims["raw-parquet"] == dims["raw-jsonl"] == 2 + 3 + 2 + 3

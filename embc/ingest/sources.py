@@ -208,6 +208,9 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
         return Skipped(where, _lacking(row, exc.args[0], fields))
     reserved = {fields.id or "id", fields.label or "label"}
     values = {k: None if v in ("", None) else v for k, v in row.items() if k not in reserved}
+    # In JSON's types, which the store's payload takes: a Parquet timestamp or decimal as its text (as a CSV cell
+    # holds it, and as the content hash reads it).
+    values = json.loads(json.dumps(values, default=str))
     if not values:
         return Skipped(where, "no feature columns")
     if all(v is None for v in values.values()):

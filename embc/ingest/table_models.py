@@ -8,6 +8,7 @@ pipeline and model are saved in the collection's model folder, so later ingests 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -59,8 +60,14 @@ class RowFeatures:
 
     def _matrix(self, rows: Sequence[dict]) -> np.ndarray:
         numeric = set(self.numeric)
-        return np.array([[_number(row.get(c)) if c in numeric else row.get(c) for c in self.columns]
+        return np.array([[_number(row.get(c)) if c in numeric else _category(row.get(c)) for c in self.columns]
                          for row in rows], dtype=object)
+
+
+def _category(value: object) -> object:
+    """A value of a column that is not numeric, as the category it is one-hot encoded as: a list or a mapping
+    (tags, a nested record) by its JSON text, which numpy would otherwise read as more cells."""
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (list, tuple, dict)) else value
 
 
 def _number(value: object) -> float | None:
