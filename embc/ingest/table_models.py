@@ -65,9 +65,10 @@ class RowFeatures:
 
 
 def _category(value: object) -> object:
-    """A value of a column that is not numeric, as the category it is one-hot encoded as: a list or a mapping
-    (tags, a nested record) by its JSON text, which numpy would otherwise read as more cells."""
-    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (list, tuple, dict)) else value
+    """A value of a column that is not numeric (in JSON's types, as `table_row` keeps it), as the category it is
+    one-hot encoded as: a list or a mapping (tags, a nested record) by its JSON text, which numpy would otherwise
+    read as more cells."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
 
 def _number(value: object) -> float | None:

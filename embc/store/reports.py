@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 
 from embc.errors import EmbcError
+from embc.layout import Layout
 from embc.store.locking import exclusive, held, holding
 from embc.store.vectors import check_name
 
@@ -259,7 +260,7 @@ class ReportStore:
             return con
 
     def _job_lock(self, collection: str) -> Path:
-        return self.path.parent / "jobs" / f"{check_name(collection)}.lock"
+        return Layout(self.path.parent).jobs / f"{check_name(collection)}.lock"
 
     @contextmanager
     def job(self, collection: str) -> Iterator[None]:
