@@ -73,9 +73,42 @@ def test_raw_features_with_a_categorical_column_and_missing_values(tmp_path):
         ("wine.csv#180", "every feature value is missing"),
         ("wine.csv#181", "'alcohol' is inf: a number must lie within ±3.4e38 (float32)"),
         ("wine.csv#182", "'alcohol' is 1e308: a number must lie within ±3.4e38 (float32)")]
-    assert store.collection("t").dim == 13 + 2  # 13 standardised numbers, batch one-hot as A and B
+    assert store.collection("t").dim == 13 + 2 + 1  # 13 standardised numbers, batch one-hot as A and B, the lift
     run = recluster(store, ReportStore(tmp_path / "reports.duckdb"), "t", "kmeans", {"k": 3}, projection="none")
     assert run["metrics"]["nmi"] >= 0.8
+
+
+def test_raw_keeps_a_row_at_every_columns_mean_and_models_saved_before_the_lift_load_as_they_were(tmp_path):
+    """A row at every column's mean scales to all zeros: `raw` skipped it ("the vector is all zeros"), and so
+    the only row of a one-row table. Its vector is now lifted by a last coordinate; a model saved before that
+    (no `lifted` in its file) still embeds without it, at the dimension its collection holds."""
+    import joblib
+
+    from embc.ingest.items import Item
+    from embc.ingest.model_seal import seal
+    from embc.ingest.table_models import TableEmbedder
+
+    (tmp_path / "one.csv").write_text("id,a,b\nr1,1,2\n")
+    (tmp_path / "three.csv").write_text("id,a,b\nr1,1,2\nr2,3,4\nmean,2,3\n")
+    for name in ("one", "three"):
+        result = run_embc("ingest", str(tmp_path / f"{name}.csv"), "-c", name, "--model", "raw", "--json",
+                          home=tmp_path / "home")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["skipped"] == 0
+    similar = json.loads(run_embc("similar", "--id", "mean", "-c", "three", "--json", home=tmp_path / "home").stdout)
+    assert {hit["item"] for hit in similar} == {"r1", "r2"}
+    assert similar[0]["score"] == pytest.approx(similar[1]["score"])  # the mean row lies halfway
+
+    rows = [Item(key=f"r{i}", source="t", kind="row", values={"a": float(i), "b": float(i % 3)}) for i in range(9)]
+    folder = tmp_path / "models" / "old"
+    TableEmbedder("raw", folder).fit(rows)
+    saved = joblib.load(folder / "features.joblib")
+    assert saved.pop("lifted") is True
+    joblib.dump(saved, folder / "features.joblib")
+    seal(folder)
+    old = TableEmbedder("raw", folder)
+    assert old.dim == 2 and old.embed(rows).shape == (9, 2)
+    assert TableEmbedder("raw", folder).embed(rows[:1]).tolist() == old.embed(rows[:1]).tolist()
 
 
 def test_new_rows_use_the_saved_encoder_and_parquet_rows_work(tmp_path):
@@ -163,5 +196,5 @@ def test_rows_with_lists_records_timestamps_and_decimals_are_features(tmp_path):
     assert json.loads(again.stdout)["unchanged"] == 12
     dims = {c["name"]: c["dim"] for c in json.loads(run_embc("collections", "--json", home=tmp_path / "home").stdout)}
     # x and price standardised, and one-hot: tags ["red"], ["red", "blue"] and [] (None imputed), shop a and b,
-    # and three days.
-    assert dims["raw-parquet"] == dims["raw-jsonl"] == 2 + 3 + 2 + 3
+    # and three days; and the lift.
+    assert dims["raw-parquet"] == dims["raw-jsonl"] == 2 + 3 + 2 + 3 + 1

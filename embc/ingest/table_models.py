@@ -1,4 +1,4 @@
-"""Embedders for table rows, trained on the collection's own rows: `raw` (the scaled features), `autoencoder`
+"""Embedders for table rows, trained on the collection's own rows: `raw` (the scaled features, lifted), `autoencoder`
 (a small torch MLP's bottleneck) and `tsne` (a 2-D map lifted into 3-D; non-parametric: it embeds only the
 rows it was fitted on).
 
@@ -95,6 +95,7 @@ class TableEmbedder:
         self.features: RowFeatures | None = None
         self.encoder = None
         self.fitted: dict[str, np.ndarray] = {}  # tsne: the rows it was fitted on, by content hash
+        self.lifted = name == "raw"  # models saved before raw rows were lifted load with False
         if (self.folder / "features.joblib").exists():
             self._load()
 
@@ -108,7 +109,7 @@ class TableEmbedder:
             return 3
         if self.name == "autoencoder":
             return self.bottleneck
-        return self.features.width if self.features else 0
+        return self.features.width + self.lifted if self.features else 0
 
     def fit(self, items: Sequence[Item]) -> None:
         """Learn the features (and the autoencoder, or the t-SNE map) from these rows, and save them."""
@@ -127,7 +128,8 @@ class TableEmbedder:
             Z = TSNE(2, perplexity=min(30.0, (len(X) - 1) / 3), init="pca", random_state=0).fit_transform(X)
             self.fitted = {item.content_hash: z for item, z in zip(items, _onto_sphere(Z))}
         self.folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"features": self.features, "bottleneck": self.bottleneck}, self.folder / "features.joblib")
+        joblib.dump({"features": self.features, "bottleneck": self.bottleneck, "lifted": self.lifted},
+                    self.folder / "features.joblib")
         if self.encoder is not None:
             import torch
 
@@ -147,6 +149,8 @@ class TableEmbedder:
 
             with torch.inference_mode():
                 X = self.encoder(torch.from_numpy(X)).numpy()
+        if self.lifted:
+            X = _lift(X, len(self.features.columns))
         return normalise(X)
 
     def _load(self) -> None:
@@ -155,12 +159,21 @@ class TableEmbedder:
         check(self.folder)
         saved = joblib.load(self.folder / "features.joblib")
         self.features, self.bottleneck = saved["features"], saved["bottleneck"]
+        self.lifted = saved.get("lifted", False)
         if self.name == "autoencoder":
             import torch
 
             self.encoder = _encoder(self.features.width, self.bottleneck)
             self.encoder.load_state_dict(torch.load(self.folder / "encoder.pt", weights_only=True))
             self.encoder.eval()
+
+
+def _lift(X: np.ndarray, columns: int) -> np.ndarray:
+    """Scaled features with a last coordinate of sqrt(columns), the typical length of a row's features (each
+    standardised column adds about 1 to its square, each one-hot column exactly 1): a row at every column's mean
+    keeps a direction (without it, its vector is all zeros and cannot be stored), and the angle between two rows
+    follows their distance instead of their directions from the mean alone."""
+    return np.column_stack([X, np.full(len(X), np.sqrt(max(columns, 1)), X.dtype)])
 
 
 def _onto_sphere(Z: np.ndarray) -> np.ndarray:
