@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Callable
+from typing import Callable, Literal
 
 
 class _Result:
@@ -80,9 +80,10 @@ class ClusterStats(_Result):
 
 @dataclass
 class Event(_Result):
-    """What became of a cluster id in a full run: birth, death, split or merge, with the ids involved."""
+    """What became of a cluster id in a full run: birth, death, split or merge, with the other ids involved (those
+    a split made, or those a merge joined)."""
 
-    kind: str
+    kind: Literal["birth", "death", "split", "merge"]
     cluster: int
     related: list[int]
 

@@ -82,6 +82,15 @@ def test_health_auth_and_openapi(server):
     assert (wrong.status_code, wrong.json()["error"]) == (403, "wrong API key")
     paths = server.get("/openapi.json").json()["paths"]
     assert {"/v1/collections", "/v1/collections/{collection}/similar", "/v1/jobs/{job_id}"} <= set(paths)
+    # Every JSON answer has its shape in the schema, so that clients (and the fuzz tests below) can check it; the
+    # export streams rows in the format asked for.
+    untyped = [(method, path) for path, operations in paths.items() for method, operation in operations.items()
+               for code, answer in operation["responses"].items() if code.startswith("2")
+               and "application/json" in answer.get("content", {}) and not answer["content"]["application/json"]
+               and not path.endswith("/export")]
+    assert untyped == []
+    assert paths["/v1/collections/{collection}/report"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/Report"}
     # The key is checked before the body is read: without it, a client cannot make the server hold a body.
     port = urlsplit(str(server.base_url)).port
     for auth, status in ((b"", 401), (b"Authorization: Bearer nope\r\n", 403)):

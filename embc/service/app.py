@@ -25,7 +25,7 @@ from embc.export import check_vectors
 from embc.ingest.items import point_id
 from embc.queries import ORDERS, point_ids
 from embc.report.plots import KINDS
-from embc.results import ClusterSummary, IngestResult
+from embc.results import ClusterSummary, Event, IngestResult, Report, Run
 from embc.service import schedule, schemas, uploads
 from embc.service.answers import PAGE, Answers
 from embc.service.batches import Batches
@@ -337,17 +337,20 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
             "Content-Disposition": f'attachment; filename="{collection}.{format}"', "X-Embc-Rows": str(rows)})
 
-    @app.get("/v1/collections/{collection}/report", responses=ERRORS)
+    @app.get("/v1/collections/{collection}/report", response_model=Report, responses=ERRORS)
     def report(collection: str = NAME, run: int | None = Query(None, ge=1)):
+        """A run's metrics, clusters and id events (default: the latest complete run), the run history, and the
+        k sweep that chose its k."""
         return workspace.report(collection, run).to_dict()
 
-    @app.get("/v1/collections/{collection}/events", response_model=list[schemas.Event], responses=ERRORS)
+    @app.get("/v1/collections/{collection}/events", response_model=list[Event], responses=ERRORS)
     def events(collection: str = NAME, run: int | None = Query(None, ge=1)):
         """What became of the cluster ids in a full run (default: the latest): birth, death, split, merge."""
         return [e.to_dict() for e in workspace.events(collection, run)]
 
-    @app.get("/v1/collections/{collection}/runs", responses=ERRORS)
+    @app.get("/v1/collections/{collection}/runs", response_model=list[Run], responses=ERRORS)
     def runs(collection: str = NAME):
+        """Every run of the collection, newest first, complete or not."""
         return [r.to_dict() for r in workspace.runs(collection)]
 
     @app.delete("/v1/collections/{collection}/runs/{run}", status_code=204, responses=ERRORS)

@@ -180,12 +180,6 @@ class Rename(Strict):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*\S[^\r\n]*$")
 
 
-class Event(BaseModel):
-    kind: Literal["birth", "death", "split", "merge"]
-    cluster: int
-    related: list[int] = Field(description="The other ids involved: those a split made, or those a merge joined.")
-
-
 class Progress(BaseModel):
     step: str | None
     done: int
