@@ -8,6 +8,7 @@ import os
 import shutil
 import threading
 import unicodedata
+from contextlib import nullcontext
 from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
@@ -80,6 +81,7 @@ class Workspace:
         self._opening = threading.Lock()
         self._embedders: dict[tuple, Coalesced] = {}
         self._loading = threading.Lock()  # a model is loaded once, however many threads ask for it first
+        self._creating: dict[str, threading.Lock] = {}  # a new collection's first ingest, one at a time
         self._decoders: dict[str, tuple[float, Decoder]] = {}
 
     def __enter__(self) -> Workspace:
@@ -201,15 +203,22 @@ class Workspace:
             raise ParameterError("prune needs folders to compare with: give paths, not records")
         items = iter_items(paths, fields) if paths is not None else record_items(source, fields)
         self.layout.make()
-        result = ingest(self.store, collection, items, model=model, on_progress=progress,
-                        weights=str(Path(weights).resolve()) if weights else None,
-                        model_dir=self.layout.model_dir(collection), dim=bottleneck, retrain=retrain,
-                        vectors_dir=self.layout.vectors, load=self.embedder)
+        # Ingests that would each make the collection take turns: the first trains its model (word2vec, a table
+        # model) and stores, the others then find the collection and embed with that model.
+        with self._first_ingest(collection) if stored is None else nullcontext():
+            result = ingest(self.store, collection, items, model=model, on_progress=progress,
+                            weights=str(Path(weights).resolve()) if weights else None,
+                            model_dir=self.layout.model_dir(collection), dim=bottleneck, retrain=retrain,
+                            vectors_dir=self.layout.vectors, load=self.embedder)
         if prune:
             from embc.ingest.prune import prune_missing
 
             result.pruned = prune_missing(self.store, collection, paths)
         return result
+
+    def _first_ingest(self, collection: str) -> threading.Lock:
+        with self._opening:
+            return self._creating.setdefault(collection, threading.Lock())
 
     def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
                   eps: float | None = None, min_size: int | None = None, linkage: str | None = None,

@@ -111,6 +111,43 @@ def test_raw_keeps_a_row_at_every_columns_mean_and_models_saved_before_the_lift_
     assert TableEmbedder("raw", folder).embed(rows[:1]).tolist() == old.embed(rows[:1]).tolist()
 
 
+def test_a_model_left_by_an_ingest_that_stored_nothing_is_trained_again_on_the_next_first_ingest(tmp_path):
+    """An ingest killed between its model's training and its first point leaves the model without a collection.
+    The next ingest into that name trained nothing and embedded with the old model (its columns, not the new
+    rows'), or, for another table model, ended in a traceback (FileNotFoundError: encoder.pt). Now the model
+    learns from the new collection's first ingest."""
+    from embc.ingest.items import Item
+    from embc.ingest.table_models import TableEmbedder
+
+    home = tmp_path / "home"
+    left = [Item(key=f"r{i}", source="t", kind="row", values={"x": float(i), "y": float(i % 2)}) for i in range(6)]
+    TableEmbedder("raw", home / "models" / "t").fit(left)
+    source = write_csv(tmp_path / "wine.csv", "wine")
+    for model, dim in (("autoencoder", 8), ("raw", 13 + 1)):
+        result = run_embc("ingest", str(source), "-c", "t", "--model", model, "--json", home=home)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["added"] == 178
+        assert json.loads(run_embc("collections", "--json", home=home).stdout)[0]["dim"] == dim
+        assert TableEmbedder(model, home / "models" / "t").features.columns[:2] == ["alcohol", "malic_acid"]
+        assert run_embc("delete", "-c", "t", "--all", home=home).returncode == 0
+        TableEmbedder("autoencoder", home / "models" / "t").fit(left)  # then what the next ingest finds
+
+
+def test_first_ingests_into_a_new_collection_at_once_share_one_model(tmp_path):
+    """Two threads (a server's requests) each start a new table collection at once: one trains the model, the
+    other waits and embeds its rows with that model, instead of training another of another width over it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from embc import Workspace
+
+    narrow = [{"id": f"n{i}", "a": float(i), "b": float(i % 3)} for i in range(200)]
+    wide = [{"id": f"w{i}", "a": float(i), "b": 1.0, "c": float(i % 5), "d": "xyz"[i % 3]} for i in range(200)]
+    with Workspace(tmp_path) as ws, ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda rows: ws.ingest("t", rows, model="raw"), (narrow, wide)))
+        assert [(r.added, r.skipped) for r in results] == [(200, []), (200, [])]
+        assert ws.collection("t").points == 400 and ws.collection("t").dim in (2 + 1, 3 + 3 + 1)
+
+
 def test_new_rows_use_the_saved_encoder_and_parquet_rows_work(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import datetime, timezone
@@ -76,12 +77,15 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
                         "its vectors would be a mix of the two")
     if info is None or retrain:
         if info is None and weights is None and model_dir is not None and learns(name):
+            # What an ingest left here that stored nothing (killed between its model's training and its first
+            # point) is not this collection's model: the model learns from this ingest's items.
+            shutil.rmtree(model_dir, ignore_errors=True)
             weights = str(model_dir)
         embedder = embedder or load(
             name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
             weights=info.weights if info else weights,
             precision=info.precision if info else new_precision(name))
-        if hasattr(embedder, "fit") and (retrain or not embedder.trained):
+        if hasattr(embedder, "fit") and (retrain or info is None or not embedder.trained):
             entries = list(stream)
             learned = [e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)]
             if not learned:
