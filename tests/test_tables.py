@@ -148,6 +148,41 @@ def test_first_ingests_into_a_new_collection_at_once_share_one_model(tmp_path):
         assert ws.collection("t").points == 400 and ws.collection("t").dim in (2 + 1, 3 + 3 + 1)
 
 
+def test_nan_is_missing_an_infinity_skips_its_row_and_a_column_empty_in_every_row_is_no_feature(tmp_path):
+    """A Parquet NaN (how pandas writes a missing number) or JSON's NaN ended the ingest with the store's refusal
+    of the payload; a numeric column empty in every row was dropped by the imputer but still counted, so the
+    only such column ended the ingest (StandardScaler: 0 features) and a decoded row put values in the wrong
+    columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from embc import Workspace
+
+    n = 40
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(n)],
+                             "x": [float("nan") if i % 7 == 0 else float(i % 4) for i in range(n)],
+                             "empty": pa.array([None] * n, pa.float64()),
+                             "z": [float(i % 3) * 10 for i in range(n)],
+                             "tags": [["a", None] if i % 2 else ["b"] for i in range(n)]}),
+                   tmp_path / "rows.parquet")
+    (tmp_path / "more.jsonl").write_text('{"id": "j1", "x": NaN, "z": 1, "tags": ["b", NaN]}\n'
+                                         '{"id": "j2", "x": Infinity, "z": 2, "tags": ["b"]}\n'
+                                         '{"id": "j3", "x": NaN, "z": NaN, "empty": NaN}\n')
+    with Workspace(tmp_path / "home") as ws:
+        first = ws.ingest("t", tmp_path / "rows.parquet", model="raw")
+        assert (first.added, first.skipped) == (n, [])
+        assert ws.collection("t").dim == 2 + 2 + 1  # x and z, tags ["a", null] and ["b"], the lift; not empty
+        more = ws.ingest("t", tmp_path / "more.jsonl")
+        assert more.added == 1 and [(s.source, s.reason) for s in more.skipped] == [
+            ("more.jsonl#2", "'x' is inf: a number must lie within ±3.4e38 (float32)"),
+            ("more.jsonl#3", "every feature value is missing")]
+        assert ws.ingest("t", tmp_path / "rows.parquet").unchanged == n
+        ws.recluster("t", k=3, seed=0, projection="none")
+        ws.train_decoder("t", epochs=30)
+        decoded = ws.decode("t", item="p5")
+        assert list(decoded) == ["x", "z", "tags"] and decoded["tags"] in ('["a", null]', '["b"]', '["b", null]')
+
+
 def test_new_rows_use_the_saved_encoder_and_parquet_rows_work(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from embc.ingest.table_models import category
+
 REPRESENTATIVES = 3
 KEYWORDS = 4
 CANDIDATES = 20  # c-TF-IDF terms per cluster that the re-ranking chooses from
@@ -113,7 +115,7 @@ def _features(rows: Sequence[dict], labels: np.ndarray) -> dict[int, list[str]]:
     clustered = labels >= 0
     scored: dict[int, list[tuple[float, str]]] = {int(c): [] for c in np.unique(labels[clustered])}
     for column in sorted({k for row in rows for k in row}):
-        values = [row.get(column) for row in rows]
+        values = [category(row.get(column)) for row in rows]
         numbers = np.array([_number(v) for v in values], np.float64)
         if np.isfinite(numbers).sum() >= 0.9 * sum(v is not None for v in values) and np.isfinite(numbers).any():
             mean, std = np.nanmean(numbers), np.nanstd(numbers)

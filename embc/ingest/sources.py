@@ -209,17 +209,38 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
     reserved = {fields.id or "id", fields.label or "label"}
     values = {k: None if v in ("", None) else v for k, v in row.items() if k not in reserved}
     # In JSON's types, which the store's payload takes: a Parquet timestamp or decimal as its text (as a CSV cell
-    # holds it, and as the content hash reads it).
-    values = json.loads(json.dumps(values, default=str))
+    # holds it, and as the content hash reads it), NaN as missing and an infinity as its text (as in a CSV).
+    values = _finite(json.loads(json.dumps(values, default=str)))
     if not values:
         return Skipped(where, "no feature columns")
-    if all(v is None for v in values.values()):
+    if all(map(is_missing, values.values())):
         return Skipped(where, "every feature value is missing")
     huge = next((k for k, v in values.items() if _out_of_range(v)), None)
     if huge is not None:
         return Skipped(where, f"'{huge}' is {values[huge]}: a number must lie within ±3.4e38 (float32)")
     return Item(key=as_text(ident) if has_id else where, source=source, kind="row", values=values,
                 label=as_text(label))
+
+
+def _finite(value: object) -> object:
+    """`value` with each NaN in it as None and each infinity as its text: the store's payload holds neither."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else str(value)
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def is_missing(value: object) -> bool:
+    """Whether a table value is missing: empty, or a number that is NaN ("nan", "NaN")."""
+    if value is None:
+        return True
+    try:
+        return bool(np.isnan(float(value)))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _out_of_range(value: object) -> bool:

@@ -18,6 +18,7 @@ from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
 from embc.ingest.items import Item
 from embc.ingest.model_seal import check, seal
+from embc.ingest.sources import is_missing
 
 BOTTLENECK = 8
 EPOCHS = 300
@@ -41,7 +42,9 @@ class RowFeatures:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-        self.columns = list(dict.fromkeys(key for row in rows for key in row))
+        # A column with no value in any row says nothing, and the median imputer would drop it from the features.
+        self.columns = [c for c in dict.fromkeys(key for row in rows for key in row)
+                        if not all(is_missing(row.get(c)) for row in rows)]
         self.numeric = [c for c in self.columns if all(_number(row.get(c)) is not None for row in rows)]
         categorical = [i for i, c in enumerate(self.columns) if c not in self.numeric]
         numeric = [self.columns.index(c) for c in self.numeric]
@@ -60,11 +63,11 @@ class RowFeatures:
 
     def _matrix(self, rows: Sequence[dict]) -> np.ndarray:
         numeric = set(self.numeric)
-        return np.array([[_number(row.get(c)) if c in numeric else _category(row.get(c)) for c in self.columns]
+        return np.array([[_number(row.get(c)) if c in numeric else category(row.get(c)) for c in self.columns]
                          for row in rows], dtype=object)
 
 
-def _category(value: object) -> object:
+def category(value: object) -> object:
     """A value of a column that is not numeric (in JSON's types, as `table_row` keeps it), as the category it is
     one-hot encoded as: a list or a mapping (tags, a nested record) by its JSON text, which numpy would otherwise
     read as more cells."""
