@@ -85,7 +85,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
             weights=info.weights if info else weights,
             precision=info.precision if info else new_precision(name))
-        if hasattr(embedder, "fit") and (retrain or info is None or not embedder.trained):
+        if learns(name):  # a new collection, or a retrain
             entries = list(stream)
             learned = [e for e in entries if isinstance(e, Item) and accepts(embedder.name, e.kind)]
             if not learned:

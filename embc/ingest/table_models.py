@@ -103,10 +103,6 @@ class TableEmbedder:
             self._load()
 
     @property
-    def trained(self) -> bool:
-        return self.features is not None
-
-    @property
     def dim(self) -> int:
         if self.name == "tsne":
             return 3

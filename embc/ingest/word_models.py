@@ -46,17 +46,11 @@ class WordVectorEmbedder:
             self._load_trained(Path(weights))
 
     @property
-    def trained(self) -> bool:
-        return self.vectors is not None
-
-    @property
     def dim(self) -> int:
         return int(self.vectors.vector_size)
 
     def fit(self, items: Sequence[Item]) -> None:
-        """Train word2vec on these texts (for `glove:` nothing to learn) and save it in the model folder."""
-        if self.name.startswith("glove:"):
-            return
+        """Train word2vec on these texts and save it in the model folder."""
         from gensim.models import Word2Vec
 
         sentences = [tokens(item.text or "") for item in items]
