@@ -20,7 +20,7 @@ from embc.store.vectors import CollectionInfo, Record, Search, Store
 if TYPE_CHECKING:
     from embc.store.reports import ReportStore
 
-ITEM_KEYS = ["item", "label", "cluster", "text", "path"]
+ITEM_KEYS = ["item", "label", "cluster", "text", "path", "values"]
 ORDERS = ("centre", "key")
 NOISE = -1
 
@@ -29,7 +29,8 @@ def entry(record: Record, scored: bool = True) -> Entry:
     """An item as queries return it, with its score when it comes from a search (and is `scored`)."""
     p = record.payload
     score = None if record.score is None or not scored else round(float(record.score), 6)
-    return Entry(record.id, p.get("item"), p.get("label"), p.get("cluster"), p.get("text"), p.get("path"), score)
+    return Entry(record.id, p.get("item"), p.get("label"), p.get("cluster"), p.get("text"), p.get("path"),
+                 p.get("values"), score)
 
 
 def _runs_it_has(reports: ReportStore, collection: str) -> str:

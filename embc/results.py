@@ -37,7 +37,8 @@ def _plain(value):
 
 @dataclass
 class Entry(_Result):
-    """A stored item as queries return it; `score` (similarity) only from `similar`."""
+    """A stored item as queries return it: `values` is a table row's columns (None for other items), `score`
+    (similarity) only from `similar`."""
 
     id: str
     item: str | None
@@ -45,6 +46,7 @@ class Entry(_Result):
     cluster: int | None
     text: str | None
     path: str | None
+    values: dict | None = None
     score: float | None = None
 
     def to_dict(self) -> dict:

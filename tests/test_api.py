@@ -137,7 +137,7 @@ def test_members_nearest_the_centre_first_and_similar_items(ws, run):
     hits = ws.similar("wordnet", text="a breed of hunting dog", limit=5)
     assert len(hits) == 5 and hits[0].label == "noun.animal"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert set(hits[0].to_dict()) == {"id", "item", "label", "cluster", "text", "path", "score"}
+    assert set(hits[0].to_dict()) == {"id", "item", "label", "cluster", "text", "path", "values", "score"}
     inside = ws.similar("wordnet", item=hits[0].item, cluster=animals.id, limit=3)
     assert len(inside) == 3 and {h.cluster for h in inside} == {animals.id} and hits[0].id not in {h.id for h in inside}
 

@@ -114,7 +114,7 @@ def test_collections_clusters_and_members_paged_with_a_cursor(server):
     while True:
         page = server.get("/v1/collections/wordnet/clusters/3/items",
                           params={"limit": 50, **({"cursor": cursor} if cursor else {})}).json()
-        assert all(set(i) == {"id", "item", "label", "cluster", "text", "path"} for i in page["items"])
+        assert all(set(i) == {"id", "item", "label", "cluster", "text", "path", "values"} for i in page["items"])
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -127,7 +127,7 @@ def test_collections_clusters_and_members_paged_with_a_cursor(server):
 def test_similar_by_text_item_and_vector(server):
     hits = server.post("/v1/collections/wordnet/similar", json={"text": "a breed of hunting dog", "limit": 3}).json()
     assert len(hits) == 3 and hits[0]["label"] == "noun.animal" and set(hits[0]) == {
-        "id", "item", "label", "cluster", "text", "path", "score"}
+        "id", "item", "label", "cluster", "text", "path", "values", "score"}
     by_item = server.post("/v1/collections/wordnet/similar", json={"item": hits[0]["item"], "limit": 2}).json()
     assert len(by_item) == 2 and hits[0]["id"] not in {h["id"] for h in by_item}
     vector = server.post("/v1/collections/wordnet/similar", json={"vector": [0.05] * 384, "limit": 1})

@@ -183,6 +183,46 @@ def test_nan_is_missing_an_infinity_skips_its_row_and_a_column_empty_in_every_ro
         assert list(decoded) == ["x", "z", "tags"] and decoded["tags"] in ('["a", null]', '["b"]', '["b", null]')
 
 
+def test_a_nan_id_or_label_is_missing(tmp_path):
+    """pandas writes a missing value of a number column as NaN: every row without an id was keyed "nan", so all
+    but the first were skipped as duplicates, and a row without a label had the class "nan"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from embc import Workspace
+
+    nan = float("nan")
+    pq.write_table(pa.table({"id": [1.0, nan, nan, 4.0], "label": [1.5, nan, 2.5, nan],
+                             "x": [1.0, 2.0, 3.0, 4.0], "y": [0.5, 0.1, 0.2, 0.3]}), tmp_path / "rows.parquet")
+    with Workspace(tmp_path / "home") as ws:
+        assert (ws.ingest("t", tmp_path / "rows.parquet", model="raw").added, ws.collection("t").points) == (4, 4)
+        keys = ["1.0", "rows.parquet#1", "rows.parquet#2", "4.0"]
+        assert [ws.item("t", key).label for key in keys] == ["1.5", None, "2.5", None]
+        assert ws.ingest("d", [{"text": "a cat", "label": nan}, {"text": "a dog", "id": nan}]).added == 2
+        assert ws.labels_of("d") == {}
+
+
+def test_a_table_rows_columns_are_shown_where_its_items_are_listed(tmp_path):
+    """A table row has no text: the items of a cluster, its neighbours and the item itself listed only keys."""
+    from embc import Workspace
+
+    source = write_csv(tmp_path / "iris.csv", "iris")
+    home = tmp_path / "home"
+    assert run_embc("ingest", str(source), "--collection", "t", "--model", "raw", home=home).returncode == 0
+    with Workspace(home) as ws:
+        ws.recluster("t", k=3, seed=0, projection="none")
+        first = ws.members("t", 0, limit=1)[0]
+        assert ws.item("t", first.item).values == first.values and ws.similar("t", item=first.item)[0].values
+        assert list(first.values) == ["sepal_length_(cm)", "sepal_width_(cm)", "petal_length_(cm)",
+                                      "petal_width_(cm)"] and first.to_dict()["text"] is None
+        ws.ingest("words", [{"id": "w", "text": "a cat"}])
+        assert ws.item("words", "w").to_dict()["values"] is None
+    listed = run_embc("cluster", "0", "--collection", "t", "-n", "1", "--format", "json", home=home)
+    assert json.loads(listed.stdout)[0]["values"] == first.values
+    shown = run_embc("similar", "--id", first.item, "--collection", "t", "-n", "1", home=home).stdout.splitlines()
+    assert shown[1].split() == ["item", "cluster", "label", "values", "score"] and "sepal_length_(cm)=" in shown[2]
+
+
 def test_new_rows_use_the_saved_encoder_and_parquet_rows_work(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

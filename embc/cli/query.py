@@ -15,7 +15,7 @@ from embc.queries import NOISE, ORDERS
 
 LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
 RUN = typer.Option(None, "--run", help="A run id (see `embc report --runs`); default: the latest complete run.")
-ITEM_COLUMNS = ["item", "cluster", "label", "text"]
+ITEM_COLUMNS = ["item", "cluster", "label"]
 TEXT_SHOWN = 240
 
 
@@ -88,4 +88,5 @@ def _items(items: list[dict], fmt: Format, title: str, scored: bool) -> None:
     if fmt is Format.table:  # a table shows the start of each text; the other formats carry all of it
         items = [{**i, "text": i["text"] if not i["text"] or len(i["text"]) <= TEXT_SHOWN
                   else i["text"][:TEXT_SHOWN - 1] + "…"} for i in items]
-    emit(items, fmt, ITEM_COLUMNS + (["score"] if scored else []), title, wrap=["text"])
+    shown = "values" if any(i["values"] is not None for i in items) else "text"  # a table row's columns
+    emit(items, fmt, ITEM_COLUMNS + [shown] + (["score"] if scored else []), title, wrap=[shown])

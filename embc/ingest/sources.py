@@ -53,11 +53,17 @@ class Fields:
         """(found, value) for field `name`; a field the user named must be there, a default one may be absent."""
         wanted = getattr(self, name)
         value = row.get(wanted or default)
-        if value is not None and not (isinstance(value, str) and not value):  # a vector may be a numpy array
+        if not _empty(value):
             return True, value
         if wanted is not None and name != "label":
             raise KeyError(wanted)
         return False, None
+
+
+def _empty(value: object) -> bool:
+    """Whether a field's value is missing: None, "" (a CSV cell) or NaN (as pandas writes a missing value into a
+    Parquet column of numbers). A vector may be a numpy array."""
+    return value is None or (isinstance(value, str) and not value) or (isinstance(value, float) and np.isnan(value))
 
 
 def iter_items(paths: list[str | Path], fields: Fields | None = None) -> Iterator[Item | Skipped]:

@@ -36,6 +36,7 @@ class Item(BaseModel):
     cluster: int | None
     text: str | None
     path: str | None
+    values: dict[str, Any] | None = Field(description="A table row's columns; null for other items.")
 
 
 class Hit(Item):

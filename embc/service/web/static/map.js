@@ -211,8 +211,15 @@ async function item(i) {
   return state.items.get(key);
 }
 
+// What an item holds, as text: its text, its file, or a table row's columns.
+function content(entry) {
+  const cell = (v) => (typeof v === "object" && v !== null ? JSON.stringify(v) : v);
+  if (entry.values) return Object.entries(entry.values).map(([k, v]) => `${k}=${cell(v)}`).join(" ");
+  return entry.text || entry.path || "";
+}
+
 function describe(entry) {
-  const text = entry.text ? entry.text.slice(0, 280) : (entry.path || "");
+  const text = content(entry).slice(0, 280);
   return `${entry.item}\ncluster ${entry.cluster}${entry.label ? ` · label ${entry.label}` : ""}\n${text}`;
 }
 
@@ -257,7 +264,8 @@ async function decodedCentre(cluster) {
 function listItems(list, entries) {
   for (const entry of entries) {
     const li = document.createElement("li");
-    li.textContent = `${entry.item}${entry.text ? ` — ${entry.text.slice(0, 120)}` : ""}`;
+    const text = entry.path ? "" : content(entry);
+    li.textContent = `${entry.item}${text ? ` — ${text.slice(0, 120)}` : ""}`;
     if (entry.path) li.prepend(picture(entry, 48), " ");
     li.dataset.id = entry.id;
     list.append(li);
