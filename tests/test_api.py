@@ -8,6 +8,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import embc
@@ -262,6 +263,17 @@ def test_pil_images_and_vectors_go_in_as_records(tmp_path):
     assert table.num_rows == 5 and {"a", "b", "c"} <= set(table["item"].to_pylist())
     assert set(table["cluster"].to_pylist()) == set(table["x"].to_pylist()) == {None}
     assert [1.0, 0.0, 0.0] in table["vector"].to_pylist()  # "a", as stored
+
+
+def test_choosing_k_over_duplicate_points_warns_nothing(tmp_path):
+    """The k sweep fits k beyond the distinct points: each fit printed scikit-learn's ConvergenceWarning."""
+    ws = embc.Workspace(tmp_path / "data")
+    corners = np.eye(4)[:3]
+    ws.ingest("dupes", [(f"p{i}", corners[i % 3]) for i in range(60)])
+    with warnings.catch_warnings(record=True) as printed:
+        warnings.simplefilter("always")
+        run = ws.recluster("dupes", k="auto", seed=0)
+    assert [str(w.message) for w in printed] == [] and (run.params["k"], run.n_clusters) == (3, 3)
 
 
 def test_delete_items_and_a_whole_collection(tmp_path):

@@ -10,6 +10,8 @@ classes move the elbow only as far as they bend the curve away from the law."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from embc.cluster.evaluate import silhouette
@@ -24,13 +26,19 @@ def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_SWEPT,
           sample: int = SWEEP_SAMPLE) -> list[dict]:
     """k-means inertia and silhouette for each k in range, fitted on a random sample of at most `sample`."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     rng = np.random.default_rng(seed)
     Xs = X[np.sort(rng.choice(len(X), size=min(len(X), sample), replace=False))]
     rows = []
-    for k in range(k_range[0], min(k_range[1], len(Xs) - 1) + 1):
-        fitted = KMeans(n_clusters=k, n_init=SWEEP_STARTS, random_state=seed).fit(Xs)
-        rows.append({"k": k, "inertia": float(fitted.inertia_), "silhouette": silhouette(Xs, fitted.labels_, seed)})
+    with warnings.catch_warnings():
+        # The sweep goes past the sample's distinct points knowingly (their inertia is 0 there): scikit-learn's
+        # warning for each such k is not for a library's users.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k in range(k_range[0], min(k_range[1], len(Xs) - 1) + 1):
+            fitted = KMeans(n_clusters=k, n_init=SWEEP_STARTS, random_state=seed).fit(Xs)
+            rows.append({"k": k, "inertia": float(fitted.inertia_),
+                         "silhouette": silhouette(Xs, fitted.labels_, seed)})
     return rows
 
 
