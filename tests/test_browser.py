@@ -257,6 +257,30 @@ def test_a_cluster_panel_shows_its_decoded_centre_once_a_decoder_is_trained(page
     assert page.errors == []
 
 
+def test_a_table_rows_columns_show_on_hover_and_in_its_lists(page, served):
+    """A row has no text or picture: the tooltip and the list showed its key alone."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    records = [{"id": f"iris-{i}", "label": str(iris.target_names[t]),
+                **{name.split(" (")[0].replace(" ", "_"): float(v) for name, v in zip(iris.feature_names, row)}}
+               for i, (row, t) in enumerate(zip(iris.data, iris.target))]
+    assert served.post("/v1/collections/iris/items", json={"records": records, "model": "raw"}).json()["added"] == 150
+    _job(page, served, "/v1/collections/iris/recluster", {"k": 3, "projection": "pca"})
+    _open_map(page, served, "iris")
+    x, y = page.evaluate("window.embcMap.screenOf(0)")
+    page.mouse.move(x, y)
+    page.wait_for_function("document.querySelector('#tooltip').dataset.index == '0' && "
+                           "!document.querySelector('#tooltip').hidden")
+    shown = served.get("/v1/collections/iris/map/0").json()
+    cells = [cell.split("=") for cell in page.inner_text("#tooltip").splitlines()[-1].split()]
+    assert {k: float(v) for k, v in cells} == shown["values"] and len(cells) == 4
+    page.click("#legend li >> nth=0")
+    page.wait_for_selector("#members li")
+    assert "sepal_length=" in page.inner_text("#members li >> nth=0")
+    assert page.errors == []
+
+
 def test_a_page_without_the_key_asks_for_it(browser, served):
     context = browser.new_context()
     opened = context.new_page()

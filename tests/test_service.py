@@ -80,7 +80,8 @@ def test_health_auth_and_openapi(server):
                                                            "detail": None})
     wrong = server.get("/v1/collections", headers={"Authorization": "Bearer nope"})
     assert (wrong.status_code, wrong.json()["error"]) == (403, "wrong API key")
-    paths = server.get("/openapi.json").json()["paths"]
+    schema = server.get("/openapi.json").json()
+    paths = schema["paths"]
     assert {"/v1/collections", "/v1/collections/{collection}/similar", "/v1/jobs/{job_id}"} <= set(paths)
     # Every JSON answer has its shape in the schema, so that clients (and the fuzz tests below) can check it; the
     # export streams rows in the format asked for.
@@ -91,6 +92,8 @@ def test_health_auth_and_openapi(server):
     assert untyped == []
     assert paths["/v1/collections/{collection}/report"]["get"]["responses"]["200"]["content"]["application/json"][
         "schema"] == {"$ref": "#/components/schemas/Report"}
+    assert [kind.get("$ref", "null").split("/")[-1] for kind in schema["components"]["schemas"]["Job"]["properties"][
+        "result"]["anyOf"]] == ["Reclustered", "NothingNew", "DecoderResult", "null"]  # what a job made, typed
     # The key is checked before the body is read: without it, a client cannot make the server hold a body.
     port = urlsplit(str(server.base_url)).port
     for auth, status in ((b"", 401), (b"Authorization: Bearer nope\r\n", 403)):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from embc.cluster.params import K_RANGE, K_SWEPT
+from embc.results import ClusterStats, DecoderResult, Event
 
 LINE_OFFSET_MAX = 10**12
 
@@ -187,13 +188,39 @@ class Progress(BaseModel):
     total: int
 
 
+class Reclustered(BaseModel):
+    """A recluster job's run (`Workspace.recluster`'s RunResult)."""
+
+    run_id: int
+    mode: Literal["full", "incremental"]
+    reason: str
+    collection: str
+    algorithm: str
+    params: dict[str, Any]
+    points: int
+    clusters: list[ClusterStats]
+    metrics: dict[str, float]
+    events: list[Event]
+    timings: dict[str, float]
+
+
+class NothingNew(BaseModel):
+    """A recluster job that found nothing new to cluster: no run was recorded."""
+
+    run_id: None
+    mode: Literal["none"]
+    reason: str
+    points: Literal[0]
+
+
 class Job(BaseModel):
     id: str
     collection: str
     state: Literal["queued", "running", "done", "failed"]
     origin: Literal["request", "schedule"]
     progress: Progress
-    result: dict | None = None
+    result: Reclustered | NothingNew | DecoderResult | None = Field(
+        None, description="What a done job made: a recluster's run (or nothing new), or a trained decoder.")
     error: str | None = None
 
 
