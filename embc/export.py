@@ -1,6 +1,6 @@
-"""Export a collection: every point with its cluster, the cluster's name, its label and its 2-D position (and on
-request its vector), a page at a time, as Parquet, CSV, TSV or JSON lines (to a file or a stream), or as one
-Arrow table."""
+"""Export a collection: every point with its cluster, the cluster's name, its label, its 2-D position and what it
+holds (a text, a file, or a table row's columns; on request its vector), a page at a time, as Parquet, CSV, TSV
+or JSON lines (to a file or a stream), or as one Arrow table."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from embc.store.vectors import Store
 
 FORMATS = ("parquet", "csv", "tsv", "jsonl")
-_PAYLOAD = ["item", "source", "kind", "label", "cluster", "text", "path"]
+_PAYLOAD = ["item", "source", "kind", "label", "cluster", "text", "path", "values"]
 
 
 def format_for(target: str | os.PathLike | BinaryIO, given: str | None = None) -> str:
@@ -41,7 +41,8 @@ def _schema(vectors: bool = False) -> "pa.Schema":
 
     return pa.schema([("id", pa.string()), ("item", pa.string()), ("source", pa.string()), ("kind", pa.string()),
                       ("label", pa.string()), ("cluster", pa.int32()), ("cluster_name", pa.string()),
-                      ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string())]
+                      ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string()),
+                      ("values", pa.string())]  # a table row's columns as JSON text: rows differ in their columns
                      + [("vector", pa.list_(pa.float32()))] * vectors)
 
 
@@ -75,6 +76,7 @@ def batches(store: "Store", reports: "ReportStore", collection: str, run: int | 
         xy = {axis: [None if n is None else float(coords[axis][n]) for n in at] for axis in ("x", "y")}
         columns = {key: [p.get(key) for p in page.payloads] for key in _PAYLOAD}
         columns["label"] = [None if v is None else str(v) for v in columns["label"]]
+        columns["values"] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in columns["values"]]
         if not latest:
             columns["cluster"] = [None if n is None else int(coords["cluster"][n]) for n in at]
         columns["cluster_name"] = [names.get(c) for c in columns["cluster"]]
@@ -99,6 +101,12 @@ def write_all(sink: BinaryIO, data: bytes) -> None:
         raise BrokenPipeError(errno.EPIPE, "the output's reader went away")
 
 
+def _with_values(row: dict) -> dict:
+    if row["values"] is not None:
+        row["values"] = json.loads(row["values"])
+    return row
+
+
 def export(store: "Store", reports: "ReportStore", collection: str, target: str | os.PathLike | BinaryIO, fmt: str,
            run: int | None = None, vectors: bool = False) -> int:
     """Write the export to a file or a binary stream a page at a time; returns the number of rows."""
@@ -119,9 +127,9 @@ def export(store: "Store", reports: "ReportStore", collection: str, target: str 
             options = csv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
             writer = stack.enter_context(csv.CSVWriter(sink, schema, write_options=options))
         for table in batches(store, reports, collection, run, vectors):
-            if fmt == "jsonl":
-                write_all(sink, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_pylist())
-                          .encode())
+            if fmt == "jsonl":  # where a row's columns are an object again
+                write_all(sink, "".join(json.dumps(_with_values(row), ensure_ascii=False) + "\n"
+                                        for row in table.to_pylist()).encode())
             else:
                 writer.write_table(table)
             rows += table.num_rows

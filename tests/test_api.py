@@ -179,7 +179,7 @@ def test_rename_report_export_and_runs(ws, run, tmp_path):
     with open(tmp_path / "wn.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1600 and list(rows[0]) == ["id", "item", "source", "kind", "label", "cluster",
-                                                   "cluster_name", "x", "y", "text", "path"]
+                                                   "cluster_name", "x", "y", "text", "path", "values"]
     assert sum(r["cluster_name"] == "my favourite cluster" for r in rows) == {c.id: c.size for c in run.clusters}[3]
     table = ws.export("wordnet")
     assert table.num_rows == 1600 and table.column("cluster").null_count == 0

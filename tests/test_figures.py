@@ -167,7 +167,7 @@ def test_history_export_stability_and_other_projections(clustered_home, tmp_path
     assert result.exit_code == 0, result.stderr
     table = pq.read_table(tmp_path / "all.parquet")
     assert table.num_rows == 1600 and table.column_names == ["id", "item", "source", "kind", "label", "cluster",
-                                                             "cluster_name", "x", "y", "text", "path"]
+                                                             "cluster_name", "x", "y", "text", "path", "values"]
     rows = table.to_pylist()
     listed = json.loads(runner.invoke(app, [*cli, "clusters", "-c", "wordnet", "--json"]).stdout)
     names = {r["id"]: r["name"] for r in listed}

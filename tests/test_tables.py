@@ -202,8 +202,9 @@ def test_a_nan_id_or_label_is_missing(tmp_path):
         assert ws.labels_of("d") == {}
 
 
-def test_a_table_rows_columns_are_shown_where_its_items_are_listed(tmp_path):
-    """A table row has no text: the items of a cluster, its neighbours and the item itself listed only keys."""
+def test_a_table_rows_columns_are_shown_where_its_items_are_listed_and_exported(tmp_path):
+    """A table row has no text: the items of a cluster, its neighbours, the item itself and the export gave only
+    its key."""
     from embc import Workspace
 
     source = write_csv(tmp_path / "iris.csv", "iris")
@@ -217,6 +218,14 @@ def test_a_table_rows_columns_are_shown_where_its_items_are_listed(tmp_path):
                                       "petal_width_(cm)"] and first.to_dict()["text"] is None
         ws.ingest("words", [{"id": "w", "text": "a cat"}])
         assert ws.item("words", "w").to_dict()["values"] is None
+        ws.export("t", tmp_path / "t.jsonl")
+        ws.export("t", tmp_path / "t.parquet")
+    exported = {row["item"]: row for row in map(json.loads, (tmp_path / "t.jsonl").read_text().splitlines())}
+    assert exported[first.item]["values"] == first.values and exported[first.item]["text"] is None
+    import pyarrow.parquet as pq
+
+    assert {row["item"]: json.loads(row["values"]) for row in pq.read_table(tmp_path / "t.parquet").to_pylist()
+            } == {key: row["values"] for key, row in exported.items()}
     listed = run_embc("cluster", "0", "--collection", "t", "-n", "1", "--format", "json", home=home)
     assert json.loads(listed.stdout)[0]["values"] == first.values
     shown = run_embc("similar", "--id", first.item, "--collection", "t", "-n", "1", home=home).stdout.splitlines()
