@@ -291,8 +291,8 @@ class Client:
                 break
         return out
 
-    def similar(self, collection: str, *, text: str | None = None, image=None, item: str | None = None,
-                vector=None, cluster: int | None = None, limit: int = 10) -> list[Entry]:
+    def similar(self, collection: str, *, text: str | None = None, image=None, row: dict | None = None,
+                item: str | None = None, vector=None, cluster: int | None = None, limit: int = 10) -> list[Entry]:
         """The nearest stored items; an image (a file path or a PIL image) is uploaded."""
         path = self._path(collection, "/similar")
         if image is not None:
@@ -309,8 +309,8 @@ class Client:
                 hits = self._call("POST", path, files={"image": upload},
                                   data=_given(cluster=cluster, limit=limit)).json()
         else:
-            hits = self._call("POST", path, json=_given(text=text, item=item, vector=vector, cluster=cluster,
-                                                        limit=limit)).json()
+            hits = self._call("POST", path, json=_given(text=text, row=row, item=item, vector=vector,
+                                                        cluster=cluster, limit=limit)).json()
         return [Entry.of(h) for h in hits]
 
     def similar_many(self, collection: str, asks: Sequence[dict[str, Any]]) -> list[list[Entry]]:

@@ -42,8 +42,13 @@ def _schema(vectors: bool = False) -> "pa.Schema":
     return pa.schema([("id", pa.string()), ("item", pa.string()), ("source", pa.string()), ("kind", pa.string()),
                       ("label", pa.string()), ("cluster", pa.int32()), ("cluster_name", pa.string()),
                       ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string()),
-                      ("values", pa.string())]  # a table row's columns as JSON text: rows differ in their columns
+                      ("values", pa.string())]
                      + [("vector", pa.list_(pa.float32()))] * vectors)
+
+
+def values_text(values: dict | None) -> str | None:
+    """A table row's columns as a cell of a table: their JSON text (rows differ in their columns)."""
+    return None if values is None else json.dumps(values, ensure_ascii=False)
 
 
 def check_vectors(fmt: str, vectors: bool) -> None:
@@ -76,7 +81,7 @@ def batches(store: "Store", reports: "ReportStore", collection: str, run: int | 
         xy = {axis: [None if n is None else float(coords[axis][n]) for n in at] for axis in ("x", "y")}
         columns = {key: [p.get(key) for p in page.payloads] for key in _PAYLOAD}
         columns["label"] = [None if v is None else str(v) for v in columns["label"]]
-        columns["values"] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in columns["values"]]
+        columns["values"] = list(map(values_text, columns["values"]))
         if not latest:
             columns["cluster"] = [None if n is None else int(coords["cluster"][n]) for n in at]
         columns["cluster_name"] = [names.get(c) for c in columns["cluster"]]

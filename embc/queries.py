@@ -191,7 +191,7 @@ def find_point(store: Store, collection: str, point: str) -> Record:
     return found
 
 
-ASK = ("text", "image", "item", "vector", "cluster", "limit")  # the arguments of a similarity question
+ASK = ("text", "image", "row", "item", "vector", "cluster", "limit")  # the arguments of a similarity question
 
 
 def check_asks(asks: object) -> list[Mapping[str, Any]]:
@@ -233,26 +233,50 @@ def similar_items(store: Store, reports: ReportStore, collection: str, asks: Seq
     return [[entry(h) for h in hits if h.id != ask.exclude][:n] for ask, n, hits in zip(asks, wanted, found)]
 
 
-def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, image=None) -> np.ndarray:
-    """A query text, or an image (a file path or a PIL image), as a vector in the collection's space, embedded
-    by `load(model, dim=, weights=, precision=)` as the collection's items were."""
-    from pathlib import Path
-
+def embed_query(info: CollectionInfo, load: Callable, text: str | None = None, image=None,
+                row: Mapping | None = None) -> np.ndarray:
+    """A query text, an image (a file path or a PIL image) or a table row (a mapping of column to value) as a
+    vector in the collection's space, embedded by `load(model, dim=, weights=, precision=)` as the collection's
+    items were."""
     if text is not None:
         return embed_texts(info, load, [text])[0]
-    check_accepts(info, "image", "it cannot be queried with an image")
-    check_image(image)
-    path = image if isinstance(image, (str, os.PathLike)) else None
-    if path is not None and not Path(path).is_file():
-        raise EmbcError(f"no image file '{image}'")
-    query = Item(key="query", source="query", kind="image", path=None if path is None else str(path),
-                 prepared=None if path is not None else image)
+    if row is not None:
+        check_accepts(info, "row", "it cannot be queried with a row")
+        query, what = _query_row(row), "row"
+    else:
+        check_accepts(info, "image", "it cannot be queried with an image")
+        query = _query_image(image)
+        what = "image" + ("" if query.path is None else f" {query.path!r}")
     embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
     try:
         query.prepared = embedder.prepare(query)
         return embedder.embed([query])[0]
     except ItemError as exc:
-        raise EmbcError(f"cannot embed the query image{'' if path is None else f' {str(path)!r}'}: {exc}") from None
+        raise EmbcError(f"cannot embed the query {what}: {exc}") from None
+
+
+def _query_image(image) -> Item:
+    from pathlib import Path
+
+    check_image(image)
+    path = image if isinstance(image, (str, os.PathLike)) else None
+    if path is not None and not Path(path).is_file():
+        raise EmbcError(f"no image file '{image}'")
+    return Item(key="query", source="query", kind="image", path=None if path is None else str(path),
+                prepared=None if path is not None else image)
+
+
+def _query_row(row: object) -> Item:
+    """A query row as a stored row is read (its id and label are not features); ParameterError for one that
+    would be skipped, with the reason."""
+    from embc.ingest.sources import Fields, table_row
+
+    if not isinstance(row, Mapping):
+        raise ParameterError(f"row is a mapping of column to value, not {repr(row)[:60]}")
+    made = table_row({str(k): v for k, v in row.items()}, "query", "query", Fields(table=True))
+    if not isinstance(made, Item):
+        raise ParameterError(f"cannot embed the query row: {made.reason}")
+    return made
 
 
 def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> np.ndarray:

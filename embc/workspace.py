@@ -355,17 +355,21 @@ class Workspace:
             return entries
         import pyarrow as pa
 
-        return pa.Table.from_pylist([e.to_dict() for e in entries], schema=pa.schema(
-            [("id", pa.string()), ("item", pa.string()), ("label", pa.string()), ("cluster", pa.int32()),
-             ("text", pa.string()), ("path", pa.string())]))
+        from embc.export import values_text
 
-    def similar(self, collection: str, *, text: str | None = None, image=None, item: str | None = None,
-                vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None,
-                limit: int = 10) -> list[Entry]:
-        """The stored items nearest to a text, an image (a file path or a PIL image), a stored item (key or point
-        id) or a vector, best first; optionally inside one cluster of the latest run."""
-        return self.similar_many(collection, [dict(text=text, image=image, item=item, vector=vector, cluster=cluster,
-                                                   limit=limit)])[0]
+        rows = [{**e.to_dict(), "values": values_text(e.values)} for e in entries]
+        return pa.Table.from_pylist(rows, schema=pa.schema(
+            [("id", pa.string()), ("item", pa.string()), ("label", pa.string()), ("cluster", pa.int32()),
+             ("text", pa.string()), ("path", pa.string()), ("values", pa.string())]))
+
+    def similar(self, collection: str, *, text: str | None = None, image=None, row: Mapping | None = None,
+                item: str | None = None, vector: Sequence[float] | np.ndarray | None = None,
+                cluster: int | None = None, limit: int = 10) -> list[Entry]:
+        """The stored items nearest to a text, an image (a file path or a PIL image), a table row (a mapping of
+        column to value, need not be stored), a stored item (key or point id) or a vector, best first;
+        optionally inside one cluster of the latest run."""
+        return self.similar_many(collection, [dict(text=text, image=image, row=row, item=item, vector=vector,
+                                                   cluster=cluster, limit=limit)])[0]
 
     def similar_many(self, collection: str, asks: Sequence[Mapping[str, Any]]) -> list[list[Entry]]:
         """`similar` for each ask (a mapping of its keyword arguments), searched in one store call and with the
@@ -388,14 +392,15 @@ class Workspace:
             self._nearest(info, **{**ask, "text": texts.get(n), "embedded": embedded.get(n), "stored": stored.get(n)})
             for n, ask in enumerate(asks)])
 
-    def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, item: str | None = None,
-                 vector: Sequence[float] | np.ndarray | None = None, cluster: int | None = None, limit: int = 10,
-                 embedded: np.ndarray | None = None, stored: Record | None = None) -> Nearest:
+    def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, row: Mapping | None = None,
+                 item: str | None = None, vector: Sequence[float] | np.ndarray | None = None,
+                 cluster: int | None = None, limit: int = 10, embedded: np.ndarray | None = None,
+                 stored: Record | None = None) -> Nearest:
         """A similarity question, checked, with its query embedded (unless `embedded` already) or its item looked
         up (unless `stored` already)."""
         from embc.queries import Nearest, embed_query, find_point
 
-        _one_of(text=text, image=image, item=item, vector=vector)
+        _one_of(text=text, image=image, row=row, item=item, vector=vector)
         limit = check_limit(limit)
         cluster = None if cluster is None else check_cluster_id(cluster)
         if item is not None:
@@ -404,7 +409,7 @@ class Workspace:
         if vector is not None:
             return Nearest(_query_vector(vector, info.dim), cluster, limit)
         if embedded is None:
-            embedded = embed_query(info, self._query_embedder, text=text, image=image)
+            embedded = embed_query(info, self._query_embedder, text=text, image=image, row=row)
         return Nearest(embedded, cluster, limit)
 
     def item(self, collection: str, key: str) -> Entry:

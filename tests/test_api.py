@@ -218,7 +218,7 @@ def test_vectors_exported_go_back_in_as_the_same_items(ws, run, tmp_path):
     (lambda ws: ws.members("wordnet", 3, limit=-1), "an integer >= 0"),
     (lambda ws: ws.members("wordnet", 3, order="size"), "centre, key"),
     (lambda ws: ws.similar("wordnet", text="dog", limit=2.5), "an integer >= 0"),
-    (lambda ws: ws.similar("wordnet", text="dog", item="x"), "exactly one of text, image, item or vector"),
+    (lambda ws: ws.similar("wordnet", text="dog", item="x"), "exactly one of text, image, row, item or vector"),
     (lambda ws: ws.similar("wordnet", vector=[0.1, 0.2]), "the collection's 384 dimensions"),
     (lambda ws: ws.plot("wordnet", "pie", "x.png"), "map, elbow, silhouette, montage"),
 ])

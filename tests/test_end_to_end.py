@@ -107,7 +107,7 @@ def test_tables_are_readable(clustered_home):
 @pytest.mark.parametrize("args, message", [
     (["clusters", "-c", "nope"], "embc: error: no collection 'nope'"),
     (["cluster", "99", "-c", "wordnet"], "embc: error: no cluster 99 in collection 'wordnet' (clusters: 0, 1, 2"),
-    (["similar", "-c", "wordnet"], "embc: error: give exactly one of --text, --image or --id"),
+    (["similar", "-c", "wordnet"], "embc: error: give exactly one of --text, --image, --row or --id"),
     (["similar", "--id", "no-such-item", "-c", "wordnet"], "embc: error: no item 'no-such-item'"),
     (["report", "-c", "wordnet", "--run", "42"], "embc: error: no run 42 of collection 'wordnet'"),
 ])

@@ -137,6 +137,22 @@ def test_similar_by_text_item_and_vector(server):
     assert vector.status_code == 200 and len(vector.json()) == 1
 
 
+def test_similar_by_a_table_row(server):
+    rows = [{"id": f"r{i}", "size": i % 10, "weight": i * 7 % 13, "colour": ["red", "blue"][i % 2]} for i in range(60)]
+    assert server.post("/v1/collections/parts/items", json={"records": rows, "model": "raw"}).json()["added"] == 60
+    asked = {"size": 3, "weight": 8, "colour": "blue"}  # r3's
+    hits = server.post("/v1/collections/parts/similar", json={"row": asked, "limit": 2}).json()
+    assert hits[0]["item"] == "r3" and hits[0]["values"] == asked
+    assert hits[0]["score"] > 0.999
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:
+        assert [h.item for h in remote.similar("parts", row=asked, limit=2)] == [h["item"] for h in hits]
+    unknown = server.post("/v1/collections/parts/similar", json={"row": {"height": 3}})
+    assert (unknown.status_code, unknown.json()["error"]) == (409, "cannot embed the query row: it has a value in "
+                                                              "none of the columns the raw model learnt (size, "
+                                                              "weight, colour)")
+    assert server.delete("/v1/collections/parts").status_code == 204
+
+
 def test_similar_questions_asked_at_once_each_get_their_own_answer(server):
     """Questions that arrive together are searched (and their texts embedded) in one call: each still gets
     what it gets alone, and one that cannot be answered fails only its own request."""
@@ -166,6 +182,8 @@ def test_similar_questions_asked_at_once_each_get_their_own_answer(server):
     ("post", "/v1/collections/wordnet/similar", {"text": "a", "item": "b"}, 422, "give exactly one of"),
     ("post", "/v1/collections/wordnet/similar", {"vector": [0.1, 0.2]}, 422, "vector must have the collection's 384"),
     ("post", "/v1/collections/wordnet/similar", {"limit": 0, "text": "x"}, 422, "invalid request"),
+    ("post", "/v1/collections/wordnet/similar", {"row": {"age": 41}}, 409,
+     "collection 'wordnet' holds text items (minilm): it cannot be queried with a row"),
     ("post", "/v1/collections/wordnet/similar", {"text": "x", "sql": "drop"}, 422, "invalid request"),
     ("get", "/v1/collections/wordnet/report?run=42", None, 404, "no run 42 of collection 'wordnet'"),
     ("get", "/v1/collections/.hidden/clusters", None, 422, "invalid request"),

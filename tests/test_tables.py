@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import recluster, run_embc
 
+from embc.errors import EmbcError
 from embc.ingest.pipeline import ingest
 from embc.ingest.sources import Fields, iter_items
 from embc.store.embedded import EmbeddedStore
@@ -218,6 +219,17 @@ def test_a_table_rows_columns_are_shown_where_its_items_are_listed_and_exported(
                                       "petal_width_(cm)"] and first.to_dict()["text"] is None
         ws.ingest("words", [{"id": "w", "text": "a cat"}])
         assert ws.item("words", "w").to_dict()["values"] is None
+        # A row, stored or not, asks for the rows nearest it; one with no column the model learnt is refused.
+        asked = ws.similar("t", row={**first.values, "label": "ignored"}, limit=1)[0]
+        assert (asked.item, asked.values) == (first.item, first.values) and asked.score > 0.9999
+        with pytest.raises(EmbcError, match=r"^cannot embed the query row: it has a value in none of the columns "
+                                            r"the raw model learnt \(sepal_length_\(cm\), "):
+            ws.similar("t", row={"height": 3})
+        with pytest.raises(EmbcError, match="^collection 'words' holds text items .*: it cannot be queried with a row"):
+            ws.similar("words", row=first.values)
+        assert [s.reason for s in ws.ingest("t", [{"id": "odd", "height": 3}]).skipped] == [
+            "it has a value in none of the columns the raw model learnt (sepal_length_(cm), sepal_width_(cm), "
+            "petal_length_(cm), petal_width_(cm))"]
         ws.export("t", tmp_path / "t.jsonl")
         ws.export("t", tmp_path / "t.parquet")
     exported = {row["item"]: row for row in map(json.loads, (tmp_path / "t.jsonl").read_text().splitlines())}
@@ -230,6 +242,10 @@ def test_a_table_rows_columns_are_shown_where_its_items_are_listed_and_exported(
     assert json.loads(listed.stdout)[0]["values"] == first.values
     shown = run_embc("similar", "--id", first.item, "--collection", "t", "-n", "1", home=home).stdout.splitlines()
     assert shown[1].split() == ["item", "cluster", "label", "values", "score"] and "sepal_length_(cm)=" in shown[2]
+    by_row = run_embc("similar", "--row", json.dumps(first.values), "-c", "t", "-n", "1", "--json", home=home)
+    assert json.loads(by_row.stdout)[0]["item"] == first.item
+    not_json = run_embc("similar", "--row", "{size: 3}", "-c", "t", home=home)
+    assert not_json.returncode == 2 and "--row is not JSON" in not_json.stderr
 
 
 def test_new_rows_use_the_saved_encoder_and_parquet_rows_work(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -72,16 +73,30 @@ def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text
                                                help="A stored item: item key or point id."),
             image: Optional[Path] = typer.Option(None, "--image", metavar="FILE",
                                                  help="A query image file (need not be stored)."),
+            row: Optional[str] = typer.Option(None, "--row", metavar="JSON", help="A query table row, as a JSON "
+                                              "object of column to value (need not be stored)."),
             collection: str = COLLECTION,
             in_cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ID",
                                                      help="Search inside one cluster (an id, or noise)."),
             limit: int = LIMIT, fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
-    """The items nearest to a text, an image, or a stored item."""
-    if sum(q is not None for q in (text, item, image)) != 1:
-        raise EmbcError("give exactly one of --text, --image or --id")
-    found = workspace(ctx).similar(collection, text=text, item=item, image=image, limit=limit,
+    """The items nearest to a text, an image, a table row, or a stored item."""
+    if sum(q is not None for q in (text, item, image, row)) != 1:
+        raise EmbcError("give exactly one of --text, --image, --row or --id")
+    found = workspace(ctx).similar(collection, text=text, item=item, image=image, row=_row(row), limit=limit,
                                    cluster=None if in_cluster is None else cluster_id(in_cluster))
     _items([i.to_dict() for i in found], chosen(fmt, as_json), "similar items", True)
+
+
+def _row(given: str | None) -> dict | None:
+    if given is None:
+        return None
+    try:
+        row = json.loads(given)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--row is not JSON: {exc}") from None
+    if not isinstance(row, dict):
+        raise typer.BadParameter("--row is a JSON object of column to value, such as '{\"age\": 41}'")
+    return row
 
 
 def _items(items: list[dict], fmt: Format, title: str, scored: bool) -> None:

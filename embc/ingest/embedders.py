@@ -10,10 +10,11 @@ from embc.ingest.items import Item
 
 
 class Embedder(Protocol):
-    """Turns a batch of items into an L2-normalised float32 matrix of shape (n, dim). Image embedders also
-    have `prepare(item)`, the decoding and resizing that may run in worker threads ahead of `embed`.
-    Embedders trained on the collection's own items (word2vec, the table models) also have `trained` and
-    `fit(items)`, which trains and saves them in their folder (`weights`)."""
+    """Turns a batch of items into an L2-normalised float32 matrix of shape (n, dim). Image, word-vector and
+    table embedders also have `prepare(item)`, which may run in worker threads ahead of `embed` (an image's
+    decoding and resizing) and raises ItemError for an item it cannot embed. Embedders trained on the
+    collection's own items (word2vec, the table models) also have `fit(items)`, which trains and saves them in
+    their folder (`weights`)."""
 
     name: str
     dim: int

@@ -16,7 +16,7 @@ import numpy as np
 
 from embc.errors import EmbcError
 from embc.ingest.embedders import normalise
-from embc.ingest.items import Item
+from embc.ingest.items import Item, ItemError
 from embc.ingest.model_seal import check, seal
 from embc.ingest.sources import is_missing
 
@@ -134,6 +134,16 @@ class TableEmbedder:
 
             torch.save(self.encoder.state_dict(), self.folder / "encoder.pt")
         seal(self.folder)
+
+    def prepare(self, item: Item) -> dict:
+        """The row's values; ItemError when none of the columns the model learnt has a value in it (its vector
+        would be the average row's)."""
+        values = item.values or {}
+        known = self.features.columns if self.features else []
+        if not any(not is_missing(values.get(c)) for c in known):
+            shown = ", ".join(known[:6]) + (", ..." if len(known) > 6 else "")
+            raise ItemError(f"it has a value in none of the columns the {self.name} model learnt ({shown})")
+        return values
 
     def embed(self, items: Sequence[Item]) -> np.ndarray:
         if self.name == "tsne":

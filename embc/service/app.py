@@ -235,10 +235,10 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         """Nearest to a text, a stored item or a vector (JSON), or to an image uploaded as multipart/form-data."""
         body = await read_body(request, schemas.SimilarRequest, schemas.ImageQuery)
         if isinstance(body, schemas.SimilarRequest):
-            query = {"text": body.text, "item": body.item, "vector": body.vector}
+            query = {"text": body.text, "row": body.row, "item": body.item, "vector": body.vector}
         else:
             query = {"image": await run_in_threadpool(uploads.image, body.image)}
-        kind = "stored" if query.get("text") is None and query.get("image") is None else "model"
+        kind = "model" if any(query.get(q) is not None for q in ("text", "image", "row")) else "stored"
         hits = await similar_batches((collection, kind), {"cluster": body.cluster, "limit": body.limit, **query})
         return [h.to_dict() for h in hits]
 

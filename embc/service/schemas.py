@@ -51,6 +51,7 @@ class ItemPage(BaseModel):
 
 class SimilarRequest(Strict):
     text: str | None = Field(None, min_length=1, max_length=20_000)
+    row: dict[str, Any] | None = Field(None, max_length=10_000, description="A table row: column to value.")
     item: str | None = Field(None, min_length=1, max_length=1_000)
     vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
     cluster: int | None = Field(None, ge=-1)
