@@ -234,23 +234,33 @@ def _store_chunk(target: _Target, get_embedder: Callable[[], Embedder], items: l
 def _prepared(items: list[Item], batches: list[list[int]],
               prepare: Callable[[Item], object] | None) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
     """Each batch as (ready indices, [(index, reason)] of items that could not be prepared); worker threads
-    prepare the next batch (decode and resize images) while the model runs on this one."""
+    prepare the next batch (decode and resize images, check table rows) while the model runs on this one."""
     if prepare is None:
         yield from ((batch, []) for batch in batches)
         return
     with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        # A task per thread, not per item: a future per item cost 8-20 us, as much as checking a table row.
         def submit(batch: list[int]) -> list:
-            return [pool.submit(prepare, items[i]) for i in batch]
+            step = max(1, -(-len(batch) // DECODE_THREADS))
+            return [pool.submit(_prepare_each, items, batch[start:start + step], prepare)
+                    for start in range(0, len(batch), step)]
 
         futures = submit(batches[0]) if batches else []
         for n, batch in enumerate(batches):
             upcoming = submit(batches[n + 1]) if n + 1 < len(batches) else []
-            ready, failures = [], []
-            for i, future in zip(batch, futures):
-                try:
-                    items[i].prepared = future.result()
-                    ready.append(i)
-                except ItemError as exc:
-                    failures.append((i, str(exc)))
-            yield ready, failures
+            done = [outcome for future in futures for outcome in future.result()]
+            yield [i for i, error in done if error is None], [(i, error) for i, error in done if error is not None]
             futures = upcoming
+
+
+def _prepare_each(items: list[Item], part: list[int],
+                  prepare: Callable[[Item], object]) -> list[tuple[int, str | None]]:
+    """(i, None) for each item of `part` prepared, (i, why) for each that cannot be embedded."""
+    done = []
+    for i in part:
+        try:
+            items[i].prepared = prepare(items[i])
+            done.append((i, None))
+        except ItemError as exc:
+            done.append((i, str(exc)))
+    return done

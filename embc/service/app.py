@@ -232,7 +232,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
               openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))
     async def similar(request: Request, collection: str = NAME):
-        """Nearest to a text, a stored item or a vector (JSON), or to an image uploaded as multipart/form-data."""
+        """Nearest to a text, a table row, a stored item or a vector (JSON), or to an image uploaded as
+        multipart/form-data."""
         body = await read_body(request, schemas.SimilarRequest, schemas.ImageQuery)
         if isinstance(body, schemas.SimilarRequest):
             query = {"text": body.text, "row": body.row, "item": body.item, "vector": body.vector}
