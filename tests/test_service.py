@@ -40,8 +40,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, *args: str, stderr=subprocess.PIPE) -> tuple[subprocess.Popen, httpx.Client]:
-    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers."""
+def start_server(home: Path, *args: str, stderr=None) -> tuple[subprocess.Popen, httpx.Client]:
+    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers. Its stderr
+    goes where the test's goes (pytest keeps it for a failure's report): a pipe that nobody reads fills with the
+    tracebacks of a server error, and the server stops answering."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--api-key", KEY, *args],
                                env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
@@ -151,6 +153,18 @@ def test_similar_by_a_table_row(server):
                                                               "none of the columns the raw model learnt (size, "
                                                               "weight, colour)")
     assert server.delete("/v1/collections/parts").status_code == 204
+
+
+def test_a_density_run_as_a_job_answers_its_typed_result(server):
+    """A dbscan run has no inertia: its job's result carried "inertia": null, which the typed result refused
+    (a 500 for every question about the job)."""
+    rng = np.random.default_rng(0)
+    records = [{"id": f"d{i}", "vector": (rng.normal(size=8) + i % 3 * 6).tolist()} for i in range(60)]
+    assert server.post("/v1/collections/dense/items", json={"records": records}).json()["added"] == 60
+    job = _wait(server, server.post("/v1/collections/dense/recluster", json={"algorithm": "dbscan"}).json()["job_id"])
+    assert job["state"] == "done" and "inertia" not in job["result"]["metrics"]
+    assert all(isinstance(v, float) for v in job["result"]["metrics"].values())
+    assert server.delete("/v1/collections/dense").status_code == 204
 
 
 def test_similar_questions_asked_at_once_each_get_their_own_answer(server):

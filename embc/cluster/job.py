@@ -223,7 +223,8 @@ class Job:
             timings = self._map_and_write(fit, labels, ids, rows, run.run_id, record, clock)
         return {"run_id": run.run_id, "mode": "full", "reason": reason, "collection": self.collection,
                 "algorithm": self.algorithm, "params": fit.params, "points": len(fit.ids),
-                "clusters": _public(clusters), "metrics": record.metrics, "events": events, "timings": timings}
+                "clusters": _public(clusters), "metrics": self.reports.metrics(run.run_id), "events": events,
+                "timings": timings}
 
     def _open_full(self, clock: Clock) -> _FullRun:
         """Check the job, start the run, and page the vectors out (unless they are to be streamed), all in one
