@@ -40,10 +40,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, *args: str, stderr=None) -> tuple[subprocess.Popen, httpx.Client]:
-    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers. Its stderr
-    goes where the test's goes (pytest keeps it for a failure's report): a pipe that nobody reads fills with the
-    tracebacks of a server error, and the server stops answering."""
+def start_server(home: Path, *args: str, stderr=subprocess.PIPE) -> tuple[subprocess.Popen, httpx.Client]:
+    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--api-key", KEY, *args],
                                env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
