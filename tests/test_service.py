@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import httpx
@@ -40,12 +42,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, *args: str, stderr=subprocess.PIPE) -> tuple[subprocess.Popen, httpx.Client]:
-    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers."""
+def start_server(home: Path, *args: str, log: IO[str] | None = None) -> tuple[subprocess.Popen, httpx.Client]:
+    """`embc serve` on a free loopback port over `home`, and a client with the key, once it answers. Its output
+    goes to `log`, or to a file of its own (`server_log` reads it): a pipe that nobody reads fills up, and a server
+    writing to a full one stops answering, which would hang a test instead of failing it."""
     port = _free_port()
+    log = log or tempfile.TemporaryFile("w+")
     process = subprocess.Popen([sys.executable, "-m", "embc", "serve", "--port", str(port), "--api-key", KEY, *args],
-                               env={**os.environ, "EMBC_HOME": str(home)}, stdout=subprocess.PIPE,
-                               stderr=stderr, text=True)
+                               env={**os.environ, "EMBC_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
+                               text=True)
+    process.log = log
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"},
                           timeout=120)
     deadline = time.monotonic() + 120
@@ -55,10 +61,22 @@ def start_server(home: Path, *args: str, stderr=subprocess.PIPE) -> tuple[subpro
                 break
         except httpx.TransportError:
             pass
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        assert process.poll() is None and time.monotonic() < deadline, server_log(process)
         time.sleep(0.2)
     client.home = home
     return process, client
+
+
+def server_log(process: subprocess.Popen, timeout: float = 30) -> str:
+    """What a server from `start_server` wrote, once it has stopped (killed if it has not within `timeout`)."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    process.log.flush()
+    process.log.seek(0)
+    return process.log.read()
 
 
 @pytest.fixture(scope="module")
@@ -822,7 +840,7 @@ def test_every_reclusters_each_collection_on_a_schedule_inside_the_server(cluste
         assert all(hit["cluster"] is not None for hit in labelled)
     finally:
         process.terminate()
-        _, err = process.communicate(timeout=30)
+        err = server_log(process, 30)
     assert "wordnet: run" in err and "incremental" in err  # one line per run in the server's log
     assert f" embc serve: serving {home} at {str(client.base_url).rstrip('/')}: the map at /, the API at /v1 (its " \
            "docs at /docs); Ctrl-C stops\n" in err  # where it listens, once it does
@@ -835,7 +853,7 @@ def test_a_server_loads_a_quiet_collections_model_before_its_first_question_unle
         for name, args in (("ahead", ()), ("lazy", ("--lazy-models",))):
             shutil.copytree(clustered_home, tmp_path / name)
             with open(tmp_path / f"{name}.err", "w") as err:
-                started[name] = start_server(tmp_path / name, *args, stderr=err)
+                started[name] = start_server(tmp_path / name, *args, log=err)
         _until(lambda: "wordnet: model minilm loaded in " in (tmp_path / "ahead.err").read_text(), 300)
         time.sleep(2 * INDEX_CHECK)  # the lazy server has had as long, and longer than a tick
         assert "loaded" not in (tmp_path / "lazy.err").read_text()
@@ -935,7 +953,7 @@ def test_a_server_stopped_during_a_recluster_ends_the_job_closes_the_store_and_l
         job = client.post("/v1/collections/vecs/recluster", json={"k": 6}).json()["job_id"]
         _until(lambda: client.get(f"/v1/jobs/{job}").json()["progress"]["step"] is not None, pause=0)
         process.terminate()
-        _, err = process.communicate(timeout=60)
+        err = server_log(process, 60)
     finally:
         process.kill()
     assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
@@ -962,7 +980,7 @@ def test_a_client_that_never_ends_its_body_does_not_hold_up_a_stop(tmp_path):
                           b"Authorization: Bearer " + KEY.encode() + b"\r\nContent-Length: 1000\r\n\r\n{\"records\": [")
             time.sleep(0.5)
             process.terminate()
-            _, err = process.communicate(timeout=30)  # it waited for the request before: forever
+            err = server_log(process, 30)  # it waited for the request before: forever
             answer = stuck.recv(4096).decode()
     finally:
         process.kill()
@@ -1026,7 +1044,7 @@ def test_headers_that_do_not_all_arrive_in_time_get_408_and_the_connection_close
         assert client.get("/healthz").status_code == 200
     finally:
         process.terminate()
-        _, err = process.communicate(timeout=30)
+        err = server_log(process, 30)
     for refused, waited in ((silent, silent_wait), (trickled, trickled_wait)):
         head, _, body = refused.decode().partition("\r\n\r\n")
         assert head.startswith("HTTP/1.1 408") and "connection: close" in head and 2 <= waited < 10, (head, waited)
@@ -1083,7 +1101,7 @@ def test_a_connection_past_the_most_held_open_gets_503_and_the_others_are_served
             conn.close()
     finally:
         process.terminate()
-        _, err = process.communicate(timeout=30)
+        err = server_log(process, 30)
     head, _, body = refused.decode().partition("\r\n\r\n")
     assert head.startswith("HTTP/1.1 503") and "retry-after: 1" in head and "connection: close" in head, head
     assert json.loads(body) == {"error": "the server holds the most connections it keeps open (3, embc serve "
@@ -1230,7 +1248,7 @@ def test_writes_never_answer_5xx_and_always_match_the_schema(clustered_home, tmp
         assert client.get("/v1/collections/wordnet").status_code == 200
     except BaseException:
         process.terminate()
-        print("the server's stderr:", process.communicate(timeout=60)[1][-4000:])  # shown with the failure
+        print("the server's output:", server_log(process, 60)[-4000:])  # shown with the failure
         raise
     finally:
         process.terminate()
