@@ -184,7 +184,7 @@ class Workspace:
         alone, bad ones skipped with their reason. `prune`: also remove points whose file is gone from a
         folder given. `progress(n)` as each n inputs are done."""
         from embc.ingest.registry import TABLE_MODELS, check_model
-        from embc.ingest.pipeline import existing, ingest
+        from embc.ingest.pipeline import check_same_model, existing, ingest
         from embc.ingest.records import record_items
         from embc.ingest.sources import Fields, iter_items
 
@@ -193,6 +193,9 @@ class Workspace:
             check_model(model)
         if weights is not None and not Path(weights).is_file():
             raise EmbcError(f"no weights file '{weights}'")
+        weights = str(Path(weights).resolve()) if weights else None
+        if stored is not None:  # before any input is read as that model's: a table read as text skips every row
+            check_same_model(stored, model, weights)
         if bottleneck is not None and not is_integer(bottleneck, 1):
             raise ParameterError(f"bottleneck must be an integer >= 1, not {bottleneck!r}")
         table = (model or (stored.model if stored else "")) in TABLE_MODELS
@@ -206,8 +209,7 @@ class Workspace:
         # Ingests that would each make the collection take turns: the first trains its model (word2vec, a table
         # model) and stores, the others then find the collection and embed with that model.
         with self._first_ingest(collection) if stored is None else nullcontext():
-            result = ingest(self.store, collection, items, model=model, on_progress=progress,
-                            weights=str(Path(weights).resolve()) if weights else None,
+            result = ingest(self.store, collection, items, model=model, on_progress=progress, weights=weights,
                             model_dir=self.layout.model_dir(collection), dim=bottleneck, retrain=retrain,
                             vectors_dir=self.layout.vectors, load=self.embedder)
         if prune:

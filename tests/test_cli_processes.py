@@ -49,6 +49,12 @@ def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr == ("embc: error: collection 'default' was embedded with 'precomputed', not 'minilm': "
                              "use the same model, or another collection\n")
+    # Said before any input is read as the other model's: a table read as text would skip every row instead.
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n2,5\n")
+    assert run_embc("ingest", str(tmp_path / "t.csv"), "-c", "rows", "--model", "raw", home=tmp_path).returncode == 0
+    result = run_embc("ingest", str(tmp_path / "t.csv"), "-c", "rows", "--model", "minilm", home=tmp_path)
+    assert (result.returncode, result.stderr) == (1, "embc: error: collection 'rows' was embedded with 'raw', not "
+                                                     "'minilm': use the same model, or another collection\n")
     result = run_embc("cluster", "1", "-c", "missing", home=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("embc: error: no collection 'missing'") and result.stderr.count("\n") == 1

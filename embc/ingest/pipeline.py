@@ -43,14 +43,19 @@ def resolve_model(store: Store, collection: str, requested: str | None,
     """The model to embed with and the collection, if it exists: its own model; another one is an error."""
     info = existing(store, collection)
     if info is not None:
-        if requested and requested != info.model:
-            raise EmbcError(f"collection '{collection}' was embedded with '{info.model}', not '{requested}': "
-                            "use the same model, or another collection")
-        if weights and weights != info.weights:
-            raise EmbcError(f"collection '{collection}' was embedded with weights {info.weights or 'standard'}, "
-                            f"not {weights}: use the same weights, or another collection")
+        check_same_model(info, requested, weights)
         return info.model, info
     return requested or DEFAULT_MODEL.get(first_kind or "text", "minilm"), None
+
+
+def check_same_model(info: CollectionInfo, requested: str | None, weights: str | None) -> None:
+    """EmbcError where an ingest asks for another model, or other weights, than the collection was embedded with."""
+    if requested and requested != info.model:
+        raise EmbcError(f"collection '{info.name}' was embedded with '{info.model}', not '{requested}': "
+                        "use the same model, or another collection")
+    if weights and weights != info.weights:
+        raise EmbcError(f"collection '{info.name}' was embedded with weights {info.weights or 'standard'}, "
+                        f"not {weights}: use the same weights, or another collection")
 
 
 def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model: str | None = None,
