@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from embc.errors import EmbcError
 from embc.ingest.items import Item
@@ -72,12 +73,15 @@ def test_vectors_of_the_wrong_size_or_kind_are_skipped_and_the_rest_goes_in(tmp_
     assert first.added == 4 and local.collection("v").model == "precomputed"
     np.save(tmp_path / "wide.npy", np.ones((2, 5), np.float32))
     (tmp_path / "note.txt").write_text("text cannot go into a vector collection")
+    Image.new("RGB", (8, 8)).save(tmp_path / "picture.png")
     np.save(tmp_path / "more.npy", np.ones((3, 4), np.float32))
-    second = ingest(local, "v", iter_items([tmp_path / "wide.npy", tmp_path / "note.txt", tmp_path / "more.npy"]))
+    second = ingest(local, "v", iter_items([tmp_path / "wide.npy", tmp_path / "note.txt", tmp_path / "picture.png",
+                                            tmp_path / "more.npy"]))
     assert second.added == 3
-    assert {s.reason for s in second.skipped} == {"vector has 5 dimensions, the collection 4",
-                                                  "a text item cannot go into a collection of vector (precomputed)"}
-    assert len(second.skipped) == 3
+    assert {s.reason for s in second.skipped} == {
+        "vector has 5 dimensions, the collection 4", "a text item cannot go into a collection of vector items "
+        "(precomputed)", "an image item cannot go into a collection of vector items (precomputed)"}
+    assert len(second.skipped) == 4
     assert local.count("v") == 7
 
 

@@ -275,7 +275,7 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     assert mixed.json()["skipped_items"] == [
         {"source": "records#0", "reason": "'text' is not a string"},
         {"source": "records#1", "reason": "no 'text' field"},
-        {"source": "n6", "reason": "a vector item cannot go into a collection of text (minilm)"}]
+        {"source": "n6", "reason": "a vector item cannot go into a collection of text items (minilm)"}]
     # A record without an id is keyed by its text: sent again, in another request, it is the same item.
     again = server.post("/v1/collections/notes/items", json={"records": [{"text": "a mug of tea"}]}).json()
     assert (again["added"], again["unchanged"]) == (0, 1)
@@ -344,7 +344,7 @@ def test_the_python_client_sends_records_in_batches_and_numbers_skips_across_the
                                          {"vector": [float("inf")] * 384}])
         assert (result.added, [(s.source, s.reason) for s in result.skipped]) == (
             4, [("records#2", "'text' is not a string"), ("records#4", "no 'text' field"),
-                ("v1", "a vector item cannot go into a collection of text (minilm)"),
+                ("v1", "a vector item cannot go into a collection of text items (minilm)"),
                 ("records#6", "cannot be sent as JSON: JSON has no form of object"),
                 ("records#8", "cannot be sent as JSON: a number is inf or nan, which JSON cannot carry")])
         assert remote.ingest("fruit", texts).unchanged == 3  # keyed by their texts, not their places in a batch

@@ -149,7 +149,9 @@ def chunks(stream: Iterable, size: int) -> Iterator[list]:
 
 def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None:
     if not accepts(info.model, item.kind):
-        return Skipped(item.key, f"a {item.kind} item cannot go into a collection of {info.modality} ({info.model})")
+        article = "an" if item.kind[0] in "aeiou" else "a"  # an image item
+        return Skipped(item.key, f"{article} {item.kind} item cannot go into a collection of {info.modality} items "
+                                 f"({info.model})")
     if item.vector is not None and len(item.vector) != info.dim:
         return Skipped(item.key, f"vector has {len(item.vector)} dimensions, the collection {info.dim}")
     if item.point_id in seen:
