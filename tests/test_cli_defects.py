@@ -48,6 +48,11 @@ def test_export_picks_the_format_from_the_extension_and_a_dash_is_stdout(cluster
     vectors = cli(clustered_home, "export", "-c", "wordnet", "--out", "v.tsv", "--vectors")
     assert (vectors.exit_code, vectors.stderr) == (1, "embc: error: vectors cannot go into TSV, whose cells hold "
                                                       "no lists: export them as parquet or jsonl\n")
+    deep = tmp_path / ("folder-" * 12) / "w.csv"  # a path past the 80 columns of a pipe stays whole, on one line
+    deep.parent.mkdir()
+    exported = cli(clustered_home, "export", "-c", "wordnet", "--out", str(deep))
+    drawn = cli(clustered_home, "plot", "map", "-c", "wordnet", "--out", str(deep.with_suffix(".png")))
+    assert (exported.stdout, drawn.stdout) == (f"wrote 1600 rows to {deep}\n", f"wrote {deep.with_suffix('.png')}\n")
     unknown = cli(clustered_home, "export", "-c", "wordnet", "--out", "w.txt")
     assert (unknown.exit_code, unknown.stderr) == (1, "embc: error: cannot tell the format from 'w.txt': name a "
                                                       ".parquet, .csv, .tsv or .jsonl file, or give the format\n")

@@ -9,7 +9,7 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, emit_json, progress_bar, stdout
+from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, emit_json, progress_bar, tell
 from embc.cli.query import RUN, cluster_id
 from embc.errors import EmbcError, ParameterError, writing_to
 
@@ -37,10 +37,9 @@ def train(ctx: typer.Context, collection: str = COLLECTION,
         return
     faithful = ("" if result.same_cluster is None else
                 f"; decoded held-out images embedded again land in their own cluster {result.same_cluster:.0%}")
-    stdout.print(f"decoder of '{collection}': {result.items} items ({result.held_out} held out, {result.skipped} "
-                 f"unreadable), {result.epochs} epochs, best {result.best_epoch}, validation loss "
-                 f"{result.val_loss if result.val_loss is not None else 'n/a'}{faithful} ({result.seconds:.0f} s)",
-                 markup=False, highlight=False)
+    tell(f"decoder of '{collection}': {result.items} items ({result.held_out} held out, {result.skipped} unreadable), "
+         f"{result.epochs} epochs, best {result.best_epoch}, validation loss "
+         f"{result.val_loss if result.val_loss is not None else 'n/a'}{faithful} ({result.seconds:.0f} s)")
 
 
 @app.command()
@@ -78,7 +77,7 @@ def decode(ctx: typer.Context, collection: str = COLLECTION,
     image_format = _image_format(target)
     with writing_to(target):
         decoded.save(target, format=image_format)
-    stdout.print(f"wrote {target}", markup=False, highlight=False)
+    tell(f"wrote {target}")
 
 
 def _image_format(target: Path) -> str:

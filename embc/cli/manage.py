@@ -8,7 +8,7 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import stdout
+from embc.cli.output import tell
 from embc.cli.query import cluster_id
 from embc.errors import EmbcError
 from embc.wording import counted
@@ -32,15 +32,14 @@ def delete(ctx: typer.Context, items: Optional[List[str]] = typer.Argument(None,
                         "collection")
     if run is not None:
         workspace(ctx).delete_run(collection, run)
-        stdout.print(f"deleted run {run} of '{collection}'", markup=False, highlight=False)
+        tell(f"deleted run {run} of '{collection}'")
         return
     items = list(dict.fromkeys(items or []))  # a key named twice is one item
     removed = workspace(ctx).delete(collection, None if everything else items)
     if everything:
-        stdout.print(f"deleted collection '{collection}' ({counted(removed, 'point')})", markup=False,
-                     highlight=False)
+        tell(f"deleted collection '{collection}' ({counted(removed, 'point')})")
         return
-    stdout.print(f"deleted {removed} of {len(items)} items from '{collection}'", markup=False, highlight=False)
+    tell(f"deleted {removed} of {len(items)} items from '{collection}'")
     if missing := len(items) - removed:
         raise EmbcError(f"{missing} of the items named {'is' if missing == 1 else 'are'} not in collection "
                         f"'{collection}'")
@@ -52,4 +51,4 @@ def rename(ctx: typer.Context, cluster: str = typer.Argument(..., metavar="CLUST
     """Name a cluster; the name stays with its id in later runs."""
     number = cluster_id(cluster)
     workspace(ctx).rename(collection, number, name)
-    stdout.print(f"cluster {number} of '{collection}' is now named '{name.strip()}'", markup=False, highlight=False)
+    tell(f"cluster {number} of '{collection}' is now named '{name.strip()}'")

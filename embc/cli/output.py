@@ -95,6 +95,12 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
     stdout.print(out)
 
 
+def tell(message: str) -> None:
+    """A line of a command's result on stdout, one line however long: a path in it stays whole for a script to
+    read (a terminal wraps it where it must)."""
+    stdout.print(visible(message), markup=False, highlight=False, soft_wrap=True)
+
+
 def say(message: str) -> None:
     """A line for people on stderr."""
     stderr.print(visible(message), markup=False, highlight=False)

@@ -9,7 +9,7 @@ import typer
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import choices, stdout
+from embc.cli.output import choices, tell
 from embc.cli.query import RUN, cluster_id
 from embc.errors import EmbcError
 from embc.report.plots import KINDS
@@ -43,4 +43,4 @@ def plot(ctx: typer.Context,
     ctx.obj.check_output(target)
     path = workspace(ctx).plot(collection, kind.value, target, run, None if cluster is None else cluster_id(cluster),
                                per_cluster, None if start is None else (start, end))
-    stdout.print(f"wrote {path}", markup=False, highlight=False)
+    tell(f"wrote {path}")

@@ -12,7 +12,7 @@ import typer
 
 from embc.cli.app import app, secret_keys, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, stdout
+from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, tell
 from embc.cli.report import print_report
 from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
 from embc.environment import LONGEST_WAIT
@@ -127,9 +127,9 @@ def _run_once(ctx: typer.Context, collection: str, full: bool, as_json: bool, qu
     if as_json:
         emit_json(run.to_dict())
     elif run.run_id is None:
-        stdout.print(f"{prefix}{collection}: {run.reason}", markup=False, highlight=False)
+        tell(f"{prefix}{collection}: {run.reason}")
     else:
-        stdout.print(f"{prefix}{_summary(run)}", markup=False, highlight=False)
+        tell(f"{prefix}{_summary(run)}")
         if (hint := _density_hint(run)) is not None:
             say(hint)
         if run.mode == "full":

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say, stdout, table
+from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say, stdout, table, tell
 from embc.cli.query import RUN
 from embc.export import FORMATS
 from embc.results import Report, Run
@@ -119,4 +119,4 @@ def export(ctx: typer.Context, collection: str = COLLECTION,
         return
     ctx.obj.check_output(out)
     rows = ws.export(collection, Path(out), fmt, run, vectors=vectors)
-    stdout.print(f"wrote {counted(rows, 'row')} to {out}", markup=False, highlight=False)
+    tell(f"wrote {counted(rows, 'row')} to {out}")
