@@ -36,13 +36,15 @@ def format_for(target: str | os.PathLike | BinaryIO, given: str | None = None) -
     return suffix
 
 
+# The export's columns; `vector` follows them on request. `ingest` reads a row with all of them as an export's.
+COLUMNS = ("id", "item", "source", "kind", "label", "cluster", "cluster_name", "x", "y", "text", "path", "values")
+
+
 def _schema(vectors: bool = False) -> "pa.Schema":
     import pyarrow as pa
 
-    return pa.schema([("id", pa.string()), ("item", pa.string()), ("source", pa.string()), ("kind", pa.string()),
-                      ("label", pa.string()), ("cluster", pa.int32()), ("cluster_name", pa.string()),
-                      ("x", pa.float32()), ("y", pa.float32()), ("text", pa.string()), ("path", pa.string()),
-                      ("values", pa.string())]
+    types = {"cluster": pa.int32(), "x": pa.float32(), "y": pa.float32()}
+    return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS]
                      + [("vector", pa.list_(pa.float32()))] * vectors)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import warnings
 from collections import Counter
@@ -202,6 +203,36 @@ def test_vectors_exported_go_back_in_as_the_same_items(ws, run, tmp_path):
     cosines = (np.array(before["vector"].to_pylist()) * np.array(after["vector"].to_pylist())).sum(axis=1)
     assert len(cosines) == 1600 and cosines.min() > 0.9999
     assert ws.collection("copy").model == "precomputed"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_an_export_goes_back_in_as_the_items_it_was_exported_from(ws, tmp_path, fmt):
+    """Ingesting an export restores its items under their own keys (the same point ids), sources, labels, texts and
+    table rows; its run's columns (cluster, position) are not read as features, and into the collection it came
+    from it changes nothing. An image's row, which holds only a path, and a vector's row without its vector are
+    skipped with their reasons."""
+    columns = ["id", "item", "source", "kind", "label", "text", "values"]
+    texts, rows = f"texts-{fmt}", f"rows-{fmt}"
+    ws.ingest(texts, [json.loads(line) for line in WORDNET.read_text().splitlines()[:400:40]])
+    ws.ingest(rows, [{"id": f"r{n}", "a": n, "b": "xyz"[n % 3], "label": "even odd".split()[n % 2]} for n in range(12)],
+              model="raw")
+    ws.recluster(rows, k=3, projection="none")
+    for name in (texts, rows):
+        ws.export(name, tmp_path / f"{name}.{fmt}")
+        assert ws.ingest(name, tmp_path / f"{name}.{fmt}").unchanged == ws.collection(name).points
+        restored = ws.ingest(f"{name}-again", tmp_path / f"{name}.{fmt}", model=ws.collection(name).model)
+        assert (restored.added, restored.skipped) == (ws.collection(name).points, [])
+        before, after = (ws.export(n).sort_by("item").select(columns).to_pylist() for n in (name, f"{name}-again"))
+        assert after == before
+    assert json.loads(ws.export(f"{rows}-again")["values"][0].as_py()).keys() == {"a", "b"}
+
+    ws.ingest(f"vectors-{fmt}", [("v1", [1.0, 0.0]), ("v2", [0.0, 1.0])])
+    exported = ws.export(f"vectors-{fmt}", vectors=True).to_pylist()
+    picture = {**exported[0], "item": "shirt/1.png", "kind": "image", "path": "/images/shirt/1.png", "vector": None}
+    result = ws.ingest(f"vectors-{fmt}-again", [*exported, {**exported[0], "vector": None}, picture])
+    assert result.added == 2 and [s.reason for s in result.skipped] == [
+        "an exported vector without its values: export the collection with its vectors (--vectors)",
+        "an exported image row holds its file's path, not the image: ingest the image files"]
 
 
 @pytest.mark.parametrize("call, allowed", [

@@ -10,7 +10,7 @@ from dataclasses import replace
 from embc.arguments import is_image
 from embc.errors import ParameterError
 from embc.ingest.items import Item
-from embc.ingest.sources import Fields, as_text, json_row, vector_item
+from embc.ingest.sources import Fields, as_text, is_exported, read_row, vector_item
 from embc.results import Skipped
 
 SOURCE = "records"
@@ -51,8 +51,8 @@ def record_items(records: Iterable, fields: Fields) -> Iterator[Item | Skipped]:
                 else Skipped(where, "empty text")
         elif isinstance(record, dict):
             ident = record.get(fields.id or "id")
-            made = json_row(record, SOURCE, where, fields)
-            if isinstance(made, Item):
+            made = read_row(record, SOURCE, where, fields)
+            if isinstance(made, Item) and not is_exported(record, fields):
                 made = _by_content(made) if ident in (None, "") else replace(made, key=as_text(ident))
             yield made
         elif isinstance(record, tuple) and len(record) == 2:

@@ -16,6 +16,7 @@ from typing import Iterator, TypeVar
 
 import numpy as np
 
+from embc.export import COLUMNS as EXPORT_COLUMNS
 from embc.ingest.images import IMAGE_SUFFIXES
 from embc.ingest.items import Item, as_vector, vector_problem
 from embc.ingest.registry import TABLE_MODELS
@@ -30,6 +31,7 @@ DELIMITERS = {".csv": ",", ".tsv": "\t"}
 IDS_SUFFIX = ".ids.txt"  # sidecar of NAME.npy: one id per line
 NO_TEXT_HINT = f"name the text field, or embed rows of values with a table model ({', '.join(TABLE_MODELS)})"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+EXPORTED = frozenset(EXPORT_COLUMNS)
 # Text that names its encoding by a byte-order mark (Windows' "Unicode" files); UTF-32's marks first, as
 # UTF-32-LE's begins with UTF-16-LE's. Anything else must be UTF-8.
 MARKED = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
@@ -197,12 +199,54 @@ def _lacking(row: dict, name: str, fields: Fields) -> str:
     return "empty text" if name == (fields.text or "text") else f"empty '{name}'"
 
 
-def json_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
-    """A row of JSONL or Parquet, or a record: a table row for a table model, else a text or a precomputed
-    vector."""
+def read_row(row: dict, source: str, where: str, fields: Fields, vectors: bool = True) -> Item | Skipped:
+    """A row of JSONL, CSV, TSV or Parquet, or a record: the item an `embc export` row was exported from, a table
+    row for a table model, else a text or (with `vectors`) a precomputed vector."""
+    if is_exported(row, fields):
+        return exported_row(row, source, where)
     if fields.table:
         return table_row(row, source, where, fields)
-    return row_item(row, source, where, fields, vectors=True)
+    return row_item(row, source, where, fields, vectors=vectors)
+
+
+def is_exported(row: dict, fields: Fields) -> bool:
+    """Whether `row` is a row of `embc export` (it has all of the export's columns) to be read as one: unless the
+    user named the fields to read."""
+    return all(getattr(fields, role) is None for role in ("text", "label", "id", "vector")) \
+        and EXPORTED.issubset(row)
+
+
+def exported_row(row: dict, source: str, where: str) -> Item | Skipped:
+    """The item an export's row was exported from: its key (`item`), its source, its label and what it held (a
+    text, a table row, or a vector exported with `--vectors`). The run's columns (point id, cluster, position)
+    are left out. An image's row holds only the path of its file, which a row cannot make ingest read."""
+    if _empty(row["item"]):
+        return Skipped(where, "an exported row without its 'item'")
+    key, kind = as_text(row["item"]), row["kind"]
+    label = None if _empty(row["label"]) else as_text(row["label"])
+    origin = row["source"] if isinstance(row["source"], str) and row["source"] else source
+    if kind == "text":
+        return row_item({"id": key, "text": row["text"], "label": label}, origin, where, Fields())
+    if kind == "row":
+        return values_item(_json_object(row["values"]), key, origin, where, label)
+    if kind == "vector" and not _empty(row.get("vector")):
+        return vector_item(key, origin, row["vector"], label)
+    if kind == "vector":
+        return Skipped(where, "an exported vector without its values: export the collection with its vectors "
+                              "(--vectors)")
+    if kind == "image":
+        return Skipped(where, "an exported image row holds its file's path, not the image: ingest the image files")
+    return Skipped(where, f"an exported row of unknown kind {as_text(kind)!r}")
+
+
+def _json_object(value: object) -> object:
+    """A table row's columns as an export holds them: a JSON object, or its text (in CSV, TSV and Parquet)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return value
+    return value
 
 
 def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skipped:
@@ -213,7 +257,15 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
     except KeyError as exc:
         return Skipped(where, _lacking(row, exc.args[0], fields))
     reserved = {fields.id or "id", fields.label or "label"}
-    values = {k: None if v in ("", None) else v for k, v in row.items() if k not in reserved}
+    values = {k: v for k, v in row.items() if k not in reserved}
+    return values_item(values, as_text(ident) if has_id else where, source, where, as_text(label))
+
+
+def values_item(values: object, key: str, source: str, where: str, label: str | None) -> Item | Skipped:
+    """A table row's item from its feature columns (a dict), or why it cannot be one."""
+    if not isinstance(values, dict):
+        return Skipped(where, "the row's values are not an object of columns")
+    values = {k: None if v in ("", None) else v for k, v in values.items()}
     # In JSON's types, which the store's payload takes: a Parquet timestamp or decimal as its text (as a CSV cell
     # holds it, and as the content hash reads it), NaN as missing and an infinity as its text (as in a CSV).
     values = _finite(json.loads(json.dumps(values, default=str)))
@@ -224,8 +276,7 @@ def table_row(row: dict, source: str, where: str, fields: Fields) -> Item | Skip
     huge = next((k for k, v in values.items() if _out_of_range(v)), None)
     if huge is not None:
         return Skipped(where, f"'{huge}' is {values[huge]}: a number must lie within ±3.4e38 (float32)")
-    return Item(key=as_text(ident) if has_id else where, source=source, kind="row", values=values,
-                label=as_text(label))
+    return Item(key=key, source=source, kind="row", values=values, label=label)
 
 
 def _finite(value: object) -> object:
@@ -280,7 +331,7 @@ def _jsonl(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Ite
         if not isinstance(row, dict):
             yield Skipped(where, "not a JSON object")
             continue
-        yield json_row(row, source, where, fields)
+        yield read_row(row, source, where, fields)
 
 
 def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_offset: int = 0
@@ -304,7 +355,7 @@ def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_off
             got = width + len(row.get("\0extra", [])) - sum(v is None for v in row.values())
             yield Skipped(where, f"malformed row: {got} fields, expected {width}")
             continue
-        yield (table_row if fields.table else row_item)(row, source, where, fields)
+        yield read_row(row, source, where, fields, vectors=False)
 
 
 def vector_item(key: str, source: str, vector, label: str | None = None) -> Item | Skipped:
@@ -389,8 +440,8 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
         yield table
         return
     columns = table.schema_arrow.names
-    wanted = None  # a table row's features are every column
-    if not fields.table:
+    wanted = None  # a table row's features are every column, and an export's row is read whole
+    if not fields.table and not is_exported(dict.fromkeys(columns), fields):
         named = {role: getattr(fields, role) or role for role in ("text", "vector", "id", "label")}
         absent = [name for role, name in named.items() if getattr(fields, role) and role != "label"
                   and name not in columns]
@@ -407,7 +458,7 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
             row += batch.rows
             continue
         for values in batch.to_pylist():
-            yield json_row(values, source, f"{source}#{row}", fields)
+            yield read_row(values, source, f"{source}#{row}", fields)
             row += 1
 
 
