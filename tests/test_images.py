@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -111,12 +112,31 @@ def test_effnet_kmeans_reaches_nmi_floor_on_fashion_mnist(fashion_home):
     report = json.loads(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "fashion", "--json"]).stdout)
     assert report["run"]["model"] == "effnet-lite0" and report["run"]["n_points"] == 550
     assert report["metrics"]["nmi"] >= 0.55
-    # Clusters are named by their members' most frequent ImageNet classes (one a member, from the forward pass).
+    # Clusters are named by their members' most frequent folders (labels): the first, and a second that names at
+    # least a quarter of them. ImageNet's classes named them "hatchet" (sneakers) and "can opener" (trousers).
+    exported = runner.invoke(app, ["--data-dir", str(home), "export", "-c", "fashion", "--out", "-"]).stdout
+    members = [json.loads(line) for line in exported.splitlines()]
+    for cluster in report["clusters"]:
+        folders = Counter(m["label"] for m in members if m["cluster"] == cluster["id"]).most_common()
+        assert cluster["keywords"] == [name for n, (name, count) in enumerate(folders[:2])
+                                       if n == 0 or count >= cluster["size"] / 4]
+        assert cluster["name"] == ", ".join(cluster["keywords"])
+    assert len({c["keywords"][0] for c in report["clusters"]}) >= 6  # most clusters are one class
+
+
+def test_images_in_one_folder_are_named_by_their_imagenet_classes(fashion_home, tmp_path):
+    """One label for all says nothing: the members' most frequent ImageNet classes (one a member, from the forward
+    pass) name the clusters."""
     from embc.ingest.image_models import imagenet_categories
 
-    categories = set(imagenet_categories())
+    home, held_out = fashion_home
+    for args in (["ingest", str(held_out / "sneaker"), str(held_out / "bag"), "--no-folder-labels", "-c", "few"],
+                 ["recluster", "-c", "few", "--k", "2", "--projection", "none"]):
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), *args])
+        assert result.exit_code == 0, result.stderr
+    report = json.loads(runner.invoke(app, ["--data-dir", str(tmp_path), "report", "-c", "few", "--json"]).stdout)
     for cluster in report["clusters"]:
-        assert cluster["keywords"] and set(cluster["keywords"]) <= categories
+        assert cluster["keywords"] and set(cluster["keywords"]) <= set(imagenet_categories())
         assert cluster["name"] == ", ".join(cluster["keywords"])
 
 

@@ -5,10 +5,11 @@
   "having" or "used" does not), then re-ranked as KeyBERT's maximal marginal relevance does: each next keyword
   is the candidate whose embedding (by the collection's own model) is most similar to the cluster's centre
   and least similar to the keywords already chosen. Without a model that embeds words, c-TF-IDF's order.
-- Images embedded by an ImageNet CNN: the members' most frequent ImageNet classes.
 - Table rows: the features whose cluster mean lies farthest from the overall mean, in standard deviations
   ("alcohol high, flavanoids low"), or a categorical value the cluster holds far more often than the rest.
-- Anything else (precomputed vectors): "cluster N".
+- Images and precomputed vectors: the members' most frequent labels (an image's folder) where the items share a
+  few labels; else, for images embedded by an ImageNet CNN, the members' most frequent ImageNet classes (poor on
+  pictures unlike ImageNet's photos: "hatchet" for Fashion-MNIST's sneakers); else "cluster N".
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ def describe(X: np.ndarray, labels: np.ndarray, ids: Sequence[str], payloads: Se
     elif any(p.get("values") for p in payloads):
         keywords = _features([p.get("values") or {} for p in payloads], labels)
     else:
-        keywords = _frequent([p.get("imagenet_class") for p in payloads], labels)
+        given = [p.get("label") for p in payloads]
+        named = [g for g in given if g is not None]
+        shared = 2 <= len(set(named)) <= len(named) / 2  # labels that group the items, not one per item
+        keywords = _frequent(given if shared else [p.get("imagenet_class") for p in payloads], labels)
     clusters = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
@@ -100,13 +104,16 @@ def _snippet(payload: dict, width: int = 80) -> str | None:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _frequent(classes: Sequence[str | None], labels: np.ndarray, top: int = 2) -> dict[int, list[str]]:
-    """The most frequent ImageNet classes of each cluster's members (for images embedded by a CNN)."""
+def _frequent(names: Sequence[str | None], labels: np.ndarray, top: int = 2, share: float = 0.25
+              ) -> dict[int, list[str]]:
+    """The most frequent of its members' names (labels or ImageNet classes) in each cluster: the first, and the
+    next while they name at least `share` of the members that have one."""
     counts: dict[int, Counter] = {}
-    for name, c in zip(classes, labels):
+    for name, c in zip(names, labels):
         if name is not None and c >= 0:
             counts.setdefault(int(c), Counter())[name] += 1
-    return {c: [name for name, _ in counter.most_common(top)] for c, counter in counts.items()}
+    return {c: [name for n, (name, count) in enumerate(counter.most_common(top))
+                if n == 0 or count >= share * counter.total()] for c, counter in counts.items()}
 
 
 def _features(rows: Sequence[dict], labels: np.ndarray) -> dict[int, list[str]]:
