@@ -93,12 +93,14 @@ def test_read_commands_print_every_format(clustered_home, command):
 
 
 def test_piped_tables_fit_80_columns_with_no_box_lines_or_python_reprs(clustered_home):
+    """...and no line ends in the spaces that pad a column."""
     for command in (["report", "-c", "wordnet"], ["report", "-c", "wordnet", "--runs"], ["clusters", "-c", "wordnet"],
                     ["cluster", "3", "-c", "wordnet"], ["collections"]):
         result = run_embc(*command, home=clustered_home, env={"COLUMNS": "80"})
         assert result.returncode == 0
         assert max(map(len, result.stdout.splitlines())) <= 80, result.stdout
         assert not set("│┃━─┏┡╇") & set(result.stdout) and "{'" not in result.stdout
+        assert [line for line in result.stdout.splitlines() if line.endswith(" ")] == []
     runs = run_embc("report", "-c", "wordnet", "--runs", home=clustered_home, env={"COLUMNS": "80"}).stdout
     assert "complete" in runs and "kmeans k=8 n_init=4" in runs
 
@@ -165,7 +167,7 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
     density = cli(home, "recluster", "-c", "wordnet", "--algorithm", "dbscan", "--projection", "none")
     assert density.exit_code == 0 and "note:" not in density.stderr, density.stderr
     eps = json.loads(cli(home, "report", "-c", "wordnet", "--json").stdout)["run"]["params"]["eps_chosen"]
-    assert re.search(rf"eps_chosen={eps:.4g} ", cli(home, "report", "-c", "wordnet", "--runs").stdout)  # not 17 digits
+    assert re.search(rf"eps_chosen={eps:.4g}(\s|$)", cli(home, "report", "-c", "wordnet", "--runs").stdout)  # not 17 digits
     noise = json.loads(cli(home, "cluster", "noise", "-c", "wordnet", "-n", "0", "--json").stdout)
     assert noise and {n["cluster"] for n in noise} == {-1}
     assert [n["item"] for n in noise] == sorted(n["item"] for n in noise)  # noise has no centre: by key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -19,6 +20,7 @@ from embc.wording import visible
 
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)  # a line in a log stays one line, however long
+TRAILING_SPACES = re.compile(" +$", re.MULTILINE)
 
 
 def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -92,7 +94,17 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[obj
         out.add_column(column, overflow="fold" if column in wrap else "ellipsis", no_wrap=column not in wrap)
     for row in rows:
         out.add_row(*[_cell(v) for v in row])
-    stdout.print(out)
+    show(out)
+
+
+def show(renderable: object, **kwargs) -> None:
+    """Print to stdout as rich lays it out; in a pipe or a file, without the spaces rich pads each line with."""
+    if stdout.is_terminal:
+        stdout.print(renderable, **kwargs)
+        return
+    with stdout.capture() as captured:
+        stdout.print(renderable, **kwargs)
+    sys.stdout.write(TRAILING_SPACES.sub("", captured.get()))
 
 
 def tell(message: str) -> None:

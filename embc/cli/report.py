@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
-from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say, stdout, table, tell
+from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say, show, table, tell
 from embc.cli.query import RUN
 from embc.export import FORMATS
 from embc.results import Report, Run
@@ -48,14 +48,14 @@ def print_report(report: Report) -> None:
     size = (f"{counted(run.n_points, 'point')}, {counted(run.n_clusters, 'cluster')}"
             if run.n_points is not None else "nothing recorded")
     model = escape(visible(run.model))  # a path the user named may hold brackets, which rich reads as markup
-    stdout.print(f"[bold]{report.collection}[/bold] run {run.run_id} ({run.mode}, {run.status}): {run.algorithm} "
-                 f"{params_text(run.params)}, seed {run.seed}, {size}, model {model}", highlight=False)
+    show(f"[bold]{report.collection}[/bold] run {run.run_id} ({run.mode}, {run.status}): {run.algorithm} "
+         f"{params_text(run.params)}, seed {run.seed}, {size}, model {model}", highlight=False)
     if run.error:
-        stdout.print(f"error: {visible(run.error)}", markup=False, highlight=False)
+        show(f"error: {visible(run.error)}", markup=False, highlight=False)
     if metrics:
         table("metrics", ["metric", "value"], [[name, f"{metrics[name]:.4f}"] for name in METRICS if name in metrics])
     if run.mode == "incremental":
-        stdout.print(f"metrics of full run {run.base_run}, with the points this run assigned")
+        show(f"metrics of full run {run.base_run}, with the points this run assigned")
     if report.clusters:
         table("clusters", ["id", "size", "name"], [[c.id, c.size, c.name] for c in report.clusters], wrap=["name"])
     if report.sweep:
@@ -65,12 +65,11 @@ def print_report(report: Report) -> None:
         from embc.cluster.sweep import KNEE_BAND
 
         near = [p.k for p in report.sweep if p.near_knee]
-        stdout.print("k (*): the inertia farthest below the chord from the first k to the last", highlight=False)
+        show("k (*): the inertia farthest below the chord from the first k to the last", highlight=False)
         if max(near) - min(near) >= WIDE_BAND:
-            stdout.print(f"k = {min(near)}-{max(near)} lie within {1 - KNEE_BAND:.0%} of it: the curve bends "
-                         "gradually, so the data leaves the number of clusters open; give --k N, or --k LO-HI "
-                         "around what you expect",
-                         highlight=False)
+            show(f"k = {min(near)}-{max(near)} lie within {1 - KNEE_BAND:.0%} of it: the curve bends "
+                 "gradually, so the data leaves the number of clusters open; give --k N, or --k LO-HI around what "
+                 "you expect", highlight=False)
     if report.events:
         table("cluster id events", ["event", "cluster", "related"],
               [[e.kind, e.cluster, ", ".join(map(str, e.related))] for e in report.events])
