@@ -167,7 +167,8 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
     density = cli(home, "recluster", "-c", "wordnet", "--algorithm", "dbscan", "--projection", "none")
     assert density.exit_code == 0 and "note:" not in density.stderr, density.stderr
     eps = json.loads(cli(home, "report", "-c", "wordnet", "--json").stdout)["run"]["params"]["eps_chosen"]
-    assert re.search(rf"eps_chosen={eps:.4g}(\s|$)", cli(home, "report", "-c", "wordnet", "--runs").stdout)  # not 17 digits
+    runs = cli(home, "report", "-c", "wordnet", "--runs").stdout
+    assert re.search(rf"eps_chosen={eps:.4g}(\s|$)", runs)  # not 17 digits
     noise = json.loads(cli(home, "cluster", "noise", "-c", "wordnet", "-n", "0", "--json").stdout)
     assert noise and {n["cluster"] for n in noise} == {-1}
     assert [n["item"] for n in noise] == sorted(n["item"] for n in noise)  # noise has no centre: by key

@@ -70,17 +70,20 @@ TABLES = st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), CELL, min_si
 
 
 @BOUNDED
-@given(rows=TABLES, model=st.sampled_from(["raw", "autoencoder"]))
-def test_a_table_of_any_finite_values_is_stored_row_for_row_by_a_table_model(ws, rows, model):
+@given(rows=TABLES, model=st.sampled_from(["raw", "autoencoder"]), fmt=st.sampled_from(["jsonl", "csv", "parquet"]))
+def test_a_table_of_any_finite_values_is_stored_row_for_row_by_a_table_model(ws, tmp_path, rows, model, fmt):
     """Constant columns, a single row, a row at every column's mean, columns of numbers and words mixed, NaN, a
     column empty in every row: each row with a feature is a point (raw once skipped a row whose features all sat
-    at their means; a NaN, as pandas writes a missing number, ended the ingest), and the same rows again change
-    nothing."""
+    at their means; a NaN, as pandas writes a missing number, ended the ingest), and the same rows again, or the
+    collection's export, change nothing."""
     records = [{**row, "id": f"r{n}"} for n, row in enumerate(rows)]
+    exported = Path(tempfile.mkdtemp(dir=tmp_path)) / f"table.{fmt}"
     try:
         first = ws.ingest("table", records, model=model)
         assert (first.added, first.skipped) == (len(rows), [])
         assert ws.ingest("table", records).unchanged == len(rows)
+        ws.export("table", exported)
+        assert ws.ingest("table", exported).unchanged == len(rows)
     finally:
         ws.delete("table")
 

@@ -48,7 +48,7 @@ class Item:
         if self.vector is not None:
             h.update(np.ascontiguousarray(self.vector, dtype=np.float32).tobytes())
         if self.values is not None:
-            h.update(json.dumps(self.values, sort_keys=True, default=str).encode("utf-8"))
+            h.update(json.dumps(_to_12_digits(self.values), sort_keys=True, default=str).encode("utf-8"))
         return h.hexdigest()
 
     def payload(self) -> dict:
@@ -65,6 +65,19 @@ class Item:
         if self.root is not None:
             body["root"] = self.root
         return {**body, **self.tags}
+
+
+def _to_12_digits(value: object) -> object:
+    """`value` with each float in it rounded to 12 significant digits. The embedded engine reads a payload's float
+    back from its decimal text only to within a unit in the last place (one in six of 16-17 digits comes back
+    changed), so a table row read back from the store (an export) must hash as the row that was stored."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, list):
+        return [_to_12_digits(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_12_digits(v) for k, v in value.items()}
+    return value
 
 
 class ItemError(Exception):
