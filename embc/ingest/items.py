@@ -69,7 +69,7 @@ class Item:
 
 def _to_12_digits(value: object) -> object:
     """`value` with each float in it rounded to 12 significant digits. The embedded engine reads a payload's float
-    back from its decimal text only to within a unit in the last place (one in six of 16-17 digits comes back
+    back from its decimal text only to within a unit in the last place (11-18% of floats of 16-17 digits come back
     changed), so a table row read back from the store (an export) must hash as the row that was stored."""
     if isinstance(value, float):
         return float(f"{value:.12g}")
