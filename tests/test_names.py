@@ -1,5 +1,5 @@
 """Cluster names: keywords that tell text clusters apart (no filler), the features that set table-row clusters
-apart, and "cluster N" for vectors that carry nothing to name them by."""
+apart, the labels that vectors share, and "cluster N" for vectors that carry nothing to name them by."""
 
 from __future__ import annotations
 
@@ -66,6 +66,23 @@ def test_vectors_with_nothing_to_name_them_by_are_cluster_n(tmp_path):
     run = json.loads(run_embc("recluster", "-c", "v", "--k", "3", "--projection", "none", "--json",
                               home=home).stdout)
     assert sorted(c["name"] for c in run["clusters"]) == ["cluster 0", "cluster 1", "cluster 2"]
+
+
+def test_vectors_are_named_by_the_labels_they_share_and_not_by_labels_of_their_own(tmp_path):
+    """Three groups labelled a, b, c (one vector in ten of each labelled with the next group's label): each
+    cluster is named by its group's label alone, the stray labels being under a quarter of it. Labels that are
+    each item's own name nothing: "cluster N"."""
+    ws = embc.Workspace(tmp_path / "data")
+    rng = np.random.default_rng(0)
+    centres = 5 * rng.normal(size=(3, 8))
+    records = [{"id": f"{g}-{n}", "vector": (centres[g] + rng.normal(size=8)).tolist(),
+                "label": "abc"[(g + (n % 10 == 0)) % 3]} for g in range(3) for n in range(40)]
+    ws.ingest("shared", records)
+    run = ws.recluster("shared", k=3, seed=0, projection="none")
+    assert sorted(c.name for c in run.clusters) == ["a", "b", "c"] and all(len(c.keywords) == 1 for c in run.clusters)
+    ws.ingest("own", [{**r, "id": f"own-{r['id']}", "label": r["id"]} for r in records])
+    run = ws.recluster("own", k=3, seed=0, projection="none")
+    assert sorted(c.name for c in run.clusters) == ["cluster 0", "cluster 1", "cluster 2"]
 
 
 def test_clusters_of_the_same_texts_have_no_keywords_and_are_cluster_n(tmp_path):
