@@ -34,12 +34,25 @@ def test_ingest_reports_skips_and_exits_1_only_when_nothing_went_in(tmp_path):
     result = run_embc("ingest", str(tmp_path / "empty.txt"), "-c", "other", home=tmp_path / "home")
     assert result.returncode == 1
     assert "skipped empty.txt: empty file" in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "embc: error: nothing ingested: all 1 inputs were skipped"
+    assert result.stderr.strip().splitlines()[-1] == "embc: error: nothing ingested: the one input was skipped"
 
     long = tmp_path / ("a-long-name-" * 8 + ".txt")  # a skip line past 80 columns stays one line in a log
     long.write_text("")
     result = run_embc("ingest", str(long), "-c", "other", "--quiet", home=tmp_path / "home")
     assert result.stderr.splitlines()[0] == f"skipped {long.name}: empty file"
+
+    # Ten lines for each reason, then a count of the rest; the JSON summary lists every one.
+    rows = [{"id": f"v{n}", "vector": [1.0, float(n)]} for n in range(3)] + [{"id": f"e{n}", "vector": []}
+                                                                              for n in range(25)]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows + [{"id": "x"}]))
+    result = run_embc("ingest", str(tmp_path / "rows.jsonl"), "-c", "rows", "--quiet", home=tmp_path / "home")
+    flat = "the vector is not a flat list of numbers"
+    assert result.returncode == 0 and result.stderr.splitlines() == [
+        *(f"skipped e{n}: {flat}" for n in range(10)), "skipped rows.jsonl#29: no 'text' field",
+        f"... and 15 more skipped: {flat} (--format json lists every one)"]
+    summary = json.loads(run_embc("ingest", str(tmp_path / "rows.jsonl"), "-c", "rows", "--json",
+                                  home=tmp_path / "home").stdout)
+    assert (summary["unchanged"], summary["skipped"], len(summary["skipped_items"])) == (3, 26, 26)
 
 
 def test_model_mismatch_and_unknown_collection_exit_1_with_one_line(tmp_path):

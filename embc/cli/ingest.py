@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -10,7 +11,9 @@ import typer
 from embc.cli.app import app, workspace
 from embc.cli.output import AS_JSON, FORMAT, QUIET, Format, chosen, emit, progress_bar, say
 from embc.errors import EmbcError
+from embc.results import Skipped
 
+SKIPS_SHOWN = 10  # lines for inputs skipped for one reason; the rest are counted
 COLLECTION = typer.Option("default", "--collection", "-c", metavar="NAME", help="Collection name.")
 
 
@@ -54,10 +57,22 @@ def ingest(
     fmt = chosen(fmt, as_json)
     emit(result.to_dict(), fmt, ["added", "updated", "unchanged", "skipped"] + (["pruned"] if prune else []))
     if fmt is Format.table:
-        for skipped in result.skipped:
-            say(f"skipped {skipped.source}: {skipped.reason}")
+        tell_skipped(result.skipped)
         if result.notes.get("unknown_words"):
             say(f"{result.notes['unknown_words']} of {result.notes['words']} words have no vector and were left out")
     if result.added + result.updated + result.unchanged == 0:
-        raise EmbcError(f"nothing ingested: all {len(result.skipped)} inputs were skipped" if result.skipped
-                        else "nothing to ingest")
+        skipped = len(result.skipped)
+        raise EmbcError("nothing to ingest" if not skipped else "nothing ingested: the one input was skipped"
+                        if skipped == 1 else f"nothing ingested: all {skipped:,} inputs were skipped")
+
+
+def tell_skipped(skipped: list[Skipped]) -> None:
+    """A line for each input skipped, up to SKIPS_SHOWN of each reason, then one line with how many more."""
+    seen: Counter = Counter()
+    for item in skipped:
+        seen[item.reason] += 1
+        if seen[item.reason] <= SKIPS_SHOWN:
+            say(f"skipped {item.source}: {item.reason}")
+    for reason, count in seen.items():
+        if count > SKIPS_SHOWN:
+            say(f"... and {count - SKIPS_SHOWN:,} more skipped: {reason} (--format json lists every one)")
