@@ -42,8 +42,8 @@ def test_ingest_reports_skips_and_exits_1_only_when_nothing_went_in(tmp_path):
     assert result.stderr.splitlines()[0] == f"skipped {long.name}: empty file"
 
     # Ten lines for each reason, then a count of the rest; the JSON summary lists every one.
-    rows = [{"id": f"v{n}", "vector": [1.0, float(n)]} for n in range(3)] + [{"id": f"e{n}", "vector": []}
-                                                                              for n in range(25)]
+    rows = [{"id": f"v{n}", "vector": [1.0, float(n)]} for n in range(3)]
+    rows += [{"id": f"e{n}", "vector": []} for n in range(25)]
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows + [{"id": "x"}]))
     result = run_embc("ingest", str(tmp_path / "rows.jsonl"), "-c", "rows", "--quiet", home=tmp_path / "home")
     flat = "the vector is not a flat list of numbers"
