@@ -323,3 +323,18 @@ def test_a_k_auto_run_shows_its_sweep_beside_the_map(page, served):
     assert page.errors == []
     _open_map(page, served, "wordnet")  # a run told its k has no sweep: nothing drawn
     assert page.is_hidden("#sweep")
+
+
+def test_the_api_docs_draw_every_route_from_the_servers_own_files(page, served):
+    """/docs (Swagger UI) and /redoc list the API's routes with no file from elsewhere: a machine without the
+    internet showed blank pages when they came from a CDN."""
+    page.goto(f"{served.base_url}/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=60_000)
+    paths = {text.replace("\u200b", "") for text in page.locator(".opblock-summary-path").all_inner_texts()}
+    assert {"/v1/collections", "/v1/collections/{collection}/similar", "/v1/jobs/{job_id}"} <= paths, paths
+    page.goto(f"{served.base_url}/redoc")
+    page.wait_for_selector("h2", timeout=60_000)
+    assert "Similar" in page.locator("h2").all_inner_texts()
+    # Only ReDoc's "API docs by Redocly" badge comes from elsewhere, and the page stands without it.
+    elsewhere = {url for url in page.requests if not url.startswith((str(served.base_url), "blob:"))}
+    assert elsewhere <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, elsewhere

@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -121,6 +122,13 @@ def test_health_auth_and_openapi(server):
             assert early.recv(4096).decode().startswith(f"HTTP/1.1 {status} "), auth
     for public in ("/", "/c/wordnet", "/static/map.js", "/docs", "/openapi.json"):  # the map's page asks for the key
         assert server.get(public, headers={"Authorization": ""}).status_code == 200, public
+    # The API's docs load their scripts and styles from the server, not from a CDN a machine may not reach.
+    for page in ("/docs", "/redoc"):
+        files = re.findall(r'(?:src|href)="([^"]+)"', server.get(page, headers={"Authorization": ""}).text)
+        assert files and all(f.startswith("/docs/files/") for f in files), files
+        for file in files:
+            answer = server.get(file, headers={"Authorization": ""})
+            assert answer.status_code == 200 and len(answer.content) > 1000, file
     assert server.get("/metrics", headers={"Authorization": ""}).status_code == 401
 
 

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
@@ -33,7 +34,7 @@ from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.claims import Claims
 from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
-from embc.service.keys import KeyCheck, check_key
+from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
@@ -89,8 +90,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         await run_in_threadpool(jobs.stop, STOP_WAIT, *threads)
         similar_batches.close()
 
-    app = FastAPI(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
-                  lifespan=lifespan)
+    app = FastAPIOffline(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
+                         lifespan=lifespan, static_url=DOCS_FILES)
     app.add_middleware(BodyLimit, limit=max_body, wait=body_wait)
     if api_key is not None:
         check_key(api_key)

@@ -11,7 +11,9 @@ from embc.errors import ParameterError
 from embc.service.replies import send_error
 
 PUBLIC = {"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
-PUBLIC_UNDER = ("/static/", "/c/")  # the map's files, and its page for a collection (which asks for the key)
+DOCS_FILES = "/docs/files"  # the docs' scripts and styles
+# The map's files, its page for a collection (which asks for the key), and the docs' files.
+PUBLIC_UNDER = ("/static/", "/c/", DOCS_FILES + "/")
 MISSING = "send the API key as Authorization: Bearer KEY"
 WRONG = "wrong API key"
 
