@@ -235,6 +235,17 @@ def test_an_export_goes_back_in_as_the_items_it_was_exported_from(ws, tmp_path, 
         "an exported image row holds its file's path, not the image: ingest the image files"]
 
 
+def test_a_nul_character_is_binary_data_and_skipped_so_that_every_export_reads_back(ws, tmp_path):
+    """A text file holding a NUL is skipped as binary; so is a record's id, text or label holding one, which would
+    make the collection's CSV export a binary file that ingest could not read back."""
+    result = ws.ingest("nul", [{"id": "a", "text": "x\0y"}, {"id": "b\0", "text": "b"},
+                               {"id": "c", "text": "c", "label": "l\0"}, {"id": "d", "text": "d"}])
+    assert result.added == 1 and [s.reason for s in result.skipped] == [
+        f"the {field} holds a NUL character (\\x00): binary data, not text" for field in ("text", "id", "label")]
+    ws.export("nul", tmp_path / "nul.csv")
+    assert ws.ingest("nul", tmp_path / "nul.csv").unchanged == 1
+
+
 @pytest.mark.parametrize("call, allowed", [
     (lambda ws: ws.recluster("wordnet", projection="umpa"), "umap, tsne, pca, none"),
     (lambda ws: ws.recluster("wordnet", k="7"), "an integer >= 2, 'auto'"),

@@ -154,6 +154,11 @@ def _problem(item: Item, info: CollectionInfo, seen: set[str]) -> Skipped | None
                                  f"({info.model})")
     if item.vector is not None and len(item.vector) != info.dim:
         return Skipped(item.key, f"vector has {len(item.vector)} dimensions, the collection {info.dim}")
+    # A NUL makes a file binary (a .txt holding one is skipped), so the item's export could not be read back.
+    binary = next((name for name in ("key", "text", "label", "source") if "\0" in (getattr(item, name) or "")), None)
+    if binary is not None:
+        return Skipped(item.key, f"the {'id' if binary == 'key' else binary} holds a NUL character (\\x00): binary "
+                                 "data, not text")
     if item.point_id in seen:
         return Skipped(item.key, "duplicate id in this ingest")
     seen.add(item.point_id)
