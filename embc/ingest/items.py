@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -71,12 +71,17 @@ def _to_12_digits(value: object) -> object:
     """`value` with each float in it rounded to 12 significant digits. The embedded engine reads a payload's float
     back from its decimal text only to within a unit in the last place (11-18% of floats of 16-17 digits come back
     changed), so a table row read back from the store (an export) must hash as the row that was stored."""
+    return map_floats(value, lambda x: float(f"{x:.12g}"))
+
+
+def map_floats(value: object, change: Callable[[float], object]) -> object:
+    """`value` with `change` made to each float in it, in its lists and dicts too."""
     if isinstance(value, float):
-        return float(f"{value:.12g}")
+        return change(value)
     if isinstance(value, list):
-        return [_to_12_digits(v) for v in value]
+        return [map_floats(v, change) for v in value]
     if isinstance(value, dict):
-        return {k: _to_12_digits(v) for k, v in value.items()}
+        return {k: map_floats(v, change) for k, v in value.items()}
     return value
 
 

@@ -12,13 +12,13 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from embc.export import COLUMNS as EXPORT_COLUMNS
 from embc.ingest.images import IMAGE_SUFFIXES
-from embc.ingest.items import Item, as_vector, vector_problem
+from embc.ingest.items import Item, as_vector, map_floats, vector_problem
 from embc.ingest.registry import TABLE_MODELS
 from embc.results import Skipped
 
@@ -209,11 +209,11 @@ def read_row(row: dict, source: str, where: str, fields: Fields, vectors: bool =
     return row_item(row, source, where, fields, vectors=vectors)
 
 
-def is_exported(row: dict, fields: Fields) -> bool:
-    """Whether `row` is a row of `embc export` (it has all of the export's columns) to be read as one: unless the
-    user named the fields to read."""
+def is_exported(columns: Iterable[str], fields: Fields) -> bool:
+    """Whether a row with these columns (a dict's keys) is a row of `embc export` (it has all of the export's
+    columns) to be read as one: unless the user named the fields to read."""
     return all(getattr(fields, role) is None for role in ("text", "label", "id", "vector")) \
-        and EXPORTED.issubset(row)
+        and EXPORTED.issubset(columns)
 
 
 def exported_row(row: dict, source: str, where: str) -> Item | Skipped:
@@ -281,13 +281,7 @@ def values_item(values: object, key: str, source: str, where: str, label: str | 
 
 def _finite(value: object) -> object:
     """`value` with each NaN in it as None and each infinity as its text: the store's payload holds neither."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None if np.isnan(value) else str(value)
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
+    return map_floats(value, lambda x: x if np.isfinite(x) else None if np.isnan(x) else str(x))
 
 
 def is_missing(value: object) -> bool:
@@ -441,7 +435,7 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
         return
     columns = table.schema_arrow.names
     wanted = None  # a table row's features are every column, and an export's row is read whole
-    if not fields.table and not is_exported(dict.fromkeys(columns), fields):
+    if not fields.table and not is_exported(columns, fields):
         named = {role: getattr(fields, role) or role for role in ("text", "vector", "id", "label")}
         absent = [name for role, name in named.items() if getattr(fields, role) and role != "label"
                   and name not in columns]
