@@ -26,6 +26,10 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   after every default was chosen, as the emoji sets were.
 - openclipart-9: 1,315 items, 9 classes (60-260). Clip art from Debian `openclipart-png` (public domain), by
   top-level category, on white. Made with debian-synopses-12.
+- openclipart-sub-13: 307 items, 13 classes (8-40). Clip art from 13 of `openclipart-png`'s subcategories
+  (mammals, birds, bugs, fruit, desserts, beverages, clothing, vehicles, road signs, music, sports, computer
+  hardware, party), about two dozen a class as in the issue's photo set (307 photos, 13 classes). Made after
+  every default was chosen.
 
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
 dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png`.
@@ -233,14 +237,24 @@ def _synopses(out: Path, rng: np.random.Generator) -> int:
 
 
 def _clipart(out: Path, rng: np.random.Generator) -> int:
+    return _clipart_folders(out, ["animals", "buildings", "food", "geography", "office", "people", "plants", "tools",
+                                  "transportation"], [260, 220, 180, 160, 140, 120, 100, 75, 60], rng)
+
+
+def _clipart_subcategories(out: Path, rng: np.random.Generator) -> int:
+    folders = ["animals/mammals", "animals/birds", "animals/bugs", "food/fruit", "food/desserts", "food/beverages",
+               "people/clothing", "transportation/vehicles", "transportation/roadsigns", "recreation/music",
+               "recreation/sports", "computer/hardware", "recreation/party"]
+    return _clipart_folders(out, folders, [40, 36, 32, 30, 28, 26, 24, 22, 20, 17, 14, 10, 8], rng)
+
+
+def _clipart_folders(out: Path, folders: list[str], sizes: list[int], rng: np.random.Generator) -> int:
+    """Openclipart's pictures in each of `folders`, labelled by the folder's own name, cut to `sizes`."""
     from PIL import Image
 
-    categories = ["animals", "buildings", "food", "geography", "office", "people", "plants", "tools",
-                  "transportation"]
-    groups = {c: sorted((CLIPART / c).rglob("*.png")) for c in categories}
-    chosen = _uneven(groups, [260, 220, 180, 160, 140, 120, 100, 75, 60], rng)
+    groups = {Path(f).name: sorted((CLIPART / f).rglob("*.png")) for f in folders}
     return _write_images(out, {c: [np.asarray(_on_white(Image.open(f))) for f in files]
-                               for c, files in chosen.items()})
+                               for c, files in _uneven(groups, sizes, rng).items()})
 
 
 # Each set's file or folder name, and its maker.
@@ -249,7 +263,8 @@ SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wor
         "tuxpaint-8": _stamps, "fortunes-5.jsonl": _fortune_files_5, "wordnet-nouns-20.jsonl": _wordnet_nouns_20,
         "fashion-test-5": _fashion_test_5, "digits-fashion-20": _digits_fashion_20,
         "emoji-names-8.jsonl": _emoji_names, "emoji-images-8": _emoji_images,
-        "debian-synopses-12.jsonl": _synopses, "openclipart-9": _clipart}
+        "debian-synopses-12.jsonl": _synopses, "openclipart-9": _clipart,
+        "openclipart-sub-13": _clipart_subcategories}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:

@@ -23,7 +23,8 @@ K_RANGE = "([0-9]{1,4})-([0-9]{1,4})"  # k given as a range to choose from, "LO-
 DEFAULTS: dict[str, dict] = {
     # Four k-means++ starts: on WordNet-8, refits with other seeds keep 98% of points together (67-81% with one).
     "kmeans": {"k": 8, "n_init": 4},
-    # min_size None, dbscan: 10, or a sixth of the points fitted on fewer than 60, at least 3 (core_samples);
+    # min_size None, dbscan: 10, one per 60 points fitted on fewer than 600, at least 5, or a sixth of them on
+    # fewer than 30, at least 3 (core_samples);
     # hdbscan: 1% of them, at least 5, or an eighth on fewer than 40, at least 3 (smallest_cluster), both in
     # embc.cluster.algorithms.
     "dbscan": {"eps": None, "min_size": None, "reduce": "umap", "sample_cap": SAMPLE_CAP},
