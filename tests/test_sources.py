@@ -134,6 +134,23 @@ def test_csv_rows_and_malformed_rows(tmp_path):
     assert skipped == {"u.csv": "no 'body' column (columns: a, b)"}  # a field named by the user: no hint
 
 
+def test_a_column_named_twice_skips_the_file_where_its_rows_are_read_by_it(tmp_path):
+    """A row keeps one of two same-named columns' values and would drop the other unseen: a table row's
+    feature, or a second text. A repeated column that no row is read by does no harm."""
+    (tmp_path / "t.csv").write_text("text,text\nhello,there\n")
+    (tmp_path / "f.csv").write_text("x,x,y\n1,2,3\n")
+    (tmp_path / "n.csv").write_text("text,note,note\nhello,1,2\n")
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]),
+                   tmp_path / "t.parquet")
+    twice = "the file names the column '{}' more than once: give each column its own name"
+    items, skipped = _split(list(iter_items([tmp_path])))
+    assert [i.text for i in items] == ["hello"] and skipped == {
+        "f.csv": "no 'text' column (columns: x, x, y): name the text field, or embed rows of values with a table "
+                 "model (autoencoder, tsne, raw)", "t.csv": twice.format("text"), "t.parquet": twice.format("text")}
+    _, skipped = _split(list(iter_items([tmp_path / "f.csv", tmp_path / "n.csv"], Fields(table=True))))
+    assert skipped == {"f.csv": twice.format("x"), "n.csv": twice.format("note")}
+
+
 def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
     vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
     np.save(tmp_path / "v.npy", vectors)

@@ -216,6 +216,17 @@ def is_exported(columns: Iterable[str], fields: Fields) -> bool:
         and EXPORTED.issubset(columns)
 
 
+def named_twice(columns: list[str], fields: Fields) -> str | None:
+    """Why a file's columns cannot be read, if they cannot: it names a column that its rows are read by (every
+    column of a table row or an export's; else the text, id, label and vector fields) more than once, and a row
+    would keep one of the columns' values and drop the others unseen."""
+    read = set(columns) if fields.table or is_exported(columns, fields) else {
+        getattr(fields, role) or role for role in ("text", "label", "id", "vector")}
+    twice = [c for c in dict.fromkeys(columns) if c in read and columns.count(c) > 1]
+    return f"the file names the column {twice[0]!r} more than once: give each column its own name" if twice \
+        else None
+
+
 def exported_row(row: dict, source: str, where: str) -> Item | Skipped:
     """The item an export's row was exported from: its key (`item`), its source, its label and what it held (a
     text, a table row, or a vector exported with `--vectors`). The run's columns (point id, cluster, position)
@@ -342,6 +353,9 @@ def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_off
         hint = "" if fields.text else f": {NO_TEXT_HINT}"
         yield Skipped(source, f"no '{text_column}' column (columns: {', '.join(reader.fieldnames or [])}){hint}")
         return
+    if twice := named_twice(reader.fieldnames, fields):
+        yield Skipped(source, twice)
+        return
     width = len(reader.fieldnames)
     for row in reader:
         where = f"{source}#{reader.line_num + line_offset}"
@@ -434,6 +448,9 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
         yield table
         return
     columns = table.schema_arrow.names
+    if twice := named_twice(columns, fields):
+        yield Skipped(source, twice)
+        return
     wanted = None  # a table row's features are every column, and an export's row is read whole
     if not fields.table and not is_exported(columns, fields):
         named = {role: getattr(fields, role) or role for role in ("text", "vector", "id", "label")}
