@@ -35,6 +35,7 @@ SAMPLES_PER_POINTS = 6
 CLUSTER_PER_POINTS = 8
 FEWEST = 3
 HDBSCAN_MIN_SAMPLES = 5
+HDBSCAN_SAMPLES_PER_POINTS = 50  # on fewer than 250 points, a more local density (`density_samples`)
 EPS_QUANTILES = np.arange(0.20, 0.96, 0.05)
 SCORE_SAMPLE = 2000
 NOISE_VOTERS = 10
@@ -163,9 +164,7 @@ class HDBSCAN(DensityClustering):
         size = self._size(self.min_cluster_size, smallest_cluster(len(Z)))
         if len(Z) < size:  # no cluster that small can form: all noise, as DBSCAN finds there
             return np.full(len(Z), -1)
-        # A small min_samples keeps the density estimate local: with it equal to the cluster size, as by
-        # default, large sets merge into two or three clusters.
-        return SkHDBSCAN(min_cluster_size=size, min_samples=min(HDBSCAN_MIN_SAMPLES, size),
+        return SkHDBSCAN(min_cluster_size=size, min_samples=min(density_samples(len(Z)), size),
                          max_cluster_size=max(size, int(MAX_SHARE * len(Z))), copy=False).fit(Z).labels_
 
     def _bytes_needed(self, m: int) -> float:
@@ -192,6 +191,14 @@ def core_samples(n: int) -> int:
     in 13 classes of 8-40, a core of 10 found 4-5 clusters and 5 found 14-16 (docs/quality.md)."""
     return min(per_points(n, SAMPLES_PER_POINTS, FEWEST, DBSCAN_MIN_SAMPLES),
                per_points(n, CORE_PER_POINTS, SMALL_CORE, DBSCAN_MIN_SAMPLES))
+
+
+def density_samples(n: int) -> int:
+    """hdbscan's min_samples on `n` points: HDBSCAN_MIN_SAMPLES, or one per HDBSCAN_SAMPLES_PER_POINTS on fewer
+    than 250 (at least FEWEST). A small one keeps the density estimate local: with it equal to the cluster size,
+    scikit-learn's default, large sets merged into two or three clusters; on a few hundred points or fewer,
+    classes of a dozen hold too few points for 5 neighbours to tell them apart (docs/quality.md)."""
+    return per_points(n, HDBSCAN_SAMPLES_PER_POINTS, FEWEST, HDBSCAN_MIN_SAMPLES)
 
 
 def reach_distances(Z: np.ndarray, min_samples: int) -> np.ndarray:
