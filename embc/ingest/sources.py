@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Iterable, Iterator, TypeVar
@@ -38,6 +39,9 @@ MARKED = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (cod
           (codecs.BOM_UTF16_BE, "utf-16")]
 
 
+ROLES = ("text", "vector", "id", "label")  # what a row's fields may hold, in the order a missing one is named
+
+
 @dataclass
 class Fields:
     """Which fields of a JSONL, CSV, TSV or Parquet row hold what; `None` means the default name, if present.
@@ -50,6 +54,10 @@ class Fields:
     vector: str | None = None
     folder_labels: bool = True
     table: bool = False  # CSV and Parquet rows are table rows: every other column is a feature
+
+    def columns(self) -> dict[str, str]:
+        """Each role's column (text, vector, id, label): the name the user gave, else the role's own."""
+        return {role: getattr(self, role) or role for role in ROLES}
 
     def pick(self, row: dict, name: str, default: str) -> tuple[bool, object]:
         """(found, value) for field `name`; a field the user named must be there, a default one may be absent."""
@@ -212,7 +220,7 @@ def read_row(row: dict, source: str, where: str, fields: Fields, vectors: bool =
 def is_exported(columns: Iterable[str], fields: Fields) -> bool:
     """Whether a row with these columns (a dict's keys) is a row of `embc export` (it has all of the export's
     columns) to be read as one: unless the user named the fields to read."""
-    return all(getattr(fields, role) is None for role in ("text", "label", "id", "vector")) \
+    return all(getattr(fields, role) is None for role in ROLES) \
         and EXPORTED.issubset(columns)
 
 
@@ -220,9 +228,8 @@ def named_twice(columns: list[str], fields: Fields) -> str | None:
     """Why a file's columns cannot be read, if they cannot: it names a column that its rows are read by (every
     column of a table row or an export's; else the text, id, label and vector fields) more than once, and a row
     would keep one of the columns' values and drop the others unseen."""
-    read = set(columns) if fields.table or is_exported(columns, fields) else {
-        getattr(fields, role) or role for role in ("text", "label", "id", "vector")}
-    twice = [c for c in dict.fromkeys(columns) if c in read and columns.count(c) > 1]
+    read = set(columns) if fields.table or is_exported(columns, fields) else set(fields.columns().values())
+    twice = [c for c, count in Counter(columns).items() if c in read and count > 1]
     return f"the file names the column {twice[0]!r} more than once: give each column its own name" if twice \
         else None
 
@@ -453,7 +460,7 @@ def _parquet(path: Path, source: str, fields: Fields, row_offset: int = 0) -> It
         return
     wanted = None  # a table row's features are every column, and an export's row is read whole
     if not fields.table and not is_exported(columns, fields):
-        named = {role: getattr(fields, role) or role for role in ("text", "vector", "id", "label")}
+        named = fields.columns()
         absent = [name for role, name in named.items() if getattr(fields, role) and role != "label"
                   and name not in columns]
         if absent or (named["text"] not in columns and named["vector"] not in columns):
