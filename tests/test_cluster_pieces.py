@@ -17,6 +17,12 @@ def _blobs(sizes: list[int], centres: list[tuple[float, float]], seed: int = 0) 
     return np.vstack([rng.normal(c, 0.05, size=(n, 2)) for n, c in zip(sizes, centres)]).astype(np.float32)
 
 
+def _gaussian_classes(truth: np.ndarray, spread: float, rng: np.random.Generator) -> np.ndarray:
+    """32-D points of the classes `truth` numbers: each class's centre drawn from N(0, 1), its points at `spread`."""
+    centres = rng.normal(size=(truth.max() + 1, 32))
+    return (centres[truth] + spread * rng.normal(size=(len(truth), 32))).astype(np.float32)
+
+
 def _match(previous: list[int], labels: list[int], X: np.ndarray, next_id: int = 10):
     previous, labels = np.array(previous), np.array(labels)
     old = CentroidModel().fit(X, previous)
@@ -122,7 +128,7 @@ def test_density_fits_of_few_points_keep_classes_smaller_than_the_usual_neighbou
 
     rng = np.random.default_rng(0)
     truth = np.repeat(np.arange(20), 15)
-    X = (rng.normal(size=(20, 32))[truth] + 0.8 * rng.normal(size=(300, 32))).astype(np.float32)
+    X = _gaussian_classes(truth, 0.8, rng)
     for estimator in (DBSCAN(), HDBSCAN()):
         labels = estimator.fit(X).labels_
         assert len(set(labels.tolist()) - {NOISE}) >= 19 and adjusted_rand_score(truth, labels) > 0.9, estimator
@@ -138,7 +144,7 @@ def test_dbscan_on_a_few_hundred_points_finds_classes_smaller_than_the_usual_cor
     scores = []
     for seed in range(3):
         rng = np.random.default_rng(seed)
-        X = (rng.normal(size=(13, 32))[truth] + 0.8 * rng.normal(size=(300, 32))).astype(np.float32)
+        X = _gaussian_classes(truth, 0.8, rng)
         estimator = DBSCAN().fit(X)
         assert len(set(estimator.labels_.tolist()) - {NOISE}) >= 12 and estimator.chosen_["min_size_chosen"] == 5
         scores.append(adjusted_rand_score(truth, estimator.labels_))
@@ -156,7 +162,7 @@ def test_hdbscan_on_a_hundred_or_so_points_tells_classes_of_a_few_points_apart()
         truth = np.repeat(np.arange(classes), size)
         for seed in range(4):
             rng = np.random.default_rng(seed)
-            X = (rng.normal(size=(classes, 32))[truth] + rng.normal(size=(len(truth), 32))).astype(np.float32)
+            X = _gaussian_classes(truth, 1.0, rng)
             scores.append(adjusted_rand_score(truth, HDBSCAN().fit(X).labels_))
     assert np.mean(scores) > 0.75, np.round(scores, 2)
 
@@ -172,7 +178,7 @@ def test_density_fits_of_a_few_dozen_points_find_groups_smaller_than_the_usual_c
         scores = []
         for seed in range(6):
             rng = np.random.default_rng(seed)
-            X = (rng.normal(size=(3, 32))[truth] + rng.normal(size=(24, 32))).astype(np.float32)
+            X = _gaussian_classes(truth, 1.0, rng)
             scores.append(adjusted_rand_score(truth, estimator.fit(X).labels_))
         assert np.mean(scores) > 0.5 and estimator.chosen_["min_size_chosen"] in (3, 4), (estimator, scores)
 
