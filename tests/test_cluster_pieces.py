@@ -168,19 +168,19 @@ def test_hdbscan_on_a_hundred_or_so_points_tells_classes_of_a_few_points_apart()
 
 
 def test_density_fits_of_a_few_dozen_points_find_groups_smaller_than_the_usual_core():
-    """24 points in 3 classes of 8, six draws: DBSCAN's usual 10 points to a core span two classes (mean ARI
-    0.22, one cluster at three draws), hdbscan's usual smallest cluster of 5 finds too little (0.38); on so few
-    points both ask for fewer (0.64 and 0.77)."""
+    """24 points in 3 classes of 8, eight draws: DBSCAN's usual 10 points to a core span two classes (mean ARI
+    0.17); on so few points it asks for fewer (0.73). hdbscan's density from 3 neighbours blurs classes this small
+    (0.81); on fewer than 150 points it counts 2 (0.91)."""
     from embc.cluster.algorithms import DBSCAN, HDBSCAN
 
     truth = np.repeat(np.arange(3), 8)
-    for estimator in (DBSCAN(), HDBSCAN()):
+    for estimator, floor in ((DBSCAN(), 0.6), (HDBSCAN(), 0.86)):
         scores = []
-        for seed in range(6):
+        for seed in range(8):
             rng = np.random.default_rng(seed)
             X = _gaussian_classes(truth, 1.0, rng)
             scores.append(adjusted_rand_score(truth, estimator.fit(X).labels_))
-        assert np.mean(scores) > 0.5 and estimator.chosen_["min_size_chosen"] in (3, 4), (estimator, scores)
+        assert np.mean(scores) > floor and estimator.chosen_["min_size_chosen"] in (3, 4), (estimator, scores)
 
 
 def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():

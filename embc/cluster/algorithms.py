@@ -36,6 +36,7 @@ CLUSTER_PER_POINTS = 8
 FEWEST = 3
 HDBSCAN_MIN_SAMPLES = 5
 HDBSCAN_SAMPLES_PER_POINTS = 50  # on fewer than 250 points, a more local density (`density_samples`)
+HDBSCAN_FEWEST_SAMPLES = 2
 EPS_QUANTILES = np.arange(0.20, 0.96, 0.05)
 SCORE_SAMPLE = 2000
 NOISE_VOTERS = 10
@@ -195,10 +196,11 @@ def core_samples(n: int) -> int:
 
 def density_samples(n: int) -> int:
     """hdbscan's min_samples on `n` points: HDBSCAN_MIN_SAMPLES, or one per HDBSCAN_SAMPLES_PER_POINTS on fewer
-    than 250 (at least FEWEST). A small one keeps the density estimate local: with it equal to the cluster size,
-    scikit-learn's default, large sets merged into two or three clusters; on a few hundred points or fewer,
-    classes of a dozen hold too few points for 5 neighbours to tell them apart (docs/quality.md)."""
-    return per_points(n, HDBSCAN_SAMPLES_PER_POINTS, FEWEST, HDBSCAN_MIN_SAMPLES)
+    than 250 (at least HDBSCAN_FEWEST_SAMPLES, below 150). A small one keeps the density estimate local: with it
+    equal to the cluster size, scikit-learn's default, large sets merged into two or three clusters; on a few
+    hundred points or fewer, classes of a dozen hold too few points for 5 neighbours to tell them apart, and on a
+    few dozen, classes of a few for 3 (docs/quality.md)."""
+    return per_points(n, HDBSCAN_SAMPLES_PER_POINTS, HDBSCAN_FEWEST_SAMPLES, HDBSCAN_MIN_SAMPLES)
 
 
 def reach_distances(Z: np.ndarray, min_samples: int) -> np.ndarray:
