@@ -30,9 +30,15 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   (mammals, birds, bugs, fruit, desserts, beverages, clothing, vehicles, road signs, music, sports, computer
   hardware, party), about two dozen a class as in the issue's photo set (307 photos, 13 classes). Made after
   every default was chosen.
+- bible-verses-6: 1,200 items, 6 classes (110-320). Verses of the King James Bible (public domain) from Debian
+  `bible-kjv-text`, read with `bible-kjv`'s `bible`, by book (Genesis, Leviticus, Psalms, Proverbs, Matthew,
+  Revelation): six classes, as the issue's text sets B and C have. Made after every default was chosen.
+- oxygen-icons-6: 506 items, 6 classes (45-160). KDE's Oxygen icons at 64x64 from Debian `oxygen-icon-theme`
+  (LGPL-3+), by context (mimetypes, apps, actions, places, devices, status), on white. Made with bible-verses-6.
 
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
-dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png`.
+dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png bible-kjv
+oxygen-icon-theme`.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ STAMPS = Path("/usr/share/tuxpaint/stamps")
 EMOJI = Path("/usr/share/unicode/emoji/emoji-test.txt")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 CLIPART = Path("/usr/share/openclipart/png")
+OXYGEN = Path("/usr/share/icons/oxygen/base/64x64")
 SKIN_TONES = range(0x1F3FB, 0x1F400)
 LEXNAMES = {3: "tops", 4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: "cognition",
             10: "communication", 11: "event", 12: "feeling", 13: "food", 14: "group", 15: "location", 16: "motive",
@@ -236,6 +243,26 @@ def _synopses(out: Path, rng: np.random.Generator) -> int:
     return _write_jsonl(out, _uneven(groups, [260, 220, 180, 150, 130, 110, 95, 80, 70, 60, 50, 40], rng))
 
 
+def _bible(out: Path, rng: np.random.Generator) -> int:
+    books = {}
+    for book in ("Genesis", "Leviticus", "Psalms", "Proverbs", "Matthew", "Revelation"):
+        # A range past the book's end stops at its end; the book is printed by chapter, a verse a line ("  3 ...").
+        text = subprocess.run(["bible", "-l100000", f"{book}1:1-200:200"], capture_output=True, text=True,
+                              check=True).stdout
+        books[book.lower()] = [line.split(None, 1)[1] for line in text.splitlines() if line[:4].strip().isdigit()]
+    return _write_jsonl(out, _uneven(books, [320, 260, 200, 170, 140, 110], rng))
+
+
+def _icons(out: Path, rng: np.random.Generator) -> int:
+    from PIL import Image
+
+    contexts = ("mimetypes", "apps", "actions", "places", "devices", "status")
+    # Many names are links to one picture: each picture once.
+    groups = {c: sorted(f for f in (OXYGEN / c).glob("*.png") if not f.is_symlink()) for c in contexts}
+    return _write_images(out, {c: [np.asarray(_on_white(Image.open(f))) for f in files]
+                               for c, files in _uneven(groups, [160, 120, 80, 54, 47, 45], rng).items()})
+
+
 def _clipart(out: Path, rng: np.random.Generator) -> int:
     return _clipart_folders(out, ["animals", "buildings", "food", "geography", "office", "people", "plants", "tools",
                                   "transportation"], [260, 220, 180, 160, 140, 120, 100, 75, 60], rng)
@@ -264,7 +291,8 @@ SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wor
         "fashion-test-5": _fashion_test_5, "digits-fashion-20": _digits_fashion_20,
         "emoji-names-8.jsonl": _emoji_names, "emoji-images-8": _emoji_images,
         "debian-synopses-12.jsonl": _synopses, "openclipart-9": _clipart,
-        "openclipart-sub-13": _clipart_subcategories}
+        "openclipart-sub-13": _clipart_subcategories, "bible-verses-6.jsonl": _bible,
+        "oxygen-icons-6": _icons}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:
