@@ -20,7 +20,8 @@ import numpy as np
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
-from embc.cluster.algorithms import MAX_SHARE, absorb_noise, eps_candidates, eps_score, reach_distances
+from embc.cluster.algorithms import (CLEAR_SCORE, MAX_SHARE, absorb_noise, eps_candidates, eps_score, largest_share,
+                                     reach_distances)
 from embc.cluster.reduce import reduce
 from embc.cluster.sweep import knee
 
@@ -68,14 +69,16 @@ def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     fits = [labels for _, labels in eps_candidates(Z, 10, reach)]
     counts = [len(set(f.tolist()) - {-1}) for f in fits]
     scores = [eps_score(Z, f, seed) for f in fits]
-    half = [i for i, c in enumerate(counts) if c >= max(counts) / 2]
+    half = max((i for i, c in enumerate(counts) if c >= max(counts) / 2), key=scores.__getitem__)
+    best = int(np.argmax(scores))
+    clear = scores[best] >= CLEAR_SCORE and largest_share(fits[best]) <= MAX_SHARE
     ordered = np.sort(reach)[::-1]
     knee_eps = float(ordered[knee(list(range(len(ordered))), list(ordered))])
     rules = {"knee of the k-distance curve": DBSCAN(eps=knee_eps, min_samples=10).fit(Z).labels_,
-             "best DBCV": fits[int(np.argmax(scores))],
+             "best DBCV": fits[best],
              "most clusters": fits[max(range(len(fits)), key=lambda i: (counts[i], i))],
-             "best DBCV, of those with >= half the most clusters":
-                 fits[max(half, key=scores.__getitem__)]}
+             "best DBCV, of those with >= half the most clusters": fits[half],
+             "the same, unless the best DBCV is clear (embc's)": fits[best if clear else half]}
     return {rule: absorb_noise(Z, labels) for rule, labels in rules.items()}
 
 

@@ -24,7 +24,9 @@ REDUCE_NEIGHBOURS = 30
 NEIGHBOURS_PER_POINTS = 20  # on small samples, fewer neighbours (reduce_neighbours)
 MIN_NEIGHBOURS = 10
 MIN_SHARE = 0.01
-MAX_SHARE = 0.5  # hdbscan: the most of the points fitted that one cluster may hold (see HDBSCAN)
+MAX_SHARE = 0.5  # the most of the points fitted that one cluster may hold (see HDBSCAN, and DBSCAN's CLEAR_SCORE)
+# dbscan: a radius whose clusters density tells apart this clearly (DBCV) is kept even where finer radii find more.
+CLEAR_SCORE = 0.8
 MIN_CLUSTER = 5
 DBSCAN_MIN_SAMPLES = 10
 # On fewer than 600 points, a dbscan core needs fewer neighbours: one per CORE_PER_POINTS, at least SMALL_CORE.
@@ -120,8 +122,9 @@ class DensityClustering(SampledClustering):
 class DBSCAN(DensityClustering):
     """DBSCAN; without `eps`, one of the quantiles of the distances to the `min_samples`-th neighbour: of those
     that find at least half as many clusters (of `smallest_cluster` points or more) as any, the one whose
-    clusters are best told apart by density (`eps_score`). Without `min_samples`, DBSCAN_MIN_SAMPLES, fewer on
-    fewer than 600 points (`core_samples`)."""
+    clusters are best told apart by density (`eps_score`), unless another's are told apart clearly (DBCV of
+    CLEAR_SCORE or more) with no cluster of more than MAX_SHARE of the points clustered: that one. Without
+    `min_samples`, DBSCAN_MIN_SAMPLES, fewer on fewer than 600 points (`core_samples`)."""
 
     def __init__(self, eps: float | None = None, min_samples: int | None = None, reduce: str = "umap",
                  sample_cap: int = SAMPLE_CAP, random_state: int = 0):
@@ -139,9 +142,13 @@ class DBSCAN(DensityClustering):
             return SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_
         fits = eps_candidates(Z, min_samples)
         counts = [len(np.unique(labels[labels != NOISE])) for _, labels in fits]
-        # The score alone rewards, on some collections, a radius that merges everything into two or three clusters.
-        resolving = [fit for fit, count in zip(fits, counts) if count >= max(counts) / 2]
-        eps, labels = max(resolving, key=lambda fit: eps_score(Z, fit[1], self.random_state))
+        scores = [eps_score(Z, labels, self.random_state) for _, labels in fits]
+        best = int(np.argmax(scores))
+        if scores[best] < CLEAR_SCORE or largest_share(fits[best][1]) > MAX_SHARE:
+            # The score alone rewards, on some collections, a radius that merges everything into two or three
+            # clusters (DBCV up to 0.72 on the labelled sets), where a finer one finds the topics.
+            best = max((i for i, count in enumerate(counts) if count >= max(counts) / 2), key=scores.__getitem__)
+        eps, labels = fits[best]
         self.chosen_["eps_chosen"] = eps
         return labels
 
@@ -233,6 +240,12 @@ def drop_small(labels: np.ndarray, smallest: int) -> np.ndarray:
     """Clusters of fewer than `smallest` points become noise."""
     ids, counts = np.unique(labels[labels != NOISE], return_counts=True)
     return np.where(np.isin(labels, ids[counts < smallest]), NOISE, labels)
+
+
+def largest_share(labels: np.ndarray) -> float:
+    """The share of the clustered points that the largest cluster holds (1 where none is clustered)."""
+    clustered = labels[labels != NOISE]
+    return np.unique(clustered, return_counts=True)[1].max() / len(clustered) if len(clustered) else 1.0
 
 
 def eps_score(Z: np.ndarray, labels: np.ndarray, seed: int) -> float:
