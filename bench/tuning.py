@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
-from embc.cluster.algorithms import (CLEAR_SCORE, MAX_SHARE, absorb_noise, eps_candidates, eps_score, largest_share,
+from embc.cluster.algorithms import (MAX_SHARE, absorb_noise, best_resolving, chosen_radius, eps_candidates, eps_score,
                                      reach_distances)
 from embc.cluster.reduce import reduce
 from embc.cluster.sweep import knee
@@ -69,16 +69,13 @@ def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     fits = [labels for _, labels in eps_candidates(Z, 10, reach)]
     counts = [len(set(f.tolist()) - {-1}) for f in fits]
     scores = [eps_score(Z, f, seed) for f in fits]
-    half = max((i for i, c in enumerate(counts) if c >= max(counts) / 2), key=scores.__getitem__)
-    best = int(np.argmax(scores))
-    clear = scores[best] >= CLEAR_SCORE and largest_share(fits[best]) <= MAX_SHARE
     ordered = np.sort(reach)[::-1]
     knee_eps = float(ordered[knee(list(range(len(ordered))), list(ordered))])
     rules = {"knee of the k-distance curve": DBSCAN(eps=knee_eps, min_samples=10).fit(Z).labels_,
-             "best DBCV": fits[best],
+             "best DBCV": fits[int(np.argmax(scores))],
              "most clusters": fits[max(range(len(fits)), key=lambda i: (counts[i], i))],
-             "best DBCV, of those with >= half the most clusters": fits[half],
-             "the same, unless the best DBCV is clear (embc's)": fits[best if clear else half]}
+             "best DBCV, of those with >= half the most clusters": fits[best_resolving(fits, scores)],
+             "the same, unless the best DBCV is clear (embc's)": fits[chosen_radius(fits, scores)]}
     return {rule: absorb_noise(Z, labels) for rule, labels in rules.items()}
 
 

@@ -140,17 +140,10 @@ class DBSCAN(DensityClustering):
         min_samples = self._size(self.min_samples, core_samples(len(Z)))
         if self.eps:
             return SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_
-        fits = eps_candidates(Z, min_samples)
-        counts = [len(np.unique(labels[labels != NOISE])) for _, labels in fits]
-        scores = [eps_score(Z, labels, self.random_state) for _, labels in fits]
-        best = int(np.argmax(scores))
-        if scores[best] < CLEAR_SCORE or largest_share(fits[best][1]) > MAX_SHARE:
-            # The score alone rewards, on some collections, a radius that merges everything into two or three
-            # clusters (DBCV up to 0.72 on the labelled sets), where a finer one finds the topics.
-            best = max((i for i, count in enumerate(counts) if count >= max(counts) / 2), key=scores.__getitem__)
-        eps, labels = fits[best]
-        self.chosen_["eps_chosen"] = eps
-        return labels
+        radii, fits = zip(*eps_candidates(Z, min_samples))
+        chosen = chosen_radius(list(fits), [eps_score(Z, labels, self.random_state) for labels in fits])
+        self.chosen_["eps_chosen"] = radii[chosen]
+        return fits[chosen]
 
 
 class HDBSCAN(DensityClustering):
@@ -240,6 +233,24 @@ def drop_small(labels: np.ndarray, smallest: int) -> np.ndarray:
     """Clusters of fewer than `smallest` points become noise."""
     ids, counts = np.unique(labels[labels != NOISE], return_counts=True)
     return np.where(np.isin(labels, ids[counts < smallest]), NOISE, labels)
+
+
+def chosen_radius(fits: list[np.ndarray], scores: list[float]) -> int:
+    """Which of DBSCAN's fits at its candidate radii (their labels, scored by `eps_score`) it keeps: the best scored
+    where its clusters are told apart clearly (CLEAR_SCORE or more) and none holds over MAX_SHARE of the points
+    clustered; else the best of those that find at least half as many clusters as any (`best_resolving`)."""
+    best = int(np.argmax(scores))
+    if scores[best] >= CLEAR_SCORE and largest_share(fits[best]) <= MAX_SHARE:
+        return best
+    return best_resolving(fits, scores)
+
+
+def best_resolving(fits: list[np.ndarray], scores: list[float]) -> int:
+    """The best scored of the fits that find at least half as many clusters as any. The score alone rewards, on
+    some collections, a radius that merges everything into two or three clusters (DBCV up to 0.72 on the labelled
+    sets), where a finer one finds the topics."""
+    counts = [len(np.unique(labels[labels != NOISE])) for labels in fits]
+    return max((i for i, count in enumerate(counts) if count >= max(counts) / 2), key=scores.__getitem__)
 
 
 def largest_share(labels: np.ndarray) -> float:
