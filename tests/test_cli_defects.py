@@ -236,6 +236,9 @@ def test_plot_without_out_names_the_file_and_never_overwrites(clustered_home, tm
     assert (again.exit_code, again.stderr) == (1, "embc: error: wordnet-map.png exists: name the file to write "
                                                   "with --out\n")
     assert cli(clustered_home, "plot", "map", "-c", "wordnet", "--out", "wordnet-map.png").exit_code == 0
+    assert cli(clustered_home, "plot", "map", "-c", "wordnet", "--out", "figures/2026/map.png").stdout == (
+        "wrote figures/2026/map.png\n")
+    assert (tmp_path / "figures/2026/map.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_elbow_of_an_earlier_run_with_run(home, tmp_path):
