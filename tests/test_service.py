@@ -151,6 +151,8 @@ def test_collections_clusters_and_members_paged_with_a_cursor(server):
     assert len(seen) == len(set(seen)) == clusters[3]["size"]
     noise = server.get("/v1/collections/wordnet/clusters/-1/items")  # k-means leaves none: no points, not a 404
     assert (noise.status_code, noise.json()) == (200, {"items": [], "next_cursor": None})
+    assert server.get("/v1/collections/wordnet/clusters/noise/items").json() == noise.json()
+    assert server.get("/v1/collections/wordnet/clusters/nois/items").status_code == 422
 
 
 def test_similar_by_text_item_and_vector(server):

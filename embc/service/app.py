@@ -24,7 +24,7 @@ from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
 from embc.export import check_vectors
 from embc.ingest.items import point_id
-from embc.queries import ORDERS, point_ids
+from embc.queries import NOISE, ORDERS, point_ids
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, Event, IngestResult, Report, Run
 from embc.service import schedule, schemas, uploads
@@ -224,11 +224,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS)
-    async def members(cluster: int, collection: str = NAME, limit: int = Query(PAGE, ge=1, le=1_000),
+    async def members(cluster: int | Literal["noise"] = Path(description="A cluster id; -1 or noise: the noise"),
+                      collection: str = NAME, limit: int = Query(PAGE, ge=1, le=1_000),
                       cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
                       order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: "
                                                      "by item key")):
-        return await answers.json(collection, answers.members(collection, cluster, limit, int(cursor or 0), run, order))
+        number = NOISE if cluster == "noise" else cluster
+        return await answers.json(collection, answers.members(collection, number, limit, int(cursor or 0), run, order))
 
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
               openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))
