@@ -244,6 +244,14 @@ def test_a_nul_character_is_binary_data_and_skipped_so_that_every_export_reads_b
         f"the {field} holds a NUL character (\\x00): binary data, not text" for field in ("text", "id", "label")]
     ws.export("nul", tmp_path / "nul.csv")
     assert ws.ingest("nul", tmp_path / "nul.csv").unchanged == 1
+    # A CSV or JSONL file holding one (an export of items stored before they were refused) is a batch of rows:
+    # the row holding it is skipped, not the file.
+    (tmp_path / "rows.csv").write_text("id,text\ne,x\0y\nf,f\n")
+    (tmp_path / "rows.jsonl").write_text('{"id": "g", "text": "x\0y"}\n{"id": "h", "text": "h"}\n')
+    rows = ws.ingest("nul", [tmp_path / "rows.csv", tmp_path / "rows.jsonl"])
+    assert rows.added == 2 and [(s.source, s.reason) for s in rows.skipped] == [
+        ("e", "the text holds a NUL character (\\x00): binary data, not text"),
+        ("rows.jsonl#1", "malformed JSON: Invalid control character at")]
 
 
 @pytest.mark.parametrize("call, allowed", [

@@ -120,7 +120,9 @@ def _read(path: Path, source: str) -> bytes | Skipped:
         return Skipped(source, f"unreadable: {exc.strerror or exc}")
 
 
-def _decode(path: Path, source: str) -> str | Skipped:
+def _decode(path: Path, source: str, rows: bool = False) -> str | Skipped:
+    """The file's text, or why it is skipped. A NUL makes a text file binary; in a file of `rows` (CSV, TSV,
+    JSONL) only the row holding it is skipped, by the row's own checks, as in any other batch."""
     data = _read(path, source)
     if isinstance(data, Skipped):
         return data
@@ -132,7 +134,7 @@ def _decode(path: Path, source: str) -> str | Skipped:
             return Skipped(source, "binary file")
     if not data.strip():
         return Skipped(source, "empty file")
-    if b"\0" in data[:8192]:
+    if not rows and b"\0" in data[:8192]:
         return Skipped(source, "binary file")
     try:
         return data.decode("utf-8-sig")
@@ -324,7 +326,7 @@ def _out_of_range(value: object) -> bool:
 
 
 def _jsonl(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Iterator[Item | Skipped]:
-    content = _decode(path, source)
+    content = _decode(path, source, rows=True)
     if isinstance(content, Skipped):
         yield content
         return
@@ -348,7 +350,7 @@ def _jsonl(path: Path, source: str, fields: Fields, line_offset: int = 0) -> Ite
 
 def _csv(path: Path, source: str, fields: Fields, delimiter: str = ",", line_offset: int = 0
          ) -> Iterator[Item | Skipped]:
-    content = _decode(path, source)
+    content = _decode(path, source, rows=True)
     if isinstance(content, Skipped):
         yield content
         return
