@@ -43,12 +43,13 @@ def test_text_with_a_byte_order_mark_is_read_in_the_encoding_it_names(tmp_path):
     (tmp_path / "wide.txt").write_bytes("four bytes a char".encode("utf-32"))
     (tmp_path / "rows.csv").write_bytes("text,label\nthé vert,drink\n".encode("utf-16"))
     (tmp_path / "cut.txt").write_bytes("odd".encode("utf-16") + b"\x00")
+    (tmp_path / "unmarked.csv").write_bytes("text,label\ntea,drink\n".encode("utf-16-le"))  # no BOM: binary
     (tmp_path / "blank.txt").write_bytes(" \n".encode("utf-16"))
     items, skipped = _split(list(iter_items([tmp_path])))
     assert [(i.key, i.text, i.label) for i in items] == [
         ("be.txt", "big end", None), ("le.txt", "Grüße aus Köln", None), ("rows.csv#2", "thé vert", "drink"),
         ("wide.txt", "four bytes a char", None)]
-    assert skipped == {"cut.txt": "binary file", "blank.txt": "empty file"}
+    assert skipped == {"cut.txt": "binary file", "blank.txt": "empty file", "unmarked.csv": "binary file"}
 
 
 def test_naming_a_file_or_its_folder_gives_the_same_item_key(tmp_path):

@@ -121,8 +121,9 @@ def _read(path: Path, source: str) -> bytes | Skipped:
 
 
 def _decode(path: Path, source: str, rows: bool = False) -> str | Skipped:
-    """The file's text, or why it is skipped. A NUL makes a text file binary; in a file of `rows` (CSV, TSV,
-    JSONL) only the row holding it is skipped, by the row's own checks, as in any other batch."""
+    """The file's text, or why it is skipped. A NUL makes a text file binary. In a file of `rows` (CSV, TSV,
+    JSONL) a stray NUL is its row's, which the row's own checks skip, as in any other batch; a quarter of its
+    bytes NUL is binary data, or UTF-16 without its mark."""
     data = _read(path, source)
     if isinstance(data, Skipped):
         return data
@@ -134,7 +135,8 @@ def _decode(path: Path, source: str, rows: bool = False) -> str | Skipped:
             return Skipped(source, "binary file")
     if not data.strip():
         return Skipped(source, "empty file")
-    if not rows and b"\0" in data[:8192]:
+    head = data[:8192]
+    if b"\0" in head and (not rows or 4 * head.count(0) >= len(head)):
         return Skipped(source, "binary file")
     try:
         return data.decode("utf-8-sig")
