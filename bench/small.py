@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
 from embc.cluster.algorithms import DBSCAN, HDBSCAN
-from tuning import density_ok, vectors
+from tuning import density_ok, true_k_nmi, vectors
 
 SIZES = {"a few dozen": (12, 20, 31), "few classes": (40, 60, 100, 150, 180), "random": (200, 300, 500)}
 DRAWS = 4
@@ -74,8 +73,7 @@ def main() -> None:
                     if rows is None:
                         continue
                     Xs, ys = X[rows], y[rows]
-                    base = normalized_mutual_info_score(
-                        ys, KMeans(len(set(ys)), n_init=4, random_state=0).fit(Xs).labels_)
+                    base = true_k_nmi(Xs, ys)
                     for algorithm, estimator in ALGORITHMS.items():
                         labels = estimator(random_state=seed).fit(Xs).labels_
                         tally = tallies.setdefault((kind, n), {a: Tally() for a in ALGORITHMS})[algorithm]
