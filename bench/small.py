@@ -1,13 +1,14 @@
 """The density defaults on small collections (docs/quality.md): samples of a dozen to a few hundred items drawn
 from every labelled set of bench/quality.py, each fitted by embc's hdbscan and dbscan with their defaults, and
 how many fits meet issue 18's targets against k-means at the true k on the same points. `python bench/small.py`
-(not part of `make bench`: about 1,700 fits over the nineteen sets, 4 minutes here). Vectors as bench/tuning.py
+(not part of `make bench`: about 2,000 fits over the nineteen sets, 5 minutes here). Vectors as bench/tuning.py
 caches them.
 
-Three kinds of sample, four draws of each set at each size, the reduction seeded by the draw:
+Four kinds of sample, four draws of each set at each size, the reduction seeded by the draw:
 - a few dozen items from 2-3 of a set's classes;
 - 40-180 items from 2 to one class per 8 items of its classes: a few classes of a dozen items or more;
-- 200-500 items at random from the whole set: many classes, a few each."""
+- 200-500 items at random from the whole set: many classes, a few each;
+- 250-600 items from 2-5 of its classes: a few large classes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from sklearn.metrics import normalized_mutual_info_score
 from embc.cluster.algorithms import DBSCAN, HDBSCAN
 from tuning import density_ok, true_k_nmi, vectors
 
-SIZES = {"a few dozen": (12, 20, 31), "few classes": (40, 60, 100, 150, 180), "random": (200, 300, 500)}
+SIZES = {"a few dozen": (12, 20, 31), "few classes": (40, 60, 100, 150, 180), "random": (200, 300, 500),
+         "2-5 classes": (250, 400, 600)}
+MOST_CLASSES = {"a few dozen": 3, "2-5 classes": 5}  # else one class per 8 items
 DRAWS = 4
 ALGORITHMS = {"hdbscan": HDBSCAN, "dbscan": DBSCAN}
 
@@ -48,7 +51,7 @@ def draw(y: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.ndarr
     if kind == "random":
         return np.sort(rng.choice(len(y), n, replace=False)) if len(y) > n else None
     classes = np.unique(y)
-    most = 3 if kind == "a few dozen" else n // 8
+    most = MOST_CLASSES.get(kind, n // 8)
     chosen = rng.choice(classes, min(len(classes), int(rng.integers(2, max(2, most) + 1))), replace=False)
     rows = np.flatnonzero(np.isin(y, chosen))
     return np.sort(rng.choice(rows, n, replace=False)) if len(rows) >= n else None
