@@ -40,8 +40,10 @@ class Score:
     def of(cls, truth: list, labels: np.ndarray) -> "Score":
         from sklearn import metrics
 
+        from embc.cluster.assign import cluster_count
+
         return cls(metrics.normalized_mutual_info_score(truth, labels), metrics.adjusted_rand_score(truth, labels),
-                   len(set(labels.tolist()) - {-1}), float((labels < 0).mean()))
+                   cluster_count(labels), float((labels < 0).mean()))
 
     def cell(self) -> str:
         noise = "" if not self.noise else f", {self.noise:.0%} noise" if self.noise >= 0.005 else ", <1% noise"

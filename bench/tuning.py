@@ -22,6 +22,7 @@ from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from embc.cluster.algorithms import (MAX_SHARE, absorb_noise, best_resolving, chosen_radius, eps_candidates, eps_score,
                                      reach_distances)
+from embc.cluster.assign import cluster_count
 from embc.cluster.reduce import reduce
 from embc.cluster.sweep import knee
 
@@ -50,7 +51,7 @@ def true_k_nmi(X: np.ndarray, y: np.ndarray) -> float:
 
 
 def density_ok(y: np.ndarray, labels: np.ndarray, base: float) -> bool:
-    clusters = len(set(labels.tolist()) - {-1})
+    clusters = cluster_count(labels)
     return (normalized_mutual_info_score(y, labels) >= 0.9 * base and (labels < 0).mean() <= 0.3
             and clusters >= len(set(y)) / 2)
 
@@ -72,7 +73,7 @@ def hdbscan_grid(Z: dict, n: int) -> dict[tuple, np.ndarray]:
 def dbscan_rules(Z: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     reach = reach_distances(Z, 10)
     fits = [labels for _, labels in eps_candidates(Z, 10, reach)]
-    counts = [len(set(f.tolist()) - {-1}) for f in fits]
+    counts = [cluster_count(f) for f in fits]
     scores = [eps_score(Z, f, seed) for f in fits]
     ordered = np.sort(reach)[::-1]
     knee_eps = float(ordered[knee(list(range(len(ordered))), list(ordered))])

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from embc.cluster import memory
-from embc.cluster.assign import NOISE, CentroidModel
+from embc.cluster.assign import NOISE, CentroidModel, cluster_count
 from embc.cluster.params import SAMPLE_CAP, k_range
 from embc.cluster.reduce import reduce
 
@@ -249,7 +249,7 @@ def best_resolving(fits: list[np.ndarray], scores: list[float]) -> int:
     """The best scored of the fits that find at least half as many clusters as any. The score alone rewards, on
     some collections, a radius that merges everything into two or three clusters (DBCV up to 0.72 on the labelled
     sets), where a finer one finds the topics."""
-    counts = [len(np.unique(labels[labels != NOISE])) for labels in fits]
+    counts = [cluster_count(labels) for labels in fits]
     return max((i for i, count in enumerate(counts) if count >= max(counts) / 2), key=scores.__getitem__)
 
 

@@ -8,6 +8,11 @@ import numpy as np
 NOISE = -1
 
 
+def cluster_count(labels: np.ndarray) -> int:
+    """The number of clusters in `labels`, noise left out."""
+    return len(np.unique(labels[labels != NOISE]))
+
+
 class CentroidModel:
     """Each cluster's centroid and extent (its farthest member's distance). A point goes to the nearest
     centroid, or to noise when it lies outside that cluster's extent: it resembles no cluster as fitted."""
