@@ -123,7 +123,7 @@ def test_a_failed_run_is_reported_as_failed_with_its_error(home):
 def test_a_k_larger_than_the_collection_is_refused_and_records_nothing(home):
     result = cli(home, "recluster", "-c", "wordnet", "--k", "5000")
     assert (result.exit_code, result.stderr) == (
-        1, "embc: error: k must be at most the collection's 1600 points, not 5000\n")
+        1, "embc: error: k must be at most the collection's 1600 points, not 5000: give a smaller k\n")
     runs = json.loads(cli(home, "report", "-c", "wordnet", "--runs", "--json").stdout)
     assert [r["status"] for r in runs] == ["complete"]
     assert cli(home, "recluster", "-c", "wordnet").stdout == "wordnet: nothing new since run 1\n"

@@ -132,7 +132,7 @@ def check_size(params: dict, points: int, collection: str) -> None:
     if points < 3:
         raise ParameterError(f"collection '{collection}' has {points} point{'s' * (points != 1)}: too few to cluster")
     if isinstance(k, int) and k > points:
-        raise ParameterError(f"k must be at most the collection's {points} points, not {k}")
+        raise ParameterError(f"k must be at most the collection's {points} points, not {k}: give a smaller k")
     span = k_range(k)
     if span is not None and span[0] >= points:
         raise ParameterError(f"k's range must begin below the collection's {points} points, not at {span[0]}")
