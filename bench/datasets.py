@@ -35,10 +35,15 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   Revelation): six classes, as the issue's text sets B and C have. Made after every default was chosen.
 - oxygen-icons-6: 506 items, 6 classes (45-160). KDE's Oxygen icons at 64x64 from Debian `oxygen-icon-theme`
   (LGPL-3+), by context (mimetypes, apps, actions, places, devices, status), on white. Made with bible-verses-6.
+- gcompris-photos-6: 211 items, 6 classes (12-68). Photographs, the only set of them here: those of the GCompris
+  activities in Debian `gcompris-qt-data` (from Wikimedia Commons; public domain, CC0, CC BY or CC BY-SA, each
+  file's in its folder's README): monuments, tools, mammals, renewable energy (dams, wind and solar power), fish
+  and birds, as the activities group them (the animals split into mammals and birds; a subject in two
+  activities once). Made after every default was chosen, and measured once before any change.
 
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
 dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png bible-kjv
-oxygen-icon-theme`.
+oxygen-icon-theme gcompris-qt-data`.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ EMOJI = Path("/usr/share/unicode/emoji/emoji-test.txt")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 CLIPART = Path("/usr/share/openclipart/png")
 OXYGEN = Path("/usr/share/icons/oxygen/base/64x64")
+GCOMPRIS = Path("/usr/share/gcompris-qt/rcc")
 SKIN_TONES = range(0x1F3FB, 0x1F400)
 LEXNAMES = {3: "tops", 4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: "cognition",
             10: "communication", 11: "event", 12: "feeling", 13: "food", 14: "group", 15: "location", 16: "motive",
@@ -284,6 +290,44 @@ def _clipart_folders(out: Path, folders: list[str], sizes: list[int], rng: np.ra
                                for c, files in _uneven(groups, sizes, rng).items()})
 
 
+# GCompris's photographs: (resource file, folder in it) by class. The animal activities mix classes: BIRDS go
+# to birds, the few reptiles, insects and crabs (LEFT_OUT) nowhere, the rest to mammals.
+PHOTO_FOLDERS = {"monuments": [("explore_monuments", "explore_monuments/resource"),
+                               ("categorization", "categorization/resource/images/monuments")],
+                 "tools": [("categorization", "categorization/resource/images/tools")],
+                 "energy": [("categorization", "categorization/resource/images/renewable")],
+                 "fish": [("categorization", "categorization/resource/images/fishes")],
+                 "animals": [("erase", "erase/resource"), ("explore_world_animals", "explore_world_animals/resource"),
+                             ("explore_farm_animals", "explore_farm_animals/resource")]}
+BIRDS = {"gosling", "heron", "kingfisher", "northern_harrier", "penguin", "spoonbills", "swans", "toucan",
+         "scarlet_macaw", "chicken", "duck", "owl"}
+LEFT_OUT = {"bee", "butterfly", "caterpillar", "crab", "chamaeleon", "chameleon", "crocodile", "dragon"}
+
+
+def _photos(out: Path, rng: np.random.Generator) -> int:
+    """Every photograph of PHOTO_FOLDERS (no draw: its classes come as uneven as the others are cut)."""
+    import io
+
+    from PIL import Image
+
+    from qt_resources import read_rcc
+
+    groups: dict[str, list[np.ndarray]] = {}
+    seen: set[str] = set()  # a subject of two activities (a monument, a giraffe), once
+    for group, places in PHOTO_FOLDERS.items():
+        for resource, folder in places:
+            files = read_rcc(GCOMPRIS / f"{resource}.rcc")
+            for path in sorted(p for p in files if p.startswith(f"gcompris/src/activities/{folder}/")
+                               and p.endswith(".webp")):
+                stem = Path(path).stem
+                if stem.lower() in seen or stem in LEFT_OUT:
+                    continue
+                seen.add(stem.lower())
+                label = group if group != "animals" else "birds" if stem in BIRDS else "mammals"
+                groups.setdefault(label, []).append(np.asarray(_on_white(Image.open(io.BytesIO(files[path])))))
+    return _write_images(out, groups)
+
+
 # Each set's file or folder name, and its maker.
 SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wordnet_verbs,
         "fortunes-8.jsonl": _fortune_files, "digits-10": _digits, "fashion-train-10": _fashion_train,
@@ -292,7 +336,7 @@ SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wor
         "emoji-names-8.jsonl": _emoji_names, "emoji-images-8": _emoji_images,
         "debian-synopses-12.jsonl": _synopses, "openclipart-9": _clipart,
         "openclipart-sub-13": _clipart_subcategories, "bible-verses-6.jsonl": _bible,
-        "oxygen-icons-6": _icons}
+        "oxygen-icons-6": _icons, "gcompris-photos-6": _photos}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:
