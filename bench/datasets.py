@@ -312,11 +312,13 @@ def _photos(out: Path, rng: np.random.Generator) -> int:
 
     from qt_resources import read_rcc
 
+    names = {resource for places in PHOTO_FOLDERS.values() for resource, _ in places}
+    resources = {name: read_rcc(GCOMPRIS / f"{name}.rcc") for name in names}  # each file read once
     groups: dict[str, list[np.ndarray]] = {}
     seen: set[str] = set()  # a subject of two activities (a monument, a giraffe), once
     for group, places in PHOTO_FOLDERS.items():
         for resource, folder in places:
-            files = read_rcc(GCOMPRIS / f"{resource}.rcc")
+            files = resources[resource]
             for path in sorted(p for p in files if p.startswith(f"gcompris/src/activities/{folder}/")
                                and p.endswith(".webp")):
                 stem = Path(path).stem

@@ -101,12 +101,14 @@ def measure(name: str, source: Path, home: Path) -> tuple[int, int, dict[str, Sc
 
 def targets(true_k: int, scores: dict[str, Score | None]) -> str:
     """Issue 18's targets on one set: which are met, which are not."""
+    from tuning import k_in_range
+
     base = scores["k-means, true k"].nmi
     auto = scores["--k auto"]
     misses = []
     if auto.nmi < base - 0.005:
         misses.append(f"--k auto NMI {auto.nmi:.2f} < {base:.2f}")
-    if not 0.7 * true_k <= auto.clusters <= 1.4 * true_k:
+    if not k_in_range(auto.clusters, true_k):
         misses.append(f"--k auto chose {auto.clusters} of {true_k}")
     for run in ("hdbscan", "dbscan"):
         s = scores[run]

@@ -27,7 +27,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from embc.cluster.algorithms import DBSCAN, HDBSCAN
 from embc.cluster.sweep import SWEEP_STARTS, knee
-from tuning import density_ok, true_k_nmi, vectors
+from tuning import density_ok, k_in_range, true_k_nmi, vectors
 
 SIZES = {"a few dozen": (12, 20, 31), "few classes": (40, 60, 100, 150, 180), "random": (200, 300, 500),
          "2-5 classes": (250, 400, 600)}
@@ -63,7 +63,7 @@ def knee_scores(X: np.ndarray, y: np.ndarray, base: float) -> dict[str, tuple[bo
     for rule, top in KNEE_RANGES.items():
         ks = list(range(2, top + 1))
         k = knee(ks, [fits[j].inertia_ for j in ks])
-        out[rule] = (0.7 * classes <= k <= 1.4 * classes,
+        out[rule] = (k_in_range(k, classes),
                      normalized_mutual_info_score(y, fits[k].labels_) >= 0.9 * base)
     return out
 
