@@ -101,7 +101,7 @@ def measure(name: str, source: Path, home: Path) -> tuple[int, int, dict[str, Sc
 
 def targets(true_k: int, scores: dict[str, Score | None]) -> str:
     """Issue 18's targets on one set: which are met, which are not."""
-    from tuning import k_in_range
+    from tuning import density_misses, k_in_range
 
     base = scores["k-means, true k"].nmi
     auto = scores["--k auto"]
@@ -112,12 +112,7 @@ def targets(true_k: int, scores: dict[str, Score | None]) -> str:
         misses.append(f"--k auto chose {auto.clusters} of {true_k}")
     for run in ("hdbscan", "dbscan"):
         s = scores[run]
-        if s.nmi < 0.9 * base:
-            misses.append(f"{run} NMI {s.nmi:.2f} < 0.9 x {base:.2f}")
-        if s.noise > 0.3:
-            misses.append(f"{run} {s.noise:.0%} noise")
-        if s.clusters < true_k / 2:
-            misses.append(f"{run} {s.clusters} clusters of {true_k}")
+        misses += [f"{run} {miss}" for miss in density_misses(s.nmi, s.noise, s.clusters, base, true_k)]
     best = max(scores[run].nmi for run in AUTOMATIC)
     peer = scores[PEER]
     if peer is not None and best < peer.nmi:
