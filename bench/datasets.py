@@ -40,16 +40,21 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   file's in its folder's README): monuments, tools, mammals, renewable energy (dams, wind and solar power), fish
   and birds, as the activities group them (the animals split into mammals and birds; a subject in two
   activities once). Made after every default was chosen, and measured once before any change.
+- foldoc-6: 831 items, 6 classes (56-260), as many as the issue's text set C. Entries of the Free On-line
+  Dictionary of Computing (Debian `dict-foldoc`; GFDL 1.1 or later) by their one subject tag (language,
+  programming, networking, operating system, hardware, company): the headword and the definition's first
+  paragraph, of 40-600 characters. Made after every default was chosen, and measured once before any change.
 
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
 dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png bible-kjv
-oxygen-icon-theme gcompris-qt-data`.
+oxygen-icon-theme gcompris-qt-data dict-foldoc`.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +69,8 @@ EMOJI = Path("/usr/share/unicode/emoji/emoji-test.txt")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 CLIPART = Path("/usr/share/openclipart/png")
 OXYGEN = Path("/usr/share/icons/oxygen/base/64x64")
+FOLDOC = Path("/usr/share/dictd/foldoc.dict.dz")
+FOLDOC_SUBJECTS = ("language", "networking", "programming", "operating system", "company", "hardware")
 GCOMPRIS = Path("/usr/share/gcompris-qt/rcc")
 SKIN_TONES = range(0x1F3FB, 0x1F400)
 LEXNAMES = {3: "tops", 4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: "cognition",
@@ -259,6 +266,19 @@ def _bible(out: Path, rng: np.random.Generator) -> int:
     return _write_jsonl(out, _uneven(books, [320, 260, 200, 170, 140, 110], rng))
 
 
+def _foldoc(out: Path, rng: np.random.Generator) -> int:
+    """Entries of the Free On-line Dictionary of Computing by their one subject tag ("<networking>"): the
+    headword and the definition's first paragraph, cross-reference braces dropped."""
+    groups: dict[str, list[str]] = {s: [] for s in FOLDOC_SUBJECTS}
+    for entry in re.split(r"\n(?=\S)", gzip.open(FOLDOC, "rt", errors="replace").read()):
+        head, _, body = entry.partition("\n")
+        first = " ".join(body.split("\n\n", 1)[0].split())
+        tagged = re.fullmatch(r"<([^>]+)> (.*)", first)
+        if tagged and tagged[1] in groups and 40 <= len(tagged[2]) <= 600:
+            groups[tagged[1]].append(f"{head.strip()}: {re.sub('[{}]', '', tagged[2])}")
+    return _write_jsonl(out, _uneven(groups, [260, 190, 150, 100, 75, 56], rng))
+
+
 def _icons(out: Path, rng: np.random.Generator) -> int:
     from PIL import Image
 
@@ -338,7 +358,7 @@ SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wor
         "emoji-names-8.jsonl": _emoji_names, "emoji-images-8": _emoji_images,
         "debian-synopses-12.jsonl": _synopses, "openclipart-9": _clipart,
         "openclipart-sub-13": _clipart_subcategories, "bible-verses-6.jsonl": _bible,
-        "oxygen-icons-6": _icons, "gcompris-photos-6": _photos}
+        "oxygen-icons-6": _icons, "gcompris-photos-6": _photos, "foldoc-6.jsonl": _foldoc}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:

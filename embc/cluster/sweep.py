@@ -1,12 +1,12 @@
 """Choosing k: the elbow of k-means inertia over a range of k, on a sample; the silhouette of each k is kept
 beside it as evidence.
 
-On twelve labelled sets of 5-20 classes (docs/quality.md) the elbow over 2-25 with three starts per k chose 7-11:
-within 0.7x-1.4x of the true number of classes on the eight sets of 8-12, too many for 5 and too few for 20. No
-other rule tried did better on all twelve: the best silhouette, in the vectors or in a UMAP reduction, picks 2 or
-3 on most of them; the gap statistic, the L-method and knees over other ranges fit fewer sets. Why: on those sets
-the inertia follows a power law in k (R^2 >= 0.98), whose knee over 2-25 is at 9 for every exponent seen, so the
-classes move the elbow only as far as they bend the curve away from the law."""
+On twenty-one labelled sets of 5-20 classes (docs/quality.md) the elbow over 2-25 with three starts per k chose
+6-13: within 0.7x-1.4x of the true number of classes on the twelve sets of 8-12 and two of 6, mostly too many for 5-6
+and too few for 13-20. None of the seventy-odd other rules tried did better across the sets: the best silhouette, in
+the vectors or in a UMAP reduction, picks 2 or 3 on most of them; the gap statistic, the L-method and knees over
+other ranges fit fewer. Why: the inertia follows a power law in k (R^2 >= 0.97), whose knee over 2-25 is at 9 for
+every exponent seen, so the classes move the elbow only as far as they bend the curve away from the law."""
 
 from __future__ import annotations
 
