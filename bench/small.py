@@ -11,7 +11,7 @@ Four kinds of sample, four draws of each set at each size, the reduction seeded 
 - 250-600 items from 2-5 of its classes: a few large classes.
 
 On the last kind it also scores the knee of k-means' inertia (three starts a k, as `--k` sweeps) over 2-8, the
-small range the README advises for a few large topics, and over 2-25 (`--k auto`): the chosen k within 0.7x-1.4x
+small range the README advises for a few large topics, and over K_SWEPT (`--k auto`): the chosen k within 0.7x-1.4x
 of the classes, and the sweep's fit at that k within 0.9x the NMI of k-means at the true k."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
 from embc.cluster.algorithms import DBSCAN, HDBSCAN
+from embc.cluster.params import K_SWEPT
 from embc.cluster.sweep import SWEEP_STARTS, knee
 from tuning import density_ok, k_in_range, true_k_nmi, vectors
 
@@ -35,7 +36,7 @@ MOST_CLASSES = {"a few dozen": 3, "2-5 classes": 5}  # else one class per 8 item
 DRAWS = 4
 ALGORITHMS = {"hdbscan": HDBSCAN, "dbscan": DBSCAN}
 KNEE_KIND = "2-5 classes"
-KNEE_RANGES = {"--k 2-8": 8, "--k auto (2-25)": 25}
+KNEE_RANGES = {"--k 2-8": 8, f"--k auto ({K_SWEPT[0]}-{K_SWEPT[1]})": K_SWEPT[1]}
 
 
 @dataclass

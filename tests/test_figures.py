@@ -76,12 +76,12 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
         params = json.loads(con.execute("SELECT params FROM runs WHERE run_id = ?", [run["run_id"]]).fetchone()[0])
     finally:
         con.close()
-    assert [k for k, _ in sweep] == list(range(2, 26))
+    assert [k for k, _ in sweep] == list(range(2, 23))
     assert [k for k, chosen in sweep if chosen] == [run["params"]["k"]] == [params["k"]]
     # The report shows the evidence: every k with its criterion, the chosen one farthest below the chord.
     report = json.loads(runner.invoke(app, ["--data-dir", str(home), "report", "-c", "wordnet", "--json"]).stdout)
     farthest = max(report["sweep"], key=lambda p: p["below_chord"])
-    assert farthest["chosen"] and farthest["k"] == run["params"]["k"] and len(report["sweep"]) == 24
+    assert farthest["chosen"] and farthest["k"] == run["params"]["k"] and len(report["sweep"]) == 21
     near = [p["k"] for p in report["sweep"] if p["near_knee"]]
     assert near == [p["k"] for p in report["sweep"] if p["below_chord"] >= 0.9 * farthest["below_chord"]]
     assert farthest["k"] in near
@@ -122,7 +122,7 @@ def test_a_range_of_k_sweeps_that_range_and_chooses_its_elbow_within_it(clustere
         result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "wordnet", "--k", given])
         assert result.exit_code == 2 and " ".join(result.stderr.replace("│", "").split()).endswith(
             f"Invalid value for --k: '{given}' is not a number of clusters: give an integer >= 2, 'auto' (chosen from "
-            "2-25), or a range LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100)"), result.stderr
+            "2-22), or a range LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100)"), result.stderr
         with Workspace(home) as ws, pytest.raises(ParameterError, match=f"^k must be .* not '{given}'$"):
             ws.recluster("wordnet", k=given)  # the library's own check, which the CLI's asks
     with pytest.raises(ParameterError, match="^k's range must begin below the collection's 40 points, not at 50$"):
@@ -142,7 +142,7 @@ def test_elbow_of_a_run_without_sweep_and_a_bad_k_are_clear_errors(clustered_hom
     for given in ("many", "²", "1", "2-3"):
         result = runner.invoke(app, ["--data-dir", str(clustered_home), "recluster", "-c", "wordnet", "--k", given])
         assert result.exit_code == 2
-        assert f"'{given}' is not a number of clusters: give an integer >= 2, 'auto' (chosen from 2-25), or a range " \
+        assert f"'{given}' is not a number of clusters: give an integer >= 2, 'auto' (chosen from 2-22), or a range " \
             "LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100)" in " ".join(
                 result.stderr.replace("│", "").split())
     result = runner.invoke(app, ["--data-dir", str(clustered_home), "plot", "montage", "-c", "wordnet"])

@@ -231,7 +231,7 @@ def test_similar_questions_asked_at_once_each_get_their_own_answer(server):
     ("post", "/v1/collections/wordnet/recluster", {"algorithm": "kmean"}, 422, "invalid request"),
     # Refused before the 202, not by a job that fails after it:
     ("post", "/v1/collections/wordnet/recluster", {"k": 1}, 422, "k must be an integer >= 2, 'auto' (chosen from "
-     "2-25), or a range LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100), not 1"),
+     "2-22), or a range LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100), not 1"),
     ("post", "/v1/collections/wordnet/recluster", {"k": "9-3"}, 422, "k must be an integer >= 2, 'auto'"),
     ("post", "/v1/collections/wordnet/recluster", {"algorithm": "agglomerative", "k": "3-9"}, 422,
      "agglomerative needs k as a number: '3-9', a choice of k, is for kmeans"),

@@ -14,7 +14,7 @@ from embc.cli.app import app, secret_keys, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, tell
 from embc.cli.report import print_report
-from embc.cluster.params import ALGORITHMS, LINKAGES, PROJECTIONS, REDUCTIONS
+from embc.cluster.params import ALGORITHMS, K_SWEPT, LINKAGES, PROJECTIONS, REDUCTIONS
 from embc.environment import LONGEST_WAIT
 from embc.errors import ParameterError, describe_error
 from embc.results import RunResult
@@ -65,8 +65,8 @@ def recluster(
     algorithm: Optional[Algorithm] = typer.Option(None, "--algorithm", "-a", help="Default: the last run's, else "
                                                   "kmeans."),
     k: Optional[str] = typer.Option(None, "--k", "-k", metavar="K", help="Clusters (kmeans, agglomerative); auto: "
-                                    "the elbow of k-means inertia over k = 2-25 on a sample; a range as 4-12: the "
-                                    "elbow over that range (default: 8)."),
+                                    f"the elbow of k-means inertia over k = {K_SWEPT[0]}-{K_SWEPT[1]} on a sample; a "
+                                    "range as 4-12: the elbow over that range (default: 8)."),
     eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
                                         "(default: the one whose clusters separate best)."),
     min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10; a sixth of the "

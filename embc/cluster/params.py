@@ -16,7 +16,7 @@ LINKAGES = ("ward", "average", "complete")
 REDUCTIONS = ("umap", "pca", "none")
 PROJECTIONS = ("umap", "tsne", "pca", "none")
 SAMPLE_CAP = 10_000
-K_SWEPT = (2, 25)  # the k that `k: "auto"` chooses from (embc.cluster.sweep)
+K_SWEPT = (2, 22)  # the k that `k: "auto"` chooses from (embc.cluster.sweep)
 K_SWEPT_MOST = 100  # the largest k a sweep fits: a range is given for its ends, not to fit thousands
 K_RANGE = "([0-9]{1,4})-([0-9]{1,4})"  # k given as a range to choose from, "LO-HI" (also the API schema's pattern)
 
@@ -46,7 +46,7 @@ def _integer(low: int):
 
 
 def k_range(k) -> tuple[int, int] | None:
-    """The range a sweep chooses k from, for a `k` given as "auto" (2-25) or as "LO-HI"; None for a number (or
+    """The range a sweep chooses k from, for a `k` given as "auto" (K_SWEPT) or as "LO-HI"; None for a number (or
     any other value)."""
     if k == "auto":
         return K_SWEPT

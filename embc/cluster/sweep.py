@@ -1,12 +1,13 @@
 """Choosing k: the elbow of k-means inertia over a range of k, on a sample; the silhouette of each k is kept
 beside it as evidence.
 
-On twenty-one labelled sets of 5-20 classes (docs/quality.md) the elbow over 2-25 with three starts per k chose
-6-13: within 0.7x-1.4x of the true number of classes on the twelve sets of 8-12 and two of 6, mostly too many for 5-6
-and too few for 13-20. None of the seventy-odd other rules tried did better across the sets: the best silhouette, in
-the vectors or in a UMAP reduction, picks 2 or 3 on most of them; the gap statistic, the L-method and knees over
-other ranges fit fewer. Why: the inertia follows a power law in k (R^2 >= 0.97), whose knee over 2-25 is at 9 for
-every exponent seen, so the classes move the elbow only as far as they bend the curve away from the law."""
+On twenty-one labelled sets of 5-20 classes (docs/quality.md) the elbow over 2-22 with three starts per k is
+within 0.7x-1.4x of the true number of classes on 50 of 63 fits (three seeds): on every set of 8-10 classes and most
+of 5-6 and 12-13, never on the two of 20. None of the seventy-odd other rules tried did better across the sets: the
+best silhouette, in the vectors or in a UMAP reduction, picks 2 or 3 on most of them; the gap statistic and the
+L-method fit fewer. Why: the inertia follows a power law in k (R^2 >= 0.97), and the knee of a power law over 2-22
+is at 8 for every exponent seen (over 2-25, at 9: 42 of the 63 fits), so the range sets where the elbow lands and
+the classes move it only as far as they bend the curve away from the law."""
 
 from __future__ import annotations
 
