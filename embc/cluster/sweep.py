@@ -20,7 +20,7 @@ from embc.cluster.params import K_SWEPT
 
 SWEEP_SAMPLE = 5000
 SWEEP_STARTS = 3  # one start per k makes the inertia curve jagged enough to move its elbow by 3
-KNEE_BAND = 0.9  # the k within 10% of the knee: 8-10 on the shipped WordNet sample, as wide as 6-12 on most sets
+KNEE_BAND = 0.9  # the k within 10% of the knee: 8-9 on the shipped WordNet sample, as wide as 6-11 on most sets
 
 
 def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_SWEPT,
