@@ -37,7 +37,8 @@ bench: $(STAMP)
 	# The labelled sets of bench/quality.py are made from Debian packages (bench/datasets.py); browser.py drives
 	# chromium.
 	bench/debian-packages.sh chromium wordnet-base fortunes dataset-fashion-mnist tuxpaint-stamps-default \
-		unicode-data fonts-noto-color-emoji openclipart-png bible-kjv oxygen-icon-theme gcompris-qt-data dict-foldoc
+		unicode-data fonts-noto-color-emoji openclipart-png bible-kjv oxygen-icon-theme gcompris-qt-data dict-foldoc \
+		manpages manpages-dev
 	# For the bench only, embc depends on neither: BERTopic, the peer in bench/quality.py; faiss, a k-means engine
 	# measured in bench/kmeans_engines.py.
 	$(BIN)/pip install -q bertopic faiss-cpu 2>&1 | $(QUIET)

@@ -44,10 +44,15 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   Dictionary of Computing (Debian `dict-foldoc`; GFDL 1.1 or later) by their one subject tag (language,
   programming, networking, operating system, hardware, company): the headword and the definition's first
   paragraph, of 40-600 characters. Made after every default was chosen, and measured once before any change.
+- manpages-5: 593 items, 5 classes (29-240). The one-line NAME of each page of the Linux man-pages project (Debian
+  `manpages` and `manpages-dev`; the pages' own free licences, in the packages' copyright files) by section:
+  library functions, system calls, overviews, file formats, devices. Made after `--k auto`'s range was chosen,
+  and measured once before any change.
 
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
 dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png bible-kjv
-oxygen-icon-theme gcompris-qt-data dict-foldoc`.
+oxygen-icon-theme gcompris-qt-data dict-foldoc manpages
+manpages-dev`.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ CLIPART = Path("/usr/share/openclipart/png")
 OXYGEN = Path("/usr/share/icons/oxygen/base/64x64")
 FOLDOC = Path("/usr/share/dictd/foldoc.dict.dz")
 FOLDOC_SUBJECTS = ("language", "networking", "programming", "operating system", "company", "hardware")
+MAN_SECTIONS = {"2": "system calls", "3": "library functions", "4": "devices", "5": "file formats", "7": "overviews"}
 GCOMPRIS = Path("/usr/share/gcompris-qt/rcc")
 SKIN_TONES = range(0x1F3FB, 0x1F400)
 LEXNAMES = {3: "tops", 4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: "cognition",
@@ -279,6 +285,31 @@ def _foldoc(out: Path, rng: np.random.Generator) -> int:
     return _write_jsonl(out, _uneven(groups, [260, 190, 150, 100, 75, 56], rng))
 
 
+def _manpages(out: Path, rng: np.random.Generator) -> int:
+    """The NAME line of each page of the Linux man-pages project (Debian `manpages`, `manpages-dev`) by section,
+    its troff markup dropped; a page that only includes another (".so"), and a line seen before, left out."""
+    files = subprocess.run(["dpkg", "-L", "manpages", "manpages-dev"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    pages = [(found[1], path) for path in sorted(files)
+             if (found := re.fullmatch(r"/usr/share/man/man(\d)/[^/]+\.gz", path)) and found[1] in MAN_SECTIONS]
+    if not all(Path(path).exists() for _, path in pages):
+        sys.exit("manpages-5: the packages' man pages are not on disk (a dpkg path-exclude for /usr/share/man?)")
+    groups: dict[str, list[str]] = {name: [] for name in MAN_SECTIONS.values()}
+    seen = set()
+    for section, path in pages:
+        page = gzip.open(path, "rt", errors="replace").read()
+        name = re.search(r"^\.SH NAME\n(.*?)^\.S[HS] ", page, re.S | re.M)
+        if page.startswith(".so") or not name:
+            continue
+        line = " ".join(row for row in name[1].splitlines() if not row.startswith(('.\\"', "'\\\"")))
+        line = re.sub(r"\\-|\\\(em|\\\(en", "-", re.sub(r"\\f[BIRP]|\\f\[[A-Z]*\]|\\&|\\%", "", line))
+        line = " ".join(re.sub(r"(^| )\.[A-Z]+ ", " ", line).replace("\\", "").split())
+        if len(line) >= 15 and line.lower() not in seen:
+            seen.add(line.lower())
+            groups[MAN_SECTIONS[section]].append(line)
+    return _write_jsonl(out, _uneven(groups, [240, 180, 110, 34, 29], rng))
+
+
 def _icons(out: Path, rng: np.random.Generator) -> int:
     from PIL import Image
 
@@ -358,7 +389,8 @@ SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wor
         "emoji-names-8.jsonl": _emoji_names, "emoji-images-8": _emoji_images,
         "debian-synopses-12.jsonl": _synopses, "openclipart-9": _clipart,
         "openclipart-sub-13": _clipart_subcategories, "bible-verses-6.jsonl": _bible,
-        "oxygen-icons-6": _icons, "gcompris-photos-6": _photos, "foldoc-6.jsonl": _foldoc}
+        "oxygen-icons-6": _icons, "gcompris-photos-6": _photos, "foldoc-6.jsonl": _foldoc,
+        "manpages-5.jsonl": _manpages}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:
