@@ -1,7 +1,7 @@
 """The density defaults on small collections (docs/quality.md): samples of a dozen to a few hundred items drawn
 from every labelled set of bench/quality.py, each fitted by embc's hdbscan and dbscan with their defaults, and
 how many fits meet issue 18's targets against k-means at the true k on the same points. `python bench/small.py`
-(not part of `make bench`: about 2,100 fits over the twenty-one sets, 7 minutes here). Vectors as bench/tuning.py
+(not part of `make bench`: about 2,200 fits over the twenty-two sets, 8 minutes here). Vectors as bench/tuning.py
 caches them.
 
 Four kinds of sample, four draws of each set at each size, the reduction seeded by the draw:

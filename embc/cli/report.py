@@ -21,8 +21,8 @@ METRICS = ["nmi", "ari", "homogeneity", "completeness", "silhouette", "davies_bo
            "inertia", "stability_ari", "noise_fraction", "labelled_fraction", "new_points", "new_noise_fraction",
            "skipped_points", "cache_repaired"]
 # A band of k near the knee this wide says the data leaves k open: it is 8-9 on the shipped WordNet sample, whose
-# 8 classes stand apart, and from 2 to 6 wide (as 6-12), 3 or more on 17, on the twenty other labelled sets of
-# docs/quality.md.
+# 8 classes stand apart, and from 2 to 6 wide (as 6-12), 3 or more on 19, on the twenty-one other labelled sets
+# of docs/quality.md.
 WIDE_BAND = 3
 RUN_COLUMNS = ["run", "mode", "status", "algorithm", "points", "clusters", "seconds", "finished"]
 
