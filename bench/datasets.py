@@ -51,8 +51,7 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
 
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
 dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png bible-kjv
-oxygen-icon-theme gcompris-qt-data dict-foldoc manpages
-manpages-dev`.
+oxygen-icon-theme gcompris-qt-data dict-foldoc manpages manpages-dev`.
 """
 
 from __future__ import annotations
