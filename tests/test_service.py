@@ -165,6 +165,27 @@ def test_similar_by_text_item_and_vector(server):
     assert vector.status_code == 200 and len(vector.json()) == 1
 
 
+def test_noise_is_named_as_on_the_command_line_wherever_a_cluster_is_asked_for(server):
+    # Four tight groups, and four points each alone on an axis of its own: an hdbscan fit's noise.
+    rng = np.random.default_rng(0)
+    axes = np.eye(8) * 10
+    records = [{"id": f"g{c}-{i}", "vector": (axes[c] + rng.normal(size=8) * 0.3).tolist()}
+               for c in range(4) for i in range(25)]
+    records += [{"id": f"alone-{i}", "vector": axes[4 + i].tolist()} for i in range(4)]
+    assert server.post("/v1/collections/groups/items", json={"records": records}).json()["added"] == 104
+    job = server.post("/v1/collections/groups/recluster", json={"algorithm": "hdbscan", "reduce": "none", "seed": 0})
+    assert _wait(server, job.json()["job_id"])["state"] == "done"
+    noise = server.get("/v1/collections/groups/clusters/-1/items").json()["items"]
+    assert sorted(i["item"] for i in noise) == [f"alone-{i}" for i in range(4)]
+    assert {i["cluster"] for i in noise} == {-1}
+    assert server.get("/v1/collections/groups/clusters/noise/items").json()["items"] == noise
+    near = [server.post("/v1/collections/groups/similar", json={"item": "g0-0", "cluster": cluster}).json()
+            for cluster in (-1, "noise")]
+    assert near[0] == near[1] and {h["item"] for h in near[0]} == {i["item"] for i in noise}
+    assert server.post("/v1/collections/groups/similar", json={"item": "g0-0", "cluster": "nois"}).status_code == 422
+    assert server.delete("/v1/collections/groups").status_code == 204
+
+
 def test_similar_by_a_table_row(server):
     rows = [{"id": f"r{i}", "size": i % 10, "weight": i * 7 % 13, "colour": ["red", "blue"][i % 2]} for i in range(60)]
     assert server.post("/v1/collections/parts/items", json={"records": rows, "model": "raw"}).json()["added"] == 60

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
 from embc.export import check_vectors
 from embc.ingest.items import point_id
-from embc.queries import NOISE, ORDERS, point_ids
+from embc.queries import ORDERS, point_ids
 from embc.report.plots import KINDS
 from embc.results import ClusterSummary, Event, IngestResult, Report, Run
 from embc.service import schedule, schemas, uploads
@@ -224,13 +224,12 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS)
-    async def members(cluster: int | Literal["noise"] = Path(description="A cluster id; -1 or noise: the noise"),
+    async def members(cluster: Annotated[schemas.ClusterId, Path(description="A cluster id; -1 or noise: the noise")],
                       collection: str = NAME, limit: int = Query(PAGE, ge=1, le=1_000),
                       cursor: str | None = Query(None, pattern=r"^\d{1,9}$"), run: int | None = Query(None, ge=1),
                       order: Literal[ORDERS] = Query("centre", description="centre: nearest the centre first; key: "
                                                      "by item key")):
-        number = NOISE if cluster == "noise" else cluster
-        return await answers.json(collection, answers.members(collection, number, limit, int(cursor or 0), run, order))
+        return await answers.json(collection, answers.members(collection, cluster, limit, int(cursor or 0), run, order))
 
     @app.post("/v1/collections/{collection}/similar", response_model=list[schemas.Hit], responses=BODY_ERRORS,
               openapi_extra=bodies(schemas.SimilarRequest, schemas.ImageQuery))
@@ -285,7 +284,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/collections/{collection}/clusters/{cluster}/decoded", response_class=Response,
              responses=DECODED)
-    def decoded_centre(cluster: int, collection: str = NAME, run: int | None = Query(None, ge=1)):
+    def decoded_centre(cluster: schemas.ClusterId, collection: str = NAME, run: int | None = Query(None, ge=1)):
         """A cluster's centre drawn by the collection's decoder (the map's panel shows it)."""
         return _decoded(workspace.decode(collection, cluster=cluster, run=run))
 
@@ -309,7 +308,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.get("/v1/collections/{collection}/plots/{kind}", responses={**ERRORS, 200: {"content": {
         media: {} for media in FIGURE_TYPES.values()}}}, response_class=FileResponse)
     def figure(kind: Literal[KINDS], collection: str = NAME, run: int | None = Query(None, ge=1),
-               cluster: int | None = Query(None, ge=-1), per_cluster: int = Query(8, ge=1, le=100),
+               cluster: Annotated[schemas.ClusterId | None, Query()] = None, per_cluster: int = Query(8, ge=1, le=100),
                start: str | None = Query(None, alias="from", min_length=1, max_length=1_000),
                end: str | None = Query(None, alias="to", min_length=1, max_length=1_000),
                format: Literal[tuple(FIGURE_TYPES)] = "png"):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from embc.cluster.params import K_RANGE, K_SWEPT
+from embc.queries import NOISE
 from embc.results import ClusterStats, DecoderResult, Event
 
 LINE_OFFSET_MAX = 10**12
@@ -14,6 +15,14 @@ LINE_OFFSET_MAX = 10**12
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _noise_as_id(cluster: int | str) -> int:
+    return NOISE if cluster == "noise" else cluster
+
+
+ClusterId = Annotated[Annotated[int, Field(ge=NOISE)] | Literal["noise"], AfterValidator(_noise_as_id)]
+"""A cluster id as the command line takes it: an integer, or -1 or `noise` for the noise."""
 
 
 class Error(BaseModel):
@@ -54,7 +63,7 @@ class SimilarRequest(Strict):
     row: dict[str, Any] | None = Field(None, max_length=10_000, description="A table row: column to value.")
     item: str | None = Field(None, min_length=1, max_length=1_000)
     vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
-    cluster: int | None = Field(None, ge=-1)
+    cluster: ClusterId | None = None
     limit: int = Field(10, ge=1, le=1_000)
 
 
@@ -109,7 +118,7 @@ class ImageQuery(Strict):
     """Similar to an uploaded image (multipart/form-data)."""
 
     image: Any = Field(json_schema_extra={"type": "string", "format": "binary"})
-    cluster: int | None = Field(None, ge=-1)
+    cluster: ClusterId | None = None
     limit: int = Field(10, ge=1, le=1_000)
 
 
@@ -168,7 +177,7 @@ class DecodeRequest(Strict):
     """Exactly one of item, cluster, vector or text (a CLIP collection)."""
 
     item: str | None = Field(None, min_length=1, max_length=1_000)
-    cluster: int | None = Field(None, ge=-1)
+    cluster: ClusterId | None = None
     vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
     text: str | None = Field(None, min_length=1, max_length=20_000)
     run: int | None = Field(None, ge=1)
