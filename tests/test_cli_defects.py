@@ -157,7 +157,7 @@ def test_the_noise_cluster_and_unknown_clusters(clustered_home, home):
         assert (none.exit_code, json.loads(none.stdout), none.stderr) == (
             0, [], "note: no point of 'wordnet' is noise in this run\n")
     within = cli(clustered_home, "similar", "--text", "a dog", "-c", "wordnet", "--cluster", "noise", "--json")
-    assert (within.exit_code, json.loads(within.stdout)) == (0, [])
+    assert (within.exit_code, json.loads(within.stdout), within.stderr) == (0, [], none.stderr)
     named = cli(clustered_home, "rename", "noise", "stray", "-c", "wordnet")  # no noise to name
     assert (named.exit_code, named.stderr) == (1, cli(clustered_home, "cluster", "42", "-c", "wordnet").stderr.replace(
         "42", "-1"))

@@ -62,8 +62,7 @@ def cluster(ctx: typer.Context,
     """The items in cluster ID."""
     number = cluster_id(cluster)
     items = workspace(ctx).members(collection, number, limit, run, order.value)
-    if not items and number == NOISE:
-        say(f"note: no point of '{collection}' is noise in this run")
+    _note_no_noise(collection, number, items)
     _items([i.to_dict() for i in items], chosen(fmt, as_json), f"cluster {number}", False)
 
 
@@ -82,9 +81,16 @@ def similar(ctx: typer.Context, text: Optional[str] = typer.Option(None, "--text
     """The items nearest to a text, an image, a table row, or a stored item."""
     if sum(q is not None for q in (text, item, image, row)) != 1:
         raise EmbcError("give exactly one of --text, --image, --row or --id")
+    number = None if in_cluster is None else cluster_id(in_cluster)
     found = workspace(ctx).similar(collection, text=text, item=item, image=image, row=_row(row), limit=limit,
-                                   cluster=None if in_cluster is None else cluster_id(in_cluster))
+                                   cluster=number)
+    _note_no_noise(collection, number, found)
     _items([i.to_dict() for i in found], chosen(fmt, as_json), "similar items", True)
+
+
+def _note_no_noise(collection: str, cluster: int | None, items: list) -> None:
+    if not items and cluster == NOISE:
+        say(f"note: no point of '{collection}' is noise in this run")
 
 
 def _row(given: str | None) -> dict | None:
