@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from embc.cluster.assign import NOISE, NOISE_NAME
 from embc.cluster.params import is_integer
 from embc.errors import ParameterError
 
@@ -20,8 +21,11 @@ def check_limit(value: int | None, name: str = "limit") -> int:
 
 
 def check_cluster_id(value: object) -> int:
-    if not is_integer(value, -1):
-        raise ParameterError(f"a cluster id is an integer >= -1 (-1: noise), not {value!r}")
+    """A cluster id as an int: an integer >= -1, or "noise" for -1."""
+    if value == NOISE_NAME:
+        return NOISE
+    if not is_integer(value, NOISE):
+        raise ParameterError(f"a cluster id is an integer >= -1, or 'noise' (-1), not {value!r}")
     return int(value)
 
 

@@ -237,7 +237,7 @@ class Client:
                          json=_given(size=size, epochs=epochs)).json()["job_id"]
         return DecoderResult(**self._wait(job, progress))
 
-    def decode(self, collection: str, *, item: str | None = None, cluster: int | None = None,
+    def decode(self, collection: str, *, item: str | None = None, cluster: int | str | None = None,
                vector: Sequence[float] | None = None, text: str | None = None, run: int | None = None):
         """What the collection's decoder draws for an item, a cluster's centre, a vector or a text: a PIL image,
         or a table collection's row."""
@@ -276,7 +276,7 @@ class Client:
         rows = self._call("GET", self._path(collection, "/clusters"), params=_given(run=run)).json()
         return [ClusterSummary.of(r) for r in rows]
 
-    def members(self, collection: str, cluster: int, limit: int | None = None, run: int | None = None,
+    def members(self, collection: str, cluster: int | str, limit: int | None = None, run: int | None = None,
                 order: str = "centre") -> list[Entry]:
         """The items of a cluster, a page at a time; `limit` None or 0: all of them."""
         cluster, limit = check_cluster_id(cluster), check_limit(limit)
@@ -292,7 +292,7 @@ class Client:
         return out
 
     def similar(self, collection: str, *, text: str | None = None, image=None, row: dict | None = None,
-                item: str | None = None, vector=None, cluster: int | None = None, limit: int = 10) -> list[Entry]:
+                item: str | None = None, vector=None, cluster: int | str | None = None, limit: int = 10) -> list[Entry]:
         """The nearest stored items; an image (a file path or a PIL image) is uploaded."""
         path = self._path(collection, "/similar")
         if image is not None:
@@ -368,7 +368,7 @@ class Client:
         return rows
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
-             cluster: int | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
+             cluster: int | str | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
         from embc.report.figures import figure_format
 
         out = Path(out)

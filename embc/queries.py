@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from embc.arguments import check_image
+from embc.cluster.assign import NOISE
 from embc.cluster.params import is_integer
 from embc.errors import EmbcError, NotFound, ParameterError
 from embc.ingest.items import Item, ItemError, point_id
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 ITEM_KEYS = ["item", "label", "cluster", "text", "path", "values"]
 ORDERS = ("centre", "key")
-NOISE = -1
 
 
 def entry(record: Record, scored: bool = True) -> Entry:

@@ -344,10 +344,10 @@ class Workspace:
         self._info(collection)
         return cluster_list(self.store, self.reports, collection, run)
 
-    def members(self, collection: str, cluster: int, limit: int | None = None, run: int | None = None,
+    def members(self, collection: str, cluster: int | str, limit: int | None = None, run: int | None = None,
                 order: str = "centre", arrow: bool = False) -> "list[Entry] | pa.Table":
-        """The items of a cluster (-1: noise), nearest its centre first (`order="key"`: by item key); `limit`
-        None or 0: all of them. `arrow`: as an Arrow table with a column per field."""
+        """The items of a cluster (-1 or "noise": the noise), nearest its centre first (`order="key"`: by item
+        key); `limit` None or 0: all of them. `arrow`: as an Arrow table with a column per field."""
         from embc.queries import cluster_members
 
         self._info(collection)
@@ -366,7 +366,7 @@ class Workspace:
 
     def similar(self, collection: str, *, text: str | None = None, image=None, row: Mapping | None = None,
                 item: str | None = None, vector: Sequence[float] | np.ndarray | None = None,
-                cluster: int | None = None, limit: int = 10) -> list[Entry]:
+                cluster: int | str | None = None, limit: int = 10) -> list[Entry]:
         """The stored items nearest to a text, an image (a file path or a PIL image), a table row (a mapping of
         column to value, need not be stored), a stored item (key or point id) or a vector, best first;
         optionally inside one cluster of the latest run."""
@@ -396,7 +396,7 @@ class Workspace:
 
     def _nearest(self, info: CollectionInfo, text: str | None = None, image=None, row: Mapping | None = None,
                  item: str | None = None, vector: Sequence[float] | np.ndarray | None = None,
-                 cluster: int | None = None, limit: int = 10, embedded: np.ndarray | None = None,
+                 cluster: int | str | None = None, limit: int = 10, embedded: np.ndarray | None = None,
                  stored: Record | None = None) -> Nearest:
         """A similarity question, checked, with its query embedded (unless `embedded` already) or its item looked
         up (unless `stored` already)."""
@@ -541,7 +541,7 @@ class Workspace:
         return exists(self.layout.decoder(collection)) and grown(self.decoder(collection),
                                                                  self.store.count(collection))
 
-    def decode(self, collection: str, *, item: str | None = None, cluster: int | None = None,
+    def decode(self, collection: str, *, item: str | None = None, cluster: int | str | None = None,
                vector: Sequence[float] | np.ndarray | None = None, text: str | None = None,
                run: int | None = None) -> Image | dict:
         """What a point of the collection's space looks like, drawn by its decoder: a stored item's vector, a
@@ -574,7 +574,7 @@ class Workspace:
         return to_rows(features, decoded)[0]
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
-             cluster: int | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
+             cluster: int | str | None = None, per_cluster: int = 8, between: tuple[str, str] | None = None) -> Path:
         """Draw a figure of the latest (or a given) run as a PNG file (SVG or PDF when `out` ends so): map (the
         2-D map coloured by cluster), elbow (the k sweep of a k="auto" run), silhouette (per-cluster blades),
         montage (each cluster's images, `per_cluster` of them, or only `cluster`'s); with a decoder

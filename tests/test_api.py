@@ -267,6 +267,7 @@ def test_a_nul_character_is_binary_data_and_skipped_so_that_every_export_reads_b
     (lambda ws: ws.ingest("wordnet", WORDNET, model="minilmm"), "minilm, sentence-transformers:NAME_OR_PATH"),
     (lambda ws: ws.members("wordnet", 3, limit=-1), "an integer >= 0"),
     (lambda ws: ws.members("wordnet", 3, order="size"), "centre, key"),
+    (lambda ws: ws.members("wordnet", "nois"), "an integer >= -1, or 'noise' (-1)"),
     (lambda ws: ws.similar("wordnet", text="dog", limit=2.5), "an integer >= 0"),
     (lambda ws: ws.similar("wordnet", text="dog", item="x"), "exactly one of text, image, row, item or vector"),
     (lambda ws: ws.similar("wordnet", vector=[0.1, 0.2]), "the collection's 384 dimensions"),

@@ -183,6 +183,9 @@ def test_noise_is_named_as_on_the_command_line_wherever_a_cluster_is_asked_for(s
             for cluster in (-1, "noise")]
     assert near[0] == near[1] and {h["item"] for h in near[0]} == {i["item"] for i in noise}
     assert server.post("/v1/collections/groups/similar", json={"item": "g0-0", "cluster": "nois"}).status_code == 422
+    with embc.Client(str(server.base_url), api_key=KEY) as remote:  # the library's and the client's word too
+        assert [e.item for e in remote.members("groups", "noise")] == [i["item"] for i in noise]
+        assert [e.item for e in remote.similar("groups", item="g0-0", cluster="noise")] == [h["item"] for h in near[0]]
     assert server.delete("/v1/collections/groups").status_code == 204
 
 

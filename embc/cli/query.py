@@ -12,7 +12,8 @@ from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say
 from embc.errors import EmbcError
-from embc.queries import NOISE, ORDERS
+from embc.cluster.assign import NOISE, NOISE_NAME
+from embc.queries import ORDERS
 
 LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
 RUN = typer.Option(None, "--run", help="A run id (see `embc report --runs`); default: the latest complete run.")
@@ -25,7 +26,7 @@ Order = choices("Order", ORDERS)
 
 def cluster_id(value: str) -> int:
     """A cluster id on the command line: an integer, or `noise` for -1."""
-    if value == "noise":
+    if value == NOISE_NAME:
         return NOISE
     try:
         number = int(value)

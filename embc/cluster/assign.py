@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 NOISE = -1
+NOISE_NAME = "noise"  # how a user may name the noise, in every interface
 
 
 def cluster_count(labels: np.ndarray) -> int:

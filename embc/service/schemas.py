@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from embc.arguments import check_cluster_id
+from embc.cluster.assign import NOISE, NOISE_NAME
 from embc.cluster.params import K_RANGE, K_SWEPT
-from embc.queries import NOISE
 from embc.results import ClusterStats, DecoderResult, Event
 
 LINE_OFFSET_MAX = 10**12
@@ -17,11 +18,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _noise_as_id(cluster: int | str) -> int:
-    return NOISE if cluster == "noise" else cluster
-
-
-ClusterId = Annotated[Annotated[int, Field(ge=NOISE)] | Literal["noise"], AfterValidator(_noise_as_id)]
+ClusterId = Annotated[Annotated[int, Field(ge=NOISE)] | Literal[NOISE_NAME], AfterValidator(check_cluster_id)]
 """A cluster id as the command line takes it: an integer, or -1 or `noise` for the noise."""
 
 
