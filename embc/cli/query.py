@@ -8,11 +8,12 @@ from typing import Optional
 
 import typer
 
+from embc.arguments import check_cluster_id
 from embc.cli.app import app, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say
-from embc.errors import EmbcError
 from embc.cluster.assign import NOISE, NOISE_NAME
+from embc.errors import EmbcError
 from embc.queries import ORDERS
 
 LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
@@ -26,15 +27,11 @@ Order = choices("Order", ORDERS)
 
 def cluster_id(value: str) -> int:
     """A cluster id on the command line: an integer, or `noise` for -1."""
-    if value == NOISE_NAME:
-        return NOISE
     try:
-        number = int(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a cluster id: give an integer, or noise (-1)") from None
-    if number < -1:
-        raise typer.BadParameter(f"{number} is not a cluster id: ids are >= 0, and -1 (noise)")
-    return number
+        return check_cluster_id(value if value == NOISE_NAME else int(value))
+    except ValueError:  # ParameterError is one
+        raise typer.BadParameter(f"'{value}' is not a cluster id: ids are >= 0, and -1 or noise name the noise") \
+            from None
 
 
 @app.command()
