@@ -18,7 +18,7 @@ import numpy as np
 
 from embc.arguments import check_cluster_id, check_export_target, check_image, check_keys, check_limit, is_image
 from embc.cluster.progress import Progress
-from embc.errors import EmbcError, NotFound, ParameterError, writing_to
+from embc.errors import EmbcError, NotFound, ParameterError, masked, writing_to
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
                           RunResult, Skipped, SweepPoint)
 from embc.store.vectors import CollectionInfo, check_name
@@ -54,16 +54,17 @@ class Client:
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 600):
         self.url = url.rstrip("/")
+        self._shown = masked(self.url)  # as messages and repr show it: a password in the URL is not printed
         self._max_body: int | None = None
         key = api_key or os.environ.get("EMBC_API_KEY")
         try:
             self._http = httpx.Client(base_url=self.url, timeout=timeout,
                                       headers={"Authorization": f"Bearer {key}"} if key else {})
         except httpx.InvalidURL as exc:
-            raise ParameterError(f"not a URL of embc serve: {self.url} ({exc})") from None
+            raise ParameterError(f"not a URL of embc serve: {self._shown} ({masked(str(exc))})") from None
 
     def __repr__(self) -> str:
-        return f"Client({self.url!r})"
+        return f"Client({self._shown!r})"
 
     def __enter__(self) -> Client:
         return self
@@ -84,7 +85,8 @@ class Client:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise EmbcError(f"cannot reach embc serve at {self.url}: {exc or type(exc).__name__}") from None
+            raise EmbcError(f"cannot reach embc serve at {self._shown}: {masked(str(exc)) or type(exc).__name__}") \
+                from None
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -228,7 +230,7 @@ class Client:
                     return state["result"]
                 time.sleep(0.25)
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(f"job {job} goes on in the server: {self.url}/v1/jobs/{job}") from None
+            raise KeyboardInterrupt(f"job {job} goes on in the server: {self._shown}/v1/jobs/{job}") from None
 
     def train_decoder(self, collection: str, size: int | None = None, epochs: int | None = None,
                       progress: Progress | None = None) -> DecoderResult:
@@ -364,7 +366,7 @@ class Client:
                 for chunk in response.iter_bytes():
                     write_all(sink, chunk)
         except httpx.TransportError as exc:
-            raise EmbcError(f"the export from {self.url} broke off: {exc or type(exc).__name__}") from None
+            raise EmbcError(f"the export from {self._shown} broke off: {exc or type(exc).__name__}") from None
         return rows
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,

@@ -230,6 +230,20 @@ def test_credentials_in_a_server_url_are_never_printed(tmp_path):
     assert garbled.stderr.startswith("embc: error: cannot reach Qdrant at http://***@local host:6333: ")
 
 
+def test_the_library_never_puts_a_credential_in_a_message_either(tmp_path):
+    # An application logs what the library raises, so the library masks as the command line does.
+    url = "http://admin:hunter2@127.0.0.1:9"
+    with pytest.raises(embc.EmbcError, match=re.escape("cannot reach Qdrant at http://***@127.0.0.1:9: ")) as raised:
+        embc.Workspace(tmp_path, qdrant_url=url, api_key="s3cret-key").collections()
+    client = embc.Client(url, api_key="s3cret-key")
+    with pytest.raises(embc.EmbcError, match=re.escape("cannot reach embc serve at http://***@127.0.0.1:9: ")) as asked:
+        client.collections()
+    with pytest.raises(embc.ParameterError, match=re.escape("not a URL of embc serve: http://***@[::1")) as parsed:
+        embc.Client("http://admin:hunter2@[::1")
+    for shown in (str(raised.value), repr(client), str(asked.value), str(parsed.value)):
+        assert "hunter2" not in shown and "s3cret-key" not in shown, shown
+
+
 class _Planted:
     """A pickle that would create a file when loaded."""
 

@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, masked
 from embc.store.vectors import (DAMAGED, INDEXED_FIELDS, INGESTED_KEY, LABEL_KEYS, CollectionInfo, Group, Match, Page,
                                 Record, Search, check_name, missing_collection, reported, to_page, to_record,
                                 to_those_present)
@@ -77,8 +77,9 @@ class ServerStore:
             client = QdrantClient(url=url, api_key=api_key, timeout=30)
             client.get_collections()
         except Exception as exc:
-            raise EmbcError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0] or type(exc).__name__} "
-                            "(is the server running? check its URL and API key)") from exc
+            cause = str(exc).splitlines()[0] or type(exc).__name__
+            raise EmbcError(masked(f"cannot reach Qdrant at {url}: {cause} (is the server running? check its URL and "
+                                   "API key)", (api_key,))) from exc
         return cls(client)
 
     def create_collection(self, info: CollectionInfo) -> CollectionInfo:
