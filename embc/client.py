@@ -48,6 +48,11 @@ def _error(response: httpx.Response) -> EmbcError:
     return kind(message)
 
 
+def _cause(exc: Exception) -> str:
+    """What went wrong in a request, with any password in a URL it quotes masked."""
+    return masked(str(exc)) or type(exc).__name__
+
+
 class Client:
     """The collections a server at `url` holds: ingest, recluster, and ask what is in each cluster; `api_key`
     (default EMBC_API_KEY) is sent as `Authorization: Bearer`."""
@@ -85,8 +90,7 @@ class Client:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise EmbcError(f"cannot reach embc serve at {self._shown}: {masked(str(exc)) or type(exc).__name__}") \
-                from None
+            raise EmbcError(f"cannot reach embc serve at {self._shown}: {_cause(exc)}") from None
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -366,7 +370,7 @@ class Client:
                 for chunk in response.iter_bytes():
                     write_all(sink, chunk)
         except httpx.TransportError as exc:
-            raise EmbcError(f"the export from {self._shown} broke off: {exc or type(exc).__name__}") from None
+            raise EmbcError(f"the export from {self._shown} broke off: {_cause(exc)}") from None
         return rows
 
     def plot(self, collection: str, kind: str, out: str | os.PathLike, run: int | None = None,
