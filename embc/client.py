@@ -66,7 +66,7 @@ class Client:
             self._http = httpx.Client(base_url=self.url, timeout=timeout,
                                       headers={"Authorization": f"Bearer {key}"} if key else {})
         except httpx.InvalidURL as exc:
-            raise ParameterError(f"not a URL of embc serve: {self._shown} ({masked(str(exc))})") from None
+            raise ParameterError(f"not a URL of embc serve: {self._shown} ({_cause(exc)})") from None
 
     def __repr__(self) -> str:
         return f"Client({self._shown!r})"
