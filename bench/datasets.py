@@ -22,8 +22,10 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   Component left out). Made after the defaults were chosen, to check them on a source they were not tuned on.
 - emoji-images-8: the same emoji, drawn 72x72 on white from Debian `fonts-noto-color-emoji` (SIL OFL 1.1).
 - debian-synopses-12: 1,445 items, 12 classes (40-260). The one-line synopses of the packages in Debian's
-  package index (`apt-cache dumpavail`; the main archive, free licences), by section, each synopsis once. Made
-  after every default was chosen, as the emoji sets were.
+  package index (`apt-cache dumpavail`; the main archive, free licences), by section, each synopsis once, those
+  whose SHA-256 digests come first (not at random: the index moves with the archive's updates, and a machine
+  whose index differs by a few packages then draws a set that differs by as few). Made after every default was
+  chosen, as the emoji sets were; drawn at random from the section until 2026-12-05.
 - openclipart-9: 1,315 items, 9 classes (60-260). Clip art from Debian `openclipart-png` (public domain), by
   top-level category, on white. Made with debian-synopses-12.
 - openclipart-sub-13: 307 items, 13 classes (8-40). Clip art from 13 of `openclipart-png`'s subcategories
@@ -57,6 +59,7 @@ oxygen-icon-theme gcompris-qt-data dict-foldoc manpages manpages-dev`.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import subprocess
@@ -89,11 +92,17 @@ FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", 
                    "ankle-boot"]
 
 
-def _uneven(groups: dict[str, list], sizes: list[int], rng: np.random.Generator) -> dict[str, list]:
-    """Each group cut to its size (the largest group the largest size), drawn at random."""
+def _uneven(groups: dict[str, list], sizes: list[int], rng: np.random.Generator | None) -> dict[str, list]:
+    """Each group cut to its size (the largest group the largest size), drawn at random; without `rng`, the texts
+    whose digests come first, so that a source that differs by a few items between machines gives a set that
+    differs by as few."""
+    def drawn(items: list, size: int) -> list:
+        if rng is None:
+            return sorted(items, key=lambda text: hashlib.sha256(text.encode()).digest())[:size]
+        return [items[i] for i in sorted(rng.choice(len(items), min(size, len(items)), replace=False))]
+
     order = sorted(groups, key=lambda g: -len(groups[g]))
-    return {g: [groups[g][i] for i in sorted(rng.choice(len(groups[g]), min(size, len(groups[g])), replace=False))]
-            for g, size in zip(order, sizes)}
+    return {g: drawn(groups[g], size) for g, size in zip(order, sizes)}
 
 
 def _glosses(part: str, files: list[int]) -> dict[str, list[str]]:
@@ -247,6 +256,8 @@ def _emoji_images(out: Path, rng: np.random.Generator) -> int:
 
 
 def _synopses(out: Path, rng: np.random.Generator) -> int:
+    """The index differs between machines with the archive's updates (`apt-get update`), so its synopses are
+    drawn by digest, not at random."""
     sections = ["games", "science", "sound", "graphics", "fonts", "mail", "database", "electronics", "video",
                 "editors", "hamradio", "math"]
     index = subprocess.run(["apt-cache", "dumpavail"], capture_output=True, text=True, check=True).stdout
@@ -258,7 +269,7 @@ def _synopses(out: Path, rng: np.random.Generator) -> int:
         if fields.get("Section") in groups and synopsis.lower() not in seen:
             seen.add(synopsis.lower())
             groups[fields["Section"]].append(synopsis)
-    return _write_jsonl(out, _uneven(groups, [260, 220, 180, 150, 130, 110, 95, 80, 70, 60, 50, 40], rng))
+    return _write_jsonl(out, _uneven(groups, [260, 220, 180, 150, 130, 110, 95, 80, 70, 60, 50, 40], None))
 
 
 def _bible(out: Path, rng: np.random.Generator) -> int:
