@@ -26,6 +26,14 @@ def nearest(queries: np.ndarray, anchors: np.ndarray, k: int) -> tuple[np.ndarra
     return index, sims
 
 
+def centred(X: np.ndarray, share: float) -> np.ndarray:
+    """Unit rows of X less `share` of their mean: angles seen from near the collection's centre, where what all
+    its items have in common (one domain, one style of picture) weighs less against what sets them apart."""
+    from embc.ingest.embedders import normalise
+
+    return normalise(X - share * X.mean(axis=0, dtype=np.float64).astype(np.float32))
+
+
 def umap_embed(X: np.ndarray, seed: int, dims: int = 2, min_dist: float = 0.1,
                neighbours: int = NEIGHBOURS) -> np.ndarray:
     """UMAP of unit-length rows into `dims` dimensions."""
