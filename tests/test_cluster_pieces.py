@@ -206,6 +206,21 @@ def test_density_fits_of_a_few_dozen_points_find_groups_smaller_than_the_usual_c
         assert np.mean(scores) > floor and estimator.chosen_["min_size_chosen"] in (3, 4), (estimator, scores)
 
 
+def test_density_fits_measure_angles_from_near_the_collections_mean():
+    """Two items 20 degrees apart on either side of their mean: from the origin nearly alike (cosine 0.94), from
+    the mean itself opposite, and from three quarters of the way to it (the density fits' CENTRING) 70 degrees
+    apart: what both share counts less."""
+    from embc.cluster.algorithms import CENTRING
+    from embc.cluster.reduce import centred
+
+    a = np.radians(10)
+    X = np.array([[np.cos(a), np.sin(a)], [np.cos(a), -np.sin(a)]], np.float32)
+    for share, cosine in ((0, np.cos(2 * a)), (1, -1), (CENTRING, np.cos(2 * np.arctan(np.tan(a) / (1 - CENTRING))))):
+        Y = centred(X, share)
+        assert np.allclose(np.linalg.norm(Y, axis=1), 1) and Y[0] @ Y[1] == pytest.approx(cosine, abs=1e-6), share
+    assert 0.3 < np.cos(2 * np.arctan(np.tan(a) / (1 - CENTRING))) < 0.4
+
+
 def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():
     from embc.cluster.algorithms import DBSCAN, HDBSCAN
 
