@@ -215,10 +215,10 @@ def test_density_fits_measure_angles_from_near_the_collections_mean():
 
     a = np.radians(10)
     X = np.array([[np.cos(a), np.sin(a)], [np.cos(a), -np.sin(a)]], np.float32)
-    for share, cosine in ((0, np.cos(2 * a)), (1, -1), (CENTRING, np.cos(2 * np.arctan(np.tan(a) / (1 - CENTRING))))):
+    assert CENTRING == 0.75
+    for share, cosine in ((0, np.cos(2 * a)), (1, -1), (CENTRING, np.cos(2 * np.arctan(np.tan(a) / 0.25)))):
         Y = centred(X, share)
         assert np.allclose(np.linalg.norm(Y, axis=1), 1) and Y[0] @ Y[1] == pytest.approx(cosine, abs=1e-6), share
-    assert 0.3 < np.cos(2 * np.arctan(np.tan(a) / (1 - CENTRING))) < 0.4
 
 
 def test_density_fits_of_fewer_points_than_a_cluster_are_all_noise():
