@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from embc.ingest.embedders import normalise
+
 NEIGHBOURS = 15
 BLOCK_ELEMENTS = 1 << 21
 
@@ -29,8 +31,6 @@ def nearest(queries: np.ndarray, anchors: np.ndarray, k: int) -> tuple[np.ndarra
 def centred(X: np.ndarray, share: float) -> np.ndarray:
     """Unit rows of X less `share` of their mean: angles seen from near the collection's centre, where what all
     its items have in common (one domain, one style of picture) weighs less against what sets them apart."""
-    from embc.ingest.embedders import normalise
-
     return normalise(X - share * X.mean(axis=0, dtype=np.float64).astype(np.float32))
 
 
