@@ -20,10 +20,9 @@ import numpy as np
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
-from embc.cluster.algorithms import (CENTRING, MAX_SHARE, absorb_noise, best_resolving, chosen_radius, eps_candidates,
-                                     eps_score, reach_distances)
+from embc.cluster.algorithms import (MAX_SHARE, absorb_noise, best_resolving, chosen_radius, density_space,
+                                     eps_candidates, eps_score, reach_distances)
 from embc.cluster.assign import cluster_count
-from embc.cluster.reduce import centred, reduce
 from embc.cluster.sweep import knee
 
 CACHE = Path(__file__).resolve().parent / "data" / "vectors"
@@ -133,8 +132,7 @@ def main() -> None:
         X, y = vectors(name, source)
         true_k = len(set(y))
         base = true_k_nmi(X, y)
-        Xc = centred(X, CENTRING)  # as embc's density fits see the vectors
-        Z = {(d, nn): reduce(Xc, "umap", d, 0, neighbours=nn) for d, nn in ((10, 15), (5, 15), (5, 30))}
+        Z = {(d, nn): density_space(X, "umap", 0, d, nn) for d, nn in ((10, 15), (5, 15), (5, 30))}
         total += 1
         for config, labels in hdbscan_grid(Z, len(X)).items():
             met["hdbscan"][config] = met["hdbscan"].get(config, 0) + density_ok(y, labels, base)

@@ -113,8 +113,7 @@ class DensityClustering(SampledClustering):
     chosen_: dict
 
     def _fit_sample(self, X: np.ndarray) -> np.ndarray:
-        X = centred(X, CENTRING) if self.reduce == "umap" else X
-        Z = reduce(X, self.reduce, REDUCED_DIMS, self.random_state, neighbours=reduce_neighbours(len(X)))
+        Z = density_space(X, self.reduce, self.random_state)
         return absorb_noise(Z, self._cluster(Z))
 
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
@@ -178,6 +177,14 @@ class HDBSCAN(DensityClustering):
     def _bytes_needed(self, m: int) -> float:
         size = min(self.min_cluster_size or smallest_cluster(m), m)  # a larger one finds only noise
         return 8.0 * m * (REDUCED_DIMS + 2 * size)  # tree-based neighbours, no n x n matrix
+
+
+def density_space(X: np.ndarray, method: str, seed: int, dims: int = REDUCED_DIMS,
+                  neighbours: int | None = None) -> np.ndarray:
+    """The space the density fits cluster in: X reduced by `method`, UMAP's of angles seen from near X's mean
+    (CENTRING), from `reduce_neighbours` neighbours unless given."""
+    X = centred(X, CENTRING) if method == "umap" else X
+    return reduce(X, method, dims, seed, neighbours=reduce_neighbours(len(X)) if neighbours is None else neighbours)
 
 
 def per_points(n: int, per: int, fewest: int, most: int) -> int:
