@@ -4,8 +4,8 @@ bench/quality.py, how many sets each candidate setting meets issue 18's targets 
 kept in bench/data/vectors.
 
 - hdbscan: reduction (dimensions, neighbours) x smallest cluster x min_samples, each with the noise joined
-  (`absorb_noise`) or left, no cluster over half the points (as embc's): NMI >= 0.9x k-means at the true k,
-  noise <= 30%, clusters >= half the classes.
+  (`absorb_noise`) or left, no cluster of the tree over half the points (embc's also counts the noise that joins):
+  NMI >= 0.9x k-means at the true k, noise <= 30%, clusters >= half the classes.
 - dbscan: the rule that picks eps among the k-distance quantiles, the same targets.
 - k: the elbow over several ranges of k, with one or three k-means starts, alone or moved to the best
   silhouette within 2, and over the ranges a user who expects about the true number would give (`--k LO-HI`):

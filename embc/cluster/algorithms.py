@@ -9,6 +9,8 @@ they need and users rarely know (DBSCAN's eps, HDBSCAN's smallest cluster) is ch
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
@@ -29,9 +31,13 @@ CENTRING = 0.75
 NEIGHBOURS_PER_POINTS = 20  # on small samples, fewer neighbours (reduce_neighbours)
 MIN_NEIGHBOURS = 10
 MIN_SHARE = 0.01
-MAX_SHARE = 0.5  # the most of the points fitted that one cluster may hold (see HDBSCAN, and DBSCAN's CLEAR_SCORE)
-# dbscan: a radius whose clusters density tells apart this clearly (DBCV) is kept even where finer radii find more.
+MAX_SHARE = 0.5  # the most of the points fitted that one hdbscan cluster may hold, the noise joined (see HDBSCAN)
+# On fewer points, a few dozen items from two or three topics, one topic often holds more: no cap there.
+CAPPED_FROM = 40
+# dbscan: a radius whose clusters density tells apart this clearly (DBCV) is kept even where finer radii find more,
+# unless one of them holds over CLEAR_MAX_SHARE of the points clustered (half of Fashion-MNIST is its five tops).
 CLEAR_SCORE = 0.8
+CLEAR_MAX_SHARE = 0.45
 MIN_CLUSTER = 5
 DBSCAN_MIN_SAMPLES = 10
 # On fewer than 600 points, a dbscan core needs fewer neighbours: one per CORE_PER_POINTS, at least SMALL_CORE.
@@ -113,10 +119,10 @@ class DensityClustering(SampledClustering):
     chosen_: dict
 
     def _fit_sample(self, X: np.ndarray) -> np.ndarray:
-        Z = density_space(X, self.reduce, self.random_state)
-        return absorb_noise(Z, self._cluster(Z))
+        return self._cluster(density_space(X, self.reduce, self.random_state))
 
     def _cluster(self, Z: np.ndarray) -> np.ndarray:
+        """The clusters of the reduced points `Z`, their noise joined (`absorb_noise`)."""
         raise NotImplementedError
 
     def _size(self, given: int | None, default: int) -> int:
@@ -129,7 +135,7 @@ class DBSCAN(DensityClustering):
     """DBSCAN; without `eps`, one of the quantiles of the distances to the `min_samples`-th neighbour: of those
     that find at least half as many clusters (of `smallest_cluster` points or more) as any, the one whose
     clusters are best told apart by density (`eps_score`), unless another's are told apart clearly (DBCV of
-    CLEAR_SCORE or more) with no cluster of more than MAX_SHARE of the points clustered: that one. Without
+    CLEAR_SCORE or more) with no cluster of more than CLEAR_MAX_SHARE of the points clustered: that one. Without
     `min_samples`, DBSCAN_MIN_SAMPLES, fewer on fewer than 600 points (`core_samples`)."""
 
     def __init__(self, eps: float | None = None, min_samples: int | None = None, reduce: str = "umap",
@@ -145,18 +151,19 @@ class DBSCAN(DensityClustering):
 
         min_samples = self._size(self.min_samples, core_samples(len(Z)))
         if self.eps:
-            return SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_
+            return absorb_noise(Z, SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_)
         radii, fits = zip(*eps_candidates(Z, min_samples))
         chosen = chosen_radius(list(fits), [eps_score(Z, labels, self.random_state) for labels in fits])
         self.chosen_["eps_chosen"] = radii[chosen]
-        return fits[chosen]
+        return absorb_noise(Z, fits[chosen])
 
 
 class HDBSCAN(DensityClustering):
-    """HDBSCAN; without `min_cluster_size`, 1% of the points fitted (`smallest_cluster`). No cluster may hold
-    more than MAX_SHARE of them: where the density tree's most lasting split is into two far-apart groups of
-    topics, its excess-of-mass choice kept the larger group whole, one cluster of most of a collection; the tree
-    is read below it instead. Where no cluster that large was chosen, the result is the same."""
+    """HDBSCAN; without `min_cluster_size`, 1% of the points fitted (`smallest_cluster`). From CAPPED_FROM points
+    on, no cluster may hold more than MAX_SHARE of them, once the noise has joined: where the density tree's most
+    lasting split is into two far-apart groups of topics, its excess-of-mass choice kept the larger group whole,
+    one cluster of most of a collection; the tree is read below it instead. Where no cluster that large was
+    chosen, the result is the same."""
 
     def __init__(self, min_cluster_size: int | None = None, reduce: str = "umap", sample_cap: int = SAMPLE_CAP,
                  random_state: int = 0):
@@ -171,8 +178,21 @@ class HDBSCAN(DensityClustering):
         size = self._size(self.min_cluster_size, smallest_cluster(len(Z)))
         if len(Z) < size:  # no cluster that small can form: all noise, as DBSCAN finds there
             return np.full(len(Z), -1)
-        return SkHDBSCAN(min_cluster_size=size, min_samples=min(density_samples(len(Z)), size),
-                         max_cluster_size=max(size, int(MAX_SHARE * len(Z))), copy=False).fit(Z).labels_
+        tree = partial(SkHDBSCAN, min_cluster_size=size, min_samples=min(density_samples(len(Z)), size), copy=False)
+        if len(Z) < CAPPED_FROM:
+            return absorb_noise(Z, tree().fit(Z).labels_)
+        most = max(size, int(MAX_SHARE * len(Z)))
+        found = tree(max_cluster_size=most).fit(Z).labels_
+        labels = absorb_noise(Z, found)
+        # The cap holds on the tree's clusters; the noise that joins one can take it past (wordnet-verbs-12 at one
+        # seed: clusters of 543 and 438 of 1,220 points became 668 and 543), so the tree is read below that one.
+        while (largest := largest_cluster(labels)) is not None and largest[1] > most:
+            below = int((found == largest[0]).sum()) - 1
+            if below < size:
+                break
+            found = tree(max_cluster_size=below).fit(Z).labels_
+            labels = absorb_noise(Z, found)
+        return labels
 
     def _bytes_needed(self, m: int) -> float:
         size = min(self.min_cluster_size or smallest_cluster(m), m)  # a larger one finds only noise
@@ -251,10 +271,10 @@ def drop_small(labels: np.ndarray, smallest: int) -> np.ndarray:
 
 def chosen_radius(fits: list[np.ndarray], scores: list[float]) -> int:
     """Which of DBSCAN's fits at its candidate radii (their labels, scored by `eps_score`) it keeps: the best scored
-    where its clusters are told apart clearly (CLEAR_SCORE or more) and none holds over MAX_SHARE of the points
+    where its clusters are told apart clearly (CLEAR_SCORE or more) and none holds over CLEAR_MAX_SHARE of the points
     clustered; else the best of those that find at least half as many clusters as any (`best_resolving`)."""
     best = int(np.argmax(scores))
-    if scores[best] >= CLEAR_SCORE and largest_share(fits[best]) <= MAX_SHARE:
+    if scores[best] >= CLEAR_SCORE and largest_share(fits[best]) <= CLEAR_MAX_SHARE:
         return best
     return best_resolving(fits, scores)
 
@@ -267,10 +287,16 @@ def best_resolving(fits: list[np.ndarray], scores: list[float]) -> int:
     return max((i for i, count in enumerate(counts) if count >= max(counts) / 2), key=scores.__getitem__)
 
 
+def largest_cluster(labels: np.ndarray) -> tuple[int, int] | None:
+    """The id and size of the largest cluster (None where no point is clustered)."""
+    ids, counts = np.unique(labels[labels != NOISE], return_counts=True)
+    return (int(ids[counts.argmax()]), int(counts.max())) if len(ids) else None
+
+
 def largest_share(labels: np.ndarray) -> float:
     """The share of the clustered points that the largest cluster holds (1 where none is clustered)."""
-    clustered = labels[labels != NOISE]
-    return np.unique(clustered, return_counts=True)[1].max() / len(clustered) if len(clustered) else 1.0
+    largest = largest_cluster(labels)
+    return largest[1] / int((labels != NOISE).sum()) if largest else 1.0
 
 
 def eps_score(Z: np.ndarray, labels: np.ndarray, seed: int) -> float:
