@@ -32,8 +32,9 @@ NEIGHBOURS_PER_POINTS = 20  # on small samples, fewer neighbours (reduce_neighbo
 MIN_NEIGHBOURS = 10
 MIN_SHARE = 0.01
 MAX_SHARE = 0.5  # the most of the points fitted that one hdbscan cluster may hold, the noise joined (see HDBSCAN)
-# On fewer points, a few dozen items from two or three topics, one topic often holds more: no cap there.
-CAPPED_FROM = 40
+# On fewer points no cap: there it split the larger of two or three topics more often than it kept many topics from
+# merging (docs/quality.md).
+CAPPED_FROM = 30
 # dbscan: a radius whose clusters density tells apart this clearly (DBCV) is kept even where finer radii find more,
 # unless one of them holds over CLEAR_MAX_SHARE of the points clustered (half of Fashion-MNIST is its five tops).
 CLEAR_SCORE = 0.8
