@@ -123,9 +123,9 @@ def test_hdbscan_reads_the_density_tree_below_a_cluster_of_most_of_the_points():
 
 def test_hdbscan_reads_the_tree_below_a_cluster_that_the_noise_takes_past_half_the_points():
     """Two far-apart groups of two blobs (240 points each) and 40 points scattered far out on one group's side,
-    six draws: the tree keeps each group whole, under the cap of half the points, and leaves the scattered points
-    as noise; once they join, that group holds more than half (280 of 520). No cluster that users get may: the tree
-    is read below it, and its blobs come apart."""
+    six draws: the tree keeps each group whole, under the cap of half the points. Where it leaves the scattered
+    points as noise, they join that group and take it past half (up to 280 of 520). No cluster that users get may
+    hold that many: the tree is read below it, and its blobs come apart (at four draws of six)."""
     from embc.cluster.algorithms import HDBSCAN
 
     split = 0
