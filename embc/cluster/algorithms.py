@@ -152,11 +152,13 @@ class DBSCAN(DensityClustering):
 
         min_samples = self._size(self.min_samples, core_samples(len(Z)))
         if self.eps:
-            return absorb_noise(Z, SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_)
-        radii, fits = zip(*eps_candidates(Z, min_samples))
-        chosen = chosen_radius(list(fits), [eps_score(Z, labels, self.random_state) for labels in fits])
-        self.chosen_["eps_chosen"] = radii[chosen]
-        return absorb_noise(Z, fits[chosen])
+            labels = SkDBSCAN(eps=self.eps, min_samples=min_samples).fit(Z).labels_
+        else:
+            radii, fits = zip(*eps_candidates(Z, min_samples))
+            chosen = chosen_radius(list(fits), [eps_score(Z, labels, self.random_state) for labels in fits])
+            self.chosen_["eps_chosen"] = radii[chosen]
+            labels = fits[chosen]
+        return absorb_noise(Z, labels)
 
 
 class HDBSCAN(DensityClustering):
@@ -180,14 +182,12 @@ class HDBSCAN(DensityClustering):
         if len(Z) < size:  # no cluster that small can form: all noise, as DBSCAN finds there
             return np.full(len(Z), -1)
         tree = partial(SkHDBSCAN, min_cluster_size=size, min_samples=min(density_samples(len(Z)), size), copy=False)
-        if len(Z) < CAPPED_FROM:
-            return absorb_noise(Z, tree().fit(Z).labels_)
-        most = max(size, int(MAX_SHARE * len(Z)))
+        most = max(size, int(MAX_SHARE * len(Z))) if len(Z) >= CAPPED_FROM else None  # None: no cap
         found = tree(max_cluster_size=most).fit(Z).labels_
         labels = absorb_noise(Z, found)
         # The cap holds on the tree's clusters; the noise that joins one can take it past (wordnet-verbs-12 at one
         # seed: clusters of 543 and 438 of 1,220 points became 668 and 543), so the tree is read below that one.
-        while (largest := largest_cluster(labels)) is not None and largest[1] > most:
+        while most and (largest := largest_cluster(labels)) is not None and largest[1] > most:
             below = int((found == largest[0]).sum()) - 1
             if below < size:
                 break
