@@ -148,11 +148,11 @@ CELLS = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=
     ["a,b", 'say "hi"', "two\nlines", "cr\rlf\r\n", "\u2028", "\x85", ""])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(CELLS, CELLS), max_size=40), budget=st.integers(20, 400),
        suffix=st.sampled_from([".csv", ".tsv", ".jsonl"]), ending=st.sampled_from(["\n", "\r\n", "\r"]))
 def test_a_table_cut_into_parts_reads_back_as_the_whole_file_row_for_row_and_key_for_key(
-        rows, budget, suffix, ending):
+        tmp_path, rows, budget, suffix, ending):
     """What a client sends a server in parts (`table_parts`) is read, with each part's line offset, into the
     same items and skips, under the same keys, as the whole file."""
     import csv
@@ -161,7 +161,7 @@ def test_a_table_cut_into_parts_reads_back_as_the_whole_file_row_for_row_and_key
 
     from embc.ingest.table_parts import table_parts
 
-    folder = Path(tempfile.mkdtemp())
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
     whole = folder / f"whole{suffix}"
     if suffix == ".jsonl":
         whole.write_text("".join(json.dumps({"text": a, "label": b}, ensure_ascii=False) + ending for a, b in rows),
@@ -179,11 +179,11 @@ def test_a_table_cut_into_parts_reads_back_as_the_whole_file_row_for_row_and_key
     assert read == [r for r in _read(whole, whole.name) if r[0] != whole.name]  # a part is never 'an empty file'
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.integers(1, 60), dims=st.integers(1, 12), budget=st.integers(1, 3_000) | st.integers(3_000, 40_000),
        dtype=st.sampled_from(["float32", "float64", "int16"]), ids=st.booleans(), parquet=st.booleans(),
        group=st.integers(1, 60))
-def test_vectors_cut_into_parts_read_back_as_the_whole_file(rows, dims, budget, dtype, ids, parquet, group):
+def test_vectors_cut_into_parts_read_back_as_the_whole_file(tmp_path, rows, dims, budget, dtype, ids, parquet, group):
     """A .npy file (with or without its ids) or a Parquet file (in row groups of `group` rows) cut into parts by
     `table_parts` reads back, each part with its line offset and its ids beside it, as the same items under the
     same keys as the whole file; a Parquet file of half the budget goes in one part, whatever its row groups."""
@@ -193,7 +193,7 @@ def test_vectors_cut_into_parts_read_back_as_the_whole_file(rows, dims, budget, 
     from embc.ingest.sources import ids_path
     from embc.ingest.table_parts import table_parts
 
-    folder = Path(tempfile.mkdtemp())
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
     matrix = np.random.default_rng(rows * dims).normal(size=(rows, dims)).astype(dtype) + 1  # no all-zero row
     suffix = ".parquet" if parquet else ".npy"
     whole = folder / f"whole{suffix}"
