@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Sequence
 
 from embc.errors import ParameterError, writing_to
+from embc.report.labels import placed, shortened
 
 THUMB = 96
 LOSSES = {"pixels": "pixel squared error", "features": "pixel error + weighted (1 - feature cosine)",
           "values": "scaled feature squared error"}  # what a decoder's loss measures in each phase
 NOISE_GREY = "#b0b0b0"
+LABEL_PAD = 4  # pixels around a label's text: its box's edge, and a little air
 FORMATS = ("png", "svg", "pdf")
 
 
@@ -47,7 +49,8 @@ def _save(fig, out: Path, title: str) -> Path:
 
 
 def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> Path:
-    """The 2-D map: points coloured by cluster, noise in grey, each cluster's name at its centre."""
+    """The 2-D map: points coloured by cluster, noise in grey, each cluster's name at its centre, or where names
+    would cover each other, near it with a line to it (the larger cluster keeps its centre)."""
     import numpy as np
 
     plt = _pyplot()
@@ -57,26 +60,40 @@ def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> P
     ax.scatter(x[noise], y[noise], s=3, c=NOISE_GREY, alpha=0.5, linewidths=0, label="noise")
     clusters = [c for c in np.unique(labels) if c >= 0]
     palette = plt.get_cmap("tab20" if len(clusters) > 10 else "tab10")
-    size = max(1.5, min(12.0, 4000 / max(len(x), 1)))
-    placed: list[tuple[float, float]] = []
-    span = max(np.ptp(y), 1e-9)
-    for n, c in enumerate(clusters):
+    colours = {c: palette(n % palette.N) for n, c in enumerate(clusters)}
+    size = max(2.0, min(16.0, 8000 / max(len(x), 1)))
+    for c in clusters:
         members = labels == c
-        ax.scatter(x[members], y[members], s=size, color=palette(n % palette.N), alpha=0.7, linewidths=0)
-        cx, cy = float(np.median(x[members])), float(np.median(y[members]))
-        # Nudge a label down until it keeps clear of the ones already placed.
-        while any(abs(cx - px) < 0.12 * np.ptp(x) and abs(cy - py) < 0.04 * span for px, py in placed):
-            cy -= 0.045 * span
-        placed.append((cx, cy))
-        name = names.get(int(c)) or ""
-        ax.annotate(f"{c}: {name[:28]}", (cx, cy), ha="center", va="center", fontsize=8, fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": palette(n % palette.N), "alpha": 0.85})
+        ax.scatter(x[members], y[members], s=size, color=colours[c], alpha=0.7, linewidths=0)
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    if noise.any():
-        ax.legend(loc="lower right", markerscale=3)
+    legend = ax.legend(loc="lower right", markerscale=3) if noise.any() else None
+    by_size = sorted(clusters, key=lambda c: -int((labels == c).sum()))
+    centres = {c: (float(np.median(x[labels == c])), float(np.median(y[labels == c]))) for c in by_size}
+    _name_clusters(fig, ax, [(centres[c], f"{c}: {shortened(names.get(int(c)) or '', 28)}", colours[c])
+                             for c in by_size], legend)
     return _save(fig, out, title)
+
+
+def _name_clusters(fig, ax, labels: list[tuple[tuple[float, float], str, tuple]], legend) -> None:
+    """Each (centre, text, colour) as a boxed label, placed by `labels.placed` in the order given, clear of the
+    legend if there is one."""
+    style = {"ha": "center", "va": "center", "fontsize": 8, "fontweight": "bold"}
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for centre, text, _ in labels:
+        probe = ax.text(*centre, text, **style)
+        boxes.append(tuple(probe.get_window_extent(renderer).padded(LABEL_PAD).extents))
+        probe.remove()
+    points = 72 / fig.dpi  # shifts are found in pixels, drawn in points (the same in every format)
+    blocked = [tuple(legend.get_window_extent(renderer).extents)] if legend else []
+    shifts = placed(boxes, tuple(ax.get_window_extent(renderer).extents), blocked)
+    for (centre, text, colour), (dx, dy) in zip(labels, shifts):
+        moved = (dx, dy) != (0.0, 0.0)
+        ax.annotate(text, centre, xytext=(dx * points, dy * points), textcoords="offset points", **style,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour, "alpha": 0.85},
+                    arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 1} if moved else None)
 
 
 def elbow(rows: Sequence[dict], out: Path, title: str) -> Path:
@@ -120,7 +137,7 @@ def silhouette_blades(values: dict, names: dict[int, str], overall: float | None
     for n, c in enumerate(clusters):
         blade = np.sort(values["value"][values["cluster"] == c])
         ax.fill_betweenx(np.arange(bottom, bottom + len(blade)), 0, blade, color=palette(n % palette.N), alpha=0.8)
-        ticks.append((bottom + len(blade) / 2, f"{c}: {(names.get(c) or '')[:24]}"))
+        ticks.append((bottom + len(blade) / 2, f"{c}: {shortened(names.get(c) or '', 24)}"))
         bottom += len(blade) + max(2, len(values["value"]) // 100)
     if overall is not None:
         ax.axvline(overall, color="black", linestyle="--", label=f"mean {overall:.3f}")
@@ -148,8 +165,7 @@ def montage(rows: Sequence[dict], out: Path, title: str) -> Path:
             axis.axis("off")
             if n < len(row["paths"]):
                 axis.imshow(_thumbnail(row["paths"][n], blank))
-        name = row["name"] if len(row["name"] or "") <= 60 else row["name"][:59] + "…"
-        heading = row.get("heading") or f"cluster {row['id']}: {name} ({row['size']} items)"
+        heading = row.get("heading") or f"cluster {row['id']}: {shortened(row['name'] or '', 60)} ({row['size']} items)"
         axis_row[0].set_title(heading, loc="left", fontsize=9, fontweight="bold")
     fig.suptitle(title, fontsize=12, y=1 - 0.15 / height)
     return _save(fig, out, title)

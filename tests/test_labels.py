@@ -1,0 +1,48 @@
+"""Where the map puts cluster names: at their centres, or nearest them where names would cover each other, and
+always inside the plot; names cut at a word's end."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embc.report.labels import inside, overlaps, placed, shortened
+
+AREA = (0.0, 0.0, 800.0, 600.0)
+
+
+def _shifted(boxes, shifts):
+    return [(b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy) for b, (dx, dy) in zip(boxes, shifts)]
+
+
+def test_names_at_one_centre_spread_out_around_it_the_first_staying_there():
+    boxes = [(350.0, 293.0, 450.0, 307.0)] * 12  # twelve clusters whose centres fall on one spot
+    drawn = _shifted(boxes, placed(boxes, AREA))
+    assert drawn[0] == boxes[0]
+    assert not any(overlaps(a, b) for n, a in enumerate(drawn) for b in drawn[n + 1:])
+    assert all(inside(box, AREA) for box in drawn)
+    assert max(abs(box[1] - 293.0) for box in drawn) < 120  # near the centre, not scattered over the plot
+
+
+def test_a_name_at_the_edge_moves_inside_and_off_the_legend():
+    legend = (700.0, 0.0, 800.0, 40.0)
+    boxes = [(760.0, 10.0, 860.0, 24.0)]  # a centre near the lower right corner, its name past the edge
+    [drawn] = _shifted(boxes, placed(boxes, AREA, [legend]))
+    assert inside(drawn, AREA) and not overlaps(drawn, legend)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 700), st.floats(0, 580), st.floats(20, 100), st.floats(10, 20)),
+                min_size=1, max_size=15))
+def test_a_few_names_anywhere_never_cover_each_other_and_stay_inside(spots):
+    boxes = [(x, y, x + w, y + h) for x, y, w, h in spots]
+    drawn = _shifted(boxes, placed(boxes, AREA))
+    assert all(inside(box, AREA) for box in drawn)
+    assert not any(overlaps(a, b) for n, a in enumerate(drawn) for b in drawn[n + 1:])
+
+
+def test_names_are_cut_at_a_word_end_with_a_mark():
+    assert shortened("calendar, quarter, sunday, tuesday", 28) == "calendar, quarter, sunday…"
+    assert shortened("body parts", 28) == "body parts"
+    assert shortened("dactylopiidae", 8) == "dactylo…"
+    assert all(len(shortened("antibiotic, inhalant, drug, dose", w)) <= w for w in range(2, 40))
