@@ -107,6 +107,40 @@ def test_the_map_draws_every_cluster_in_its_colour(page, served):
     assert all(url.startswith(str(served.base_url)) for url in page.requests), page.requests
 
 
+NAMES = """[...document.querySelectorAll('#names span')].map((s) => {
+  const r = s.getBoundingClientRect();
+  return {name: s.textContent, shown: !s.hidden, box: [r.left, r.top, r.right, r.bottom]};
+})"""
+
+
+def _names(page) -> tuple[list[dict], list[dict]]:
+    """The map's cluster names, shown and hidden."""
+    names = page.evaluate(NAMES)
+    return [n for n in names if n["shown"]], [n for n in names if not n["shown"]]
+
+
+def _apart(shown: list[dict]) -> bool:
+    return not any(a["box"][0] < b["box"][2] and b["box"][0] < a["box"][2] and a["box"][1] < b["box"][3]
+                   and b["box"][1] < a["box"][3] for n, a in enumerate(shown) for b in shown[n + 1:])
+
+
+def test_cluster_names_never_cover_each_other_zoomed_out_the_largest_shows(page, served):
+    _open_map(page, served)
+    shown, hidden = _names(page)
+    assert len(shown) == 8 and not hidden and _apart(shown)
+    box = page.locator("#canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 2500)  # out, to a twelfth of the size: the eight centres crowd together
+    page.wait_for_function("[...document.querySelectorAll('#names span')].some((s) => s.hidden)")
+    shown, hidden = _names(page)
+    assert _apart(shown) and len(shown) + len(hidden) == 8
+    largest = max(served.get("/v1/collections/wordnet/clusters").json(), key=lambda c: c["size"])
+    assert ", ".join(largest["name"].split(", ")[:2]) in [n["name"] for n in shown]
+    page.mouse.wheel(0, -2500)  # and back
+    page.wait_for_function("![...document.querySelectorAll('#names span')].some((s) => s.hidden)")
+    assert page.errors == []
+
+
 def test_hover_shows_the_item_under_the_cursor(page, served):
     _open_map(page, served)
     for index in (5, 777):

@@ -110,8 +110,9 @@ function centres(names) {
   const median = (values) => values.sort((a, b) => a - b)[values.length >> 1];
   // On the map, a name's first two keywords; the legend has all of it.
   const short = (name) => name.split(", ").slice(0, 2).join(", ");
-  state.centres = [...members].map(([g, [xs, ys]]) => ({ name: short(names.get(g) ?? String(g)), x: median(xs),
-                                                         y: median(ys) }));
+  // Largest first: where names would cover each other, the larger group's shows (`placeNames`).
+  state.centres = [...members].sort((a, b) => b[1][0].length - a[1][0].length)
+    .map(([g, [xs, ys]]) => ({ name: short(names.get(g) ?? String(g)), x: median(xs), y: median(ys) }));
 }
 
 function aspect() {
@@ -142,13 +143,23 @@ function toScreen(px, py) {
   return [(sx + 1) / 2 * canvas.clientWidth, (1 - sy) / 2 * canvas.clientHeight];
 }
 
+// A name that would cover one already shown is hidden, as a map hides the lesser places' names; zooming in
+// spreads the centres apart and shows it.
 function placeNames() {
-  $("#names").replaceChildren(...(state.centres || []).map((c) => {
+  const spans = (state.centres || []).map((c) => {
     const [left, top] = toScreen(c.x, c.y);
     const span = Object.assign(document.createElement("span"), { textContent: c.name });
     Object.assign(span.style, { left: `${left}px`, top: `${top}px` });
     return span;
-  }));
+  });
+  $("#names").replaceChildren(...spans);
+  const boxes = spans.map((span) => span.getBoundingClientRect());  // read all before writing: one layout
+  const shown = [];
+  const covers = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  boxes.forEach((box, i) => {
+    if (shown.some((other) => covers(box, other))) spans[i].hidden = true;
+    else shown.push(box);
+  });
 }
 
 // Where point i is on the page (CSS pixels): for hovering, and for tests.
