@@ -41,8 +41,9 @@ def placed(boxes: Sequence[Box], area: Box, blocked: Sequence[Box] = ()) -> list
     the nearest inside."""
     taken = list(blocked)
     chosen = []
+    tries = shifts()
     for box in boxes:
-        fitting = [(dx, dy) for dx, dy in shifts() if inside(_moved(box, dx, dy), area)] or [(0.0, 0.0)]
+        fitting = [(dx, dy) for dx, dy in tries if inside(_moved(box, dx, dy), area)] or [(0.0, 0.0)]
         dx, dy = next((s for s in fitting if not any(overlaps(_moved(box, *s), t) for t in taken)), fitting[0])
         taken.append(_moved(box, dx, dy))
         chosen.append((dx, dy))
