@@ -46,3 +46,22 @@ def test_names_are_cut_at_a_word_end_with_a_mark():
     assert shortened("body parts", 28) == "body parts"
     assert shortened("dactylopiidae", 8) == "dactylo…"
     assert all(len(shortened("antibiotic, inhalant, drug, dose", w)) <= w for w in range(2, 40))
+
+
+def test_the_map_draws_names_at_one_centre_apart_and_inside_the_plot():
+    """The shifts `placed` finds in pixels are drawn where it found them (figures converts them to points)."""
+    from matplotlib.text import Text
+
+    from embc.report import figures
+
+    plt = figures._pyplot()
+    fig, ax = plt.subplots(figsize=(10, 8))
+    ax.scatter([0, 1], [0, 1])
+    figures._name_clusters(fig, ax, [((0.5, 0.5), f"{n}: a cluster's name", "red") for n in range(12)], None)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    drawn = [tuple(Text.get_window_extent(label, renderer).extents) for label in ax.texts]  # the text alone
+    plt.close(fig)
+    assert len(drawn) == 12
+    assert all(inside(box, tuple(ax.bbox.extents)) for box in drawn)
+    assert not any(overlaps(a, b) for n, a in enumerate(drawn) for b in drawn[n + 1:])
