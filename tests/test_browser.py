@@ -120,8 +120,9 @@ def _names(page) -> tuple[list[dict], list[dict]]:
 
 
 def _apart(shown: list[dict]) -> bool:
-    return not any(a["box"][0] < b["box"][2] and b["box"][0] < a["box"][2] and a["box"][1] < b["box"][3]
-                   and b["box"][1] < a["box"][3] for n, a in enumerate(shown) for b in shown[n + 1:])
+    from embc.report.labels import overlaps
+
+    return not any(overlaps(a["box"], b["box"]) for n, a in enumerate(shown) for b in shown[n + 1:])
 
 
 def test_cluster_names_never_cover_each_other_zoomed_out_the_largest_shows(page, served):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embc.report.labels import inside, overlaps, placed, shortened
+from embc.report.labels import inside, moved, overlaps, placed, shortened
 
 AREA = (0.0, 0.0, 800.0, 600.0)
 
 
 def _shifted(boxes, shifts):
-    return [(b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy) for b, (dx, dy) in zip(boxes, shifts)]
+    return [moved(box, *shift) for box, shift in zip(boxes, shifts)]
 
 
 def test_names_at_one_centre_spread_out_around_it_the_first_staying_there():

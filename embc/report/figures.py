@@ -62,15 +62,16 @@ def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> P
     palette = plt.get_cmap("tab20" if len(clusters) > 10 else "tab10")
     colours = {c: palette(n % palette.N) for n, c in enumerate(clusters)}
     size = max(2.0, min(16.0, 8000 / max(len(x), 1)))
+    centres, sizes = {}, {}
     for c in clusters:
         members = labels == c
         ax.scatter(x[members], y[members], s=size, color=colours[c], alpha=0.7, linewidths=0)
+        centres[c], sizes[c] = (float(np.median(x[members])), float(np.median(y[members]))), int(members.sum())
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     legend = ax.legend(loc="lower right", markerscale=3) if noise.any() else None
-    by_size = sorted(clusters, key=lambda c: -int((labels == c).sum()))
-    centres = {c: (float(np.median(x[labels == c])), float(np.median(y[labels == c]))) for c in by_size}
+    by_size = sorted(clusters, key=lambda c: -sizes[c])
     _name_clusters(fig, ax, [(centres[c], f"{c}: {shortened(names.get(int(c)) or '', 28)}", colours[c])
                              for c in by_size], legend)
     return _save(fig, out, title)

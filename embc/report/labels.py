@@ -43,12 +43,13 @@ def placed(boxes: Sequence[Box], area: Box, blocked: Sequence[Box] = ()) -> list
     chosen = []
     tries = shifts()
     for box in boxes:
-        fitting = [(dx, dy) for dx, dy in tries if inside(_moved(box, dx, dy), area)] or [(0.0, 0.0)]
-        dx, dy = next((s for s in fitting if not any(overlaps(_moved(box, *s), t) for t in taken)), fitting[0])
-        taken.append(_moved(box, dx, dy))
+        fitting = [(dx, dy) for dx, dy in tries if inside(moved(box, dx, dy), area)] or [(0.0, 0.0)]
+        dx, dy = next((s for s in fitting if not any(overlaps(moved(box, *s), t) for t in taken)), fitting[0])
+        taken.append(moved(box, dx, dy))
         chosen.append((dx, dy))
     return chosen
 
 
-def _moved(box: Box, dx: float, dy: float) -> Box:
+def moved(box: Box, dx: float, dy: float) -> Box:
+    """`box` shifted by (dx, dy)."""
     return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
