@@ -39,10 +39,10 @@ def main() -> None:
             ok, found, nmis = 0, [], []
             for seed in SEEDS:
                 labels = estimator(random_state=seed).fit(X).labels_
-                nmi = normalized_mutual_info_score(y, labels)
-                missed = density_misses(nmi, float((labels < 0).mean()), cluster_count(labels), base, classes)
+                nmi, count = normalized_mutual_info_score(y, labels), cluster_count(labels)
+                missed = density_misses(nmi, float((labels < 0).mean()), count, base, classes)
                 ok += not missed
-                found.append(cluster_count(labels))
+                found.append(count)
                 nmis.append(nmi)
                 if missed:
                     misses.append(f"- {name}, {algorithm}, seed {seed}: {'; '.join(missed)}")
