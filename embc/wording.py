@@ -13,6 +13,15 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def shortened(text: str, width: int) -> str:
+    """`text` cut to at most `width` characters at a word's end (keywords stay whole), '…' marking the cut."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    end = max(cut.rfind(" "), 0)
+    return cut[:end].rstrip(" ,;:-") + "…" if end else cut + "…"
+
+
 def visible(text: str, one_line: bool = True) -> str:
     """`text` with each control character written as an escape (`\\x1b`), so that what a document or a file
     name holds is shown to a terminal, never obeyed by it; with `one_line=False`, tabs and line breaks stay."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embc.report.labels import inside, moved, overlaps, placed, shortened
+from embc.report.labels import inside, moved, overlaps, placed
+from embc.wording import shortened
 
 AREA = (0.0, 0.0, 800.0, 600.0)
 

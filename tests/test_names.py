@@ -36,6 +36,21 @@ def test_text_clusters_are_named_by_distinctive_keywords_near_their_centre(clust
         assert set(majority[label].keywords) & words, (label, majority[label].keywords)
 
 
+def test_examples_show_the_start_of_a_members_text_cut_at_a_word_end(clustered_home):
+    ws = embc.Workspace(clustered_home)
+    cut = 0
+    for cluster in ws.clusters("wordnet"):
+        texts = [" ".join(m.text.split()) for m in ws.members("wordnet", cluster.id)]
+        if cluster.example in texts:
+            continue
+        start = cluster.example.removesuffix("…")
+        whole = next(t for t in texts if t.startswith(start))
+        assert cluster.example.endswith("…") and len(cluster.example) <= 80
+        assert whole[len(start)] in " ,;:-", (start, whole)  # the cut falls between words, not inside one
+        cut += 1
+    assert cut  # some glosses run past 80 characters
+
+
 def test_table_clusters_are_named_by_their_most_distinctive_features(tmp_path):
     from sklearn.datasets import load_wine
 

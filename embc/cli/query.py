@@ -15,6 +15,7 @@ from embc.cli.output import AS_JSON, FORMAT, Format, choices, chosen, emit, say
 from embc.cluster.assign import NOISE, NOISE_NAME
 from embc.errors import EmbcError
 from embc.queries import ORDERS
+from embc.wording import shortened
 
 LIMIT = typer.Option(10, "--limit", "-n", min=0, help="Most items to show; 0 shows all.")
 RUN = typer.Option(None, "--run", help="A run id (see `embc report --runs`); default: the latest complete run.")
@@ -105,7 +106,6 @@ def _row(given: str | None) -> dict | None:
 
 def _items(items: list[dict], fmt: Format, title: str, scored: bool) -> None:
     if fmt is Format.table:  # a table shows the start of each text; the other formats carry all of it
-        items = [{**i, "text": i["text"] if not i["text"] or len(i["text"]) <= TEXT_SHOWN
-                  else i["text"][:TEXT_SHOWN - 1] + "…"} for i in items]
+        items = [{**i, "text": i["text"] and shortened(i["text"], TEXT_SHOWN)} for i in items]
     shown = "values" if any(i["values"] is not None for i in items) else "text"  # a table row's columns
     emit(items, fmt, ITEM_COLUMNS + [shown] + (["score"] if scored else []), title, wrap=[shown])

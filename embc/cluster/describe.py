@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from embc.ingest.table_models import category
+from embc.wording import shortened
 
 REPRESENTATIVES = 3
 KEYWORDS = 4
@@ -100,8 +101,7 @@ def _snippet(payload: dict, width: int = 80) -> str | None:
     text = payload.get("text") or payload.get("item") or payload.get("path")
     if text is None:
         return None
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shortened(" ".join(str(text).split()), width)
 
 
 def _frequent(names: Sequence[str | None], labels: np.ndarray, top: int = 2, share: float = 0.25

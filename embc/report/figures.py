@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Sequence
 
 from embc.errors import ParameterError, writing_to
-from embc.report.labels import placed, shortened
+from embc.report.labels import placed
+from embc.wording import shortened
 
 THUMB = 96
 LOSSES = {"pixels": "pixel squared error", "features": "pixel error + weighted (1 - feature cosine)",
@@ -77,20 +78,20 @@ def cluster_map(coords: dict, names: dict[int, str], out: Path, title: str) -> P
     return _save(fig, out, title)
 
 
-def _name_clusters(fig, ax, labels: list[tuple[tuple[float, float], str, tuple]], legend) -> None:
+def _name_clusters(fig, ax, names: list[tuple[tuple[float, float], str, tuple]], legend) -> None:
     """Each (centre, text, colour) as a boxed label, placed by `labels.placed` in the order given, clear of the
     legend if there is one."""
     style = {"ha": "center", "va": "center", "fontsize": 8, "fontweight": "bold"}
     renderer = fig.canvas.get_renderer()
     boxes = []
-    for centre, text, _ in labels:
+    for centre, text, _ in names:
         probe = ax.text(*centre, text, **style)
         boxes.append(tuple(probe.get_window_extent(renderer).padded(LABEL_PAD).extents))
         probe.remove()
     points = 72 / fig.dpi  # shifts are found in pixels, drawn in points (the same in every format)
     blocked = [tuple(legend.get_window_extent(renderer).extents)] if legend else []
     shifts = placed(boxes, tuple(ax.get_window_extent(renderer).extents), blocked)
-    for (centre, text, colour), (dx, dy) in zip(labels, shifts):
+    for (centre, text, colour), (dx, dy) in zip(names, shifts):
         moved = (dx, dy) != (0.0, 0.0)
         ax.annotate(text, centre, xytext=(dx * points, dy * points), textcoords="offset points", **style,
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour, "alpha": 0.85},

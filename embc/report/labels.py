@@ -1,4 +1,4 @@
-"""Where a figure's labels go, and how much of a name fits in one."""
+"""Where a figure's labels go."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 STEP = 10.0  # pixels between the rings of spots tried around a label's own place
 RINGS = 30
 SPOTS = 16  # on each ring
-
-
-def shortened(name: str, width: int) -> str:
-    """`name` cut to at most `width` characters at a word's end (keywords stay whole), '…' marking the cut."""
-    if len(name) <= width:
-        return name
-    cut = name[:width - 1]
-    end = max(cut.rfind(" "), 0)
-    return cut[:end].rstrip(" ,;:-") + "…" if end else cut + "…"
 
 
 def overlaps(a: Box, b: Box) -> bool:
