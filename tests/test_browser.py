@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
+from embc.wording import shortened
 from test_service import KEY, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -162,6 +163,10 @@ def test_a_legend_click_lists_the_members_the_api_lists(page, served):
     shown = [li.get_attribute("data-id") for li in page.query_selector_all("#members li")]
     listed = served.get("/v1/collections/wordnet/clusters/3/items", params={"limit": 50}).json()["items"]
     assert shown == [e["id"] for e in listed]
+    # Each member shows its key and the start of its text, a long text cut at a word's end.
+    texts = [li.text_content() for li in page.query_selector_all("#members li")]
+    assert texts == [f"{e['item']} — {shortened(e['text'], 120)}" for e in listed]
+    assert any(t.endswith("…") for t in texts)
     page.click("#more")
     page.wait_for_function("document.querySelectorAll('#members li').length > 50")
     size = served.get("/v1/collections/wordnet/clusters").json()[3]["size"]

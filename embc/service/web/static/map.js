@@ -229,8 +229,17 @@ function content(entry) {
   return entry.text || entry.path || "";
 }
 
+// `text` cut to at most `width` characters at a word's end, "…" marking the cut (as embc.wording.shortened).
+function shortened(text, width) {
+  const chars = [...text];  // code points, so that a cut never splits an emoji's surrogate pair
+  if (chars.length <= width) return text;
+  const cut = chars.slice(0, width - 1).join("");
+  const end = Math.max(cut.lastIndexOf(" "), 0);
+  return `${end ? cut.slice(0, end).replace(/[ ,;:-]+$/, "") : cut}…`;
+}
+
 function describe(entry) {
-  const text = content(entry).slice(0, 280);
+  const text = shortened(content(entry), 280);
   return `${entry.item}\ncluster ${entry.cluster}${entry.label ? ` · label ${entry.label}` : ""}\n${text}`;
 }
 
@@ -276,7 +285,7 @@ function listItems(list, entries) {
   for (const entry of entries) {
     const li = document.createElement("li");
     const text = entry.path ? "" : content(entry);
-    li.textContent = `${entry.item}${text ? ` — ${text.slice(0, 120)}` : ""}`;
+    li.textContent = `${entry.item}${text ? ` — ${shortened(text, 120)}` : ""}`;
     if (entry.path) li.prepend(picture(entry, 48), " ");
     li.dataset.id = entry.id;
     list.append(li);
