@@ -49,6 +49,14 @@ def test_names_are_cut_at_a_word_end_with_a_mark():
     assert all(len(shortened("antibiotic, inhalant, drug, dose", w)) <= w for w in range(2, 40))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.integers(1, 300))
+def test_a_cut_text_is_its_own_start_and_a_mark_within_the_width(text, width):
+    cut = shortened(text, width)
+    assert len(cut) <= width
+    assert cut == text or (cut.endswith("…") and text.startswith(cut[:-1]))
+
+
 def test_the_map_draws_names_at_one_centre_apart_and_inside_the_plot():
     """The shifts `placed` finds in pixels are drawn where it found them (figures converts them to points)."""
     from matplotlib.text import Text
