@@ -137,6 +137,9 @@ def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recor
     (["ingest", "README.md", "-c", "wordnet\n"], "invalid collection name 'wordnet"),
     (["ingest", "README.md", "-c", "/tmp/elsewhere", "--model", "raw"], "invalid collection name '/tmp/elsewhere'"),
     (["clusters", "-c", "n" * 300], f"invalid collection name '{'n' * 39}... (300 characters): use 1-100 letters"),
+    *[(["recluster", "-c", "wordnet", "-a", "dbscan", "--eps", eps],
+       f"eps must be a finite number > 0, or unset (chosen from the data), not {float(eps)}")
+      for eps in ("0", "-1", "nan", "inf")],
 ])
 def test_bad_names_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
     before = set(tmp_path.parent.parent.iterdir())

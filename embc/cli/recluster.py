@@ -67,7 +67,7 @@ def recluster(
     k: Optional[str] = typer.Option(None, "--k", "-k", metavar="K", help="Clusters (kmeans, agglomerative); auto: "
                                     f"the elbow of k-means inertia over k = {K_SWEPT[0]}-{K_SWEPT[1]} on a sample; a "
                                     "range as 4-12: the elbow over that range (default: 8)."),
-    eps: Optional[float] = typer.Option(None, min=0, help="dbscan radius in the reduced space "
+    eps: Optional[float] = typer.Option(None, help="dbscan radius in the reduced space "
                                         "(default: the one whose clusters separate best)."),
     min_size: Optional[int] = typer.Option(None, min=2, help="dbscan min_samples (default: 10; a sixth of the "
                                            "points fitted, at least 3, on fewer than 60), hdbscan min_cluster_size "
