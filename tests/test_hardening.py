@@ -140,6 +140,8 @@ def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recor
     *[(["recluster", "-c", "wordnet", "-a", "dbscan", "--eps", eps],
        f"eps must be a finite number > 0, or unset (chosen from the data), not {float(eps)}")
       for eps in ("0", "-1", "nan", "inf")],
+    *[(["recluster", "-c", "wordnet", "--refit-fraction", share],
+       f"refit_fraction must be a number in (0, 1], not {float(share)}") for share in ("0", "1.5", "nan")],
 ])
 def test_bad_names_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
     before = set(tmp_path.parent.parent.iterdir())

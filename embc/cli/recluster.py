@@ -84,8 +84,8 @@ def recluster(
     projection: Optional[Projection] = typer.Option(None, "--projection", help="2-D map (default: the last "
                                                     "run's, else umap)."),
     full: bool = typer.Option(False, "--full", help="Refit every point even when few are new."),
-    refit_fraction: float = typer.Option(0.3, min=0, max=1, help="Refit when the points added since "
-                                         "the last full fit exceed this share of it."),
+    refit_fraction: float = typer.Option(0.3, help="Refit when the points added since the last full "
+                                         "fit exceed this share of it, in (0, 1]."),
     every: Optional[str] = typer.Option(None, "--every", metavar="INTERVAL", help="Run in the foreground on a "
                                         "schedule: 30s, 10m, 1h30m, 1d."),
     as_json: bool = AS_JSON, quiet: bool = QUIET,
