@@ -143,7 +143,7 @@ def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recor
     *[(["recluster", "-c", "wordnet", "--refit-fraction", share],
        f"refit_fraction must be a number in (0, 1], not {float(share)}") for share in ("0", "1.5", "nan")],
 ])
-def test_bad_names_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
+def test_bad_names_values_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
     before = set(tmp_path.parent.parent.iterdir())
     result = run_embc(*args, home=clustered_home)
     _one_line_error(result, message)
