@@ -195,6 +195,16 @@ def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path):
                         f"cannot make the data directory '{tmp_path / 'file' / 'home'}': Not a directory")
 
 
+@pytest.mark.parametrize("option", ["--header-timeout", "--body-timeout"])
+def test_a_server_deadline_must_be_finite_and_at_least_a_tenth_of_a_second(tmp_path, option):
+    for value in ("inf", "nan", "0", "-1", "1e9"):
+        result = run_embc("serve", "--port", "9", option, value, home=tmp_path / "home")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].endswith(
+            f"Invalid value for '{option}': {float(value):g} is not a number of seconds from 0.1 to 31622400 (a year)")
+    assert not (tmp_path / "home").exists()  # refused before the data directory is made
+
+
 def test_an_error_embc_did_not_foresee_is_one_line_naming_its_type(tmp_path):
     import duckdb
 

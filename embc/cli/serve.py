@@ -13,6 +13,7 @@ import typer
 
 from embc.cli.app import app
 from embc.cli.recluster import parse_interval
+from embc.environment import LONGEST_WAIT
 from embc.errors import EmbcError
 
 
@@ -44,6 +45,13 @@ def _url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
+def _seconds(value: float) -> float:
+    """A deadline: 0.1 s or more, and finite (inf would turn it off; nan compares false with every bound)."""
+    if not 0.1 <= value <= LONGEST_WAIT:
+        raise typer.BadParameter(f"{value:g} is not a number of seconds from 0.1 to {LONGEST_WAIT} (a year)")
+    return value
+
+
 def _exit_on_signal(signum: int, frame) -> None:
     raise SystemExit(128 + signum)
 
@@ -59,10 +67,12 @@ def serve(ctx: typer.Context,
                                                 "listen beyond loopback)."),
           max_body: int = typer.Option(64 << 20, "--max-body", min=1, help="Largest request body in bytes; "
                                        "larger ones are refused with 413."),
-          body_timeout: float = typer.Option(60.0, "--body-timeout", min=0.1, help="Seconds a request body may "
-                                             "stall before the request is refused with 408."),
-          header_timeout: float = typer.Option(20.0, "--header-timeout", min=0.1, help="Seconds a request's "
-                                               "headers may take to arrive before it is refused with 408."),
+          body_timeout: float = typer.Option(60.0, "--body-timeout", callback=_seconds,
+                                             help="Seconds a request body may stall before the request is refused "
+                                             "with 408."),
+          header_timeout: float = typer.Option(20.0, "--header-timeout", callback=_seconds,
+                                               help="Seconds a request's headers may take to arrive before it is "
+                                               "refused with 408."),
           max_connections: int = typer.Option(512, "--max-connections", min=1, help="Connections held open at "
                                               "once; one more is refused with 503."),
           every: Optional[str] = typer.Option(None, "--every", metavar="INTERVAL", help="Recluster every collection "
