@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 
 from embc.arguments import check_cluster_id, check_export_target, check_image, check_keys, check_limit, is_image
+from embc.cluster.params import REFIT_FRACTION
 from embc.cluster.progress import Progress
 from embc.errors import EmbcError, NotFound, ParameterError, masked, writing_to
 from embc.results import (ClusterStats, ClusterSummary, DecoderResult, Entry, Event, IngestResult, Report, Run,
@@ -213,7 +214,7 @@ class Client:
         return result, len(records)
 
     def recluster(self, collection: str, algorithm: str | None = None, k: int | str | None = None, *,
-                  full: bool = False, progress: Progress | None = None, refit_fraction: float = 0.3,
+                  full: bool = False, progress: Progress | None = None, refit_fraction: float = REFIT_FRACTION,
                   **params: Any) -> RunResult:
         """Start a recluster job on the server and wait for it, reporting its progress."""
         body = {"algorithm": algorithm, "k": k, "full": full, "refit_fraction": refit_fraction, **params}

@@ -9,14 +9,13 @@ import shutil
 import threading
 import unicodedata
 from contextlib import nullcontext
-from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from embc.arguments import check_cluster_id, check_export_target, check_keys, check_limit
-from embc.cluster.params import is_integer
+from embc.cluster.params import REFIT_FRACTION, check_refit_fraction, is_integer
 from embc.cluster.progress import Progress
 from embc.environment import check_settings
 from embc.errors import EmbcError, NotFound, ParameterError
@@ -226,7 +225,7 @@ class Workspace:
                   eps: float | None = None, min_size: int | None = None, linkage: str | None = None,
                   reduce: str | None = None, sample_cap: int | None = None, n_init: int | None = None,
                   seed: int | None = None, projection: str | None = None, full: bool = False,
-                  refit_fraction: float = 0.3, progress: Progress | None = None) -> RunResult:
+                  refit_fraction: float = REFIT_FRACTION, progress: Progress | None = None) -> RunResult:
         """Bring the clustering up to date: assign new points to the clusters, or refit when due (or `full`);
         write each point's cluster into the store and record the run. Unset arguments reuse the last run's.
         Every parameter is checked first: a ParameterError records nothing."""
@@ -235,8 +234,7 @@ class Workspace:
         info = self._info(collection)
         if seed is not None and not is_integer(seed, 0, 2**32):
             raise ParameterError(f"seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
-        if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, Real) or not 0 < refit_fraction <= 1:
-            raise ParameterError(f"refit_fraction must be a number in (0, 1], not {refit_fraction!r}")
+        check_refit_fraction(refit_fraction)
         params = {"k": k, "eps": eps, "min_size": min_size, "linkage": linkage, "reduce": reduce,
                   "sample_cap": sample_cap, "n_init": n_init}
         run = recluster(self.store, self.reports, collection, algorithm, params, seed, projection, full,

@@ -14,7 +14,7 @@ from embc.cli.app import app, secret_keys, workspace
 from embc.cli.ingest import COLLECTION
 from embc.cli.output import AS_JSON, QUIET, choices, emit_json, progress_bar, say, tell
 from embc.cli.report import print_report
-from embc.cluster.params import ALGORITHMS, K_SWEPT, LINKAGES, PROJECTIONS, REDUCTIONS
+from embc.cluster.params import ALGORITHMS, K_SWEPT, LINKAGES, PROJECTIONS, REDUCTIONS, REFIT_FRACTION
 from embc.environment import LONGEST_WAIT
 from embc.errors import ParameterError, describe_error
 from embc.results import RunResult
@@ -84,7 +84,7 @@ def recluster(
     projection: Optional[Projection] = typer.Option(None, "--projection", help="2-D map (default: the last "
                                                     "run's, else umap)."),
     full: bool = typer.Option(False, "--full", help="Refit every point even when few are new."),
-    refit_fraction: float = typer.Option(0.3, help="Refit when the points added since the last full "
+    refit_fraction: float = typer.Option(REFIT_FRACTION, help="Refit when the points added since the last full "
                                          "fit exceed this share of it, in (0, 1]."),
     every: Optional[str] = typer.Option(None, "--every", metavar="INTERVAL", help="Run in the foreground on a "
                                         "schedule: 30s, 10m, 1h30m, 1d."),

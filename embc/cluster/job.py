@@ -27,13 +27,12 @@ from embc.cluster.assign import CentroidModel
 from embc.cluster.describe import BackgroundWords
 from embc.cluster.evaluate import Evaluation
 from embc.cluster.fitting import Fit
-from embc.cluster.params import check_projection, check_size, resolve
+from embc.cluster.params import REFIT_FRACTION, check_projection, check_size, resolve
 from embc.cluster.progress import Clock, Progress
 from embc.store.page_out import Spill, Vectors, changed, page_out, spill
 from embc.store.reports import INTERRUPTED, ReportStore, RunRecord
 from embc.store.vectors import Store
 
-REFIT_FRACTION = 0.3
 DRIFT_LIMIT = 0.25
 DRIFT_MIN_POINTS = 20  # a handful of odd points is noise, not drift
 

@@ -19,6 +19,7 @@ SAMPLE_CAP = 10_000
 K_SWEPT = (2, 22)  # the k that `k: "auto"` chooses from (embc.cluster.sweep)
 K_SWEPT_MOST = 100  # the largest k a sweep fits: a range is given for its ends, not to fit thousands
 K_RANGE = "([0-9]{1,4})-([0-9]{1,4})"  # k given as a range to choose from, "LO-HI" (also the API schema's pattern)
+REFIT_FRACTION = 0.3  # a run refits once the points added since the last full fit exceed this share of it
 
 DEFAULTS: dict[str, dict] = {
     # Four k-means++ starts: on WordNet-8, refits with other seeds keep 98% of points together (67-81% with one).
@@ -100,6 +101,12 @@ def check_algorithm(algorithm: str) -> str:
 
 def check_projection(projection: str) -> str:
     return _choice("projection", projection, PROJECTIONS)
+
+
+def check_refit_fraction(share: float) -> float:
+    if isinstance(share, bool) or not isinstance(share, Real) or not 0 < share <= 1:
+        raise ParameterError(f"refit_fraction must be a number in (0, 1], not {share!r}")
+    return share
 
 
 def resolve(algorithm: str, given: dict, previous: dict | None = None, reused: bool = False) -> dict:

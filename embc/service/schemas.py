@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from embc.arguments import check_cluster_id
 from embc.cluster.assign import NOISE, NOISE_NAME
-from embc.cluster.params import K_RANGE, K_SWEPT
+from embc.cluster.params import K_RANGE, K_SWEPT, REFIT_FRACTION
 from embc.results import ClusterStats, DecoderResult, Event
 
 LINE_OFFSET_MAX = 10**12
@@ -148,7 +148,7 @@ class ReclusterRequest(Strict):
     seed: int | None = Field(None, ge=0, lt=2**32)
     projection: Literal["umap", "tsne", "pca", "none"] | None = None
     full: bool = False
-    refit_fraction: float = Field(0.3, gt=0, le=1)
+    refit_fraction: float = Field(REFIT_FRACTION, gt=0, le=1)
 
 
 class DecoderRequest(Strict):
