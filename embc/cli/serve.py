@@ -69,10 +69,10 @@ def serve(ctx: typer.Context,
                                        "larger ones are refused with 413."),
           body_timeout: float = typer.Option(60.0, "--body-timeout", callback=_seconds,
                                              help="Seconds a request body may stall before the request is refused "
-                                             "with 408."),
+                                             "with 408 (0.1 to a year)."),
           header_timeout: float = typer.Option(20.0, "--header-timeout", callback=_seconds,
                                                help="Seconds a request's headers may take to arrive before it is "
-                                               "refused with 408."),
+                                               "refused with 408 (0.1 to a year)."),
           max_connections: int = typer.Option(512, "--max-connections", min=1, help="Connections held open at "
                                               "once; one more is refused with 503."),
           every: Optional[str] = typer.Option(None, "--every", metavar="INTERVAL", help="Recluster every collection "
