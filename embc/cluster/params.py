@@ -103,10 +103,9 @@ def check_projection(projection: str) -> str:
     return _choice("projection", projection, PROJECTIONS)
 
 
-def check_refit_fraction(share: float) -> float:
+def check_refit_fraction(share: float) -> None:
     if isinstance(share, bool) or not isinstance(share, Real) or not 0 < share <= 1:
         raise ParameterError(f"refit_fraction must be a number in (0, 1], not {share!r}")
-    return share
 
 
 def resolve(algorithm: str, given: dict, previous: dict | None = None, reused: bool = False) -> dict:
