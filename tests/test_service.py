@@ -268,6 +268,15 @@ def test_bad_requests_are_json_4xx(server, method, path, body, status, error):
     assert response.status_code == status and response.json()["error"].startswith(error), response.text
 
 
+def test_a_method_a_path_does_not_take_is_a_json_405_that_names_those_it_does(server):
+    response = server.request("TRACE", "/v1/collections/wordnet/similar")
+    assert response.status_code == 405 and response.json() == {"error": "Method Not Allowed", "detail": None}
+    assert response.headers["allow"] == "POST"
+    assert server.put("/v1/collections/wordnet").headers["allow"] == "DELETE, GET"  # two routes, one path
+    assert server.request("PATCH", "/v1/collections/wordnet/decoder").headers["allow"] == "GET, POST"
+    assert server.post("/static/map.js").headers["allow"] == "GET, HEAD"
+
+
 def test_a_model_read_from_a_path_the_client_names_is_refused(server):
     """glove:/etc/passwd read the file (and its error quoted a word of it); clip:ARCH/PATH would unpickle one."""
     from embc.ingest.registry import names_a_path

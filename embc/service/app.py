@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
@@ -67,6 +68,13 @@ def _status(exc: EmbcError) -> int:
     return 404 if isinstance(exc, NotFound) else 409
 
 
+def _allowed(app: FastAPI, scope: dict) -> list[str]:
+    """The methods of every route whose path matches the request's; the one mount serves static files."""
+    scope = {**scope, "root_path": ""}  # as the router saw it: inside a mount, its prefix is the root
+    return sorted({method for route in app.router.routes if route.matches(scope)[0] != Match.NONE
+                   for method in getattr(route, "methods", None) or ("GET", "HEAD")})
+
+
 def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY,
              every: float | None = None, body_wait: float = BODY_WAIT, models_ahead: bool = True) -> FastAPI:
     """The service over `workspace`; with `api_key`, every path but the public ones (`keys.PUBLIC`: health, the
@@ -107,7 +115,10 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": str(exc.detail), "detail": None}, exc.status_code)
+        headers = exc.headers
+        if exc.status_code == 405:  # RFC 9110: Allow, with every route's methods (Starlette names the first's)
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(app, request.scope))}
+        return JSONResponse({"error": str(exc.detail), "detail": None}, exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
