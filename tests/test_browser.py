@@ -225,6 +225,8 @@ def test_colour_by_label_and_switching_runs_change_the_colours(page, served):
 def test_the_collections_page_links_each_map(page, served):
     page.goto(f"{served.base_url}/")
     page.wait_for_selector("#collections tbody tr[data-collection='wordnet'] img")
+    # The thumbnail and the last run come by two requests: either may be first.
+    page.wait_for_function("document.querySelector(\"tr[data-collection='wordnet'] td:last-child\").textContent")
     row = page.query_selector("tr[data-collection='wordnet']")
     cells = [cell.inner_text() for cell in row.query_selector_all("td")]
     run = next(r for r in served.get("/v1/collections/wordnet/runs").json() if r["status"] == "complete")
