@@ -272,9 +272,19 @@ def test_a_method_a_path_does_not_take_is_a_json_405_that_names_those_it_does(se
     response = server.request("TRACE", "/v1/collections/wordnet/similar")
     assert response.status_code == 405 and response.json() == {"error": "Method Not Allowed", "detail": None}
     assert response.headers["allow"] == "POST"
-    assert server.put("/v1/collections/wordnet").headers["allow"] == "DELETE, GET"  # two routes, one path
-    assert server.request("PATCH", "/v1/collections/wordnet/decoder").headers["allow"] == "GET, POST"
+    assert server.put("/v1/collections/wordnet").headers["allow"] == "DELETE, GET, HEAD"  # two routes, one path
+    assert server.request("PATCH", "/v1/collections/wordnet/decoder").headers["allow"] == "GET, HEAD, POST"
     assert server.post("/static/map.js").headers["allow"] == "GET, HEAD"
+    assert server.head("/v1/collections/wordnet/similar").status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/v1/collections/wordnet/clusters", "/static/map.js", "/"])
+def test_head_answers_as_get_does_without_the_body(server, path):
+    get, head = server.get(path), server.head(path)
+    assert get.status_code == head.status_code == 200 and get.content and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+    assert httpx.head(f"{server.base_url}{path}").status_code == (401 if path.startswith("/v1") else 200)
 
 
 def test_a_model_read_from_a_path_the_client_names_is_refused(server):

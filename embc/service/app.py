@@ -19,7 +19,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
@@ -37,6 +36,7 @@ from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
+from embc.service.methods import HeadAsGet, allowed
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import streamed
 from embc.service.stopping import Stoppable
@@ -66,13 +66,6 @@ def _status(exc: EmbcError) -> int:
     if isinstance(exc, ParameterError):
         return 422
     return 404 if isinstance(exc, NotFound) else 409
-
-
-def _allowed(app: FastAPI, scope: dict) -> list[str]:
-    """The methods of every route whose path matches the request's; the one mount serves static files."""
-    scope = {**scope, "root_path": ""}  # as the router saw it: inside a mount, its prefix is the root
-    return sorted({method for route in app.router.routes if route.matches(scope)[0] != Match.NONE
-                   for method in getattr(route, "methods", None) or ("GET", "HEAD")})
 
 
 def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = MAX_BODY,
@@ -106,6 +99,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         app.add_middleware(KeyCheck, key=api_key)  # outside the body limit: no body is read without the key
     app.add_middleware(Measured, metrics=metrics)
     app.add_middleware(Stoppable)
+    app.add_middleware(HeadAsGet)
 
     # Routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for such a route, the
     # check of its response) in a worker thread, each hop a fraction of a millisecond.
@@ -116,8 +110,8 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         headers = exc.headers
-        if exc.status_code == 405:  # RFC 9110: Allow, with every route's methods (Starlette names the first's)
-            headers = {**(headers or {}), "Allow": ", ".join(_allowed(app, request.scope))}
+        if exc.status_code == 405:  # Starlette's Allow names the methods of only the first route that matched
+            headers = {**(headers or {}), "Allow": allowed(app.router.routes, request.scope)}
         return JSONResponse({"error": str(exc.detail), "detail": None}, exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)

@@ -1,0 +1,28 @@
+"""HTTP methods beyond the routes' own: HEAD wherever GET is answered, and a 405's `Allow` header with every
+method its path takes (RFC 9110 asks for both; FastAPI routes take only the methods they name)."""
+
+from __future__ import annotations
+
+from starlette.routing import Match
+
+
+class HeadAsGet:
+    """ASGI middleware: a HEAD request is routed as a GET. uvicorn sends the headers and drops the body, since its
+    own copy of the request still says HEAD."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
+
+
+def allowed(routes: list, scope: dict) -> str:
+    """The `Allow` header of a 405: the methods of every route whose path matches the request's, HEAD with GET;
+    a mount (the one there is serves static files) takes GET."""
+    scope = {**scope, "root_path": ""}  # as the router saw it: inside a mount, its prefix is the root
+    methods = {method for route in routes if route.matches(scope)[0] != Match.NONE
+               for method in getattr(route, "methods", None) or ("GET",)}
+    return ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))
