@@ -21,7 +21,7 @@ class HeadAsGet:
 
 def allowed(routes: list, scope: dict) -> str:
     """The `Allow` header of a 405: the methods of every route whose path matches the request's, HEAD with GET;
-    a mount (the one there is serves static files) takes GET."""
+    a mount takes GET (embc's one mount serves static files)."""
     scope = {**scope, "root_path": ""}  # as the router saw it: inside a mount, its prefix is the root
     methods = {method for route in routes if route.matches(scope)[0] != Match.NONE
                for method in getattr(route, "methods", None) or ("GET",)}
