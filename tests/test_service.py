@@ -287,6 +287,51 @@ def test_head_answers_as_get_does_without_the_body(server, path):
     assert httpx.head(f"{server.base_url}{path}").status_code == (401 if path.startswith("/v1") else 200)
 
 
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_a_streamed_body_stops_when_nobody_reads_it(method):
+    """An export's writer ends at its next write once the client has the headers of a HEAD (on a connection it
+    keeps open) or has hung up on a GET, rather than making the whole body for nobody, or waiting forever for a
+    reader."""
+    import threading
+    import uvicorn
+    from starlette.background import BackgroundTask
+    from starlette.responses import StreamingResponse
+    from embc.service.methods import HeadAsGet
+    from embc.service.streams import Streamed
+
+    writes, ended = [], threading.Event()
+
+    def write(sink):
+        try:
+            for _ in range(10_000):
+                writes.append(sink.write(b"x" * 65_536))
+        finally:
+            ended.set()
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            body = Streamed(write)
+            await StreamingResponse(body, background=BackgroundTask(body.close))(scope, receive, send)
+
+    port = _free_port()
+    served = uvicorn.Server(uvicorn.Config(HeadAsGet(app), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    try:
+        while not served.started:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as client:
+            client.sendall(f"{method} / HTTP/1.1\r\nHost: embc\r\n\r\n".encode())
+            assert client.recv(65_536).startswith(b"HTTP/1.1 200 OK\r\n")
+            if method == "GET":
+                client.close()
+            assert ended.wait(60) and len(writes) < 1_000, len(writes)
+    finally:
+        served.should_exit = True
+        thread.join(30)
+
+
 def test_a_model_read_from_a_path_the_client_names_is_refused(server):
     """glove:/etc/passwd read the file (and its error quoted a word of it); clip:ARCH/PATH would unpickle one."""
     from embc.ingest.registry import names_a_path

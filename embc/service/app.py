@@ -38,7 +38,7 @@ from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
 from embc.service.methods import HeadAsGet, allowed
 from embc.service.metrics import Measured, Metrics
-from embc.service.streams import streamed
+from embc.service.streams import Streamed
 from embc.service.stopping import Stoppable
 from embc.store.vectors import check_name
 from embc.workspace import Workspace
@@ -341,9 +341,10 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         if run is not None:
             workspace.clusters(collection, run)
         rows = workspace.collection(collection).points  # as the export begins: ingests may add more meanwhile
-        body = streamed(lambda sink: workspace.export(collection, sink, format, run, vectors))
-        return StreamingResponse(body, media_type=EXPORT_TYPES[format], headers={
-            "Content-Disposition": f'attachment; filename="{collection}.{format}"', "X-Embc-Rows": str(rows)})
+        body = Streamed(lambda sink: workspace.export(collection, sink, format, run, vectors))
+        return StreamingResponse(body, media_type=EXPORT_TYPES[format], background=BackgroundTask(body.close),
+                                 headers={"Content-Disposition": f'attachment; filename="{collection}.{format}"',
+                                          "X-Embc-Rows": str(rows)})
 
     @app.get("/v1/collections/{collection}/report", response_model=Report, responses=ERRORS)
     def report(collection: str = NAME, run: int | None = Query(None, ge=1)):

@@ -7,16 +7,28 @@ from starlette.routing import Match
 
 
 class HeadAsGet:
-    """ASGI middleware: a HEAD request is routed as a GET. uvicorn sends the headers and drops the body, since its
-    own copy of the request still says HEAD."""
+    """ASGI middleware: a HEAD request is routed as a GET, and its response ends with the headers. Whatever body
+    the app goes on to send is dropped; the server, its response complete, tells the app the client has gone, so
+    a streamed body (an export) stops rather than being made in full for nobody."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "HEAD":
-            scope = {**scope, "method": "GET"}
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def headers_only(message):
+            nonlocal ended
+            if message["type"] == "http.response.start":
+                await send(message)
+            elif not ended:
+                ended = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def allowed(routes: list, scope: dict) -> str:

@@ -11,14 +11,24 @@ _DONE = object()
 
 
 class _Pipe:
-    """A binary file object whose writes go to a bounded queue."""
+    """A binary file object whose writes go to a bounded queue; once the reader has gone, a write raises
+    BrokenPipeError, which ends the writer and lets the store go."""
 
-    def __init__(self, chunks: queue.Queue):
+    def __init__(self, chunks: queue.Queue, gone: threading.Event):
         self.chunks = chunks
+        self.gone = gone
+
+    def put(self, item) -> None:
+        while not self.gone.is_set():
+            try:
+                self.chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                pass
+        raise BrokenPipeError("the reader has gone")
 
     def write(self, data) -> int:
-        # A reader gone for a minute (the client hung up) ends the writer, which lets the store go.
-        self.chunks.put(bytes(data), timeout=60)
+        self.put(bytes(data))
         return len(data)
 
     def flush(self) -> None:
@@ -29,21 +39,38 @@ class _Pipe:
         return False
 
 
-def streamed(write: Callable[[_Pipe], object], depth: int = 16) -> Iterator[bytes]:
-    """The bytes `write(file)` writes, as they come; an error in the writer is raised here."""
-    chunks: queue.Queue = queue.Queue(maxsize=depth)
-    failure: list[BaseException] = []
+class Streamed:
+    """The bytes `write(file)` writes, as they come, for a response body; an error in the writer is raised to the
+    reader. `close` (the response's background task, which runs when the client has hung up too) stops the writer
+    at its next write."""
 
-    def run() -> None:
+    def __init__(self, write: Callable[[_Pipe], object], depth: int = 16):
+        self.chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self.gone = threading.Event()
+        self.failure: list[BaseException] = []
+        pipe = _Pipe(self.chunks, self.gone)
+
+        def run() -> None:
+            try:
+                write(pipe)
+            except BaseException as exc:  # handed to the reader, which raises it
+                self.failure.append(exc)
+            finally:
+                try:
+                    pipe.put(_DONE)
+                except BrokenPipeError:
+                    pass
+
+        threading.Thread(target=run, name="embc-export", daemon=True).start()
+
+    def __iter__(self) -> Iterator[bytes]:
         try:
-            write(_Pipe(chunks))
-        except BaseException as exc:  # handed to the reader, which raises it
-            failure.append(exc)
+            while (chunk := self.chunks.get()) is not _DONE:
+                yield chunk
         finally:
-            chunks.put(_DONE)
+            self.close()
+        if self.failure:
+            raise self.failure[0]
 
-    threading.Thread(target=run, name="embc-export", daemon=True).start()
-    while (chunk := chunks.get()) is not _DONE:
-        yield chunk
-    if failure:
-        raise failure[0]
+    def close(self) -> None:
+        self.gone.set()
