@@ -546,6 +546,34 @@ def test_a_collection_is_not_deleted_under_a_running_job():
         assert job.state == "done"
 
 
+def test_a_client_that_hangs_up_during_its_body_is_counted_not_logged(tmp_path):
+    """Its request ended in ClientDisconnect, which the server logged twice with a traceback as a fault of its own
+    and counted as a 500."""
+    process, client = start_server(tmp_path)
+    form = b'--B\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n\r\n' + b"y" * 100_000
+    heads = [("application/json", b'{"records": [{"id": "a", "vector": [1, 2' + b", 3" * 30_000),
+             ("multipart/form-data; boundary=B", form)]
+    try:
+        for kind, body in heads:
+            for length in (b"Content-Length: 10000000", b"Transfer-Encoding: chunked"):
+                with socket.create_connection(("127.0.0.1", int(client.base_url.port))) as hanging:
+                    hanging.sendall(b"POST /v1/collections/c/items HTTP/1.1\r\nHost: embc\r\nAuthorization: Bearer "
+                                    + KEY.encode() + b"\r\nContent-Type: " + kind.encode() + b"\r\n" + length
+                                    + b"\r\n\r\n" + (b"%x\r\n" % len(body) if b"chunked" in length else b"") + body)
+                    time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while 'status="499"} 4.0' not in (metrics := client.get("/metrics").text) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert 'embc_requests_total{method="POST",route="/v1/collections/{collection}/items",status="499"} 4.0' \
+            in metrics, metrics
+        assert 'status="500"' not in metrics
+        assert client.get("/v1/collections/c").status_code == 404
+    finally:
+        process.terminate()
+    log = server_log(process)
+    assert "Traceback" not in log and "failed" not in log, log
+
+
 def test_a_collection_deleted_while_ingests_write_to_it_leaves_the_server_answering(tmp_path):
     """Its shard was closed under a write: the engine refused ("Already borrowed", a 500), the collection's lock
     stayed held, and every later call on any collection waited for it: the server answered nothing more."""

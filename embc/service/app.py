@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from embc import __version__
 from embc.errors import EmbcError, NotFound, ParameterError, describe_error
@@ -50,6 +51,7 @@ NAME = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
 STOP_WAIT = 30.0  # seconds a stopping server waits for its jobs to end at their next step, before closing the store
 REQUEST_WAIT = 5  # seconds a stopping server waits for the requests in flight (a client may never end its body)
 INDEX_CHECK = 5.0  # seconds between looks for a collection due for its vector index, or quiet (answers made ahead)
+HUNG_UP = 499  # the status a request is counted under when its client closed the connection before its body was in
 MAX_BODY = 64 << 20  # bytes of a request body: 10,000 records of a few KB each
 DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
@@ -113,6 +115,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         if exc.status_code == 405:  # Starlette's Allow names the methods of only the first route that matched
             headers = {**(headers or {}), "Allow": allowed(app.router.routes, request.scope)}
         return JSONResponse({"error": str(exc.detail), "detail": None}, exc.status_code, headers=headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def hung_up(request: Request, exc: ClientDisconnect):
+        """The client went before its body was in: nobody to answer and no fault to log."""
+        return Response(status_code=HUNG_UP)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
