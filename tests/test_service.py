@@ -332,6 +332,25 @@ def test_a_streamed_body_stops_when_nobody_reads_it(method):
         thread.join(30)
 
 
+def test_a_streamed_body_nobody_takes_or_closes_stops_its_writer(monkeypatch):
+    """A response cancelled without its background task (a server stopping) neither reads nor closes its body."""
+    import threading
+    from embc.service import streams
+
+    monkeypatch.setattr(streams, "IDLE", 1.0)
+    ended = threading.Event()
+
+    def write(sink):
+        try:
+            while True:
+                sink.write(b"x")
+        finally:
+            ended.set()
+
+    body = streams.Streamed(write)
+    assert ended.wait(30) and body.chunks.full() and body.failure and isinstance(body.failure[0], BrokenPipeError)
+
+
 def test_a_model_read_from_a_path_the_client_names_is_refused(server):
     """glove:/etc/passwd read the file (and its error quoted a word of it); clip:ARCH/PATH would unpickle one."""
     from embc.ingest.registry import names_a_path

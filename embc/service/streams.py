@@ -8,23 +8,25 @@ import threading
 from typing import Callable, Iterator
 
 _DONE = object()
+IDLE = 60.0  # seconds a writer waits on a reader that takes nothing (a client gone unnoticed) before it stops
 
 
 class _Pipe:
-    """A binary file object whose writes go to a bounded queue; once the reader has gone, a write raises
-    BrokenPipeError, which ends the writer and lets the store go."""
+    """A binary file object whose writes go to a bounded queue; once the reader has gone, or has taken nothing for
+    `IDLE` seconds, a write raises BrokenPipeError, which ends the writer and lets the store go."""
 
     def __init__(self, chunks: queue.Queue, gone: threading.Event):
         self.chunks = chunks
         self.gone = gone
 
     def put(self, item) -> None:
-        while not self.gone.is_set():
+        waited = 0.0
+        while not self.gone.is_set() and waited < IDLE:
             try:
                 self.chunks.put(item, timeout=0.5)
                 return
             except queue.Full:
-                pass
+                waited += 0.5
         raise BrokenPipeError("the reader has gone")
 
     def write(self, data) -> int:
