@@ -593,6 +593,25 @@ def test_a_client_that_hangs_up_during_its_body_is_counted_not_logged(tmp_path):
     assert "Traceback" not in log and "failed" not in log, log
 
 
+def test_every_line_of_the_server_log_is_stamped(tmp_path):
+    """uvicorn's own lines came without the time or `embc serve`, and told the operator to install a WebSocket
+    library at every request to upgrade the connection."""
+    process, client = start_server(tmp_path)
+    try:
+        upgrade = b"GET / HTTP/1.1\r\nHost: embc\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        for request in (b"GARBAGE\r\n\r\n", upgrade):
+            with socket.create_connection(("127.0.0.1", int(client.base_url.port)), timeout=30) as raw:
+                raw.sendall(request)
+                assert raw.recv(100).startswith(b"HTTP/1.1 ")
+    finally:
+        process.send_signal(signal.SIGINT)
+    lines = server_log(process).splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ embc serve: "
+    assert all(re.match(stamp, line) for line in lines) and len(lines) >= 3, lines
+    assert [line[len("2026-12-06T00:00:00Z "):] for line in lines if "WARNING" in line] == [
+        "embc serve: WARNING: Invalid HTTP request received.", "embc serve: WARNING: Unsupported upgrade request."]
+
+
 def test_a_collection_deleted_while_ingests_write_to_it_leaves_the_server_answering(tmp_path):
     """Its shard was closed under a write: the engine refused ("Already borrowed", a 500), the collection's lock
     stayed held, and every later call on any collection waited for it: the server answered nothing more."""

@@ -87,6 +87,7 @@ def serve(ctx: typer.Context,
     from embc.service.connections import KEEP_ALIVE, ConnectionLimit
     from embc.service.keys import check_key
     from embc.service.listening import AnnouncedServer
+    from embc.service.logs import LOG_CONFIG
     from embc.service.owner import claim, server_of
 
     interval = parse_interval(every) if every is not None else None
@@ -107,7 +108,7 @@ def serve(ctx: typer.Context,
     url = _url(host, port)
     with claim(served.layout, url), served:
         config = uvicorn.Config(make_app(served, api_key, max_body, interval, body_timeout, not lazy_models),
-                                host=host, port=port, log_level="warning", access_log=False,
+                                host=host, port=port, log_config=LOG_CONFIG, log_level="warning", access_log=False,
                                 http=partial(ConnectionLimit, wait=header_timeout, most=max_connections),
                                 timeout_graceful_shutdown=REQUEST_WAIT, timeout_keep_alive=KEEP_ALIVE)
         server = AnnouncedServer(config, f"serving {served.path} at {url}: the map at /, the API at /v1 (its "

@@ -37,6 +37,7 @@ from embc.service.jobs import Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
+from embc.service.logs import say
 from embc.service.methods import HeadAsGet, allowed
 from embc.service.metrics import Measured, Metrics
 from embc.service.streams import Streamed
@@ -435,4 +436,4 @@ def recover_uploads(workspace: Workspace) -> None:
         try:
             uploads.recover(workspace.layout.uploads(folder.name), partial(_content_hashes, workspace, folder.name))
         except EmbcError as exc:  # not a collection's name, or one that cannot be opened: its files wait
-            schedule.say(f"the uploads of '{folder.name}' stay as they are: {exc}")
+            say(f"the uploads of '{folder.name}' stay as they are: {exc}")

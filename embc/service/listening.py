@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from embc.service.schedule import say
+from embc.service.logs import say
 
 
 class AnnouncedServer(uvicorn.Server):

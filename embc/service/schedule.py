@@ -5,20 +5,15 @@ first made ahead (`embc.service.answers`), and the model its text and image ques
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from datetime import datetime, timezone
 
 from embc.errors import describe_error
 from embc.service.answers import Answers
 from embc.service.jobs import Jobs
+from embc.service.logs import say
 from embc.store.vectors import DAMAGED, CollectionInfo
 from embc.workspace import Workspace
-
-
-def say(line: str) -> None:
-    print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} embc serve: {line}", file=sys.stderr, flush=True)
 
 
 def tick(workspace: Workspace, jobs: Jobs) -> None:
