@@ -333,7 +333,8 @@ def test_a_streamed_body_stops_when_nobody_reads_it(method):
 
 
 def test_a_streamed_body_nobody_takes_or_closes_stops_its_writer(monkeypatch):
-    """A response cancelled without its background task (a server stopping) neither reads nor closes its body."""
+    """A response cancelled without its background task (a server stopping) neither reads nor closes its body; a
+    reader that comes back after the writer gave up gets what was queued and then the error, not a wait forever."""
     import threading
     from embc.service import streams
 
@@ -349,6 +350,11 @@ def test_a_streamed_body_nobody_takes_or_closes_stops_its_writer(monkeypatch):
 
     body = streams.Streamed(write)
     assert ended.wait(30) and body.chunks.full() and body.failure and isinstance(body.failure[0], BrokenPipeError)
+    body.writer.join(30)
+    late = iter(body)
+    assert [next(late) for _ in range(body.chunks.maxsize)] == [b"x"] * body.chunks.maxsize
+    with pytest.raises(BrokenPipeError):
+        next(late)
 
 
 def test_a_model_read_from_a_path_the_client_names_is_refused(server):

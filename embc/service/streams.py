@@ -63,16 +63,30 @@ class Streamed:
                 except BrokenPipeError:
                     pass
 
-        threading.Thread(target=run, name="embc-export", daemon=True).start()
+        self.writer = threading.Thread(target=run, name="embc-export", daemon=True)
+        self.writer.start()
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            while (chunk := self.chunks.get()) is not _DONE:
+            while (chunk := self._next()) is not _DONE:
                 yield chunk
         finally:
             self.close()
         if self.failure:
             raise self.failure[0]
+
+    def _next(self):
+        """The next chunk, or _DONE; also _DONE when the writer ended without its last put, having given up on a
+        reader that took nothing for `IDLE` seconds (its failure says so)."""
+        while True:
+            try:
+                return self.chunks.get(timeout=0.5)
+            except queue.Empty:
+                if not self.writer.is_alive():
+                    try:
+                        return self.chunks.get_nowait()  # put just before the writer ended
+                    except queue.Empty:
+                        return _DONE
 
     def close(self) -> None:
         self.gone.set()
