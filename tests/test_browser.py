@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -60,7 +61,9 @@ def browser():
 @pytest.fixture
 def page(browser, served):
     """A page that has the API key (as a user who typed it), recording console errors and every request."""
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    # Playwright's waits evaluate strings in the page, which the pages' policy forbids: the policy itself is
+    # tested without this bypass.
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)
     context.add_init_script(f"sessionStorage.setItem('embc-key', '{KEY}')")
     opened = context.new_page()
     opened.errors, opened.requests = [], []
@@ -323,8 +326,37 @@ def test_a_table_rows_columns_show_on_hover_and_in_its_lists(page, served):
     assert page.errors == []
 
 
+def test_the_pages_run_under_their_content_security_policy(browser, served):
+    """Without the bypass: the collections page shows its thumbnails and the map draws, with no violation
+    reported; a script put inline into the page does not run."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.add_init_script(f"sessionStorage.setItem('embc-key', '{KEY}')")
+    opened, errors = context.new_page(), []
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda e: errors.append(str(e)))
+
+    def until(condition: str) -> None:
+        deadline = time.monotonic() + 300
+        while not opened.evaluate(f"() => Boolean({condition})"):
+            assert time.monotonic() < deadline, condition
+            opened.wait_for_timeout(200)
+
+    opened.goto(f"{served.base_url}/")
+    until("document.querySelector(\"tr[data-collection='wordnet'] img\")?.naturalWidth === 96")
+    opened.goto(f"{served.base_url}/c/wordnet")
+    until("window.embcMap && window.embcMap.ready")
+    assert errors == []
+    ran = opened.evaluate("""() => { const inline = document.createElement("script");
+                                      inline.textContent = "window.inlineRan = true";
+                                      document.body.append(inline);
+                                      return window.inlineRan === true; }""")
+    opened.wait_for_timeout(500)
+    assert not ran and len(errors) == 1 and "Content Security Policy" in errors[0], errors
+    context.close()
+
+
 def test_a_page_without_the_key_asks_for_it(browser, served):
-    context = browser.new_context()
+    context = browser.new_context(bypass_csp=True)
     opened = context.new_page()
     asked = []
 

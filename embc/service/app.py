@@ -58,6 +58,11 @@ DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
+# The map's pages load only embc's own files and talk only to embc, and no other site may frame them (a page
+# that holds the API key can rename clusters).
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'", "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer"}
 FIGURE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}  # the formats figures take
 
 
@@ -218,11 +223,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home():
-        return HTMLResponse((WEB / "index.html").read_text())
+        return HTMLResponse((WEB / "index.html").read_text(), headers=PAGE_HEADERS)
 
     @app.get("/c/{collection}", response_class=HTMLResponse, include_in_schema=False)
     def map_page(collection: str = NAME):
-        return HTMLResponse((WEB / "map.html").read_text())
+        return HTMLResponse((WEB / "map.html").read_text(), headers=PAGE_HEADERS)
 
     @app.delete("/v1/collections/{collection}/items/{key:path}", status_code=204, responses=ERRORS)
     async def delete_item(key: str, collection: str = NAME):
