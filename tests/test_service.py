@@ -278,13 +278,18 @@ def test_a_method_a_path_does_not_take_is_a_json_405_that_names_those_it_does(se
     assert server.head("/v1/collections/wordnet/similar").status_code == 405
 
 
-def test_the_pages_load_only_embcs_own_files_and_no_other_site_may_frame_them(server):
+def test_the_pages_load_only_embcs_own_files_and_no_other_site_may_frame_any_answer(server):
     for page in ("/", "/c/wordnet"):
         headers = server.get(page, headers={"Authorization": ""}).headers
         assert headers["content-security-policy"] == (
             "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'none'")
         assert (headers["x-content-type-options"], headers["referrer-policy"]) == ("nosniff", "no-referrer")
+    for answer in (server.get("/docs"), server.get("/static/map.js"), server.get("/v1/collections/wordnet/clusters"),
+                   server.get("/v1/collections", headers={"Authorization": ""}), server.get("/v1/nothing"),
+                   server.head("/healthz")):
+        assert answer.headers.get_list("content-security-policy") == ["frame-ancestors 'none'"], answer.url
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"], answer.url
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/v1/collections/wordnet/clusters", "/static/map.js", "/"])

@@ -40,6 +40,7 @@ from embc.service.limits import BODY_WAIT, BodyLimit
 from embc.service.logs import say
 from embc.service.methods import HeadAsGet, allowed
 from embc.service.metrics import Measured, Metrics
+from embc.service.policy import PAGE_HEADERS, Guarded
 from embc.service.streams import Streamed
 from embc.service.stopping import Stoppable
 from embc.store.vectors import check_name
@@ -58,11 +59,6 @@ DECODED = {**ERRORS, 200: {"content": {"image/png": {}, "application/json": {
     "schema": {"type": "object", "description": "a table collection's row, column -> value"}}}}}
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "tsv": "text/tab-separated-values",
                 "parquet": "application/vnd.apache.parquet"}
-# The map's pages load only embc's own files and talk only to embc, and no other site may frame them (a page
-# that holds the API key can rename clusters).
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'", "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer"}
 FIGURE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}  # the formats figures take
 
 
@@ -108,6 +104,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     app.add_middleware(Measured, metrics=metrics)
     app.add_middleware(Stoppable)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(Guarded)  # outermost: the errors that middleware sends itself carry its headers too
 
     # Routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for such a route, the
     # check of its response) in a worker thread, each hop a fraction of a millisecond.
