@@ -3,6 +3,7 @@ auth, errors as JSON 4xx, recluster jobs, and the refusal to listen beyond loopb
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -16,10 +17,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -306,12 +308,7 @@ def test_a_streamed_body_stops_when_nobody_reads_it(method):
     """An export's writer ends at its next write once the client has the headers of a HEAD (on a connection it
     keeps open) or has hung up on a GET, rather than making the whole body for nobody, or waiting forever for a
     reader."""
-    import threading
-    import uvicorn
-    from starlette.background import BackgroundTask
-    from starlette.responses import StreamingResponse
     from embc.service.methods import HeadAsGet
-    from embc.service.streams import Streamed
 
     writes, ended = [], threading.Event()
 
@@ -322,25 +319,65 @@ def test_a_streamed_body_stops_when_nobody_reads_it(method):
         finally:
             ended.set()
 
+    with _streaming(HeadAsGet, write) as port, socket.create_connection(("127.0.0.1", port), timeout=60) as client:
+        client.sendall(f"{method} / HTTP/1.1\r\nHost: embc\r\n\r\n".encode())
+        assert client.recv(65_536).startswith(b"HTTP/1.1 200 OK\r\n")
+        if method == "GET":
+            client.close()
+        assert ended.wait(60) and len(writes) < 1_000, len(writes)
+
+
+def test_a_client_that_stops_reading_its_export_ends_it_with_one_line_in_the_log(monkeypatch, capsys):
+    """The writer gave up on it after `IDLE` seconds, and uvicorn logged the error as a fault of the app's, with
+    a traceback. The client still sees an unfinished body: the connection closes before the last chunk."""
+    from embc.service import streams
+    from embc.service.logs import LOG_CONFIG
+
+    monkeypatch.setattr(streams, "IDLE", 1.0)
+    ended = threading.Event()
+
+    def write(sink):
+        try:
+            for _ in range(10_000):
+                sink.write(b"x" * 65_536)
+        finally:
+            ended.set()
+
+    with _streaming(lambda app: app, write, log_config=LOG_CONFIG) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: embc\r\n\r\n")
+            assert client.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
+            assert ended.wait(60)
+            body = b"".join(iter(lambda: client.recv(1 << 20), b""))
+    assert not body.endswith(b"0\r\n\r\n") and len(body) < 10_000 * 65_536
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "embc serve: WARNING: the client took nothing of its export for 1 s; the export ends unfinished"], lines
+
+
+@contextlib.contextmanager
+def _streaming(middleware, write, **config) -> Iterator[int]:
+    """A uvicorn server in this process, on a free loopback port, whose every answer streams what `write` writes
+    through `Streamed`, as an export's does."""
+    import uvicorn
+    from starlette.background import BackgroundTask
+    from starlette.responses import StreamingResponse
+    from embc.service.streams import Streamed
+
     async def app(scope, receive, send):
         if scope["type"] == "http":
             body = Streamed(write)
             await StreamingResponse(body, background=BackgroundTask(body.close))(scope, receive, send)
 
     port = _free_port()
-    served = uvicorn.Server(uvicorn.Config(HeadAsGet(app), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    served = uvicorn.Server(uvicorn.Config(middleware(app), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off", **config))
     thread = threading.Thread(target=served.run, daemon=True)
     thread.start()
     try:
         while not served.started:
             time.sleep(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=60) as client:
-            client.sendall(f"{method} / HTTP/1.1\r\nHost: embc\r\n\r\n".encode())
-            assert client.recv(65_536).startswith(b"HTTP/1.1 200 OK\r\n")
-            if method == "GET":
-                client.close()
-            assert ended.wait(60) and len(writes) < 1_000, len(writes)
+        yield port
     finally:
         served.should_exit = True
         thread.join(30)
@@ -349,7 +386,6 @@ def test_a_streamed_body_stops_when_nobody_reads_it(method):
 def test_a_streamed_body_nobody_takes_or_closes_stops_its_writer(monkeypatch):
     """A response cancelled without its background task (a server stopping) neither reads nor closes its body; a
     reader that comes back after the writer gave up gets what was queued and then the error, not a wait forever."""
-    import threading
     from embc.service import streams
 
     monkeypatch.setattr(streams, "IDLE", 1.0)
@@ -462,8 +498,10 @@ def test_ingest_recluster_job_report_runs_and_deletes(server):
     assert (again.status_code, again.json()["error"]) == (404, "no item 'n2' in collection 'notes'")
     assert server.delete("/v1/collections/notes").status_code == 204
     assert [c["name"] for c in server.get("/v1/collections").json()] == ["wordnet"]
+    assert server.head("/v1/collections").status_code == 200
     metrics = server.get("/metrics").text
     assert 'embc_requests_total{method="GET",route="/v1/collections",status="200"}' in metrics
+    assert 'embc_requests_total{method="HEAD",route="/v1/collections",status="200"}' in metrics
     assert 'embc_jobs{state="done"}' in metrics
     assert 'embc_points{collection="wordnet"} 1600.0' in metrics and 'collection="notes"' not in metrics
 
@@ -567,7 +605,6 @@ def test_a_table_larger_than_a_request_goes_in_parts_under_the_keys_a_local_inge
 
 
 def test_a_collection_is_not_deleted_under_a_running_job():
-    import threading
 
     from embc.errors import EmbcError
     from embc.service.jobs import Jobs
@@ -635,7 +672,6 @@ def test_every_line_of_the_server_log_is_stamped(tmp_path):
 def test_a_collection_deleted_while_ingests_write_to_it_leaves_the_server_answering(tmp_path):
     """Its shard was closed under a write: the engine refused ("Already borrowed", a 500), the collection's lock
     stayed held, and every later call on any collection waited for it: the server answered nothing more."""
-    import threading
 
     process, client = start_server(tmp_path)
     statuses, stop = [], threading.Event()
@@ -1052,7 +1088,6 @@ def test_a_server_loads_a_quiet_collections_model_before_its_first_question_unle
 
 
 def test_a_server_killed_during_an_upload_and_a_recluster_loses_and_duplicates_nothing(tmp_path):
-    import threading
 
     import numpy as np
 
@@ -1443,7 +1478,6 @@ def test_concurrent_ingests_deletes_questions_and_reclusters_lose_duplicate_and_
     """Four clients ingest, re-ingest, delete and ask about keys of their own while a fifth reclusters, full or
     incremental, for 20 seconds; then every key that should be there is there once, with a label."""
     import random
-    import threading
 
     centres = np.random.default_rng(0).normal(size=(5, 16)) * 4
     process, http = start_server(tmp_path / "home")

@@ -101,9 +101,9 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     if api_key is not None:
         check_key(api_key)
         app.add_middleware(KeyCheck, key=api_key)  # outside the body limit: no body is read without the key
-    app.add_middleware(Measured, metrics=metrics)
     app.add_middleware(Stoppable)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(Measured, metrics=metrics)  # outside HEAD's GET and the stop's 503: counts what was sent
     app.add_middleware(Guarded)  # outermost: the errors that middleware sends itself carry its headers too
 
     # Routes that do no blocking work are `async`: FastAPI runs every plain `def` (and, for such a route, the

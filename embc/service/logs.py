@@ -7,6 +7,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from embc.service.streams import Stalled
+
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -32,11 +34,22 @@ class NoWebSocketAdvice(logging.Filter):
         return not record.getMessage().startswith("No supported WebSocket library")
 
 
+class StallsInOneLine(logging.Filter):
+    """uvicorn logs an export that ends because its client stopped reading as an exception in the app, with a
+    traceback: it is the client's doing, so its one line, as a warning, is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], Stalled):
+            record.msg, record.args, record.exc_info, record.exc_text = str(record.exc_info[1]), (), None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 LOG_CONFIG = {  # for uvicorn.Config, which applies it as the server starts
     "version": 1, "disable_existing_loggers": False,
     "formatters": {"stamped": {"()": Stamped}},
-    "filters": {"no_websocket_advice": {"()": NoWebSocketAdvice}},
+    "filters": {"no_websocket_advice": {"()": NoWebSocketAdvice}, "stalls_in_one_line": {"()": StallsInOneLine}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "stamped", "stream": "ext://sys.stderr",
-                            "filters": ["no_websocket_advice"]}},
+                            "filters": ["no_websocket_advice", "stalls_in_one_line"]}},
     "loggers": {name: {"handlers": ["stderr"], "propagate": False} for name in ("uvicorn", "embc")},
 }

@@ -28,7 +28,12 @@ class HeadAsGet:
                 ended = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        routed = {**scope, "method": "GET"}  # a copy: the server sends no body only while its scope says HEAD
+        try:
+            await self.app(routed, receive, headers_only)
+        finally:
+            if "route" in routed:  # the route the router matched, for the metrics outside
+                scope["route"] = routed["route"]
 
 
 def allowed(routes: list, scope: dict) -> str:

@@ -48,7 +48,7 @@ class Measured:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        start, status = time.perf_counter(), [500]
+        start, method, status = time.perf_counter(), scope["method"], [500]
 
         async def sending(message):
             if message["type"] == "http.response.start":
@@ -59,5 +59,5 @@ class Measured:
             await self.app(scope, receive, sending)
         finally:
             # The router records the route it matched in the request's scope.
-            self.metrics.request(scope["method"], getattr(scope.get("route"), "path", "unmatched"), status[0],
+            self.metrics.request(method, getattr(scope.get("route"), "path", "unmatched"), status[0],
                                  time.perf_counter() - start)

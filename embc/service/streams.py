@@ -11,9 +11,13 @@ _DONE = object()
 IDLE = 60.0  # seconds a writer waits on a reader that takes nothing (a client gone unnoticed) before it stops
 
 
+class Stalled(BrokenPipeError):
+    """The client took nothing for `IDLE` seconds: its export ends unfinished, and no fault of embc's."""
+
+
 class _Pipe:
     """A binary file object whose writes go to a bounded queue; once the reader has gone, or has taken nothing for
-    `IDLE` seconds, a write raises BrokenPipeError, which ends the writer and lets the store go."""
+    `IDLE` seconds, a write raises BrokenPipeError (Stalled), which ends the writer and lets the store go."""
 
     def __init__(self, chunks: queue.Queue, gone: threading.Event):
         self.chunks = chunks
@@ -27,7 +31,9 @@ class _Pipe:
                 return
             except queue.Full:
                 waited += 0.5
-        raise BrokenPipeError("the reader has gone")
+        if self.gone.is_set():
+            raise BrokenPipeError("the reader has gone")
+        raise Stalled(f"the client took nothing of its export for {IDLE:g} s; the export ends unfinished")
 
     def write(self, data) -> int:
         self.put(bytes(data))
