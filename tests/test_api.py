@@ -327,6 +327,28 @@ def test_choosing_k_over_duplicate_points_warns_nothing(tmp_path):
     assert [str(w.message) for w in printed] == [] and (run.params["k"], run.n_clusters) == (3, 3)
 
 
+def test_a_k_chosen_by_its_sweep_is_asked_for_again_not_fixed(tmp_path):
+    """A run told k auto again refitted every time ("parameters changed": the k its sweep had chosen was taken for
+    what was asked), and a run told nothing after it kept that k at every refit, never choosing again."""
+    rng = np.random.default_rng(0)
+    centres = np.eye(16)[:4] * 10
+
+    def blobs(first: int, n: int) -> list:
+        return [(f"p{i}", centres[i % 4] + rng.normal(size=16)) for i in range(first, first + n)]
+
+    ws = embc.Workspace(tmp_path / "data")
+    ws.ingest("blobs", blobs(0, 200))
+    first = ws.recluster("blobs", k="2-12", seed=0, projection="none")
+    assert (first.params["k"], first.params["k_auto"], first.n_clusters) == (4, "2-12", 4)
+    assert ws.recluster("blobs", k="2-12").mode == "none"
+    ws.ingest("blobs", blobs(200, 4))
+    added = ws.recluster("blobs")
+    assert (added.mode, added.params["k"], added.params["k_auto"], added.n_clusters) == ("incremental", 4, "2-12", 4)
+    refit = ws.recluster("blobs", full=True)
+    assert (refit.mode, refit.params["k_auto"]) == ("full", "2-12")
+    assert [p.k for p in ws.report("blobs").sweep] == list(range(2, 13))  # chosen again, over the range asked
+
+
 def test_delete_items_and_a_whole_collection(tmp_path):
     ws = embc.Workspace(tmp_path / "data")
     ws.ingest("wn", Path(WORDNET))

@@ -69,7 +69,7 @@ def test_k_auto_picks_k_near_the_truth_records_the_sweep_and_draws_the_elbow(clu
     result = runner.invoke(app, ["--data-dir", str(home), "recluster", "-c", "wordnet", "--k", "auto", "--json"])
     assert result.exit_code == 0, result.stderr
     run = json.loads(result.stdout)
-    assert 6 <= run["params"]["k"] <= 10 and run["params"]["k_auto"] is True
+    assert 6 <= run["params"]["k"] <= 10 and run["params"]["k_auto"] == "auto"
     con = duckdb.connect(str(home / "reports.duckdb"), read_only=True)
     try:
         sweep = con.execute("SELECT k, chosen FROM sweeps WHERE run_id = ? ORDER BY k", [run["run_id"]]).fetchall()

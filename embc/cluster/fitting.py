@@ -63,7 +63,7 @@ def _choose_k(X: np.ndarray, params: dict, seed: int, clock: Clock) -> tuple[dic
 
     clock.begin("sweep")
     rows = sweep(X, seed, span)
-    params = {**params, "k": choose_k(rows), "k_auto": True}
+    params = {**params, "k": choose_k(rows), "k_auto": params["k"]}  # what was asked: the next run asks it again
     for row in rows:
         row["chosen"] = row["k"] == params["k"]
     return params, rows

@@ -108,11 +108,18 @@ def choose(last: dict | None, algorithm: str | None = None, params: dict | None 
     same_algorithm = last is not None and algorithm in (None, last["algorithm"])
     reused = last is not None and algorithm is None
     algorithm = algorithm or (last["algorithm"] if last else "kmeans")
-    return algorithm, resolve(algorithm, params or {}, last["params"] if same_algorithm else None, reused)
+    return algorithm, resolve(algorithm, params or {}, _asked(last["params"]) if same_algorithm else None, reused)
+
+
+def _asked(params: dict) -> dict:
+    """A run's parameters as they were asked for: k "auto" (or its range), not the k its sweep chose, so that
+    asking again is the same run's parameters, and a refit chooses k again."""
+    k_auto = params.get("k_auto")
+    return {**params, "k": "auto" if k_auto is True else k_auto} if k_auto else params  # True: before 2026-12-06
 
 
 def _algorithm_params(run: dict | None) -> dict | None:
-    return None if run is None else resolve(run["algorithm"], {}, run["params"])
+    return None if run is None else resolve(run["algorithm"], {}, _asked(run["params"]))
 
 
 def _full_reason(last: dict | None, history: list[dict], full: bool, same_params: bool) -> str | None:
@@ -341,7 +348,9 @@ class Job:
             return f"drift: {outside:.0%} of the {len(labels)} new points fit no cluster"
         clock.begin("write_labels")
         base = self.last["base_run"] or self.last["run_id"]
-        run_id = self._start("incremental", self.params, base)
+        # Those of the fit whose clusters the points join: its chosen k (or eps) too, not only what was asked.
+        params = {key: value for key, value in self.last["params"].items() if key != "projection"}
+        run_id = self._start("incremental", params, base)
         with self._failing(run_id):
             self._write_labels(data.ids, data.keys, labels, run_id)()
             clusters = self.reports.clusters(self.last["run_id"])
@@ -357,9 +366,9 @@ class Job:
         metrics = {"new_points": float(len(labels)), "new_noise_fraction": outside, **unusable(data)}
         timings = clock.total()
         self.reports.finish_run(run_id, RunRecord(len(labels), metrics, clusters,
-                                                  {**self.params, "projection": self.projection}, coords), timings)
+                                                  {**params, "projection": self.projection}, coords), timings)
         return {"run_id": run_id, "mode": "incremental", "reason": f"{len(labels)} new points",
-                "collection": self.collection, "algorithm": self.algorithm, "params": self.params,
+                "collection": self.collection, "algorithm": self.algorithm, "params": params,
                 "points": len(labels), "clusters": _public(clusters), "metrics": self.reports.metrics(run_id),
                 "events": [], "timings": timings}
 
