@@ -399,6 +399,36 @@ def test_a_k_auto_run_shows_its_sweep_beside_the_map(page, served):
     assert page.is_hidden("#sweep")
 
 
+def test_a_collection_is_reclustered_from_its_map(page, served):
+    """The map of a collection with no run says so, without a failed request; its form starts a recluster job
+    and draws the run it made, says why the server refused a k, and says when there is nothing new."""
+    rng = np.random.default_rng(1)
+    centres = np.eye(8)[:3] * 10
+    records = [{"id": f"q{i}", "vector": (centres[i % 3] + rng.normal(size=8)).tolist()} for i in range(90)]
+    assert served.post("/v1/collections/fresh/items", json={"records": records}).json()["added"] == 90
+    page.goto(f"{served.base_url}/c/fresh")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('not clustered')")
+    assert page.errors == []
+    page.fill("#k", "two")
+    page.click("#recluster button")
+    page.wait_for_function("document.querySelector('#job').textContent.startsWith('error')")
+    assert page.inner_text("#job") == ("error: invalid request: k must be an integer >= 2, 'auto' (chosen from 2-22), "
+                                       "or a range LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100), "
+                                       "not 'two'")
+    page.fill("#k", "3")
+    page.click("#recluster button")
+    _wait_for_map(page)
+    page.wait_for_function("document.querySelector('#job').textContent.startsWith('run')")
+    [run] = served.get("/v1/collections/fresh/runs").json()  # run ids count over every collection
+    assert page.inner_text("#job") == f"run {run['run_id']} (full: first run), 3 clusters"
+    assert page.inner_text("#status") == f"90 points · run {run['run_id']}"
+    assert len(page.query_selector_all("#legend li")) == 3 == len(served.get("/v1/collections/fresh/clusters").json())
+    page.click("#recluster button")
+    page.wait_for_function("document.querySelector('#job').textContent.startsWith('nothing new')")
+    assert page.inner_text("#job") == f"nothing new since run {run['run_id']}"
+    assert [e for e in page.errors if "422" not in e] == []  # the refused k's answer, which the browser notes
+
+
 def test_the_api_docs_draw_every_route_from_the_servers_own_files(page, served):
     """/docs (Swagger UI) and /redoc list the API's routes with no file from elsewhere: a machine without the
     internet showed blank pages when they came from a CDN."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from embc.arguments import check_cluster_id
 from embc.cluster.assign import NOISE, NOISE_NAME
-from embc.cluster.params import K_RANGE, K_SWEPT, REFIT_FRACTION
+from embc.cluster.params import K_RANGE, K_SWEPT, REFIT_FRACTION, k_problem
 from embc.results import ClusterStats, DecoderResult, Event
 
 LINE_OFFSET_MAX = 10**12
@@ -134,9 +135,18 @@ class IngestResult(BaseModel):
     pruned: int
 
 
+def _k_of_a_kind(value):
+    """A k of no kind embc takes gets what k should be, in one line, rather than one line per kind it is not."""
+    if isinstance(value, str) and (value == "auto" or value.isdigit() or re.fullmatch(K_RANGE, value)) or \
+            not isinstance(value, (str, bool, list, dict)):
+        return value
+    raise ValueError(f"k must be {k_problem(value)}, not {value!r}")
+
+
 class ReclusterRequest(Strict):
     algorithm: Literal["kmeans", "dbscan", "hdbscan", "agglomerative"] | None = None
-    k: int | Literal["auto"] | Annotated[str, Field(pattern=f"^{K_RANGE}$")] | None = Field(
+    k: Annotated[int | Literal["auto"] | Annotated[str, Field(pattern=f"^{K_RANGE}$")] | None,
+                 BeforeValidator(_k_of_a_kind)] = Field(
         None, description=f"Clusters; 'auto': chosen by the elbow over {K_SWEPT[0]}-{K_SWEPT[1]}; 'LO-HI': chosen "
         "by the elbow over that range.")
     eps: float | None = Field(None, gt=0)

@@ -20,6 +20,7 @@ export async function api(path, options = {}) {
 export async function json(path, options) {
   const response = await api(path, options);
   const body = await response.json();
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
+  if (response.ok) return body;
+  // A 422's detail says what was wrong with each field: "invalid request: k must be ...".
+  throw new Error([body.error || response.statusText, ...(body.detail || []).map((d) => d.msg)].join(": "));
 }

@@ -12,16 +12,24 @@ for (const c of await json("/v1/collections")) {
   row.insertCell().append(link);
   for (const value of [c.points.toLocaleString(), c.model, c.modality]) row.insertCell().textContent = value;
   const last = row.insertCell();
-  // A collection with no complete run yet has neither: its cells stay empty.
+  // A collection with no complete run yet has no map: its map opens to be reclustered.
   api(`${base}/runs`).then((r) => (r.ok ? r.json() : [])).then((runs) => {
     const run = runs.find((r) => r.status === "complete");
-    if (run) last.textContent = `${run.run_id} (${run.mode}, ${run.algorithm}), ${run.n_clusters} cluster${run.n_clusters === 1 ? "" : "s"}`;
+    if (!run) {
+      last.textContent = "not clustered yet";
+      return;
+    }
+    const clusters = `${run.n_clusters} cluster${run.n_clusters === 1 ? "" : "s"}`;
+    last.textContent = `${run.run_id} (${run.mode}, ${run.algorithm}), ${clusters}`;
+    thumbnail(base, map, picture, c.name);
   });
-  api(`${base}/map/thumbnail?size=96`).then((r) => (r.ok ? r.blob() : null)).then((blob) => {
-    if (!blob) return;
-    const img = Object.assign(document.createElement("img"), { src: URL.createObjectURL(blob), width: 96,
-                                                                alt: `map of ${c.name}` });
-    picture.append(Object.assign(document.createElement("a"), { href: map }));
-    picture.firstChild.append(img);
-  });
+}
+
+async function thumbnail(base, map, cell, name) {
+  const response = await api(`${base}/map/thumbnail?size=96`);
+  if (!response.ok) return;
+  const img = Object.assign(document.createElement("img"), { src: URL.createObjectURL(await response.blob()),
+                                                              width: 96, alt: `map of ${name}` });
+  cell.append(Object.assign(document.createElement("a"), { href: map }));
+  cell.firstChild.append(img);
 }

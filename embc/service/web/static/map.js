@@ -453,6 +453,34 @@ $("#colour-by").onchange = (event) => {
   state.by = event.target.value;
   paint();
 };
+// A recluster from the page: the job's steps as it runs, then the map of the run it made.
+$("#recluster").onsubmit = async (event) => {
+  event.preventDefault();
+  const k = $("#k").value.trim();
+  const body = { full: $("#full").checked, ...($("#algorithm").value ? { algorithm: $("#algorithm").value } : {}),
+                 ...(k ? { k: /^\d+$/.test(k) ? Number(k) : k } : {}) };
+  const button = $("#recluster button");
+  button.disabled = true;
+  try {
+    const { job_id: id } = await json(`${base}/recluster`, { method: "POST", body: JSON.stringify(body),
+                                                              headers: { "content-type": "application/json" } });
+    let job = await json(`/v1/jobs/${id}`);
+    for (; job.state === "queued" || job.state === "running"; job = await json(`/v1/jobs/${id}`)) {
+      const { step, done, total } = job.progress;
+      $("#job").textContent = `${job.state}${step ? `: ${step}` : ""}${total ? ` (${done} of ${total})` : ""}`;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (job.state === "failed") throw new Error(job.error);
+    const made = job.result;
+    $("#job").textContent = made.run_id === null ? made.reason
+      : `run ${made.run_id} (${made.mode}: ${made.reason}), ${made.clusters.length} clusters`;
+    if (made.run_id !== null) await load(made.run_id);
+  } catch (error) {
+    $("#job").textContent = `error: ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+};
 let dragging = null;
 let pressedAt = null;
 canvas.onmousedown = (event) => {
@@ -490,4 +518,8 @@ canvas.onwheel = (event) => {
   draw();
 };
 addEventListener("resize", draw);
-load(null).catch((error) => { $("#status").textContent = `error: ${error.message}`; });
+// A collection with no complete run has no map yet: the page says so and offers its recluster form.
+json(`${base}/runs`).then((runs) => {
+  if (runs.some((r) => r.status === "complete")) return load(null);
+  $("#status").textContent = "not clustered yet: recluster it (beside the map)";
+}).catch((error) => { $("#status").textContent = `error: ${error.message}`; });
