@@ -329,7 +329,8 @@ def test_choosing_k_over_duplicate_points_warns_nothing(tmp_path):
 
 def test_a_k_chosen_by_its_sweep_is_asked_for_again_not_fixed(tmp_path):
     """A run told k auto again refitted every time ("parameters changed": the k its sweep had chosen was taken for
-    what was asked), and a run told nothing after it kept that k at every refit, never choosing again."""
+    what was asked), and a run told nothing after it kept that k at every refit, never choosing again. The
+    sweep reports each k it has fitted."""
     rng = np.random.default_rng(0)
     centres = np.eye(16)[:4] * 10
 
@@ -344,8 +345,11 @@ def test_a_k_chosen_by_its_sweep_is_asked_for_again_not_fixed(tmp_path):
     ws.ingest("blobs", blobs(200, 4))
     added = ws.recluster("blobs")
     assert (added.mode, added.params["k"], added.params["k_auto"], added.n_clusters) == ("incremental", 4, "2-12", 4)
-    refit = ws.recluster("blobs", full=True)
+    steps = []
+    refit = ws.recluster("blobs", full=True, progress=lambda *step: steps.append(step))
     assert (refit.mode, refit.params["k_auto"]) == ("full", "2-12")
+    assert [done for step, done, total in steps if step == "sweep"] == list(range(12))  # the bar counts each k
+    assert {total for step, done, total in steps if step == "sweep" and done} == {11}
     assert [p.k for p in ws.report("blobs").sweep] == list(range(2, 13))  # chosen again, over the range asked
 
 

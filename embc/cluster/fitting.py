@@ -62,7 +62,7 @@ def _choose_k(X: np.ndarray, params: dict, seed: int, clock: Clock) -> tuple[dic
     from embc.cluster.sweep import choose_k, sweep
 
     clock.begin("sweep")
-    rows = sweep(X, seed, span)
+    rows = sweep(X, seed, span, report=clock.report)
     params = {**params, "k": choose_k(rows), "k_auto": params["k"]}  # what was asked: the next run asks it again
     for row in rows:
         row["chosen"] = row["k"] == params["k"]

@@ -12,6 +12,7 @@ the classes move it only as far as they bend the curve away from the law."""
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import numpy as np
 
@@ -23,9 +24,10 @@ SWEEP_STARTS = 3  # one start per k makes the inertia curve jagged enough to mov
 KNEE_BAND = 0.9  # the k within 10% of the knee: 8-9 on the shipped WordNet sample, as wide as 6-11 on most sets
 
 
-def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_SWEPT,
-          sample: int = SWEEP_SAMPLE) -> list[dict]:
-    """k-means inertia and silhouette for each k in range, fitted on a random sample of at most `sample`."""
+def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_SWEPT, sample: int = SWEEP_SAMPLE,
+          report: Callable[[int, int], None] | None = None) -> list[dict]:
+    """k-means inertia and silhouette for each k in range, fitted on a random sample of at most `sample`;
+    `report(done, total)` after each k."""
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -36,10 +38,13 @@ def sweep(X: np.ndarray, seed: int = 0, k_range: tuple[int, int] = K_SWEPT,
         # The sweep goes past the sample's distinct points knowingly (their inertia is 0 there): scikit-learn's
         # warning for each such k is not for a library's users.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for k in range(k_range[0], min(k_range[1], len(Xs) - 1) + 1):
+        ks = range(k_range[0], min(k_range[1], len(Xs) - 1) + 1)
+        for k in ks:
             fitted = KMeans(n_clusters=k, n_init=SWEEP_STARTS, random_state=seed).fit(Xs)
             rows.append({"k": k, "inertia": float(fitted.inertia_),
                          "silhouette": silhouette(Xs, fitted.labels_, seed)})
+            if report:
+                report(len(rows), len(ks))
     return rows
 
 
