@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -129,6 +130,13 @@ def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recor
     assert json.loads(again.stdout)["updated"] == 1
 
 
+def _around(tmp_path: Path) -> set[Path]:
+    """What lies in this pytest session's directory and in pytest's base directory beside it, where another
+    pytest run on the machine may start a session of its own meanwhile (left out)."""
+    base = tmp_path.parent.parent
+    return set(tmp_path.parent.iterdir()) | {p for p in base.iterdir() if not p.name.startswith("pytest-")}
+
+
 @pytest.mark.parametrize("args, message", [
     (["--data-dir", "", "collections"], "the data directory is an empty path"),
     (["similar", "--text", "", "-c", "wordnet"], "the query text is empty"),
@@ -144,10 +152,10 @@ def test_a_very_long_text_is_cut_for_embedding_and_storing_with_its_length_recor
        f"refit_fraction must be a number in (0, 1], not {float(share)}") for share in ("0", "1.5", "nan")],
 ])
 def test_bad_names_values_and_empty_queries_are_one_line(clustered_home, tmp_path, args, message):
-    before = set(tmp_path.parent.parent.iterdir())
+    before = _around(tmp_path)
     result = run_embc(*args, home=clustered_home)
     _one_line_error(result, message)
-    assert set(tmp_path.parent.parent.iterdir()) == before  # nothing made outside the data directory
+    assert _around(tmp_path) == before  # nothing made outside the data directory
     assert not (clustered_home.parent.parent / "escape").exists()
     assert [p.name for p in (clustered_home / "jobs").iterdir()] == ["wordnet.lock"]
 
