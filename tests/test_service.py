@@ -270,6 +270,16 @@ def test_bad_requests_are_json_4xx(server, method, path, body, status, error):
     assert response.status_code == status and response.json()["error"].startswith(error), response.text
 
 
+@pytest.mark.parametrize("k", ["eight", True, 8.5, [8], "8 "])
+def test_a_k_of_no_kind_embc_takes_is_one_line_of_what_k_should_be(server, k):
+    """It was one line per kind of k the schema names ("Input should be a valid integer", "Input should be 'auto'",
+    "String should match pattern ..."), none of them saying what k is for."""
+    response = server.post("/v1/collections/wordnet/recluster", json={"k": k})
+    assert response.status_code == 422 and response.json()["detail"] == [{"loc": ["body", "k"], "msg": (
+        "k must be an integer >= 2, 'auto' (chosen from 2-22), or a range LO-HI to choose from, as '4-12' "
+        f"(2 <= LO, LO + 2 <= HI <= 100), not {k!r}")}]
+
+
 def test_a_method_a_path_does_not_take_is_a_json_405_that_names_those_it_does(server):
     response = server.request("TRACE", "/v1/collections/wordnet/similar")
     assert response.status_code == 405 and response.json() == {"error": "Method Not Allowed", "detail": None}

@@ -137,8 +137,9 @@ class IngestResult(BaseModel):
 
 def _k_of_a_kind(value):
     """A k of no kind embc takes gets what k should be, in one line, rather than one line per kind it is not."""
-    if isinstance(value, str) and (value == "auto" or value.isdigit() or re.fullmatch(K_RANGE, value)) or \
-            not isinstance(value, (str, bool, list, dict)):
+    if (value is None or isinstance(value, int) and not isinstance(value, bool)
+            or isinstance(value, float) and value.is_integer()
+            or isinstance(value, str) and re.fullmatch(f"auto|[0-9]+|{K_RANGE}", value)):
         return value
     raise ValueError(f"k must be {k_problem(value)}, not {value!r}")
 
