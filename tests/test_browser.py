@@ -222,6 +222,10 @@ def test_colour_by_label_and_switching_runs_change_the_colours(page, served):
     page.select_option("#run", "1")
     page.wait_for_function("window.embcMap.run == 1")
     assert page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)") == first
+    latest_run = served.get("/v1/collections/wordnet/runs").json()[0]["run_id"]
+    page.click(f"#runs tr[data-run='{latest_run}']")  # a row of the run history opens its run too
+    page.wait_for_function(f"window.embcMap.run == {latest_run}")
+    assert page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)") == latest
     assert page.errors == []
 
 

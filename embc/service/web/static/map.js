@@ -390,6 +390,10 @@ function history(report) {
       row.insertCell().textContent = value ?? "";
     }
     if (r.run_id === state.run) row.className = "shown";
+    else if (r.status === "complete") {  // opens as the run selector does
+      row.className = "openable";
+      row.onclick = () => load(r.run_id);
+    }
     return row;
   }));
 }
