@@ -218,7 +218,13 @@ def test_colour_by_label_and_switching_runs_change_the_colours(page, served):
     assert sum(_rgb(page.evaluate(f"window.embcMap.colourOf({c})")) in _pixels(page) for c in range(8)) == 4
     assert page.get_attribute("#runs tr.shown", "data-run") == str(page.evaluate("window.embcMap.run"))
     events = served.get("/v1/collections/wordnet/report").json()["events"]
-    assert len(page.query_selector_all("#events li")) == len(events) > 0  # 8 clusters became 4: deaths, merges
+    # 8 clusters became 4: deaths and merges. One line for all the births and one for all the deaths.
+    assert {"death", "merge"} <= {e["kind"] for e in events}
+    grouped = {kind: [str(e["cluster"]) for e in events if e["kind"] == kind] for kind in ("birth", "death")}
+    assert [li.inner_text() for li in page.query_selector_all("#events li")] == [
+        *(f"{kind}: cluster{'s' if len(ids) > 1 else ''} {', '.join(ids)}" for kind, ids in grouped.items() if ids),
+        *(f"{e['kind']}: cluster {e['cluster']} ({', '.join(map(str, e['related']))})" for e in events
+          if e["kind"] in ("split", "merge"))]
     page.select_option("#run", "1")
     page.wait_for_function("window.embcMap.run == 1")
     assert page.evaluate("[...Array(window.embcMap.n).keys()].map(window.embcMap.cluster)") == first

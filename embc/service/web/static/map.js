@@ -380,8 +380,8 @@ function history(report) {
   $("#metrics").textContent = SHOWN.filter((m) => m in report.metrics)
     .map((m) => `${m} ${Number(report.metrics[m]).toFixed(3)}`).join(" · ");
   drawSweep($("#sweep"), report.sweep);
-  $("#events").replaceChildren(...report.events.map((e) => Object.assign(document.createElement("li"), {
-    textContent: `${e.kind}: cluster ${e.cluster}${e.related.length ? ` (${e.related.join(", ")})` : ""}` })));
+  $("#events").replaceChildren(...eventLines(report.events).map((line) =>
+    Object.assign(document.createElement("li"), { textContent: line })));
   $("#runs tbody").replaceChildren(...report.runs.map((r) => {
     const row = document.createElement("tr");
     row.dataset.run = r.run_id;
@@ -396,6 +396,18 @@ function history(report) {
     }
     return row;
   }));
+}
+
+// A line per split and merge, and one for all the births and one for all the deaths (a first run's twenty
+// births would push the run history off the panel).
+function eventLines(events) {
+  const alone = (kind) => events.filter((e) => e.kind === kind).map((e) => e.cluster);
+  const lines = ["birth", "death"].filter((kind) => alone(kind).length).map((kind) => {
+    const ids = alone(kind);
+    return `${kind}: cluster${ids.length > 1 ? "s" : ""} ${ids.join(", ")}`;
+  });
+  return lines.concat(events.filter((e) => e.kind !== "birth" && e.kind !== "death")
+    .map((e) => `${e.kind}: cluster ${e.cluster} (${e.related.join(", ")})`));
 }
 
 // Colours, names and legend for what the points are coloured by.
