@@ -436,6 +436,16 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     page.click("#recluster button")
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('nothing new')")
     assert page.inner_text("#job") == f"nothing new since run {run['run_id']}"
+    assert page.is_hidden("#min-size")
+    page.select_option("#algorithm", "hdbscan")  # a density algorithm is asked for its minimum size, not k
+    assert page.is_hidden("#k") and page.is_visible("#min-size")
+    page.fill("#min-size", "20")
+    page.click("#recluster button")
+    page.wait_for_function(f"window.embcMap.run > {run['run_id']}")
+    latest = served.get("/v1/collections/fresh/runs").json()[0]
+    assert (latest["algorithm"], latest["params"]["min_size"]) == ("hdbscan", 20)
+    page.select_option("#algorithm", "")  # as the last run: hdbscan's, so still its minimum size
+    assert page.is_hidden("#k") and page.is_visible("#min-size")
     assert [e for e in page.errors if "422" not in e] == []  # the refused k's answer, which the browser notes
 
 

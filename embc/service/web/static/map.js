@@ -370,6 +370,7 @@ async function load(run) {
                                                       selected: r.run_id === state.run })));
   $("#status").textContent = `${n.toLocaleString()} points · run ${state.run}`;
   history(report);
+  formFields();
   window.embcMap = { ready: true, n, run: state.run, screenOf, colourOf, group, cluster: (i) => state.cluster[i],
                      highlighted: () => [...(state.highlight || [])].sort((a, b) => a - b) };
 }
@@ -469,12 +470,25 @@ $("#colour-by").onchange = (event) => {
   state.by = event.target.value;
   paint();
 };
+// The recluster form asks for k, or for a density algorithm's minimum size: that of the algorithm chosen, or
+// else of the last run's, which the server keeps.
+function density() {
+  const last = state.report?.runs.find((r) => r.status === "complete");
+  return ["hdbscan", "dbscan"].includes($("#algorithm").value || last?.algorithm);
+}
+function formFields() {
+  $("#k").hidden = density();
+  $("#min-size").hidden = !density();
+}
+$("#algorithm").onchange = formFields;
 // A recluster from the page: the job's steps as it runs, then the map of the run it made.
 $("#recluster").onsubmit = async (event) => {
   event.preventDefault();
   const k = $("#k").value.trim();
+  const size = $("#min-size").value.trim();
+  const number = (value) => (/^\d+$/.test(value) ? Number(value) : value);
   const body = { full: $("#full").checked, ...($("#algorithm").value ? { algorithm: $("#algorithm").value } : {}),
-                 ...(k ? { k: /^\d+$/.test(k) ? Number(k) : k } : {}) };
+                 ...(density() ? (size ? { min_size: number(size) } : {}) : (k ? { k: number(k) } : {})) };
   const button = $("#recluster button");
   button.disabled = true;
   try {
