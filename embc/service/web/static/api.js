@@ -24,3 +24,8 @@ export async function json(path, options) {
   // A 422's detail says what was wrong with each field: "invalid request: k must be ...".
   throw new Error([body.error || response.statusText, ...(body.detail || []).map((d) => d.msg)].join(": "));
 }
+
+// The options of a request whose body is `body` as JSON.
+export function sending(method, body) {
+  return { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+}

@@ -1,6 +1,6 @@
 // The map of one collection: every point of a run drawn with WebGL2, coloured by cluster; pan (drag), zoom
 // (wheel), hover for the item, a legend whose clusters open a panel of their members, a search box.
-import { api, json } from "/static/api.js";
+import { api, json, sending } from "/static/api.js";
 import { drawSweep } from "/static/sweep.js";
 
 const collection = decodeURIComponent(location.pathname.split("/").pop());
@@ -316,8 +316,7 @@ async function openCluster(summary) {
   $("#more").onclick = more;
   $("#rename").onsubmit = async (event) => {
     event.preventDefault();
-    await api(`${base}/clusters/${summary.id}/name`, { method: "PUT", headers: { "content-type": "application/json" },
-                                                        body: JSON.stringify({ name: $("#new-name").value }) });
+    await api(`${base}/clusters/${summary.id}/name`, sending("PUT", { name: $("#new-name").value }));
     await load(state.run);
   };
   await more();
@@ -402,11 +401,11 @@ function history(report) {
 // A line per split and merge, and one for all the births and one for all the deaths (a first run's twenty
 // births would push the run history off the panel).
 function eventLines(events) {
-  const alone = (kind) => events.filter((e) => e.kind === kind).map((e) => e.cluster);
-  const lines = ["birth", "death"].filter((kind) => alone(kind).length).map((kind) => {
-    const ids = alone(kind);
-    return `${kind}: cluster${ids.length > 1 ? "s" : ""} ${ids.join(", ")}`;
-  });
+  const lines = [];
+  for (const kind of ["birth", "death"]) {
+    const ids = events.filter((e) => e.kind === kind).map((e) => e.cluster);
+    if (ids.length) lines.push(`${kind}: cluster${ids.length > 1 ? "s" : ""} ${ids.join(", ")}`);
+  }
   return lines.concat(events.filter((e) => e.kind !== "birth" && e.kind !== "death")
     .map((e) => `${e.kind}: cluster ${e.cluster} (${e.related.join(", ")})`));
 }
@@ -457,8 +456,7 @@ async function showHits(hits) {
 
 $("#search").onsubmit = async (event) => {
   event.preventDefault();
-  await showHits(await json(`${base}/similar`, { method: "POST", headers: { "content-type": "application/json" },
-                                                 body: JSON.stringify({ text: $("#query").value, limit: 20 }) }));
+  await showHits(await json(`${base}/similar`, sending("POST", { text: $("#query").value, limit: 20 })));
 };
 $("#image-query").onchange = async (event) => {
   const form = new FormData();
@@ -492,8 +490,7 @@ $("#recluster").onsubmit = async (event) => {
   const button = $("#recluster button");
   button.disabled = true;
   try {
-    const { job_id: id } = await json(`${base}/recluster`, { method: "POST", body: JSON.stringify(body),
-                                                              headers: { "content-type": "application/json" } });
+    const { job_id: id } = await json(`${base}/recluster`, sending("POST", body));
     let job = await json(`/v1/jobs/${id}`);
     for (; job.state === "queued" || job.state === "running"; job = await json(`/v1/jobs/${id}`)) {
       const { step, done, total } = job.progress;
