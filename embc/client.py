@@ -283,6 +283,10 @@ class Client:
         rows = self._call("GET", self._path(collection, "/clusters"), params=_given(run=run)).json()
         return [ClusterSummary.of(r) for r in rows]
 
+    def cluster(self, collection: str, cluster: int | str, run: int | None = None) -> ClusterSummary:
+        path = self._path(collection, f"/clusters/{check_cluster_id(cluster)}")
+        return ClusterSummary.of(self._call("GET", path, params=_given(run=run)).json())
+
     def members(self, collection: str, cluster: int | str, limit: int | None = None, run: int | None = None,
                 order: str = "centre") -> list[Entry]:
         """The items of a cluster, a page at a time; `limit` None or 0: all of them."""

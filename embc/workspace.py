@@ -342,6 +342,16 @@ class Workspace:
         self._info(collection)
         return cluster_list(self.store, self.reports, collection, run)
 
+    def cluster(self, collection: str, cluster: int | str, run: int | None = None) -> ClusterSummary:
+        """One cluster of the latest (or a given) run, as `clusters` lists it (-1 or "noise": the noise, where
+        the run left some)."""
+        from embc.queries import check_cluster
+
+        cluster = check_cluster_id(cluster)
+        self._info(collection)
+        check_cluster(self.store, self.reports, collection, cluster, run)
+        return next(c for c in self.clusters(collection, run) if c.id == cluster)
+
     def members(self, collection: str, cluster: int | str, limit: int | None = None, run: int | None = None,
                 order: str = "centre", arrow: bool = False) -> "list[Entry] | pa.Table":
         """The items of a cluster (-1 or "noise": the noise), nearest its centre first (`order="key"`: by item

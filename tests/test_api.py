@@ -168,6 +168,8 @@ def test_a_second_query_does_not_load_the_model_again(ws, run, monkeypatch):
 def test_rename_report_export_and_runs(ws, run, tmp_path):
     ws.rename("wordnet", 3, "my favourite cluster")
     assert {c.id: c.name for c in ws.clusters("wordnet")}[3] == "my favourite cluster"
+    assert ws.cluster("wordnet", 3) == ws.clusters("wordnet")[3] and ws.cluster("wordnet", 3).name == \
+        "my favourite cluster"
     report = ws.report("wordnet")
     assert report.run.run_id == run.run_id and report.run.status == "complete"
     assert {c.id: c.name for c in report.clusters}[3] == "my favourite cluster"

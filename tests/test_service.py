@@ -151,6 +151,10 @@ def test_collections_clusters_and_members_paged_with_a_cursor(server):
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == clusters[3]["size"]
+    assert server.get("/v1/collections/wordnet/clusters/3").json() == clusters[3]
+    missing = server.get("/v1/collections/wordnet/clusters/99")
+    assert (missing.status_code, missing.json()["error"]) == (
+        404, "no cluster 99 in collection 'wordnet' (clusters: 0, 1, 2, 3, 4, 5, 6, 7)")
     noise = server.get("/v1/collections/wordnet/clusters/-1/items")  # k-means leaves none: no points, not a 404
     assert (noise.status_code, noise.json()) == (200, {"items": [], "next_cursor": None})
     assert server.get("/v1/collections/wordnet/clusters/noise/items").json() == noise.json()
@@ -181,12 +185,15 @@ def test_noise_is_named_as_on_the_command_line_wherever_a_cluster_is_asked_for(s
     assert sorted(i["item"] for i in noise) == [f"alone-{i}" for i in range(4)]
     assert {i["cluster"] for i in noise} == {-1}
     assert server.get("/v1/collections/groups/clusters/noise/items").json()["items"] == noise
+    listed = server.get("/v1/collections/groups/clusters").json()
+    assert server.get("/v1/collections/groups/clusters/noise").json() == listed[0] and listed[0]["size"] == 4
     near = [server.post("/v1/collections/groups/similar", json={"item": "g0-0", "cluster": cluster}).json()
             for cluster in (-1, "noise")]
     assert near[0] == near[1] and {h["item"] for h in near[0]} == {i["item"] for i in noise}
     assert server.post("/v1/collections/groups/similar", json={"item": "g0-0", "cluster": "nois"}).status_code == 422
     with embc.Client(str(server.base_url), api_key=KEY) as remote:  # the library's and the client's word too
         assert [e.item for e in remote.members("groups", "noise")] == [i["item"] for i in noise]
+        assert remote.cluster("groups", -1).to_dict() == listed[0]
         assert [e.item for e in remote.similar("groups", item="g0-0", cluster="noise")] == [h["item"] for h in near[0]]
     assert server.delete("/v1/collections/groups").status_code == 204
 

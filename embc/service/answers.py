@@ -29,6 +29,7 @@ from embc.workspace import Workspace
 MAX_BYTES = 64 << 20  # the answers kept, together; the least recently sent go first
 PAGE = 50  # members in a page unless asked otherwise
 WARM_CLUSTERS = 256  # clusters whose first page is made ahead, at most
+CLUSTER = TypeAdapter(ClusterSummary)
 CLUSTER_LIST = TypeAdapter(list[ClusterSummary])
 ITEM_PAGE = TypeAdapter(schemas.ItemPage)
 Question = tuple[Hashable, TypeAdapter, Callable[[], Any]]  # its key, the answer's shape, what makes the answer
@@ -49,6 +50,9 @@ class Answers:
 
     def clusters(self, collection: str, run: int | None = None) -> Question:
         return ("clusters", run), CLUSTER_LIST, lambda: [c.to_dict() for c in self.workspace.clusters(collection, run)]
+
+    def cluster(self, collection: str, cluster: int, run: int | None = None) -> Question:
+        return ("cluster", cluster, run), CLUSTER, lambda: self.workspace.cluster(collection, cluster, run).to_dict()
 
     def members(self, collection: str, cluster: int, limit: int = PAGE, start: int = 0, run: int | None = None,
                 order: str = "centre") -> Question:

@@ -237,6 +237,11 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
     async def clusters(collection: str = NAME, run: int | None = Query(None, ge=1)):
         return await answers.json(collection, answers.clusters(collection, run))
 
+    @app.get("/v1/collections/{collection}/clusters/{cluster}", response_model=ClusterSummary, responses=ERRORS)
+    async def cluster(cluster: Annotated[schemas.ClusterId, Path(description="A cluster id; -1 or noise: the noise")],
+                      collection: str = NAME, run: int | None = Query(None, ge=1)):
+        return await answers.json(collection, answers.cluster(collection, cluster, run))
+
     @app.get("/v1/collections/{collection}/clusters/{cluster}/items", response_model=schemas.ItemPage,
              responses=ERRORS)
     async def members(cluster: Annotated[schemas.ClusterId, Path(description="A cluster id; -1 or noise: the noise")],
