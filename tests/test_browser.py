@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -445,7 +446,22 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     latest = served.get("/v1/collections/fresh/runs").json()[0]
     assert (latest["algorithm"], latest["params"]["min_size"]) == ("hdbscan", 20)
     page.select_option("#algorithm", "")  # as the last run: hdbscan's, so still its minimum size
-    assert page.is_hidden("#k") and page.is_visible("#min-size")
+    assert page.is_hidden("#k") and page.is_visible("#min-size") and page.is_hidden("#eps")
+    page.select_option("#algorithm", "dbscan")  # and its radius, chosen from the data unless given
+    assert page.is_visible("#min-size") and page.is_visible("#eps") and page.is_hidden("#linkage")
+    page.click("#recluster button")
+    page.wait_for_function(f"window.embcMap.run > {latest['run_id']}")
+    latest = served.get("/v1/collections/fresh/runs").json()[0]
+    assert latest["algorithm"] == "dbscan" and latest["params"].get("eps") is None
+    hint = re.fullmatch(r"eps \((.+)\)", page.get_attribute("#eps", "placeholder"))
+    assert hint and float(hint[1]) == pytest.approx(latest["params"]["eps_chosen"], rel=0.05)
+    page.select_option("#algorithm", "agglomerative")  # k, and how far apart two clusters are
+    assert page.is_visible("#k") and page.is_visible("#linkage") and page.is_hidden("#eps")
+    page.select_option("#linkage", "average")
+    page.click("#recluster button")
+    page.wait_for_function(f"window.embcMap.run > {latest['run_id']}")
+    latest = served.get("/v1/collections/fresh/runs").json()[0]
+    assert (latest["algorithm"], latest["params"]["k"], latest["params"]["linkage"]) == ("agglomerative", 3, "average")
     assert [e for e in page.errors if "422" not in e] == []  # the refused k's answer, which the browser notes
 
 

@@ -468,25 +468,31 @@ $("#colour-by").onchange = (event) => {
   state.by = event.target.value;
   paint();
 };
-// The recluster form asks for k, or for a density algorithm's minimum size: that of the algorithm chosen, or
-// else of the last run's, which the server keeps.
-function density() {
+// The recluster form asks for what the algorithm takes: that chosen, or else the last run's, which the server
+// keeps. The last dbscan run's radius, chosen from the data, is the hint for the next.
+function algorithm() {
   const last = state.report?.runs.find((r) => r.status === "complete");
-  return ["hdbscan", "dbscan"].includes($("#algorithm").value || last?.algorithm);
+  return { chosen: $("#algorithm").value || last?.algorithm, last };
 }
 function formFields() {
-  $("#k").hidden = density();
-  $("#min-size").hidden = !density();
+  const { chosen, last } = algorithm();
+  const density = ["hdbscan", "dbscan"].includes(chosen);
+  $("#k").hidden = density;
+  $("#min-size").hidden = !density;
+  $("#eps").hidden = chosen !== "dbscan";
+  $("#eps").placeholder = last?.params.eps_chosen ? `eps (${Number(last.params.eps_chosen.toPrecision(2))})` : "eps";
+  $("#linkage").hidden = chosen !== "agglomerative";
 }
 $("#algorithm").onchange = formFields;
 // A recluster from the page: the job's steps as it runs, then the map of the run it made.
 $("#recluster").onsubmit = async (event) => {
   event.preventDefault();
-  const k = $("#k").value.trim();
-  const size = $("#min-size").value.trim();
-  const number = (value) => (/^\d+$/.test(value) ? Number(value) : value);
+  const fields = { k: "#k", min_size: "#min-size", eps: "#eps", linkage: "#linkage" };
+  const given = Object.entries(fields).map(([name, id]) => [name, $(id).hidden ? "" : $(id).value.trim()])
+    .filter(([, value]) => value);
+  const number = (value) => (/^\d*\.?\d+$/.test(value) ? Number(value) : value);
   const body = { full: $("#full").checked, ...($("#algorithm").value ? { algorithm: $("#algorithm").value } : {}),
-                 ...(density() ? (size ? { min_size: number(size) } : {}) : (k ? { k: number(k) } : {})) };
+                 ...Object.fromEntries(given.map(([name, value]) => [name, number(value)])) };
   const button = $("#recluster button");
   button.disabled = true;
   try {
