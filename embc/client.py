@@ -229,13 +229,18 @@ class Client:
                 state = self._call("GET", f"/v1/jobs/{job}").json()
                 if progress and state["progress"]["step"]:
                     progress(state["progress"]["step"], state["progress"]["done"], state["progress"]["total"])
-                if state["state"] == "failed":
+                if state["state"] in ("failed", "cancelled"):
                     raise EmbcError(state["error"])
                 if state["state"] == "done":
                     return state["result"]
                 time.sleep(0.25)
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(f"job {job} goes on in the server: {self._shown}/v1/jobs/{job}") from None
+            raise KeyboardInterrupt(f"job {job} goes on in the server: {self._shown}/v1/jobs/{job} (DELETE it to "
+                                    "cancel the job)") from None
+
+    def cancel_job(self, job: str) -> None:
+        """Cancel a job on the server: it ends at its next step."""
+        self._call("DELETE", f"/v1/jobs/{job}")
 
     def train_decoder(self, collection: str, size: int | None = None, epochs: int | None = None,
                       progress: Progress | None = None) -> DecoderResult:

@@ -421,27 +421,27 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     page.wait_for_function("document.querySelector('#status').textContent.startsWith('not clustered')")
     assert page.errors == []
     page.fill("#k", "two")
-    page.click("#recluster button")
+    page.click("#start")
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('error')")
     assert page.inner_text("#job") == ("error: invalid request: k must be an integer >= 2, 'auto' (chosen from 2-22), "
                                        "or a range LO-HI to choose from, as '4-12' (2 <= LO, LO + 2 <= HI <= 100), "
                                        "not 'two'")
     page.fill("#k", "3")
-    page.click("#recluster button")
+    page.click("#start")
     _wait_for_map(page)
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('run')")
     [run] = served.get("/v1/collections/fresh/runs").json()  # run ids count over every collection
     assert page.inner_text("#job") == f"run {run['run_id']} (full: first run), 3 clusters"
     assert page.inner_text("#status") == f"90 points · run {run['run_id']}"
     assert len(page.query_selector_all("#legend li")) == 3 == len(served.get("/v1/collections/fresh/clusters").json())
-    page.click("#recluster button")
+    page.click("#start")
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('nothing new')")
     assert page.inner_text("#job") == f"nothing new since run {run['run_id']}"
     assert page.is_hidden("#min-size")
     page.select_option("#algorithm", "hdbscan")  # a density algorithm is asked for its minimum size, not k
     assert page.is_hidden("#k") and page.is_visible("#min-size")
     page.fill("#min-size", "20")
-    page.click("#recluster button")
+    page.click("#start")
     page.wait_for_function(f"window.embcMap.run > {run['run_id']}")
     latest = served.get("/v1/collections/fresh/runs").json()[0]
     assert (latest["algorithm"], latest["params"]["min_size"]) == ("hdbscan", 20)
@@ -449,7 +449,7 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     assert page.is_hidden("#k") and page.is_visible("#min-size") and page.is_hidden("#eps")
     page.select_option("#algorithm", "dbscan")  # and its radius, chosen from the data unless given
     assert page.is_visible("#min-size") and page.is_visible("#eps") and page.is_hidden("#linkage")
-    page.click("#recluster button")
+    page.click("#start")
     page.wait_for_function(f"window.embcMap.run > {latest['run_id']}")
     latest = served.get("/v1/collections/fresh/runs").json()[0]
     assert latest["algorithm"] == "dbscan" and latest["params"].get("eps") is None
@@ -458,11 +458,34 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     page.select_option("#algorithm", "agglomerative")  # k, and how far apart two clusters are
     assert page.is_visible("#k") and page.is_visible("#linkage") and page.is_hidden("#eps")
     page.select_option("#linkage", "average")
-    page.click("#recluster button")
+    page.click("#start")
     page.wait_for_function(f"window.embcMap.run > {latest['run_id']}")
     latest = served.get("/v1/collections/fresh/runs").json()[0]
     assert (latest["algorithm"], latest["params"]["k"], latest["params"]["linkage"]) == ("agglomerative", 3, "average")
     assert [e for e in page.errors if "422" not in e] == []  # the refused k's answer, which the browser notes
+
+
+def test_a_recluster_started_from_the_map_is_cancelled_from_it(page, served):
+    """The form's cancel button ends the job at its next step: the page says so, the server records the run cut
+    short as failed, and the collection is as it was."""
+    rng = np.random.default_rng(2)
+    records = [{"id": f"s{i}", "vector": rng.normal(size=64).tolist()} for i in range(2000)]
+    assert served.post("/v1/collections/slow/items", json={"records": records}).json()["added"] == 2000
+    page.goto(f"{served.base_url}/c/slow")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('not clustered')")
+    assert page.is_hidden("#cancel")
+    page.fill("#k", "auto")  # a sweep of 21 fits, then a map of 2,000 points: seconds
+    page.click("#start")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#job').textContent.startsWith('cancelled')")
+    assert page.inner_text("#job") == "cancelled: the map is of the last run"
+    assert page.is_hidden("#cancel") and page.is_enabled("#start")
+    [job] = [j for j in served.get("/v1/jobs").json() if j["collection"] == "slow"]
+    assert (job["state"], job["error"]) == ("cancelled", "cancelled by a client")
+    assert all(r["status"] == "failed" for r in served.get("/v1/collections/slow/runs").json())
+    assert served.get("/v1/collections/slow/clusters").status_code == 409  # still not clustered
+    assert page.errors == []
+    assert served.delete("/v1/collections/slow").status_code == 204
 
 
 def test_the_api_docs_draw_every_route_from_the_servers_own_files(page, served):

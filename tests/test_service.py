@@ -732,7 +732,34 @@ def test_a_server_keeps_the_last_thousand_ended_jobs_and_counts_them_all(monkeyp
         job.thread.join(60)
         ended.append(job.id)
     assert list(jobs.jobs) == ended[2:]  # the oldest two forgotten, oldest first
-    assert jobs.counts() == {"queued": 0, "running": 0, "done": 4, "failed": 1}
+    assert jobs.counts() == {"queued": 0, "running": 0, "done": 4, "failed": 1, "cancelled": 0}
+
+
+def test_a_cancelled_job_ends_at_its_next_step_and_a_job_that_ended_is_not_cancelled():
+    from embc.errors import EmbcError, NotFound
+    from embc.service.jobs import Jobs
+
+    jobs, started, steps = Jobs(), threading.Event(), []
+
+    def work(progress):
+        started.set()
+        for step in itertools.count():
+            progress("fit", step, 0)
+            steps.append(step)
+            time.sleep(0.01)
+
+    job = jobs.start("c", work)
+    assert started.wait(60) and jobs.cancel(job.id) is job
+    job.thread.join(60)
+    assert (job.state, job.error, job.done) == ("cancelled", "cancelled by a client", steps[-1])
+    assert jobs.counts()["cancelled"] == 1 and jobs.active("c") is None
+    with pytest.raises(EmbcError, match=f"^job {job.id} has already ended: cancelled$"):
+        jobs.cancel(job.id)
+    with pytest.raises(NotFound, match="^no job 'nope'$"):
+        jobs.cancel("nope")
+    done = jobs.start("c", lambda progress: {})  # a job that ends before it is cancelled ends as it would have
+    done.thread.join(60)
+    assert done.state == "done"
 
 
 def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
@@ -1051,8 +1078,22 @@ def test_a_cli_interrupted_while_it_waits_for_a_job_says_the_job_goes_on_and_whe
         _, err = waiting.communicate(timeout=60)
         job = client.get("/v1/jobs").json()[0]["id"]
         assert (waiting.returncode, err.splitlines()[-1]) == (
-            130, f"embc: interrupted: job {job} goes on in the server: {client.base_url}/v1/jobs/{job}")
-        _until(lambda: client.get(f"/v1/jobs/{job}").json()["state"] == "done")
+            130, f"embc: interrupted: job {job} goes on in the server: {client.base_url}/v1/jobs/{job} (DELETE it "
+                 "to cancel the job)")
+        # A full run of 1,600 points takes seconds (a fit, names from a model loaded for them, a map): cancelled
+        # now, it ends at its next step, recorded as a failed run; the clusters are still the last run's.
+        before = client.get("/v1/collections/wordnet/clusters").json()
+        with embc.Client(str(client.base_url), api_key=KEY) as remote:
+            remote.cancel_job(job)
+        _until(lambda: client.get(f"/v1/jobs/{job}").json()["state"] == "cancelled")
+        assert client.get(f"/v1/jobs/{job}").json()["error"] == "cancelled by a client"
+        latest = client.get("/v1/collections/wordnet/runs").json()[0]
+        assert (latest["status"], latest["error"]) == ("failed", "cancelled by a client")
+        assert client.get("/v1/collections/wordnet/clusters").json() == before
+        again = client.delete(f"/v1/jobs/{job}")
+        assert (again.status_code, again.json()["error"]) == (409, f"job {job} has already ended: cancelled")
+        assert client.delete("/v1/jobs/nope").status_code == 404
+        assert 'embc_jobs{state="cancelled"} 1.0' in client.get("/metrics").text
     finally:
         process.terminate()
         process.wait(30)

@@ -320,6 +320,12 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
             raise HTTPException(404, f"no job '{job_id}'")
         return jobs.jobs[job_id].to_dict()
 
+    @app.delete("/v1/jobs/{job_id}", status_code=202, response_model=schemas.Job, responses=ERRORS)
+    def cancel_job(job_id: str):
+        """Cancel a job: it ends at its next step, as a stopped server ends it, and loses nothing (a recluster run
+        cut short is recorded as failed, and the next one refits); a 409 once it has ended."""
+        return jobs.cancel(job_id).to_dict()
+
     @app.put("/v1/collections/{collection}/clusters/{cluster}/name", status_code=204, responses=ERRORS)
     def rename(body: schemas.Rename, cluster: int, collection: str = NAME):
         """Name a cluster id; the name stays with the id in later runs."""

@@ -1,5 +1,6 @@
 """Recluster jobs of the service: each runs in a thread of its own, one per collection at a time, and reports
-its state and progress until asked."""
+its state and progress until asked. A job asked to stop (cancelled, or the server stopping) ends at its next step as
+a crash would, which loses nothing: a recluster run cut short is recorded as failed, and the next one refits."""
 
 from __future__ import annotations
 
@@ -12,17 +13,18 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from embc.cluster.progress import Progress
-from embc.errors import EmbcError, describe_error
+from embc.errors import EmbcError, NotFound, describe_error
 
 LIVE = ("queued", "running")
-ENDED = ("done", "failed")
+ENDED = ("done", "failed", "cancelled")
+CANCELLED = "cancelled by a client"
 
 
 @dataclass
 class Job:
     id: str
     collection: str
-    state: str = "queued"  # queued, running, done, failed
+    state: str = "queued"  # queued, running, done, failed, cancelled
     step: str | None = None
     done: int = 0
     total: int = 0
@@ -30,6 +32,7 @@ class Job:
     error: str | None = None
     origin: str = "request"  # request, schedule
     thread: threading.Thread | None = field(default=None, repr=False)
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "collection": self.collection, "state": self.state, "origin": self.origin,
@@ -89,8 +92,10 @@ class Jobs:
             self.jobs[job.id] = job
 
         def progress(step: str, done: int, total: int) -> None:
-            if self.stopping.is_set():  # at the job's next step: it ends as a crash would, which loses nothing
+            if self.stopping.is_set():
                 raise EmbcError("the server stopped during the job; the next run starts again")
+            if job.cancelled.is_set():
+                raise EmbcError(CANCELLED)
             job.step, job.done, job.total = step, done, total
 
         def run() -> None:
@@ -99,12 +104,24 @@ class Jobs:
                 job.result = work(progress)
             except Exception as exc:  # the job's failure is its state, for the client to read
                 job.error = describe_error(exc)
-                self._end(job, "failed")
+                self._end(job, "cancelled" if job.cancelled.is_set() else "failed")
             else:
                 self._end(job, "done")
 
         job.thread = threading.Thread(target=run, name=f"embc-job-{job.id[:8]}", daemon=True)
         job.thread.start()
+        return job
+
+    def cancel(self, job_id: str) -> Job:
+        """Ask a job to end at its next step (a job that ends first ends as it would have); NotFound for a job
+        this server does not know, EmbcError (a 409) for one that has ended."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise NotFound(f"no job '{job_id}'")
+            if job.state in ENDED:
+                raise EmbcError(f"job {job_id} has already ended: {job.state}")
+            job.cancelled.set()
         return job
 
     def stop(self, timeout: float, *others: threading.Thread) -> None:

@@ -86,8 +86,8 @@ def _run(jobs: Jobs, collection: str, work) -> dict | None:
     if job is None:
         return None
     job.thread.join()
-    if job.state == "failed":
-        say(f"{collection}: error: {job.error}")
+    if job.state != "done":
+        say(f"{collection}: {'error' if job.state == 'failed' else job.state}: {job.error}")
         return None
     return job.result
 

@@ -234,7 +234,7 @@ class NothingNew(BaseModel):
 class Job(BaseModel):
     id: str
     collection: str
-    state: Literal["queued", "running", "done", "failed"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
     origin: Literal["request", "schedule"]
     progress: Progress
     result: Reclustered | NothingNew | DecoderResult | None = Field(

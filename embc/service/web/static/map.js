@@ -493,15 +493,21 @@ $("#recluster").onsubmit = async (event) => {
   const number = (value) => (/^\d*\.?\d+$/.test(value) ? Number(value) : value);
   const body = { full: $("#full").checked, ...($("#algorithm").value ? { algorithm: $("#algorithm").value } : {}),
                  ...Object.fromEntries(given.map(([name, value]) => [name, number(value)])) };
-  const button = $("#recluster button");
-  button.disabled = true;
+  const [start, cancel] = [$("#start"), $("#cancel")];
+  start.disabled = true;
   try {
     const { job_id: id } = await json(`${base}/recluster`, sending("POST", body));
+    cancel.hidden = false;
+    cancel.onclick = () => api(`/v1/jobs/${id}`, { method: "DELETE" });
     let job = await json(`/v1/jobs/${id}`);
     for (; job.state === "queued" || job.state === "running"; job = await json(`/v1/jobs/${id}`)) {
       const { step, done, total } = job.progress;
       $("#job").textContent = `${job.state}${step ? `: ${step}` : ""}${total ? ` (${done} of ${total})` : ""}`;
       await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (job.state === "cancelled") {
+      $("#job").textContent = "cancelled: the map is of the last run";
+      return;
     }
     if (job.state === "failed") throw new Error(job.error);
     const made = job.result;
@@ -511,7 +517,8 @@ $("#recluster").onsubmit = async (event) => {
   } catch (error) {
     $("#job").textContent = `error: ${error.message}`;
   } finally {
-    button.disabled = false;
+    start.disabled = false;
+    cancel.hidden = true;
   }
 };
 let dragging = null;
