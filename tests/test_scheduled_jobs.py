@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -339,3 +340,21 @@ def test_a_server_tick_that_fails_is_one_line_with_credentials_masked_and_the_ne
     said = {line.split("embc serve: ", 1)[1] for line in capsys.readouterr().err.splitlines()}
     assert len(calls) >= 2 and said == {"error: ConnectionError: cannot reach http://***@qdrant:6333/collections "
                                         "(refused) (set EMBC_DEBUG=1 to see where)"}
+
+
+def test_a_scheduled_job_cancelled_by_a_client_is_one_line_and_no_result(capsys):
+    jobs, started, results = Jobs(), threading.Event(), []
+
+    def work(progress):
+        started.set()
+        while True:
+            progress("fit", 0, 0)
+            time.sleep(0.01)
+
+    runner = threading.Thread(target=lambda: results.append(schedule._run(jobs, "c", work)))
+    runner.start()
+    assert started.wait(60)
+    jobs.cancel(jobs.active("c").id)
+    runner.join(60)
+    said = [line.split("embc serve: ", 1)[1] for line in capsys.readouterr().err.splitlines()]
+    assert (results, said) == ([None], ["c: cancelled by a client"])

@@ -87,7 +87,7 @@ def _run(jobs: Jobs, collection: str, work) -> dict | None:
         return None
     job.thread.join()
     if job.state != "done":
-        say(f"{collection}: {'error' if job.state == 'failed' else job.state}: {job.error}")
+        say(f"{collection}: {'error: ' if job.state == 'failed' else ''}{job.error}")  # or cancelled by a client
         return None
     return job.result
 
