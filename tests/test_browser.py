@@ -434,6 +434,7 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     assert page.inner_text("#job") == f"run {run['run_id']} (full: first run), 3 clusters"
     assert page.inner_text("#status") == f"90 points · run {run['run_id']}"
     assert len(page.query_selector_all("#legend li")) == 3 == len(served.get("/v1/collections/fresh/clusters").json())
+    assert page.get_attribute("#k", "placeholder") == "k (3)"  # each field's hint: what the last run used
     page.click("#start")
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('nothing new')")
     assert page.inner_text("#job") == f"nothing new since run {run['run_id']}"
@@ -445,6 +446,7 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     page.wait_for_function(f"window.embcMap.run > {run['run_id']}")
     latest = served.get("/v1/collections/fresh/runs").json()[0]
     assert (latest["algorithm"], latest["params"]["min_size"]) == ("hdbscan", 20)
+    assert page.get_attribute("#min-size", "placeholder") == "min size (20)"
     page.select_option("#algorithm", "")  # as the last run: hdbscan's, so still its minimum size
     assert page.is_hidden("#k") and page.is_visible("#min-size") and page.is_hidden("#eps")
     page.select_option("#algorithm", "dbscan")  # and its radius, chosen from the data unless given
@@ -455,6 +457,7 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     assert latest["algorithm"] == "dbscan" and latest["params"].get("eps") is None
     hint = re.fullmatch(r"eps \((.+)\)", page.get_attribute("#eps", "placeholder"))
     assert hint and float(hint[1]) == pytest.approx(latest["params"]["eps_chosen"], rel=0.05)
+    assert latest["params"]["min_size"] == 20 and page.get_attribute("#min-size", "placeholder") == "min size (20)"
     page.select_option("#algorithm", "agglomerative")  # k, and how far apart two clusters are
     assert page.is_visible("#k") and page.is_visible("#linkage") and page.is_hidden("#eps")
     page.select_option("#linkage", "average")
@@ -462,6 +465,7 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     page.wait_for_function(f"window.embcMap.run > {latest['run_id']}")
     latest = served.get("/v1/collections/fresh/runs").json()[0]
     assert (latest["algorithm"], latest["params"]["k"], latest["params"]["linkage"]) == ("agglomerative", 3, "average")
+    assert page.eval_on_selector("#linkage", "select => select.options[0].textContent") == "linkage (average)"
     assert [e for e in page.errors if "422" not in e] == []  # the refused k's answer, which the browser notes
 
 

@@ -469,7 +469,8 @@ $("#colour-by").onchange = (event) => {
   paint();
 };
 // The recluster form asks for what the algorithm takes: that chosen, or else the last run's, which the server
-// keeps. The last dbscan run's radius, chosen from the data, is the hint for the next.
+// keeps. Where the last run's algorithm is the one chosen, each field's hint is what that run used (asked for,
+// or chosen from the data).
 function algorithm() {
   const last = state.report?.runs.find((r) => r.status === "complete");
   return { chosen: $("#algorithm").value || last?.algorithm, last };
@@ -480,8 +481,14 @@ function formFields() {
   $("#k").hidden = density;
   $("#min-size").hidden = !density;
   $("#eps").hidden = chosen !== "dbscan";
-  $("#eps").placeholder = last?.params.eps_chosen ? `eps (${Number(last.params.eps_chosen.toPrecision(2))})` : "eps";
   $("#linkage").hidden = chosen !== "agglomerative";
+  const used = last?.algorithm === chosen ? last.params : {};
+  const eps = used.eps ?? used.eps_chosen;
+  const hint = (name, value) => (value === undefined || value === null ? name : `${name} (${value})`);
+  $("#k").placeholder = hint("k", used.k_auto === true ? "auto" : used.k_auto || used.k);
+  $("#min-size").placeholder = hint("min size", used.min_size ?? used.min_size_chosen);
+  $("#eps").placeholder = hint("eps", eps && Number(eps.toPrecision(2)));
+  $("#linkage").options[0].textContent = hint("linkage", used.linkage);
 }
 $("#algorithm").onchange = formFields;
 // A recluster from the page: the job's steps as it runs, then the map of the run it made.
