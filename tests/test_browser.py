@@ -482,11 +482,14 @@ def test_a_recluster_started_from_the_map_is_cancelled_from_it(page, served):
     page.click("#start")
     page.click("#cancel")
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('cancelled')")
-    assert page.inner_text("#job") == "cancelled: the map is of the last run"
+    assert page.inner_text("#job") == "cancelled: the clusters are as they were"
+    [cut] = served.get("/v1/collections/slow/runs").json()  # the run the job had started, cut short
+    assert (cut["status"], cut["error"]) == ("failed", "cancelled by a client")
+    row = page.locator(f"#runs tr[data-run='{cut['run_id']}']")
+    assert row.get_attribute("title") == "cancelled by a client" and "(failed)" in row.inner_text()
     assert page.is_hidden("#cancel") and page.is_enabled("#start")
     [job] = [j for j in served.get("/v1/jobs").json() if j["collection"] == "slow"]
     assert (job["state"], job["error"]) == ("cancelled", "cancelled by a client")
-    assert all(r["status"] == "failed" for r in served.get("/v1/collections/slow/runs").json())
     assert served.get("/v1/collections/slow/clusters").status_code == 409  # still not clustered
     assert page.errors == []
     assert served.delete("/v1/collections/slow").status_code == 204

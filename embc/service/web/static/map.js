@@ -382,9 +382,15 @@ function history(report) {
   drawSweep($("#sweep"), report.sweep);
   $("#events").replaceChildren(...eventLines(report.events).map((line) =>
     Object.assign(document.createElement("li"), { textContent: line })));
-  $("#runs tbody").replaceChildren(...report.runs.map((r) => {
+  runRows(report.runs);
+}
+
+// The collection's runs, newest first; one that did not complete says why when hovered.
+function runRows(runs) {
+  $("#runs tbody").replaceChildren(...runs.map((r) => {
     const row = document.createElement("tr");
     row.dataset.run = r.run_id;
+    if (r.error) row.title = r.error;
     for (const value of [r.run_id, `${r.mode}${r.status === "complete" ? "" : ` (${r.status})`}`, r.n_points,
                          r.n_clusters, (r.finished_at || "").slice(0, 16).replace("T", " ")]) {
       row.insertCell().textContent = value ?? "";
@@ -512,11 +518,12 @@ $("#recluster").onsubmit = async (event) => {
       $("#job").textContent = `${job.state}${step ? `: ${step}` : ""}${total ? ` (${done} of ${total})` : ""}`;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    if (job.state === "cancelled") {
-      $("#job").textContent = "cancelled: the map is of the last run";
+    if (job.state !== "done") {
+      runRows(await json(`${base}/runs`));
+      if (job.state === "failed") throw new Error(job.error);
+      $("#job").textContent = "cancelled: the clusters are as they were";
       return;
     }
-    if (job.state === "failed") throw new Error(job.error);
     const made = job.result;
     $("#job").textContent = made.run_id === null ? made.reason
       : `run ${made.run_id} (${made.mode}: ${made.reason}), ${made.clusters.length} clusters`;
