@@ -1,12 +1,14 @@
 """Random sequences of ingests (with repeated keys, changed vectors and bad vectors), deletes, reclusters of every
-algorithm (full and incremental) and renames, through the Workspace and through a Client of a real `embc
-serve`, checked after every step against a model of the collection: its keys."""
+algorithm (full and incremental), reclusters cancelled at a random moment (through the server) and renames, through
+the Workspace and through a Client of a real `embc serve`, checked after every step against a model of the
+collection: its keys."""
 
 from __future__ import annotations
 
 import io
 import itertools
 import json
+import time
 
 import numpy as np
 from hypothesis import HealthCheck, settings, strategies as st
@@ -28,6 +30,7 @@ class Collection(RuleBasedStateMachine):
     """One fresh collection of `target` (a Workspace or a Client) per example."""
 
     target = None
+    http = None  # the server's HTTP client, when the target is a Client
     numbers = itertools.count()
 
     def __init__(self):
@@ -85,6 +88,29 @@ class Collection(RuleBasedStateMachine):
         assert sum(c.size for c in clusters) == len(self.model)
         assert all(c.name == self.names[c.id] for c in clusters if c.id in self.names), (clusters, self.names)
 
+    @precondition(lambda self: self.model and self.http is not None)
+    @rule(wait=st.floats(0, 0.3), full=st.booleans())
+    def cancel_a_recluster(self, wait, full):
+        """A recluster cancelled at any moment loses and duplicates nothing (the invariant); a run it cut short is
+        recorded as failed, and the next run refits."""
+        started = self.http.post(f"/v1/collections/{self.name}/recluster", json={"full": full, "projection": "pca"})
+        if started.status_code == 422:  # too few points for the last run's parameters
+            return
+        job = started.json()["job_id"]
+        time.sleep(wait)
+        cancelled = self.http.delete(f"/v1/jobs/{job}")
+        assert cancelled.status_code in (202, 409), cancelled.text
+        while (state := self.http.get(f"/v1/jobs/{job}").json())["state"] in ("queued", "running"):
+            time.sleep(0.05)
+        # A job past its last step when cancelled ends done; one cancelled before its run began records none.
+        assert state["state"] in ("cancelled", "done") and (cancelled.status_code == 202 or state["state"] == "done")
+        if state["state"] == "cancelled":
+            latest = self.target.runs(self.name)[:1]
+            assert all((r.status, r.error) in (("failed", "cancelled by a client"), ("complete", None))
+                       for r in latest), latest
+        elif state["result"]["run_id"] is not None:
+            self.clustered = True
+
     @precondition(lambda self: self.clustered and self.model)
     @rule(name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip() and s.isprintable()))
     def rename(self, name):
@@ -106,7 +132,7 @@ class Collection(RuleBasedStateMachine):
     @rule(data=st.data())
     def delete_a_run(self, data):
         runs = {r.run_id: r for r in self.target.runs(self.name)}
-        latest = runs[max(runs)]
+        latest = runs[max(i for i, r in runs.items() if r.status == "complete")]
         run = runs[data.draw(st.sampled_from(sorted(runs)))]
         # The runs the clusters come from now stay, and so do the incremental runs on top of them.
         kept = {latest.run_id, latest.base_run} & ({run.run_id} | ({run.base_run} if run.mode == "incremental"
@@ -132,13 +158,13 @@ class Collection(RuleBasedStateMachine):
             assert sorted(json.loads(line)["item"] for line in out.getvalue().splitlines()) == sorted(self.model)
 
 
-def _run(target) -> None:
-    Collection.target = target
+def _run(target, http=None) -> None:
+    Collection.target, Collection.http = target, http
     try:
         Collection.TestCase.settings = SETTINGS
         Collection.TestCase().runTest()
     finally:
-        Collection.target = None
+        Collection.target = Collection.http = None
 
 
 def test_random_operations_on_a_workspace_keep_every_key_once(tmp_path):
@@ -150,7 +176,7 @@ def test_random_operations_through_a_served_client_keep_every_key_once(tmp_path)
     process, http = start_server(tmp_path / "home")
     try:
         with embc.Client(str(http.base_url), api_key=KEY) as client:
-            _run(client)
+            _run(client, http)
     finally:
         process.terminate()
         process.wait(60)
