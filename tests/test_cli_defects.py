@@ -105,6 +105,16 @@ def test_piped_tables_fit_80_columns_with_no_box_lines_or_python_reprs(clustered
     assert "complete" in runs and "kmeans k=8 n_init=4" in runs
 
 
+def test_a_cluster_table_is_titled_with_the_clusters_name_and_size(clustered_home):
+    [listed] = [c for c in json.loads(run_embc("clusters", "-c", "wordnet", "--json", home=clustered_home).stdout)
+                if c["id"] == 3]
+    shown = run_embc("cluster", "3", "-c", "wordnet", "-n", "2", home=clustered_home).stdout.splitlines()
+    assert shown[0] == f"cluster 3: {listed['name']} ({listed['size']:,} items)" and listed["name"]
+    noise = run_embc("cluster", "noise", "-c", "wordnet", home=clustered_home)  # k-means leaves none
+    assert (noise.stdout.splitlines()[0], noise.stderr) == ("cluster -1", "note: no point of 'wordnet' is noise "
+                                                                         "in this run\n")
+
+
 def test_a_failed_run_is_reported_as_failed_with_its_error(home):
     from embc.store.reports import ReportStore
 

@@ -1008,6 +1008,7 @@ def test_a_server_killed_while_an_upload_is_embedded_leaves_each_image_with_its_
 
 READS = [("collections", "--json"), ("clusters", "-c", "wordnet", "--format", "table"),
          ("clusters", "-c", "wordnet", "--format", "csv"), ("cluster", "3", "-c", "wordnet", "--json"),
+         ("cluster", "3", "-c", "wordnet", "-n", "3"),
          ("cluster", "noise", "-c", "wordnet", "--order", "key", "-n", "0", "--json"),
          ("similar", "--text", "a breed of dog", "-c", "wordnet", "--format", "jsonl"),
          ("similar", "--id", "wn-noun.animal-75", "-c", "wordnet", "--cluster", "1", "--json"),

@@ -59,10 +59,14 @@ def cluster(ctx: typer.Context,
                                         "first; key: by item key."),
             fmt: Optional[Format] = FORMAT, as_json: bool = AS_JSON) -> None:
     """The items in cluster ID."""
-    number = cluster_id(cluster)
+    number, shown = cluster_id(cluster), chosen(fmt, as_json)
     items = workspace(ctx).members(collection, number, limit, run, order.value)
     _note_no_noise(collection, number, items)
-    _items([i.to_dict() for i in items], chosen(fmt, as_json), f"cluster {number}", False)
+    title = f"cluster {number}"
+    if shown is Format.table and items:  # a table's title says which cluster this is
+        summary = workspace(ctx).cluster(collection, number, run)
+        title += f"{f': {summary.name}' if summary.name else ''} ({summary.size:,} items)"
+    _items([i.to_dict() for i in items], shown, title, False)
 
 
 @app.command()
