@@ -111,8 +111,8 @@ def test_a_cluster_table_is_titled_with_the_clusters_name_and_size(clustered_hom
     shown = run_embc("cluster", "3", "-c", "wordnet", "-n", "2", home=clustered_home).stdout.splitlines()
     assert shown[0] == f"cluster 3: {listed['name']} ({listed['size']:,} items)" and listed["name"]
     noise = run_embc("cluster", "noise", "-c", "wordnet", home=clustered_home)  # k-means leaves none
-    assert (noise.stdout.splitlines()[0], noise.stderr) == ("cluster -1", "note: no point of 'wordnet' is noise "
-                                                                         "in this run\n")
+    note = "note: no point of 'wordnet' is noise in this run\n"
+    assert (noise.stdout.splitlines()[0], noise.stderr) == ("cluster -1", note)
 
 
 def test_a_failed_run_is_reported_as_failed_with_its_error(home):
