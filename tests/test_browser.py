@@ -469,17 +469,20 @@ def test_a_collection_is_reclustered_from_its_map(page, served):
     assert [e for e in page.errors if "422" not in e] == []  # the refused k's answer, which the browser notes
 
 
-def test_a_recluster_started_from_the_map_is_cancelled_from_it(page, served):
-    """The form's cancel button ends the job at its next step: the page says so, the server records the run cut
-    short as failed, and the collection is as it was."""
+def test_a_job_running_when_the_map_opens_is_followed_and_cancelled_from_it(page, served):
+    """A recluster another client started shows its steps on the map opened meanwhile; the cancel button ends it
+    at its next step: the page says so, the server records the run cut short as failed, and the collection is as
+    it was."""
     rng = np.random.default_rng(2)
-    records = [{"id": f"s{i}", "vector": rng.normal(size=64).tolist()} for i in range(2000)]
-    assert served.post("/v1/collections/slow/items", json={"records": records}).json()["added"] == 2000
+    records = [{"id": f"s{i}", "vector": rng.normal(size=64).tolist()} for i in range(4000)]
+    assert served.post("/v1/collections/slow/items", json={"records": records}).json()["added"] == 4000
+    # A sweep of 21 fits, then a map of 4,000 points: seconds, more than the page takes to open.
+    job = served.post("/v1/collections/slow/recluster", json={"k": "auto"}).json()["job_id"]
+    assert [j["id"] for j in served.get("/v1/jobs", params={"collection": "slow", "live": "true"}).json()] == [job]
     page.goto(f"{served.base_url}/c/slow")
-    page.wait_for_function("document.querySelector('#status').textContent.startsWith('not clustered')")
-    assert page.is_hidden("#cancel")
-    page.fill("#k", "auto")  # a sweep of 21 fits, then a map of 2,000 points: seconds
-    page.click("#start")
+    page.wait_for_function("document.querySelector('#job').textContent.startsWith('running')")
+    assert page.inner_text("#status") == "not clustered yet: recluster it (beside the map)"
+    assert page.is_disabled("#start")
     page.click("#cancel")
     page.wait_for_function("document.querySelector('#job').textContent.startsWith('cancelled')")
     assert page.inner_text("#job") == "cancelled: the clusters are as they were"
@@ -488,8 +491,9 @@ def test_a_recluster_started_from_the_map_is_cancelled_from_it(page, served):
     row = page.locator(f"#runs tr[data-run='{cut['run_id']}']")
     assert row.get_attribute("title") == "cancelled by a client" and "(failed)" in row.inner_text()
     assert page.is_hidden("#cancel") and page.is_enabled("#start")
-    [job] = [j for j in served.get("/v1/jobs").json() if j["collection"] == "slow"]
-    assert (job["state"], job["error"]) == ("cancelled", "cancelled by a client")
+    assert served.get("/v1/jobs", params={"collection": "slow", "live": "true"}).json() == []
+    [ended] = served.get("/v1/jobs", params={"collection": "slow", "live": "false"}).json()
+    assert (ended["id"], ended["state"], ended["error"]) == (job, "cancelled", "cancelled by a client")
     assert served.get("/v1/collections/slow/clusters").status_code == 409  # still not clustered
     assert page.errors == []
     assert served.delete("/v1/collections/slow").status_code == 204

@@ -1084,6 +1084,8 @@ def test_a_cli_interrupted_while_it_waits_for_a_job_says_the_job_goes_on_and_whe
         # A full run of 1,600 points takes seconds (a fit, names from a model loaded for them, a map): cancelled
         # now, it ends at its next step, recorded as a failed run; the clusters are still the last run's.
         before = client.get("/v1/collections/wordnet/clusters").json()
+        live = client.get("/v1/jobs", params={"collection": "wordnet", "live": "true"}).json()
+        assert [j["id"] for j in live] == [job] and client.get("/v1/jobs", params={"collection": "w"}).json() == []
         with embc.Client(str(client.base_url), api_key=KEY) as remote:
             remote.cancel_job(job)
         _until(lambda: client.get(f"/v1/jobs/{job}").json()["state"] == "cancelled")
@@ -1094,6 +1096,8 @@ def test_a_cli_interrupted_while_it_waits_for_a_job_says_the_job_goes_on_and_whe
         again = client.delete(f"/v1/jobs/{job}")
         assert (again.status_code, again.json()["error"]) == (409, f"job {job} has already ended: cancelled")
         assert client.delete("/v1/jobs/nope").status_code == 404
+        assert client.get("/v1/jobs", params={"live": "true"}).json() == []
+        assert [j["id"] for j in client.get("/v1/jobs", params={"live": "false"}).json()] == [job]
         assert 'embc_jobs{state="cancelled"} 1.0' in client.get("/metrics").text
     finally:
         process.terminate()

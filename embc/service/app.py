@@ -33,7 +33,7 @@ from embc.service.answers import PAGE, Answers
 from embc.service.batches import Batches
 from embc.service.bodies import bodies, describe_bodies, read_body
 from embc.service.claims import Claims
-from embc.service.jobs import Jobs
+from embc.service.jobs import LIVE, Jobs
 from embc.service.map import WEB, id_bytes, label_codes, map_bytes, picture, thumbnail
 from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
@@ -309,10 +309,13 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         return _decoded(workspace.decode(collection, cluster=cluster, run=run))
 
     @app.get("/v1/jobs", response_model=list[schemas.Job], responses=ERRORS)
-    def all_jobs():
+    def all_jobs(collection: str | None = Query(None, description="Only the jobs on this collection."),
+                 live: bool | None = Query(None, description="true: only the jobs queued or running; false: only "
+                                           "those that have ended.")):
         """The jobs this server started, requested or scheduled, oldest first: all not yet ended, and the last
         thousand that have."""
-        return [j.to_dict() for j in list(jobs.jobs.values())]
+        return [j.to_dict() for j in list(jobs.jobs.values())
+                if collection in (None, j.collection) and live in (None, j.state in LIVE)]
 
     @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS)
     def job(job_id: str):

@@ -497,7 +497,7 @@ function formFields() {
   $("#linkage").options[0].textContent = hint("linkage", used.linkage);
 }
 $("#algorithm").onchange = formFields;
-// A recluster from the page: the job's steps as it runs, then the map of the run it made.
+// A recluster from the page, followed as any job on the collection is.
 $("#recluster").onsubmit = async (event) => {
   event.preventDefault();
   const fields = { k: "#k", min_size: "#min-size", eps: "#eps", linkage: "#linkage" };
@@ -506,12 +506,21 @@ $("#recluster").onsubmit = async (event) => {
   const number = (value) => (/^\d*\.?\d+$/.test(value) ? Number(value) : value);
   const body = { full: $("#full").checked, ...($("#algorithm").value ? { algorithm: $("#algorithm").value } : {}),
                  ...Object.fromEntries(given.map(([name, value]) => [name, number(value)])) };
+  $("#start").disabled = true;
+  try {
+    await follow((await json(`${base}/recluster`, sending("POST", body))).job_id);
+  } catch (error) {
+    $("#job").textContent = `error: ${error.message}`;
+    $("#start").disabled = false;
+  }
+};
+// A job on the collection: its steps as it runs, with a button to cancel it, then the map of the run it made.
+async function follow(id) {
   const [start, cancel] = [$("#start"), $("#cancel")];
   start.disabled = true;
+  cancel.hidden = false;
+  cancel.onclick = () => api(`/v1/jobs/${id}`, { method: "DELETE" });
   try {
-    const { job_id: id } = await json(`${base}/recluster`, sending("POST", body));
-    cancel.hidden = false;
-    cancel.onclick = () => api(`/v1/jobs/${id}`, { method: "DELETE" });
     let job = await json(`/v1/jobs/${id}`);
     for (; job.state === "queued" || job.state === "running"; job = await json(`/v1/jobs/${id}`)) {
       const { step, done, total } = job.progress;
@@ -525,6 +534,10 @@ $("#recluster").onsubmit = async (event) => {
       return;
     }
     const made = job.result;
+    if (!("run_id" in made)) {  // a decoder's training
+      $("#job").textContent = `decoder trained on ${made.items} items`;
+      return;
+    }
     $("#job").textContent = made.run_id === null ? made.reason
       : `run ${made.run_id} (${made.mode}: ${made.reason}), ${made.clusters.length} clusters`;
     if (made.run_id !== null) await load(made.run_id);
@@ -534,7 +547,7 @@ $("#recluster").onsubmit = async (event) => {
     start.disabled = false;
     cancel.hidden = true;
   }
-};
+}
 let dragging = null;
 let pressedAt = null;
 canvas.onmousedown = (event) => {
@@ -572,8 +585,11 @@ canvas.onwheel = (event) => {
   draw();
 };
 addEventListener("resize", draw);
-// A collection with no complete run has no map yet: the page says so and offers its recluster form.
-json(`${base}/runs`).then((runs) => {
-  if (runs.some((r) => r.status === "complete")) return load(null);
-  $("#status").textContent = "not clustered yet: recluster it (beside the map)";
+// A collection with no complete run has no map yet: the page says so and offers its recluster form. A job on
+// the collection that is running when the page opens (one a schedule or another client started) is followed.
+json(`${base}/runs`).then(async (runs) => {
+  if (runs.some((r) => r.status === "complete")) await load(null);
+  else $("#status").textContent = "not clustered yet: recluster it (beside the map)";
+  const [running] = await json(`/v1/jobs?collection=${encodeURIComponent(collection)}&live=true`);
+  if (running) await follow(running.id);
 }).catch((error) => { $("#status").textContent = `error: ${error.message}`; });
