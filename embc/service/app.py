@@ -319,9 +319,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
 
     @app.get("/v1/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS)
     def job(job_id: str):
-        if job_id not in jobs.jobs:
-            raise HTTPException(404, f"no job '{job_id}'")
-        return jobs.jobs[job_id].to_dict()
+        return jobs.get(job_id).to_dict()
 
     @app.delete("/v1/jobs/{job_id}", status_code=202, response_model=schemas.Job, responses=ERRORS)
     def cancel_job(job_id: str):

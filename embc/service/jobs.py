@@ -112,13 +112,18 @@ class Jobs:
         job.thread.start()
         return job
 
+    def get(self, job_id: str) -> Job:
+        """The job; NotFound for one this server does not know (or no longer keeps)."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job '{job_id}'")
+        return job
+
     def cancel(self, job_id: str) -> Job:
         """Ask a job to end at its next step (a job that ends first ends as it would have); NotFound for a job
         this server does not know, EmbcError (a 409) for one that has ended."""
         with self.lock:
-            job = self.jobs.get(job_id)
-            if job is None:
-                raise NotFound(f"no job '{job_id}'")
+            job = self.get(job_id)
             if job.state in ENDED:
                 raise EmbcError(f"job {job_id} has already ended: {job.state}")
             job.cancelled.set()
