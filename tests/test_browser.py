@@ -252,6 +252,26 @@ def test_the_collections_page_links_each_map(page, served):
     assert page.errors == []
 
 
+def test_the_collections_page_shows_a_running_job_and_the_run_it_made(page, served):
+    """A recluster another client started shows on its row with its step; once it ends, the row shows the run it
+    made and its map's thumbnail."""
+    rng = np.random.default_rng(3)
+    records = [{"id": f"r{i}", "vector": rng.normal(size=64).tolist()} for i in range(3000)]
+    assert served.post("/v1/collections/busy/items", json={"records": records}).json()["added"] == 3000
+    job = served.post("/v1/collections/busy/recluster", json={"k": "auto", "seed": 0}).json()["job_id"]
+    page.goto(f"{served.base_url}/")
+    row = "tr[data-collection='busy']"
+    page.wait_for_function(f"document.querySelector(\"{row} .job\")?.textContent.startsWith('job running')")
+    assert page.inner_text(f"{row} td:last-child span") == "not clustered yet"
+    page.wait_for_selector(f"{row} img", timeout=300_000)
+    run = served.get(f"/v1/jobs/{job}").json()["result"]
+    made = f"{run['run_id']} (full, kmeans), {len(run['clusters'])} clusters"
+    assert page.inner_text(f"{row} td:last-child span") == made
+    page.wait_for_function(f"document.querySelector(\"{row} .job\").textContent === ''")
+    assert page.errors == []
+    assert served.delete("/v1/collections/busy").status_code == 204
+
+
 FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
