@@ -29,3 +29,9 @@ export async function json(path, options) {
 export function sending(method, body) {
   return { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
 }
+
+// A job's state and step as one line: "running: sweep (4 of 21)".
+export function jobLine(job) {
+  const { step, done, total } = job.progress;
+  return `${job.state}${step ? `: ${step}` : ""}${total ? ` (${done} of ${total})` : ""}`;
+}

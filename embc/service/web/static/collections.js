@@ -1,6 +1,6 @@
 // The collections page: a row per collection, with its map's thumbnail, its last complete run, and the job
 // running on it, if any.
-import { api, json } from "/static/api.js";
+import { api, jobLine, json } from "/static/api.js";
 
 const rows = document.querySelector("#collections tbody");
 const shown = new Map();  // collection -> its row's job line, and what shows its last run again
@@ -52,9 +52,7 @@ async function poll() {
     const live = await json("/v1/jobs?live=true");
     for (const [name, { job, lastRun }] of shown) {
       const now = live.find((j) => j.collection === name);
-      const { step, done, total } = now?.progress ?? {};
-      job.textContent = now ? `${now.origin === "schedule" ? "scheduled job" : "job"} ${now.state}${
-        step ? `: ${step}` : ""}${total ? ` (${done} of ${total})` : ""}` : "";
+      job.textContent = now ? `${now.origin === "schedule" ? "scheduled job" : "job"} ${jobLine(now)}` : "";
       if (running.has(name) && !now) lastRun();
     }
     running = new Set(live.map((j) => j.collection));

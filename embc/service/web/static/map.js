@@ -1,6 +1,6 @@
 // The map of one collection: every point of a run drawn with WebGL2, coloured by cluster; pan (drag), zoom
 // (wheel), hover for the item, a legend whose clusters open a panel of their members, a search box.
-import { api, json, sending } from "/static/api.js";
+import { api, jobLine, json, sending } from "/static/api.js";
 import { drawSweep } from "/static/sweep.js";
 
 const collection = decodeURIComponent(location.pathname.split("/").pop());
@@ -523,8 +523,7 @@ async function follow(id) {
   try {
     let job = await json(`/v1/jobs/${id}`);
     for (; job.state === "queued" || job.state === "running"; job = await json(`/v1/jobs/${id}`)) {
-      const { step, done, total } = job.progress;
-      $("#job").textContent = `${job.state}${step ? `: ${step}` : ""}${total ? ` (${done} of ${total})` : ""}`;
+      $("#job").textContent = jobLine(job);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     if (job.state !== "done") {
