@@ -348,9 +348,10 @@ class Workspace:
         from embc.queries import check_cluster
 
         cluster = check_cluster_id(cluster)
-        self._info(collection)
-        check_cluster(self.store, self.reports, collection, cluster, run)
-        return next(c for c in self.clusters(collection, run) if c.id == cluster)
+        found = [c for c in self.clusters(collection, run) if c.id == cluster]
+        if not found:  # the list holds every cluster the check knows: it raises, naming them
+            check_cluster(self.store, self.reports, collection, cluster, run)
+        return found[0]
 
     def members(self, collection: str, cluster: int | str, limit: int | None = None, run: int | None = None,
                 order: str = "centre", arrow: bool = False) -> "list[Entry] | pa.Table":
