@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from embc import Workspace
 from embc.cli import app
 from embc.decode.pairs import held_out
+from embc.errors import EmbcError
 from embc.queries import embed_query
+from embc.service.jobs import CANCELLED
 from helpers import ROOT, run_embc
 from test_service import KEY, start_server
 
@@ -103,6 +105,24 @@ def test_decode_and_the_figures_from_the_command_line(fashion, tmp_path):
     assert Image.open(tmp_path / "centroids.png").height > 1000
 
 
+def test_a_training_cancelled_at_its_check_leaves_the_decoder_before(fashion, tmp_path):
+    """A job cancelled at its last step ends as a crash would: the decoder kept and its losses are those before."""
+    home = tmp_path / "home"
+    shutil.copytree(fashion[0], home)
+
+    def progress(step, done, total):
+        if step == "check":
+            raise EmbcError(CANCELLED)
+
+    with Workspace(home) as ws:
+        before = ws.reports.decoder_epochs("fashion")
+        with pytest.raises(EmbcError, match=CANCELLED):
+            ws.train_decoder("fashion", size=16, epochs=1, progress=progress)
+        assert (ws.decoder("fashion").size, ws.decoder("fashion").facts["same_cluster"]) == (
+            64, fashion[1]["same_cluster"])
+        assert ws.reports.decoder_epochs("fashion") == before
+
+
 def test_wine_cluster_centres_decode_to_typical_rows(tmp_path):
     from sklearn.datasets import load_wine
 
@@ -181,7 +201,8 @@ def test_the_service_decodes_and_trains_decoders_as_jobs(fashion, tmp_path):
         assert drawn.returncode == 0, drawn.stderr
         assert Image.open(tmp_path / "c1.png").size == (16, 16)
         described = served.get(f"{base}/decoder").json()
-        assert described.pop("trained_at").endswith("Z")
+        assert described.pop("trained_at").endswith("Z") and described.pop("same_cluster") == state["result"][
+            "same_cluster"] and 0 <= state["result"]["same_cluster"] <= 1
         assert described == {"trained": True, "kind": "image", "size": 16, "items": 600, "epochs": 2, "best_epoch": 2}
         assert served.post("/v1/collections/nothing/decoder", json={}).status_code == 404
         assert served.get("/v1/collections/nothing/decoder").status_code == 404

@@ -23,7 +23,8 @@ class Decoder:
     kind: str
     dim: int
     size: int
-    facts: dict = field(default_factory=dict)  # model, items, points, epochs, best_epoch, trained_at, width
+    # model, items, points, epochs, best_epoch, same_cluster, trained_at, width
+    facts: dict = field(default_factory=dict)
     net: object = None
 
     @classmethod

@@ -1,5 +1,5 @@
-"""Training a collection's decoder, start to end: read the pairs, fit, keep the decoder, record its losses,
-and measure how faithful its images are."""
+"""Training a collection's decoder, start to end: read the pairs, fit, measure how faithful its images are, then
+keep the decoder and record its losses."""
 
 from __future__ import annotations
 
@@ -68,13 +68,15 @@ def train_decoder(store: Store, reports: ReportStore, info: CollectionInfo, fold
                        progress=lambda done, _: clock.report(epochs - later + done, epochs))
     best = min((e for e in history if e.phase == history[-1].phase),
                key=lambda e: e.val_loss if e.val_loss is not None else e.train_loss)
-    decoder.facts.update(epochs=epochs, best_epoch=best.epoch)
-    decoder.save(folder)
-    reports.record_decoder(info.name, history)
     same = None
     if kind == "image":
         clock.begin("check")
         same = same_cluster(store, reports, info, pairs, load, lambda rows: decoder.decode(pairs.vectors[rows]))
+    # Kept only now, past the last step a job may be cancelled at: a cancelled training leaves the decoder before.
+    clock.begin("save")
+    decoder.facts.update(epochs=epochs, best_epoch=best.epoch, same_cluster=same)
+    decoder.save(folder)
+    reports.record_decoder(info.name, history)
     clock.end()
     return DecoderResult(info.name, kind, size, len(pairs.ids), int(pairs.validation.sum()), pairs.skipped,
                          epochs, best.epoch, round(best.train_loss, 6),

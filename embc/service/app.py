@@ -294,7 +294,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         except NotFound:
             return {"trained": False}
         return {"trained": True, "kind": decoder.kind, "size": decoder.size,
-                **{k: decoder.facts.get(k) for k in ("items", "epochs", "best_epoch", "trained_at")}}
+                **{k: decoder.facts.get(k) for k in ("items", "epochs", "best_epoch", "trained_at", "same_cluster")}}
 
     @app.post("/v1/collections/{collection}/decode", response_class=Response, responses=DECODED)
     def decode(body: schemas.DecodeRequest, collection: str = NAME):

@@ -179,6 +179,8 @@ class DecoderState(BaseModel):
     epochs: int | None = None
     best_epoch: int | None = None
     trained_at: str | None = None
+    same_cluster: float | None = Field(None, description="Images: the share of held-out items whose decoded image, "
+                                       "embedded again, lands in the item's own cluster (none without a run).")
 
 
 class DecodeRequest(Strict):
