@@ -9,7 +9,9 @@
    the ingest, then runs that replace its labels alternated with the bare fit: below 1M the median of 3 each,
    with the highest peak memory of the 3; at 1M one each);
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
-   trustworthiness of both (`--no-projection` skips it).
+   trustworthiness of both (`--no-projection` skips it);
+4. a text question from a new process (`embc similar --text`) vs a bare script that loads MiniLM and encodes
+   the text.
 """
 
 from __future__ import annotations
@@ -105,6 +107,44 @@ def bench_image_ingest() -> dict:
                 bare.features(tensors[first:first + bare.batch_size])
 
     return compare_ingest(embedders, FASHION, len(items), forward)
+
+
+# Run first in each measured process: at its exit it writes its peak memory (VmHWM, kB) to $PEAK_FILE. A
+# child's rusage would count the memory of this process, which it was forked from.
+PEAK = ("import atexit, os, runpy, sys\n"
+        "def peak():\n"
+        "    line = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+        "    open(os.environ['PEAK_FILE'], 'w').write(line.split()[1])\n"
+        "atexit.register(peak)\n")
+
+
+def bench_text_query(repeats: int = 5) -> dict:
+    """A text question from a new process: the whole `embc similar --text` (start, embed, search, print) against a
+    bare script that only imports sentence-transformers, loads MiniLM and encodes the one text; median seconds
+    of each, alternated, and the peak memory of each process."""
+    from embc import Workspace
+    from embc.ingest.text_models import model_folder
+
+    question = "a breed of hunting dog"
+    seconds: dict[str, list[float]] = {"bare": [], "embc": []}
+    peak = {"bare": 0, "embc": 0}
+    with tempfile.TemporaryDirectory() as home:
+        with Workspace(home) as ws:
+            ws.ingest("wordnet", WORDNET)
+        ask = ["embc", "--data-dir", home, "similar", "--text", question, "-c", "wordnet", "--json"]
+        minilm = str(model_folder("minilm"))
+        scripts = {"bare": ("from sentence_transformers import SentenceTransformer\n"
+                            f"SentenceTransformer({minilm!r}, device='cpu').encode([{question!r}])"),
+                   "embc": f"sys.argv = {ask!r}\nrunpy.run_module('embc', run_name='__main__')"}
+        subprocess.run([sys.executable, "-m", *ask], check=True, capture_output=True)  # keeps the converted model
+        env = {**os.environ, "PEAK_FILE": str(Path(home) / "peak")}
+        for _ in range(repeats):
+            for side, script in scripts.items():
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", PEAK + script], check=True, capture_output=True, env=env)
+                seconds[side].append(time.perf_counter() - start)
+                peak[side] = max(peak[side], int((Path(home) / "peak").read_text()) * 1024)
+    return {side: statistics.median(times) for side, times in seconds.items()} | {"peak": peak}
 
 
 def make_vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -284,6 +324,10 @@ def main() -> None:
             cosine = f", least cosine to fp32 {r['cosine'][precision]:.4f}" if precision != "fp32" else ""
             rows.append(f"| ingest {data} ({r['items']} {what}, {precision}{cosine}) | {bare} fp32 "
                         f"{r['bare_s']:.2f} s | {seconds:.2f} s | **{seconds / r['bare_s']:.2f}x** | |")
+    q = bench_text_query()
+    rows.append(f"| a text question from a new process (`embc similar --text`, WordNet sample) | import, load and "
+                f"encode the text {q['bare']:.2f} s | {q['embc']:.2f} s | **{q['embc'] / q['bare']:.2f}x** | "
+                f"process peak {q['peak']['embc'] / 2**20:.0f} MB ({q['peak']['bare'] / 2**20:.0f} MB) |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             r = bench_recluster(n, Path(work), repeats=3 if n < 1_000_000 else 1)

@@ -79,7 +79,8 @@ class Workspace:
         self._reports = None
         self._opening = threading.Lock()
         self._embedders: dict[tuple, Coalesced] = {}
-        self._loading = threading.Lock()  # a model is loaded once, however many threads ask for it first
+        self._text_queries: dict[tuple, Coalesced | None] = {}  # query embedders without torch, where there are
+        self._loading = threading.RLock()  # a model is loaded once, however many threads ask for it first
         self._creating: dict[str, threading.Lock] = {}  # a new collection's first ingest, one at a time
         self._decoders: dict[str, tuple[float, Decoder]] = {}
 
@@ -135,16 +136,27 @@ class Workspace:
     def embedder(self, model: str, dim: int | None = None, weights: str | None = None,
                  precision: str = "fp32") -> Embedder:
         """The embedder called `model`, loaded once per Workspace and reused by every later call."""
-        return self._query_embedder(model, dim, weights, precision).embedder
+        return self._loaded(model, dim, weights, precision).embedder
 
     def _query_embedder(self, model: str, dim: int | None = None, weights: str | None = None,
                         precision: str = "fp32") -> Coalesced:
         """The embedder called `model`, for queries: those asked at once from several threads (a server's)
-        share model calls."""
-        from embc.ingest.registry import learns
+        share model calls. A sentence-transformers model in fp32 not loaded yet answers without torch where it
+        can."""
+        from embc.ingest.registry import family
 
-        # The dimension is a choice only for precomputed vectors and trained models; others have their own.
-        key = (model, dim if model == "precomputed" or learns(model) else None, weights, precision)
+        key = self._key(model, dim, weights, precision)
+        if key not in self._embedders and family(model) == "sentence" and precision == "fp32":
+            if key not in self._text_queries:
+                with self._loading:
+                    if key not in self._text_queries:
+                        self._text_queries[key] = self._without_torch(model)
+            if self._text_queries[key] is not None:
+                return self._text_queries[key]
+        return self._loaded(model, dim, weights, precision)
+
+    def _loaded(self, model: str, dim: int | None, weights: str | None, precision: str) -> Coalesced:
+        key = self._key(model, dim, weights, precision)
         if key not in self._embedders:
             with self._loading:
                 if key not in self._embedders:
@@ -154,6 +166,33 @@ class Workspace:
                     self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights,
                                                                    precision=precision, cache=self.layout.openvino))
         return self._embedders[key]
+
+    @staticmethod
+    def _key(model: str, dim: int | None, weights: str | None, precision: str) -> tuple:
+        from embc.ingest.registry import learns
+
+        # The dimension is a choice only for precomputed vectors and trained models; others have their own.
+        return model, dim if model == "precomputed" or learns(model) else None, weights, precision
+
+    def _without_torch(self, model: str) -> Coalesced | None:
+        """A sentence-transformers model's query embedder that runs without torch (`embc.ingest.text_queries`),
+        None where there is none: a model of another shape, or one whose transformer is not converted yet, which
+        this call converts for the next process, to answer its own queries with the torch model it loaded."""
+        from embc.coalesce import Coalesced
+        from embc.ingest import text_queries
+        from embc.ingest.text_models import model_folder
+
+        root = model_folder(model)
+        if root is None:
+            return None
+        found = text_queries.kept(model, root, self.layout.openvino)
+        if found is not None:
+            return Coalesced(found)
+        try:
+            text_queries.keep(self.embedder(model).model, root, self.layout.openvino)
+        except Exception:  # a model OpenVINO cannot convert, or a full disk: its queries go through torch
+            pass
+        return None
 
     # Collections
 

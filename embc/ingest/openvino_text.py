@@ -47,9 +47,9 @@ class OpenVinoSentenceModel:
             raise EmbcError("its first module is not a text transformer that OpenVINO can run")
         self.preprocess = model.preprocess
         self.output_key = first.module_output_name
-        converted = _kept(first.model, cache, lambda: _converted(model))
-        self.inputs = [port.get_any_name() for port in converted.inputs]
-        self.compiled = openvino.Core().compile_model(converted, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        ready = _kept(first.model, cache, lambda: converted(model))
+        self.inputs = [port.get_any_name() for port in ready.inputs]
+        self.compiled = openvino.Core().compile_model(ready, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self.output = self.compiled.output(config["method_output_name"])
         self.requests = REQUESTS_PER_STREAM * int(self.compiled.get_property("NUM_STREAMS"))
         self.dim = int(model.get_embedding_dimension())
@@ -92,7 +92,7 @@ class OpenVinoSentenceModel:
         return vectors
 
 
-def _converted(model: Any) -> openvino.Model:
+def converted(model: Any) -> openvino.Model:
     """The first module's model, traced on an example batch."""
     import openvino
     import torch
@@ -118,12 +118,19 @@ def _kept(module: Any, cache: Path | None, convert: Callable[[], openvino.Model]
     folder = cache / digest.hexdigest()
     if (folder / "model.xml").exists():
         return openvino.Core().read_model(folder / "model.xml")
-    converted = convert()
+    model = convert()
+    save(model, cache, folder.name)
+    return model
+
+
+def save(model: openvino.Model, cache: Path, name: str) -> None:
+    """Keep a converted model as `cache/name/model.xml`, whole or not at all."""
+    import openvino
+
     cache.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
-    openvino.save_model(converted, part / "model.xml", compress_to_fp16=False)
+    openvino.save_model(model, part / "model.xml", compress_to_fp16=False)
     try:
-        os.replace(part, folder)  # whole or not at all; another process may have kept it first
+        os.replace(part, cache / name)  # another process may have kept it first
     except OSError:
         shutil.rmtree(part, ignore_errors=True)
-    return converted

