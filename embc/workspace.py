@@ -299,7 +299,8 @@ class Workspace:
         return algorithm, chosen
 
     def _keyword_model(self, info: CollectionInfo) -> BackgroundWords | None:
-        """Keywords embedded by the collection's own model, when it embeds text: they name text clusters."""
+        """Keywords embedded by the collection's own model, as query texts are, when it embeds text: they name text
+        clusters."""
         from embc.cluster.describe import BackgroundWords
         from embc.ingest.items import Item
         from embc.ingest.registry import accepts
@@ -308,7 +309,7 @@ class Workspace:
             return None
 
         def load():
-            embedder = self.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+            embedder = self._query_embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
             return lambda words: embedder.embed([Item(key=w, source="keyword", kind="text", text=w) for w in words])
 
         return BackgroundWords(load)

@@ -78,7 +78,7 @@ def test_a_new_process_answers_a_text_query_without_torch(tmp_path):
     rows = [json.loads(line) for line in WORDNET.read_text().splitlines()][::8]
     with Workspace(home) as ws:
         ws.ingest("wordnet", rows)
-        ws.recluster("wordnet", k=8, seed=0, projection="none")
+        names = [c.name for c in ws.recluster("wordnet", k=8, seed=0, projection="none").clusters]
     ask = ("from embc import Workspace; import json, sys\n"
            f"with Workspace({str(home)!r}) as ws:\n"
            "    found = ws.similar('wordnet', text='a breed of hunting dog', limit=5)\n"
@@ -90,3 +90,11 @@ def test_a_new_process_answers_a_text_query_without_torch(tmp_path):
     assert (loaded.strip(), without.strip()) == ("True", "False")
     assert json.loads(first) == json.loads(second) and len(json.loads(first)) == 5
     assert [p.name.startswith("queries-") for p in (home / "openvino").iterdir()] == [True]
+    # A recluster's keywords, which name the clusters, are embedded the same way.
+    refit = ("from embc import Workspace; import json, sys\n"
+             f"with Workspace({str(home)!r}) as ws:\n"
+             "    run = ws.recluster('wordnet', k=8, seed=0, projection='none', full=True)\n"
+             "print(json.dumps([c.name for c in run.clusters]), 'sentence_transformers' in sys.modules)")
+    again = subprocess.run([sys.executable, "-c", refit], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.rsplit(" ", 1)[1].strip() == "False" and json.loads(again.stdout.rsplit(" ", 1)[0]) == names

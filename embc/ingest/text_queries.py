@@ -7,7 +7,8 @@ OpenVINO in fp32, the texts split by `tokenizers` and pooled in numpy: `embc sim
 vector lies within 2.4e-7 of the torch model's on MiniLM. The transformer is converted from the torch model the
 first time a process asks (3-4 s, once) and kept in the data directory's `openvino/`, under a digest of the model
 folder's files and the OpenVINO version. Items are always embedded by the collection's own engine; models of other
-shapes or named on a hub, and collections made in bf16, answer queries on that engine as before.
+shapes or named on a hub, and collections made in bf16, answer queries on that engine as before. The keywords that
+name a text collection's clusters are embedded the same way.
 """
 
 from __future__ import annotations
