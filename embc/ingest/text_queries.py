@@ -13,7 +13,6 @@ name a text collection's clusters are embedded the same way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from embc.ingest.embedders import normalise
+from embc.ingest.openvino_kept import compiled_kept, files_digest, save
 from embc.ingest.items import Item
 
 STEPS = ("Transformer", "Pooling")  # the modules a model must start with; Normalize may follow
@@ -37,17 +37,6 @@ class Plan:
     pooling: str  # mean or cls
     max_length: int
     lower_case: bool
-
-    def digest(self, root: Path) -> str:
-        """The name its converted transformer is kept under: the model folder's files (path, size and time of
-        each) and the OpenVINO version."""
-        import openvino
-
-        digest = hashlib.blake2b(openvino.__version__.encode(), digest_size=16)
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-        return "queries-" + digest.hexdigest()
 
 
 def plan(root: Path) -> Plan | None:
@@ -80,18 +69,13 @@ class QueryTextEmbedder:
     weights = None
     precision = "fp32"
 
-    def __init__(self, name: str, plan: Plan, kept: Path):
-        import openvino
+    def __init__(self, name: str, plan: Plan, compiled: Any):
         from tokenizers import Tokenizer
 
-        self.name, self.plan = name, plan
+        self.name, self.plan, self.compiled = name, plan, compiled
         self.tokenizer = Tokenizer.from_file(str(plan.folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(plan.max_length)
         self.tokenizer.enable_padding()
-        core = openvino.Core()
-        # fp32 even where the CPU multiplies bf16, as the collection's items were embedded.
-        self.compiled = core.compile_model(core.read_model(kept / "model.xml"), "CPU",
-                                           {"INFERENCE_PRECISION_HINT": "f32"})
         self.inputs = {port.get_any_name() for port in self.compiled.inputs}
         self.output = self.compiled.output(OUTPUT)
         self.dim = int(self.output.get_partial_shape()[2].get_length())
@@ -108,21 +92,30 @@ class QueryTextEmbedder:
         return normalise((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
 
 
-def kept(name: str, root: Path, cache: Path) -> QueryTextEmbedder | None:
-    """The model's query embedder if its converted transformer is kept in `cache`; None if not, or if the
-    model's folder `root` is of another shape."""
-    found = plan(root)
-    folder = None if found is None else cache / found.digest(root)
-    if folder is None or not (folder / "model.xml").is_file():
+def _kept_as(model: str) -> tuple[Plan, str] | None:
+    """The model's plan and the name its converted transformer is kept under; None for a model of another shape
+    or named on a hub."""
+    from embc.ingest.text_models import model_folder
+
+    root = model_folder(model)
+    found = None if root is None else plan(root)
+    if found is None:
         return None
-    return QueryTextEmbedder(name, found, folder)
+    return found, files_digest("queries", (p for p in root.rglob("*") if p.is_file()), root)
 
 
-def keep(model: Any, root: Path, cache: Path) -> None:
-    """Convert a loaded SentenceTransformer's transformer and keep it in `cache` for later queries, if the
-    model's folder `root` is of the shape they take."""
-    from embc.ingest.openvino_text import converted, save
+def kept(model: str, cache: Path) -> QueryTextEmbedder | None:
+    """The model's query embedder if its converted transformer is kept in `cache`; None if not."""
+    found = _kept_as(model)
+    compiled = None if found is None else compiled_kept(cache, found[1])
+    return None if compiled is None else QueryTextEmbedder(model, found[0], compiled)
 
-    found = plan(root)
+
+def keep(embedder: Any, cache: Path) -> None:
+    """Convert a loaded sentence-transformers embedder's transformer and keep it in `cache` for later queries, if
+    its model is of the shape they take."""
+    from embc.ingest.openvino_text import transformer_converted
+
+    found = _kept_as(embedder.name)
     if found is not None:
-        save(converted(model), cache, found.digest(root))
+        save(transformer_converted(embedder.model), cache, found[1])

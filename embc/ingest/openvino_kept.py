@@ -1,0 +1,62 @@
+"""Models converted for OpenVINO, kept in the data directory's `openvino/` so that the next process reads them
+instead of converting them again (converting takes seconds and needs torch; reading needs neither)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    import openvino
+
+
+def converted(module: Any, example: Any) -> openvino.Model:
+    """A torch module, traced on an example input."""
+    import openvino
+    import torch
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the model's code are not for embc's users
+        return openvino.convert_model(module, example_input=example)
+
+
+def save(model: openvino.Model, cache: Path, name: str) -> None:
+    """Keep a converted model as `cache/name/model.xml`, whole or not at all."""
+    import openvino
+
+    cache.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
+    openvino.save_model(model, part / "model.xml", compress_to_fp16=False)
+    try:
+        os.replace(part, cache / name)  # another process may have kept it first
+    except OSError:
+        shutil.rmtree(part, ignore_errors=True)
+
+
+def files_digest(prefix: str, files: Iterable[Path], root: Path | None = None) -> str:
+    """The name a model converted from `files` is kept under: `prefix`, then a digest of each file's name (relative
+    to `root`), size and time, and of the OpenVINO version; a file that changes gives another name."""
+    import openvino
+
+    digest = hashlib.blake2b(openvino.__version__.encode(), digest_size=16)
+    for path in sorted(files):
+        stat = path.stat()
+        digest.update(f"{path if root is None else path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\0"
+                      .encode())
+    return f"{prefix}-{digest.hexdigest()}"
+
+
+def compiled_kept(cache: Path, name: str) -> openvino.CompiledModel | None:
+    """The model kept as `cache/name`, compiled for the CPU in fp32 (even where the CPU multiplies bf16, as fp32
+    collections' items were embedded); None when none is kept."""
+    import openvino
+
+    if not (cache / name / "model.xml").is_file():
+        return None
+    core = openvino.Core()
+    return core.compile_model(core.read_model(cache / name / "model.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
