@@ -20,9 +20,25 @@ def converted(module: Any, example: Any) -> openvino.Model:
     import openvino
     import torch
 
+    _no_telemetry()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on the model's code are not for embc's users
         return openvino.convert_model(module, example_input=example)
+
+
+def _no_telemetry() -> None:
+    """OpenVINO's converter sends usage statistics unless a file in the user's home says not to, each from a
+    process it forks: embc sends nothing anywhere, and a fork beside running threads hung a recluster (its keywords'
+    model converted while the k-means sweep ran). Its own stand-in for when the telemetry package is missing sends
+    nothing."""
+    import importlib
+
+    from openvino.tools.ovc import telemetry_stub
+
+    for name in ("convert_impl", "telemetry_utils", "utils"):
+        module = importlib.import_module(f"openvino.tools.ovc.{name}")
+        if hasattr(module, "tm"):
+            module.tm = telemetry_stub
 
 
 def save(model: openvino.Model, cache: Path, name: str) -> None:
