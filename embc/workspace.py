@@ -147,25 +147,25 @@ class Workspace:
 
         key = self._key(model, dim, weights, precision)
         if key not in self._embedders and family(model) in ("sentence", "cnn") and precision == "fp32":
-            if key not in self._without:
-                with self._loading:
-                    if key not in self._without:
-                        self._without[key] = self._without_torch(model, weights)
-            if self._without[key] is not None:
-                return self._without[key]
+            without = self._once(self._without, key, lambda: self._without_torch(model, weights))
+            if without is not None:
+                return without
         return self._loaded(model, dim, weights, precision)
 
     def _loaded(self, model: str, dim: int | None, weights: str | None, precision: str) -> Coalesced:
-        key = self._key(model, dim, weights, precision)
-        if key not in self._embedders:
-            with self._loading:
-                if key not in self._embedders:
-                    from embc.coalesce import Coalesced
-                    from embc.ingest.registry import load_embedder
+        from embc.coalesce import Coalesced
+        from embc.ingest.registry import load_embedder
 
-                    self._embedders[key] = Coalesced(load_embedder(model, dim=dim, weights=weights,
-                                                                   precision=precision, cache=self.layout.openvino))
-        return self._embedders[key]
+        return self._once(self._embedders, self._key(model, dim, weights, precision), lambda: Coalesced(
+            load_embedder(model, dim=dim, weights=weights, precision=precision, cache=self.layout.openvino)))
+
+    def _once(self, table: dict, key: tuple, load: Callable[[], Any]) -> Any:
+        """`table[key]`, made by `load()` the first time, however many threads ask for it at once."""
+        if key not in table:
+            with self._loading:
+                if key not in table:
+                    table[key] = load()
+        return table[key]
 
     @staticmethod
     def _key(model: str, dim: int | None, weights: str | None, precision: str) -> tuple:
