@@ -1,7 +1,8 @@
 """embc against the bare libraries on the same data, in one run: `make bench`.
 
-1. ingest of the WordNet sample vs bare `SentenceTransformer.encode` of the same texts (same loaded model),
-   and of the Fashion-MNIST sample vs the bare forward pass over the same images decoded beforehand;
+1. ingest of the WordNet sample vs bare `SentenceTransformer.encode` of the same texts, and of the Fashion-MNIST
+   sample vs the bare torch forward pass over the same images decoded beforehand (embc's fp32 models run on
+   OpenVINO, bf16 where the CPU has it);
 2. a full recluster of precomputed 384-d vectors (10k, 100k, 1M) vs a bare scikit-learn KMeans fit on the
    same array, each in its own process so that peak memory (above the process's footprint once its
    libraries are imported, plus all of any process it starts) can be read and compared with the raw vector
@@ -71,22 +72,30 @@ def compare_ingest(embedders: list, source: Path, count: int, bare: Callable[[],
             "cosine": {e.precision: float((vectors[0] * v).sum(axis=1).min()) for e, v in zip(embedders, vectors)}}
 
 
-def bench_ingest() -> dict:
+def embedders(model: str, home: str, *more: str) -> list:
+    """The embedders of `model` that embc ingests with: in fp32 as a Workspace over `home` runs it (without torch
+    where it can), then in each precision of `precisions(*more)` beyond fp32."""
+    from embc import Workspace
+    from embc.ingest.registry import load_embedder
+
+    return [Workspace(home).embedder(model)] + [load_embedder(model, precision=p) for p in precisions(*more)[1:]]
+
+
+def bench_ingest(home: str) -> dict:
     """embc's text ingest against bare fp32 `SentenceTransformer.encode` of the same texts."""
     from embc.ingest.items import Item
     from embc.ingest.precision import OPENVINO
     from embc.ingest.registry import load_embedder
 
-    embedders = [load_embedder("minilm", precision=p) for p in precisions(OPENVINO)]
-    bare = embedders[0]
+    ingesting, bare = embedders("minilm", home, OPENVINO), load_embedder("minilm")
     texts = [json.loads(line)["text"] for line in WORDNET.read_text().splitlines()]
-    for embedder in embedders:  # warm up
+    for embedder in [bare, *ingesting]:  # warm up
         embedder.embed([Item(key=t, source="warm-up", kind="text", text=t) for t in texts[:64]])
-    return compare_ingest(embedders, WORDNET, len(texts), lambda: bare.model.encode(
+    return compare_ingest(ingesting, WORDNET, len(texts), lambda: bare.model.encode(
         texts, batch_size=bare.encode_batch, normalize_embeddings=True))
 
 
-def bench_image_ingest() -> dict:
+def bench_image_ingest(home: str) -> dict:
     """embc's image ingest (read, hash, decode and resize in worker threads, forward pass, upsert) against
     the bare fp32 forward pass over the same images already decoded into tensors."""
     import torch
@@ -94,11 +103,10 @@ def bench_image_ingest() -> dict:
     from embc.ingest.registry import load_embedder
     from embc.ingest.sources import iter_items
 
-    embedders = [load_embedder("effnet-lite0", precision=p) for p in precisions()]
-    bare = embedders[0]
+    ingesting, bare = embedders("effnet-lite0", home), load_embedder("effnet-lite0")
     items = list(iter_items([FASHION]))
     tensors = torch.stack([bare.prepare(item) for item in items])
-    for embedder in embedders:
+    for embedder in [bare, *ingesting]:
         embedder.embed(items[:8])  # warm up
 
     def forward() -> None:
@@ -106,7 +114,7 @@ def bench_image_ingest() -> dict:
             for first in range(0, len(tensors), bare.batch_size):
                 bare.features(tensors[first:first + bare.batch_size])
 
-    return compare_ingest(embedders, FASHION, len(items), forward)
+    return compare_ingest(ingesting, FASHION, len(items), forward)
 
 
 # Run first in each measured process: at its exit it writes its peak memory (VmHWM, kB) to $PEAK_FILE. A
@@ -326,9 +334,11 @@ def main() -> None:
                         help="Also time the 2-D map of 100k points against a bare UMAP fit (several minutes).")
     args = parser.parse_args()
     rows = []
-    for r, data, what, bare in (
-            (bench_ingest(), "WordNet", "texts, MiniLM", "`model.encode`"),
-            (bench_image_ingest(), "Fashion-MNIST", "images, EfficientNet-Lite0", "forward pass on decoded tensors")):
+    with tempfile.TemporaryDirectory() as home:  # where the models converted for OpenVINO are kept
+        ingests = ((bench_ingest(home), "WordNet", "texts, MiniLM", "`model.encode`"),
+                   (bench_image_ingest(home), "Fashion-MNIST", "images, EfficientNet-Lite0",
+                    "forward pass on decoded tensors"))
+    for r, data, what, bare in ingests:
         for precision, seconds in r["embc_s"].items():
             cosine = f", least cosine to fp32 {r['cosine'][precision]:.4f}" if precision != "fp32" else ""
             rows.append(f"| ingest {data} ({r['items']} {what}, {precision}{cosine}) | {bare} fp32 "

@@ -79,7 +79,7 @@ class Workspace:
         self._reports = None
         self._opening = threading.Lock()
         self._embedders: dict[tuple, Coalesced] = {}
-        self._without: dict[tuple, Coalesced | None] = {}  # query embedders without torch, where there are
+        self._without: dict[tuple, Coalesced | None] = {}  # embedders without torch, where there are
         self._loading = threading.RLock()  # a model is loaded once, however many threads ask for it first
         self._creating: dict[str, threading.Lock] = {}  # a new collection's first ingest, one at a time
         self._decoders: dict[str, tuple[float, Decoder]] = {}
@@ -135,22 +135,28 @@ class Workspace:
 
     def embedder(self, model: str, dim: int | None = None, weights: str | None = None,
                  precision: str = "fp32") -> Embedder:
-        """The embedder called `model`, loaded once per Workspace and reused by every later call."""
-        return self._loaded(model, dim, weights, precision).embedder
+        """The embedder called `model`, loaded once per Workspace and reused by every later call: without torch
+        where it can (`_engine`)."""
+        return self._engine(model, dim, weights, precision).embedder
 
-    def _query_embedder(self, model: str, dim: int | None = None, weights: str | None = None,
-                        precision: str = "fp32") -> Coalesced:
-        """The embedder called `model`, for queries: those asked at once from several threads (a server's)
-        share model calls. A sentence-transformers model or a CNN in fp32 not loaded yet answers without torch
-        where it can."""
+    def _engine(self, model: str, dim: int | None = None, weights: str | None = None,
+                precision: str = "fp32") -> Coalesced:
+        """The embedder called `model`, for items and queries alike; queries asked at once from several threads (a
+        server's) share model calls. A sentence-transformers model or a CNN in fp32 runs without torch where it
+        can."""
         from embc.ingest.registry import family
 
-        key = self._key(model, dim, weights, precision)
-        if key not in self._embedders and family(model) in ("sentence", "cnn") and precision == "fp32":
+        if family(model) in ("sentence", "cnn") and precision == "fp32":
+            key = self._key(model, dim, weights, precision)
             without = self._once(self._without, key, lambda: self._without_torch(model, weights))
             if without is not None:
                 return without
         return self._loaded(model, dim, weights, precision)
+
+    def _torch_model(self, model: str, dim: int | None = None, weights: str | None = None,
+                     precision: str = "fp32") -> Embedder:
+        """The embedder called `model` on its own engine (torch for neural models): decoders train through it."""
+        return self._loaded(model, dim, weights, precision).embedder
 
     def _loaded(self, model: str, dim: int | None, weights: str | None, precision: str) -> Coalesced:
         from embc.coalesce import Coalesced
@@ -175,28 +181,31 @@ class Workspace:
         return model, dim if model == "precomputed" or learns(model) else None, weights, precision
 
     def _without_torch(self, model: str, weights: str | None) -> Coalesced | None:
-        """The query embedder of a sentence-transformers model or a CNN that runs without torch
-        (`embc.ingest.text_queries`, `embc.ingest.image_queries`); None where there is none: a model they do not
-        take, or one not converted yet, which this call converts for the next process, to answer its own queries
-        with the torch model it loaded."""
+        """The embedder of a sentence-transformers model or a CNN that runs without torch
+        (`embc.ingest.text_without_torch`, `embc.ingest.images_without_torch`), converted from the torch model and
+        kept for later processes the first time; None where there is none (a model they do not take, or one
+        OpenVINO cannot convert), which leaves the torch model loaded to do the work."""
         from embc.coalesce import Coalesced
-        from embc.ingest import image_queries, text_queries
+        from embc.ingest import images_without_torch, text_without_torch
         from embc.ingest.registry import family
 
+        cache = self.layout.openvino
         if family(model) == "sentence":
-            found = text_queries.kept(model, self.layout.openvino)
-            keep = text_queries.keep
+            kept, keep = (lambda: text_without_torch.kept(model, cache)), text_without_torch.keep
         else:
-            found = image_queries.kept(model, weights, self.layout.openvino)
-            keep = image_queries.keep
-        if found is not None:
-            return Coalesced(found)
-        loaded = self.embedder(model, weights=weights)
-        try:
-            keep(loaded, self.layout.openvino)
-        except Exception:  # a model OpenVINO cannot convert, or a full disk: its queries go through torch
-            pass
-        return None
+            kept, keep = (lambda: images_without_torch.kept(model, weights, cache)), images_without_torch.keep
+        found = kept()
+        if found is None:
+            key = self._key(model, None, weights, "fp32")
+            loaded = self._loaded(model, None, weights, "fp32").embedder
+            try:
+                keep(loaded, cache)
+            except Exception:  # a model OpenVINO cannot convert, or a full disk: the torch model does the work
+                return None
+            found = kept()
+            if found is not None:
+                del self._embedders[key]  # the torch model is let go: the converted one does its work
+        return None if found is None else Coalesced(found)
 
     # Collections
 
@@ -313,7 +322,7 @@ class Workspace:
             return None
 
         def load():
-            embedder = self._query_embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+            embedder = self._engine(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
             return lambda words: embedder.embed([Item(key=w, source="keyword", kind="text", text=w) for w in words])
 
         return BackgroundWords(load)
@@ -439,7 +448,7 @@ class Workspace:
         # store call to look up the items they name.
         embedded, stored = {}, {}
         if len(texts) > 1:
-            embedded = dict(zip(texts, embed_texts(info, self._query_embedder, list(texts.values()))))
+            embedded = dict(zip(texts, embed_texts(info, self._engine, list(texts.values()))))
         if len(items) > 1:
             found = find_points(self.store, info.name, list(items.values()), keys=[])
             stored = {n: found.get(item) for n, item in items.items()}
@@ -464,7 +473,7 @@ class Workspace:
         if vector is not None:
             return Nearest(_query_vector(vector, info.dim), cluster, limit)
         if embedded is None:
-            embedded = embed_query(info, self._query_embedder, text=text, image=image, row=row)
+            embedded = embed_query(info, self._engine, text=text, image=image, row=row)
         return Nearest(embedded, cluster, limit)
 
     def item(self, collection: str, key: str) -> Entry:
@@ -569,7 +578,7 @@ class Workspace:
             size = before.size if before is not None and before.kind == "image" else 64
         if epochs is None and before is not None:
             epochs = before.facts.get("epochs")
-        return train_decoder(self.store, self.reports, info, self.layout.decoder(collection), self.embedder,
+        return train_decoder(self.store, self.reports, info, self.layout.decoder(collection), self._torch_model,
                              size, epochs, progress)
 
     def decoder(self, collection: str) -> Decoder:
@@ -617,7 +626,7 @@ class Workspace:
         elif vector is not None:
             point = _query_vector(vector, info.dim)
         else:
-            point = embed_query(info, self._query_embedder, text=_query_text(text))
+            point = embed_query(info, self._engine, text=_query_text(text))
         decoded = decoder.decode(point)
         if decoder.kind == "image":
             from PIL import Image

@@ -262,6 +262,8 @@ def test_the_collections_page_shows_a_running_job_and_the_run_it_made(page, serv
     page.goto(f"{served.base_url}/")
     row = "tr[data-collection='busy']"
     page.wait_for_function(f"document.querySelector(\"{row} .job\")?.textContent.startsWith('job running')")
+    # The job and the last run come by two requests: either may be first.
+    page.wait_for_function(f"document.querySelector(\"{row} td:last-child span\")?.textContent")
     assert page.inner_text(f"{row} td:last-child span") == "not clustered yet"
     page.wait_for_selector(f"{row} img", timeout=300_000)
     run = served.get(f"/v1/jobs/{job}").json()["result"]

@@ -68,8 +68,9 @@ def test_a_collection_keeps_the_precision_it_was_made_with(tmp_path, monkeypatch
         ws.ingest("made-fp32", records[:20])
         assert {c.name: c.precision for c in ws.collections()} == {
             "made-bf16": OPENVINO, "made-by-torch": "bf16", "made-fp32": "fp32"}
-        # Every vector of each collection, the later ingests' too, came from the model it was made with.
-        loaded = {(key[0], key[-1]) for key in ws._embedders}
+        # Every vector of each collection, the later ingests' too, came from the model it was made with: fp32
+        # MiniLM without torch.
+        loaded = {(key[0], key[-1]) for key in ws._embedders} | {(key[0], key[-1]) for key in ws._without}
         assert loaded == {("minilm", OPENVINO), ("minilm", "bf16"), ("minilm", "fp32")}
         assert ws.similar("made-bf16", text=wordnet_rows[30]["text"], limit=1)[0].item == wordnet_rows[30]["id"]
         with pytest.raises(EmbcError, match=f"was embedded in {OPENVINO}, not bf16"):

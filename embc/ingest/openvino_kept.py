@@ -41,13 +41,16 @@ def _no_telemetry() -> None:
             module.tm = telemetry_stub
 
 
-def save(model: openvino.Model, cache: Path, name: str) -> None:
-    """Keep a converted model as `cache/name/model.xml`, whole or not at all."""
+def save(model: openvino.Model, cache: Path, name: str, beside: dict[str, str] | None = None) -> None:
+    """Keep a converted model as `cache/name/model.xml`, with the files `beside` (name: text) it needs, whole or
+    not at all."""
     import openvino
 
     cache.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
     openvino.save_model(model, part / "model.xml", compress_to_fp16=False)
+    for file, text in (beside or {}).items():
+        (part / file).write_text(text)
     try:
         os.replace(part, cache / name)  # another process may have kept it first
     except OSError:

@@ -1,0 +1,174 @@
+"""Texts and images embedded without torch, items and queries alike: the same vectors as the torch model's, the
+converted model kept by the first process that needs it and read by the next, and models of other shapes left to
+torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embc import Workspace
+from embc.ingest import images_without_torch, text_without_torch
+from embc.ingest.items import Item
+from embc.ingest.registry import load_embedder
+from embc.ingest.text_models import model_folder
+from helpers import ROOT, WORDNET
+
+TEXTS = ["a breed of hunting dog", "", "Ünïcode, CAPITALS and emoji 🐕", "word " * 400,
+         "a longer sentence about the weather in the mountains of northern Italy in late autumn"]
+
+
+FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
+
+
+def items(texts):
+    return [Item(key=str(n), source="test", kind="text", text=t) for n, t in enumerate(texts)]
+
+
+def images(tmp_path):
+    """A Fashion-MNIST PNG (greyscale), a wide RGBA PNG and a tall JPEG: squashed, or cropped from the centre."""
+    from PIL import Image
+
+    Image.new("RGBA", (300, 120), (200, 30, 30, 128)).save(tmp_path / "wide.png")
+    Image.linear_gradient("L").resize((90, 400)).convert("RGB").save(tmp_path / "tall.jpg")
+    paths = [FASHION / "bag" / "t10k-00018.png", tmp_path / "wide.png", tmp_path / "tall.jpg"]
+    return [Item(key=p.name, source="test", kind="image", path=str(p)) for p in paths]
+
+
+def test_minilm_queries_without_torch_are_the_torch_models_vectors(minilm, tmp_path, monkeypatch):
+    import multiprocessing
+
+    assert text_without_torch.kept("minilm", tmp_path) is None
+    # OpenVINO's converter would fork a process to send usage statistics: a fork beside running threads hung a
+    # recluster, and embc sends nothing anywhere.
+    forks = []
+    monkeypatch.setattr(multiprocessing.Process, "start", lambda process: forks.append(process))
+    text_without_torch.keep(minilm, tmp_path)
+    assert forks == []
+    fast = text_without_torch.kept("minilm", tmp_path)
+    assert fast is not None and fast.dim == 384
+    # One text at a time and all at once (padded to the longest, 256 tokens after truncation).
+    wanted = minilm.embed(items(TEXTS))
+    assert np.abs(fast.embed(items(TEXTS)) - wanted).max() < 1e-5
+    assert np.abs(np.vstack([fast.embed(items([t])) for t in TEXTS]) - wanted).max() < 1e-5
+
+
+def test_a_model_pooled_by_its_first_token_is_pooled_so(tmp_path):
+    root = tmp_path / "cls-minilm"
+    shutil.copytree(model_folder("minilm"), root)
+    pooling = root / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}))
+    torch_model = load_embedder(f"sentence-transformers:{root}")
+    text_without_torch.keep(torch_model, tmp_path / "kept")
+    fast = text_without_torch.kept(f"sentence-transformers:{root}", tmp_path / "kept")
+    wanted = torch_model.embed(items(TEXTS))
+    assert fast.plan.pooling == "cls" and np.abs(fast.embed(items(TEXTS)) - wanted).max() < 1e-5
+
+
+@pytest.mark.parametrize("change", ["dense", "max pooling", "prompt", "no tokenizer"])
+def test_models_of_other_shapes_answer_through_sentence_transformers(tmp_path, change):
+    root = tmp_path / "model"
+    shutil.copytree(model_folder("minilm"), root)
+    assert text_without_torch.plan(root) is not None
+    if change == "dense":
+        modules = json.loads((root / "modules.json").read_text())
+        modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+        (root / "modules.json").write_text(json.dumps(modules))
+    elif change == "max pooling":
+        pooling = root / "1_Pooling" / "config.json"
+        pooling.write_text(json.dumps({**json.loads(pooling.read_text()), "pooling_mode_max_tokens": True}))
+    elif change == "prompt":
+        (root / "config_sentence_transformers.json").write_text(json.dumps({"default_prompt_name": "query"}))
+    else:
+        (root / "tokenizer.json").unlink()
+    assert text_without_torch.plan(root) is None
+
+
+def in_new_process(home, code: str, module: str = "torch") -> tuple[object, bool]:
+    """What `code`, run on a Workspace `ws` over `home` in a new process, leaves in `out` (as JSON), and whether
+    that process imported `module`."""
+    script = (f"from embc import Workspace; import json, sys\nwith Workspace({str(home)!r}) as ws:\n"
+              + "".join(f"    {line}\n" for line in code.splitlines())
+              + f"print(json.dumps(out)); print({module!r} in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out, imported = done.stdout.strip().rsplit("\n", 1)
+    return json.loads(out), imported == "True"
+
+
+def stored(home, collection: str) -> tuple[list[dict], np.ndarray]:
+    """The collection's payloads and vectors."""
+    with Workspace(home) as ws:
+        pages = list(ws.store.pages(collection))
+    return [p for page in pages for p in page.payloads], np.vstack([page.vectors for page in pages])
+
+
+def test_texts_are_ingested_and_asked_about_without_torch(tmp_path, minilm):
+    """The first ingest converts MiniLM and embeds with it: the torch model's vectors. Later processes ingest, ask
+    and name a recluster's clusters without importing torch."""
+    home = tmp_path / "home"
+    rows = [json.loads(line) for line in WORDNET.read_text().splitlines()][::8]
+    with Workspace(home) as ws:
+        assert ws.ingest("wordnet", rows[:190]).added == 190
+        names = [c.name for c in ws.recluster("wordnet", k=8, seed=0, projection="none").clusters]
+    assert [p.name.startswith("text-") for p in (home / "openvino").iterdir()] == [True]
+    payloads, vectors = stored(home, "wordnet")
+    wanted = minilm.embed(items([p["text"] for p in payloads]))
+    assert np.abs(vectors - wanted).max() < 1e-5
+    added, imported = in_new_process(home, f"out = ws.ingest('wordnet', {rows[190:]!r}).added")
+    assert (added, imported) == (len(rows) - 190, False)
+    found, imported = in_new_process(home, f"out = [e.item for e in ws.similar('wordnet', text={rows[-1]['text']!r})]")
+    assert found[0] == rows[-1]["id"] and not imported
+    # A recluster's keywords, which name the clusters, are embedded the same way (its k-means computes in torch).
+    refit = "out = [c.name for c in ws.recluster('wordnet', k=8, seed=0, projection='none', full=True).clusters]"
+    again, imported = in_new_process(home, refit, "sentence_transformers")
+    assert len(again) == len(names) == 8 and not imported
+
+
+def test_images_are_ingested_and_asked_about_without_torch(tmp_path):
+    """The same for EfficientNet-Lite0: the torch model's vectors and ImageNet classes, and no torch later."""
+    home = tmp_path / "home"
+    with Workspace(home) as ws:
+        ws.ingest("fashion", FASHION / "bag")
+    payloads, vectors = stored(home, "fashion")
+    torch_model = load_embedder("effnet-lite0")
+    again = [Item(key=p["item"], source="test", kind="image", path=p["path"]) for p in payloads]
+    assert np.abs(vectors - torch_model.embed(again)).max() < 1e-5
+    assert [p["imagenet_class"] for p in payloads] == [item.tags["imagenet_class"] for item in again]
+    added, imported = in_new_process(home, f"out = ws.ingest('fashion', {str(FASHION / 'coat')!r}).added")
+    assert added == len(list((FASHION / "coat").iterdir())) and not imported
+    query = str(FASHION / "bag" / "t10k-00018.png")
+    found, imported = in_new_process(home, f"out = [[e.item, e.score] for e in ws.similar('fashion', image={query!r})]")
+    assert found[0][0] == "t10k-00018.png" and found[0][1] > 0.9999 and not imported
+
+
+@pytest.mark.parametrize("name", ["effnet-lite0", "resnet50", "inception_v3"])
+def test_cnn_queries_without_torch_are_the_torch_models_vectors(tmp_path, name):
+    """EfficientNet-Lite0 from its package; torchvision CNNs from a weights file (saved here from a randomly
+    initialised model, as no hub is reachable: the test checks the plumbing, not quality)."""
+    import torch
+    import torchvision
+
+    weights = None
+    if name != "effnet-lite0":
+        torch.manual_seed(0)
+        extra = {"aux_logits": True, "init_weights": True} if name == "inception_v3" else {}
+        torch.save(torchvision.models.get_model(name, weights=None, **extra).state_dict(), tmp_path / "w.pt")
+        weights = str(tmp_path / "w.pt")
+    assert images_without_torch.kept(name, weights, tmp_path / "kept") is None
+    torch_model = load_embedder(name, weights=weights)
+    images_without_torch.keep(torch_model, tmp_path / "kept")
+    fast = images_without_torch.kept(name, weights, tmp_path / "kept")
+    assert fast is not None and fast.dim == torch_model.dim
+    by_torch, by_openvino = images(tmp_path), images(tmp_path)
+    wanted = torch_model.embed(by_torch)
+    assert np.abs(np.vstack([fast.embed([item]) for item in by_openvino]) - wanted).max() < 1e-5
+    assert [i.tags for i in by_openvino] == [i.tags for i in by_torch] and "imagenet_class" in by_torch[0].tags
+    # A CNN whose weights torchvision downloads is left to torch: its file is torch's to find.
+    assert images_without_torch.kept("resnet50", None, tmp_path / "kept") is None
