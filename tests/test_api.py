@@ -159,7 +159,7 @@ def test_a_second_query_does_not_load_the_model_again(ws, run, monkeypatch):
     loads = []
     real = registry.load_embedder
     monkeypatch.setattr(registry, "load_embedder", lambda *a, **k: loads.append(a) or real(*a, **k))
-    # None once a Workspace has kept MiniLM converted for queries without torch (embc.ingest.text_without_torch).
+    # None once a Workspace has kept MiniLM converted to run without torch (embc.ingest.text_without_torch).
     converted = any((ws.path / "openvino").glob("text-*"))
     fresh = embc.Workspace(ws.path)
     first = fresh.similar("wordnet", text="a breed of hunting dog", limit=3)
