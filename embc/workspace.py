@@ -191,18 +191,16 @@ class Workspace:
 
         cache = self.layout.openvino
         if family(model) == "sentence":
-            kept, keep = (lambda: text_without_torch.kept(model, cache)), text_without_torch.keep
+            found, keep = text_without_torch.kept(model, cache), text_without_torch.keep
         else:
-            kept, keep = (lambda: images_without_torch.kept(model, weights, cache)), images_without_torch.keep
-        found = kept()
+            found, keep = images_without_torch.kept(model, weights, cache), images_without_torch.keep
         if found is None:
             key = self._key(model, None, weights, "fp32")
             loaded = self._loaded(model, None, weights, "fp32").embedder
             try:
-                keep(loaded, cache)
+                found = keep(loaded, cache)
             except Exception:  # a model OpenVINO cannot convert, or a full disk: the torch model does the work
                 return None
-            found = kept()
             if found is not None:
                 del self._embedders[key]  # the torch model is let go: the converted one does its work
         return None if found is None else Coalesced(found)

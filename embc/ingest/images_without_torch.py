@@ -68,24 +68,19 @@ def _kept_as(model: str, weights: str | None) -> str | None:
 def kept(model: str, weights: str | None, cache: Path) -> ImagesWithoutTorch | None:
     """The model's embedder without torch if its converted network is kept in `cache`; None if not."""
     name = _kept_as(model, weights)
-    compiled = None if name is None else compiled_kept(cache, name)
-    if compiled is None:
-        return None
-    categories = cache / name / CATEGORIES
-    return ImagesWithoutTorch(model, weights, compiled,
-                              json.loads(categories.read_text()) if categories.is_file() else None)
+    return None if name is None else _ready(model, weights, name, cache)
 
 
-def keep(embedder: Any, cache: Path) -> None:
+def keep(embedder: Any, cache: Path) -> ImagesWithoutTorch | None:
     """Convert a loaded CNN image embedder's feature extractor and classifier (`features`, `head`) and keep them
-    in `cache`, where they take its model."""
+    in `cache`: the embedder without torch they make, or None for a CNN whose weights torchvision downloads."""
     import torch
 
     from embc.ingest.image_models import imagenet_categories
 
     name = _kept_as(embedder.name, embedder.weights)
     if name is None:
-        return
+        return None
 
     class Network(torch.nn.Module):
         def __init__(self):
@@ -99,3 +94,15 @@ def keep(embedder: Any, cache: Path) -> None:
     size = embedder.transform.size
     beside = None if embedder.head is None else {CATEGORIES: json.dumps(imagenet_categories())}
     save(converted(Network().eval(), torch.zeros(1, 3, size, size)), cache, name, beside)
+    return _ready(embedder.name, embedder.weights, name, cache)
+
+
+def _ready(model: str, weights: str | None, name: str, cache: Path) -> ImagesWithoutTorch | None:
+    """The embedder of the network kept in `cache` as `name`, with its class names where it has a classifier; None
+    if none is kept."""
+    compiled = compiled_kept(cache, name)
+    if compiled is None:
+        return None
+    categories = cache / name / CATEGORIES
+    return ImagesWithoutTorch(model, weights, compiled,
+                              json.loads(categories.read_text()) if categories.is_file() else None)

@@ -120,15 +120,22 @@ def _kept_as(model: str) -> tuple[Plan, str] | None:
 def kept(model: str, cache: Path) -> TextWithoutTorch | None:
     """The model's embedder without torch if its converted transformer is kept in `cache`; None if not."""
     found = _kept_as(model)
-    compiled = None if found is None else compiled_kept(cache, found[1])
-    return None if compiled is None else TextWithoutTorch(model, found[0], compiled)
+    return None if found is None else _ready(model, *found, cache)
 
 
-def keep(embedder: Any, cache: Path) -> None:
-    """Convert a loaded sentence-transformers embedder's transformer and keep it in `cache`, if its model is of
-    the shape this module takes."""
+def keep(embedder: Any, cache: Path) -> TextWithoutTorch | None:
+    """Convert a loaded sentence-transformers embedder's transformer and keep it in `cache`: the embedder without
+    torch it makes, or None for a model of another shape."""
     from embc.ingest.openvino_text import transformer_converted
 
     found = _kept_as(embedder.name)
-    if found is not None:
-        save(transformer_converted(embedder.model), cache, found[1])
+    if found is None:
+        return None
+    save(transformer_converted(embedder.model), cache, found[1])
+    return _ready(embedder.name, *found, cache)
+
+
+def _ready(model: str, plan: Plan, name: str, cache: Path) -> TextWithoutTorch | None:
+    """The embedder of the transformer kept in `cache` as `name`; None if none is."""
+    compiled = compiled_kept(cache, name)
+    return None if compiled is None else TextWithoutTorch(model, plan, compiled)
