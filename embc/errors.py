@@ -2,11 +2,11 @@
 how any error reads to a user."""
 
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
 
-from embc.wording import visible
+from embc.wording import quoted, visible
 
 
 class EmbcError(Exception):
@@ -23,10 +23,12 @@ class NotFound(EmbcError, LookupError):
 
 def describe_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
     """An error as users read it: one line, its control characters written as escapes, with any credential (an
-    API key, a password in a URL) masked. Errors embc did not foresee name their type, and how to see the
-    traceback."""
+    API key, a password in a URL) masked. A path the system refused is named with the reason; other errors embc
+    did not foresee name their type, and how to see the traceback."""
     text = visible(" ".join(str(exc).split())) or type(exc).__name__
-    if not isinstance(exc, EmbcError):
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = visible(f"{quoted(str(exc.filename))}: {exc.strerror}")
+    elif not isinstance(exc, EmbcError):
         text = f"{type(exc).__name__}: {text} (set EMBC_DEBUG=1 to see where)"
     return masked(text, secrets)
 
@@ -50,6 +52,7 @@ def writing_to(path: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield path
     except OSError as exc:
-        if path.is_file():
-            path.unlink()
+        with suppress(OSError):  # a path the system refused cannot be looked at either
+            if path.is_file():
+                path.unlink()
         raise EmbcError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -22,6 +22,12 @@ def shortened(text: str, width: int) -> str:
     return cut[:end].rstrip(" ,;:-") + "…" if end else cut + "…"
 
 
+def quoted(name: object) -> str:
+    """A name as an error shows it: quoted, and cut short when long."""
+    text = repr(name)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(str(name))} characters)"
+
+
 def visible(text: str, one_line: bool = True) -> str:
     """`text` with each control character written as an escape (`\\x1b`), so that what a document or a file
     name holds is shown to a terminal, never obeyed by it; with `one_line=False`, tabs and line breaks stay."""

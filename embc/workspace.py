@@ -668,6 +668,8 @@ def _paths(source: Source) -> list[Path] | None:
     """The paths in `source`, or None when it holds records: a str or Path alone is a path, and so is every
     member of a list of Paths; strings inside a list are texts."""
     if isinstance(source, (str, os.PathLike)):
+        if not os.fspath(source):  # Path("") would be the working folder, which nobody names by leaving it out
+            raise ParameterError("an empty path: name a file or folder")
         return [Path(source)]
     if isinstance(source, (list, tuple)) and source and all(isinstance(s, os.PathLike) for s in source):
         from embc.ingest.sources import Keyed

@@ -160,6 +160,28 @@ def test_bad_names_values_and_empty_queries_are_one_line(clustered_home, tmp_pat
     assert [p.name for p in (clustered_home / "jobs").iterdir()] == ["wordnet.lock"]
 
 
+def test_a_path_the_system_refuses_is_skipped_in_a_batch_and_one_line_elsewhere(tmp_path):
+    long = str(tmp_path / ("x" * 300))  # each command below once ended in "OSError: [Errno 36] ... (set EMBC_DEBUG=1"
+    (tmp_path / "a.txt").write_text("A text.")
+    home = tmp_path / "home"
+    result = run_embc("ingest", str(tmp_path / "a.txt"), long, "--json", home=home)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    counts = json.loads(result.stdout)
+    assert (counts["added"], counts["skipped_items"]) == (1, [{"source": long, "reason": "file name too long"}])
+    shown = f"{long!r:.40}... ({len(long)} characters): File name too long"
+    for args in (["ingest", str(tmp_path / "a.txt"), "-c", "other", "--model", f"sentence-transformers:{long}"],
+                 ["ingest", str(tmp_path / "a.txt"), "-c", "other", "--model", "resnet50", "--weights", long]):
+        _one_line_error(run_embc(*args, home=home), shown)
+    _one_line_error(run_embc("export", "--out", f"{long}.csv", home=home),
+                    f"cannot write {long}.csv: File name too long")
+    # An empty path (an unset variable in a script) would be the working folder: refused, not read.
+    empty = run_embc("ingest", str(tmp_path / "a.txt"), "", home=home)
+    assert empty.returncode == 2 and "Traceback" not in empty.stderr
+    assert empty.stderr.strip().endswith("Invalid value for 'PATH': an empty path: name a file or folder")
+    with embc.Workspace(home) as ws, pytest.raises(embc.ParameterError, match="^an empty path: name a file or folder$"):
+        ws.ingest("default", "")
+
+
 def test_a_file_as_the_data_directory_and_an_unexpected_failure_are_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     _one_line_error(run_embc("--data-dir", str(tmp_path / "file"), "collections"),

@@ -867,14 +867,16 @@ def test_files_uploaded_as_multipart_are_ingested_as_the_cli_reads_them(server):
              ("files", ("empty.txt", b"")),
              ("files", ("x.txt", b"A file whose name the next one takes as a folder.")),
              ("files", ("x.txt/c.txt", b"It cannot be stored there.")),
-             ("files", ("é" * 200 + ".txt", b"Within 255 characters, over 255 bytes."))]
+             ("files", ("é" * 200 + ".txt", b"Within 255 characters, over 255 bytes.")),
+             ("files", ("é" * 200 + ".png", b"An image's name is looked up first: it once ended in a 500."))]
     uploaded = server.post("/v1/collections/uploaded/items", files=files, data={"model": "minilm"})
     assert uploaded.status_code == 200, uploaded.text
     body = uploaded.json()
-    assert (body["added"], body["skipped"]) == (4, 6)
+    assert (body["added"], body["skipped"]) == (4, 7)
     assert {s["source"]: s["reason"] for s in body["skipped_items"] if "stored" in s["reason"]} == {
         "x.txt/c.txt": "cannot be stored under that name: File exists",
-        "é" * 200 + ".txt": "cannot be stored under that name: File name too long"}
+        "é" * 200 + ".txt": "cannot be stored under that name: File name too long",
+        "é" * 200 + ".png": "cannot be stored under that name: File name too long"}
     assert {s["source"] for s in body["skipped_items"]} >= {"../../escape.txt", ".hidden", "empty.txt", "rows.jsonl#2"}
     assert body["skipped_items"][0] == {"source": "../../escape.txt", "reason": (
         "not a usable file name: a relative path of at most 16 parts of 1-255 characters, without '..', hidden parts "
@@ -966,6 +968,20 @@ def test_an_item_deleted_while_an_upload_of_it_is_embedded_goes_with_its_image(s
     assert server.get("/v1/collections/racing/items/k.png").status_code == 404
     assert not (folder / "k.png").exists()
     assert server.delete("/v1/collections/racing").status_code == 204
+
+
+def test_an_upload_journal_naming_a_file_the_system_refuses_is_settled_at_the_next_start(tmp_path):
+    from embc.service import uploads
+
+    folder = tmp_path / "uploads" / "pics"
+    folder.mkdir(parents=True)
+    (folder / "kept.png").write_bytes(b"an image stored before")
+    # A server killed after writing the journal of an upload whose name was too long in bytes to store; the next
+    # start once failed on looking that name up.
+    (folder / uploads.JOURNAL.format("1")).write_text(json.dumps({"before": {"é" * 200 + ".png": None},
+                                                                  "earlier": {}}))
+    uploads.recover(folder, lambda keys: {})
+    assert [p.name for p in folder.iterdir()] == ["kept.png"]
 
 
 def test_a_server_killed_while_an_upload_is_embedded_leaves_each_image_with_its_point(tmp_path):

@@ -17,11 +17,19 @@ SKIPS_SHOWN = 10  # lines for inputs skipped for one reason; the rest are counte
 COLLECTION = typer.Option("default", "--collection", "-c", metavar="NAME", help="Collection name.")
 
 
+def named_path(path: str) -> Path:
+    """A path named, refusing an empty one (an unset variable in a script), which would be the working folder."""
+    if not path:
+        raise typer.BadParameter("an empty path: name a file or folder")
+    return Path(path)
+
+
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: List[Path] = typer.Argument(..., metavar="PATH", help="Files or folders: .txt .md, rows in .jsonl "
-                                       ".csv .tsv .parquet, images, or vectors in .npy."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH", parser=named_path,
+                                       help="Files or folders: .txt .md, rows in .jsonl .csv .tsv .parquet, images, "
+                                       "or vectors in .npy."),
     collection: str = COLLECTION,
     model: Optional[str] = typer.Option(
         None, "--model", "-m", metavar="MODEL", help="Text: minilm (default), sentence-transformers:NAME_OR_PATH, "

@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -537,8 +537,8 @@ def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None, i
                 yield raw.path, raw.key, None, raw.line_offset
             continue
         path = Path(raw)
-        if not path.is_dir():
-            yield path, path.name if path.exists() else str(raw), None, 0
+        if not is_folder(raw):
+            yield path, path.name if _answer(path.exists) else str(raw), None, 0
             continue
         root = str(path.resolve())
         for file in sorted(p for p in path.rglob("*") if not p.is_dir()):
@@ -547,14 +547,30 @@ def files_in(paths: list[str | Path]) -> Iterator[tuple[Path, str, str | None, i
                 yield file, rel.as_posix(), root, 0
 
 
+def is_folder(path: str | os.PathLike) -> bool:
+    """Whether a path named is a folder (and not one the system refuses to look at)."""
+    return _answer(Path(path).is_dir)
+
+
+def _answer(question: Callable[[], bool]) -> bool:
+    """A question about a path, False where the system refuses to look at it (too long a name)."""
+    try:
+        return question()
+    except OSError:
+        return False
+
+
 def unreadable(file: Path) -> str | None:
     """Why a path named or found in a folder cannot be read as a file, if it cannot: a pipe or a device would
-    block or never end."""
-    if file.is_file():
-        return None
-    if file.is_symlink() and not file.exists():
-        return "a link to nothing"
-    return "not a regular file" if file.exists() else "no such file or folder"
+    block or never end; the system may refuse the path itself."""
+    try:
+        if file.is_file():
+            return None
+        if file.is_symlink() and not file.exists():
+            return "a link to nothing"
+        return "not a regular file" if file.exists() else "no such file or folder"
+    except OSError as exc:  # too long a name, no permission to look
+        return exc.strerror.lower() if exc.strerror else str(exc)
 
 
 def _inputs_in(path: Path) -> int:

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 
 from embc.errors import ParameterError
 from embc.ingest.images import IMAGE_SUFFIXES, UnreadableImage, load_rgb
-from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_alone, ids_key
+from embc.ingest.sources import IDS_SUFFIX, Keyed, ids_alone, ids_key, unreadable
 from embc.results import Skipped
 
 _PART = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
@@ -120,7 +120,7 @@ def save(folder: Path, request: Named, hashes: Hashes, line_offset: int = 0) -> 
     folder.mkdir(parents=True, exist_ok=True)
     saved = Saved(folder / JOURNAL.format(uuid.uuid4().hex), {key: None for key in named} | hashes(list(named)),
                   {key: (folder / key).with_name(f".{uuid.uuid4().hex}.earlier") for key in named
-                   if (folder / key).suffix.lower() in IMAGE_SUFFIXES and (folder / key).is_file()})
+                   if (folder / key).suffix.lower() in IMAGE_SUFFIXES and unreadable(folder / key) is None})
     saved.write_journal()
     for key, (at, upload) in named.items():
         path = folder / key
@@ -160,7 +160,7 @@ def recover(folder: Path, hashes: Hashes) -> None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # damaged (a kill cannot: it is
             journal.unlink(missing_ok=True)  # written whole or not at all): the files stay as they are
             continue
-        saved.files = [Keyed(folder / key, key) for key in saved.before if (folder / key).is_file()]
+        saved.files = [Keyed(folder / key, key) for key in saved.before if unreadable(folder / key) is None]
         saved.settle(saved.stored(hashes))
     for leftover in folder.rglob(".*.earlier") if journals else []:  # of a name that is no longer a file
         leftover.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Seque
 import numpy as np
 
 from embc.errors import EmbcError, NotFound
+from embc.wording import quoted
 
 # Equality filters on payload fields, e.g. {"cluster": 7}, where None means "the field is missing" (points
 # not yet clustered): all that embc's queries need.
@@ -221,15 +222,9 @@ def to_those_present(by_ids: Callable[[], object], by_filter: Callable[[], objec
 INDEXED_FIELDS = {"cluster": "integer"}
 
 
-def _shown(name: object) -> str:
-    """A name as an error shows it: quoted, and cut short when long."""
-    text = repr(name)
-    return text if len(text) <= 60 else f"{text[:40]}... ({len(str(name))} characters)"
-
-
 def check_name(name: str) -> str:
     """A collection name that is safe as a folder name and a Qdrant collection name."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise EmbcError(f"invalid collection name {_shown(name)}: use 1-100 letters, digits, '_', '-' and '.', "
+        raise EmbcError(f"invalid collection name {quoted(name)}: use 1-100 letters, digits, '_', '-' and '.', "
                         "starting with a letter or digit")
     return name
