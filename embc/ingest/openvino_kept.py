@@ -8,11 +8,14 @@ import os
 import shutil
 import tempfile
 import warnings
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     import openvino
+
+SOURCE = "source.txt"  # beside a kept model: what it was converted from
 
 
 def converted(module: Any, example: Any) -> openvino.Model:
@@ -41,20 +44,26 @@ def _no_telemetry() -> None:
             module.tm = telemetry_stub
 
 
-def save(model: openvino.Model, cache: Path, name: str, beside: dict[str, str] | None = None) -> None:
+def save(model: openvino.Model, cache: Path, name: str, beside: dict[str, str] | None = None,
+         source: str | None = None) -> None:
     """Keep a converted model as `cache/name/model.xml`, with the files `beside` (name: text) it needs, whole or
-    not at all."""
+    not at all. A `source` (what it was converted from) is kept beside it, and the conversions of that source
+    kept before under other names (from files since changed, or by another OpenVINO) are removed."""
     import openvino
 
     cache.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
     openvino.save_model(model, part / "model.xml", compress_to_fp16=False)
-    for file, text in (beside or {}).items():
+    for file, text in ((beside or {}) | ({SOURCE: source} if source else {})).items():
         (part / file).write_text(text)
     try:
         os.replace(part, cache / name)  # another process may have kept it first
     except OSError:
         shutil.rmtree(part, ignore_errors=True)
+    for earlier in cache.glob(f"[!.]*/{SOURCE}") if source else ():
+        with suppress(OSError):
+            if earlier.parent.name != name and earlier.read_text() == source:
+                shutil.rmtree(earlier.parent)
 
 
 def files_digest(prefix: str, files: Iterable[Path], root: Path | None = None) -> str:

@@ -127,11 +127,12 @@ def keep(embedder: Any, cache: Path) -> TextWithoutTorch | None:
     """Convert a loaded sentence-transformers embedder's transformer and keep it in `cache`: the embedder without
     torch it makes, or None for a model of another shape."""
     from embc.ingest.openvino_text import transformer_converted
+    from embc.ingest.text_models import model_folder
 
     found = _kept_as(embedder.name)
     if found is None:
         return None
-    save(transformer_converted(embedder.model), cache, found[1])
+    save(transformer_converted(embedder.model), cache, found[1], source=str(model_folder(embedder.name).resolve()))
     return _ready(embedder.name, *found, cache)
 
 
