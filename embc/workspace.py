@@ -313,8 +313,9 @@ class Workspace:
         """Keywords embedded by the collection's own model, as query texts are, when it embeds text: they name text
         clusters."""
         from embc.cluster.describe import BackgroundWords
+        from embc.ingest import text_without_torch
         from embc.ingest.items import Item
-        from embc.ingest.registry import accepts
+        from embc.ingest.registry import accepts, family
 
         if not accepts(info.model, "text"):
             return None
@@ -323,7 +324,10 @@ class Workspace:
             embedder = self._engine(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
             return lambda words: embedder.embed([Item(key=w, source="keyword", kind="text", text=w) for w in words])
 
-        return BackgroundWords(load)
+        kind = family(info.model)
+        without_torch = kind == "words" or (kind == "sentence" and info.precision == "fp32"
+                                            and text_without_torch.is_kept(info.model, self.layout.openvino))
+        return BackgroundWords(load, needs_torch=not without_torch)
 
     def delete(self, collection: str, items: Sequence[str] | None = None) -> int:
         """Delete items by key (or point id), or with no `items` the whole collection with its runs, vector

@@ -38,16 +38,18 @@ class BackgroundWords:
     before its page-out, so that the load overlaps the fit); None when it cannot (the names then keep
     c-TF-IDF's order)."""
 
-    def __init__(self, load: Callable[[], EmbedWords]):
+    def __init__(self, load: Callable[[], EmbedWords], needs_torch: bool = True):
         self._load = load
+        self._needs_torch = needs_torch
         self._thread: threading.Thread | None = None
         self._embed: EmbedWords | None = None
 
     def start(self) -> None:
         if self._thread is None:
-            # torch imported here, not in the thread: while a thread imports it, scikit-learn's array-API check
-            # in this one finds a half-made `torch` in sys.modules and fails on `torch.Tensor`.
-            if importlib.util.find_spec("torch") is not None:
+            # torch imported here, not in the thread, when the load needs it: while a thread imports it,
+            # scikit-learn's array-API check in this one finds a half-made `torch` in sys.modules and fails on
+            # `torch.Tensor`. A model kept for OpenVINO needs none (importing it took 1-2 s and 450 MB).
+            if self._needs_torch and importlib.util.find_spec("torch") is not None:
                 importlib.import_module("torch")
             # Not a daemon: a job that fails early would end the process while the thread is inside torch's C++
             # code, which aborts it (SIGABRT, "FATAL: exception not rethrown") instead of exiting with its error.

@@ -84,7 +84,12 @@ def compiled_kept(cache: Path, name: str) -> openvino.CompiledModel | None:
     collections' items were embedded); None when none is kept."""
     import openvino
 
-    if not (cache / name / "model.xml").is_file():
+    if not kept_in(cache, name):
         return None
     core = openvino.Core()
     return core.compile_model(core.read_model(cache / name / "model.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+
+
+def kept_in(cache: Path, name: str) -> bool:
+    """Whether a converted model is kept in `cache` as `name`."""
+    return (cache / name / "model.xml").is_file()

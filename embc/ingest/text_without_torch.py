@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from embc.ingest.embedders import normalise
-from embc.ingest.openvino_kept import compiled_kept, files_digest, save
+from embc.ingest.openvino_kept import compiled_kept, files_digest, kept_in, save
 from embc.ingest.items import Item
 
 STEPS = ("Transformer", "Pooling")  # the modules a model must start with; Normalize may follow
@@ -115,6 +115,12 @@ def _kept_as(model: str) -> tuple[Plan, str] | None:
     if found is None:
         return None
     return found, files_digest("text", (p for p in root.rglob("*") if p.is_file()), root)
+
+
+def is_kept(model: str, cache: Path) -> bool:
+    """Whether the model's converted transformer is kept in `cache` (its embedder then loads without torch)."""
+    found = _kept_as(model)
+    return found is not None and kept_in(cache, found[1])
 
 
 def kept(model: str, cache: Path) -> TextWithoutTorch | None:
