@@ -1,8 +1,8 @@
-"""The k-means fit alone (issue 19): on the recluster bench's vectors (k = 50, one start), the bare
-scikit-learn `KMeans.fit`, embc's SampledKMeans (starts fitted on a sample in torch, the best refined on every
-point), and faiss' k-means seeded by k-means++ on a 10,000-point sample, the fastest peer measured. One start
-lands in a different local minimum for each seed, so each engine runs the same seeds and the inertia is
-compared seed by seed. Part of `make bench`, which installs faiss-cpu for the bench only."""
+"""The k-means fit alone (issue 19): on the recluster bench's vectors (k = 50, one start), the bare scikit-learn
+`KMeans.fit`, embc's SampledKMeans (starts fitted on a sample, the best refined on every point), and faiss'
+k-means seeded by k-means++ on a 10,000-point sample, the fastest peer measured. One start lands in a different
+local minimum for each seed, so each engine runs the same seeds and the inertia is compared seed by seed. Part of
+`make bench`, which installs faiss-cpu for the bench only."""
 
 from __future__ import annotations
 

@@ -201,8 +201,7 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
     had once its libraries were imported, sampled every 5 ms, as JSON."""
     import threading
 
-    import torch  # noqa: F401  (imported before the baseline, like every library)
-    import umap  # noqa: F401
+    import umap  # noqa: F401  (imported before the baseline, like every library)
     from sklearn.cluster import KMeans
 
     from embc.cluster.job import recluster

@@ -1,4 +1,4 @@
-"""embc's k-means (starts fitted on a sample in torch, the best refined on every point) reaches scikit-learn's
+"""embc's k-means (starts fitted on a sample, the best refined on every point) reaches scikit-learn's
 inertia on real embeddings."""
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from embc.cluster import memory
 from embc.cluster.assign import NOISE, CentroidModel, cluster_count
+from embc.cluster.kmeans import SampledKMeans
 from embc.cluster.params import SAMPLE_CAP, k_range
 from embc.cluster.reduce import centred, reduce
 
@@ -332,8 +333,6 @@ def absorb_noise(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def make_estimator(algorithm: str, params: dict, seed: int):
     """A configured, unfitted estimator for `algorithm` with `params` (as from `params.resolve`)."""
     if algorithm == "kmeans":
-        from embc.cluster.kmeans import SampledKMeans  # torch takes a second to import
-
         return SampledKMeans(n_clusters=2 if k_range(params["k"]) else params["k"], n_init=params["n_init"],
                              random_state=seed)
     if algorithm == "agglomerative":

@@ -1,4 +1,4 @@
-"""k-means in torch: every start is seeded (k-means++) on a small sample and fitted on a larger one, and the
+"""k-means in numpy: every start is seeded (k-means++) on a small sample and fitted on a larger one, and the
 best start is refined on every point. Up to SEED_SAMPLE points the starts are scikit-learn's for the same seed,
 and so are the clusters (tests/test_kmeans.py).
 
@@ -6,14 +6,16 @@ scikit-learn's KMeans runs each start on every point until the centres stop movi
 vectors (k = 50) that took 53 full passes; from a start fitted on a 100,000-point sample, the inertia on every
 point settles within 0.001% in five, after which the centres creep for fifty more. The sample's starts cost a
 tenth of a pass each, so several of them cost less than one start of scikit-learn's (docs/performance.md).
-Each pass scores a chunk of points at a time against every centre: one matrix product, and no n x k matrix."""
+Each pass scores a chunk of points at a time against every centre: one matrix product, and no n x k matrix.
+It was written in torch, whose passes were faster (docs/performance.md), but whose import cost a recluster
+1-2 s and 450 MB."""
 
 from __future__ import annotations
 
 from numbers import Integral, Real
 
 import numpy as np
-import torch
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
@@ -70,62 +72,64 @@ class SampledKMeans(ClusterMixin, BaseEstimator):
         if sample is not X:
             centres, _, iterations = _lloyd(X, norms, centres, self.max_iter, self.tol)
             self.n_iter_ += iterations
-        labels, distances = _nearest(torch.from_numpy(X), torch.from_numpy(norms), centres)
-        self.cluster_centers_ = centres.numpy()
-        self.labels_ = labels.numpy()
-        self.inertia_ = float(distances.double().sum())
+        labels, distances = _nearest(X, norms, centres)
+        self.cluster_centers_ = centres
+        self.labels_ = labels
+        self.inertia_ = float(distances.sum(dtype=np.float64))
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The nearest centre of each row of X."""
         check_is_fitted(self)
         X = np.ascontiguousarray(X, dtype=np.float32)
-        centres = torch.from_numpy(self.cluster_centers_)
-        return _nearest(torch.from_numpy(X), torch.from_numpy(_squared_norms(X)), centres)[0].numpy()
+        return _nearest(X, _squared_norms(X), self.cluster_centers_)[0]
 
 
-def _lloyd(X: np.ndarray, norms: np.ndarray, centres: np.ndarray | torch.Tensor, max_iter: int,
-           tol: float) -> tuple[torch.Tensor, float, int]:
+def _lloyd(X: np.ndarray, norms: np.ndarray, centres: np.ndarray, max_iter: int,
+           tol: float) -> tuple[np.ndarray, float, int]:
     """Lloyd iterations from `centres`: the centres after the last, the inertia before it, the iterations."""
-    Xt, norms_t = torch.from_numpy(X), torch.from_numpy(norms)
-    centres = torch.as_tensor(centres)
+    centres = np.ascontiguousarray(centres, dtype=np.float32)
     previous = np.inf
     for iteration in range(1, max_iter + 1):
-        labels, distances = _nearest(Xt, norms_t, centres)
-        inertia = float(distances.double().sum())
-        centres = _means(Xt, labels, distances, centres)
+        labels, distances = _nearest(X, norms, centres)
+        inertia = float(distances.sum(dtype=np.float64))
+        centres = _means(X, labels, distances, centres)
         if previous - inertia <= tol * inertia:
             break
         previous = inertia
     return centres, inertia, iteration
 
 
-def _nearest(X: torch.Tensor, norms: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _nearest(X: np.ndarray, norms: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each point's nearest centre and squared distance to it, a CHUNK of points at a time."""
     # The nearest centre c maximises x.c - |c|^2 / 2: one matrix product a chunk, and no n x k matrix.
-    half_norms = 0.5 * (centres * centres).sum(1)
-    labels = torch.empty(len(X), dtype=torch.int64)
-    scores = torch.empty(len(X))
+    half_norms = 0.5 * np.einsum("ij,ij->i", centres, centres)
+    labels = np.empty(len(X), np.int64)
+    scores = np.empty(len(X), np.float32)
     for first in range(0, len(X), CHUNK):
         block = X[first:first + CHUNK] @ centres.T
         block -= half_norms
-        torch.max(block, 1, out=(scores[first:first + CHUNK], labels[first:first + CHUNK]))
-    return labels, (norms - 2 * scores).clamp_(min=0)
+        labels[first:first + CHUNK] = nearest = block.argmax(axis=1)
+        scores[first:first + CHUNK] = np.take_along_axis(block, nearest[:, None], axis=1)[:, 0]
+    return labels, np.maximum(norms - 2 * scores, 0)
 
 
-def _means(X: torch.Tensor, labels: torch.Tensor, distances: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+def _means(X: np.ndarray, labels: np.ndarray, distances: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """The mean of each centre's points; an empty centre moves to one of the points farthest from theirs, as
     scikit-learn does."""
     k = len(centres)
-    sums = torch.zeros(k, X.shape[1], dtype=torch.float64)
+    sums = np.zeros((k, X.shape[1]), np.float64)
     for first in range(0, len(X), CHUNK):
-        block = torch.zeros(k, X.shape[1])
-        sums += block.index_add_(0, labels[first:first + CHUNK], X[first:first + CHUNK])
-    counts = torch.bincount(labels, minlength=k)
-    means = (sums / counts.clamp(min=1)[:, None]).float()
-    empty = torch.nonzero(counts == 0).flatten()
+        chunk = labels[first:first + CHUNK]
+        # Each centre's sum as a product with a sparse 0/1 matrix: one pass over the chunk, in C.
+        members = sparse.csr_matrix((np.ones(len(chunk), np.float32), (chunk, np.arange(len(chunk)))),
+                                    shape=(k, len(chunk)))
+        sums += members @ X[first:first + CHUNK]
+    counts = np.bincount(labels, minlength=k)
+    means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+    empty = np.flatnonzero(counts == 0)
     if len(empty):
-        means[empty] = X[torch.topk(distances, len(empty)).indices]
+        means[empty] = X[np.argpartition(distances, -len(empty))[:-len(empty) - 1:-1]]
     return means
 
 
