@@ -105,16 +105,16 @@ class TextWithoutTorch:
         return normalise((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
 
 
-def _kept_as(model: str) -> tuple[Plan, str] | None:
-    """The model's plan and the name its converted transformer is kept under; None for a model of another shape
-    or named on a hub."""
+def _kept_as(model: str) -> tuple[Plan, str, Path] | None:
+    """The model's plan, the name its converted transformer is kept under and its folder; None for a model of
+    another shape or named on a hub."""
     from embc.ingest.text_models import model_folder
 
     root = model_folder(model)
     found = None if root is None else plan(root)
     if found is None:
         return None
-    return found, files_digest("text", (p for p in root.rglob("*") if p.is_file()), root)
+    return found, files_digest("text", (p for p in root.rglob("*") if p.is_file()), root), root
 
 
 def is_kept(model: str, cache: Path) -> bool:
@@ -126,20 +126,20 @@ def is_kept(model: str, cache: Path) -> bool:
 def kept(model: str, cache: Path) -> TextWithoutTorch | None:
     """The model's embedder without torch if its converted transformer is kept in `cache`; None if not."""
     found = _kept_as(model)
-    return None if found is None else _ready(model, *found, cache)
+    return None if found is None else _ready(model, *found[:2], cache)
 
 
 def keep(embedder: Any, cache: Path) -> TextWithoutTorch | None:
     """Convert a loaded sentence-transformers embedder's transformer and keep it in `cache`: the embedder without
     torch it makes, or None for a model of another shape."""
     from embc.ingest.openvino_text import transformer_converted
-    from embc.ingest.text_models import model_folder
 
     found = _kept_as(embedder.name)
     if found is None:
         return None
-    save(transformer_converted(embedder.model), cache, found[1], source=str(model_folder(embedder.name).resolve()))
-    return _ready(embedder.name, *found, cache)
+    found_plan, name, root = found
+    save(transformer_converted(embedder.model), cache, name, source=str(root.resolve()))
+    return _ready(embedder.name, found_plan, name, cache)
 
 
 def _ready(model: str, plan: Plan, name: str, cache: Path) -> TextWithoutTorch | None:
