@@ -7,8 +7,9 @@
    same array, each in its own process so that peak memory (above the process's footprint once its
    libraries are imported, plus all of any process it starts) can be read and compared with the raw vector
    bytes; then 1% more vectors and an incremental recluster, timed against the full one (the first run after
-   the ingest, then runs that replace its labels alternated with the bare fit: below 1M the median of 3 each,
-   with the highest peak memory of the 3; at 1M one each);
+   the ingest, then runs that replace its labels alternated with the bare fit, the two from seeds 0, 1, 2 in
+   turn, as the bare fit's time moves with the passes its start needs: below 1M the median of 3 each, with the
+   highest peak memory of the 3; at 1M one each, from seed 0);
 3. the 2-D map of 100k vectors (sample fit plus placement) vs a bare UMAP fit on all of them, with the
    trustworthiness of both (`--no-projection` skips it);
 4. a text and an image question from a new process (`embc similar --text/--image`) vs a bare script that loads
@@ -196,9 +197,9 @@ def bench_projection(n: int = 100_000) -> dict:
             "bare_trust": trustworthiness(X[check], bare[check], n_neighbors=10)}
 
 
-def child(mode: str, home: str, npy: str, n: int) -> None:
-    """One measured job in this process: prints its time and its peak memory above the footprint the process
-    had once its libraries were imported, sampled every 5 ms, as JSON."""
+def child(mode: str, home: str, npy: str, n: int, seed: int) -> None:
+    """One measured job in this process, from `seed`: prints its time and its peak memory above the footprint
+    the process had once its libraries were imported, sampled every 5 ms, as JSON (and the bare fit's passes)."""
     import threading
 
     import umap  # noqa: F401  (imported before the baseline, like every library)
@@ -238,21 +239,21 @@ def child(mode: str, home: str, npy: str, n: int) -> None:
     run = {}
     if mode == "bare":
         X = np.load(npy)
-        KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)
+        run["passes"] = KMeans(n_clusters=K, n_init=1, random_state=seed).fit(X).n_iter_
     else:
         layout = Layout(Path(home))
         run = recluster(EmbeddedStore(layout.collections), ReportStore(layout.reports), f"v{n}", "kmeans",
-                        {"k": K, "n_init": 1}, seed=0, full=mode == "embc", vectors_dir=layout.vectors)
+                        {"k": K, "n_init": 1}, seed=seed, full=mode == "embc", vectors_dir=layout.vectors)
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
     print(json.dumps({"seconds": elapsed, "memory": peak[0] - baseline[0], "anonymous": peak[1] - baseline[1],
                       "mode": run.get("mode"), "reason": run.get("reason"), "points": run.get("points"),
-                      "timings": run.get("timings")}))
+                      "timings": run.get("timings"), "passes": run.get("passes")}))
 
 
-def measure(mode: str, home: Path, npy: Path, n: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(home), str(npy), str(n)],
+def measure(mode: str, home: Path, npy: Path, n: int, seed: int = 0) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(home), str(npy), str(n), str(seed)],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -271,15 +272,17 @@ def _ingest_vectors(work: Path, n: int, X: np.ndarray, first: int = 0) -> list[s
 
 
 def _median_run(runs: list[dict]) -> dict:
-    """The run of median time, with the highest peak memory of them all."""
+    """The run of median time, with the highest peak memory of them all (and the bare fits' passes, all)."""
     run = dict(sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2])
     run["memory"], run["anonymous"] = max(r["memory"] for r in runs), max(r["anonymous"] for r in runs)
+    run["passes"] = sorted(r["passes"] for r in runs if r.get("passes"))
     return run
 
 
 def bench_recluster(n: int, work: Path, repeats: int = 3) -> dict:
-    """A full recluster of n vectors against the bare fit, alternated `repeats` times; then 1% more vectors
-    and an incremental run, each repeat on its own copy of the store."""
+    """A full recluster of n vectors against the bare fit, alternated `repeats` times, both from seed 0, 1, ...
+    in turn (the bare fit's time moves with the passes its start needs); then 1% more vectors and an incremental
+    run, each repeat on its own copy of the store."""
     from embc.ingest.items import point_id
 
     X = make_vectors(n + n // 100)
@@ -295,9 +298,9 @@ def bench_recluster(n: int, work: Path, repeats: int = 3) -> dict:
     # The first run after the ingest also warms the numba cache and the OS file cache.
     first = measure("embc", work, npy, n)
     embc_runs, bare_runs = [], []
-    for _ in range(repeats):
-        embc_runs.append(measure("embc", work, npy, n))
-        bare_runs.append(measure("bare", work, npy, n))
+    for seed in range(repeats):
+        embc_runs.append(measure("embc", work, npy, n, seed))
+        bare_runs.append(measure("bare", work, npy, n, seed))
     _ingest_vectors(work, n, later, first=n)
     incremental_runs = []
     for copy in range(repeats):
@@ -320,7 +323,9 @@ def ratio(result: dict, run: dict, kind: str) -> str:
 def recluster_row(r: dict, run: dict) -> str:
     """A table row: one embc run of `r` against its bare fit."""
     first = ", first run after the ingest" if run["reason"] == "first run" else ""
-    return (f"| recluster {r['n']:,} x {DIM} (k-means, k={K}){first} | `KMeans.fit` {r['bare']['seconds']:.2f} s | "
+    passes = "-".join(str(p) for p in sorted({min(r["bare"]["passes"]), max(r["bare"]["passes"])}))
+    return (f"| recluster {r['n']:,} x {DIM} (k-means, k={K}){first} | `KMeans.fit` {r['bare']['seconds']:.2f} s "
+            f"({passes} passes) | "
             f"{run['seconds']:.2f} s | **{run['seconds'] / r['bare']['seconds']:.2f}x** | "
             f"resident {ratio(r, run, 'memory')} ({ratio(r, r['bare'], 'memory')}), "
             f"anonymous {ratio(r, run, 'anonymous')} ({ratio(r, r['bare'], 'anonymous')}) |")
@@ -368,6 +373,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
     else:
         main()
