@@ -136,6 +136,10 @@ def test_texts_are_ingested_and_asked_about_without_torch(tmp_path, minilm):
     refit = "out = [c.name for c in ws.recluster('wordnet', k=8, seed=0, projection='none', full=True).clusters]"
     again, imported = in_new_process(home, refit)
     assert len(again) == len(names) == 8 and not imported
+    # Nor does a density fit, through its reduction and the map.
+    density = "out = [c.name for c in ws.recluster('wordnet', 'hdbscan', seed=0, full=True).clusters]"
+    named, imported = in_new_process(home, density)
+    assert len(named) >= 3 and not imported
 
 
 def test_images_are_ingested_and_asked_about_without_torch(tmp_path):
