@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,19 +160,27 @@ def test_images_are_ingested_and_asked_about_without_torch(tmp_path):
     assert found[0][0] == "t10k-00018.png" and found[0][1] > 0.9999 and not imported
 
 
-@pytest.mark.parametrize("name", ["effnet-lite0", "resnet50", "inception_v3"])
-def test_cnn_queries_without_torch_are_the_torch_models_vectors(tmp_path, name):
-    """EfficientNet-Lite0 from its package; torchvision CNNs from a weights file (saved here from a randomly
-    initialised model, as no hub is reachable: the test checks the plumbing, not quality)."""
+@pytest.mark.parametrize("name, given", [("effnet-lite0", "package"), ("resnet50", "file"), ("inception_v3", "file"),
+                                         ("resnet50", "standard")])
+def test_cnn_queries_without_torch_are_the_torch_models_vectors(tmp_path, monkeypatch, name, given):
+    """EfficientNet-Lite0 from its package; torchvision CNNs from a weights file, or with torchvision's standard
+    weights from the folder torchvision downloads them to (saved here from a randomly initialised model, as no hub
+    is reachable: the test checks the plumbing, not quality)."""
     import torch
     import torchvision
 
     weights = None
-    if name != "effnet-lite0":
+    if given != "package":
         torch.manual_seed(0)
         extra = {"aux_logits": True, "init_weights": True} if name == "inception_v3" else {}
-        torch.save(torchvision.models.get_model(name, weights=None, **extra).state_dict(), tmp_path / "w.pt")
-        weights = str(tmp_path / "w.pt")
+        file = tmp_path / "w.pt"
+        if given == "standard":
+            monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+            file = tmp_path / "torch" / "hub" / "checkpoints" / Path(torchvision.models.get_model_weights(name)
+                                                                     .DEFAULT.url).name
+            file.parent.mkdir(parents=True)
+        torch.save(torchvision.models.get_model(name, weights=None, **extra).state_dict(), file)
+        weights = str(file) if given == "file" else None
     assert images_without_torch.kept(name, weights, tmp_path / "kept") is None
     torch_model = load_embedder(name, weights=weights)
     images_without_torch.keep(torch_model, tmp_path / "kept")
@@ -181,5 +190,3 @@ def test_cnn_queries_without_torch_are_the_torch_models_vectors(tmp_path, name):
     wanted = torch_model.embed(by_torch)
     assert np.abs(np.vstack([fast.embed([item]) for item in by_openvino]) - wanted).max() < 1e-5
     assert [i.tags for i in by_openvino] == [i.tags for i in by_torch] and "imagenet_class" in by_torch[0].tags
-    # A CNN whose weights torchvision downloads is left to torch: its file is torch's to find.
-    assert images_without_torch.kept("resnet50", None, tmp_path / "kept") is None

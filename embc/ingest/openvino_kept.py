@@ -69,13 +69,18 @@ def save(model: openvino.Model, cache: Path, name: str, beside: dict[str, str] |
 def files_digest(prefix: str, files: Iterable[Path], root: Path | None = None) -> str:
     """The name a model converted from `files` is kept under: `prefix`, then a digest of each file's name (relative
     to `root`), size and time, and of the OpenVINO version; a file that changes gives another name."""
+    return digest_name(prefix, (f"{path if root is None else path.relative_to(root)}\0{stat.st_size}\0"
+                                f"{stat.st_mtime_ns}" for path, stat in ((p, p.stat()) for p in sorted(files))))
+
+
+def digest_name(prefix: str, parts: Iterable[str]) -> str:
+    """The name a model converted from what `parts` name is kept under: `prefix`, then a digest of the parts and
+    of the OpenVINO version."""
     import openvino
 
     digest = hashlib.blake2b(openvino.__version__.encode(), digest_size=16)
-    for path in sorted(files):
-        stat = path.stat()
-        digest.update(f"{path if root is None else path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\0"
-                      .encode())
+    for part in parts:
+        digest.update(f"{part}\0".encode())
     return f"{prefix}-{digest.hexdigest()}"
 
 
