@@ -142,11 +142,11 @@ class Workspace:
     def _engine(self, model: str, dim: int | None = None, weights: str | None = None,
                 precision: str = "fp32") -> Coalesced:
         """The embedder called `model`, for items and queries alike; queries asked at once from several threads (a
-        server's) share model calls. A sentence-transformers model or a CNN in fp32 runs without torch where it
+        server's) share model calls. A sentence-transformers model, a CNN or CLIP in fp32 runs without torch where it
         can."""
         from embc.ingest.registry import family
 
-        if family(model) in ("sentence", "cnn") and precision == "fp32":
+        if family(model) in ("sentence", "cnn", "clip") and precision == "fp32":
             key = self._key(model, dim, weights, precision)
             without = self._once(self._without, key, lambda: self._without_torch(model, weights))
             if without is not None:
@@ -181,19 +181,20 @@ class Workspace:
         return model, dim if model == "precomputed" or learns(model) else None, weights, precision
 
     def _without_torch(self, model: str, weights: str | None) -> Coalesced | None:
-        """The embedder of a sentence-transformers model or a CNN that runs without torch
-        (`embc.ingest.text_without_torch`, `embc.ingest.images_without_torch`), converted from the torch model and
-        kept for later processes the first time; None where there is none (a model they do not take, or one
-        OpenVINO cannot convert), which leaves the torch model loaded to do the work."""
+        """The embedder of a sentence-transformers model, a CNN or CLIP that runs without torch
+        (`embc.ingest.text_without_torch`, `images_without_torch`, `clip_without_torch`), converted from the torch
+        model and kept for later processes the first time; None where there is none (a model they do not take, or
+        one OpenVINO cannot convert), which leaves the torch model loaded to do the work."""
         from embc.coalesce import Coalesced
-        from embc.ingest import images_without_torch, text_without_torch
+        from embc.ingest import clip_without_torch, images_without_torch, text_without_torch
         from embc.ingest.registry import family
 
         cache = self.layout.openvino
         if family(model) == "sentence":
             found, keep = text_without_torch.kept(model, cache), text_without_torch.keep
         else:
-            found, keep = images_without_torch.kept(model, weights, cache), images_without_torch.keep
+            module = clip_without_torch if family(model) == "clip" else images_without_torch
+            found, keep = module.kept(model, weights, cache), module.keep
         if found is None:
             key = self._key(model, None, weights, "fp32")
             loaded = self._loaded(model, None, weights, "fp32").embedder
@@ -313,7 +314,7 @@ class Workspace:
         """Keywords embedded by the collection's own model, as query texts are, when it embeds text: they name text
         clusters."""
         from embc.cluster.describe import BackgroundWords
-        from embc.ingest import text_without_torch
+        from embc.ingest import clip_without_torch, text_without_torch
         from embc.ingest.items import Item
         from embc.ingest.registry import accepts, family
 
@@ -324,9 +325,10 @@ class Workspace:
             embedder = self._engine(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
             return lambda words: embedder.embed([Item(key=w, source="keyword", kind="text", text=w) for w in words])
 
-        kind = family(info.model)
-        without_torch = kind == "words" or (kind == "sentence" and info.precision == "fp32"
-                                            and text_without_torch.is_kept(info.model, self.layout.openvino))
+        kind, cache = family(info.model), self.layout.openvino
+        without_torch = kind == "words" or info.precision == "fp32" and (
+            kind == "sentence" and text_without_torch.is_kept(info.model, cache)
+            or kind == "clip" and clip_without_torch.is_kept(info.model, info.weights, cache))
         return BackgroundWords(load, needs_torch=not without_torch)
 
     def delete(self, collection: str, items: Sequence[str] | None = None) -> int:

@@ -45,6 +45,19 @@ def minilm():
 
 
 @pytest.fixture(scope="session")
+def clip_weights(tmp_path_factory) -> Path:
+    """A CLIP ViT-S-32's weights, saved from a randomly initialised model (no hub is reachable here): for tests of
+    plumbing, not of quality."""
+    import open_clip
+    import torch
+
+    path = tmp_path_factory.mktemp("clip") / "vit-s-32.pt"
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def wordnet_rows() -> list[dict]:
     return [json.loads(line) for line in WORDNET.read_text().splitlines()]
 

@@ -236,20 +236,15 @@ def test_a_scheduled_tick_trains_a_decoder_again_once_its_collection_has_grown(t
         assert not ws.decoder_due("wine")
 
 
-def test_a_clip_collection_decodes_a_text(tmp_path):
+def test_a_clip_collection_decodes_a_text(tmp_path, clip_weights):
     """CLIP's code path with weights saved from a randomly initialised model (no hub here): a vision
     transformer is trained through at its own input size, and a text decodes through the shared space."""
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), tmp_path / "clip.pt")
     for n, colour in enumerate(["red", "green", "blue", "yellow"] * 3):
         (tmp_path / "photos" / colour).mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (40, 30), colour).save(tmp_path / "photos" / colour / f"{n}.png")
     home = tmp_path / "home"
     assert embc(home, "ingest", str(tmp_path / "photos"), "-c", "clip", "--model", "clip:ViT-S-32", "--weights",
-                str(tmp_path / "clip.pt")).exit_code == 0
+                str(clip_weights)).exit_code == 0
     trained = embc(home, "decoder", "train", "-c", "clip", "--size", "16", "--epochs", "2", "--json")
     assert trained.exit_code == 0, trained.stderr
     assert json.loads(trained.stdout)["items"] == 12 and json.loads(trained.stdout)["same_cluster"] is None

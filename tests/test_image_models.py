@@ -4,6 +4,7 @@ files are saved from randomly initialised models: the test checks loading, shape
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,16 +67,6 @@ def test_a_weights_file_that_does_not_fit_is_a_clear_error(tmp_path):
             load_embedder("resnet50", weights=str(tmp_path / name))
 
 
-@pytest.fixture(scope="module")
-def clip_weights(tmp_path_factory):
-    import open_clip
-
-    path = tmp_path_factory.mktemp("clip") / "vit-s-32.pt"
-    torch.manual_seed(0)
-    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), path)
-    return path
-
-
 def test_a_clip_collection_answers_image_and_text_queries(tmp_path, photos, clip_weights):
     home = ["--data-dir", str(tmp_path)]
     result = runner.invoke(app, [*home, "ingest", str(photos), "-c", "clip", "--model", "clip:ViT-S-32",
@@ -93,3 +84,13 @@ def test_a_clip_collection_answers_image_and_text_queries(tmp_path, photos, clip
     # Another weights file for the same collection is refused, not mixed in.
     result = runner.invoke(app, [*home, "ingest", str(photos), "-c", "clip", "--weights", str(tmp_path / "x.pt")])
     assert result.exit_code == 1 and "no weights file" in result.stderr
+
+
+def test_a_clip_model_that_names_no_weights_is_refused(tmp_path, photos):
+    # open_clip would make a model of random weights: every vector meaningless, and another in each process.
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "ingest", str(photos), "-c", "clip", "--model",
+                                 "clip:ViT-B-32"])
+    assert result.exit_code == 1 and re.fullmatch(
+        r"embc: error: cannot load model 'clip:ViT-B-32': it names no weights; give clip:ViT-B-32/PRETRAINED "
+        r"\(open_clip knows openai, [a-z0-9_, ]+ for it\), or a weights file \(--weights\)\n", result.stderr)
+    assert json.loads(runner.invoke(app, ["--data-dir", str(tmp_path), "collections", "--json"]).stdout) == []

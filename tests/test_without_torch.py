@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embc import Workspace
-from embc.ingest import images_without_torch, text_without_torch
+from embc.ingest import clip_without_torch, images_without_torch, text_without_torch
 from embc.ingest.items import Item
 from embc.ingest.registry import load_embedder
 from embc.ingest.text_models import model_folder
@@ -190,3 +192,46 @@ def test_cnn_queries_without_torch_are_the_torch_models_vectors(tmp_path, monkey
     wanted = torch_model.embed(by_torch)
     assert np.abs(np.vstack([fast.embed([item]) for item in by_openvino]) - wanted).max() < 1e-5
     assert [i.tags for i in by_openvino] == [i.tags for i in by_torch] and "imagenet_class" in by_torch[0].tags
+
+
+@pytest.fixture(scope="module")
+def clip_pair(tmp_path_factory, clip_weights):
+    """CLIP ViT-S-32 on torch, and on OpenVINO as converted from it."""
+    cache = tmp_path_factory.mktemp("kept")
+    assert clip_without_torch.kept("clip:ViT-S-32", str(clip_weights), cache) is None
+    torch_model = load_embedder("clip:ViT-S-32", weights=str(clip_weights))
+    clip_without_torch.keep(torch_model, cache)
+    return torch_model, clip_without_torch.kept("clip:ViT-S-32", str(clip_weights), cache)
+
+
+def test_clip_texts_and_images_without_torch_are_the_torch_models_vectors(tmp_path, clip_pair):
+    torch_model, fast = clip_pair
+    assert fast is not None and fast.dim == torch_model.dim == 384
+    wanted = torch_model.embed(images(tmp_path) + items(TEXTS))
+    assert np.abs(fast.embed(images(tmp_path) + items(TEXTS)) - wanted).max() < 1e-5
+    assert np.abs(np.vstack([fast.embed([item]) for item in items(TEXTS)]) - wanted[3:]).max() < 1e-5
+
+
+ODD_TEXTS = ["<start_of_text>", "&amp;lt;b&amp;gt;", "don't", "İß", "ÃƒÂ©", "🐕" * 80, "a\u0301 \t\n b", ":\U0003d000"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=120) | st.sampled_from(ODD_TEXTS), min_size=1, max_size=4).map(" ".join))
+def test_clip_texts_are_split_into_open_clips_own_tokens(clip_pair, text):
+    torch_model, fast = clip_pair
+    assert fast.tokens([text]).tolist() == torch_model.tokenizer([text]).tolist()
+
+
+def test_clip_collections_are_ingested_and_asked_about_without_torch(tmp_path, clip_weights):
+    """Images and texts into a CLIP collection, and questions of both kinds from later processes, without torch."""
+    home = tmp_path / "home"
+    with Workspace(home) as ws:
+        assert ws.ingest("clip", FASHION / "bag", model="clip:ViT-S-32", weights=str(clip_weights)).added == 60
+    texts = [{"id": f"t{n}", "text": t} for n, t in enumerate(TEXTS) if t]
+    added, imported = in_new_process(home, f"out = ws.ingest('clip', {texts!r}).added")
+    assert (added, imported) == (len(texts), False)
+    query = str(FASHION / "bag" / "t10k-00018.png")
+    found, imported = in_new_process(home, f"out = [e.item for e in ws.similar('clip', image={query!r})]")
+    assert found[0] == "t10k-00018.png" and not imported
+    found, imported = in_new_process(home, f"out = [e.item for e in ws.similar('clip', text={TEXTS[0]!r})]")
+    assert found[0] == "t0" and not imported

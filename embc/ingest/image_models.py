@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from embc.errors import EmbcError
+from embc.errors import EmbcError, ParameterError
 from embc.ingest.embedders import normalise
 from embc.ingest.images import check_pixels, load_rgb, to_rgb
 from embc.ingest.items import Item
@@ -137,6 +137,11 @@ def image_transform(name: str) -> Callable:
     return _transform(resize, crop, IMAGENET_MEAN, IMAGENET_STD)
 
 
+def clip_transform(size: int, mean: Sequence[float], std: Sequence[float]) -> Callable:
+    """A CLIP model's transform: the short side resized to `size`, the centre cropped square, scaled."""
+    return _transform(size, size, mean, std)
+
+
 def _transform(resize: int, crop: int, mean: Sequence[float], std: Sequence[float],
                squash: bool = False) -> Callable:
     """PIL image -> normalised CHW float32 array: resize the short side and centre-crop (or squash to the
@@ -190,15 +195,23 @@ class ClipEmbedder(ImageEmbedder):
         import open_clip
 
         architecture, _, pretrained = name.split(":", 1)[1].partition("/")
+        if not (weights or pretrained):  # open_clip would make a model of random weights
+            tags = open_clip.list_pretrained_tags_by_model(architecture)
+            known = f" (open_clip knows {', '.join(tags[:4])} for it)" if tags else ""
+            raise ParameterError(f"cannot load model '{name}': it names no weights; give clip:{architecture}/"
+                                 f"PRETRAINED{known}, or a weights file (--weights)")
         try:
-            model = open_clip.create_model(architecture, pretrained=weights or pretrained or None)
+            model = open_clip.create_model(architecture, pretrained=weights or pretrained)
             self.tokenizer = open_clip.get_tokenizer(architecture)
         except Exception as exc:
             raise _failure(name, exc) from exc
         config = open_clip.get_model_preprocess_cfg(model)
         size = config["size"] if isinstance(config["size"], int) else config["size"][0]
-        transform = _transform(size, size, config["mean"], config["std"])
+        transform = clip_transform(size, config["mean"], config["std"])
         super().__init__(name, model, transform, int(model.visual.output_dim), weights, precision=precision)
+
+    def prepare(self, item: Item):
+        return None if item.kind == "text" else super().prepare(item)  # a text has nothing to decode
 
     def features(self, batch):
         return self.model.encode_image(batch)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import openvino
 
 SOURCE = "source.txt"  # beside a kept model: what it was converted from
+MODEL = "model"  # a kept model's file stem
 
 
 def converted(module: Any, example: Any) -> openvino.Model:
@@ -45,15 +46,17 @@ def _no_telemetry() -> None:
 
 
 def save(model: openvino.Model, cache: Path, name: str, beside: dict[str, str] | None = None,
-         source: str | None = None) -> None:
-    """Keep a converted model as `cache/name/model.xml`, with the files `beside` (name: text) it needs, whole or
-    not at all. A `source` (what it was converted from) is kept beside it, and the conversions of that source
-    kept before under other names (from files since changed, or by another OpenVINO) are removed."""
+         source: str | None = None, others: dict[str, openvino.Model] | None = None) -> None:
+    """Keep a converted model as `cache/name/model.xml`, with the files `beside` (name: text) it needs and the
+    `others` models it goes with (stem: model, as `STEM.xml`), whole or not at all. A `source` (what it was
+    converted from) is kept beside it, and the conversions of that source kept before under other names (from
+    files since changed, or by another OpenVINO) are removed."""
     import openvino
 
     cache.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(dir=cache, prefix=".part-"))
-    openvino.save_model(model, part / "model.xml", compress_to_fp16=False)
+    for stem, network in ({MODEL: model} | (others or {})).items():
+        openvino.save_model(network, part / f"{stem}.xml", compress_to_fp16=False)
     for file, text in ((beside or {}) | ({SOURCE: source} if source else {})).items():
         (part / file).write_text(text)
     try:
@@ -69,8 +72,13 @@ def save(model: openvino.Model, cache: Path, name: str, beside: dict[str, str] |
 def files_digest(prefix: str, files: Iterable[Path], root: Path | None = None) -> str:
     """The name a model converted from `files` is kept under: `prefix`, then a digest of each file's name (relative
     to `root`), size and time, and of the OpenVINO version; a file that changes gives another name."""
-    return digest_name(prefix, (f"{path if root is None else path.relative_to(root)}\0{stat.st_size}\0"
-                                f"{stat.st_mtime_ns}" for path, stat in ((p, p.stat()) for p in sorted(files))))
+    return digest_name(prefix, stats(files, root))
+
+
+def stats(files: Iterable[Path], root: Path | None = None) -> list[str]:
+    """Each file's name (relative to `root`), size and time: what tells that one changed."""
+    return [f"{path if root is None else path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+            for path, stat in ((p, p.stat()) for p in sorted(files))]
 
 
 def digest_name(prefix: str, parts: Iterable[str]) -> str:
@@ -84,17 +92,18 @@ def digest_name(prefix: str, parts: Iterable[str]) -> str:
     return f"{prefix}-{digest.hexdigest()}"
 
 
-def compiled_kept(cache: Path, name: str) -> openvino.CompiledModel | None:
-    """The model kept as `cache/name`, compiled for the CPU in fp32 (even where the CPU multiplies bf16, as fp32
-    collections' items were embedded); None when none is kept."""
+def compiled_kept(cache: Path, name: str, stem: str = MODEL) -> openvino.CompiledModel | None:
+    """The model kept as `cache/name` (or one it goes with, by its `stem`), compiled for the CPU in fp32 (even
+    where the CPU multiplies bf16, as fp32 collections' items were embedded); None when none is kept."""
     import openvino
 
     if not kept_in(cache, name):
         return None
     core = openvino.Core()
-    return core.compile_model(core.read_model(cache / name / "model.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return core.compile_model(core.read_model(cache / name / f"{stem}.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 
 
 def kept_in(cache: Path, name: str) -> bool:
-    """Whether a converted model is kept in `cache` as `name`."""
-    return (cache / name / "model.xml").is_file()
+    """Whether a converted model is kept in `cache` as `name` (with the models it goes with: they are kept at
+    once)."""
+    return (cache / name / f"{MODEL}.xml").is_file()
