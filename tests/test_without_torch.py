@@ -184,8 +184,13 @@ def test_cnn_queries_without_torch_are_the_torch_models_vectors(tmp_path, monkey
         torch.save(torchvision.models.get_model(name, weights=None, **extra).state_dict(), file)
         weights = str(file) if given == "file" else None
     assert images_without_torch.kept(name, weights, tmp_path / "kept") is None
+    # A conversion of the standard weights by another torchvision, which the new one replaces.
+    earlier = tmp_path / "kept" / f"images-{name}-earlier"
+    earlier.mkdir(parents=True)
+    (earlier / "source.txt").write_text(f"{name} with torchvision's standard weights")
     torch_model = load_embedder(name, weights=weights)
     images_without_torch.keep(torch_model, tmp_path / "kept")
+    assert earlier.exists() == (given != "standard")
     fast = images_without_torch.kept(name, weights, tmp_path / "kept")
     assert fast is not None and fast.dim == torch_model.dim
     by_torch, by_openvino = images(tmp_path), images(tmp_path)

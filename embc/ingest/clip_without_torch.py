@@ -107,9 +107,10 @@ def _kept_as(model: str, weights: str | None) -> tuple[str, str] | None:
             return None
         from importlib.metadata import version
 
-        # Read without importing open_clip (which imports torch): its version decides what a tag downloads.
-        source = f"{model} as open_clip {version('open_clip_torch')} downloads it"
-        return digest_name("clip", [source]), source
+        # Read without importing open_clip (which imports torch): its version decides what a tag downloads, and
+        # another version's conversion replaces this one.
+        source = f"{model} as open_clip downloads it"
+        return digest_name("clip", [source, version("open_clip_torch")]), source
     path = Path(file).expanduser()
     if not path.is_file():
         return None

@@ -72,9 +72,10 @@ def _kept_as(model: str, weights: str | None) -> tuple[str, str] | None:
     if weights is None and model in TORCHVISION:
         from importlib.metadata import version
 
-        # Read without importing torchvision (which imports torch): its version decides its standard weights.
-        source = f"{model} with the standard weights of torchvision {version('torchvision')}"
-        return digest_name(f"images-{model}", [source]), source
+        # Read without importing torchvision (which imports torch): its version decides its standard weights, and
+        # another version's conversion replaces this one.
+        source = f"{model} with torchvision's standard weights"
+        return digest_name(f"images-{model}", [source, version("torchvision")]), source
     file = _weights(model, weights)
     return None if file is None else (files_digest(f"images-{model}", [file]), f"{model} {file}")
 
