@@ -240,3 +240,6 @@ def test_clip_collections_are_ingested_and_asked_about_without_torch(tmp_path, c
     assert found[0] == "t10k-00018.png" and not imported
     found, imported = in_new_process(home, f"out = [e.item for e in ws.similar('clip', text={TEXTS[0]!r})]")
     assert found[0] == "t0" and not imported
+    # A recluster names the clusters with keywords embedded by the text encoder, also without torch.
+    names, imported = in_new_process(home, "out = [c.name for c in ws.recluster('clip', k=3, seed=0).clusters]")
+    assert len(names) == 3 and all(names) and not imported
