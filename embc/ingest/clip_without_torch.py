@@ -28,7 +28,7 @@ from embc.ingest.registry import names_a_path
 
 TEXTS = "texts"  # the text encoder's file stem, beside the image encoder's
 TOKENIZER = "tokenizer.json"
-SETTINGS = "clip.json"  # the image size and scaling, the context length, the start and end tokens
+SETTINGS = "clip.json"  # the image size and scaling, the vectors' size, the context length, the special tokens
 WORDS = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""  # open_clip's split, after special tokens
 
 

@@ -10,8 +10,8 @@ took 11.0 s instead of 33.3 s, the conversion included, one of 5 more images 1.1
 889 MB), and `embc similar --image` answers in 0.9 s instead of 3.9 s. The model is converted from the torch model
 the first time a process needs it (2-3 s, once) and kept in the data directory's `openvino/`, under a digest of the
 weights file (for torchvision's standard weights, of torchvision's version, which decides what they are) and the
-OpenVINO version, with the ImageNet class names beside it. CLIP, and collections made in bf16, run on torch as
-before.
+OpenVINO version, with the ImageNet class names beside it. CLIP has a module of its own (`clip_without_torch`);
+collections made in bf16 run on torch as before.
 """
 
 from __future__ import annotations
