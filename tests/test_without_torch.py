@@ -67,6 +67,18 @@ def test_minilm_queries_without_torch_are_the_torch_models_vectors(minilm, tmp_p
     assert np.abs(np.vstack([fast.embed(items([t])) for t in TEXTS]) - wanted).max() < 1e-5
 
 
+def test_a_compiled_model_is_kept_and_read_back_to_the_same_vectors(minilm, tmp_path):
+    text_without_torch.keep(minilm, tmp_path / "kept")
+    first = text_without_torch.kept("minilm", tmp_path / "kept").embed(items(TEXTS))
+    (folder,) = (tmp_path / "kept").iterdir()
+    assert any((folder / "compiled").iterdir())  # what the next process reads instead of compiling
+    assert np.array_equal(text_without_torch.kept("minilm", tmp_path / "kept").embed(items(TEXTS)), first)
+    # Where the compiled model cannot be written (a read-only data directory), the model is compiled each time.
+    shutil.rmtree(folder / "compiled")
+    (folder / "compiled").write_text("not a folder")
+    assert np.array_equal(text_without_torch.kept("minilm", tmp_path / "kept").embed(items(TEXTS)), first)
+
+
 def test_a_model_pooled_by_its_first_token_is_pooled_so(tmp_path):
     root = tmp_path / "cls-minilm"
     shutil.copytree(model_folder("minilm"), root)
