@@ -96,8 +96,8 @@ def digest_name(prefix: str, parts: Iterable[str]) -> str:
 def compiled_kept(cache: Path, name: str, stem: str = MODEL) -> openvino.CompiledModel | None:
     """The model kept as `cache/name` (or one it goes with, by its `stem`), compiled for the CPU in fp32 (even
     where the CPU multiplies bf16, as fp32 collections' items were embedded); None when none is kept. The compiled
-    model is kept beside it, in `compiled/`, and read back by the next process: a third to a quarter of the time a
-    compile takes, for as much disk again as the model's weights."""
+    model is kept beside it, in `compiled/` (one for each kind of processor), and read back by the next process: a
+    quarter to a half of the time a compile takes, for as much disk again as the model's weights."""
     import openvino
 
     if not kept_in(cache, name):
