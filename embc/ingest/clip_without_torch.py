@@ -159,7 +159,7 @@ def keep(embedder: Any, cache: Path) -> ClipWithoutTorch | None:
     texts = converted(Encoder(embedder.model.encode_text).eval(), simple(["a photo"]))
     save(images, cache, name, {TOKENIZER: _tokenizer(simple).to_str(), SETTINGS: json.dumps(settings)},
          source=source, others={TEXTS: texts})
-    return kept(embedder.name, embedder.weights, cache)
+    return ClipWithoutTorch(embedder.name, embedder.weights, cache / name)
 
 
 def _tokenizer(simple: Any) -> Any:
