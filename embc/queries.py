@@ -279,6 +279,25 @@ def _query_row(row: object) -> Item:
     return made
 
 
+def run_query_model(info: CollectionInfo, load: Callable) -> None:
+    """Load the model of the collection's text and image questions and embed one of each kind it accepts, so that
+    the first real question finds it loaded and its first run's setup done (CLIP's encoders compile then)."""
+    from PIL import Image
+
+    from embc.ingest.registry import accepts
+
+    embedder = load(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+    if accepts(info.model, "text"):
+        try:
+            embedder.embed([Item(key="query", source="query", kind="text", text="the first question")])
+        except ItemError:  # a word model that knows none of the words: it has nothing to set up
+            pass
+    if accepts(info.model, "image"):
+        query = _query_image(Image.new("RGB", (224, 224)))
+        query.prepared = embedder.prepare(query)
+        embedder.embed([query])
+
+
 def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> np.ndarray:
     """Query texts as vectors in the collection's space, in one model call (see `embed_query`)."""
     check_accepts(info, "text", "it cannot be queried with a text")

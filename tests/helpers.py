@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDNET = ROOT / "examples" / "wordnet-nouns-8.jsonl"
+FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
 
 
 def run_embc(*args: str, home: Path | None = None, env: dict | None = None, timeout: float = 300):

@@ -12,6 +12,7 @@ from embc import Workspace
 from embc.service import schedule
 from embc.service.answers import PAGE, Answers
 from embc.service.jobs import Jobs
+from helpers import FASHION
 
 
 def _sent(answers: Answers, collection: str, question) -> object:
@@ -69,3 +70,16 @@ def test_a_quiet_collection_gets_its_query_model_loaded_once_and_a_failure_said_
         assert [line for line in said if line.startswith("words")] == [
             f"words: model glove:{glove} not loaded ahead: no word-vector file '{glove}'"]
         assert not any(line.startswith("vectors") for line in said)
+
+
+def test_a_quiet_clip_collection_gets_both_encoders_run_ahead(tmp_path, clip_weights):
+    """CLIP's encoders compile at their first run (2 s for ViT-B-32's text encoder): the server runs both ahead,
+    so that neither the first text question nor the first image question waits."""
+    with Workspace(tmp_path / "home") as ws:
+        ws.ingest("clip", FASHION / "bag", model="clip:ViT-S-32", weights=str(clip_weights))
+    with Workspace(tmp_path / "home", resident=True) as ws:
+        info = ws.collection("clip")
+        embedder = ws.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+        assert not {"images", "texts"} & vars(embedder).keys()  # loaded, not yet compiled
+        schedule.index_tick(ws, Jobs(), Answers(ws), set())
+        assert {"images", "texts"} <= vars(embedder).keys()

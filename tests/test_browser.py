@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from embc.wording import shortened
+from helpers import FASHION, ROOT
 from test_service import KEY, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-IMAGES = Path(__file__).resolve().parent.parent / "images"
+IMAGES = ROOT / "images"
 
 if not CHROMIUM:
     if os.environ.get("CI") == "true":
@@ -272,9 +273,6 @@ def test_the_collections_page_shows_a_running_job_and_the_run_it_made(page, serv
     page.wait_for_function(f"document.querySelector(\"{row} .job\").textContent === ''")
     assert page.errors == []
     assert served.delete("/v1/collections/busy").status_code == 204
-
-
-FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
 def _job(page, served, path: str, body: dict) -> None:

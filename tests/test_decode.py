@@ -20,10 +20,9 @@ from embc.decode.pairs import held_out
 from embc.errors import EmbcError
 from embc.queries import embed_query
 from embc.service.jobs import CANCELLED
-from helpers import ROOT, run_embc
+from helpers import FASHION, run_embc
 from test_service import KEY, start_server
 
-FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
 runner = CliRunner()
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from helpers import ROOT
+from helpers import FASHION
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -22,7 +22,6 @@ from embc.ingest.pipeline import ingest
 from embc.ingest.sources import Fields, iter_items
 from embc.store.embedded import EmbeddedStore
 
-FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
 runner = CliRunner()
 
 

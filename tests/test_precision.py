@@ -3,11 +3,9 @@ precision it was made with."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from helpers import WORDNET, run_embc
+from helpers import FASHION, WORDNET, run_embc
 from sklearn.metrics import normalized_mutual_info_score
 
 from embc import Workspace
@@ -18,8 +16,6 @@ from embc.ingest.pipeline import ingest
 from embc.ingest.precision import OPENVINO
 from embc.ingest.registry import load_embedder
 from embc.ingest.sources import iter_items
-
-FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
 @pytest.mark.parametrize("precision", ["bf16", OPENVINO])

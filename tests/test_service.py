@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 
 import embc
 from embc.service.app import INDEX_CHECK
-from helpers import run_embc
+from helpers import FASHION, run_embc
 
 KEY = "test-key-0123456789"
 MAX_BODY = 200_000
@@ -801,9 +801,6 @@ def test_a_body_over_the_limit_is_refused_with_413(server):
                            headers={"content-type": "application/json"})
     assert streamed.status_code == 413
     assert "big" not in [c["name"] for c in server.get("/v1/collections").json()]
-
-
-FASHION = Path(__file__).resolve().parent.parent / "images" / "samples" / "fashion-mnist-600"
 
 
 def test_vectors_and_parquet_larger_than_a_request_go_in_parts_and_an_arrays_ids_go_with_it(server, tmp_path):

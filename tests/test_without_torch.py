@@ -20,13 +20,10 @@ from embc.ingest import clip_without_torch, images_without_torch, text_without_t
 from embc.ingest.items import Item
 from embc.ingest.registry import load_embedder
 from embc.ingest.text_models import model_folder
-from helpers import ROOT, WORDNET
+from helpers import FASHION, WORDNET
 
 TEXTS = ["a breed of hunting dog", "", "Ünïcode, CAPITALS and emoji 🐕", "word " * 400,
          "a longer sentence about the weather in the mountains of northern Italy in late autumn"]
-
-
-FASHION = ROOT / "images" / "samples" / "fashion-mnist-600"
 
 
 def items(texts):

@@ -63,9 +63,11 @@ def index_tick(workspace: Workspace, jobs: Jobs, answers: Answers | None = None,
 
 
 def load_model(workspace: Workspace, info: CollectionInfo, tried: set[tuple]) -> None:
-    """Load the model that embeds the collection's text and image questions, unless it was `tried`, so that the
-    first question does not wait for it (seconds; over 20 for some image models): a line on stderr."""
+    """Load the model that embeds the collection's text and image questions and run it once, unless it was
+    `tried`, so that the first question waits for neither (seconds; over 20 for some image models, and 2 more for
+    CLIP's text encoder): a line on stderr."""
     from embc.ingest.registry import accepts
+    from embc.queries import run_query_model
 
     model = (info.model, info.dim, info.weights, info.precision)
     if model in tried or not (accepts(info.model, "text") or accepts(info.model, "image")):
@@ -73,7 +75,7 @@ def load_model(workspace: Workspace, info: CollectionInfo, tried: set[tuple]) ->
     tried.add(model)
     started = time.monotonic()
     try:
-        workspace.embedder(info.model, dim=info.dim, weights=info.weights, precision=info.precision)
+        run_query_model(info, workspace.embedder)
     except Exception as exc:  # the first question that needs it will say why, to whoever asks
         say(f"{info.name}: model {info.model} not loaded ahead: {describe_error(exc)}")
         return
