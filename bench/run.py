@@ -134,6 +134,11 @@ def bench_question(kind: str, repeats: int = 5) -> dict:
     embed, search, print) against a bare script that only imports the model's library, loads the model (MiniLM,
     EfficientNet-Lite0, CLIP ViT-B/32) and embeds the one text or image; median seconds of each, alternated, and the
     peak memory of each process."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return _time_question(kind, Path(scratch), repeats)
+
+
+def _time_question(kind: str, scratch: Path, repeats: int) -> dict:
     from embc import Workspace
 
     model = weights = None
@@ -142,7 +147,7 @@ def bench_question(kind: str, repeats: int = 5) -> dict:
         import torch
 
         question, source, collection, model = "a coat for winter", FASHION / "bag", "clip", "clip:ViT-B-32"
-        weights = str(Path(tempfile.mkdtemp()) / "vit-b-32.pt")
+        weights = str(scratch / "vit-b-32.pt")
         torch.manual_seed(0)
         torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), weights)
         bare = ("import open_clip, torch\n"
@@ -165,22 +170,20 @@ def bench_question(kind: str, repeats: int = 5) -> dict:
                 "with torch.inference_mode():\n    model.eval().extract_features(x).mean((2, 3))")
     seconds: dict[str, list[float]] = {"bare": [], "embc": []}
     peak = {"bare": 0, "embc": 0}
-    with tempfile.TemporaryDirectory() as home:
-        with Workspace(home) as ws:
-            ws.ingest(collection, source, model=model, weights=weights)
-        ask = ["embc", "--data-dir", home, "similar", "--image" if kind == "image" else "--text", question, "-c",
-               collection, "--json"]
-        scripts = {"bare": bare, "embc": f"sys.argv = {ask!r}\nrunpy.run_module('embc', run_name='__main__')"}
-        subprocess.run([sys.executable, "-m", *ask], check=True, capture_output=True)  # keeps the converted model
-        env = {**os.environ, "PEAK_FILE": str(Path(home) / "peak")}
-        for _ in range(repeats):
-            for side, script in scripts.items():
-                start = time.perf_counter()
-                subprocess.run([sys.executable, "-c", PEAK + script], check=True, capture_output=True, env=env)
-                seconds[side].append(time.perf_counter() - start)
-                peak[side] = max(peak[side], int((Path(home) / "peak").read_text()) * 1024)
-    if weights:
-        shutil.rmtree(Path(weights).parent)
+    home = str(scratch / "home")
+    with Workspace(home) as ws:
+        ws.ingest(collection, source, model=model, weights=weights)
+    ask = ["embc", "--data-dir", home, "similar", "--image" if kind == "image" else "--text", question, "-c",
+           collection, "--json"]
+    scripts = {"bare": bare, "embc": f"sys.argv = {ask!r}\nrunpy.run_module('embc', run_name='__main__')"}
+    subprocess.run([sys.executable, "-m", *ask], check=True, capture_output=True)  # keeps the converted model
+    env = {**os.environ, "PEAK_FILE": str(Path(home) / "peak")}
+    for _ in range(repeats):
+        for side, script in scripts.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", PEAK + script], check=True, capture_output=True, env=env)
+            seconds[side].append(time.perf_counter() - start)
+            peak[side] = max(peak[side], int((Path(home) / "peak").read_text()) * 1024)
     return {side: statistics.median(times) for side, times in seconds.items()} | {"peak": peak}
 
 
