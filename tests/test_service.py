@@ -766,9 +766,10 @@ def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path):
     result = run_embc("serve", "--host", "0.0.0.0", "--port", "9", home=tmp_path)
     assert (result.returncode, result.stderr) == (1, "embc: error: refusing to listen on 0.0.0.0 without an API key: "
                                                      "pass --api-key (or EMBC_API_KEY), or listen on 127.0.0.1\n")
-    for key in ("", "two words", "cl\u00e9"):  # an empty key would lock every client out; the others cannot be sent
+    # An empty key would lock every client out, a short one can be guessed, and the others cannot be sent.
+    for key in ("", "k" * 15, "two words and more", "cl\u00e9-0123456789abcdef"):
         result = run_embc("serve", "--port", "9", "--api-key", key, home=tmp_path)
-        assert (result.returncode, result.stderr) == (1, "embc: error: an API key is one or more visible ASCII "
+        assert (result.returncode, result.stderr) == (1, "embc: error: an API key is 16 or more visible ASCII "
                                                          "characters, without spaces: clients send it in a header "
                                                          "(for example: openssl rand -hex 16)\n"), key
 

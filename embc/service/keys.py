@@ -16,13 +16,17 @@ DOCS_FILES = "/docs/files"  # the docs' scripts and styles
 PUBLIC_UNDER = ("/static/", "/c/", DOCS_FILES + "/")
 MISSING = "send the API key as Authorization: Bearer KEY"
 WRONG = "wrong API key"
+# Shorter keys fall to guessing, the server does not limit how often a client may try (a proxy does), and a
+# key is masked wherever it appears in an error message, which a short one would garble.
+MIN_KEY = 16
 
 
 def check_key(key: str) -> None:
-    """Refuse a key that no client could send in a header, or send at all (an empty one locks every client out)."""
-    if not re.fullmatch(r"[!-~]+", key):
-        raise ParameterError("an API key is one or more visible ASCII characters, without spaces: clients send it "
-                             "in a header (for example: openssl rand -hex 16)")
+    """Refuse a key that no client could send in a header, and one short enough to guess (an empty one would lock
+    every client out)."""
+    if not re.fullmatch(rf"[!-~]{{{MIN_KEY},}}", key):
+        raise ParameterError(f"an API key is {MIN_KEY} or more visible ASCII characters, without spaces: clients send "
+                             "it in a header (for example: openssl rand -hex 16)")
 
 
 def is_public(path: str) -> bool:
