@@ -28,8 +28,10 @@ import httpx
 import numpy as np
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import embc
 from embc.service.app import INDEX_CHECK
@@ -255,6 +257,8 @@ def test_similar_questions_asked_at_once_each_get_their_own_answer(server):
     ("post", "/v1/collections/wordnet/similar", {"text": "a", "item": "b"}, 422, "give exactly one of"),
     ("post", "/v1/collections/wordnet/similar", {"vector": [0.1, 0.2]}, 422, "vector must have the collection's 384"),
     ("post", "/v1/collections/wordnet/similar", {"limit": 0, "text": "x"}, 422, "invalid request"),
+    ("post", "/v1/collections/wordnet/similar", {"vector": [True, False] * 192}, 422, "invalid request"),
+    ("post", "/v1/collections/wordnet/similar", {"vector": ["0.5"] * 384}, 422, "invalid request"),
     ("post", "/v1/collections/wordnet/similar", {"row": {"age": 41}}, 409,
      "collection 'wordnet' holds text items (minilm): it cannot be queried with a row"),
     ("post", "/v1/collections/wordnet/similar", {"text": "x", "sql": "drop"}, 422, "invalid request"),
@@ -285,6 +289,21 @@ def test_a_k_of_no_kind_embc_takes_is_one_line_of_what_k_should_be(server, k):
     assert response.status_code == 422 and response.json()["detail"] == [{"loc": ["body", "k"], "msg": (
         "k must be an integer >= 2, 'auto' (chosen from 2-22), or a range LO-HI to choose from, as '4-12' "
         f"(2 <= LO, LO + 2 <= HI <= 100), not {k!r}")}]
+
+
+def test_a_query_parameter_an_operation_does_not_take_is_a_422_that_names_those_it_does(server):
+    """A misspelt parameter was ignored, and the answer to another question sent without a word."""
+    response = server.get("/v1/collections/wordnet/clusters/0/items", params={"limt": 5, "run": 1, "x": ""})
+    assert (response.status_code, response.json()) == (422, {"error": "invalid request", "detail": [
+        {"loc": ["query", "limt"], "msg": "not a query parameter of this operation (it takes: cursor, limit, order, "
+                                          "run)"},
+        {"loc": ["query", "x"], "msg": "not a query parameter of this operation (it takes: cursor, limit, order, "
+                                       "run)"}]})
+    assert server.get("/v1/collections", params={"page": 2}).json()["detail"] == [
+        {"loc": ["query", "page"], "msg": "not a query parameter of this operation (it takes none)"}]
+    # The public paths and the pages take what a prober or a browser adds.
+    for path in ("/healthz", "/", "/c/wordnet", "/docs"):
+        assert server.get(path, params={"utm_source": "x"}).status_code == 200, path
 
 
 def test_a_method_a_path_does_not_take_is_a_json_405_that_names_those_it_does(server):
@@ -1498,10 +1517,11 @@ def test_export_streams_every_point_as_json_lines_csv_or_parquet(server):
     assert missing.status_code == 404 and missing.json()["error"].startswith("no collection 'nope'")
 
 
-def _fuzz(server, writes: bool, examples: int) -> int:
+def _fuzz(server, writes: bool, examples: int, mode: GenerationMode = GenerationMode.POSITIVE) -> int:
     """Schemathesis over the read and query operations, or over those that write (`writes`), bounded and on
-    loopback: no 5xx, every response as the schema says. Half the cases name the wordnet collection, which is
-    never deleted whole. The number of operations fuzzed."""
+    loopback: no 5xx, every response as the schema says, and in the NEGATIVE `mode` (requests outside the schema)
+    each refused with a 4xx. Half the cases name the wordnet collection, which is never deleted whole. The number
+    of operations fuzzed."""
     schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json", headers=dict(server.headers))
     fuzzed, turn = 0, itertools.count()
     for result in schema.get_all_operations():
@@ -1514,7 +1534,7 @@ def _fuzz(server, writes: bool, examples: int) -> int:
         whole = method == "DELETE" and operation.path == "/v1/collections/{collection}"
 
         @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(mode))
         def check(case):
             if "collection" in (case.path_parameters or {}) and next(turn) % 2 and not whole:
                 case.path_parameters["collection"] = "wordnet"  # half the cases reach the data, not a 404
@@ -1525,13 +1545,24 @@ def _fuzz(server, writes: bool, examples: int) -> int:
             case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"},
                                    excluded_checks=[positive_data_acceptance], timeout=120)
 
-        check()
+        try:
+            check()
+        except Unsatisfiable:  # an operation with no parameters and no body: no request is outside its schema
+            assert mode == GenerationMode.NEGATIVE
+            continue
         fuzzed += 1
     return fuzzed
 
 
 def test_the_api_never_answers_5xx_and_always_matches_its_schema(server):
     assert _fuzz(server, writes=False, examples=25) >= 8
+
+
+def test_requests_outside_the_schema_are_refused_with_a_4xx(server):
+    """An unknown query parameter was ignored and a vector of booleans read as ones and zeros, each answered as
+    if it had been asked right. (Not the writes: a multipart form's fields are text, so a number or a null sent in
+    one is a string the server cannot tell from it.)"""
+    assert _fuzz(server, writes=False, examples=25, mode=GenerationMode.NEGATIVE) >= 8
 
 
 def test_writes_never_answer_5xx_and_always_match_the_schema(clustered_home, tmp_path):

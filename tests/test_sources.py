@@ -171,14 +171,17 @@ def test_precomputed_vectors_from_npy_with_ids_and_parquet(tmp_path):
 
 def test_jsonl_rows_with_a_vector_are_precomputed_vectors_as_records_are(tmp_path):
     rows = [{"id": "a", "vector": [1, 0, 0], "label": "x"}, {"vector": [0, 1, 0]}, {"id": "c", "vector": "1,2"},
-            {"id": "d", "vector": [0, 0, 0]}, {"id": "e", "text": "a text", "vector": None}]
+            {"id": "d", "vector": [0, 0, 0]}, {"id": "e", "text": "a text", "vector": None},
+            {"id": "g", "vector": [True, False, True]}, {"id": "h", "vector": ["1", "0.5", "0"]}]
     (tmp_path / "v.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     items, skipped = _split(list(iter_items([tmp_path / "v.jsonl"])))
     assert [(i.key, i.kind, i.label) for i in items] == [("a", "vector", "x"), ("v.jsonl#2", "vector", None),
                                                          ("e", "text", None)]
     np.testing.assert_array_equal(items[0].vector, [1, 0, 0])
     assert skipped == {"c": "the vector is not a list of numbers",
-                       "d": "the vector is all zeros: it has no direction to compare"}
+                       "d": "the vector is all zeros: it has no direction to compare",
+                       "g": "the vector is not a list of numbers",  # numpy would have read them as 1, 0, 1
+                       "h": "the vector is not a list of numbers"}
     (tmp_path / "n.jsonl").write_text(json.dumps({"id": "f", "emb": [0, 1], "body": "its text"}))
     assert [i.kind for i in iter_items([tmp_path / "n.jsonl"], Fields(vector="emb"))] == ["vector"]
     assert [i.kind for i in iter_items([tmp_path / "n.jsonl"], Fields(text="body"))] == ["text"]

@@ -94,9 +94,19 @@ def point_id(key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
+NOT_NUMBERS = (bool, np.bool_, str, bytes, np.str_, np.bytes_)  # which numpy would turn into numbers
+
+
 def as_vector(values) -> np.ndarray:
-    """`values` as float32 (TypeError or ValueError where they are not numbers). A number beyond float32's range
-    becomes infinity, which `vector_problem` names, instead of a numpy overflow warning on stderr."""
+    """`values` as float32 (TypeError or ValueError where they are not numbers, true and false and numbers written
+    as text among them, which numpy would take as 1, 0 and the number). A number beyond float32's range becomes
+    infinity, which `vector_problem` names, instead of a numpy overflow warning on stderr."""
+    if isinstance(values, np.ndarray):
+        kinds = {values.dtype.type}
+    else:
+        kinds = set(map(type, values)) if isinstance(values, (list, tuple)) else {type(values)}
+    if any(issubclass(kind, NOT_NUMBERS) for kind in kinds):
+        raise TypeError("not numbers")
     with np.errstate(over="ignore"):
         return np.asarray(values, dtype=np.float32)
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -39,6 +39,7 @@ from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
 from embc.service.logs import say
 from embc.service.methods import HeadAsGet, allowed
+from embc.service.parameters import known_query
 from embc.service.metrics import Measured, Metrics
 from embc.service.policy import PAGE_HEADERS, Guarded
 from embc.service.streams import Streamed
@@ -96,7 +97,7 @@ def make_app(workspace: Workspace, api_key: str | None = None, max_body: int = M
         similar_batches.close()
 
     app = FastAPIOffline(title="embc", version=__version__, description="Semantic clustering backed by Qdrant.",
-                         lifespan=lifespan, static_url=DOCS_FILES)
+                         lifespan=lifespan, static_url=DOCS_FILES, dependencies=[Depends(known_query)])
     app.add_middleware(BodyLimit, limit=max_body, wait=body_wait)
     if api_key is not None:
         check_key(api_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat
 
 from embc.arguments import check_cluster_id
 from embc.cluster.assign import NOISE, NOISE_NAME
@@ -18,6 +18,10 @@ LINE_OFFSET_MAX = 10**12
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+
+Vector = Annotated[list[StrictFloat], Field(min_length=1, max_length=65_536)]
+"""A vector as a client sends it: numbers, not true, false or numbers written as strings (which a lax check
+would take as 1, 0 and the number)."""
 
 ClusterId = Annotated[Annotated[int, Field(ge=NOISE)] | Literal[NOISE_NAME], AfterValidator(check_cluster_id)]
 """A cluster id as the command line takes it: an integer, or -1 or `noise` for the noise."""
@@ -60,7 +64,7 @@ class SimilarRequest(Strict):
     text: str | None = Field(None, min_length=1, max_length=20_000)
     row: dict[str, Any] | None = Field(None, max_length=10_000, description="A table row: column to value.")
     item: str | None = Field(None, min_length=1, max_length=1_000)
-    vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
+    vector: Vector | None = None
     cluster: ClusterId | None = None
     limit: int = Field(10, ge=1, le=1_000)
 
@@ -188,7 +192,7 @@ class DecodeRequest(Strict):
 
     item: str | None = Field(None, min_length=1, max_length=1_000)
     cluster: ClusterId | None = None
-    vector: list[float] | None = Field(None, min_length=1, max_length=65_536)
+    vector: Vector | None = None
     text: str | None = Field(None, min_length=1, max_length=20_000)
     run: int | None = Field(None, ge=1)
 
