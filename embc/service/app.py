@@ -39,8 +39,8 @@ from embc.service.keys import DOCS_FILES, KeyCheck, check_key
 from embc.service.limits import BODY_WAIT, BodyLimit
 from embc.service.logs import say
 from embc.service.methods import HeadAsGet, allowed
-from embc.service.parameters import known_query
 from embc.service.metrics import Measured, Metrics
+from embc.service.parameters import known_query
 from embc.service.policy import PAGE_HEADERS, Guarded
 from embc.service.streams import Streamed
 from embc.service.stopping import Stoppable
