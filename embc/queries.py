@@ -293,9 +293,7 @@ def run_query_model(info: CollectionInfo, load: Callable) -> None:
         except ItemError:  # a word model that knows none of the words: it has nothing to set up
             pass
     if accepts(info.model, "image"):
-        query = _query_image(Image.new("RGB", (224, 224)))
-        query.prepared = embedder.prepare(query)
-        embedder.embed([query])
+        embed_query(info, load, image=Image.new("RGB", (224, 224)))
 
 
 def embed_texts(info: CollectionInfo, load: Callable, texts: Sequence[str]) -> np.ndarray:
