@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/pip install -q bertopic faiss-cpu 2>&1 | $(QUIET)
 	$(BIN)/python bench/run.py
 	cd bench && ../$(BIN)/python serve.py && ../$(BIN)/python browser.py && ../$(BIN)/python quality.py \
-		&& ../$(BIN)/python kmeans_engines.py && ../$(BIN)/python decoders.py
+		&& ../$(BIN)/python quality.py --large && ../$(BIN)/python kmeans_engines.py && ../$(BIN)/python decoders.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

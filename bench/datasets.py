@@ -51,6 +51,16 @@ image sets are folders of PNGs, one folder per label. Every set has uneven class
   library functions, system calls, overviews, file formats, devices. Made after `--k auto`'s range was chosen,
   and measured once before any change.
 
+Larger sets (LARGE, `python bench/quality.py --large`), beyond the 10,000-point sample that the density fits
+fit; the density fits' neighbours on large samples were chosen on them (docs/quality.md):
+
+- wordnet-nouns-12-21k: 21,650 items, 12 classes (350-4,000). Noun glosses from 12 lexicographer files.
+- wordnet-verbs-13-13k: 12,930 items, 13 classes (243-2,383). Every verb gloss, by lexicographer file.
+- debian-synopses-16-12k: about 11,600 items, 16 classes (135-2,008). Every synopsis of 16 sections of Debian's
+  package index, each once.
+- fortunes-11-5k: 5,315 items, 11 classes (223-870). Every quotation of 30-600 characters in 11 fortune files.
+- fashion-train-10-13k: 12,700 items, 10 classes (400-2,000). Fashion-MNIST's training images.
+
 The Debian packages (`make bench` installs those missing): `apt-get install -y wordnet-base fortunes
 dataset-fashion-mnist tuxpaint-stamps-default unicode-data fonts-noto-color-emoji openclipart-png bible-kjv
 oxygen-icon-theme gcompris-qt-data dict-foldoc manpages manpages-dev`.
@@ -77,6 +87,8 @@ EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 CLIPART = Path("/usr/share/openclipart/png")
 OXYGEN = Path("/usr/share/icons/oxygen/base/64x64")
 FOLDOC = Path("/usr/share/dictd/foldoc.dict.dz")
+SYNOPSIS_SECTIONS = ["games", "science", "sound", "graphics", "fonts", "mail", "database", "electronics", "video",
+                     "editors", "hamradio", "math", "net", "admin", "text", "web"]
 FOLDOC_SUBJECTS = ("language", "networking", "programming", "operating system", "company", "hardware")
 MAN_SECTIONS = {"2": "system calls", "3": "library functions", "4": "devices", "5": "file formats", "7": "overviews"}
 GCOMPRIS = Path("/usr/share/gcompris-qt/rcc")
@@ -175,6 +187,26 @@ def _wordnet_nouns_20(out: Path, rng: np.random.Generator) -> int:
                                              45, 40, 30, 30], rng))
 
 
+def _wordnet_nouns_large(out: Path, rng: np.random.Generator) -> int:
+    nouns = _glosses("noun", [4, 5, 6, 8, 10, 12, 13, 15, 18, 20, 27, 28])
+    return _write_jsonl(out, _uneven(nouns, [4000, 3500, 3000, 2500, 2000, 1700, 1400, 1100, 900, 700, 500, 350],
+                                     rng))
+
+
+def _wordnet_verbs_large(out: Path, rng: np.random.Generator) -> int:
+    return _write_jsonl(out, _glosses("verb", list(range(29, 42))))
+
+
+def _fortune_files_large(out: Path, rng: np.random.Generator) -> int:
+    return _write_jsonl(out, _fortunes(["computers", "politics", "songs-poems", "work", "science", "men-women", "art",
+                                        "linux", "perl", "literature", "startrek"]))
+
+
+def _fashion_train_large(out: Path, rng: np.random.Generator) -> int:
+    return _write_images(out, _uneven(_fashion("train"), [2000, 1900, 1800, 1600, 1400, 1200, 1000, 800, 600, 400],
+                                      rng))
+
+
 def _digits(out: Path, rng: np.random.Generator) -> int:
     return _write_images(out, _uneven(_digit_groups(), [180, 170, 160, 150, 130, 110, 90, 75, 60, 45], rng))
 
@@ -258,8 +290,16 @@ def _emoji_images(out: Path, rng: np.random.Generator) -> int:
 def _synopses(out: Path, rng: np.random.Generator) -> int:
     """The index differs between machines with the archive's updates (`apt-get update`), so its synopses are
     drawn by digest, not at random."""
-    sections = ["games", "science", "sound", "graphics", "fonts", "mail", "database", "electronics", "video",
-                "editors", "hamradio", "math"]
+    groups = _synopsis_groups(SYNOPSIS_SECTIONS[:12])
+    return _write_jsonl(out, _uneven(groups, [260, 220, 180, 150, 130, 110, 95, 80, 70, 60, 50, 40], None))
+
+
+def _synopses_large(out: Path, rng: np.random.Generator) -> int:
+    return _write_jsonl(out, _synopsis_groups(SYNOPSIS_SECTIONS))
+
+
+def _synopsis_groups(sections: list[str]) -> dict[str, list[str]]:
+    """The synopses of the packages in Debian's index by section, each once."""
     index = subprocess.run(["apt-cache", "dumpavail"], capture_output=True, text=True, check=True).stdout
     groups: dict[str, list[str]] = {s: [] for s in sections}
     seen = set()
@@ -269,7 +309,7 @@ def _synopses(out: Path, rng: np.random.Generator) -> int:
         if fields.get("Section") in groups and synopsis.lower() not in seen:
             seen.add(synopsis.lower())
             groups[fields["Section"]].append(synopsis)
-    return _write_jsonl(out, _uneven(groups, [260, 220, 180, 150, 130, 110, 95, 80, 70, 60, 50, 40], None))
+    return groups
 
 
 def _bible(out: Path, rng: np.random.Generator) -> int:
@@ -401,13 +441,17 @@ SETS = {"wordnet-nouns-10.jsonl": _wordnet_nouns, "wordnet-verbs-12.jsonl": _wor
         "openclipart-sub-13": _clipart_subcategories, "bible-verses-6.jsonl": _bible,
         "oxygen-icons-6": _icons, "gcompris-photos-6": _photos, "foldoc-6.jsonl": _foldoc,
         "manpages-5.jsonl": _manpages}
+# Beyond the sample of 10,000 points that the density fits and agglomerative clustering fit (or near it).
+LARGE = {"wordnet-nouns-12-21k.jsonl": _wordnet_nouns_large, "wordnet-verbs-13-13k.jsonl": _wordnet_verbs_large,
+         "debian-synopses-16-12k.jsonl": _synopses_large, "fortunes-11-5k.jsonl": _fortune_files_large,
+         "fashion-train-10-13k": _fashion_train_large}
 
 
 def make(out: Path, names: list[str] | None = None) -> dict[str, int]:
-    """The sets named (file or folder names, as in SETS; all by default) in `out`, each drawn with seed 0, and
-    how many items each holds."""
+    """The sets named (file or folder names, as in SETS or LARGE; SETS by default) in `out`, each drawn with seed
+    0, and how many items each holds."""
     out.mkdir(parents=True, exist_ok=True)
-    return {name: SETS[name](out / name, np.random.default_rng(0)) for name in names or SETS}
+    return {name: (SETS | LARGE)[name](out / name, np.random.default_rng(0)) for name in names or SETS}
 
 
 def _on_white(image):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from embc.cluster.assign import NOISE, CentroidModel
@@ -164,6 +166,18 @@ def test_density_fits_of_few_points_keep_classes_smaller_than_the_usual_neighbou
     for estimator in (DBSCAN(), HDBSCAN()):
         labels = estimator.fit(X).labels_
         assert len(set(labels.tolist()) - {NOISE}) >= 19 and adjusted_rand_score(truth, labels) > 0.9, estimator
+
+
+@given(n=st.integers(1, 10**6))
+def test_the_reduction_keeps_more_neighbours_as_the_sample_grows_and_30_in_between(n):
+    """Fewer neighbours on a few hundred points (classes of a dozen), more on many thousands (the large classes' sub-
+    topics kept together), a step at most between neighbouring sizes: bench/quality.py --large measures it."""
+    from embc.cluster.algorithms import reduce_neighbours
+
+    kept = reduce_neighbours(n)
+    assert 0 <= reduce_neighbours(n + 1) - kept <= 1 and 10 <= kept <= 60
+    assert kept == 30 or not 600 <= n <= 3_000
+    assert kept == 60 or n < 6_000
 
 
 def test_dbscan_on_a_few_hundred_points_finds_classes_smaller_than_the_usual_core():
