@@ -113,6 +113,22 @@ def test_the_map_draws_every_cluster_in_its_colour(page, served):
     assert all(url.startswith(str(served.base_url)) for url in page.requests), page.requests
 
 
+def test_a_runs_clusters_get_distinct_colours_however_high_their_ids_and_as_the_thumbnails_do(page, served):
+    """Ids last across runs and grow: by id alone (modulo the palette's 20 colours) clusters 1 and 21 shared one.
+    The page and the server's thumbnails choose alike."""
+    from embc.service.map import colour_slots
+
+    _open_map(page, served)
+    rng = np.random.default_rng(0)
+    drawn = [rng.choice(60, size=int(rng.integers(1, 30)), replace=False).tolist() for _ in range(20)]
+    for ids in ([1, 21], [-1, 40, 0, 20], list(range(25)), *drawn):
+        slots = {int(k): v for k, v in page.evaluate("(ids) => window.embcMap.slots(ids)", ids).items()}
+        assert slots == colour_slots(ids, 20), ids
+        clusters = set(ids) - {-1}
+        assert slots.keys() == clusters and len(set(slots.values())) == min(len(clusters), 20), ids
+    assert colour_slots([1, 21], 20) == {1: 1, 21: 2}
+
+
 NAMES = """[...document.querySelectorAll('#names span')].map((s) => {
   const r = s.getBoundingClientRect();
   return {name: s.textContent, shown: !s.hidden, box: [r.left, r.top, r.right, r.bottom]};

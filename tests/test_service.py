@@ -136,6 +136,20 @@ def test_health_auth_and_openapi(server):
     assert server.get("/metrics", headers={"Authorization": ""}).status_code == 401
 
 
+def test_a_thumbnail_draws_clusters_whose_ids_are_20_apart_in_two_colours():
+    """As the map page colours them (test_browser checks that both choose alike): ids grow across runs."""
+    from PIL import Image
+
+    from embc.service.map import thumbnail
+
+    png = thumbnail({"x": np.array([0.0, 1.0, 0.5]), "y": np.array([0.0, 1.0, 0.5]),
+                     "cluster": np.array([1.0, 21.0, np.nan])}, 16)
+    pixels = Image.open(io.BytesIO(png)).convert("RGB")
+    palette = json.loads((Path(embc.__file__).parent / "service/web/static/palette.json").read_text())
+    hexes = ["#%02x%02x%02x" % pixels.getpixel(xy) for xy in ((0, 15), (15, 0), (8, 7))]
+    assert hexes == [palette["clusters"][1], palette["clusters"][2], palette["noise"]]
+
+
 def test_collections_clusters_and_members_paged_with_a_cursor(server):
     assert server.get("/v1/collections").json() == [
         {"name": "wordnet", "points": 1600, "model": "minilm", "dim": 384, "modality": "text",

@@ -73,10 +73,25 @@ def thumbnail(columns: dict[str, np.ndarray], size: int) -> bytes:
         span = max(np.ptp(x), np.ptp(y)) or 1.0
         px = ((x - x.min() + (span - np.ptp(x)) / 2) / span * (size - 1)).round().astype(int)
         py = ((y - y.min() + (span - np.ptp(y)) / 2) / span * (size - 1)).round().astype(int)
-        pixels[size - 1 - py, px] = tints[np.where(cluster < 0, len(tints) - 1, cluster % (len(tints) - 1))]
+        ids, each = np.unique(cluster, return_inverse=True)
+        slots = colour_slots(ids.tolist(), len(tints) - 1)
+        pixels[size - 1 - py, px] = tints[np.array([slots.get(i, len(tints) - 1) for i in ids.tolist()])[each]]
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "PNG")
     return out.getvalue()
+
+
+def colour_slots(ids: list[int], colours: int) -> dict[int, int]:
+    """Which of `colours` colours each cluster of a run gets (noise none): its id's (the id modulo `colours`), or
+    where a smaller id has that one, the next free one, so that ids grown over runs (1 and 21) do not share one
+    while there are colours to go round. The map page chooses the same way (its `slotsOf`)."""
+    slots: dict[int, int] = {}
+    for cluster in sorted({i for i in ids if i >= 0}):
+        slot = cluster % colours
+        while len(slots) < colours and slot in slots.values():
+            slot = (slot + 1) % colours
+        slots[cluster] = slot
+    return slots
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:

@@ -9,8 +9,27 @@ const $ = (selector) => document.querySelector(selector);
 // The colours the server's thumbnails use too: 20 distinct ones (Tableau 20), and grey for noise.
 const { clusters: PALETTE, noise: NOISE } = await (await fetch("/static/palette.json")).json();
 
-export function colourOf(cluster) {
-  return cluster < 0 ? NOISE : PALETTE[cluster % PALETTE.length];
+// Which colour of the palette each cluster of a run gets: its id's (the id modulo 20), or where a smaller id of the
+// run has that one, the next free one. Ids last across runs and grow, so by id alone clusters 1 and 21 shared a
+// colour; up to 20 clusters never do now. The server's thumbnails choose the same way (embc/service/map.py).
+function slotsOf(ids) {
+  const slots = new Map(), used = new Set();
+  for (const id of [...new Set(ids)].filter((i) => i >= 0).sort((a, b) => a - b)) {
+    let slot = id % PALETTE.length;
+    while (used.size < PALETTE.length && used.has(slot)) slot = (slot + 1) % PALETTE.length;
+    used.add(slot);
+    slots.set(id, slot);
+  }
+  return slots;
+}
+
+// The palette's index for a cluster of the shown run, or for a label's code when the points are coloured by label.
+function slotOf(group) {
+  return (state.by === "cluster" ? state.slots.get(group) : undefined) ?? group % PALETTE.length;
+}
+
+function colourOf(group) {
+  return group < 0 ? NOISE : PALETTE[slotOf(group)];
 }
 
 const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
@@ -18,7 +37,8 @@ const TINTS = PALETTE.map(rgb);
 const GREY = rgb(NOISE);
 
 const state = { run: null, n: 0, x: null, y: null, cluster: null, scale: 1, dx: 0, dy: 0, chosen: null,
-                cursor: null, items: new Map(), by: "cluster", labels: null, ids: null, highlight: null };
+                cursor: null, items: new Map(), by: "cluster", labels: null, ids: null, highlight: null,
+                slots: new Map() };
 const canvas = $("#canvas");
 const gl = canvas.getContext("webgl2", { antialias: false, preserveDrawingBuffer: true });
 
@@ -89,7 +109,7 @@ function colours() {
   const out = new Uint8Array(state.n * 3);
   for (let i = 0; i < state.n; i++) {
     const g = group(i);
-    const tint = g < 0 ? GREY : TINTS[g % TINTS.length];
+    const tint = g < 0 ? GREY : TINTS[slotOf(g)];
     const fade = faded(i);
     for (let k = 0; k < 3; k++) out[3 * i + k] = fade ? 235 - (235 - tint[k]) * 0.15 : tint[k];
   }
@@ -361,6 +381,7 @@ async function load(run) {
   const n = new DataView(buffer).getUint32(0, true);
   Object.assign(state, { n, x: new Float32Array(buffer, 4, n), y: new Float32Array(buffer, 4 + 4 * n, n),
                          cluster: new Int32Array(buffer, 4 + 8 * n, n), chosen: null, labels: null });
+  state.slots = slotsOf(state.cluster);
   fit();
   await paint();
   const select = $("#run");
@@ -371,6 +392,7 @@ async function load(run) {
   history(report);
   formFields();
   window.embcMap = { ready: true, n, run: state.run, screenOf, colourOf, group, cluster: (i) => state.cluster[i],
+                     slots: (ids) => Object.fromEntries(slotsOf(ids)),
                      highlighted: () => [...(state.highlight || [])].sort((a, b) => a - b) };
 }
 
