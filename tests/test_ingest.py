@@ -60,15 +60,6 @@ def test_payload_carries_source_kind_hash_label_and_time(tmp_path, local, minilm
     assert len(payload["content_hash"]) == 64 and payload["ingested_at"].endswith("+00:00")
 
 
-def test_a_new_collection_reports_progress_before_its_model_loads(tmp_path, local, minilm):
-    """A piped log's first line says the ingest has begun before a first load converts the model (16 s for CLIP)."""
-    _write_jsonl(tmp_path / "c.jsonl", [{"id": f"k{n}", "text": f"note {n}"} for n in range(3)])
-    events: list = []
-    ingest(local, "c", iter_items([tmp_path / "c.jsonl"]), model="minilm", on_progress=events.append,
-           load=lambda *args, **kwargs: events.append("load") or minilm)
-    assert events[:2] == [0, "load"] and sum(e for e in events if e != "load") == 3
-
-
 def test_a_different_model_for_an_existing_collection_is_refused(tmp_path, local, minilm):
     (tmp_path / "a.txt").write_text("hello world")
     ingest(local, "c", iter_items([tmp_path]), embedder=minilm)

@@ -70,7 +70,6 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
     cache in `vectors_dir` (see `embc.store.vector_cache`), from which a recluster reads them. `load(name, dim=,
     weights=, precision=)` gives the embedder (a Workspace's keeps them loaded)."""
     summary = IngestResult(collection)
-    progress = on_progress or (lambda n: None)
     stream = iter(items)
     first = _first_item(stream, summary)
     if first is None:
@@ -87,7 +86,6 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             # point) is not this collection's model: the model learns from this ingest's items.
             shutil.rmtree(model_dir, ignore_errors=True)
             weights = str(model_dir)
-        progress(0)  # the work has begun: loading a model for the first time converts it (16 s for a CLIP)
         embedder = embedder or load(
             name, dim=len(first.vector) if first.vector is not None else (info.dim if info else dim),
             weights=info.weights if info else weights,
@@ -115,6 +113,7 @@ def ingest(store: Store, collection: str, items: Iterable[Item | Skipped], model
             loaded.append(load(info.model, dim=info.dim, weights=info.weights, precision=info.precision))
         return loaded[0]
 
+    progress = on_progress or (lambda n: None)
     seen: set[str] = set()
     limit = max_text()
     with (VectorCache(vectors_dir, info) if vectors_dir else nullcontext()) as cache:
