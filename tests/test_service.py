@@ -140,12 +140,12 @@ def test_a_thumbnail_draws_clusters_whose_ids_are_20_apart_in_two_colours():
     """As the map page colours them (test_browser checks that both choose alike): ids grow across runs."""
     from PIL import Image
 
-    from embc.service.map import thumbnail
+    from embc.service.map import WEB, thumbnail
 
     png = thumbnail({"x": np.array([0.0, 1.0, 0.5]), "y": np.array([0.0, 1.0, 0.5]),
                      "cluster": np.array([1.0, 21.0, np.nan])}, 16)
     pixels = Image.open(io.BytesIO(png)).convert("RGB")
-    palette = json.loads((Path(embc.__file__).parent / "service/web/static/palette.json").read_text())
+    palette = json.loads((WEB / "static" / "palette.json").read_text())
     hexes = ["#%02x%02x%02x" % pixels.getpixel(xy) for xy in ((0, 15), (15, 0), (8, 7))]
     assert hexes == [palette["clusters"][1], palette["clusters"][2], palette["noise"]]
 
